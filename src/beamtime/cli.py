@@ -1,0 +1,185 @@
+"""The ``beamtime`` command: serve, worker, manage."""
+
+import argparse
+import errno
+import logging
+import os
+import socket
+import sys
+import time
+from urllib.parse import urlsplit
+
+from beamtime.conf import ConfigError
+
+log = logging.getLogger("beamtime.serve")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="beamtime", description="Beamtime: one web platform around an experiment.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="start the whole platform on this machine")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
+    serve.add_argument("--demo", action="store_true", help="also load demo content")
+    serve.set_defaults(run=run_serve)
+
+    worker = commands.add_parser("worker", help="start a Celery worker against the configured Redis")
+    worker.add_argument("--queues", default=None, help="comma-separated queues (default: all)")
+    worker.add_argument("--concurrency", type=int, default=None, help="parallel tasks (default: one per core)")
+    worker.set_defaults(run=run_worker)
+
+    manage = commands.add_parser("manage", help="run a Django management command", add_help=False)
+    manage.add_argument("args", nargs=argparse.REMAINDER)
+    manage.set_defaults(run=run_manage)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"beamtime: {exc}", file=sys.stderr)
+        return 2
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "beamtime.settings")
+    import django
+
+    django.setup()
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+def check_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise ConfigError(f"cannot reach Redis at BEAMTIME_REDIS_URL={redacted(url)}: {exc}") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is already in use (choose another with --port)") from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def prepare_database() -> str | None:
+    """Apply migrations and collect static files; return the admin password on first start."""
+    from django.core.management import call_command
+    from django.db import DatabaseError, connection
+
+    from beamtime.core.accounts import create_first_admin
+
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+    except DatabaseError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
+    call_command("collectstatic", interactive=False, verbosity=0)
+    password = create_first_admin()
+    connection.close()
+    return password
+
+
+def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
+    argv = [sys.executable, "-m", "celery", "-A", "beamtime.celery", "worker",
+            "--queues", ",".join(queues), "--hostname", "beamtime@%h", "--loglevel", "INFO"]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    return argv
+
+
+def run_serve(args) -> int:
+    from beamtime import embedded_redis
+    from beamtime.supervisor import Supervisor
+
+    check_port_free(args.host, args.port)
+    setup_django()
+    from django.conf import settings
+
+    supervisor = Supervisor()
+    supervisor.handle_signals()
+    try:
+        if settings.EMBEDDED_REDIS:
+            sock = embedded_redis.socket_path(settings.REDIS_URL)
+            sock.parent.mkdir(parents=True, exist_ok=True)
+            redis_proc = supervisor.start("redis", embedded_redis.command(sock))
+            embedded_redis.wait_until_ready(settings.REDIS_URL, redis_proc)
+        else:
+            check_redis(settings.REDIS_URL)
+        password = prepare_database()
+        if args.demo:
+            from django.core.management import call_command
+
+            call_command("load_demo")
+        supervisor.start("celery worker", celery_worker_argv(settings.QUEUES, None))
+        supervisor.start("celery beat", [
+            sys.executable, "-m", "celery", "-A", "beamtime.celery", "beat", "--loglevel", "INFO",
+            "--schedule", str(settings.HOME / "celerybeat-schedule"),
+            "--pidfile", str(settings.HOME / "celerybeat.pid"),
+        ])
+        bind = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
+        web = supervisor.start("gunicorn", [
+            sys.executable, "-m", "gunicorn", "beamtime.wsgi:application", "--bind", bind,
+            "--workers", str(args.workers), "--threads", "4", "--graceful-timeout", "10",
+            "--no-control-socket",
+        ])
+        if wait_for_port(args.host, args.port, web):
+            url = f"http://{bind}/"
+            print(f"\nBeamtime is running at {url}  (health: {url}healthz; stop with Ctrl-C)", flush=True)
+            if password:
+                print(f'First start: log in as "admin" with password "{password}". '
+                      "It is shown only this once; change it from the user menu.\n", flush=True)
+        status = supervisor.wait()
+    finally:
+        supervisor.stop()
+    return status
+
+
+def run_worker(args) -> int:
+    setup_django()
+    from django.conf import settings
+
+    check_redis(settings.REDIS_URL)
+    queues = args.queues.split(",") if args.queues else settings.QUEUES
+    argv = celery_worker_argv(queues, args.concurrency)
+    os.execv(argv[0], argv)
+
+
+def run_manage(args) -> int:
+    setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["beamtime manage", *args.args])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "bt_"
+# Characters of the key kept in clear so that a user can tell keys apart.
+SHOWN_CHARS = 10
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256 random bits, so a plain digest is enough; a slow password hash would
+    # only slow every API call down.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A per-user key for scripts and API clients; only its hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=SHOWN_CHARS)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.name})"
+
+    @classmethod
+    def issue(cls, user, name: str) -> tuple["ApiKey", str]:
+        """Create a key for ``user``; return the row and the key, which is never shown again."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        row = cls.objects.create(user=user, name=name, prefix=key[:SHOWN_CHARS], digest=hash_key(key))
+        return row, key
+
+    @classmethod
+    def user_for(cls, key: str):
+        """The active user owning ``key``, or None for an unknown, revoked or inactive one."""
+        row = cls.objects.active().select_related("user").filter(digest=hash_key(key)).first()
+        if row is None or not row.user.is_active:
+            return None
+        cls.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        return row.user
+
+    def revoke(self):
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

@@ -1,0 +1,139 @@
+"""Shared fixtures: personas, a real Redis (the embedded one), a real Celery worker,
+and a headless Chromium. Settings: tests/settings.py."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
+# make around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.factory import make_user  # noqa: E402
+
+IN_CI = bool(os.environ.get("CI"))
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(os.environ["BEAMTIME_TEST_HOME"], ignore_errors=True)
+
+
+def require(condition: bool, what: str):
+    """Skip when an optional system part is missing on a developer's machine; fail in CI."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is missing, and CI must run every test")
+    pytest.skip(f"{what} is not installed on this machine")
+
+
+@pytest.fixture
+def alice(db):
+    """Owns the data in a test."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    """A member: may see what is shared with him."""
+    return make_user("bob")
+
+
+@pytest.fixture
+def charlie(db):
+    """Has no access to alice's things."""
+    return make_user("charlie")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """The embedded Redis server, started exactly as `beamtime serve` starts it."""
+    from django.conf import settings
+
+    from beamtime import embedded_redis
+
+    if not settings.EMBEDDED_REDIS:  # a developer pointed the suite at a Redis of their own
+        yield settings.REDIS_URL
+        return
+    sock = embedded_redis.socket_path(settings.REDIS_URL)
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(embedded_redis.command(sock), stdout=subprocess.DEVNULL)
+    try:
+        embedded_redis.wait_until_ready(settings.REDIS_URL, proc)
+        yield settings.REDIS_URL
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def database_url(settings_dict) -> str:
+    """A BEAMTIME_DATABASE_URL naming the database this test session uses."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    return (
+        f"postgresql://{settings_dict['USER']}:{settings_dict['PASSWORD']}"
+        f"@{settings_dict['HOST'] or 'localhost'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, redis_server):
+    """A real Celery worker process on the test database and the test Redis.
+
+    Tests that use it must also use ``transactional_db`` so that what they write is
+    committed where the worker can read it.
+    """
+    from django.db import connection
+
+    from beamtime.celery import app
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    env = {**os.environ, "BEAMTIME_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "beamtime.settings"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "beamtime.celery", "worker", "--pool", "solo",
+         "--queues", "default,fits,reduction,daq", "--hostname", "test@%h", "--loglevel", "WARNING"],
+        env=env,
+    )
+    try:
+        for _ in range(60):
+            if app.control.ping(timeout=0.5):
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"the Celery worker exited with code {proc.returncode}")
+        else:
+            pytest.fail("the Celery worker did not answer a ping within 30 s")
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright."""
+    require(Path(CHROMIUM).exists(), "Chromium (/usr/bin/chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield page
+    context.close()
