@@ -96,9 +96,7 @@ def celery_worker(django_db_setup, django_db_blocker, redis_server):
         url = database_url(connection.settings_dict)
     env = {**os.environ, "BEAMTIME_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "beamtime.settings"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "beamtime.celery", "worker", "--pool", "solo",
-         "--queues", "default,fits,reduction,daq", "--hostname", "test@%h", "--loglevel", "WARNING"],
-        env=env,
+        [sys.executable, "-m", "beamtime", "worker", "--concurrency", "1"], env=env
     )
     try:
         for _ in range(60):

@@ -180,6 +180,3 @@ def run_manage(args) -> int:
     execute_from_command_line(["beamtime manage", *args.args])
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ def test_it_reports_all_green_with_redis_and_a_worker(client, celery_worker):
     assert response.status_code == 200, body
     assert body["ok"] is True
     assert body["database"]["ok"] and body["redis"]["ok"]
-    assert any(name.startswith("test@") for name in body["workers"]["workers"])
+    assert any(name.startswith("beamtime@") for name in body["workers"]["workers"])
 
 
 @pytest.mark.django_db

@@ -1,0 +1,5 @@
+import sys
+
+from beamtime.cli import main
+
+sys.exit(main())

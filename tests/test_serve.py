@@ -1,0 +1,243 @@
+"""`beamtime serve` and `beamtime worker` as a user runs them: real processes, real ports."""
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+START_TIMEOUT = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def beamtime_env(home: Path, **extra) -> dict:
+    """The environment of a user's shell: only their BEAMTIME_* settings, none of the suite's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEAMTIME_")}
+    env.update(DJANGO_SETTINGS_MODULE="beamtime.settings", BEAMTIME_HOME=str(home), **extra)
+    return env
+
+
+@pytest.fixture
+def home():
+    # Short: the embedded Redis socket lives in here, and unix socket paths are limited.
+    with tempfile.TemporaryDirectory(prefix="bt-") as path:
+        yield Path(path) / "var"
+
+
+def run(args, env, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "beamtime", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live process below ``pid``, as {pid: start time}, read from /proc."""
+    parents, starts = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+            starts[int(entry.name)] = fields[19]
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
+                found[child] = starts[child]
+                frontier.append(child)
+    return found
+
+
+def still_running(processes: dict[int, str]) -> list[int]:
+    alive = []
+    for pid, start in processes.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[19] == start and fields[0] != "Z":
+            alive.append(pid)
+    return alive
+
+
+def wait_gone(processes: dict[int, str], timeout: float = 30) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while still_running(processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return still_running(processes)
+
+
+class Server:
+    """A `beamtime serve` process with its output in a file."""
+
+    def __init__(self, home: Path, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = Path(tempfile.mkstemp(prefix="bt-serve-", suffix=".log")[1])
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "beamtime", "serve", "--port", str(self.port), *args],
+                env=beamtime_env(home), stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_healthy(self) -> dict:
+        deadline = time.monotonic() + START_TIMEOUT
+        body = None
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"serve exited early:\n{self.output()}"
+            try:
+                with urllib.request.urlopen(self.url + "healthz", timeout=5) as response:
+                    body = json.load(response)
+                    if body["ok"]:
+                        return body
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"/healthz not green within {START_TIMEOUT} s: {body}\n{self.output()}")
+
+    def wait_printed(self, pattern: str, timeout: float = 30) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output())
+            if match:
+                return match
+            time.sleep(0.2)
+        pytest.fail(f"serve never printed {pattern!r}:\n{self.output()}")
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(60)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.unlink()
+
+
+def log_in(url: str, username: str, password: str) -> urllib.request.OpenerDirector:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(url + "accounts/login/").read()
+    token = next(c.value for c in jar if c.name == "csrftoken")
+    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+    opener.open(url + "accounts/login/", data=form.encode()).read()
+    return opener
+
+
+def test_serve_starts_everything_and_stops_it_all(home):
+    server = Server(home)
+    try:
+        health = server.wait_healthy()
+        assert health["database"]["vendor"] == "sqlite"
+        assert health["workers"]["workers"]
+
+        password = server.wait_printed(r'log in as "admin" with password "([^"]+)"').group(1)
+        page = log_in(server.url, "admin", password).open(server.url).read().decode()
+        assert "Run control" in page and "Log out" in page
+
+        children = descendants(server.proc.pid)
+        # redis, celery worker (+ its pool), beat, gunicorn (+ its workers)
+        assert len(children) >= 6, children
+        assert server.stop(signal.SIGTERM) == 0
+        assert wait_gone(children) == []
+        assert not (home / "redis" / "redis.sock").exists()
+    finally:
+        server.close()
+
+    # Second start on the same data: the admin exists, so no password is printed again.
+    server = Server(home, "--demo")
+    try:
+        server.wait_healthy()
+        server.wait_printed(r'Demo: log in as "scientist"')
+        assert "First start" not in server.output()
+        children = descendants(server.proc.pid)
+        assert server.stop(signal.SIGINT) == 0  # Ctrl-C
+        assert wait_gone(children) == []
+    finally:
+        server.close()
+
+
+def test_a_killed_serve_leaves_no_orphans(home):
+    server = Server(home)
+    try:
+        server.wait_healthy()
+        children = descendants(server.proc.pid)
+        server.proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
+        server.proc.wait()
+        assert wait_gone(children) == []
+    finally:
+        server.close()
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+class TestStartupErrors:
+    def test_a_malformed_database_url(self, home):
+        result = run(["serve"], beamtime_env(home, BEAMTIME_DATABASE_URL="postgresql://u:p@h:notaport/db"))
+        assert "BEAMTIME_DATABASE_URL is malformed" in one_line_error(result)
+
+    def test_an_unreachable_database(self, home):
+        result = run(["serve", "--port", str(free_port())],
+                     beamtime_env(home, BEAMTIME_DATABASE_URL="postgresql://u:p@127.0.0.1:1/db"))
+        assert "cannot use the database (postgresql)" in one_line_error(result)
+
+    def test_an_unreachable_redis(self, home):
+        result = run(["serve", "--port", str(free_port())],
+                     beamtime_env(home, BEAMTIME_REDIS_URL="redis://:secret@127.0.0.1:1/0"))
+        line = one_line_error(result)
+        assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://:***@127.0.0.1:1/0" in line
+        assert "secret" not in line
+
+    def test_a_port_in_use(self, home):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = run(["serve", "--port", str(port)], beamtime_env(home))
+        assert f"port {port} on 127.0.0.1 is already in use" in one_line_error(result)
+
+    def test_an_unwritable_home(self, tmp_path):
+        (tmp_path / "file").write_text("")
+        result = run(["serve"], beamtime_env(tmp_path / "file" / "var"))
+        assert "BEAMTIME_HOME=" in one_line_error(result)
+
+    def test_a_worker_without_redis(self, home):
+        result = run(["worker"], beamtime_env(home, BEAMTIME_REDIS_URL="redis://127.0.0.1:1/0"))
+        assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://127.0.0.1:1/0" in one_line_error(result)
+
+
+def test_manage_passes_through_to_django(home):
+    result = run(["manage", "check"], beamtime_env(home))
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
