@@ -1,0 +1,104 @@
+"""Platform figures: time from `beamtime serve` to an all-green /healthz (first and second
+start), and static-file throughput of the site beside a plain static file server
+(`python -m http.server`) serving the same file.
+
+    .venv/bin/python bench/serve.py [--requests 200]
+
+Run it on an otherwise idle machine; it prints one line per figure and the ratio.
+"""
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PLOTLY = "vendor/plotly.js-dist-min/plotly.min.js"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_green(url: str, proc, timeout=120.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            sys.exit(f"serve exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=5) as r:
+                if json.load(r)["ok"]:
+                    return time.monotonic()
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    sys.exit("serve did not turn green")
+
+
+def start_serve(home: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEAMTIME_")}
+    env.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "beamtime", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    return proc, url, wait_green(url, proc) - t0
+
+
+def throughput(url: str, requests: int, clients: int = 4) -> float:
+    def fetch(_):
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return len(r.read())
+
+    fetch(0)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        total = sum(pool.map(fetch, range(requests)))
+    return total / (time.monotonic() - t0) / 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+
+    with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
+        home = Path(tmp) / "var"
+        proc, url, first = start_serve(home)
+        proc.terminate()
+        proc.wait()
+        proc, url, second = start_serve(home)
+        print(f"serve -> healthz green, first start (migrations): {first:6.1f} s   (limit 60 s)")
+        print(f"serve -> healthz green, later start:              {second:6.1f} s")
+        try:
+            manifest = json.loads((home / "static" / "staticfiles.json").read_text())["paths"]
+            site = throughput(url + "static/" + manifest[PLOTLY], args.requests)
+            port = free_port()
+            anchor_proc = subprocess.Popen(
+                [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                 "--directory", str(home / "static")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+            anchor = throughput(f"http://127.0.0.1:{port}/{PLOTLY}", args.requests)
+            anchor_proc.terminate()
+            print(f"static file ({PLOTLY}, {args.requests} requests, 4 clients):")
+            print(f"  beamtime (gunicorn + whitenoise): {site:7.1f} MB/s")
+            print(f"  python -m http.server (anchor):   {anchor:7.1f} MB/s   ratio {site / anchor:.2f}")
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
