@@ -49,8 +49,12 @@ def start_serve(home: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEAMTIME_")}
     env.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "beamtime", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "beamtime", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     return proc, url, wait_green(url, proc) - t0
 
@@ -71,7 +75,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
 
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         home = Path(tmp) / "var"
@@ -86,15 +93,28 @@ def main():
             site = throughput(url + "static/" + manifest[PLOTLY], args.requests)
             port = free_port()
             anchor_proc = subprocess.Popen(
-                [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                 "--directory", str(home / "static")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--directory",
+                    str(home / "static"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(1)
             anchor = throughput(f"http://127.0.0.1:{port}/{PLOTLY}", args.requests)
             anchor_proc.terminate()
             print(f"static file ({PLOTLY}, {args.requests} requests, 4 clients):")
             print(f"  beamtime (gunicorn + whitenoise): {site:7.1f} MB/s")
-            print(f"  python -m http.server (anchor):   {anchor:7.1f} MB/s   ratio {site / anchor:.2f}")
+            print(
+                f"  python -m http.server (anchor):   {anchor:7.1f} MB/s"
+                f"   ratio {site / anchor:.2f}"
+            )
         finally:
             proc.terminate()
             proc.wait()

@@ -75,10 +75,9 @@ def database_url(settings_dict) -> str:
     """A BEAMTIME_DATABASE_URL naming the database this test session uses."""
     if settings_dict["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{settings_dict['NAME']}"
-    return (
-        f"postgresql://{settings_dict['USER']}:{settings_dict['PASSWORD']}"
-        f"@{settings_dict['HOST'] or 'localhost'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-    )
+    d = settings_dict
+    host = f"{d['HOST'] or 'localhost'}:{d['PORT'] or 5432}"
+    return f"postgresql://{d['USER']}:{d['PASSWORD']}@{host}/{d['NAME']}"
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +93,11 @@ def celery_worker(django_db_setup, django_db_blocker, redis_server):
 
     with django_db_blocker.unblock():
         url = database_url(connection.settings_dict)
-    env = {**os.environ, "BEAMTIME_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "beamtime.settings"}
+    env = {
+        **os.environ,
+        "BEAMTIME_DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "beamtime.settings",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "beamtime", "worker", "--concurrency", "1"], env=env
     )
@@ -122,8 +125,14 @@ def browser():
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()

@@ -42,8 +42,13 @@ def home():
 
 
 def run(args, env, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beamtime", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "beamtime", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def descendants(pid: int) -> dict[int, str]:
@@ -98,7 +103,9 @@ class Server:
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "beamtime", "serve", "--port", str(self.port), *args],
-                env=beamtime_env(home), stdout=out, stderr=subprocess.STDOUT,
+                env=beamtime_env(home),
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
     def output(self) -> str:
@@ -144,7 +151,9 @@ def log_in(url: str, username: str, password: str) -> urllib.request.OpenerDirec
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.open(url + "accounts/login/").read()
     token = next(c.value for c in jar if c.name == "csrftoken")
-    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+    form = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    )
     opener.open(url + "accounts/login/", data=form.encode()).read()
     return opener
 
@@ -204,17 +213,23 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 
 class TestStartupErrors:
     def test_a_malformed_database_url(self, home):
-        result = run(["serve"], beamtime_env(home, BEAMTIME_DATABASE_URL="postgresql://u:p@h:notaport/db"))
+        result = run(
+            ["serve"], beamtime_env(home, BEAMTIME_DATABASE_URL="postgresql://u:p@h:notaport/db")
+        )
         assert "BEAMTIME_DATABASE_URL is malformed" in one_line_error(result)
 
     def test_an_unreachable_database(self, home):
-        result = run(["serve", "--port", str(free_port())],
-                     beamtime_env(home, BEAMTIME_DATABASE_URL="postgresql://u:p@127.0.0.1:1/db"))
+        result = run(
+            ["serve", "--port", str(free_port())],
+            beamtime_env(home, BEAMTIME_DATABASE_URL="postgresql://u:p@127.0.0.1:1/db"),
+        )
         assert "cannot use the database (postgresql)" in one_line_error(result)
 
     def test_an_unreachable_redis(self, home):
-        result = run(["serve", "--port", str(free_port())],
-                     beamtime_env(home, BEAMTIME_REDIS_URL="redis://:secret@127.0.0.1:1/0"))
+        result = run(
+            ["serve", "--port", str(free_port())],
+            beamtime_env(home, BEAMTIME_REDIS_URL="redis://:secret@127.0.0.1:1/0"),
+        )
         line = one_line_error(result)
         assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://:***@127.0.0.1:1/0" in line
         assert "secret" not in line
@@ -234,7 +249,9 @@ class TestStartupErrors:
 
     def test_a_worker_without_redis(self, home):
         result = run(["worker"], beamtime_env(home, BEAMTIME_REDIS_URL="redis://127.0.0.1:1/0"))
-        assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://127.0.0.1:1/0" in one_line_error(result)
+        assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://127.0.0.1:1/0" in one_line_error(
+            result
+        )
 
 
 def test_manage_passes_through_to_django(home):

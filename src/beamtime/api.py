@@ -15,7 +15,7 @@ api = NinjaAPI(
     description=(
         "Authenticate with an API key from *Account → API keys*, sent as "
         "`Authorization: Bearer <key>` (FPlane clients may send `FPS_API APIKEY=<key>`). "
-        "Errors are JSON: `{\"error\": \"…\", \"field\": \"…\"}`."
+        'Errors are JSON: `{"error": "…", "field": "…"}`.'
     ),
     auth=[ApiKeyAuth(), django_auth],
     urls_namespace="api",
@@ -33,13 +33,19 @@ def error(request, message: str, status: int, field: str | None = None):
 def on_validation_error(request, exc):
     first = exc.errors[0]
     # loc is ("body", "payload", "name") or ("query", "page"): drop the location kinds.
-    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "payload"))
+    field = ".".join(
+        str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "payload")
+    )
     return error(request, first.get("msg", "invalid input"), 422, field or None)
 
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request, exc):
-    return error(request, "authentication required: send a valid API key as 'Authorization: Bearer <key>'", 401)
+    return error(
+        request,
+        "authentication required: send a valid API key as 'Authorization: Bearer <key>'",
+        401,
+    )
 
 
 @api.exception_handler(HttpError)

@@ -15,19 +15,27 @@ log = logging.getLogger("beamtime.serve")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="beamtime", description="Beamtime: one web platform around an experiment.")
+    parser = argparse.ArgumentParser(
+        prog="beamtime", description="Beamtime: one web platform around an experiment."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="start the whole platform on this machine")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
     serve.add_argument("--demo", action="store_true", help="also load demo content")
     serve.set_defaults(run=run_serve)
 
-    worker = commands.add_parser("worker", help="start a Celery worker against the configured Redis")
+    worker = commands.add_parser(
+        "worker", help="start a Celery worker against the configured Redis"
+    )
     worker.add_argument("--queues", default=None, help="comma-separated queues (default: all)")
-    worker.add_argument("--concurrency", type=int, default=None, help="parallel tasks (default: one per core)")
+    worker.add_argument(
+        "--concurrency", type=int, default=None, help="parallel tasks (default: one per core)"
+    )
     worker.set_defaults(run=run_worker)
 
     manage = commands.add_parser("manage", help="run a Django management command", add_help=False)
@@ -35,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     manage.set_defaults(run=run_manage)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.run(args)
     except ConfigError as exc:
@@ -64,7 +74,9 @@ def check_redis(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
-        raise ConfigError(f"cannot reach Redis at BEAMTIME_REDIS_URL={redacted(url)}: {exc}") from None
+        raise ConfigError(
+            f"cannot reach Redis at BEAMTIME_REDIS_URL={redacted(url)}: {exc}"
+        ) from None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -75,7 +87,9 @@ def check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise ConfigError(f"port {port} on {host} is already in use (choose another with --port)") from None
+                raise ConfigError(
+                    f"port {port} on {host} is already in use (choose another with --port)"
+                ) from None
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
@@ -109,8 +123,20 @@ def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
 
 
 def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
-    argv = [sys.executable, "-m", "celery", "-A", "beamtime.celery", "worker",
-            "--queues", ",".join(queues), "--hostname", "beamtime@%h", "--loglevel", "INFO"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "beamtime.celery",
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--hostname",
+        "beamtime@%h",
+        "--loglevel",
+        "INFO",
+    ]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     return argv
@@ -140,23 +166,54 @@ def run_serve(args) -> int:
 
             call_command("load_demo")
         supervisor.start("celery worker", celery_worker_argv(settings.QUEUES, None))
-        supervisor.start("celery beat", [
-            sys.executable, "-m", "celery", "-A", "beamtime.celery", "beat", "--loglevel", "INFO",
-            "--schedule", str(settings.HOME / "celerybeat-schedule"),
-            "--pidfile", str(settings.HOME / "celerybeat.pid"),
-        ])
+        supervisor.start(
+            "celery beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "beamtime.celery",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(settings.HOME / "celerybeat-schedule"),
+                "--pidfile",
+                str(settings.HOME / "celerybeat.pid"),
+            ],
+        )
         bind = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
-        web = supervisor.start("gunicorn", [
-            sys.executable, "-m", "gunicorn", "beamtime.wsgi:application", "--bind", bind,
-            "--workers", str(args.workers), "--threads", "4", "--graceful-timeout", "10",
-            "--no-control-socket",
-        ])
+        web = supervisor.start(
+            "gunicorn",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "beamtime.wsgi:application",
+                "--bind",
+                bind,
+                "--workers",
+                str(args.workers),
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                "10",
+                "--no-control-socket",
+            ],
+        )
         if wait_for_port(args.host, args.port, web):
             url = f"http://{bind}/"
-            print(f"\nBeamtime is running at {url}  (health: {url}healthz; stop with Ctrl-C)", flush=True)
+            print(
+                f"\nBeamtime is running at {url}  (health: {url}healthz; stop with Ctrl-C)",
+                flush=True,
+            )
             if password:
-                print(f'First start: log in as "admin" with password "{password}". '
-                      "It is shown only this once; change it from the user menu.\n", flush=True)
+                print(
+                    f'First start: log in as "admin" with password "{password}". '
+                    "It is shown only this once; change it from the user menu.\n",
+                    flush=True,
+                )
         status = supervisor.wait()
     finally:
         supervisor.stop()
@@ -179,4 +236,3 @@ def run_manage(args) -> int:
 
     execute_from_command_line(["beamtime manage", *args.args])
     return 0
-

@@ -84,7 +84,7 @@ def secret_key(data_dir: Path) -> str:
 
 
 def database(data_dir: Path) -> dict:
-    """Django's DATABASES["default"] from BEAMTIME_DATABASE_URL, SQLite in the data dir by default."""
+    """DATABASES["default"] from BEAMTIME_DATABASE_URL; SQLite in the data dir by default."""
     import dj_database_url
 
     url = env("DATABASE_URL")

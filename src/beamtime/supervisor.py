@@ -6,6 +6,7 @@ die with the supervisor (PR_SET_PDEATHSIG), so that even a killed supervisor lea
 no orphans behind.
 """
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -57,8 +58,6 @@ class Supervisor:
                     log.warning("%s did not stop within %g s; killing it", name, STOP_TIMEOUT)
             # The child led its own process group: take its helpers (worker pool, gunicorn
             # workers) with it, whatever state it left them in.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()

@@ -66,7 +66,9 @@ class TestSiteShell:
         page = client.get("/").content.decode()
         assert "/static/vendor/htmx.org/htmx.min.js" in page
         assert "/static/vendor/plotly.js-dist-min/plotly.min.js" in page
-        assert "://" not in "".join(line for line in page.splitlines() if "<script" in line or "<link" in line)
+        assert "://" not in "".join(
+            line for line in page.splitlines() if "<script" in line or "<link" in line
+        )
 
     def test_unknown_sections_are_404(self, client, alice):
         client.force_login(alice)

@@ -8,7 +8,11 @@ from tests.factory import make_api_key
 
 
 def auth(key, scheme="Bearer"):
-    return {"Authorization": f"{scheme} {key}"} if scheme == "Bearer" else {"Authorization": f"FPS_API APIKEY={key}"}
+    return (
+        {"Authorization": f"{scheme} {key}"}
+        if scheme == "Bearer"
+        else {"Authorization": f"FPS_API APIKEY={key}"}
+    )
 
 
 @pytest.mark.django_db
@@ -108,7 +112,9 @@ class TestKeyAuthentication:
 class TestKeysApi:
     def test_it_creates_lists_and_revokes_keys(self, client, alice):
         _, key = make_api_key(alice, "first")
-        created = client.post("/api/keys", {"name": "second"}, content_type="application/json", headers=auth(key))
+        created = client.post(
+            "/api/keys", {"name": "second"}, content_type="application/json", headers=auth(key)
+        )
         assert created.status_code == 201
         new_key = created.json()["key"]
         assert client.get("/api/me", headers=auth(new_key)).status_code == 200
@@ -132,7 +138,9 @@ class TestKeysApi:
 
     def test_it_names_the_field_of_a_bad_request(self, client, alice):
         _, key = make_api_key(alice)
-        response = client.post("/api/keys", {"name": ""}, content_type="application/json", headers=auth(key))
+        response = client.post(
+            "/api/keys", {"name": ""}, content_type="application/json", headers=auth(key)
+        )
         assert response.status_code == 422
         assert response.json()["field"] == "name"
 

@@ -32,7 +32,11 @@ class TestDatabase:
         db = conf.database(tmp_path)
         assert db["ENGINE"] == "django.db.backends.postgresql"
         assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-            "beamtime", "bt", "s3cret", "db.example", 5433,
+            "beamtime",
+            "bt",
+            "s3cret",
+            "db.example",
+            5433,
         )
 
     @pytest.mark.parametrize(
@@ -74,7 +78,9 @@ class TestSecretKey:
 
 
 class TestScalars:
-    @pytest.mark.parametrize(("raw", "value"), [("1", True), ("yes", True), ("False", False), ("", False)])
+    @pytest.mark.parametrize(
+        ("raw", "value"), [("1", True), ("yes", True), ("False", False), ("", False)]
+    )
     def test_booleans(self, clean_env, raw, value):
         clean_env.setenv("BEAMTIME_DEBUG", raw)
         assert conf.envbool("DEBUG") is value
@@ -96,7 +102,10 @@ class TestScalars:
     def test_redis_defaults_to_a_socket_in_the_data_dir(self, clean_env, tmp_path):
         assert conf.redis_url(tmp_path) == f"unix://{tmp_path}/redis/redis.sock"
         assert conf.embedded_redis()
-        assert conf.celery_url(conf.redis_url(tmp_path)) == f"redis+socket://{tmp_path}/redis/redis.sock"
+        assert (
+            conf.celery_url(conf.redis_url(tmp_path))
+            == f"redis+socket://{tmp_path}/redis/redis.sock"
+        )
 
     def test_a_bad_redis_url_and_a_too_long_home_are_named(self, clean_env, tmp_path):
         clean_env.setenv("BEAMTIME_REDIS_URL", "http://localhost:6379")
@@ -141,7 +150,10 @@ class TestLdap:
         )
         out = subprocess.run(
             [sys.executable, "-m", "beamtime", "manage", "shell", "--no-imports", "-c", code],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == [

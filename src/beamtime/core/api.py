@@ -44,7 +44,9 @@ def list_keys(request):
     return ApiKey.objects.filter(user=request.user)
 
 
-@router.post("/keys", response={201: NewKeyOut}, summary="Create an API key; the key is shown only here")
+@router.post(
+    "/keys", response={201: NewKeyOut}, summary="Create an API key; the key is shown only here"
+)
 def create_key(request, payload: KeyIn):
     row, key = ApiKey.issue(request.user, payload.name.strip())
     return Status(201, {**KeyOut.model_validate(row).model_dump(), "key": key})

@@ -20,7 +20,7 @@ def key_from_header(header: str) -> str | None:
     rest = rest.strip()
     if not rest.upper().startswith(marker):
         return None
-    return rest[len(marker):].strip() or None
+    return rest[len(marker) :].strip() or None
 
 
 def user_from_request(request):

@@ -30,5 +30,7 @@ SYSTEMS = [
 def site(request):
     """Navigation and version for every page."""
     path = request.path
-    nav = [{**s, "url": f"/{s['slug']}/", "active": path.startswith(f"/{s['slug']}/")} for s in SYSTEMS]
+    nav = [
+        {**s, "url": f"/{s['slug']}/", "active": path.startswith(f"/{s['slug']}/")} for s in SYSTEMS
+    ]
     return {"nav": nav, "version": beamtime.__version__}

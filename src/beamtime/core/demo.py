@@ -9,5 +9,9 @@ def load(stdout) -> None:
     if User.objects.filter(username="scientist").exists():
         return
     password = secrets.token_urlsafe(9)
-    User.objects.create_user("scientist", first_name="Visiting", last_name="Scientist", password=password)
-    stdout.write(f'Demo: log in as "scientist" with password "{password}" to see a visitor\'s view.\n')
+    User.objects.create_user(
+        "scientist", first_name="Visiting", last_name="Scientist", password=password
+    )
+    stdout.write(
+        f'Demo: log in as "scientist" with password "{password}" to see a visitor\'s view.\n'
+    )

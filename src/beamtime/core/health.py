@@ -31,7 +31,11 @@ def check_workers(timeout: float = 1.0) -> dict:
         return {"ok": False, "error": str(exc), "workers": []}
     workers = sorted(name for reply in replies for name in reply)
     if not workers:
-        return {"ok": False, "error": f"no Celery worker answered within {timeout:g} s", "workers": []}
+        return {
+            "ok": False,
+            "error": f"no Celery worker answered within {timeout:g} s",
+            "workers": [],
+        }
     return {"ok": True, "workers": workers}
 
 

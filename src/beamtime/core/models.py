@@ -24,7 +24,9 @@ class ApiKeyQuerySet(models.QuerySet):
 class ApiKey(models.Model):
     """A per-user key for scripts and API clients; only its hash is stored."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=SHOWN_CHARS)
     digest = models.CharField(max_length=64, unique=True)
@@ -45,7 +47,9 @@ class ApiKey(models.Model):
     def issue(cls, user, name: str) -> tuple["ApiKey", str]:
         """Create a key for ``user``; return the row and the key, which is never shown again."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        row = cls.objects.create(user=user, name=name, prefix=key[:SHOWN_CHARS], digest=hash_key(key))
+        row = cls.objects.create(
+            user=user, name=name, prefix=key[:SHOWN_CHARS], digest=hash_key(key)
+        )
         return row, key
 
     @classmethod

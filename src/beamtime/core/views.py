@@ -34,7 +34,10 @@ def api_keys(request):
     return render(
         request,
         "core/api_keys.html",
-        {"keys": ApiKey.objects.filter(user=request.user), "new_key": request.session.pop("new_api_key", None)},
+        {
+            "keys": ApiKey.objects.filter(user=request.user),
+            "new_key": request.session.pop("new_api_key", None),
+        },
     )
 
 
