@@ -6,6 +6,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
 import beamtime
+from beamtime.configs.api import router as configs_router
 from beamtime.core.api import router as core_router
 from beamtime.core.auth import ApiKeyAuth
 
@@ -69,3 +70,4 @@ def root(request):
 
 
 api.add_router("/", core_router)
+api.add_router("/configs/", configs_router)

@@ -38,6 +38,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     worker.set_defaults(run=run_worker)
 
+    fplane = commands.add_parser(
+        "fplane", help="get or update the focal-plane file (FPlane client)"
+    )
+    fplane_commands = fplane.add_subparsers(dest="fplane_command", required=True, metavar="ACTION")
+    get = fplane_commands.add_parser("get", help="download the fplane file valid at a date")
+    get.add_argument(
+        "date", nargs="?", default="", help="YYYYMMDD, YYYYMMDDTHH:MM:SS, ISO 8601 (default: now)"
+    )
+    get.add_argument("-o", "--output", help="file to write (default: fplaneDATE.txt)")
+    get.add_argument("-s", "--short", action="store_true", help="only the active VIRUS IFUs")
+    get.add_argument(
+        "-p", "--positions", action="store_true", help="measured IFU positions, when known"
+    )
+    get.add_argument(
+        "--url",
+        default=None,
+        help="Beamtime server (default: $BEAMTIME_URL or http://127.0.0.1:8000)",
+    )
+    get.set_defaults(run=run_fplane_get)
+    update = fplane_commands.add_parser(
+        "update", help="send a hardware status report (dry run unless --commit)"
+    )
+    update.add_argument("report", help="JSON file with the hardware status report")
+    update.add_argument("--commit", action="store_true", help="write the new configuration")
+    update.add_argument(
+        "--start", default="", help="when the new configuration starts (default: now)"
+    )
+    update.add_argument("--key", default=None, help="API key (default: $BEAMTIME_API_KEY)")
+    update.add_argument(
+        "--url",
+        default=None,
+        help="Beamtime server (default: $BEAMTIME_URL or http://127.0.0.1:8000)",
+    )
+    update.set_defaults(run=run_fplane_update)
+
     manage = commands.add_parser("manage", help="run a Django management command", add_help=False)
     manage.add_argument("args", nargs=argparse.REMAINDER)
     manage.set_defaults(run=run_manage)
@@ -228,6 +263,54 @@ def run_worker(args) -> int:
     queues = args.queues.split(",") if args.queues else settings.QUEUES
     argv = celery_worker_argv(queues, args.concurrency)
     os.execv(argv[0], argv)
+
+
+def run_fplane_get(args) -> int:
+    from beamtime.configs import client
+
+    try:
+        text, name = client.fetch_fplane(
+            args.date,
+            actpos=args.positions,
+            full=not args.short,
+            url=args.url or client.DEFAULT_URL,
+        )
+    except client.FplaneClientError as exc:
+        print(f"beamtime fplane: {exc}", file=sys.stderr)
+        return 1
+    path = args.output or name
+    with open(path, "w") as f:
+        f.write(text)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_fplane_update(args) -> int:
+    import json
+
+    from beamtime.configs import client
+
+    key = args.key or os.environ.get("BEAMTIME_API_KEY")
+    if not key:
+        print(
+            "beamtime fplane: an API key is needed: --key KEY or BEAMTIME_API_KEY", file=sys.stderr
+        )
+        return 2
+    try:
+        with open(args.report) as f:
+            report = json.load(f)
+    except (OSError, ValueError) as exc:
+        print(f"beamtime fplane: cannot read {args.report}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        text = client.update_fplane(
+            report, key, commit=args.commit, start=args.start, url=args.url or client.DEFAULT_URL
+        )
+    except client.FplaneClientError as exc:
+        print(f"beamtime fplane: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
 
 
 def run_manage(args) -> int:

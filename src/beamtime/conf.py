@@ -94,7 +94,9 @@ def database(data_dir: Path) -> dict:
             "NAME": str(data_dir / "beamtime.sqlite3"),
             # A file, not memory, so that a Celery worker started by a test sees the test data.
             "TEST": {"NAME": str(data_dir / "test.sqlite3")},
-            "OPTIONS": {"timeout": 20},
+            # IMMEDIATE: a transaction takes the write lock when it begins, so two that
+            # read-then-write (a configuration change) are serialized instead of deadlocking.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     scheme = urlsplit(url).scheme
     if scheme not in ("postgres", "postgresql", "sqlite"):

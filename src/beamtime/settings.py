@@ -13,6 +13,7 @@ CSRF_TRUSTED_ORIGINS = conf.envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "beamtime.core",
+    "beamtime.configs",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from beamtime.api import api
+from beamtime.configs.urls import fplane_urlpatterns
 
 admin.site.site_header = "Beamtime administration"
 admin.site.site_title = "Beamtime"
@@ -9,5 +10,7 @@ admin.site.site_title = "Beamtime"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("", include("beamtime.configs.urls")),
+    *fplane_urlpatterns,
     path("", include("beamtime.core.urls")),
 ]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ConfigsConfig(AppConfig):
+    name = "beamtime.configs"
+    label = "configs"
+    verbose_name = "Configuration history"

@@ -1,0 +1,70 @@
+"""A client for the FPlane service, with no dependency on the server's code.
+
+from beamtime.configs.client import get_fplane
+get_fplane("fplane.txt", "20180715", actpos=False, full=True, url="http://beamtime:8000")
+"""
+
+import json
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+DEFAULT_URL = os.environ.get("BEAMTIME_URL", "http://127.0.0.1:8000")
+
+
+class FplaneClientError(Exception):
+    pass
+
+
+def fplane_url(
+    datestr: str = "", actpos: bool = False, full: bool = True, url: str = DEFAULT_URL
+) -> str:
+    query = urllib.parse.urlencode({"actual_pos": int(actpos), "full_fplane": int(full)})
+    return f"{url.rstrip('/')}/fplane/{urllib.parse.quote(datestr, safe=':')}?{query}"
+
+
+def _request(request: urllib.request.Request) -> tuple[str, str | None]:
+    """Return the response text and the file name the server suggests."""
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            disposition = response.headers.get("Content-Disposition", "")
+            match = re.search(r'filename="([^"/\\]+)"', disposition)
+            return response.read().decode(), match.group(1) if match else None
+    except urllib.error.HTTPError as exc:
+        reason = exc.read().decode(errors="replace").strip() or exc.reason
+        raise FplaneClientError(f"the server responded with {exc.code}: {reason}") from None
+    except urllib.error.URLError as exc:
+        raise FplaneClientError(f"cannot reach {request.full_url}: {exc.reason}") from None
+
+
+def fetch_fplane(
+    datestr: str = "", actpos: bool = False, full: bool = True, url: str = DEFAULT_URL
+):
+    """Return the fplane file's text and its default file name (fplaneYYYYMMDD.txt)."""
+    text, name = _request(urllib.request.Request(fplane_url(datestr, actpos, full, url)))
+    return text, name or f"fplane{datestr}.txt"
+
+
+def get_fplane(filename, datestr="", actpos=False, full=True, url=DEFAULT_URL):
+    """Write the fplane file valid at ``datestr`` (empty: now) to ``filename``."""
+    text, _ = fetch_fplane(datestr, actpos, full, url)
+    with open(filename, "w") as f:
+        f.write(text)
+
+
+def update_fplane(
+    report: dict, key: str, commit: bool = False, start: str = "", url: str = DEFAULT_URL
+) -> str:
+    """Send a hardware status report; return the resulting fplane file (dry run unless commit)."""
+    body = {"config": report, "commit": commit}
+    if start:
+        body["start"] = start
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/fplane",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"FPS_API APIKEY={key}"},
+        method="POST",
+    )
+    return _request(request)[0]

@@ -1,0 +1,135 @@
+"""Instrument configuration history with intervals of validity.
+
+A configuration is a set of entries, one per component slot of an instrument, each valid
+over a half-open interval [valid_from, valid_until). Nothing is overwritten: a change
+closes the intervals of the entries it replaces (sets their valid_until) and opens new
+ones, in one transaction, and records who made it, when and why.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+
+
+class Instrument(models.Model):
+    FPLANE = "fplane"
+    GENERIC = "generic"
+    KINDS = [(FPLANE, "HETDEX focal plane"), (GENERIC, "configuration sets")]
+
+    name = models.SlugField(max_length=50, unique=True)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=KINDS, default=GENERIC)
+    # The site's time zone: a night (YYYYMMDD) is counted in local time.
+    timezone = models.CharField(max_length=64, default="UTC")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.title
+
+
+class Slot(models.Model):
+    """A place in the instrument that holds one component (an IFU slot, an ECC server)."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="slots")
+    name = models.CharField(max_length=100)
+    # Fixed properties of the place itself, e.g. the nominal focal-plane position.
+    attributes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["instrument", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "name"], name="unique_slot_name")
+        ]
+
+    def __str__(self):
+        return f"{self.instrument.name}/{self.name}"
+
+
+class Change(models.Model):
+    """One atomic change of an instrument's configuration: the audit trail."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="changes")
+    valid_from = models.DateTimeField(db_index=True)
+    made_at = models.DateTimeField(auto_now_add=True)
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reason = models.TextField(blank=True)
+    source = models.CharField(max_length=50, default="web")  # web, api, daq, demo, import
+
+    class Meta:
+        ordering = ["-valid_from", "-pk"]
+
+    def __str__(self):
+        return f"{self.instrument.name} change at {self.valid_from:%Y-%m-%d %H:%M}"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "valid_from": self.valid_from,
+            "made_at": self.made_at,
+            "made_by": self.made_by.get_username() if self.made_by else None,
+            "reason": self.reason,
+            "source": self.source,
+        }
+
+
+class EntryQuerySet(models.QuerySet):
+    def valid_at(self, instrument: Instrument, when):
+        """The entries of ``instrument`` valid at ``when``: at most one per slot.
+
+        For each slot, the latest entry starting at or before ``when`` is found by an
+        index seek on (slot, valid_from), so the cost grows with the number of slots and
+        only logarithmically with the length of the history.
+        """
+        latest = (
+            ConfigEntry.objects.filter(slot=OuterRef("pk"), valid_from__lte=when)
+            .order_by("-valid_from")
+            .values("pk")[:1]
+        )
+        ids = Slot.objects.filter(instrument=instrument).values(latest_id=Subquery(latest))
+        return self.filter(pk__in=ids).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=when))
+
+
+class ConfigEntry(models.Model):
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="entries")
+    attributes = models.JSONField(default=dict)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(Change, on_delete=models.PROTECT, related_name="opened")
+    closed_by = models.ForeignKey(
+        Change, null=True, blank=True, on_delete=models.PROTECT, related_name="closed"
+    )
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slot", "valid_from"]
+        indexes = [models.Index(fields=["slot", "valid_from"], name="entry_slot_from")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=models.F("valid_from")),
+                name="entry_interval_not_empty",
+            ),
+            # At most one open interval per slot, whatever the code above does.
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(valid_until__isnull=True),
+                name="one_open_entry_per_slot",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.slot} from {self.valid_from:%Y-%m-%d %H:%M}"
+
+    def to_dict(self) -> dict:
+        return {
+            "slot": self.slot.name,
+            "attributes": self.attributes,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "change": self.opened_by_id,
+        }

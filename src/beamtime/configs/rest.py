@@ -1,0 +1,160 @@
+"""The FPlane service, compatible with existing clients (get_fplane.sh, get_fplane()).
+
+``GET /fplane/[DATESTR]?actual_pos=0|1&full_fplane=0|1`` returns the fplane file valid at
+that date; ``POST /fplane`` with an API key updates it from a hardware status report
+(see report.py). Errors are one line of plain text with a 4xx status.
+"""
+
+import json
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from beamtime.configs import store
+from beamtime.configs.dates import DateError, parse_datestr
+from beamtime.configs.fplane import render, rows_for
+from beamtime.configs.models import Instrument
+from beamtime.configs.report import ReportError, check_timestamp, read_report
+from beamtime.core.auth import user_from_request
+
+log = logging.getLogger("beamtime.fplane")
+
+FPLANE_INSTRUMENT = "hetdex"
+UPDATE_PERMISSION = "configs.add_change"
+BODY_KEYS = {"config", "commit", "start"}
+BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def text(body: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, content_type="text/plain; charset=utf-8", status=status)
+
+
+def flag(value, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    key = str(value).strip().lower()
+    if key not in BOOLEANS:
+        raise BadRequest(f"{name} must be 0 or 1, not {value!r}")
+    return BOOLEANS[key]
+
+
+def fplane_instrument() -> Instrument | None:
+    return Instrument.objects.filter(name=FPLANE_INSTRUMENT).first()
+
+
+NO_INSTRUMENT = f"no focal-plane instrument {FPLANE_INSTRUMENT!r} on this server\n"
+
+
+@login_not_required
+def fplane_file(request, datestr: str = ""):
+    if request.method != "GET":
+        return text("use GET to read the fplane file, POST /fplane to update it\n", 405)
+    instrument = fplane_instrument()
+    if instrument is None:
+        return text(NO_INSTRUMENT, 404)
+    try:
+        when, stem = parse_datestr(datestr, instrument.timezone)
+        actual_pos = flag(request.GET.get("actual_pos", "0"), "actual_pos")
+        full = flag(request.GET.get("full_fplane", "1"), "full_fplane")
+    except (DateError, BadRequest) as exc:
+        return text(f"{exc}\n", 400)
+    first = store.first_start(instrument)
+    if first is None:
+        return text("no focal-plane configuration has been recorded yet\n", 404)
+    if when < first:
+        return text(
+            f"no configuration before {first:%Y-%m-%dT%H:%M:%SZ}: "
+            f"the first valid date is {first:%Y%m%dT%H:%M:%S}\n",
+            404,
+        )
+    configuration = {k: e.attributes for k, e in store.configuration_at(instrument, when).items()}
+    response = text(render(rows_for(configuration, actual_pos=actual_pos, full=full)))
+    response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
+    return response
+
+
+@csrf_exempt  # authenticated by API key only, never by a session cookie
+@login_not_required
+def fplane_update(request):
+    if request.method == "GET":
+        return fplane_file(request)
+    if request.method != "POST":
+        return text("use POST to update the fplane\n", 405)
+    user = user_from_request(request)
+    if user is None:
+        return text(
+            "a valid API key is required: send 'Authorization: FPS_API APIKEY=<key>'\n", 401
+        )
+    if not user.has_perm(UPDATE_PERMISSION):
+        return text(f"user {user.get_username()} may not update the focal plane\n", 403)
+    instrument = fplane_instrument()
+    if instrument is None:
+        return text(NO_INSTRUMENT, 404)
+    now = timezone.now()
+    try:
+        body = read_body(request)
+        commit = flag(body.get("commit", False), "commit")
+        timestamp, state = read_report(body["config"])
+        warning = check_timestamp(timestamp, now)
+        start = (
+            parse_datestr(str(body["start"]), instrument.timezone)[0] if body.get("start") else now
+        )
+        if commit:
+            change = store.apply_change(
+                instrument,
+                state,
+                valid_from=start,
+                user=user,
+                source="api",
+                replace_all=True,
+                reason=f"hardware status of {timestamp:%Y-%m-%dT%H:%M:%SZ}",
+            )
+        else:
+            last = store.latest_start(instrument)
+            if last is not None and start <= last:
+                raise store.ChangeRefused(
+                    f"the start {start:%Y-%m-%dT%H:%M:%SZ} is not after the start of the "
+                    f"current configuration ({last:%Y-%m-%dT%H:%M:%SZ})"
+                )
+    except (BadRequest, ReportError, DateError) as exc:
+        return text(f"{exc}\n", 400)
+    except store.ChangeRefused as exc:
+        return text(f"{exc}\n", 409)
+
+    notes = []
+    if warning:
+        log.warning("fplane update by %s: %s", user.get_username(), warning)
+        notes.append(f"WARNING: {warning}")
+    if not commit:
+        notes.append('dry run: nothing was written (send "commit": true to write)')
+    elif change is None:
+        notes.append("no change: this is already the current configuration")
+    else:
+        log.info("fplane change %s by %s from %s", change.pk, user.get_username(), start)
+        notes.append(f"committed as change {change.pk}, valid from {start:%Y-%m-%dT%H:%M:%SZ}")
+    rows = rows_for(state, actual_pos=False, full=True)
+    return text(
+        "".join(f"## {n}\n" for n in notes) + render(rows), 201 if commit and change else 200
+    )
+
+
+def read_body(request) -> dict:
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object {"config": {...}, "commit": true|false}')
+    unknown = sorted(set(body) - BODY_KEYS)
+    if unknown:
+        raise BadRequest(f"unknown key {unknown[0]!r} (the keys are config, commit, start)")
+    if "config" not in body:
+        raise BadRequest("config: the hardware status report is missing")
+    return body

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from beamtime.configs import rest, views
+
+app_name = "configs"
+
+urlpatterns = [
+    path("configs/", views.index, name="index"),
+    path("configs/<slug:name>/", views.instrument, name="instrument"),
+    path("configs/<slug:name>/diff/", views.diff, name="diff"),
+    path("configs/<slug:name>/slots/<str:slot>/", views.slot, name="slot"),
+]
+
+# The FPlane service's own URLs, unchanged for existing clients.
+fplane_urlpatterns = [
+    path("fplane", rest.fplane_update, name="fplane-update"),
+    path("fplane/", rest.fplane_file, name="fplane-current"),
+    path("fplane/<str:datestr>", rest.fplane_file, name="fplane-at"),
+]
