@@ -40,9 +40,11 @@ def make_report(slots: dict, timestamp=None) -> dict:
 
 
 def hetdex():
-    from beamtime.configs.models import Instrument
+    """The HETDEX focal plane (its migration's rows are gone after a transactional test)."""
+    from beamtime.configs.instruments import create_hetdex
+    from beamtime.configs.models import Instrument, Slot
 
-    return Instrument.objects.get(name="hetdex")
+    return create_hetdex(Instrument, Slot)
 
 
 def make_history(*changes):

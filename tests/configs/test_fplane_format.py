@@ -19,7 +19,10 @@ def test_the_grid_has_99_slots_around_an_empty_centre():
 
 class TestParse:
     def test_it_reads_rows_and_commented_rows(self):
-        text = f"{HEADER}\n001 -450.0 150.0 037 042 024 0.0 1.00\n\n#002 -350.0 150.0 000 000 000 0.0 1.00\n"
+        text = (
+            f"{HEADER}\n001 -450.0 150.0 037 042 024 0.0 1.00\n"
+            "\n#002 -350.0 150.0 000 000 000 0.0 1.00\n"
+        )
         rows = parse(text)
         assert rows == [
             Row("001", -450.0, 150.0, "037", "042", "024", 0.0, 1.0),

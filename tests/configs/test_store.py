@@ -1,6 +1,8 @@
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import pairwise
 
 import pytest
 from django.db import connection, transaction
@@ -161,7 +163,7 @@ def try_change(start, ifuid) -> str:
         return f"error: {exc}"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_commit_racing_one_in_progress_waits_for_it_and_sees_it():
     make_history((T0, {"013": make_unit("024")}))
     inside, release, outcome = threading.Event(), threading.Event(), {}
@@ -188,18 +190,22 @@ def test_a_commit_racing_one_in_progress_waits_for_it_and_sees_it():
     check_no_overlap()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_commits_started_together_land_whole_or_not_at_all():
+    hetdex()
     outcomes = []
     for round_ in range(8):
         base = T0 + timedelta(days=10 * round_)
         barrier = threading.Barrier(2)
 
-        def commit(hours, ifuid, barrier=barrier, base=base):
+        def commit(start, ifuid, barrier=barrier):
             barrier.wait()
-            outcomes.append(try_change(base + timedelta(hours=hours), ifuid))
+            outcomes.append(try_change(start, ifuid))
 
-        threads = [run_in_thread(lambda h=h: commit(h, f"{2 * round_ + h:03d}")) for h in (1, 2)]
+        threads = [
+            run_in_thread(partial(commit, base + timedelta(hours=h), f"{2 * round_ + h:03d}"))
+            for h in (1, 2)
+        ]
         for thread in threads:
             thread.join(60)
     assert set(outcomes) <= {"ok", "refused"}, outcomes
@@ -210,6 +216,6 @@ def test_commits_started_together_land_whole_or_not_at_all():
 def check_no_overlap():
     for slot in ("013", "014"):
         entries = list(ConfigEntry.objects.filter(slot__name=slot).order_by("valid_from"))
-        for earlier, later in zip(entries, entries[1:]):
+        for earlier, later in pairwise(entries):
             assert earlier.valid_until == later.valid_from
         assert entries[-1].valid_until is None

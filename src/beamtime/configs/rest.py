@@ -16,13 +16,13 @@ from django.views.decorators.csrf import csrf_exempt
 from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import render, rows_for
+from beamtime.configs.instruments import HETDEX
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, check_timestamp, read_report
 from beamtime.core.auth import user_from_request
 
 log = logging.getLogger("beamtime.fplane")
 
-FPLANE_INSTRUMENT = "hetdex"
 UPDATE_PERMISSION = "configs.add_change"
 BODY_KEYS = {"config", "commit", "start"}
 BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
@@ -46,10 +46,10 @@ def flag(value, name: str) -> bool:
 
 
 def fplane_instrument() -> Instrument | None:
-    return Instrument.objects.filter(name=FPLANE_INSTRUMENT).first()
+    return Instrument.objects.filter(name=HETDEX).first()
 
 
-NO_INSTRUMENT = f"no focal-plane instrument {FPLANE_INSTRUMENT!r} on this server\n"
+NO_INSTRUMENT = f"no focal-plane instrument {HETDEX!r} on this server\n"
 
 
 @login_not_required
