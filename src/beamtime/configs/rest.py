@@ -92,6 +92,7 @@ def fplane_update(request):
         return text(
             "a valid API key is required: send 'Authorization: FPS_API APIKEY=<key>'\n", 401
         )
+    request.user = user  # for the request log
     if not user.has_perm(UPDATE_PERMISSION):
         return text(f"user {user.get_username()} may not update the focal plane\n", 403)
     instrument = fplane_instrument()

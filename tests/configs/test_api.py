@@ -1,0 +1,67 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.factory import make_api_key, make_history, make_unit
+
+T0 = datetime(2017, 1, 10, 18, tzinfo=UTC)
+T1 = datetime(2018, 3, 2, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def key(alice):
+    make_history(
+        (T0, {"013": make_unit("024"), "014": make_unit("025", specslot="043")}),
+        (T1, {"013": make_unit("031")}),
+    )
+    return {"Authorization": f"Bearer {make_api_key(alice)[1]}"}
+
+
+@pytest.mark.django_db
+class TestConfigsApi:
+    def test_it_lists_instruments(self, client, key):
+        names = [i["name"] for i in client.get("/api/configs/", headers=key).json()]
+        assert "hetdex" in names
+
+    def test_it_returns_the_configuration_at_a_date(self, client, key):
+        body = client.get("/api/configs/hetdex/at?when=20180101", headers=key).json()
+        assert body["at"] == "2018-01-02T06:00:00Z"  # midnight of that night in Texas (CST)
+        assert [(e["slot"], e["attributes"]["ifuid"]) for e in body["entries"]] == [
+            ("013", "024"),
+            ("014", "025"),
+        ]
+        assert body["entries"][0]["valid_until"] == "2018-03-02T20:00:00Z"
+
+    def test_it_returns_a_slots_history(self, client, key):
+        history = client.get("/api/configs/hetdex/slots/013/history", headers=key).json()
+        assert [h["attributes"]["ifuid"] for h in history] == ["024", "031"]
+        assert history[1]["valid_from"] == history[0]["valid_until"]
+
+    def test_it_diffs_two_dates(self, client, key):
+        body = client.get(
+            "/api/configs/hetdex/diff?before=20170601&after=latest", headers=key
+        ).json()
+        assert [(s["slot"], s["after"] is None) for s in body["slots"]] == [
+            ("013", False),
+            ("014", True),
+        ]
+        assert body["slots"][0]["fields"] == ["ifuid"]
+
+    def test_it_returns_the_audit_trail(self, client, key):
+        changes = client.get("/api/configs/hetdex/changes", headers=key).json()
+        assert [c["valid_from"] for c in changes] == [
+            "2018-03-02T20:00:00Z",
+            "2017-01-10T18:00:00Z",
+        ]
+
+    def test_a_bad_date_names_the_parameter(self, client, key):
+        response = client.get("/api/configs/hetdex/at?when=someday", headers=key)
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("when: cannot read the date 'someday'")
+
+    def test_unknown_instruments_and_slots_are_404(self, client, key):
+        assert client.get("/api/configs/nope/at", headers=key).status_code == 404
+        assert client.get("/api/configs/hetdex/slots/999/history", headers=key).status_code == 404
+
+    def test_it_needs_authentication(self, client, key):
+        assert client.get("/api/configs/hetdex/at").status_code == 401

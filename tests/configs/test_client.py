@@ -1,0 +1,144 @@
+"""Clients over real HTTP: the manual's Python snippet, get_fplane(), `beamtime fplane`."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from urllib.error import HTTPError
+from urllib.request import urlopen
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from beamtime.configs.client import FplaneClientError, get_fplane
+from tests.factory import make_api_key, make_history, make_report, make_unit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2017, 1, 10, 18, tzinfo=UTC)
+
+
+@pytest.fixture
+def server(live_server):
+    make_history((T0, {"013": make_unit("024"), "014": make_unit("025", specslot="043")}))
+    return live_server.url
+
+
+def manual_get_fplane(base, filename, datestr="", actpos=False, full=True):
+    """The snippet from the FPlane manual, with only its server address changed."""
+    url = base + "/fplane/" + datestr
+    if actpos:
+        url += "?actual_pos=1"
+    else:
+        url += "?actual_pos=0"
+    if full:
+        url += "&full_fplane=1"
+    else:
+        url += "&full_fplane=0"
+    try:
+        resp = urlopen(url)
+    except HTTPError as e:
+        raise Exception(  # noqa: B904  (verbatim client code)
+            " Failed to retrieve fplane file, server responded with %d %s" % (e.getcode(), e.reason)  # noqa: UP031
+        )
+    with open(filename, "w") as f:
+        f.write(resp.read().decode())
+
+
+def beamtime(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "beamtime", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_the_manuals_snippet_works_unchanged(server, tmp_path):
+    manual_get_fplane(server, tmp_path / "fplane.txt", "20180715", actpos=False, full=False)
+    assert (tmp_path / "fplane.txt").read_text().splitlines()[1:] == [
+        "013 -200.0 -400.0 037 042 024 0.0 1.00",
+        "014 -100.0 -400.0 037 043 025 0.0 1.00",
+    ]
+
+
+def test_get_fplane_writes_what_the_server_serves(server, tmp_path, client):
+    get_fplane(tmp_path / "a.txt", "20180715", actpos=True, full=True, url=server)
+    served = client.get("/fplane/20180715?actual_pos=1&full_fplane=1").content.decode()
+    assert (tmp_path / "a.txt").read_text() == served
+
+
+def test_get_fplane_reports_the_servers_reason(server, tmp_path):
+    with pytest.raises(
+        FplaneClientError, match="404: no configuration before 2017-01-10T18:00:00Z"
+    ):
+        get_fplane(tmp_path / "a.txt", "20160101", url=server)
+    assert not (tmp_path / "a.txt").exists()
+
+
+def test_the_cli_names_files_as_get_fplane_sh_does(server, tmp_path):
+    result = beamtime("fplane", "get", "20180715", "--url", server, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "fplane20180715.txt").read_text().splitlines()) == 100
+    result = beamtime(
+        "fplane", "get", "20180715T03:04:05", "-s", "-p", "--url", server, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "fplane20180715T03:04:05.txt").read_text().splitlines()) == 3
+    beamtime("fplane", "get", "-o", "fplane.txt", "--url", server, cwd=tmp_path)
+    assert (tmp_path / "fplane.txt").exists()
+
+
+def test_the_cli_reports_errors_in_one_line(server, tmp_path):
+    result = beamtime("fplane", "get", "not-a-date", "--url", server, cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == "beamtime fplane: the server responded with 400: cannot read the date 'not-a-date': "
+        "use YYYYMMDD, YYYYMMDDTHH:MM:SS, ISO 8601 (2018-07-15T03:00:00Z) or latest\n"
+    )
+    result = beamtime("fplane", "get", "--url", "http://127.0.0.1:1", cwd=tmp_path)
+    assert result.returncode == 1 and "cannot reach" in result.stderr
+
+
+def test_the_cli_updates_with_a_key(server, tmp_path, alice):
+    alice.user_permissions.add(
+        Permission.objects.get(codename="add_change", content_type__app_label="configs")
+    )
+    _, key = make_api_key(alice)
+    report = tmp_path / "status.json"
+    report.write_text(
+        json.dumps(
+            make_report(
+                {"013": {"type": "VIRUS", "ifuid": "031", "specid": "037", "specslot": "042"}}
+            )
+        )
+    )
+    dry = beamtime("fplane", "update", str(report), "--url", server, "--key", key, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("## dry run")
+    done = beamtime(
+        "fplane",
+        "update",
+        str(report),
+        "--commit",
+        "--url",
+        server,
+        cwd=tmp_path,
+        env={**os.environ, "BEAMTIME_API_KEY": key},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "## committed as change" in done.stdout
+    assert "013 -200.0 -400.0 037 042 031 0.0 1.00" in done.stdout
+
+
+def test_the_cli_update_needs_a_key_and_a_readable_report(server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "BEAMTIME_API_KEY"}
+    result = beamtime("fplane", "update", "status.json", "--url", server, cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "an API key is needed" in result.stderr
+    (tmp_path / "bad.json").write_text("{oops")
+    result = beamtime("fplane", "update", "bad.json", "--key", "k", "--url", server, cwd=tmp_path)
+    assert result.returncode == 2 and "cannot read bad.json" in result.stderr

@@ -1,0 +1,59 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.factory import make_history, make_unit
+
+T0 = datetime(2017, 1, 10, 18, tzinfo=UTC)
+T1 = datetime(2018, 3, 2, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def signed_in(client, alice):
+    make_history(
+        (T0, {"013": make_unit("024"), "014": make_unit("025", specslot="043")}),
+        (T1, {"013": make_unit("031"), "014": make_unit("025", specslot="043", active=False)}),
+    )
+    client.force_login(alice)
+    return client
+
+
+@pytest.mark.django_db
+class TestPages:
+    def test_the_index_lists_instruments(self, signed_in):
+        assert "HETDEX focal plane" in signed_in.get("/configs/").content.decode()
+
+    def test_the_focal_plane_is_drawn_with_each_slot_coloured_by_state(self, signed_in):
+        response = signed_in.get("/configs/hetdex/?at=20170601")
+        points = {p["slot"]: p for p in response.context["plot"]}
+        assert len(points) == 99
+        assert (points["013"]["state"], points["013"]["text"]) == ("VIRUS", "024")
+        assert (points["013"]["x"], points["013"]["y"]) == (-200.0, -400.0)
+        assert points["000"]["state"] == "empty"
+        later = {p["slot"]: p for p in signed_in.get("/configs/hetdex/").context["plot"]}
+        assert later["014"]["state"] == "inactive" and later["013"]["text"] == "031"
+
+    def test_a_bad_date_shows_a_message_and_the_current_state(self, signed_in):
+        response = signed_in.get("/configs/hetdex/?at=yesterday-ish")
+        assert "at: cannot read the date" in response.content.decode()
+        assert response.status_code == 200
+
+    def test_the_slot_history_lists_every_interval(self, signed_in):
+        page = signed_in.get("/configs/hetdex/slots/013/").content.decode()
+        assert page.index("2017-01-10 18:00") < page.index("2018-03-02 20:00")
+        assert "ifuid=<b>024</b>" in page and "ifuid=<b>031</b>" in page
+
+    def test_the_diff_marks_what_changed(self, signed_in):
+        response = signed_in.get("/configs/hetdex/diff/?from=20170601&to=latest")
+        assert [(r["slot"], r["fields"]) for r in response.context["rows"]] == [
+            ("013", ["ifuid"]),
+            ("014", ["active"]),
+        ]
+        assert 'class="attr changed">ifuid=' in response.content.decode()
+
+    def test_unknown_instruments_and_slots_are_404(self, signed_in):
+        assert signed_in.get("/configs/nope/").status_code == 404
+        assert signed_in.get("/configs/hetdex/slots/123/").status_code == 404
+
+    def test_anonymous_users_are_sent_to_log_in(self, client):
+        assert client.get("/configs/hetdex/").status_code == 302
