@@ -118,12 +118,7 @@ def fplane_update(request):
                 reason=f"hardware status of {timestamp:%Y-%m-%dT%H:%M:%SZ}",
             )
         else:
-            last = store.latest_start(instrument)
-            if last is not None and start <= last:
-                raise store.ChangeRefused(
-                    f"the start {start:%Y-%m-%dT%H:%M:%SZ} is not after the start of the "
-                    f"current configuration ({last:%Y-%m-%dT%H:%M:%SZ})"
-                )
+            store.check_start(instrument, start)
     except (BadRequest, ReportError, DateError) as exc:
         return text(f"{exc}\n", 400)
     except store.ChangeRefused as exc:

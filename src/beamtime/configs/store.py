@@ -30,6 +30,17 @@ def latest_start(instrument: Instrument) -> datetime | None:
     return last.valid_from if last else None
 
 
+def check_start(instrument: Instrument, start: datetime) -> None:
+    """Refuse a change that would not start after the current configuration's start."""
+    last = latest_start(instrument)
+    if last is not None and start <= last:
+        raise ChangeRefused(
+            f"the start {start:%Y-%m-%dT%H:%M:%SZ} is not after the start of the "
+            f"current configuration ({last:%Y-%m-%dT%H:%M:%SZ})",
+            field="start",
+        )
+
+
 def apply_change(
     instrument: Instrument,
     state: dict[str, dict | None],
@@ -51,13 +62,7 @@ def apply_change(
     with transaction.atomic():
         # The row lock serializes concurrent changes (SQLite: the IMMEDIATE transaction).
         instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
-        last = latest_start(instrument)
-        if last is not None and valid_from <= last:
-            raise ChangeRefused(
-                f"the start {valid_from:%Y-%m-%dT%H:%M:%SZ} is not after the start of the "
-                f"current configuration ({last:%Y-%m-%dT%H:%M:%SZ})",
-                field="start",
-            )
+        check_start(instrument, valid_from)
         open_entries = {
             e.slot.name: e
             for e in ConfigEntry.objects.filter(

@@ -1,0 +1,49 @@
+"""The configuration pages in a browser: the focal-plane picture, a past date, a slot's
+history reached by clicking its square, and a comparison."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from tests.browser.test_smoke import shoot
+from tests.factory import PASSWORD, hetdex, make_user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_browse_the_focal_plane_history(live_server, page):
+    hetdex()
+    call_command("load_demo", stdout=io.StringIO())
+    make_user("ada")
+    page.goto(live_server.url + "/accounts/login/?next=/configs/hetdex/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server.url + "/configs/hetdex/")
+    page.wait_for_selector("#focal-plane .main-svg")
+    # One square per slot.
+    assert page.locator("#focal-plane .scatterlayer .point").count() == 99
+    shoot(page, "configs-focal-plane")
+
+    page.fill("input[name=at]", "20170601")
+    page.click("button:text('Show')")
+    page.wait_for_url("**/configs/hetdex/?at=20170601")
+    page.wait_for_selector("#focal-plane .main-svg")
+    assert "2017-06-02 05:00:00 UTC" in page.inner_text("hgroup")
+    shoot(page, "configs-past-date")
+
+    # Clicking a square opens that slot's history (slot 044 is next to the centre).
+    page.evaluate(
+        """() => {
+            const el = document.getElementById('focal-plane');
+            const i = el.data[0].customdata.indexOf('044');
+            el.emit('plotly_click', {points: [{customdata: el.data[0].customdata[i]}]});
+        }"""
+    )
+    page.wait_for_url("**/configs/hetdex/slots/044/")
+    assert page.locator("tbody tr").count() >= 1
+    shoot(page, "configs-slot-history")
+
+    page.goto(live_server.url + "/configs/hetdex/diff/?from=20170601&to=latest")
+    assert "differ" in page.inner_text("main")
+    shoot(page, "configs-diff")
