@@ -73,6 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     update.set_defaults(run=run_fplane_update)
 
+    sim = commands.add_parser("ecc-sim", help="run a simulated ECC server (SOAP over HTTP)")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, required=True, help="port to listen on")
+    sim.add_argument(
+        "--configs", required=True, help="folder with describe-/prepare-/configure-*.xcfg"
+    )
+    sim.add_argument("--delay", type=float, default=0.0, help="seconds each transition takes")
+    sim.add_argument(
+        "--fail-rate", type=float, default=0.0, help="fraction of transitions that fail"
+    )
+    sim.add_argument(
+        "--staging", default=None, help="data router staging folder to write run files to"
+    )
+    sim.set_defaults(run=run_ecc_sim)
+
     manage = commands.add_parser("manage", help="run a Django management command", add_help=False)
     manage.add_argument("args", nargs=argparse.REMAINDER)
     manage.set_defaults(run=run_manage)
@@ -310,6 +325,36 @@ def run_fplane_update(args) -> int:
         print(f"beamtime fplane: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(text)
+    return 0
+
+
+def run_ecc_sim(args) -> int:
+    import signal
+    from pathlib import Path
+
+    from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
+
+    configs = Path(args.configs)
+    if not configs.is_dir():
+        raise ConfigError(f"--configs {configs}: no such folder")
+    if not 0 <= args.fail_rate <= 1:
+        raise ConfigError(f"--fail-rate {args.fail_rate}: must be between 0 and 1")
+    check_port_free(args.host, args.port)
+    simulator = EccSimulator(
+        configs,
+        delay=args.delay,
+        fail_rate=args.fail_rate,
+        staging=Path(args.staging) if args.staging else None,
+    )
+    server = make_server(simulator, args.host, args.port)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: simulator.stopped.set())
+    print(
+        f"ECC simulator at http://{args.host}:{args.port}/ with "
+        f"{len(simulator.available_configs())} configurations",
+        flush=True,
+    )
+    run(simulator, server)
     return 0
 
 

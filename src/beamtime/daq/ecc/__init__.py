@@ -1,0 +1,1 @@
+"""Talking to GET electronics' ECC servers over SOAP: the protocol, a client, a simulator."""

@@ -1,0 +1,92 @@
+"""Beamtime's SOAP client for ECC servers, built with zeep from Beamtime's own WSDL."""
+
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+
+import requests
+import zeep
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault
+from zeep.transports import Transport
+
+from beamtime.daq.ecc.protocol import (
+    ConfigId,
+    DataLink,
+    EccProtocolError,
+    State,
+    data_link_set_xml,
+    operation_between,
+    parse_config_list,
+)
+
+
+class EccError(Exception):
+    """An ECC server answered with a non-zero error code, a SOAP fault or nonsense."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class EccUnreachable(EccError):
+    """The ECC server did not answer (offline, refused, timed out)."""
+
+
+@dataclass(frozen=True)
+class EccStatus:
+    state: State
+    transitioning: bool
+
+
+def _load_wsdl(transport: Transport) -> zeep.Client:
+    with as_file(files("beamtime.daq.ecc").joinpath("ecc.wsdl")) as path:
+        return zeep.Client(str(path), transport=transport)
+
+
+class EccClient:
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.url = url
+        session = requests.Session()
+        session.trust_env = False  # never route the electronics network through a proxy
+        transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
+        self.service = _load_wsdl(transport).create_service("{urn:ecc}ecc", url)
+
+    def _call(self, operation: str, **params):
+        try:
+            answer = getattr(self.service, operation)(**params)
+        except requests.Timeout:
+            raise EccUnreachable(f"{self.url}: no answer to {operation} in time") from None
+        except requests.ConnectionError as exc:
+            raise EccUnreachable(f"{self.url}: cannot connect ({type(exc).__name__})") from None
+        except Fault as exc:
+            raise EccError(f"{self.url}: {operation} failed: {exc.message}") from None
+        except (ZeepError, ValueError) as exc:
+            raise EccError(f"{self.url}: unexpected answer to {operation}: {exc}") from None
+        if answer.ErrorCode != 0:
+            raise EccError(
+                f"{operation} failed with error {answer.ErrorCode}: {answer.ErrorMessage}",
+                code=answer.ErrorCode,
+            )
+        return answer
+
+    def status(self) -> EccStatus:
+        answer = self._call("GetState")
+        try:
+            state = State(answer.State)
+        except ValueError:
+            raise EccError(f"{self.url}: unknown state code {answer.State}") from None
+        return EccStatus(state, answer.Transition != 0)
+
+    def config_ids(self) -> list[ConfigId]:
+        try:
+            return parse_config_list(self._call("GetConfigIDs").Text or "")
+        except EccProtocolError as exc:
+            raise EccError(f"{self.url}: {exc}") from None
+
+    def step(self, current: State, target: State, config: ConfigId, links: list[DataLink]) -> None:
+        """Ask for the one transition from ``current`` to ``target``; it completes later."""
+        operation = operation_between(current, target)
+        self._call(operation, configID=config.to_xml(), table=data_link_set_xml(links))
+
+    def special(self, command: str) -> None:
+        self._call("Special", command=command, table="")
