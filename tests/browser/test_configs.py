@@ -25,9 +25,9 @@ def test_browse_the_focal_plane_history(live_server, page):
     assert page.locator("#focal-plane .scatterlayer .point").count() == 99
     shoot(page, "configs-focal-plane")
 
-    page.fill("input[name=at]", "20170601")
-    page.click("button:text('Show')")
-    page.wait_for_url("**/configs/hetdex/?at=20170601")
+    page.fill("input[name=at]", "2017-06-01")
+    page.click("button:text('Show night')")
+    page.wait_for_url("**/configs/hetdex/?at=2017-06-01")
     page.wait_for_selector("#focal-plane .main-svg")
     assert "2017-06-02 05:00:00 UTC" in page.inner_text("hgroup")
     shoot(page, "configs-past-date")
@@ -44,6 +44,6 @@ def test_browse_the_focal_plane_history(live_server, page):
     assert page.locator("tbody tr").count() >= 1
     shoot(page, "configs-slot-history")
 
-    page.goto(live_server.url + "/configs/hetdex/diff/?from=20170601&to=latest")
+    page.goto(live_server.url + "/configs/hetdex/diff/?from=2017-06-01&to=")
     assert "differ" in page.inner_text("main")
     shoot(page, "configs-diff")
