@@ -16,7 +16,12 @@ class ChangeRefused(Exception):
 
 
 def configuration_at(instrument: Instrument, when: datetime) -> dict[str, ConfigEntry]:
-    entries = ConfigEntry.objects.valid_at(instrument, when).select_related("slot", "opened_by")
+    # No ordering: the default one would join the instrument table for nothing.
+    entries = (
+        ConfigEntry.objects.valid_at(instrument, when)
+        .select_related("slot", "opened_by")
+        .order_by()
+    )
     return {e.slot.name: e for e in entries}
 
 

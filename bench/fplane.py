@@ -1,0 +1,241 @@
+"""FPlane service figures: how the lookup of a configuration scales with the length of the
+history (10², 10⁴, 10⁶ entries), and GET /fplane/<date> under load from a second process,
+beside a plain static file server (`python -m http.server`) serving one pre-rendered file.
+
+    .venv/bin/python bench/fplane.py [--quick] [--clients 8] [--duration 10]
+
+Run it on an otherwise idle machine; it prints one line per figure and the ratio.
+"""
+
+import argparse
+import http.client
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
+from serve import free_port, start_serve  # noqa: E402
+
+T0 = datetime(2016, 1, 1, 18, tzinfo=UTC)
+YEARS5 = 1826  # days in five years, one of them a leap year
+ANCHOR_DATE = "20180715"
+QUERY = "?actual_pos=0&full_fplane=1"
+WARMUP = 1.0  # seconds
+CHUNK = 20_000  # steps per bulk_create round: bounds the memory the 10⁶ fill needs
+
+
+def in_fresh_process(fn, *args):
+    """Django's settings read BEAMTIME_HOME once, at import: each database needs its own
+    interpreter, and the load generator must not share the GIL with anything else."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def setup_django(home: Path) -> None:
+    for key in [k for k in os.environ if k.startswith("BEAMTIME_")]:
+        del os.environ[key]
+    os.environ.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def unit(slot: int, version: int) -> dict:
+    # The IFU moves on at each version; (slot + 99·version) mod 999 never repeats between
+    # slots at one instant, as neighbouring slots differ by at most one version.
+    return {
+        "type": "VIRUS",
+        "ifuid": f"{(slot + 99 * version) % 999 + 1:03d}",
+        "specid": f"{slot + 1:03d}",
+        "specslot": f"{slot + 101:03d}",
+        "ifurot": 0.0,
+        "platesc": 1.0,
+        "active": True,
+        "measured": None,
+    }
+
+
+def fill(steps: int, step: timedelta) -> tuple[datetime, datetime]:
+    """A full configuration of the hetdex slots at T0, then ``steps`` changes of one slot
+    each, round robin, ``step`` apart. Written with bulk_create and explicit ids (the
+    database is fresh) because apply_change, a transaction per change, would take hours
+    for 10⁶. Return the start of the first and of the last change."""
+    from django.db import connection, transaction
+
+    from beamtime.configs.instruments import HETDEX
+    from beamtime.configs.models import Change, ConfigEntry, Instrument
+
+    hetdex = Instrument.objects.get(name=HETDEX)
+    slots = list(hetdex.slots.order_by("name"))
+    n = len(slots)
+    with transaction.atomic():  # foreign keys are checked at commit: closed_by may point ahead
+        for lo in range(0, steps + 1, CHUNK):
+            ks = range(lo, min(lo + CHUNK, steps + 1))
+            Change.objects.bulk_create(
+                Change(id=k + 1, instrument=hetdex, valid_from=T0 + k * step, source="import")
+                for k in ks
+            )
+            entries = []
+            for k in ks:
+                for s in range(n) if k == 0 else [(k - 1) % n]:
+                    replaced_at = s + 1 if k == 0 else k + n  # the step that next changes slot s
+                    closed = replaced_at <= steps
+                    entries.append(
+                        ConfigEntry(
+                            slot=slots[s],
+                            attributes=unit(s, 0 if k == 0 else (k - 1) // n + 1),
+                            valid_from=T0 + k * step,
+                            valid_until=T0 + replaced_at * step if closed else None,
+                            opened_by_id=k + 1,
+                            closed_by_id=replaced_at + 1 if closed else None,
+                        )
+                    )
+            ConfigEntry.objects.bulk_create(entries)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return T0, T0 + steps * step
+
+
+def lookup_figures(home: Path, entries: int, samples: int) -> dict:
+    setup_django(home)
+    from beamtime.configs import store
+    from beamtime.configs.instruments import HETDEX
+    from beamtime.configs.models import ConfigEntry, Instrument
+
+    instrument = Instrument.objects.get(name=HETDEX)
+    t0 = time.monotonic()
+    first, last = fill(entries - instrument.slots.count(), timedelta(hours=1))
+    filled = time.monotonic() - t0
+    assert ConfigEntry.objects.count() == entries
+    rng = random.Random(1)
+    store.configuration_at(instrument, last)  # warm the connection and the page cache
+    times = []
+    for _ in range(samples):
+        when = first + (last - first) * rng.random()
+        t0 = time.perf_counter()
+        assert len(store.configuration_at(instrument, when)) == 99
+        times.append(time.perf_counter() - t0)
+    return {"fill": filled, "p50": percentile(times, 50), "p99": percentile(times, 99)}
+
+
+def build_history(home: Path) -> None:
+    setup_django(home)
+    fill(YEARS5, timedelta(days=1))
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def load(port: int, template: str, clients: int, duration: float) -> dict:
+    """``clients`` connections, each asking for ``template`` with a random night of the five
+    years in place of {date}, back to back; requests of the first WARMUP seconds (workers
+    opening their database connections) are not counted."""
+    measure_from = time.perf_counter() + WARMUP
+    deadline = measure_from + duration
+
+    def client(seed: int) -> list[float]:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies = []
+        while time.perf_counter() < deadline:
+            night = date(2016, 1, 1) + timedelta(days=rng.randrange(YEARS5))
+            t0 = time.perf_counter()
+            conn.request("GET", template.format(date=f"{night:%Y%m%d}"))
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{template}: HTTP {response.status}")
+            if t0 >= measure_from:
+                latencies.append(time.perf_counter() - t0)
+        conn.close()
+        return latencies
+
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = [x for one in pool.map(client, range(clients)) for x in one]
+    return {
+        "rps": len(latencies) / (time.perf_counter() - measure_from),
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="lookups up to 10⁵ entries only")
+    parser.add_argument("--clients", type=int, default=8, choices=range(1, 65), metavar="K")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds, at most 120")
+    parser.add_argument("--samples", type=int, default=200, help="lookups timed per size")
+    args = parser.parse_args()
+    duration = min(max(args.duration, 1.0), 120.0)
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+
+    sizes = [100, 10_000, 100_000] if args.quick else [100, 10_000, 1_000_000]
+    for entries in sizes:
+        with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
+            r = in_fresh_process(lookup_figures, Path(tmp), entries, max(args.samples, 2))
+        print(
+            f"configuration_at, {entries:>9,} entries: median {r['p50'] * 1e3:6.2f} ms, "
+            f"p99 {r['p99'] * 1e3:6.2f} ms   (fill {r['fill']:.0f} s)"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
+        home = Path(tmp) / "var"
+        in_fresh_process(build_history, home)
+        proc, url, _ = start_serve(home)
+        anchor_proc = None
+        try:
+            files = Path(tmp) / "files"
+            files.mkdir()
+            with urllib.request.urlopen(f"{url}fplane/{ANCHOR_DATE}{QUERY}", timeout=30) as r:
+                (files / f"fplane{ANCHOR_DATE}.txt").write_bytes(r.read())
+            port = int(url.rsplit(":", 1)[1].strip("/"))
+            site = in_fresh_process(load, port, "/fplane/{date}" + QUERY, args.clients, duration)
+            anchor_port = free_port()
+            # HTTP/1.0, a connection per request: with HTTP/1.1 keep-alive its separate header
+            # and body writes meet Nagle and delayed ACKs, 44 ms a request.
+            anchor_proc = subprocess.Popen(
+                [sys.executable, "-m", "http.server", str(anchor_port), "--bind", "127.0.0.1"]
+                + ["--directory", str(files)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1)
+            anchor = in_fresh_process(
+                load, anchor_port, f"/fplane{ANCHOR_DATE}.txt", args.clients, duration
+            )
+        finally:
+            for p in (anchor_proc, proc):
+                if p is not None:
+                    p.terminate()
+                    p.wait(timeout=30)
+    print(
+        f"GET /fplane/<date>, 5 years of daily changes ({YEARS5 + 99} entries), "
+        f"{args.clients} clients, {duration:.0f} s:"
+    )
+    for name, r in [("beamtime (gunicorn, 2 workers)", site), ("python -m http.server", anchor)]:
+        print(
+            f"  {name:31s} {r['rps']:7.0f} req/s  p50 {r['p50'] * 1e3:6.1f} ms  "
+            f"p99 {r['p99'] * 1e3:6.1f} ms"
+        )
+    print(f"  ratio (beamtime / anchor req/s): {site['rps'] / anchor['rps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
