@@ -55,3 +55,39 @@ def make_history(*changes):
         store.apply_change(hetdex(), state, valid_from=when, replace_all=True, reason="test")
         for when, state in changes
     ]
+
+
+def make_experiment(name: str = "e20009", active: bool = True, members=()):
+    from beamtime.daq.models import Experiment
+
+    experiment = Experiment.objects.create(name=name, is_active=active)
+    experiment.members.set(members)
+    return experiment
+
+
+def make_ecc_server(
+    experiment, url: str, name: str = "ecc0", config=("cobo", "standard", "beam"), sources=1
+):
+    """An ECC server at ``url`` (a simulator's), with its data sources and routers, and a
+    selected configuration set."""
+    from urllib.parse import urlsplit
+
+    from beamtime.daq.models import ConfigId, DataRouter, DataSource, ECCServer
+
+    parts = urlsplit(url)
+    server = ECCServer.objects.create(
+        experiment=experiment, name=name, ip_address=parts.hostname, port=parts.port, is_online=True
+    )
+    for i in range(sources):
+        router = DataRouter.objects.create(
+            experiment=experiment, name=f"{name}-router{i}", ip_address="127.0.0.1", port=46005 + i
+        )
+        DataSource.objects.create(
+            experiment=experiment, name=f"{name}-CoBo[{i}]", ecc_server=server, data_router=router
+        )
+    if config:
+        server.selected_config = ConfigId.objects.create(
+            ecc_server=server, describe=config[0], prepare=config[1], configure=config[2]
+        )
+        server.save()
+    return server

@@ -14,6 +14,7 @@ CSRF_TRUSTED_ORIGINS = conf.envlist("CSRF_TRUSTED_ORIGINS", "")
 INSTALLED_APPS = [
     "beamtime.core",
     "beamtime.configs",
+    "beamtime.daq",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -100,6 +101,7 @@ CELERY_BROKER_URL = conf.celery_url(REDIS_URL)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"beamtime.daq.tasks.*": {"queue": "daq"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
@@ -107,7 +109,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "beamtime.core.tasks.clear_expired_sessions",
         "schedule": 3600.0,
     },
+    "refresh-ecc-states": {"task": "beamtime.daq.tasks.refresh_state_all", "schedule": 3.0},
 }
+# ECC servers: seconds to wait for an answer, and for a transition to finish.
+DAQ_ECC_TIMEOUT = 5.0
+DAQ_TRANSITION_TIMEOUT = 120.0
+
 # Every queue the platform uses; `beamtime serve` and `beamtime worker` consume all by default.
 QUEUES = ["default", "fits", "reduction", "daq"]
 

@@ -1,0 +1,150 @@
+"""Talking to the ECC servers of an experiment and keeping the database truthful.
+
+Every function here does one step and writes what it learned to the server's row with a
+narrow UPDATE, so a user changing the selected configuration meanwhile is not overwritten.
+Celery tasks (tasks.py) wrap them; tests call them directly.
+"""
+
+import time
+import traceback
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, ECCServer, LogEntry
+
+POLL = 0.1  # seconds between state checks while a transition runs
+
+
+def client_for(server: ECCServer) -> EccClient:
+    return EccClient(server.url, timeout=settings.DAQ_ECC_TIMEOUT)
+
+
+def log_error(server: ECCServer, message: str, with_traceback: bool = False) -> None:
+    LogEntry.objects.create(
+        experiment_id=server.experiment_id,
+        source=server.name,
+        message=message,
+        traceback=traceback.format_exc() if with_traceback else "",
+    )
+
+
+def save(server: ECCServer, **fields) -> None:
+    ECCServer.objects.filter(pk=server.pk).update(checked_at=timezone.now(), **fields)
+    for name, value in fields.items():
+        setattr(server, name, value)
+
+
+def refresh_state(server: ECCServer) -> ECCServer:
+    """Ask the ECC server for its state. A server going offline is logged once."""
+    try:
+        status = client_for(server).status()
+    except EccUnreachable as exc:
+        if server.is_online:
+            log_error(server, f"went offline: {exc}")
+        save(server, is_online=False, is_transitioning=False)
+        return server
+    except EccError as exc:
+        log_error(server, str(exc))
+        save(server, is_online=True, error_message=str(exc))
+        return server
+    save(server, is_online=True, state=int(status.state), is_transitioning=status.transitioning)
+    return server
+
+
+def refresh_configs(server: ECCServer) -> list[ConfigId]:
+    """Make the database's configuration sets those the ECC server offers now."""
+    try:
+        offered = client_for(server).config_ids()
+    except EccError as exc:
+        log_error(server, f"cannot list configurations: {exc}")
+        return list(server.configs.all())
+    now = timezone.now()
+    with transaction.atomic():
+        for config in offered:
+            ConfigId.objects.update_or_create(
+                ecc_server=server,
+                describe=config.describe,
+                prepare=config.prepare,
+                configure=config.configure,
+                defaults={"last_fetched": now},
+            )
+        server.configs.filter(last_fetched__lt=now).delete()
+    return list(server.configs.all())
+
+
+def change_state(server: ECCServer, target: int, follow_for: float | None = None) -> bool:
+    """Request the one transition to ``target`` and follow it until it is done.
+
+    Return True when the server reached ``target``. A failure (refused, unreachable, not
+    finished within ``follow_for`` seconds) is written to the server and the log.
+    """
+    follow_for = settings.DAQ_TRANSITION_TIMEOUT if follow_for is None else follow_for
+    config = server.selected_config
+    if config is None:
+        return fail(server, f"no configuration selected for {server.name}")
+    try:
+        client = client_for(server)
+        client.step(State(server.state), State(target), config.as_ecc(), server.data_links())
+    except ValueError as exc:
+        return fail(server, str(exc))
+    except EccUnreachable as exc:
+        save(server, is_online=False)
+        return fail(server, str(exc))
+    except EccError as exc:
+        return fail(server, str(exc))
+    save(server, is_transitioning=True, error_message="", is_online=True)
+    deadline = time.monotonic() + follow_for
+    while time.monotonic() < deadline:
+        refresh_state(server)
+        if not server.is_transitioning:
+            if server.state == target:
+                return True
+            return fail(server, f"ended in {server.state_name} instead of {STATE_NAMES[target]}")
+        time.sleep(POLL)
+    return fail(
+        server, f"the transition to {STATE_NAMES[target]} did not finish within {follow_for:g} s"
+    )
+
+
+def fail(server: ECCServer, message: str) -> bool:
+    save(server, error_message=message)
+    log_error(server, message)
+    return False
+
+
+def overall_state(servers) -> tuple[int | None, str]:
+    """One state for all servers, ``Mixed`` when they differ, ``Error`` when one failed."""
+    servers = list(servers)
+    if not servers:
+        return None, "No ECC servers"
+    if any(s.error_message or not s.is_online for s in servers):
+        return ERROR, "Error"
+    states = {s.state for s in servers}
+    if len(states) > 1:
+        return MIXED, "Mixed"
+    state = states.pop()
+    return state, STATE_NAMES[state]
+
+
+ACTIONS = {
+    "describe": State.DESCRIBED,
+    "prepare": State.PREPARED,
+    "configure": State.READY,
+    "start": State.RUNNING,
+    "stop": State.READY,
+}
+
+
+def step_target(state: int, action: str) -> int:
+    """The state an action (a button: describe … stop, or reset) leads to from ``state``."""
+    if action == "reset":
+        if state == State.IDLE:
+            raise ValueError("the system is Idle already")
+        return state - 1
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    return ACTIONS[action]

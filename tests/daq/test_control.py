@@ -1,0 +1,147 @@
+"""Run control against real (simulated) ECC servers over SOAP."""
+
+import pytest
+
+from beamtime.daq import control
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ERROR, MIXED, ECCServer, LogEntry
+from tests.factory import make_ecc_server, make_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def experiment():
+    return make_experiment()
+
+
+def fresh(server) -> ECCServer:
+    return ECCServer.objects.select_related("selected_config").get(pk=server.pk)
+
+
+class TestRefresh:
+    def test_it_records_the_state_the_server_reports(self, ecc_sim, experiment):
+        simulator, url = ecc_sim()
+        simulator.state = State.PREPARED
+        server = make_ecc_server(experiment, url)
+        control.refresh_state(server)
+        assert (fresh(server).state, fresh(server).is_online) == (State.PREPARED, True)
+
+    def test_a_server_going_offline_is_logged_once(self, ecc_sim, experiment):
+        simulator, url = ecc_sim()
+        server = make_ecc_server(experiment, url)
+        simulator.stopped.set()
+        import time
+
+        for _ in range(50):
+            control.refresh_state(server)
+            if not fresh(server).is_online:
+                break
+            time.sleep(0.1)
+        control.refresh_state(server)
+        assert fresh(server).is_online is False
+        assert (
+            LogEntry.objects.filter(source="ecc0", message__startswith="went offline").count() == 1
+        )
+
+    def test_config_sets_follow_the_files_on_the_server(self, ecc_sim, experiment, configs_dir):
+        _, url = ecc_sim()
+        server = make_ecc_server(experiment, url, config=None)
+        assert [str(c) for c in control.refresh_configs(server)] == [
+            "cobo/standard/beam",
+            "mutant/standard/beam",
+        ]
+        (configs_dir / "describe-mutant.xcfg").unlink()
+        (configs_dir / "configure-pulser.xcfg").write_text("<Setup/>")
+        assert [str(c) for c in control.refresh_configs(server)] == [
+            "cobo/standard/beam",
+            "cobo/standard/pulser",
+        ]
+
+
+class TestChangeState:
+    def test_a_transition_is_requested_and_followed_to_its_end(self, ecc_sim, experiment):
+        _, url = ecc_sim(delay=0.3)
+        server = make_ecc_server(experiment, url)
+        assert control.change_state(server, State.DESCRIBED) is True
+        server = fresh(server)
+        assert (server.state, server.is_transitioning, server.error_message) == (
+            State.DESCRIBED,
+            False,
+            "",
+        )
+
+    def test_the_data_links_reach_the_server(self, ecc_sim, experiment):
+        simulator, url = ecc_sim()
+        server = make_ecc_server(experiment, url, sources=2)
+        control.change_state(server, State.DESCRIBED)
+        assert simulator.senders == ["ecc0-CoBo[0]", "ecc0-CoBo[1]"]
+
+    def test_a_refused_transition_is_an_error_that_changes_no_state(self, ecc_sim, experiment):
+        _, url = ecc_sim(fail_rate=1.0)
+        server = make_ecc_server(experiment, url)
+        assert control.change_state(server, State.DESCRIBED) is False
+        server = fresh(server)
+        assert server.state == State.IDLE
+        assert "simulated fault" in server.error_message
+        assert LogEntry.objects.get().message == server.error_message
+        assert control.overall_state([server]) == (ERROR, "Error")
+
+    def test_a_transition_that_never_finishes_is_an_error(self, ecc_sim, experiment):
+        _, url = ecc_sim(delay=600)
+        server = make_ecc_server(experiment, url)
+        assert control.change_state(server, State.DESCRIBED, follow_for=0.5) is False
+        assert (
+            fresh(server).error_message == "the transition to Described did not finish within 0.5 s"
+        )
+
+    def test_without_a_selected_configuration_nothing_is_sent(self, ecc_sim, experiment):
+        simulator, url = ecc_sim()
+        server = make_ecc_server(experiment, url, config=None)
+        assert control.change_state(server, State.DESCRIBED) is False
+        assert simulator.state == State.IDLE
+        assert "no configuration selected" in fresh(server).error_message
+
+    def test_more_than_one_step_is_refused(self, ecc_sim, experiment):
+        _, url = ecc_sim()
+        server = make_ecc_server(experiment, url)
+        assert control.change_state(server, State.READY) is False
+        assert fresh(server).error_message == "no single transition from IDLE to READY"
+
+    def test_an_offline_server_is_an_error(self, ecc_sim, experiment):
+        simulator, url = ecc_sim()
+        server = make_ecc_server(experiment, url)
+        server.port = 1
+        assert control.change_state(server, State.DESCRIBED) is False
+        assert fresh(server).is_online is False
+
+
+def test_overall_state():
+    def server(state, **fields):
+        return ECCServer(state=state, is_online=True, **fields)
+
+    assert control.overall_state([server(2), server(2)]) == (2, "Described")
+    assert control.overall_state([server(2), server(3)]) == (MIXED, "Mixed")
+    assert control.overall_state([server(2), server(2, error_message="boom")]) == (ERROR, "Error")
+    assert control.overall_state([]) == (None, "No ECC servers")
+
+
+def test_step_targets():
+    assert control.step_target(State.READY, "reset") == State.PREPARED
+    assert control.step_target(State.IDLE, "describe") == State.DESCRIBED
+    assert control.step_target(State.READY, "start") == State.RUNNING
+    with pytest.raises(ValueError, match="Idle already"):
+        control.step_target(State.IDLE, "reset")
+    with pytest.raises(ValueError, match="unknown action 'explode'"):
+        control.step_target(State.IDLE, "explode")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_describe_all_fans_out_through_the_worker(ecc_sim, celery_worker):
+    from beamtime.daq import tasks
+
+    experiment = make_experiment()
+    servers = [make_ecc_server(experiment, ecc_sim(delay=0.2)[1], name=f"ecc{i}") for i in range(3)]
+    result = tasks.change_state_all(servers, State.DESCRIBED)
+    assert result.get(timeout=60) == [True, True, True]
+    assert {fresh(s).state for s in servers} == {State.DESCRIBED}
