@@ -1,0 +1,97 @@
+"""Numbered runs: the rules for starting and stopping one, and the record of what the
+electronics were configured with when it started."""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from beamtime.configs import store
+from beamtime.configs.models import Change, Instrument
+from beamtime.daq.control import overall_state
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import Experiment, RunMetadata
+
+
+class RunRefused(Exception):
+    pass
+
+
+def start_run(experiment: Experiment, user=None) -> RunMetadata:
+    """Record a new run with the next number, if every ECC server is Ready and every data
+    router clean; the caller then sends Start to the servers. Numbers are never skipped
+    or reused: the experiment row is locked while the number is taken."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        if experiment.is_running:
+            raise RunRefused(f"{experiment.latest_run} is still running: stop it first")
+        servers = list(experiment.ecc_servers.select_related("selected_config"))
+        state, name = overall_state(servers)
+        if state != State.READY:
+            raise RunRefused(f"every ECC server must be Ready to start a run; the system is {name}")
+        dirty = experiment.data_routers.filter(staging_directory_is_clean=False)
+        if dirty.exists():
+            names = ", ".join(r.name for r in dirty)
+            raise RunRefused(
+                f"data routers not clean yet (the last run's files are moving): {names}"
+            )
+        now = timezone.now()
+        number = experiment.next_run_number()
+        return RunMetadata.objects.create(
+            experiment=experiment,
+            run_number=number,
+            start_datetime=now,
+            configs={s.name: str(s.selected_config) for s in servers},
+            config_change=archive_configs(experiment, servers, now, number, user),
+        )
+
+
+def stop_run(experiment: Experiment) -> RunMetadata:
+    """Close the current run; the caller then sends Stop and has the files organized."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        run = experiment.latest_run
+        if run is None or run.stop_datetime is not None:
+            raise RunRefused("no run is in progress")
+        run.stop_datetime = timezone.now()
+        run.save(update_fields=["stop_datetime"])
+        experiment.data_routers.update(staging_directory_is_clean=False)
+        return run
+
+
+def ecc_instrument(experiment: Experiment) -> Instrument:
+    instrument, _ = Instrument.objects.get_or_create(
+        name=f"ecc-{slugify(experiment.name)}"[:50],
+        defaults={
+            "title": f"ECC configurations of {experiment.name}",
+            "description": "The configuration set each ECC server had selected when a run started.",
+        },
+    )
+    return instrument
+
+
+def archive_configs(experiment, servers, when, number: int, user) -> Change | None:
+    """Keep the servers' selected configurations in the configuration history; return the
+    change valid at ``when`` (a new one, or the last one when nothing changed)."""
+    instrument = ecc_instrument(experiment)
+    state = {
+        s.name: {
+            "host": f"{s.ip_address}:{s.port}",
+            "describe": s.selected_config.describe,
+            "prepare": s.selected_config.prepare,
+            "configure": s.selected_config.configure,
+        }
+        for s in servers
+    }
+    try:
+        change = store.apply_change(
+            instrument,
+            state,
+            valid_from=when,
+            user=user,
+            source="daq",
+            reason=f"run {number} started",
+            replace_all=True,
+        )
+    except store.ChangeRefused:  # a clock that went backwards: keep the run, link what was valid
+        change = None
+    return change or instrument.changes.order_by("-valid_from").first()
