@@ -1,5 +1,6 @@
 """One helper per object type: the object the user may see, or 404."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from beamtime.core.models import ApiKey
@@ -14,3 +15,26 @@ def instrument_for_user(user, name: str):
     from beamtime.configs.models import Instrument
 
     return get_object_or_404(Instrument, name=name)
+
+
+def active_experiment_for(user):
+    """The active experiment, if ``user`` is one of its members or staff; else 404.
+
+    Only they may see and control the DAQ, so to everyone else it does not exist.
+    """
+    from beamtime.daq.models import Experiment
+
+    experiment = Experiment.objects.filter(is_active=True).first()
+    if experiment is None or not (user.is_staff or experiment.members.filter(pk=user.pk).exists()):
+        raise Http404("no active experiment of yours")
+    return experiment
+
+
+def ecc_server_for(user, pk: int):
+    from beamtime.daq.models import ECCServer
+
+    return get_object_or_404(
+        ECCServer.objects.select_related("selected_config"),
+        pk=pk,
+        experiment=active_experiment_for(user),
+    )

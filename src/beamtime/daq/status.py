@@ -1,0 +1,34 @@
+"""The status of the active experiment as the status page and API show it: read from the
+database only, never from the ECC servers on the request path."""
+
+from beamtime.daq.control import overall_state
+from beamtime.daq.models import Experiment
+
+
+def status(experiment: Experiment) -> dict:
+    servers = list(experiment.ecc_servers.select_related("selected_config"))
+    state, name = overall_state(servers)
+    run = experiment.latest_run
+    return {
+        "experiment": experiment.name,
+        "overall_state": state,
+        "overall_state_name": name,
+        "run_number": run.run_number if run else None,
+        "running": bool(run and run.stop_datetime is None),
+        "start_time": run.start_datetime if run else None,
+        "run_duration": run.duration_string if run else None,
+        "individual_results": [s.to_dict() for s in servers],
+        "data_routers": [
+            {
+                "pk": r.pk,
+                "name": r.name,
+                "online": r.is_online,
+                "clean": r.staging_directory_is_clean,
+            }
+            for r in experiment.data_routers.all()
+        ],
+        "log_entries": [
+            {"pk": e.pk, "created_at": e.created_at, "source": e.source, "message": e.message}
+            for e in experiment.log_entries.all()[:50]
+        ],
+    }

@@ -1,0 +1,195 @@
+import pytest
+
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ConfigId, ECCServer, LogEntry, RunMetadata
+from tests.factory import make_api_key, make_ecc_server, make_experiment
+
+
+@pytest.fixture
+def setup(alice, bob, charlie):
+    """alice and bob are members of the active experiment; charlie is not."""
+    experiment = make_experiment(members=[alice, bob])
+    # Addresses nobody answers on: the status must come from the database alone.
+    servers = [
+        make_ecc_server(experiment, f"http://127.0.0.1:1{i}/", name=f"ecc{i}") for i in range(2)
+    ]
+    return experiment, servers
+
+
+def auth(user):
+    return {"Authorization": f"Bearer {make_api_key(user)[1]}"}
+
+
+@pytest.mark.django_db
+class TestStatus:
+    def test_it_reports_what_the_database_knows_in_the_manuals_fields(self, client, setup, alice):
+        ECCServer.objects.update(state=State.PREPARED)
+        body = client.get("/api/daq/status", headers=auth(alice)).json()
+        assert (body["overall_state"], body["overall_state_name"]) == (3, "Prepared")
+        assert body["run_number"] is None
+        result = body["individual_results"][0]
+        assert set(result) >= {
+            "success",
+            "pk",
+            "error_message",
+            "state",
+            "state_name",
+            "transitioning",
+        }
+        assert (result["state_name"], result["selected_config"]) == (
+            "Prepared",
+            "cobo/standard/beam",
+        )
+
+    def test_a_running_run_is_shown_with_its_duration(self, client, setup, alice):
+        experiment, _ = setup
+        RunMetadata.objects.create(experiment=experiment, run_number=7)
+        body = client.get("/api/daq/status", headers=auth(alice)).json()
+        assert body["run_number"] == 7 and body["running"] is True
+        assert body["run_duration"].count(":") == 2
+
+    def test_charlie_sees_nothing_and_staff_see_all(self, client, setup, charlie):
+        assert client.get("/api/daq/status", headers=auth(charlie)).status_code == 404
+        charlie.is_staff = True
+        charlie.save()
+        assert client.get("/api/daq/status", headers=auth(charlie)).status_code == 200
+
+
+@pytest.mark.django_db
+class TestControls:
+    def test_global_controls_need_one_shared_state(self, client, setup, alice):
+        ECCServer.objects.filter(name="ecc1").update(state=State.DESCRIBED)
+        response = client.post("/api/daq/actions/prepare", headers=auth(alice))
+        assert response.status_code == 409
+        assert "share one state; now: Mixed" in response.json()["error"]
+
+    def test_an_action_that_does_not_fit_the_state_is_refused(self, client, setup, alice):
+        response = client.post("/api/daq/actions/configure", headers=auth(alice))
+        assert response.status_code == 409
+        assert response.json()["error"] == "no single transition from IDLE to READY"
+
+    def test_start_is_refused_unless_ready_and_takes_no_run_number(self, client, setup, alice):
+        ECCServer.objects.update(state=State.PREPARED)
+        response = client.post("/api/daq/actions/start", headers=auth(alice))
+        assert response.status_code == 409
+        assert not RunMetadata.objects.exists()
+
+    def test_unknown_actions_are_404(self, client, setup, alice):
+        assert client.post("/api/daq/actions/explode", headers=auth(alice)).status_code == 404
+
+    def test_charlie_cannot_control_anything(self, client, setup, charlie):
+        _, servers = setup
+        assert client.post("/api/daq/actions/describe", headers=auth(charlie)).status_code == 404
+        assert (
+            client.post(
+                f"/api/daq/servers/{servers[0].pk}/actions/describe", headers=auth(charlie)
+            ).status_code
+            == 404
+        )
+        response = client.post(
+            f"/api/daq/servers/{servers[0].pk}/config",
+            {"config": "cobo/standard/beam"},
+            content_type="application/json",
+            headers=auth(charlie),
+        )
+        assert response.status_code == 404
+
+    def test_a_server_of_another_experiment_is_not_found(self, client, setup, alice):
+        other = make_experiment("old", active=False)
+        server = make_ecc_server(other, "http://127.0.0.1:19/", name="old-ecc")
+        assert (
+            client.post(
+                f"/api/daq/servers/{server.pk}/actions/describe", headers=auth(alice)
+            ).status_code
+            == 404
+        )
+
+
+@pytest.mark.django_db
+class TestConfigChoice:
+    def test_a_member_chooses_an_offered_configuration(self, client, setup, bob):
+        _, servers = setup
+        ConfigId.objects.create(
+            ecc_server=servers[0], describe="mutant", prepare="standard", configure="beam"
+        )
+        response = client.post(
+            f"/api/daq/servers/{servers[0].pk}/config",
+            {"config": "mutant/standard/beam"},
+            content_type="application/json",
+            headers=auth(bob),
+        )
+        assert response.status_code == 200
+        assert (
+            str(ECCServer.objects.get(pk=servers[0].pk).selected_config) == "mutant/standard/beam"
+        )
+
+    @pytest.mark.parametrize("config", ["nope/standard/beam", "cobo/standard", "a/b/c/d"])
+    def test_an_unknown_configuration_is_refused(self, client, setup, bob, config):
+        _, servers = setup
+        response = client.post(
+            f"/api/daq/servers/{servers[0].pk}/config",
+            {"config": config},
+            content_type="application/json",
+            headers=auth(bob),
+        )
+        assert response.status_code == 422
+        assert "offers no configuration set" in response.json()["error"]
+
+    def test_only_an_idle_server_changes_configuration(self, client, setup, bob):
+        _, servers = setup
+        ECCServer.objects.update(state=State.READY)
+        response = client.post(
+            f"/api/daq/servers/{servers[0].pk}/config",
+            {"config": "cobo/standard/beam"},
+            content_type="application/json",
+            headers=auth(bob),
+        )
+        assert response.status_code == 409
+
+
+@pytest.mark.django_db
+def test_clearing_the_log(client, setup, alice):
+    experiment, _ = setup
+    LogEntry.objects.create(experiment=experiment, source="ecc0", message="boom")
+    body = client.delete("/api/daq/log", headers=auth(alice)).json()
+    assert body["log_entries"] == [] and not LogEntry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_run_through_the_api_with_real_servers_and_worker(
+    client, ecc_sim, celery_worker, alice
+):
+    import time
+
+    experiment = make_experiment(members=[alice])
+    for i in range(2):
+        make_ecc_server(experiment, ecc_sim(delay=0.1)[1], name=f"ecc{i}")
+    headers = auth(alice)
+
+    def wait_for(name):
+        for _ in range(300):
+            body = client.get("/api/daq/status", headers=headers).json()
+            if body["overall_state_name"] == name and not any(
+                r["transitioning"] for r in body["individual_results"]
+            ):
+                return body
+            time.sleep(0.1)
+        pytest.fail(f"never reached {name}: {body}")
+
+    for action, state in [
+        ("describe", "Described"),
+        ("prepare", "Prepared"),
+        ("configure", "Ready"),
+    ]:
+        assert client.post(f"/api/daq/actions/{action}", headers=headers).status_code == 200
+        wait_for(state)
+    assert client.post("/api/daq/actions/start", headers=headers).status_code == 200
+    body = wait_for("Running")
+    assert (body["run_number"], body["running"]) == (0, True)
+    assert client.post("/api/daq/actions/stop", headers=headers).status_code == 200
+    body = wait_for("Ready")
+    assert body["running"] is False
+    assert RunMetadata.objects.get().configs == {
+        "ecc0": "cobo/standard/beam",
+        "ecc1": "cobo/standard/beam",
+    }
