@@ -8,9 +8,8 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for
-from beamtime.daq import control, tasks
-from beamtime.daq.ecc.protocol import State, operation_between
-from beamtime.daq.runs import RunRefused, start_run, stop_run
+from beamtime.daq import actions
+from beamtime.daq.actions import ActionRefused
 from beamtime.daq.status import status
 
 router = Router(tags=["run control"])
@@ -59,7 +58,8 @@ class ConfigIn(Schema):
     config: str  # "describe/prepare/configure"
 
 
-ACTIONS = ["describe", "prepare", "configure", "start", "stop", "reset"]
+def refused(exc: ActionRefused) -> HttpError:
+    return HttpError(exc.status, str(exc))
 
 
 @router.get(
@@ -74,54 +74,32 @@ def get_status(request):
 )
 def global_action(request, action: str):
     experiment = active_experiment_for(request.user)
-    servers = list(experiment.ecc_servers.select_related("selected_config"))
-    state, name = control.overall_state(servers)
-    if action not in ACTIONS:
-        raise HttpError(404, f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
-    if state is None or state < 0 or any(s.is_transitioning for s in servers):
-        raise HttpError(
-            409, f"the global controls act only when all ECC servers share one state; now: {name}"
-        )
     try:
-        target = control.step_target(state, action)
-        operation_between(State(state), State(target))
-        if action == "start":
-            start_run(experiment, request.user)
-        elif action == "stop" or (action == "reset" and state == State.RUNNING):
-            stop_run(experiment)
-    except (ValueError, RunRefused) as exc:
-        raise HttpError(409, str(exc)) from None
-    tasks.change_state_all(servers, target)
+        actions.global_action(experiment, action, request.user)
+    except ActionRefused as exc:
+        raise refused(exc) from None
     return status(experiment)
 
 
 @router.post("/servers/{pk}/actions/{action}", response=ServerOut, summary="One server's control")
 def server_action(request, pk: int, action: str):
     server = ecc_server_for(request.user, pk)
-    if server.is_transitioning:
-        raise HttpError(409, f"{server.name} is changing state already")
     try:
-        target = control.step_target(server.state, action)
-        operation_between(State(server.state), State(target))
-    except ValueError as exc:
-        raise HttpError(409, str(exc)) from None
-    tasks.change_state.delay(server.pk, target)
+        actions.server_action(server, action)
+    except ActionRefused as exc:
+        raise refused(exc) from None
     return server.to_dict()
 
 
-@router.post("/servers/{pk}/config", response=ServerOut, summary="Choose the configuration set")
+@router.post(
+    "/servers/{pk}/config", response=ServerOut, summary="Choose the configuration set (while Idle)"
+)
 def choose_config(request, pk: int, payload: ConfigIn):
     server = ecc_server_for(request.user, pk)
-    if server.state != State.IDLE:
-        raise HttpError(409, f"{server.name} must be Idle to change its configuration")
-    parts = payload.config.split("/")
-    config = server.configs.filter(
-        **dict(zip(["describe", "prepare", "configure"], parts, strict=False))
-    ).first()
-    if len(parts) != 3 or config is None:
-        raise HttpError(422, f"{server.name} offers no configuration set {payload.config!r}")
-    server.selected_config = config
-    server.save(update_fields=["selected_config"])
+    try:
+        actions.choose_config(server, payload.config)
+    except ActionRefused as exc:
+        raise refused(exc) from None
     return server.to_dict()
 
 
