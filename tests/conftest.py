@@ -5,9 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+
+from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make around it are still synchronous.
@@ -17,6 +20,8 @@ from tests.factory import make_user  # noqa: E402
 
 IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = "/usr/bin/chromium"
+# The project's shared folder (manuals, data, protocols), beside the clone.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -144,3 +149,37 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def configs_dir(tmp_path):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    for name in [
+        "describe-cobo.xcfg",
+        "describe-mutant.xcfg",
+        "prepare-standard.xcfg",
+        "configure-beam.xcfg",
+    ]:
+        (folder / name).write_text("<Setup/>")
+    return folder
+
+
+@pytest.fixture
+def ecc_sim(configs_dir, tmp_path):
+    """Start simulated ECC servers on loopback: ecc_sim(delay=…, …) → (simulator, url)."""
+    running = []
+
+    def start(**options):
+        simulator = EccSimulator(configs_dir, staging=tmp_path / "staging", seed=1, **options)
+        server = make_server(simulator)
+        thread = threading.Thread(target=run, args=(simulator, server), daemon=True)
+        thread.start()
+        running.append((simulator, thread))
+        host, port = server.server_address[:2]
+        return simulator, f"http://{host}:{port}/"
+
+    yield start
+    for simulator, thread in running:
+        simulator.stopped.set()
+        thread.join(30)

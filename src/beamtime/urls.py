@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("beamtime.configs.urls")),
+    path("daq/", include("beamtime.daq.urls")),
     *fplane_urlpatterns,
     path("", include("beamtime.core.urls")),
 ]

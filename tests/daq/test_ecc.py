@@ -24,7 +24,7 @@ from beamtime.daq.ecc.protocol import (
     parse_config_list,
     parse_data_link_set,
 )
-from tests.daq.conftest import SHARED
+from tests.conftest import SHARED
 
 LINKS = [
     DataLink("CoBo[0]", "router0", "127.0.0.1", 46005, "TCP"),

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from beamtime.daq import views
+
+app_name = "daq"
+
+urlpatterns = [
+    path("", views.status_page, name="status"),
+    path("panels", views.panels, name="panels"),
+    path("actions/<slug:action>", views.global_action, name="action"),
+    path("servers/<int:pk>/actions/<slug:action>", views.server_action, name="server-action"),
+    path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
+    path("log/clear", views.clear_log, name="clear-log"),
+]

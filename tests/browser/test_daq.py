@@ -1,0 +1,42 @@
+"""A night shift at the browser: take the electronics from Idle to Running and back with the
+big buttons, watching the page update by itself."""
+
+import pytest
+
+from tests.browser.test_smoke import shoot
+from tests.factory import PASSWORD, make_ecc_server, make_experiment, make_user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_worker):
+    ada = make_user("ada")
+    experiment = make_experiment(members=[ada])
+    for i in range(3):
+        make_ecc_server(experiment, ecc_sim(delay=0.3)[1], name=f"ecc{i}")
+
+    page.goto(live_server.url + "/accounts/login/?next=/daq/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server.url + "/daq/")
+    shoot(page, "daq-status-idle")
+
+    overall = page.locator("#overall-state")
+    for button, state in [
+        ("Describe all", "Described"),
+        ("Prepare all", "Prepared"),
+        ("Configure all", "Ready"),
+        ("Start all", "Running"),
+    ]:
+        page.click(f"button:text('{button}')")
+        overall.filter(has_text=state).wait_for(timeout=30_000)
+    assert page.inner_text("#run-number").startswith("0")
+    shoot(page, "daq-status-running")
+    page.click("button:text('Stop all')")
+    overall.filter(has_text="Ready").wait_for(timeout=30_000)
+
+    # A refused action explains itself.
+    page.click("button:text('Describe all')")
+    page.locator("[role=alert]").wait_for()
+    assert "no single transition from READY to DESCRIBED" in page.inner_text("[role=alert]")
+    shoot(page, "daq-status-refused")

@@ -1,0 +1,94 @@
+import pytest
+
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ECCServer, LogEntry
+from tests.factory import make_ecc_server, make_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(client, alice):
+    experiment = make_experiment(members=[alice])
+    make_ecc_server(experiment, "http://127.0.0.1:11/", name="ecc0")
+    make_ecc_server(experiment, "http://127.0.0.1:12/", name="ecc1")
+    client.force_login(alice)
+    return client
+
+
+def test_the_status_page_shows_every_panel(member):
+    ECCServer.objects.filter(name="ecc1").update(is_transitioning=True)
+    page = member.get("/daq/").content.decode()
+    for text in [
+        "Run information",
+        "ECC server status",
+        "Data router status",
+        "Log entries",
+        "Describe all",
+        "cobo/standard/beam",
+        'class="spinner"',
+        'hx-trigger="every 2s"',
+    ]:
+        assert text in page
+
+
+def test_the_panels_show_the_overall_state(member):
+    ECCServer.objects.update(state=State.READY)
+    assert (
+        '<p class="overall badge state-4" id="overall-state">Ready</p>'
+        in member.get("/daq/panels").content.decode()
+    )
+    ECCServer.objects.filter(name="ecc1").update(state=State.PREPARED)
+    assert ">Mixed</p>" in member.get("/daq/panels").content.decode()
+
+
+def test_a_refused_action_is_explained_on_the_page(member):
+    ECCServer.objects.filter(name="ecc1").update(state=State.PREPARED)
+    page = member.post("/daq/actions/start").content.decode()
+    assert "share one state; now: Mixed" in page
+
+
+def test_a_refused_server_action_is_explained(member):
+    server = ECCServer.objects.get(name="ecc0")
+    page = member.post(f"/daq/servers/{server.pk}/actions/start").content.decode()
+    assert "no single transition from IDLE to RUNNING" in page
+
+
+def test_clearing_the_log(member):
+    LogEntry.objects.create(
+        experiment=ECCServer.objects.first().experiment, source="ecc0", message="boom"
+    )
+    assert "boom" in member.get("/daq/panels").content.decode()
+    assert "boom" not in member.post("/daq/log/clear").content.decode()
+    assert member.get("/daq/log/clear").status_code == 405
+
+
+def test_choosing_a_configuration(member):
+    server = ECCServer.objects.get(name="ecc0")
+    assert "cobo/standard/beam" in member.get(f"/daq/servers/{server.pk}/config").content.decode()
+    response = member.post(f"/daq/servers/{server.pk}/config", {"config": "x/y/z"})
+    assert "offers no configuration set" in response.content.decode()
+    assert (
+        member.post(
+            f"/daq/servers/{server.pk}/config", {"config": "cobo/standard/beam"}
+        ).status_code
+        == 302
+    )
+
+
+def test_choosing_asks_the_server_for_its_sets_on_request(member, ecc_sim):
+    _, url = ecc_sim()
+    server = make_ecc_server(ECCServer.objects.first().experiment, url, name="live", config=None)
+    page = member.get(f"/daq/servers/{server.pk}/config?refresh=1").content.decode()
+    assert "mutant/standard/beam" in page
+
+
+def test_someone_not_in_the_experiment_sees_no_controls(client, charlie, alice):
+    experiment = make_experiment(members=[alice])
+    server = make_ecc_server(experiment, "http://127.0.0.1:11/")
+    client.force_login(charlie)
+    assert "no active experiment of yours" in client.get("/daq/").content.decode()
+    assert client.get("/daq/panels").status_code == 404
+    assert client.post("/daq/actions/describe").status_code == 404
+    assert client.post(f"/daq/servers/{server.pk}/actions/describe").status_code == 404
+    assert client.get(f"/daq/servers/{server.pk}/config").status_code == 404
