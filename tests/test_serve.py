@@ -182,8 +182,23 @@ def test_serve_starts_everything_and_stops_it_all(home):
     server = Server(home, "--demo")
     try:
         server.wait_healthy()
-        server.wait_printed(r'Demo: log in as "scientist"')
+        password = server.wait_printed(
+            r'Demo: log in as "scientist" with password "([^"]+)"'
+        ).group(1)
         assert "First start" not in server.output()
+        # The demo experiment's eleven simulated ECC servers answer; beat keeps them refreshed.
+        browser = log_in(server.url, "scientist", password)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            status = json.load(browser.open(server.url + "api/daq/status"))
+            if all(s["online"] for s in status["individual_results"]):
+                break
+            time.sleep(0.5)
+        assert status["experiment"] == "demo"
+        assert len(status["individual_results"]) == 11
+        assert all(
+            s["online"] and s["state_name"] == "Idle" for s in status["individual_results"]
+        ), status
         children = descendants(server.proc.pid)
         assert server.stop(signal.SIGINT) == 0  # Ctrl-C
         assert wait_gone(children) == []

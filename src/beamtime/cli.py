@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument(
         "--staging", default=None, help="data router staging folder to write run files to"
     )
+    sim.add_argument("--count", type=int, default=1, help="serve N simulators on ports P … P+N-1")
     sim.set_defaults(run=run_ecc_sim)
 
     manage = commands.add_parser("manage", help="run a Django management command", add_help=False)
@@ -214,7 +215,10 @@ def run_serve(args) -> int:
         if args.demo:
             from django.core.management import call_command
 
+            from beamtime.daq.demo import simulator_argv
+
             call_command("load_demo")
+            supervisor.start("ECC simulators", simulator_argv(settings.HOME))
         supervisor.start("celery worker", celery_worker_argv(settings.QUEUES, None))
         supervisor.start(
             "celery beat",
@@ -330,6 +334,7 @@ def run_fplane_update(args) -> int:
 
 def run_ecc_sim(args) -> int:
     import signal
+    import threading
     from pathlib import Path
 
     from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
@@ -339,22 +344,39 @@ def run_ecc_sim(args) -> int:
         raise ConfigError(f"--configs {configs}: no such folder")
     if not 0 <= args.fail_rate <= 1:
         raise ConfigError(f"--fail-rate {args.fail_rate}: must be between 0 and 1")
-    check_port_free(args.host, args.port)
-    simulator = EccSimulator(
-        configs,
-        delay=args.delay,
-        fail_rate=args.fail_rate,
-        staging=Path(args.staging) if args.staging else None,
-    )
-    server = make_server(simulator, args.host, args.port)
+    ports = range(args.port, args.port + args.count)
+    for port in ports:
+        check_port_free(args.host, port)
+    simulators = []
+    for i, port in enumerate(ports):
+        # With several simulators, each has a staging folder of its own, like a data router.
+        staging = (
+            Path(args.staging) / f"ecc{i}" if args.staging and args.count > 1 else args.staging
+        )
+        simulator = EccSimulator(
+            configs,
+            delay=args.delay,
+            fail_rate=args.fail_rate,
+            staging=Path(staging) if staging else None,
+        )
+        simulators.append((simulator, make_server(simulator, args.host, port)))
+
+    def stop(signum, frame):
+        for simulator, _ in simulators:
+            simulator.stopped.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: simulator.stopped.set())
+        signal.signal(sig, stop)
+    threads = [threading.Thread(target=run, args=pair) for pair in simulators]
+    for thread in threads:
+        thread.start()
     print(
-        f"ECC simulator at http://{args.host}:{args.port}/ with "
-        f"{len(simulator.available_configs())} configurations",
+        f"{args.count} ECC simulator(s) at http://{args.host}:{ports[0]}/ … with "
+        f"{len(simulators[0][0].available_configs())} configurations",
         flush=True,
     )
-    run(simulator, server)
+    for thread in threads:
+        thread.join()
     return 0
 
 

@@ -1,0 +1,101 @@
+"""Demo: an experiment with 10 CoBos and a MuTAnT, each behind its own simulated ECC server,
+which `beamtime serve --demo` starts next to the platform."""
+
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from beamtime.daq.models import ConfigId, DataRouter, DataSource, ECCServer, Experiment, Observable
+
+PORT = 18083
+COBOS = 10
+CONFIG_FILES = [
+    "describe-cobo",
+    "describe-mutant",
+    "prepare-experiment",
+    "configure-beam",
+    "configure-pulser",
+]
+OBSERVABLES = [
+    ("Beam current", "float", "pA", "read off the Faraday cup before the run"),
+    ("Gas pressure", "float", "torr", ""),
+    ("Mesh voltage", "int", "V", ""),
+    ("Beam species", "str", "", "e.g. 10Be"),
+]
+
+
+def demo_dir(home: Path) -> Path:
+    return home / "demo"
+
+
+def simulator_argv(home: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "beamtime",
+        "ecc-sim",
+        "--port",
+        str(PORT),
+        "--count",
+        str(COBOS + 1),
+        "--configs",
+        str(demo_dir(home) / "ecc-configs"),
+        "--staging",
+        str(demo_dir(home) / "staging"),
+        "--delay",
+        "0.5",
+    ]
+
+
+def load(stdout) -> None:
+    folder = demo_dir(settings.HOME) / "ecc-configs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in CONFIG_FILES:
+        (folder / f"{name}.xcfg").write_text("<Setup/>\n")
+    if Experiment.objects.filter(name="demo").exists():
+        return
+    experiment = Experiment.objects.create(
+        name="demo", is_active=not Experiment.objects.filter(is_active=True).exists()
+    )
+    experiment.members.set(get_user_model().objects.all())
+    names = [f"CoBo[{i}]" for i in range(COBOS)] + ["MuTAnT"]
+    for i, source in enumerate(names):
+        mutant = source == "MuTAnT"
+        server = ECCServer.objects.create(
+            experiment=experiment,
+            name="ecc_mutant" if mutant else f"ecc{i}",
+            ip_address="127.0.0.1",
+            port=PORT + i,
+        )
+        router = DataRouter.objects.create(
+            experiment=experiment,
+            name="DataRouter_mutant" if mutant else f"DataRouter{i}",
+            ip_address="127.0.0.1",
+            port=46005 + i,
+            staging_directory=str(demo_dir(settings.HOME) / "staging" / f"ecc{i}"),
+        )
+        DataSource.objects.create(
+            experiment=experiment, name=source, ecc_server=server, data_router=router
+        )
+        server.selected_config = ConfigId.objects.create(
+            ecc_server=server,
+            describe="mutant" if mutant else "cobo",
+            prepare="experiment",
+            configure="beam",
+        )
+        server.save()
+    for order, (name, value_type, units, comment) in enumerate(OBSERVABLES):
+        Observable.objects.create(
+            experiment=experiment,
+            name=name,
+            value_type=value_type,
+            units=units,
+            comment=comment,
+            order=order,
+        )
+    stdout.write(
+        f"Demo: experiment 'demo' with {COBOS} CoBos and a MuTAnT on simulated ECC servers "
+        f"(ports {PORT}-{PORT + COBOS}).\n"
+    )
