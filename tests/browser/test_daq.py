@@ -40,3 +40,25 @@ def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_wor
     page.locator("[role=alert]").wait_for()
     assert "no single transition from READY to DESCRIBED" in page.inner_text("[role=alert]")
     shoot(page, "daq-status-refused")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_easy_setup_shows_what_is_wrong(live_server, page):
+    ada = make_user("ada")
+    make_experiment(members=[ada])
+    page.goto(live_server.url + "/accounts/login/?next=/daq/setup/easy")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/daq/setup/easy")
+    page.fill("input[name=num_cobos]", "10")
+    page.fill("input[name=first_cobo_ecc_ip]", "192.168.1.250")
+    page.fill("input[name=first_cobo_data_router_ip]", "192.168.2.60")
+    page.click("button:text('Replace the set-up')")
+    page.locator("small.error").first.wait_for()
+    assert "run past the end of its subnet" in page.inner_text("main form")
+    shoot(page, "daq-easy-setup-error")
+    page.fill("input[name=first_cobo_ecc_ip]", "192.168.1.10")
+    page.click("button:text('Replace the set-up')")
+    page.wait_for_url(live_server.url + "/daq/")
+    assert page.locator("text=ECC9").count() == 1

@@ -11,4 +11,5 @@ urlpatterns = [
     path("servers/<int:pk>/actions/<slug:action>", views.server_action, name="server-action"),
     path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
     path("log/clear", views.clear_log, name="clear-log"),
+    path("setup/easy", views.easy_setup_page, name="easy-setup"),
 ]

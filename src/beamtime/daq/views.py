@@ -5,6 +5,7 @@ from django.views.decorators.http import require_POST
 from beamtime.core.access import active_experiment_for, ecc_server_for
 from beamtime.daq import actions, control
 from beamtime.daq.actions import ActionRefused
+from beamtime.daq.easy_setup import EasySetupForm, easy_setup
 from beamtime.daq.status import status
 
 
@@ -67,3 +68,15 @@ def choose_config(request, pk):
     return render(
         request, "daq/choose_config.html", {"server": server, "configs": configs, "error": error}
     )
+
+
+def easy_setup_page(request):
+    experiment = active_experiment_for(request.user)
+    form = EasySetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if experiment.is_running:
+            form.add_error(None, "a run is in progress: stop it before replacing the set-up")
+        else:
+            easy_setup(experiment, form.cleaned_data)
+            return redirect("daq:status")
+    return render(request, "daq/easy_setup.html", {"form": form, "experiment": experiment})

@@ -1,0 +1,116 @@
+"""Easy setup: the whole set of ECC servers, data routers and data sources of an experiment
+from a few numbers, replacing the old set in one transaction."""
+
+import ipaddress
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from beamtime.daq.models import DataRouter, DataSource, ECCServer, Experiment
+
+ECC_PORT, ROUTER_PORT = 8083, 46005
+
+
+class EasySetupForm(forms.Form):
+    num_cobos = forms.IntegerField(label="Number of CoBos", min_value=1, max_value=64, initial=10)
+    one_ecc_server = forms.BooleanField(label="Use one ECC server for all sources", required=False)
+    first_cobo_ecc_ip = forms.GenericIPAddressField(
+        label="IP address of the first CoBo's ECC server", protocol="IPv4"
+    )
+    first_cobo_data_router_ip = forms.GenericIPAddressField(
+        label="IP address of the first CoBo's data router", protocol="IPv4"
+    )
+    mutant_is_present = forms.BooleanField(label="There is a MuTAnT", required=False)
+    mutant_ecc_ip = forms.GenericIPAddressField(
+        label="IP address of the MuTAnT's ECC server", protocol="IPv4", required=False
+    )
+    mutant_data_router_ip = forms.GenericIPAddressField(
+        label="IP address of the MuTAnT's data router", protocol="IPv4", required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        n = data["num_cobos"]
+        eccs = (
+            [data["first_cobo_ecc_ip"]]
+            if data["one_ecc_server"]
+            else addresses(self, "first_cobo_ecc_ip", data["first_cobo_ecc_ip"], n)
+        )
+        routers = addresses(self, "first_cobo_data_router_ip", data["first_cobo_data_router_ip"], n)
+        if data["mutant_is_present"]:
+            for field in ("mutant_data_router_ip",) + (
+                () if data["one_ecc_server"] else ("mutant_ecc_ip",)
+            ):
+                if not data.get(field):
+                    self.add_error(field, "needed when there is a MuTAnT")
+            if data.get("mutant_data_router_ip") in routers:
+                self.add_error(
+                    "mutant_data_router_ip",
+                    f"overlaps the CoBos' data routers ({routers[0]} … {routers[-1]})",
+                )
+            if not data["one_ecc_server"] and data.get("mutant_ecc_ip") in eccs:
+                self.add_error(
+                    "mutant_ecc_ip", f"overlaps the CoBos' ECC servers ({eccs[0]} … {eccs[-1]})"
+                )
+        return data
+
+
+def addresses(form, field: str, first: str, count: int) -> list[str]:
+    """``count`` consecutive addresses from ``first``, within its /24 network."""
+    start = ipaddress.IPv4Address(first)
+    if int(str(start).rsplit(".", 1)[1]) + count - 1 > 254:
+        form.add_error(
+            field, ValidationError(f"{count} addresses from {first} run past the end of its subnet")
+        )
+        return []
+    return [str(start + i) for i in range(count)]
+
+
+@transaction.atomic
+def easy_setup(experiment: Experiment, data: dict) -> None:
+    """Replace the experiment's ECC servers, data routers and sources (nothing else is touched)."""
+    experiment.data_sources.all().delete()
+    experiment.ecc_servers.all().delete()
+    experiment.data_routers.all().delete()
+    n = data["num_cobos"]
+    first_ecc = ipaddress.IPv4Address(data["first_cobo_ecc_ip"])
+    first_router = ipaddress.IPv4Address(data["first_cobo_data_router_ip"])
+    shared = (
+        ECCServer.objects.create(
+            experiment=experiment, name="ECC", ip_address=str(first_ecc), port=ECC_PORT
+        )
+        if data["one_ecc_server"]
+        else None
+    )
+    for i in range(n):
+        server = shared or ECCServer.objects.create(
+            experiment=experiment, name=f"ECC{i}", ip_address=str(first_ecc + i), port=ECC_PORT
+        )
+        router = DataRouter.objects.create(
+            experiment=experiment,
+            name=f"DataRouter{i}",
+            ip_address=str(first_router + i),
+            port=ROUTER_PORT,
+        )
+        DataSource.objects.create(
+            experiment=experiment, name=f"CoBo[{i}]", ecc_server=server, data_router=router
+        )
+    if data["mutant_is_present"]:
+        server = shared or ECCServer.objects.create(
+            experiment=experiment,
+            name="ECC_mutant",
+            ip_address=data["mutant_ecc_ip"],
+            port=ECC_PORT,
+        )
+        router = DataRouter.objects.create(
+            experiment=experiment,
+            name="DataRouter_mutant",
+            ip_address=data["mutant_data_router_ip"],
+            port=ROUTER_PORT,
+        )
+        DataSource.objects.create(
+            experiment=experiment, name="MuTAnT", ecc_server=server, data_router=router
+        )

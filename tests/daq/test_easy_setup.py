@@ -1,0 +1,101 @@
+import pytest
+
+from beamtime.daq.models import DataRouter, DataSource, ECCServer, RunMetadata
+from tests.factory import make_ecc_server, make_experiment
+
+pytestmark = pytest.mark.django_db
+
+FORM = {
+    "num_cobos": "3",
+    "first_cobo_ecc_ip": "192.168.1.10",
+    "first_cobo_data_router_ip": "192.168.2.60",
+}
+
+
+@pytest.fixture
+def member(client, alice):
+    experiment = make_experiment(members=[alice])
+    make_ecc_server(experiment, "http://10.9.9.9:8083/", name="old")
+    client.force_login(alice)
+    return client
+
+
+def test_one_ecc_server_per_cobo_with_increasing_addresses(member):
+    assert member.post("/daq/setup/easy", FORM).status_code == 302
+    assert list(ECCServer.objects.values_list("name", "ip_address")) == [
+        ("ECC0", "192.168.1.10"),
+        ("ECC1", "192.168.1.11"),
+        ("ECC2", "192.168.1.12"),
+    ]
+    assert list(DataRouter.objects.values_list("ip_address", flat=True)) == [
+        "192.168.2.60",
+        "192.168.2.61",
+        "192.168.2.62",
+    ]
+    assert DataSource.objects.get(name="CoBo[1]").ecc_server.name == "ECC1"
+
+
+def test_one_shared_ecc_server_and_a_mutant(member):
+    member.post(
+        "/daq/setup/easy",
+        {
+            **FORM,
+            "one_ecc_server": "on",
+            "mutant_is_present": "on",
+            "mutant_data_router_ip": "192.168.2.99",
+        },
+    )
+    assert list(ECCServer.objects.values_list("name", flat=True)) == ["ECC"]
+    assert ECCServer.objects.get().data_sources.count() == 4
+    assert DataSource.objects.get(name="MuTAnT").data_router.ip_address == "192.168.2.99"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ({"first_cobo_ecc_ip": "192.168.1.300"}, "first_cobo_ecc_ip", "Enter a valid IPv4 address"),
+        (
+            {"first_cobo_ecc_ip": "192.168.1.253"},
+            "first_cobo_ecc_ip",
+            "run past the end of its subnet",
+        ),
+        ({"num_cobos": "0"}, "num_cobos", "greater than or equal to 1"),
+        (
+            {
+                "mutant_is_present": "on",
+                "mutant_ecc_ip": "192.168.1.11",
+                "mutant_data_router_ip": "192.168.2.99",
+            },
+            "mutant_ecc_ip",
+            "overlaps the CoBos' ECC servers (192.168.1.10 … 192.168.1.12)",
+        ),
+        (
+            {
+                "mutant_is_present": "on",
+                "mutant_ecc_ip": "192.168.1.50",
+                "mutant_data_router_ip": "192.168.2.61",
+            },
+            "mutant_data_router_ip",
+            "overlaps the CoBos' data routers",
+        ),
+        ({"mutant_is_present": "on"}, "mutant_data_router_ip", "needed when there is a MuTAnT"),
+    ],
+)
+def test_bad_forms_name_the_field_and_keep_the_old_set(member, extra, field, message):
+    response = member.post("/daq/setup/easy", {**FORM, **extra})
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert list(ECCServer.objects.values_list("name", flat=True)) == ["old"]
+
+
+def test_it_refuses_while_a_run_is_in_progress(member):
+    RunMetadata.objects.create(experiment=ECCServer.objects.get().experiment, run_number=0)
+    response = member.post("/daq/setup/easy", FORM)
+    assert "a run is in progress" in response.content.decode()
+    assert list(ECCServer.objects.values_list("name", flat=True)) == ["old"]
+
+
+def test_charlie_cannot_replace_the_set(client, charlie, alice):
+    make_experiment(members=[alice])
+    client.force_login(charlie)
+    assert client.post("/daq/setup/easy", FORM).status_code == 404
