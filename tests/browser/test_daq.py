@@ -62,3 +62,47 @@ def test_easy_setup_shows_what_is_wrong(live_server, page):
     page.click("button:text('Replace the set-up')")
     page.wait_for_url(live_server.url + "/daq/")
     assert page.locator("text=ECC9").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_observables_run_sheet_and_chart(live_server, page):
+    from beamtime.daq.models import Measurement, Observable, RunMetadata
+
+    ada = make_user("ada")
+    experiment = make_experiment(members=[ada])
+    names = ["Beam current", "Gas pressure", "Mesh voltage"]
+    for order, name in enumerate(names):
+        Observable.objects.create(
+            experiment=experiment, name=name, units="pA" if order == 0 else "", order=order
+        )
+    for n, value in enumerate([12.5, 11.0, 13.2]):
+        run = RunMetadata.objects.create(experiment=experiment, run_number=n)
+        Measurement.objects.create(
+            observable=experiment.observables.get(name="Beam current"),
+            run=run,
+            serialized_value=str(value),
+        )
+
+    page.goto(live_server.url + "/accounts/login/?next=/daq/observables/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/daq/observables/")
+    # Drag "Mesh voltage" above "Beam current": the order is saved without a reload.
+    with page.expect_response("**/daq/observables/order") as saved:
+        page.locator("tr[data-pk]", has_text="Mesh voltage").drag_to(
+            page.locator("tr[data-pk]", has_text="Beam current")
+        )
+    assert saved.value.status == 204
+    assert list(experiment.observables.values_list("name", flat=True))[0] == "Mesh voltage"
+    shoot(page, "daq-observables")
+
+    page.goto(live_server.url + "/daq/runs/latest?same_as_previous=1")
+    shoot(page, "daq-run-sheet")
+    page.goto(
+        live_server.url
+        + f"/daq/observables/{experiment.observables.get(name='Beam current').pk}/chart"
+    )
+    page.wait_for_selector("#chart .main-svg")
+    assert page.locator("#chart .scatterlayer .point").count() == 3
+    shoot(page, "daq-observable-chart")

@@ -38,3 +38,9 @@ def ecc_server_for(user, pk: int):
         pk=pk,
         experiment=active_experiment_for(user),
     )
+
+
+def observable_for(user, pk: int):
+    from beamtime.daq.models import Observable
+
+    return get_object_or_404(Observable, pk=pk, experiment=active_experiment_for(user))

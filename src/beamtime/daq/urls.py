@@ -12,4 +12,12 @@ urlpatterns = [
     path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
     path("log/clear", views.clear_log, name="clear-log"),
     path("setup/easy", views.easy_setup_page, name="easy-setup"),
+    path("runs/", views.run_list, name="runs"),
+    path("observables/", views.observables, name="observables"),
+    path("observables/order", views.observables_order, name="observables-order"),
+    path("observables/<int:pk>/", views.observable_edit, name="observable"),
+    path("observables/<int:pk>/chart", views.observable_chart, name="observable-chart"),
+    path("runs.csv", views.run_list_csv, name="runs-csv"),
+    path("runs/latest", views.run_sheet, name="run-sheet-latest"),
+    path("runs/<int:number>", views.run_sheet, name="run-sheet"),
 ]

@@ -1,11 +1,14 @@
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from beamtime.core.access import active_experiment_for, ecc_server_for
+from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
 from beamtime.daq import actions, control
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.observables import ObservableForm, chart_points, reorder
+from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
 from beamtime.daq.status import status
 
 
@@ -80,3 +83,91 @@ def easy_setup_page(request):
             easy_setup(experiment, form.cleaned_data)
             return redirect("daq:status")
     return render(request, "daq/easy_setup.html", {"form": form, "experiment": experiment})
+
+
+def run_list(request):
+    experiment = active_experiment_for(request.user)
+    observables, rows = run_table(experiment)
+    return render(
+        request,
+        "daq/run_list.html",
+        {"experiment": experiment, "observables": observables, "rows": rows},
+    )
+
+
+def run_list_csv(request):
+    experiment = active_experiment_for(request.user)
+    response = HttpResponse(run_table_csv(experiment), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(experiment.name)}-runs.csv"'
+    return response
+
+
+def run_sheet(request, number=None):
+    """Edit a run's metadata; without a number, the latest run ("Update values")."""
+    experiment = active_experiment_for(request.user)
+    runs = experiment.runs
+    run = (
+        get_object_or_404(runs, run_number=number)
+        if number is not None
+        else runs.order_by("-run_number").first()
+    )
+    if run is None:
+        raise Http404("no runs yet")
+    if request.method == "POST":
+        form = RunSheetForm(request.POST, run=run)
+        if form.is_valid():
+            form.save()
+            return redirect("daq:runs")
+    else:
+        form = RunSheetForm.for_run(run, same_as_previous="same_as_previous" in request.GET)
+    return render(request, "daq/run_sheet.html", {"run": run, "form": form})
+
+
+def observables(request):
+    experiment = active_experiment_for(request.user)
+    form = ObservableForm(request.POST or None, experiment=experiment)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("daq:observables")
+    return render(
+        request,
+        "daq/observables.html",
+        {"experiment": experiment, "observables": experiment.observables.all(), "form": form},
+    )
+
+
+def observable_edit(request, pk):
+    observable = observable_for(request.user, pk)
+    if request.method == "POST" and "delete" in request.POST:
+        observable.delete()
+        return redirect("daq:observables")
+    form = ObservableForm(
+        request.POST or None, instance=observable, experiment=observable.experiment
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("daq:observables")
+    return render(request, "daq/observable_edit.html", {"observable": observable, "form": form})
+
+
+@require_POST
+def observables_order(request):
+    experiment = active_experiment_for(request.user)
+    try:
+        reorder(experiment, [int(pk) for pk in request.POST.get("order", "").split(",") if pk])
+    except ValueError as exc:
+        return HttpResponse(f"order: {exc}", status=400)
+    return HttpResponse(status=204)
+
+
+def observable_chart(request, pk):
+    observable = observable_for(request.user, pk)
+    return render(
+        request,
+        "daq/observable_chart.html",
+        {
+            "observable": observable,
+            "points": chart_points(observable),
+            "numeric": observable.value_type != "str",
+        },
+    )

@@ -1,0 +1,123 @@
+"""The electronic run log: the run sheet form, the run table and its CSV export."""
+
+import csv
+import io
+
+from django import forms
+from django.db import transaction
+
+from beamtime.daq.models import Measurement, Observable, RunMetadata
+
+FIELD_TYPES = {
+    "int": lambda label, help: forms.IntegerField(label=label, help_text=help, required=False),
+    "float": lambda label, help: forms.FloatField(label=label, help_text=help, required=False),
+    "str": lambda label, help: forms.CharField(
+        label=label, help_text=help, required=False, max_length=200
+    ),
+}
+
+
+def observable_field(observable: Observable) -> str:
+    return f"obs_{observable.pk}"
+
+
+class RunSheetForm(forms.Form):
+    """Title, class and one field per observable, in the experiment's order."""
+
+    run_class = forms.ChoiceField(label="Run class", choices=RunMetadata.CLASSES)
+    title = forms.CharField(label="Title", max_length=200, required=False)
+
+    def __init__(self, *args, run: RunMetadata, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.run = run
+        self.observables = list(run.experiment.observables.all())
+        for observable in self.observables:
+            label = (
+                f"{observable.name} [{observable.units}]" if observable.units else observable.name
+            )
+            self.fields[observable_field(observable)] = FIELD_TYPES[observable.value_type](
+                label, observable.comment
+            )
+
+    @classmethod
+    def for_run(cls, run: RunMetadata, data=None, same_as_previous: bool = False):
+        """The form filled from the run's values; with ``same_as_previous``, what the run
+        lacks is taken from the run before it."""
+        values = sheet_values(run)
+        if same_as_previous:
+            previous = (
+                run.experiment.runs.filter(run_number__lt=run.run_number)
+                .order_by("-run_number")
+                .first()
+            )
+            if previous is not None:
+                values = {
+                    k: v for k, v in sheet_values(previous).items() if v not in (None, "")
+                } | {k: v for k, v in values.items() if v not in (None, "")}
+        return cls(data, run=run, initial=values)
+
+    @transaction.atomic
+    def save(self) -> RunMetadata:
+        self.run.run_class = self.cleaned_data["run_class"]
+        self.run.title = self.cleaned_data["title"]
+        self.run.save(update_fields=["run_class", "title"])
+        for observable in self.observables:
+            value = self.cleaned_data[observable_field(observable)]
+            if value in (None, ""):
+                Measurement.objects.filter(observable=observable, run=self.run).delete()
+            else:
+                Measurement.objects.update_or_create(
+                    observable=observable, run=self.run, defaults={"serialized_value": str(value)}
+                )
+        return self.run
+
+
+def sheet_values(run: RunMetadata) -> dict:
+    values = {"run_class": run.run_class, "title": run.title}
+    for m in run.measurements.select_related("observable"):
+        values[observable_field(m.observable)] = m.value
+    return values
+
+
+def run_table(experiment) -> tuple[list[Observable], list[dict]]:
+    """Every run of the experiment with its measurements, newest first."""
+    observables = list(experiment.observables.all())
+    runs = experiment.runs.prefetch_related("measurements__observable")
+    rows = []
+    for run in runs:
+        measured = {m.observable_id: m.value for m in run.measurements.all()}
+        rows.append({"run": run, "values": [measured.get(o.pk) for o in observables]})
+    return observables, rows
+
+
+def run_table_csv(experiment) -> str:
+    observables, rows = run_table(experiment)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "run_number",
+            "run_class",
+            "title",
+            "start",
+            "stop",
+            "duration",
+            "configs",
+            *(str(o) for o in observables),
+        ]
+    )
+    for row in reversed(rows):
+        run = row["run"]
+        writer.writerow(
+            [
+                run.run_number,
+                run.get_run_class_display(),
+                run.title,
+                run.start_datetime.isoformat(),
+                run.stop_datetime.isoformat() if run.stop_datetime else "",
+                run.duration_string,
+                "; ".join(f"{k}: {v}" for k, v in sorted(run.configs.items())),
+                *("" if v is None else v for v in row["values"]),
+            ]
+        )
+    return out.getvalue()
