@@ -62,6 +62,9 @@ def test_easy_setup_shows_what_is_wrong(live_server, page):
     page.click("button:text('Replace the set-up')")
     page.wait_for_url(live_server.url + "/daq/")
     assert page.locator("text=ECC9").count() == 1
+    page.goto(live_server.url + "/daq/setup/sources/")
+    assert page.locator("main tbody tr").count() == 10
+    shoot(page, "daq-setup-sources")
 
 
 @pytest.mark.django_db(transaction=True)

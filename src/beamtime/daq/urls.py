@@ -1,6 +1,6 @@
 from django.urls import path
 
-from beamtime.daq import views
+from beamtime.daq import setup_views, views
 
 app_name = "daq"
 
@@ -12,6 +12,11 @@ urlpatterns = [
     path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
     path("log/clear", views.clear_log, name="clear-log"),
     path("setup/easy", views.easy_setup_page, name="easy-setup"),
+    *setup_views.component_urls(),
+    path("experiments/", setup_views.experiments, name="experiments"),
+    path(
+        "experiments/<int:pk>/activate", setup_views.activate_experiment, name="activate-experiment"
+    ),
     path("runs/", views.run_list, name="runs"),
     path("observables/", views.observables, name="observables"),
     path("observables/order", views.observables_order, name="observables-order"),
