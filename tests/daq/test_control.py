@@ -142,6 +142,6 @@ def test_describe_all_fans_out_through_the_worker(ecc_sim, celery_worker):
 
     experiment = make_experiment()
     servers = [make_ecc_server(experiment, ecc_sim(delay=0.2)[1], name=f"ecc{i}") for i in range(3)]
-    result = tasks.change_state_all(servers, State.DESCRIBED)
+    result = tasks.change_state.delay([s.pk for s in servers], State.DESCRIBED)
     assert result.get(timeout=60) == [True, True, True]
     assert {fresh(s).state for s in servers} == {State.DESCRIBED}

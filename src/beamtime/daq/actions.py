@@ -33,7 +33,7 @@ def global_action(experiment: Experiment, action: str, user) -> None:
             stop_run(experiment)
     except (ValueError, RunRefused) as exc:
         raise ActionRefused(str(exc)) from None
-    tasks.change_state_all(servers, target)
+    tasks.change_state.delay([s.pk for s in servers], target)
 
 
 def server_action(server: ECCServer, action: str) -> None:
@@ -47,7 +47,7 @@ def server_action(server: ECCServer, action: str) -> None:
         operation_between(State(server.state), State(target))
     except ValueError as exc:
         raise ActionRefused(str(exc)) from None
-    tasks.change_state.delay(server.pk, target)
+    tasks.change_state.delay([server.pk], target)
 
 
 def choose_config(server: ECCServer, name: str) -> None:

@@ -1,21 +1,41 @@
-"""DAQ work (routed to the ``daq`` queue in settings): thin wrappers around control.py."""
+"""DAQ work (routed to the ``daq`` queue in settings): thin wrappers around control.py.
 
-from celery import group, shared_task
+Talking to ECC servers is waiting on the network, so one task serves all servers at once
+from a thread pool: fifty servers taking half a second each are done in about half a
+second, whatever the number of worker processes.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from celery import shared_task
+from django.db import connection
 
 from beamtime.daq import control
 from beamtime.daq.models import ECCServer
 
+MAX_THREADS = 64
 
-@shared_task
-def refresh_state(server_pk: int) -> dict:
-    return control.refresh_state(ECCServer.objects.get(pk=server_pk)).to_dict()
+
+def for_each_server(pks: list[int], step) -> list:
+    """Run ``step(server)`` for every server in parallel; results in the order of ``pks``."""
+
+    def one(pk):
+        try:
+            return step(ECCServer.objects.select_related("selected_config").get(pk=pk))
+        finally:
+            connection.close()  # each thread has a connection of its own
+
+    if not pks:
+        return []
+    with ThreadPoolExecutor(min(MAX_THREADS, len(pks))) as pool:
+        return list(pool.map(one, pks))
 
 
 @shared_task
 def refresh_state_all() -> int:
-    """Refresh every server of the active experiment in parallel (run by beat)."""
+    """Refresh every server of the active experiment (run by beat every few seconds)."""
     pks = list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
-    group(refresh_state.s(pk) for pk in pks).apply_async()
+    for_each_server(pks, control.refresh_state)
     return len(pks)
 
 
@@ -25,12 +45,6 @@ def refresh_configs(server_pk: int) -> int:
 
 
 @shared_task
-def change_state(server_pk: int, target: int) -> bool:
-    return control.change_state(
-        ECCServer.objects.select_related("selected_config").get(pk=server_pk), target
-    )
-
-
-def change_state_all(servers, target: int):
-    """Fan the transition out to every server at once: one task each, in parallel."""
-    return group(change_state.s(s.pk, target) for s in servers).apply_async()
+def change_state(server_pks: list[int], target: int) -> list[bool]:
+    """Take each server one step to ``target``, all at once; True where it got there."""
+    return for_each_server(server_pks, lambda server: control.change_state(server, target))
