@@ -16,7 +16,7 @@ from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, ECCServer, LogEntry
 
-POLL = 0.1  # seconds between state checks while a transition runs
+POLL = 0.2  # seconds between state checks while a transition runs
 
 
 def client_for(server: ECCServer) -> EccClient:
@@ -33,15 +33,19 @@ def log_error(server: ECCServer, message: str, with_traceback: bool = False) -> 
 
 
 def save(server: ECCServer, **fields) -> None:
-    ECCServer.objects.filter(pk=server.pk).update(checked_at=timezone.now(), **fields)
-    for name, value in fields.items():
-        setattr(server, name, value)
+    """Write the fields that changed; polling writes nothing while nothing changes, which
+    keeps fifty servers polled at once from queueing on the database's write lock."""
+    changed = {name: value for name, value in fields.items() if getattr(server, name) != value}
+    if changed:
+        ECCServer.objects.filter(pk=server.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(server, name, value)
 
 
-def refresh_state(server: ECCServer) -> ECCServer:
+def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServer:
     """Ask the ECC server for its state. A server going offline is logged once."""
     try:
-        status = client_for(server).status()
+        status = (client or client_for(server)).status()
     except EccUnreachable as exc:
         if server.is_online:
             log_error(server, f"went offline: {exc}")
@@ -99,7 +103,7 @@ def change_state(server: ECCServer, target: int, follow_for: float | None = None
     save(server, is_transitioning=True, error_message="", is_online=True)
     deadline = time.monotonic() + follow_for
     while time.monotonic() < deadline:
-        refresh_state(server)
+        refresh_state(server, client)
         if not server.is_transitioning:
             if server.state == target:
                 return True

@@ -61,7 +61,6 @@ class ECCServer(models.Model):
     is_transitioning = models.BooleanField(default=False)
     is_online = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

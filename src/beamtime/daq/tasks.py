@@ -8,12 +8,20 @@ second, whatever the number of worker processes.
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
+from celery.signals import worker_process_init
+from django.conf import settings
 from django.db import connection
 
 from beamtime.daq import control
+from beamtime.daq.ecc.client import wsdl_client
 from beamtime.daq.models import ECCServer
 
 MAX_THREADS = 64
+
+
+@worker_process_init.connect
+def parse_the_wsdl_before_the_first_click(**kwargs):
+    wsdl_client(settings.DAQ_ECC_TIMEOUT)
 
 
 def for_each_server(pks: list[int], step) -> list:

@@ -1,6 +1,7 @@
 """Beamtime's SOAP client for ECC servers, built with zeep from Beamtime's own WSDL."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.resources import as_file, files
 
 import requests
@@ -38,7 +39,13 @@ class EccStatus:
     transitioning: bool
 
 
-def _load_wsdl(transport: Transport) -> zeep.Client:
+@lru_cache
+def wsdl_client(timeout: float) -> zeep.Client:
+    """One parsed WSDL per process and timeout, shared by every server's client: parsing it
+    for each of fifty servers polled at once would cost more than the calls themselves."""
+    session = requests.Session()
+    session.trust_env = False  # never route the electronics network through a proxy
+    transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
     with as_file(files("beamtime.daq.ecc").joinpath("ecc.wsdl")) as path:
         return zeep.Client(str(path), transport=transport)
 
@@ -46,10 +53,7 @@ def _load_wsdl(transport: Transport) -> zeep.Client:
 class EccClient:
     def __init__(self, url: str, timeout: float = 10.0):
         self.url = url
-        session = requests.Session()
-        session.trust_env = False  # never route the electronics network through a proxy
-        transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
-        self.service = _load_wsdl(transport).create_service("{urn:ecc}ecc", url)
+        self.service = wsdl_client(timeout).create_service("{urn:ecc}ecc", url)
 
     def _call(self, operation: str, **params):
         try:
