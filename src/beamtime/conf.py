@@ -35,6 +35,14 @@ def envbool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{PREFIX}{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no)")
 
 
+def envint(name: str, default: int) -> int:
+    raw = env(name, str(default)).strip()
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 

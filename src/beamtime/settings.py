@@ -110,10 +110,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "refresh-ecc-states": {"task": "beamtime.daq.tasks.refresh_state_all", "schedule": 3.0},
+    "check-data-routers": {"task": "beamtime.daq.tasks.check_routers", "schedule": 10.0},
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
 DAQ_ECC_TIMEOUT = 5.0
 DAQ_TRANSITION_TIMEOUT = 120.0
+# Data-router and ECC hosts other than this one are reached over SSH as this user and key.
+DAQ_SSH_USER = conf.env("DAQ_SSH_USER")
+DAQ_SSH_KEY = conf.env("DAQ_SSH_KEY")
+DAQ_SSH_KNOWN_HOSTS = conf.env("DAQ_SSH_KNOWN_HOSTS")
+DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
 
 # Every queue the platform uses; `beamtime serve` and `beamtime worker` consume all by default.
 QUEUES = ["default", "fits", "reduction", "daq"]
@@ -132,5 +138,6 @@ LOGGING = {
         # The request log below replaces Django's own per-request warnings.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "ERROR"},
+        "asyncssh": {"level": "WARNING"},  # it logs every connection at INFO
     },
 }

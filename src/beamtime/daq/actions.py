@@ -24,16 +24,22 @@ def global_action(experiment: Experiment, action: str, user) -> None:
         raise ActionRefused(
             f"the global controls act only when all ECC servers share one state; now: {name}"
         )
+    stopped = None
     try:
         target = control.step_target(state, action)
         operation_between(State(state), State(target))
         if action == "start":
             start_run(experiment, user)
         elif target == State.READY and state == State.RUNNING:
-            stop_run(experiment)
+            stopped = stop_run(experiment)
     except (ValueError, RunRefused) as exc:
         raise ActionRefused(str(exc)) from None
-    tasks.change_state.delay([s.pk for s in servers], target)
+    transition = tasks.change_state.si([s.pk for s in servers], target)
+    if stopped is None:
+        transition.delay()
+    else:  # the routers write until the servers have stopped: file the run's data after that
+        routers = list(experiment.data_routers.values_list("pk", flat=True))
+        (transition | tasks.organize_files.si(routers, experiment.name, stopped.run_number)).delay()
 
 
 def server_action(server: ECCServer, action: str) -> None:

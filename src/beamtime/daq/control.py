@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
 from beamtime.daq.ecc.protocol import State
-from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, ECCServer, LogEntry
+from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, DataRouter, ECCServer, LogEntry
+from beamtime.daq.workers import WorkerError, worker_for
 
 POLL = 0.2  # seconds between state checks while a transition runs
 
@@ -152,3 +153,49 @@ def step_target(state: int, action: str) -> int:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     return ACTIONS[action]
+
+
+def check_router(router: DataRouter) -> DataRouter:
+    """Is the router's process running, is its staging folder free of run files?"""
+    try:
+        with worker_for(router.ip_address) as worker:
+            online = worker.process_running(router.process_name)
+            clean = (
+                worker.staging_is_clean(router.staging_directory)
+                if router.staging_directory
+                else True
+            )
+    except WorkerError as exc:
+        if router.is_online:
+            log_router_error(router, str(exc))
+        online, clean = False, router.staging_directory_is_clean
+    DataRouter.objects.filter(pk=router.pk).update(
+        is_online=online, staging_directory_is_clean=clean
+    )
+    router.is_online, router.staging_directory_is_clean = online, clean
+    return router
+
+
+def organize_files(router: DataRouter, experiment_name: str, run_number: int) -> bool:
+    """File the run's data into STAGING/EXPERIMENT/run_NNNN/ on the router's host; True when
+    the staging folder is clean afterwards. Safe to repeat after a crash."""
+    if not router.staging_directory:  # nowhere to look: nothing to file
+        DataRouter.objects.filter(pk=router.pk).update(staging_directory_is_clean=True)
+        return True
+    try:
+        with worker_for(router.ip_address) as worker:
+            result = worker.organize_run(router.staging_directory, experiment_name, run_number)
+            clean = worker.staging_is_clean(router.staging_directory)
+    except WorkerError as exc:
+        log_router_error(router, f"run {run_number:04d} not filed: {exc}")
+        return False
+    for name, kept_as in result.renamed.items():
+        log_router_error(
+            router, f"run {run_number:04d}: {name} existed already; the new file is {kept_as}"
+        )
+    DataRouter.objects.filter(pk=router.pk).update(staging_directory_is_clean=clean)
+    return clean
+
+
+def log_router_error(router: DataRouter, message: str) -> None:
+    LogEntry.objects.create(experiment_id=router.experiment_id, source=router.name, message=message)

@@ -75,6 +75,7 @@ def load(stdout) -> None:
             ip_address="127.0.0.1",
             port=46005 + i,
             staging_directory=str(demo_dir(settings.HOME) / "staging" / f"ecc{i}"),
+            process_name="ecc-sim",  # the simulator is the demo's data router
         )
         DataSource.objects.create(
             experiment=experiment, name=source, ecc_server=server, data_router=router

@@ -118,7 +118,13 @@ class DataRouter(models.Model):
     port = models.PositiveIntegerField(default=46005)
     connection_type = models.CharField(max_length=4, choices=TYPES, default="TCP")
     log_path = models.CharField(max_length=500, blank=True)
-    staging_directory = models.CharField(max_length=500, blank=True)
+    staging_directory = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="absolute path, on the router's host, where run files land",
+    )
+    # What `pgrep -f` looks for on the router's host to tell whether the router runs.
+    process_name = models.CharField(max_length=100, default="dataRouter")
     is_online = models.BooleanField(default=False)
     staging_directory_is_clean = models.BooleanField(default=True)
 

@@ -14,7 +14,7 @@ from django.db import connection
 
 from beamtime.daq import control
 from beamtime.daq.ecc.client import wsdl_client
-from beamtime.daq.models import ECCServer
+from beamtime.daq.models import DataRouter, ECCServer
 
 MAX_THREADS = 64
 
@@ -24,27 +24,32 @@ def parse_the_wsdl_before_the_first_click(**kwargs):
     wsdl_client(settings.DAQ_ECC_TIMEOUT)
 
 
-def for_each_server(pks: list[int], step) -> list:
-    """Run ``step(server)`` for every server in parallel; results in the order of ``pks``."""
+def in_parallel(objects: list, step) -> list:
+    """Run ``step(obj)`` for every object at once; the results in the same order."""
 
-    def one(pk):
+    def one(obj):
         try:
-            return step(ECCServer.objects.select_related("selected_config").get(pk=pk))
+            return step(obj)
         finally:
             connection.close()  # each thread has a connection of its own
 
-    if not pks:
+    if not objects:
         return []
-    with ThreadPoolExecutor(min(MAX_THREADS, len(pks))) as pool:
-        return list(pool.map(one, pks))
+    with ThreadPoolExecutor(min(MAX_THREADS, len(objects))) as pool:
+        return list(pool.map(one, objects))
+
+
+def servers(pks: list[int]) -> list[ECCServer]:
+    found = ECCServer.objects.select_related("selected_config").in_bulk(pks)
+    return [found[pk] for pk in pks if pk in found]
 
 
 @shared_task
 def refresh_state_all() -> int:
     """Refresh every server of the active experiment (run by beat every few seconds)."""
-    pks = list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
-    for_each_server(pks, control.refresh_state)
-    return len(pks)
+    active = list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
+    in_parallel(servers(active), control.refresh_state)
+    return len(active)
 
 
 @shared_task
@@ -55,4 +60,19 @@ def refresh_configs(server_pk: int) -> int:
 @shared_task
 def change_state(server_pks: list[int], target: int) -> list[bool]:
     """Take each server one step to ``target``, all at once; True where it got there."""
-    return for_each_server(server_pks, lambda server: control.change_state(server, target))
+    return in_parallel(servers(server_pks), lambda server: control.change_state(server, target))
+
+
+@shared_task
+def check_routers() -> int:
+    """Check every data router of the active experiment (run by beat)."""
+    routers = list(DataRouter.objects.filter(experiment__is_active=True))
+    in_parallel(routers, control.check_router)
+    return len(routers)
+
+
+@shared_task
+def organize_files(router_pks: list[int], experiment_name: str, run_number: int) -> list[bool]:
+    """After a run stops: file its data on every router's host, all at once."""
+    routers = list(DataRouter.objects.filter(pk__in=router_pks))
+    return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))

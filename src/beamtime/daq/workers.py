@@ -384,12 +384,11 @@ def worker_for(host: str) -> Worker:
         return LocalWorker()
     if not host.strip():
         raise WorkerError("no host given")
-    key = getattr(settings, "DAQ_SSH_KEY", "")
     return SshWorker(
         host.strip(),
-        port=getattr(settings, "DAQ_SSH_PORT", 22),
-        username=getattr(settings, "DAQ_SSH_USER", "") or None,
-        client_keys=[key] if key else None,
-        known_hosts=getattr(settings, "DAQ_SSH_KNOWN_HOSTS", "") or (),
-        connect_timeout=getattr(settings, "DAQ_SSH_TIMEOUT", 10.0),
+        port=settings.DAQ_SSH_PORT,
+        username=settings.DAQ_SSH_USER or None,
+        client_keys=[settings.DAQ_SSH_KEY] if settings.DAQ_SSH_KEY else None,
+        known_hosts=settings.DAQ_SSH_KNOWN_HOSTS or (),
+        connect_timeout=settings.DAQ_ECC_TIMEOUT,
     )
