@@ -71,7 +71,8 @@ def check_routers() -> int:
     return len(routers)
 
 
-@shared_task
+# Filing is idempotent, so a worker killed halfway simply has the task delivered again.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def organize_files(router_pks: list[int], experiment_name: str, run_number: int) -> list[bool]:
     """After a run stops: file its data on every router's host, all at once."""
     routers = list(DataRouter.objects.filter(pk__in=router_pks))

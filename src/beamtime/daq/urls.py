@@ -11,6 +11,7 @@ urlpatterns = [
     path("servers/<int:pk>/actions/<slug:action>", views.server_action, name="server-action"),
     path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
     path("log/clear", views.clear_log, name="clear-log"),
+    path("<slug:kind>/<int:pk>/log", views.log_tail, name="log-tail"),
     path("setup/easy", views.easy_setup_page, name="easy-setup"),
     *setup_views.component_urls(),
     path("experiments/", setup_views.experiments, name="experiments"),

@@ -7,9 +7,11 @@ from beamtime.core.access import active_experiment_for, ecc_server_for, observab
 from beamtime.daq import actions, control
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
 from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
 from beamtime.daq.status import status
+from beamtime.daq.workers import WorkerError, worker_for
 
 
 def status_page(request):
@@ -170,4 +172,25 @@ def observable_chart(request, pk):
             "points": chart_points(observable),
             "numeric": observable.value_type != "str",
         },
+    )
+
+
+def log_tail(request, kind, pk):
+    """The end of an ECC server's or a data router's log file, read on its host."""
+    experiment = active_experiment_for(request.user)
+    model = {"servers": ECCServer, "routers": DataRouter}.get(kind)
+    if model is None:
+        raise Http404
+    component = get_object_or_404(model, pk=pk, experiment=experiment)
+    text, error = "", ""
+    if not component.log_path:
+        error = f"no log file is set for {component.name} (Set-up)"
+    else:
+        try:
+            with worker_for(component.ip_address) as worker:
+                text = worker.tail(component.log_path, lines=100)
+        except WorkerError as exc:
+            error = str(exc)
+    return render(
+        request, "daq/log_tail.html", {"component": component, "text": text, "error": error}
     )
