@@ -1,4 +1,5 @@
 import pytest
+from django.utils import timezone
 
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import ConfigId, ECCServer, LogEntry, RunMetadata
@@ -193,3 +194,114 @@ def test_a_whole_run_through_the_api_with_real_servers_and_worker(
         "ecc0": "cobo/standard/beam",
         "ecc1": "cobo/standard/beam",
     }
+
+
+@pytest.mark.django_db
+class TestRunLogApi:
+    @pytest.fixture
+    def headers(self, setup, alice):
+        from beamtime.daq.models import Observable
+
+        experiment, _ = setup
+        Observable.objects.create(
+            experiment=experiment, name="Beam current", value_type="float", units="pA"
+        )
+        RunMetadata.objects.create(experiment=experiment, run_number=0)
+        return auth(alice)
+
+    def test_fill_in_and_read_a_run(self, client, headers):
+        response = client.patch(
+            "/api/daq/runs/0",
+            {"title": "10Be", "run_class": "beam", "values": {"Beam current": 12.5}},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 200, response.json()
+        (run,) = client.get("/api/daq/runs", headers=headers).json()
+        assert (run["title"], run["run_class"], run["values"]) == (
+            "10Be",
+            "beam",
+            {"Beam current": 12.5},
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            ({"values": {"Beam current": "lots"}}, "Beam current [pA]: Enter a number."),
+            ({"values": {"Colour": 1}}, "values: no observable 'Colour' in this experiment"),
+            ({"run_class": "party"}, "Run class: Select a valid choice."),
+        ],
+    )
+    def test_bad_values_name_the_field(self, client, headers, body, message):
+        response = client.patch(
+            "/api/daq/runs/0", body, content_type="application/json", headers=headers
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith(message)
+
+    def test_observables_add_change_order_delete(self, client, headers):
+        created = client.post(
+            "/api/daq/observables",
+            {"name": "Gas pressure", "units": "torr"},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert created.status_code == 201
+        pk = created.json()["id"]
+        duplicate = client.post(
+            "/api/daq/observables",
+            {"name": "gas pressure"},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert duplicate.status_code == 422
+        ordered = client.post(
+            "/api/daq/observables/order",
+            {"order": [pk]},
+            content_type="application/json",
+            headers=headers,
+        ).json()
+        assert [o["name"] for o in ordered] == ["Gas pressure", "Beam current"]
+        assert client.delete(f"/api/daq/observables/{pk}", headers=headers).status_code == 204
+
+    def test_easy_setup(self, client, headers):
+        RunMetadata.objects.update(stop_datetime=timezone.now())
+        response = client.post(
+            "/api/daq/easy-setup",
+            {
+                "num_cobos": 2,
+                "first_cobo_ecc_ip": "10.1.0.1",
+                "first_cobo_data_router_ip": "10.2.0.1",
+            },
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 200, response.json()
+        assert [s["name"] for s in response.json()["individual_results"]] == ["ECC0", "ECC1"]
+        bad = client.post(
+            "/api/daq/easy-setup",
+            {
+                "num_cobos": 2,
+                "first_cobo_ecc_ip": "10.1.0.999",
+                "first_cobo_data_router_ip": "10.2.0.1",
+            },
+            content_type="application/json",
+            headers=headers,
+        )
+        assert (
+            bad.status_code == 422
+            and "IP address of the first CoBo's ECC server" in bad.json()["error"]
+        )
+
+    def test_charlie_reaches_none_of_it(self, client, headers, charlie):
+        for method, path in [
+            ("get", "/api/daq/runs"),
+            ("patch", "/api/daq/runs/0"),
+            ("get", "/api/daq/observables"),
+            ("post", "/api/daq/easy-setup"),
+        ]:
+            response = getattr(client, method)(
+                path, {}, content_type="application/json", headers=auth(charlie)
+            )
+            assert response.status_code in (404, 422), (path, response.status_code)
+            assert response.status_code == 404 or method != "get"

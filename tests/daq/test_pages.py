@@ -108,6 +108,8 @@ def test_a_missing_log_file_is_explained(member, tmp_path):
     server = ECCServer.objects.get(name="ecc0")
     page = member.get(f"/daq/servers/{server.pk}/log").content.decode()
     assert "nope.log" in page and 'role="alert"' in page
-    other = make_ecc_server(make_experiment("other", active=False), "http://127.0.0.1:13/", name="x")
+    other = make_ecc_server(
+        make_experiment("other", active=False), "http://127.0.0.1:13/", name="x"
+    )
     assert member.get(f"/daq/servers/{other.pk}/log").status_code == 404
     assert member.get(f"/daq/nonsense/{server.pk}/log").status_code == 404

@@ -1,15 +1,19 @@
-"""JSON API for run control: the status, the global controls, one server's controls,
-choosing a configuration, clearing the log. Only members of the active experiment (and
-staff) reach any of it."""
+"""JSON API for run control — everything the pages do: the status, the global and per-server
+controls, choosing a configuration, the log, the run log and its observables, easy setup.
+Only members of the active experiment (and staff) reach any of it."""
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from beamtime.core.access import active_experiment_for, ecc_server_for
+from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
 from beamtime.daq import actions
 from beamtime.daq.actions import ActionRefused
+from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.observables import ObservableForm, reorder
+from beamtime.daq.runsheet import RunSheetForm, observable_field, sheet_values
 from beamtime.daq.status import status
 
 router = Router(tags=["run control"])
@@ -107,4 +111,158 @@ def choose_config(request, pk: int, payload: ConfigIn):
 def clear_log(request):
     experiment = active_experiment_for(request.user)
     experiment.log_entries.all().delete()
+    return status(experiment)
+
+
+# -- run log ----------------------------------------------------------------------------------
+
+
+class RunOut(Schema):
+    run_number: int
+    run_class: str
+    title: str
+    start: datetime
+    stop: datetime | None
+    duration: str
+    configs: dict
+    values: dict
+
+
+class RunIn(Schema):
+    run_class: str | None = None
+    title: str | None = None
+    values: dict[str, int | float | str | None] = {}
+
+
+def run_out(run) -> dict:
+    return {
+        "run_number": run.run_number,
+        "run_class": run.run_class,
+        "title": run.title,
+        "start": run.start_datetime,
+        "stop": run.stop_datetime,
+        "duration": run.duration_string,
+        "configs": run.configs,
+        "values": {
+            m.observable.name: m.value for m in run.measurements.select_related("observable")
+        },
+    }
+
+
+def form_error(form) -> HttpError:
+    field, errors = next(iter(form.errors.items()))
+    label = form.fields[field].label if field in form.fields else field
+    return HttpError(422, f"{label}: {errors[0]}")
+
+
+@router.get(
+    "/runs", response=list[RunOut], summary="Every run of the active experiment, newest first"
+)
+def runs(request):
+    return [run_out(run) for run in active_experiment_for(request.user).runs.all()]
+
+
+@router.patch("/runs/{number}", response=RunOut, summary="Fill in a run's metadata (the run sheet)")
+def update_run(request, number: int, payload: RunIn):
+    run = get_object_or_404(active_experiment_for(request.user).runs, run_number=number)
+    observables = {o.name: o for o in run.experiment.observables.all()}
+    unknown = sorted(set(payload.values) - observables.keys())
+    if unknown:
+        raise HttpError(422, f"values: no observable {unknown[0]!r} in this experiment")
+    data = sheet_values(run) | {
+        "run_class": payload.run_class or run.run_class,
+        "title": run.title if payload.title is None else payload.title,
+    }
+    data |= {observable_field(observables[name]): value for name, value in payload.values.items()}
+    form = RunSheetForm({k: "" if v is None else v for k, v in data.items()}, run=run)
+    if not form.is_valid():
+        raise form_error(form)
+    return run_out(form.save())
+
+
+class ObservableOut(Schema):
+    id: int
+    name: str
+    value_type: str
+    units: str
+    comment: str
+    order: int
+
+
+class ObservableIn(Schema):
+    name: str
+    value_type: str = "float"
+    units: str = ""
+    comment: str = ""
+
+
+@router.get(
+    "/observables", response=list[ObservableOut], summary="The run sheet's fields, in order"
+)
+def list_observables(request):
+    return active_experiment_for(request.user).observables.all()
+
+
+@router.post("/observables", response={201: ObservableOut}, summary="Add an observable")
+def add_observable(request, payload: ObservableIn):
+    form = ObservableForm(payload.dict(), experiment=active_experiment_for(request.user))
+    if not form.is_valid():
+        raise form_error(form)
+    return Status(201, form.save())
+
+
+# Declared before /observables/{pk}, which would otherwise take this path.
+class OrderIn(Schema):
+    order: list[int]
+
+
+@router.post("/observables/order", response=list[ObservableOut], summary="Reorder the observables")
+def order_observables(request, payload: OrderIn):
+    experiment = active_experiment_for(request.user)
+    try:
+        reorder(experiment, payload.order)
+    except ValueError as exc:
+        raise HttpError(422, f"order: {exc}") from None
+    return experiment.observables.all()
+
+
+@router.put("/observables/{pk}", response=ObservableOut, summary="Change an observable")
+def change_observable(request, pk: int, payload: ObservableIn):
+    observable = observable_for(request.user, pk)
+    form = ObservableForm(payload.dict(), instance=observable, experiment=observable.experiment)
+    if not form.is_valid():
+        raise form_error(form)
+    return form.save()
+
+
+@router.delete(
+    "/observables/{pk}", response={204: None}, summary="Delete an observable and its values"
+)
+def delete_observable(request, pk: int):
+    observable_for(request.user, pk).delete()
+    return Status(204, None)
+
+
+class EasySetupIn(Schema):
+    num_cobos: int
+    one_ecc_server: bool = False
+    first_cobo_ecc_ip: str
+    first_cobo_data_router_ip: str
+    mutant_is_present: bool = False
+    mutant_ecc_ip: str = ""
+    mutant_data_router_ip: str = ""
+
+
+@router.post(
+    "/easy-setup", response=StatusOut, summary="Replace the ECC servers, routers and sources"
+)
+def post_easy_setup(request, payload: EasySetupIn):
+    experiment = active_experiment_for(request.user)
+    data = {k: v for k, v in payload.dict().items() if v not in (False, "")}
+    form = EasySetupForm(data)
+    if not form.is_valid():
+        raise form_error(form)
+    if experiment.is_running:
+        raise HttpError(409, "a run is in progress: stop it before replacing the set-up")
+    easy_setup(experiment, form.cleaned_data)
     return status(experiment)
