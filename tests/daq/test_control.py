@@ -145,3 +145,20 @@ def test_describe_all_fans_out_through_the_worker(ecc_sim, celery_worker):
     result = tasks.change_state.delay([s.pk for s in servers], State.DESCRIBED)
     assert result.get(timeout=60) == [True, True, True]
     assert {fresh(s).state for s in servers} == {State.DESCRIBED}
+
+
+def test_a_bug_with_one_server_is_logged_with_its_traceback_and_spares_the_others(ecc_sim):
+    from beamtime.daq import tasks
+
+    experiment = make_experiment()
+    good = make_ecc_server(experiment, ecc_sim()[1], name="good")
+    bad = make_ecc_server(experiment, ecc_sim()[1], name="bad")
+
+    def step(server):
+        if server.name == "bad":
+            raise RuntimeError("a bug")
+        return control.refresh_state(server).is_online
+
+    assert tasks.in_parallel([good, bad], step) == [True, None]
+    entry = LogEntry.objects.get()
+    assert entry.source == "bad" and "RuntimeError: a bug" in entry.traceback

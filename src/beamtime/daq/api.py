@@ -43,6 +43,7 @@ class LogOut(Schema):
     created_at: datetime
     source: str
     message: str
+    traceback: str
 
 
 class StatusOut(Schema):

@@ -28,7 +28,13 @@ def status(experiment: Experiment) -> dict:
             for r in experiment.data_routers.all()
         ],
         "log_entries": [
-            {"pk": e.pk, "created_at": e.created_at, "source": e.source, "message": e.message}
+            {
+                "pk": e.pk,
+                "created_at": e.created_at,
+                "source": e.source,
+                "message": e.message,
+                "traceback": e.traceback,
+            }
             for e in experiment.log_entries.all()[:50]
         ],
     }

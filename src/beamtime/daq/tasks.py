@@ -6,6 +6,7 @@ second, whatever the number of worker processes.
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from traceback import format_exc
 
 from celery import shared_task
 from celery.signals import worker_process_init
@@ -14,7 +15,7 @@ from django.db import connection
 
 from beamtime.daq import control
 from beamtime.daq.ecc.client import wsdl_client
-from beamtime.daq.models import DataRouter, ECCServer
+from beamtime.daq.models import DataRouter, ECCServer, LogEntry
 
 MAX_THREADS = 64
 
@@ -30,6 +31,14 @@ def in_parallel(objects: list, step) -> list:
     def one(obj):
         try:
             return step(obj)
+        except Exception:  # a bug with one server must not stop the others: log it, go on
+            LogEntry.objects.create(
+                experiment_id=obj.experiment_id,
+                source=str(obj),
+                message="unexpected error (see traceback)",
+                traceback=format_exc(),
+            )
+            return None
         finally:
             connection.close()  # each thread has a connection of its own
 
