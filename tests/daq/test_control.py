@@ -147,6 +147,7 @@ def test_describe_all_fans_out_through_the_worker(ecc_sim, celery_worker):
     assert {fresh(s).state for s in servers} == {State.DESCRIBED}
 
 
+@pytest.mark.django_db(transaction=True)  # the threads write through connections of their own
 def test_a_bug_with_one_server_is_logged_with_its_traceback_and_spares_the_others(ecc_sim):
     from beamtime.daq import tasks
 
