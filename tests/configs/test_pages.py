@@ -57,3 +57,17 @@ class TestPages:
 
     def test_anonymous_users_are_sent_to_log_in(self, client):
         assert client.get("/configs/hetdex/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_change_link_shows_that_change_even_within_a_second(client, alice):
+    from datetime import timedelta
+
+    start = T1 + timedelta(microseconds=250_000)
+    make_history((T0, {"013": make_unit("024")}), (start, {"013": make_unit("031")}))
+    client.force_login(alice)
+    page = client.get("/configs/hetdex/?at=20170601").content.decode()
+    link = f"?at={start:%Y%m%dT%H:%M:%S.%f}"
+    assert link in page
+    shown = client.get("/configs/hetdex/" + link).context["entries"]
+    assert [e.attributes["ifuid"] for e in shown] == ["031"]

@@ -92,3 +92,14 @@ def test_stopping_marks_the_routers_for_cleaning(ready):
     assert not DataRouter.objects.filter(staging_directory_is_clean=True).exists()
     with pytest.raises(RunRefused, match="no run is in progress"):
         stop_run(ready)
+
+
+def test_the_run_table_links_the_configuration_history_at_the_start(client, ready, alice):
+    ready.members.add(alice)
+    run = start_run(ready, alice)
+    client.force_login(alice)
+    page = client.get("/daq/runs/").content.decode()
+    link = f"/configs/ecc-e20009/?at={run.start_datetime:%Y%m%dT%H:%M:%S.%f}"
+    assert link in page
+    history = client.get(link).content.decode()
+    assert "cobo" in history and "run 0 started" in history

@@ -82,7 +82,9 @@ def sheet_values(run: RunMetadata) -> dict:
 def run_table(experiment) -> tuple[list[Observable], list[dict]]:
     """Every run of the experiment with its measurements, newest first."""
     observables = list(experiment.observables.all())
-    runs = experiment.runs.prefetch_related("measurements__observable")
+    runs = experiment.runs.select_related("config_change__instrument").prefetch_related(
+        "measurements__observable"
+    )
     rows = []
     for run in runs:
         measured = {m.observable_id: m.value for m in run.measurements.all()}

@@ -54,11 +54,18 @@ def servers(pks: list[int]) -> list[ECCServer]:
 
 
 @shared_task
+def refresh_state(server_pks: list[int]) -> int:
+    """Ask these servers for their state, all at once."""
+    in_parallel(servers(server_pks), control.refresh_state)
+    return len(server_pks)
+
+
+@shared_task
 def refresh_state_all() -> int:
     """Refresh every server of the active experiment (run by beat every few seconds)."""
-    active = list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
-    in_parallel(servers(active), control.refresh_state)
-    return len(active)
+    return refresh_state(
+        list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
+    )
 
 
 @shared_task
