@@ -305,3 +305,52 @@ class TestRunLogApi:
             )
             assert response.status_code in (404, 422), (path, response.status_code)
             assert response.status_code == 404 or method != "get"
+
+
+@pytest.mark.django_db
+class TestSetupApi:
+    def test_add_change_list_and_delete_a_router(self, client, setup, alice):
+        headers = auth(alice)
+        created = client.post(
+            "/api/daq/setup/routers",
+            {"name": "r9", "ip_address": "10.0.0.9", "port": 46005, "connection_type": "TCP"},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert created.status_code == 201, created.json()
+        pk = created.json()["id"]
+        changed = client.put(
+            f"/api/daq/setup/routers/{pk}",
+            {"name": "r9", "ip_address": "10.0.0.10", "port": 46006, "connection_type": "FDT"},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert changed.json()["connection_type"] == "FDT"
+        names = [r["name"] for r in client.get("/api/daq/setup/routers", headers=headers).json()]
+        assert "r9" in names
+        assert client.delete(f"/api/daq/setup/routers/{pk}", headers=headers).status_code == 204
+
+    def test_bad_input_names_the_field(self, client, setup, alice):
+        response = client.post(
+            "/api/daq/setup/servers",
+            {"name": "ecc9", "ip_address": "h", "port": "x"},
+            content_type="application/json",
+            headers=auth(alice),
+        )
+        assert response.status_code == 422 and response.json()["error"].startswith("Port:")
+        duplicate = client.post(
+            "/api/daq/setup/servers",
+            {"name": "ecc0", "ip_address": "h", "port": 1},
+            content_type="application/json",
+            headers=auth(alice),
+        )
+        assert duplicate.status_code == 409
+        assert client.get("/api/daq/setup/widgets", headers=auth(alice)).status_code == 404
+
+    def test_experiments_are_staff_business(self, client, setup, alice):
+        assert client.get("/api/daq/experiments", headers=auth(alice)).status_code == 403
+        alice.is_staff = True
+        alice.save()
+        other = make_experiment("e21000", active=False)
+        response = client.post(f"/api/daq/experiments/{other.pk}/activate", headers=auth(alice))
+        assert response.json()["is_active"] is True

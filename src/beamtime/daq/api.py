@@ -4,16 +4,22 @@ Only members of the active experiment (and staff) reach any of it."""
 
 from datetime import datetime
 
+from django import forms
+from django.db import IntegrityError, transaction
+from django.forms import model_to_dict, modelform_factory
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
 from beamtime.daq import actions
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.models import Experiment
 from beamtime.daq.observables import ObservableForm, reorder
+from beamtime.daq.runs import RunRefused, activate_experiment
 from beamtime.daq.runsheet import RunSheetForm, observable_field, sheet_values
+from beamtime.daq.setup_views import COMPONENTS
 from beamtime.daq.status import status
 
 router = Router(tags=["run control"])
@@ -267,3 +273,104 @@ def post_easy_setup(request, payload: EasySetupIn):
         raise HttpError(409, "a run is in progress: stop it before replacing the set-up")
     easy_setup(experiment, form.cleaned_data)
     return status(experiment)
+
+
+# -- set-up: ECC servers, data routers, data sources; experiments ---------------------------
+
+
+def component_form(kind: str, experiment, data=None, instance=None):
+    if kind not in COMPONENTS:
+        raise HttpError(404, f"unknown kind {kind!r} (one of {', '.join(COMPONENTS)})")
+    model, fields = COMPONENTS[kind]
+    form = modelform_factory(model, fields=fields)(data, instance=instance)
+    for field in form.fields.values():
+        if isinstance(field, forms.ModelChoiceField):
+            field.queryset = field.queryset.filter(experiment=experiment)
+    return form
+
+
+def component_out(obj) -> dict:
+    return {"id": obj.pk, **model_to_dict(obj, exclude=["experiment", "id", "selected_config"])}
+
+
+def save_component(form, experiment) -> dict:
+    if not form.is_valid():
+        raise form_error(form)
+    form.instance.experiment = experiment
+    try:
+        with transaction.atomic():
+            return component_out(form.save())
+    except IntegrityError:
+        raise HttpError(409, "this name or link is in use already in this experiment") from None
+
+
+@router.get(
+    "/setup/{kind}", response=list[dict], summary="ECC servers, data routers or data sources"
+)
+def list_components(request, kind: str):
+    experiment = active_experiment_for(request.user)
+    model = component_form(kind, experiment)._meta.model
+    return [component_out(obj) for obj in model.objects.filter(experiment=experiment)]
+
+
+@router.post("/setup/{kind}", response={201: dict}, summary="Add one")
+def add_component(request, kind: str, payload: dict = Body(...)):
+    experiment = active_experiment_for(request.user)
+    return Status(201, save_component(component_form(kind, experiment, payload), experiment))
+
+
+@router.put("/setup/{kind}/{pk}", response=dict, summary="Change one")
+def change_component(request, kind: str, pk: int, payload: dict = Body(...)):
+    experiment = active_experiment_for(request.user)
+    model = component_form(kind, experiment)._meta.model
+    instance = get_object_or_404(model, pk=pk, experiment=experiment)
+    return save_component(component_form(kind, experiment, payload, instance), experiment)
+
+
+@router.delete("/setup/{kind}/{pk}", response={204: None}, summary="Delete one")
+def delete_component(request, kind: str, pk: int):
+    experiment = active_experiment_for(request.user)
+    model = component_form(kind, experiment)._meta.model
+    get_object_or_404(model, pk=pk, experiment=experiment).delete()
+    return Status(204, None)
+
+
+class ExperimentOut(Schema):
+    id: int
+    name: str
+    is_active: bool
+    members: list[str]
+
+
+def experiment_out(e) -> dict:
+    return {
+        "id": e.pk,
+        "name": e.name,
+        "is_active": e.is_active,
+        "members": [u.get_username() for u in e.members.all()],
+    }
+
+
+def staff_only(request):
+    if not request.user.is_staff:
+        raise HttpError(403, "only staff manage experiments")
+
+
+@router.get("/experiments", response=list[ExperimentOut], summary="All experiments (staff)")
+def list_experiments(request):
+    staff_only(request)
+    return [experiment_out(e) for e in Experiment.objects.prefetch_related("members")]
+
+
+@router.post(
+    "/experiments/{pk}/activate", response=ExperimentOut, summary="Make one active (staff)"
+)
+def activate(request, pk: int):
+    staff_only(request)
+    experiment = get_object_or_404(Experiment, pk=pk)
+    try:
+        activate_experiment(experiment)
+    except RunRefused as exc:
+        raise HttpError(409, str(exc)) from None
+    experiment.refresh_from_db()
+    return experiment_out(experiment)

@@ -95,3 +95,13 @@ def archive_configs(experiment, servers, when, number: int, user) -> Change | No
     except store.ChangeRefused:  # a clock that went backwards: keep the run, link what was valid
         change = None
     return change or instrument.changes.order_by("-valid_from").first()
+
+
+def activate_experiment(experiment: Experiment) -> None:
+    """Make ``experiment`` the active one; refused while the active one is taking a run."""
+    with transaction.atomic():
+        current = Experiment.objects.select_for_update().filter(is_active=True).first()
+        if current and current != experiment and current.is_running:
+            raise RunRefused(f"{current.name} is taking {current.latest_run}: stop it first")
+        Experiment.objects.filter(is_active=True).update(is_active=False)
+        Experiment.objects.filter(pk=experiment.pk).update(is_active=True)

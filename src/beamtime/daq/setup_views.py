@@ -11,6 +11,7 @@ from django.views.generic import CreateView, DeleteView, ListView, UpdateView
 
 from beamtime.core.access import active_experiment_for
 from beamtime.daq.models import DataRouter, DataSource, ECCServer, Experiment
+from beamtime.daq.runs import RunRefused, activate_experiment
 
 
 class ExperimentScoped:
@@ -134,22 +135,14 @@ def experiments(request):
 
 @staff_member_required
 @require_POST
-def activate_experiment(request, pk):
-    """Make one experiment the active one; refused while the active one is taking a run."""
-    experiment = get_object_or_404(Experiment, pk=pk)
-    with transaction.atomic():
-        current = Experiment.objects.select_for_update().filter(is_active=True).first()
-        if current and current.is_running:
-            return render(
-                request,
-                "daq/experiments.html",
-                {
-                    "experiments": Experiment.objects.all(),
-                    "form": ExperimentForm(),
-                    "error": f"{current.name} is taking {current.latest_run}: stop it first",
-                },
-                status=409,
-            )
-        Experiment.objects.filter(is_active=True).update(is_active=False)
-        Experiment.objects.filter(pk=experiment.pk).update(is_active=True)
+def activate(request, pk):
+    try:
+        activate_experiment(get_object_or_404(Experiment, pk=pk))
+    except RunRefused as exc:
+        context = {
+            "experiments": Experiment.objects.all(),
+            "form": ExperimentForm(),
+            "error": str(exc),
+        }
+        return render(request, "daq/experiments.html", context, status=409)
     return redirect("daq:status")

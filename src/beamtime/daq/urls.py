@@ -15,9 +15,7 @@ urlpatterns = [
     path("setup/easy", views.easy_setup_page, name="easy-setup"),
     *setup_views.component_urls(),
     path("experiments/", setup_views.experiments, name="experiments"),
-    path(
-        "experiments/<int:pk>/activate", setup_views.activate_experiment, name="activate-experiment"
-    ),
+    path("experiments/<int:pk>/activate", setup_views.activate, name="activate-experiment"),
     path("runs/", views.run_list, name="runs"),
     path("observables/", views.observables, name="observables"),
     path("observables/order", views.observables_order, name="observables-order"),
