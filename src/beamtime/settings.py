@@ -15,6 +15,7 @@ INSTALLED_APPS = [
     "beamtime.core",
     "beamtime.configs",
     "beamtime.daq",
+    "beamtime.fitting",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -101,7 +102,10 @@ CELERY_BROKER_URL = conf.celery_url(REDIS_URL)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"beamtime.daq.tasks.*": {"queue": "daq"}}
+CELERY_TASK_ROUTES = {
+    "beamtime.daq.tasks.*": {"queue": "daq"},
+    "beamtime.fitting.tasks.run_fit": {"queue": "fits"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
@@ -111,6 +115,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "refresh-ecc-states": {"task": "beamtime.daq.tasks.refresh_state_all", "schedule": 3.0},
     "check-data-routers": {"task": "beamtime.daq.tasks.check_routers", "schedule": 10.0},
+    "fail-stale-fits": {"task": "beamtime.fitting.tasks.fail_stale_fits", "schedule": 30.0},
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
 DAQ_ECC_TIMEOUT = 5.0

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("beamtime.configs.urls")),
     path("daq/", include("beamtime.daq.urls")),
+    path("", include("beamtime.fitting.urls")),
     *fplane_urlpatterns,
     path("", include("beamtime.core.urls")),
 ]

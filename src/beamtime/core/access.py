@@ -44,3 +44,21 @@ def observable_for(user, pk: int):
     from beamtime.daq.models import Observable
 
     return get_object_or_404(Observable, pk=pk, experiment=active_experiment_for(user))
+
+
+def dataset_for(user, pk: int):
+    from beamtime.fitting.models import Dataset
+
+    return get_object_or_404(Dataset, pk=pk, owner=user)
+
+
+def saved_model_for(user, pk: int):
+    from beamtime.fitting.models import SavedModel
+
+    return get_object_or_404(SavedModel, pk=pk, owner=user)
+
+
+def fit_job_for(user, pk: int):
+    from beamtime.fitting.models import FitJob
+
+    return get_object_or_404(FitJob.objects.select_related("dataset"), pk=pk, owner=user)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FittingConfig(AppConfig):
+    name = "beamtime.fitting"
+    label = "fitting"
+    verbose_name = "Reflectivity fitting"

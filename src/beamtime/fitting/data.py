@@ -1,0 +1,133 @@
+"""Uploaded reflectivity data: columns Q [1/Å], R, dR and optionally dQ (FWHM, 1/Å).
+
+Every mistake a file can contain becomes a DataError whose one-line message names the line
+(and column), because that message is shown as-is to the person who uploaded the file.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_POINTS = 100_000
+MAX_BYTES = 10 * 1024 * 1024
+COLUMNS = ("Q", "R", "dR", "dQ")
+# float() also takes "1_000", non-ASCII digits, "nan" and "inf"; a data file holds plain decimal
+# numbers, so anything else is refused rather than read in a way the user did not intend.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
+class DataError(ValueError):
+    """A problem with an uploaded data file, worded for the person who uploaded it."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message, line)  # both in args, so the error survives pickling
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.message if self.line is None else f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True, eq=False)
+class ReflData:
+    q: np.ndarray
+    r: np.ndarray
+    dr: np.ndarray
+    dq: np.ndarray | None  # FWHM; None when the file has 3 columns
+
+    def __len__(self) -> int:
+        return len(self.q)
+
+    def __eq__(self, other: object) -> bool:
+        # The generated dataclass __eq__ would compare arrays with ==, which has no truth value.
+        if not isinstance(other, ReflData):
+            return NotImplemented
+        mine, theirs = self._columns(), other._columns()
+        return len(mine) == len(theirs) and all(map(np.array_equal, mine, theirs))
+
+    def _columns(self) -> list[np.ndarray]:
+        return [c for c in (self.q, self.r, self.dr, self.dq) if c is not None]
+
+    def to_text(self) -> str:
+        # repr() gives the shortest text that reads back as the same float: exact round trip.
+        header = "# Q [1/Å]  R  dR" + ("  dQ [1/Å, FWHM]" if self.dq is not None else "")
+        rows = (" ".join(repr(float(v)) for v in row) for row in zip(*self._columns(), strict=True))
+        return "\n".join([header, *rows]) + "\n"
+
+
+def parse_data(content: bytes) -> ReflData:
+    """Read an uploaded file; raise DataError, with a one-line message, for anything wrong."""
+    if len(content) > MAX_BYTES:
+        raise DataError(f"file is {len(content)} bytes, larger than the limit of {MAX_BYTES}")
+    try:
+        if b"\0" in content:  # valid UTF-8, but a sure sign of a binary file
+            raise UnicodeError
+        text = content.decode("utf-8-sig")  # a BOM is still UTF-8; some Windows editors add it
+    except UnicodeError:
+        raise DataError("not a text file (UTF-8)") from None
+
+    data = []  # (line number, line without its comment), data lines only
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            data.append((number, line))
+    if not data:
+        raise DataError("no data")
+    if len(data) > MAX_POINTS:  # before parsing, so a huge upload is refused quickly
+        raise DataError(f"more than {MAX_POINTS} points ({len(data)} data lines)")
+
+    first, line = data[0]
+    comma = "," in line
+    width = len(_fields(line, comma))
+    if width not in (3, 4):
+        raise DataError(f"{width} columns found, 3 or 4 expected (Q R dR [dQ])", first)
+    rows = []
+    previous_q = ""
+    for number, line in data:
+        if ("," in line) != comma:
+            this, that = ("no comma", "commas") if comma else ("a comma", "spaces")
+            message = f"{this}, but line {first} is separated by {that} (one separator per file)"
+            raise DataError(message, number)
+        fields = _fields(line, comma)
+        if len(fields) != width:
+            raise DataError(
+                f"{width} columns expected (as on line {first}), found {len(fields)}", number
+            )
+        row = [_number(field, column, number) for column, field in enumerate(fields)]
+        if row[0] <= 0:
+            raise DataError(f"Q {_clip(fields[0])} is not greater than 0", number)
+        if rows and row[0] <= rows[-1][0]:
+            raise DataError(
+                f"Q {_clip(fields[0])} is not greater than the Q before it ({previous_q})", number
+            )
+        if row[2] <= 0:  # dR weights the fit (1/dR²), so it must be a real uncertainty
+            raise DataError(f"dR {_clip(fields[2])} is not greater than 0", number)
+        if width == 4 and row[3] <= 0:
+            raise DataError(f"negative or zero dQ {_clip(fields[3])}", number)
+        rows.append(row)
+        previous_q = f"{_clip(fields[0])} on line {number}"
+
+    columns = np.array(rows, dtype=float).T.copy()
+    return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
+
+
+def _fields(line: str, comma: bool) -> list[str]:
+    return [f.strip() for f in line.split(",")] if comma else line.split()
+
+
+def _number(field: str, column: int, line: int) -> float:
+    where = f"column {column + 1} ({COLUMNS[column]}) {_clip(field)!r}"
+    if not _NUMBER.fullmatch(field):
+        special = field.lower().lstrip("+-") in ("nan", "inf", "infinity")
+        raise DataError(f"{where} {'is not finite' if special else 'is not a number'}", line)
+    value = float(field)
+    if not math.isfinite(value):  # e.g. 1e999, which float() turns into inf
+        raise DataError(f"{where} is too large (not finite)", line)
+    return value
+
+
+def _clip(field: str) -> str:
+    # A single "number" can be megabytes long; keep the message to one readable line.
+    return field if len(field) <= 30 else field[:30] + "…"

@@ -1,0 +1,181 @@
+"""The model editor's form: HTML inputs to and from a LayerModel.
+
+Inputs are named ``<row>-<param>-<part>``: row ``front``, ``layer-<i>`` or ``back``, part
+``value``, ``free``, ``min`` or ``max``; layers also have ``-name``, ``-number`` (their
+order, from the front) and ``-remove``."""
+
+from beamtime.fitting.layers import Layer, LayerModel, ModelError
+
+
+class FormError(ValueError):
+    """A model form that does not describe a valid model; str() says where, in words."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+ROW_PARAMS = {"front": ("sld", "isld", "roughness"), "layer": Layer.PARAMS, "back": ("sld", "isld")}
+LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
+
+
+def _param(post, prefix: str) -> dict:
+    def number(part):
+        raw = post.get(f"{prefix}-{part}", "").strip()
+        return raw if raw else None
+
+    return {
+        "value": number("value") if number("value") is not None else "",
+        "free": post.get(f"{prefix}-free") == "on",
+        "min": number("min"),
+        "max": number("max"),
+    }
+
+
+def _row(post, row: str, kind: str) -> dict:
+    layer = {"name": post.get(f"{row}-name", "").strip()}
+    for name in ROW_PARAMS[kind]:
+        layer[name] = _param(post, f"{row}-{name}")
+    return layer
+
+
+def model_from_post(post, add_layer: bool = False) -> LayerModel:
+    """The model the form describes; raises FormError naming the input in words."""
+    rows = []
+    for i in range(int(post.get("layer_count", "0") or 0)):
+        if post.get(f"layer-{i}-remove") == "on":
+            continue
+        try:
+            number = float(post.get(f"layer-{i}-number", i + 1))
+        except ValueError:
+            raise FormError(
+                f"layers.{i}.number", f"layer {i + 1}: the layer number must be a number"
+            ) from None
+        rows.append((number, i, _row(post, f"layer-{i}", "layer")))
+    layers = [layer for _, _, layer in sorted(rows)]
+    if add_layer:
+        taken = {layer["name"] for layer in layers}
+        name = next(
+            n for n in (f"material{k or ''}" for k in range(len(layers) + 2)) if n not in taken
+        )
+        layers.append({"name": name, "thickness": 50.0, "sld": 2.0, "isld": 0.0, "roughness": 1.0})
+    data = {
+        "front": _row(post, "front", "front"),
+        "back": _row(post, "back", "back"),
+        "layers": layers,
+        "scale": _param(post, "scale"),
+        "background": _param(post, "background"),
+        "q_min": post.get("q_min") or 0.0,
+        "q_max": post.get("q_max") or 1.0,
+    }
+    try:
+        return LayerModel.from_dict(data)
+    except ModelError as exc:
+        raise FormError(
+            exc.field, f"{describe(exc.field, data)}: {str(exc).split(': ', 1)[1]}"
+        ) from None
+
+
+def describe(field: str, data: dict) -> str:
+    """``layers.1.thickness.max`` in words: ``layer 2 (B) thickness maximum``."""
+    parts = field.split(".")
+    if parts[0] == "layers" and len(parts) > 1 and parts[1].isdigit():
+        index = int(parts[1])
+        name = data["layers"][index]["name"] if index < len(data["layers"]) else ""
+        head, rest = f"layer {index + 1} ({name})", parts[2:]
+    else:
+        head, rest = (
+            {"front": "front medium", "back": "back medium"}.get(parts[0], parts[0]),
+            parts[1:],
+        )
+    words = {"min": "minimum", "max": "maximum", "value": "", **LABELS}
+    return " ".join([head, *(words.get(p, p) for p in rest if words.get(p, p))])
+
+
+def _cells(layer: Layer, params) -> list[dict]:
+    return [{"name": p, "label": LABELS[p], **getattr(layer, p).__dict__} for p in params]
+
+
+def rows_for(model: LayerModel) -> dict:
+    """What the editor shows: rows front, layers numbered from 1, back; scale, background."""
+    rows = [
+        {
+            "prefix": "front",
+            "kind": "front",
+            "name": model.front.name,
+            "cells": _cells(model.front, ROW_PARAMS["front"]),
+        }
+    ]
+    rows += [
+        {
+            "prefix": f"layer-{i}",
+            "kind": "layer",
+            "number": i + 1,
+            "name": layer.name,
+            "cells": _cells(layer, ROW_PARAMS["layer"]),
+        }
+        for i, layer in enumerate(model.layers)
+    ]
+    rows.append(
+        {
+            "prefix": "back",
+            "kind": "back",
+            "name": model.back.name,
+            "cells": _cells(model.back, ROW_PARAMS["back"]),
+        }
+    )
+    return {
+        "rows": rows,
+        "scale": {"name": "scale", **model.scale.__dict__},
+        "background": {"name": "background", **model.background.__dict__},
+        "q_min": model.q_min,
+        "q_max": model.q_max,
+    }
+
+
+def rows_from_post(post) -> dict:
+    """The same as rows_for, from what was typed, so a refused form comes back as it was."""
+
+    def cell(prefix, name):
+        return {
+            "name": name,
+            "label": LABELS.get(name, name),
+            "value": post.get(f"{prefix}-{name}-value", ""),
+            "free": post.get(f"{prefix}-{name}-free") == "on",
+            "min": post.get(f"{prefix}-{name}-min", ""),
+            "max": post.get(f"{prefix}-{name}-max", ""),
+        }
+
+    def row(prefix, kind, **extra):
+        return {
+            "prefix": prefix,
+            "kind": kind,
+            "name": post.get(f"{prefix}-name", ""),
+            "cells": [cell(prefix, p) for p in ROW_PARAMS[kind]],
+            **extra,
+        }
+
+    count = int(post.get("layer_count", "0") or 0)
+    rows = [row("front", "front")]
+    rows += [
+        row(f"layer-{i}", "layer", number=post.get(f"layer-{i}-number", i + 1))
+        for i in range(count)
+    ]
+    rows.append(row("back", "back"))
+    return {
+        "rows": rows,
+        "scale": _top(post, "scale"),
+        "background": _top(post, "background"),
+        "q_min": post.get("q_min", ""),
+        "q_max": post.get("q_max", ""),
+    }
+
+
+def _top(post, name) -> dict:
+    return {
+        "name": name,
+        "value": post.get(f"{name}-value", ""),
+        "free": post.get(f"{name}-free") == "on",
+        "min": post.get(f"{name}-min", ""),
+        "max": post.get(f"{name}-max", ""),
+    }

@@ -1,0 +1,201 @@
+"""A reflectivity layer model as users edit it: front medium, layers, back medium, scale,
+background and Q range, each number fixed or free within a range. Pure Python (no Django,
+no refl1d): the web layer stores it as JSON and the refl1d adapter turns it into a problem.
+
+Layers are listed from the front (where the neutrons come in) to the back (the substrate),
+as refl1d stacks them. A layer's roughness is that of the interface between it and the next
+layer toward the back (refl1d's ``interface``), so the front medium has one and the back
+medium has none.
+"""
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+# refl1d parameter names are built from these names ("A thickness") and constraints refer to
+# them ("A.thickness"): a name must not look like an expression.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
+class ModelError(ValueError):
+    """An invalid model; ``field`` names the input at fault, e.g. ``layers.1.thickness.min``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class Param:
+    value: float
+    free: bool = False
+    min: float | None = None
+    max: float | None = None
+
+    def check(self, where: str, lower: float = -math.inf) -> None:
+        if not math.isfinite(self.value):
+            raise ModelError(f"{where}.value", "must be a finite number")
+        if self.value < lower:
+            raise ModelError(f"{where}.value", f"must be at least {lower:g}")
+        if not self.free:
+            return
+        if self.min is None or self.max is None:
+            raise ModelError(f"{where}.min", "a free parameter needs a minimum and a maximum")
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ModelError(f"{where}.min", "the range must be finite")
+        if self.min >= self.max:
+            raise ModelError(
+                f"{where}.max", f"the maximum {self.max:g} must exceed the minimum {self.min:g}"
+            )
+        if self.min < lower:
+            raise ModelError(f"{where}.min", f"must be at least {lower:g}")
+        if not self.min <= self.value <= self.max:
+            raise ModelError(
+                f"{where}.value",
+                f"{self.value:g} is outside its range {self.min:g} to {self.max:g}",
+            )
+
+
+def fixed(value: float) -> Param:
+    return Param(value)
+
+
+@dataclass
+class Layer:
+    name: str
+    thickness: Param = field(default_factory=lambda: fixed(0.0))
+    sld: Param = field(default_factory=lambda: fixed(0.0))
+    isld: Param = field(default_factory=lambda: fixed(0.0))
+    roughness: Param = field(default_factory=lambda: fixed(0.0))
+
+    PARAMS = ("thickness", "sld", "isld", "roughness")
+
+
+@dataclass
+class LayerModel:
+    front: Layer = field(default_factory=lambda: Layer("air"))
+    layers: list[Layer] = field(
+        default_factory=lambda: [Layer("material", fixed(50.0), fixed(2.0), fixed(0.0), fixed(1.0))]
+    )
+    back: Layer = field(default_factory=lambda: Layer("Si", sld=fixed(2.07), roughness=fixed(5.0)))
+    scale: Param = field(default_factory=lambda: fixed(1.0))
+    background: Param = field(default_factory=lambda: fixed(0.0))
+    q_min: float = 0.0
+    q_max: float = 1.0
+
+    def all_layers(self) -> list[Layer]:
+        return [self.front, *self.layers, self.back]
+
+    def check(self) -> "LayerModel":
+        """Raise ModelError for the first problem, naming its field; return self."""
+        names = set()
+        for index, layer in enumerate(self.all_layers()):
+            where = (
+                "front"
+                if index == 0
+                else "back"
+                if index == len(self.layers) + 1
+                else f"layers.{index - 1}"
+            )
+            if not NAME.fullmatch(layer.name):
+                raise ModelError(
+                    f"{where}.name",
+                    f"{layer.name!r} must start with a letter and hold only "
+                    "letters, digits and _ (up to 40)",
+                )
+            if layer.name in names:
+                raise ModelError(f"{where}.name", f"two layers are called {layer.name!r}")
+            names.add(layer.name)
+            layer.thickness.check(f"{where}.thickness", lower=0.0)
+            layer.roughness.check(f"{where}.roughness", lower=0.0)
+            layer.sld.check(f"{where}.sld")
+            layer.isld.check(f"{where}.isld", lower=0.0)
+        self.scale.check("scale", lower=0.0)
+        self.background.check("background", lower=0.0)
+        if not 0 <= self.q_min < self.q_max:
+            raise ModelError("q_max", "the Q range must satisfy 0 ≤ Q min < Q max")
+        return self
+
+    def free_parameters(self) -> list[tuple[str, Param]]:
+        found = [
+            (f"{layer.name}.{name}", getattr(layer, name))
+            for layer in self.all_layers()
+            for name in Layer.PARAMS
+            if getattr(layer, name).free
+        ]
+        found += [
+            (name, getattr(self, name))
+            for name in ("scale", "background")
+            if getattr(self, name).free
+        ]
+        return found
+
+    def reversed(self) -> "LayerModel":
+        """The same sample seen from the other side: front and back swapped, layers reversed.
+        A layer's roughness is the interface on its back side, so it moves to the neighbour."""
+        stack = self.all_layers()[::-1]
+        roughness = [layer.roughness for layer in self.all_layers()]
+        # interface i (between stack[i] and stack[i+1]) keeps its roughness when seen reversed
+        new = [replace(layer) for layer in stack]
+        for i in range(len(new) - 1):
+            new[i].roughness = roughness[len(stack) - 2 - i]
+        new[-1].roughness = fixed(0.0)
+        return replace(self, front=new[0], layers=new[1:-1], back=new[-1])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LayerModel":
+        """Build and check a model from its JSON form; ModelError names what is wrong."""
+
+        def param(value, where):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return Param(float(value))
+            if not isinstance(value, dict):
+                raise ModelError(where, "must be a number or {value, free, min, max}")
+            unknown = set(value) - {"value", "free", "min", "max"}
+            if unknown:
+                raise ModelError(where, f"unknown key {sorted(unknown)[0]!r}")
+            try:
+                return Param(
+                    float(value["value"]),
+                    bool(value.get("free", False)),
+                    None if value.get("min") is None else float(value["min"]),
+                    None if value.get("max") is None else float(value["max"]),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise ModelError(where, "value, min and max must be numbers") from None
+
+        def layer(value, where):
+            if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+                raise ModelError(where, "a layer needs a name")
+            unknown = set(value) - {"name", *Layer.PARAMS}
+            if unknown:
+                raise ModelError(where, f"unknown key {sorted(unknown)[0]!r}")
+            return Layer(
+                value["name"], **{p: param(value.get(p, 0.0), f"{where}.{p}") for p in Layer.PARAMS}
+            )
+
+        if not isinstance(data, dict):
+            raise ModelError("model", "must be a JSON object")
+        unknown = set(data) - {"front", "layers", "back", "scale", "background", "q_min", "q_max"}
+        if unknown:
+            raise ModelError("model", f"unknown key {sorted(unknown)[0]!r}")
+        layers = data.get("layers", [])
+        if not isinstance(layers, list):
+            raise ModelError("layers", "must be a list")
+        try:
+            q_min, q_max = float(data.get("q_min", 0.0)), float(data.get("q_max", 1.0))
+        except (TypeError, ValueError):
+            raise ModelError("q_min", "the Q range must be numbers") from None
+        model = cls(
+            front=layer(data.get("front"), "front"),
+            layers=[layer(item, f"layers.{i}") for i, item in enumerate(layers)],
+            back=layer(data.get("back"), "back"),
+            scale=param(data.get("scale", 1.0), "scale"),
+            background=param(data.get("background", 0.0), "background"),
+            q_min=q_min,
+            q_max=q_max,
+        )
+        return model.check()

@@ -1,0 +1,125 @@
+"""Reflectivity data sets, saved models and fit jobs; every row belongs to one user."""
+
+from django.conf import settings
+from django.db import models
+
+from beamtime.fitting.data import parse_data
+from beamtime.fitting.layers import LayerModel
+
+
+class Dataset(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets"
+    )
+    name = models.CharField(max_length=200)
+    instrument = models.SlugField(max_length=50, default="upload")
+    tags = models.CharField(max_length=200, blank=True)
+    # The file as uploaded (text): what the data are, and what a refl1d script reads.
+    content = models.TextField()
+    points = models.PositiveIntegerField()
+    # Where the data came from when Beamtime produced them (a reduction export's header).
+    provenance = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    def data(self):
+        return parse_data(self.content.encode())
+
+
+class SavedModel(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fit_models"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    model = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self):
+        return self.title or f"model {self.pk}"
+
+    def layer_model(self) -> LayerModel:
+        return LayerModel.from_dict(self.model)
+
+    def layer_names(self) -> str:
+        return ", ".join(
+            layer["name"]
+            for layer in [self.model["front"], *self.model["layers"], self.model["back"]]
+        )
+
+
+class FitJob(models.Model):
+    QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+    STATES = [(s, s) for s in (QUEUED, RUNNING, DONE, FAILED, CANCELLED)]
+    FINISHED = (DONE, FAILED, CANCELLED)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fit_jobs"
+    )
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="fit_jobs")
+    model = models.JSONField()  # the start model
+    engine = models.CharField(max_length=10)
+    options = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    step = models.PositiveIntegerField(default=0)
+    chisq = models.FloatField(null=True)
+    percent = models.FloatField(null=True)
+    message = models.TextField(blank=True)
+    result = models.JSONField(null=True)  # values, errors, chisq, model
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    heartbeat = models.DateTimeField(null=True)  # last progress report of a running fit
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"fit {self.pk} of {self.dataset}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in self.FINISHED
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "dataset": self.dataset_id,
+            "engine": self.engine,
+            "options": self.options,
+            "state": self.state,
+            "step": self.step,
+            "chisq": self.chisq,
+            "percent": self.percent,
+            "message": self.message,
+            "result": self.result,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
+
+
+class FitPreferences(models.Model):
+    """The engine and options a user fits with, remembered between sessions."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fit_preferences"
+    )
+    engine = models.CharField(max_length=10, default="lm")
+    options = models.JSONField(default=dict)
+
+    def __str__(self):
+        return f"{self.user}: {self.engine}"
+
+    @classmethod
+    def of(cls, user) -> "FitPreferences":
+        return cls.objects.get_or_create(user=user)[0]

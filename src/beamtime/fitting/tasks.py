@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from beamtime.fitting import jobs
+
+
+@shared_task
+def run_fit(job_pk: int) -> str:
+    return jobs.run(job_pk)
+
+
+@shared_task
+def fail_stale_fits() -> int:
+    return jobs.fail_stale()

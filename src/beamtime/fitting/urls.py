@@ -1,0 +1,19 @@
+from django.urls import path
+
+from beamtime.fitting import views
+
+app_name = "fitting"
+
+urlpatterns = [
+    path("fitting/", views.index, name="index"),
+    path("fitting/upload", views.upload, name="upload"),
+    path("fitting/data/<int:pk>/", views.dataset_edit, name="dataset"),
+    path("fit/<slug:instrument>/<int:data_id>", views.fit_page, name="fit"),
+    path("fitting/jobs/<int:pk>/", views.job_page, name="job"),
+    path("fitting/jobs/<int:pk>/panel", views.job_panel, name="job-panel"),
+    path("fitting/jobs/<int:pk>/cancel", views.cancel_job, name="cancel-job"),
+    path("fitting/jobs/<int:pk>/csv", views.job_csv, name="job-csv"),
+    path("fitting/models/", views.saved_models, name="models"),
+    path("fitting/models/<int:pk>/", views.saved_model_edit, name="model"),
+    path("fitting/models/<int:pk>/script", views.saved_model_script, name="model-script"),
+]

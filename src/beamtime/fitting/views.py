@@ -1,0 +1,262 @@
+import csv
+import io
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
+from beamtime.fitting import refl1d_adapter
+from beamtime.fitting.data import MAX_BYTES, DataError, parse_data
+from beamtime.fitting.forms import model_from_post, rows_for, rows_from_post
+from beamtime.fitting.layers import LayerModel, ModelError
+from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
+from beamtime.fitting.tasks import run_fit
+
+
+def index(request):
+    datasets = Dataset.objects.filter(owner=request.user)
+    search = request.GET.get("q", "").strip()
+    if search:
+        datasets = datasets.filter(Q(name__icontains=search) | Q(tags__icontains=search))
+    return render(
+        request,
+        "fitting/index.html",
+        {
+            "datasets": datasets,
+            "search": search,
+            "jobs": FitJob.objects.filter(owner=request.user).select_related("dataset")[:10],
+        },
+    )
+
+
+@require_POST
+def upload(request):
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "File: choose a data file to upload.")
+    elif upload.size > MAX_BYTES:
+        messages.error(
+            request, f"File: {upload.name} is larger than the limit of {MAX_BYTES // 2**20} MiB."
+        )
+    else:
+        content = upload.read()
+        try:
+            data = parse_data(content)
+        except DataError as exc:
+            messages.error(request, f"{upload.name}: {exc}")
+        else:
+            dataset = Dataset.objects.create(
+                owner=request.user,
+                name=request.POST.get("name") or upload.name,
+                content=content.decode("utf-8-sig"),
+                points=len(data),
+            )
+            return redirect("fitting:fit", instrument=dataset.instrument, data_id=dataset.pk)
+    return redirect("fitting:index")
+
+
+def dataset_edit(request, pk):
+    dataset = dataset_for(request.user, pk)
+    if request.method == "POST":
+        if "delete" in request.POST:
+            dataset.delete()
+            return redirect("fitting:index")
+        dataset.name = request.POST.get("name", "").strip()[:200] or dataset.name
+        dataset.tags = request.POST.get("tags", "").strip()[:200]
+        dataset.save(update_fields=["name", "tags"])
+        return redirect("fitting:index")
+    return render(request, "fitting/dataset_edit.html", {"dataset": dataset})
+
+
+def start_model(request, dataset) -> LayerModel:
+    """The model the fit page opens with: a saved one asked for, the last fit's, or the default."""
+    if "model" in request.GET:
+        return saved_model_for(request.user, int(request.GET["model"])).layer_model()
+    last = dataset.fit_jobs.filter(owner=request.user).first()
+    if last is not None:
+        return LayerModel.from_dict(last.result["model"] if last.result else last.model)
+    return LayerModel()
+
+
+def fit_page(request, instrument, data_id):
+    dataset = dataset_for(request.user, data_id)
+    data = dataset.data()
+    preferences = FitPreferences.of(request.user)
+    error, curve = "", None
+    if request.method == "POST":
+        action = request.POST.get("action", "evaluate")
+        try:
+            model = model_from_post(request.POST, add_layer=action == "add_layer")
+            if action == "fit":
+                return submit_fit(request, dataset, model, preferences)
+            if action == "save":
+                saved = SavedModel.objects.create(
+                    owner=request.user,
+                    model=model.to_dict(),
+                    title=request.POST.get("title", "").strip()[:200],
+                )
+                messages.success(request, f"Saved as “{saved}”.")
+            curve = refl1d_adapter.evaluate(model, data)
+        except (ModelError, ValueError) as exc:
+            error = str(exc)
+            model = None
+    else:
+        model = start_model(request, dataset)
+        curve = refl1d_adapter.evaluate(model, data)
+    return render(
+        request,
+        "fitting/fit.html",
+        {
+            "dataset": dataset,
+            "editor": rows_for(model) if model else rows_from_post(request.POST),
+            "model": model,
+            "error": error,
+            "plot": {"data": plot_data(data), "curve": curve.__dict__ if curve else None},
+            "chisq": curve.chisq if curve else None,
+            "preferences": preferences,
+            "engines": refl1d_adapter.ENGINES,
+            "free": model.free_parameters() if model else [],
+        },
+    )
+
+
+def plot_data(data) -> dict:
+    return {"q": data.q.tolist(), "r": data.r.tolist(), "dr": data.dr.tolist()}
+
+
+def submit_fit(request, dataset, model, preferences):
+    engine = request.POST.get("engine", preferences.engine)
+    if engine not in refl1d_adapter.ENGINES:
+        raise ValueError(f"engine: unknown engine {engine!r}")
+    options = {}
+    for name in ("steps", "burn", "samples"):
+        raw = request.POST.get(name, "").strip()
+        if raw:
+            if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
+                raise ValueError(f"{name}: a whole number from 1 to 1000000, not {raw!r}")
+            options[name] = int(raw)
+    if not model.free_parameters():
+        raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    preferences.engine, preferences.options = engine, options
+    preferences.save()
+    job = FitJob.objects.create(
+        owner=request.user, dataset=dataset, model=model.to_dict(), engine=engine, options=options
+    )
+    run_fit.delay(job.pk)
+    return redirect("fitting:job", pk=job.pk)
+
+
+def job_page(request, pk):
+    job = fit_job_for(request.user, pk)
+    return render(request, "fitting/job.html", job_context(job))
+
+
+def job_panel(request, pk):
+    """The live part of the job page: progress while running, results when done."""
+    return render(request, "fitting/_job_panel.html", job_context(fit_job_for(request.user, pk)))
+
+
+def job_context(job) -> dict:
+    context = {"job": job}
+    if job.result:
+        model = LayerModel.from_dict(job.result["model"])
+        data = job.dataset.data()
+        curve = refl1d_adapter.evaluate(model, data)
+        context.update(
+            model=model,
+            editor=rows_for(model),
+            parameters=[
+                (label, value, job.result["errors"].get(label))
+                for label, value in job.result["values"].items()
+            ],
+            plot={"data": plot_data(data), "curve": curve.__dict__},
+        )
+    context["history"] = FitJob.objects.filter(owner=job.owner, dataset=job.dataset)[:20]
+    return context
+
+
+@require_POST
+def cancel_job(request, pk):
+    job = fit_job_for(request.user, pk)
+    FitJob.objects.filter(pk=job.pk, state=FitJob.QUEUED).update(
+        state=FitJob.CANCELLED, message="cancelled before it started"
+    )
+    FitJob.objects.filter(pk=job.pk, state=FitJob.RUNNING).update(cancel_requested=True)
+    return redirect("fitting:job", pk=job.pk)
+
+
+def job_csv(request, pk):
+    """The data and the fitted curve as CSV."""
+    job = fit_job_for(request.user, pk)
+    if not job.result:
+        return redirect("fitting:job", pk=job.pk)
+    data = job.dataset.data()
+    curve = refl1d_adapter.evaluate(LayerModel.from_dict(job.result["model"]), data)
+    fitted = dict(zip(curve.q, curve.r, strict=True))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Q", "R", "dR", "R_fit"])
+    for q, r, dr in zip(data.q, data.r, data.dr, strict=True):
+        writer.writerow(
+            [repr(float(q)), repr(float(r)), repr(float(dr)), repr(fitted.get(float(q), ""))]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="fit-{job.pk}.csv"'
+    return response
+
+
+def saved_models(request):
+    models = SavedModel.objects.filter(owner=request.user)
+    search = request.GET.get("q", "").strip()
+    if search:
+        models = models.filter(Q(title__icontains=search) | Q(notes__icontains=search))
+    order = request.GET.get("order", "-updated_at")
+    if order.lstrip("-") in ("title", "updated_at"):
+        models = models.order_by(order)
+    return render(
+        request,
+        "fitting/models.html",
+        {
+            "models": models,
+            "search": search,
+            "order": order,
+            "datasets": Dataset.objects.filter(owner=request.user)[:50],
+        },
+    )
+
+
+def saved_model_edit(request, pk):
+    saved = saved_model_for(request.user, pk)
+    if request.method == "POST":
+        if "delete" in request.POST:
+            saved.delete()
+            return redirect("fitting:models")
+        if "reverse" in request.POST:
+            reversed_model = SavedModel.objects.create(
+                owner=request.user,
+                title=f"{saved} (reversed)",
+                notes=saved.notes,
+                model=saved.layer_model().reversed().to_dict(),
+            )
+            return redirect("fitting:model", pk=reversed_model.pk)
+        saved.title = request.POST.get("title", "").strip()[:200]
+        saved.notes = request.POST.get("notes", "")
+        saved.save(update_fields=["title", "notes", "updated_at"])
+        return redirect("fitting:models")
+    return render(
+        request,
+        "fitting/model_edit.html",
+        {"saved": saved, "editor": rows_for(saved.layer_model())},
+    )
+
+
+def saved_model_script(request, pk):
+    saved = saved_model_for(request.user, pk)
+    response = HttpResponse(
+        refl1d_adapter.to_script(saved.layer_model(), "data.txt"), content_type="text/x-python"
+    )
+    response["Content-Disposition"] = f'attachment; filename="model-{saved.pk}.py"'
+    return response

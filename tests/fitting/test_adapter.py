@@ -1,0 +1,98 @@
+"""The refl1d adapter against independent sources: the known answer of double_layer.txt
+(README in shared/data) and the refl1d command line on the generated script."""
+
+import subprocess
+import sys
+
+import pytest
+
+from beamtime.fitting import refl1d_adapter
+from beamtime.fitting.data import parse_data
+from beamtime.fitting.layers import LayerModel
+from tests.conftest import SHARED
+from tests.fitting.test_layers import session_model
+
+DATA = SHARED / "data" / "reflectivity" / "double_layer.txt"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return parse_data(DATA.read_bytes())
+
+
+def solution() -> LayerModel:
+    model = session_model()
+    model["layers"][0]["thickness"] = 44.75
+    model["layers"][1]["thickness"] = 577.6
+    return LayerModel.from_dict(model)
+
+
+def test_the_solution_fits_the_data(data):
+    # The README: refl1d's best fit has χ² ≈ 0.855; the published solution is close to it.
+    assert refl1d_adapter.evaluate(solution(), data).chisq == pytest.approx(0.86, abs=0.02)
+
+
+def test_lm_recovers_the_manual_sessions_thicknesses(data):
+    result = refl1d_adapter.fit(LayerModel.from_dict(session_model()), data, "lm")
+    assert result.values["A thickness"] == pytest.approx(577.6, abs=2)
+    assert result.values["B thickness"] == pytest.approx(44.8, abs=1.0)
+    assert result.chisq == pytest.approx(0.855, abs=0.01)
+    assert 0 < result.errors["A thickness"] < 1
+    fitted = {layer.name: layer.thickness.value for layer in result.model.layers}
+    assert fitted == {"B": result.values["B thickness"], "A": result.values["A thickness"]}
+
+
+def test_dream_gives_uncertainties_and_reports_its_progress(data):
+    events = []
+    result = refl1d_adapter.fit(
+        LayerModel.from_dict(session_model()),
+        data,
+        "dream",
+        {"samples": 2000, "burn": 50},
+        progress=lambda e: events.append(e),
+    )
+    assert result.values["A thickness"] == pytest.approx(577.6, abs=2)
+    assert 0 < result.errors["A thickness"] < 2
+    assert events[-1]["percent"] == 100.0
+    assert [e["step"] for e in events] == sorted(e["step"] for e in events)
+
+
+def test_a_fit_stops_when_asked(data):
+    calls = []
+    result = refl1d_adapter.fit(
+        LayerModel.from_dict(session_model()),
+        data,
+        "dream",
+        {"samples": 100000, "burn": 1000},
+        progress=lambda e: calls.append(e) or len(calls) < 3,
+    )
+    assert result.stopped is True
+    assert calls[-1]["percent"] < 50
+
+
+def test_fitting_needs_a_free_parameter(data):
+    with pytest.raises(ValueError, match="no free parameter"):
+        refl1d_adapter.fit(solution(), data)
+
+
+def test_a_q_range_without_data_is_refused(data):
+    model = solution()
+    model.q_min, model.q_max = 0.5, 0.6
+    with pytest.raises(ValueError, match="no data point lies in the Q range"):
+        refl1d_adapter.evaluate(model, data)
+
+
+def test_the_script_gives_refl1ds_command_line_the_same_chisq(data, tmp_path):
+    model = LayerModel.from_dict(session_model())
+    script = tmp_path / "model.py"
+    script.write_text(refl1d_adapter.to_script(model, str(DATA)))
+    out = subprocess.run(
+        [sys.executable, "-m", "refl1d.main", str(script), "--chisq"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
+    printed = float(line.split()[1].split("(")[0])
+    assert printed == pytest.approx(refl1d_adapter.evaluate(model, data).chisq, rel=1e-4)

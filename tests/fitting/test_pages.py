@@ -1,0 +1,174 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from beamtime.fitting.models import Dataset, FitJob, SavedModel
+from tests.conftest import SHARED
+from tests.fitting.test_layers import session_model
+
+pytestmark = pytest.mark.django_db
+
+DOUBLE_LAYER = (SHARED / "data" / "reflectivity" / "double_layer.txt").read_bytes()
+
+
+def upload(client, content: bytes, name="double_layer.txt"):
+    return client.post("/fitting/upload", {"file": SimpleUploadedFile(name, content)}, follow=True)
+
+
+def editor_post(model: dict, action="evaluate", **extra) -> dict:
+    """The fit page's form for a model dict like session_model()."""
+    post = {"action": action, "layer_count": str(len(model["layers"])), "q_min": "0", "q_max": "1"}
+
+    def put(prefix, name, value):
+        if isinstance(value, dict):
+            post[f"{prefix}-{name}-value"] = str(value["value"])
+            if value.get("free"):
+                post[f"{prefix}-{name}-free"] = "on"
+                post[f"{prefix}-{name}-min"], post[f"{prefix}-{name}-max"] = (
+                    str(value["min"]),
+                    str(value["max"]),
+                )
+        else:
+            post[f"{prefix}-{name}-value"] = str(value)
+
+    for prefix, layer, params in [
+        ("front", model["front"], ("sld", "isld", "roughness")),
+        *(
+            (f"layer-{i}", layer, ("thickness", "sld", "isld", "roughness"))
+            for i, layer in enumerate(model["layers"])
+        ),
+        ("back", model["back"], ("sld", "isld")),
+    ]:
+        post[f"{prefix}-name"] = layer["name"]
+        for name in params:
+            put(prefix, name, layer.get(name, 0.0))
+    for i, _ in enumerate(model["layers"]):
+        post[f"layer-{i}-number"] = str(i + 1)
+    put("scale", "", 1.0)
+    post["scale-value"] = post.pop("scale--value")
+    post["background-value"] = "0"
+    return post | extra
+
+
+@pytest.fixture
+def dataset(client, alice):
+    client.force_login(alice)
+    upload(client, DOUBLE_LAYER)
+    return Dataset.objects.get()
+
+
+def test_an_upload_opens_the_fit_page_with_the_default_model(client, alice):
+    client.force_login(alice)
+    response = upload(client, DOUBLE_LAYER)
+    assert response.redirect_chain[-1][0].startswith("/fit/upload/")
+    page = response.content.decode()
+    assert "300 points" in page and 'value="material"' in page and "χ² =" in page
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"0.01 1 0.1\n0.02 abc 0.1\n", "line 2: column 2 (R) &#x27;abc&#x27; is not a number"),
+        (b"\x00\x01binary", "not a text file"),
+        (b"0.02 1 0.1\n0.01 1 0.1\n", "line 2: Q 0.01 is not greater"),
+    ],
+)
+def test_bad_files_are_refused_with_the_line(client, alice, content, message):
+    client.force_login(alice)
+    page = upload(client, content).content.decode()
+    assert message in page
+    assert not Dataset.objects.exists()
+
+
+def test_evaluate_shows_the_chisq_of_the_model(client, dataset):
+    model = session_model()
+    model["layers"][0]["thickness"] = 44.75
+    model["layers"][1]["thickness"] = 577.6
+    response = client.post(f"/fit/upload/{dataset.pk}", editor_post(model))
+    assert response.context["chisq"] == pytest.approx(0.86, abs=0.02)
+    assert response.context["plot"]["curve"]["q"][0] == pytest.approx(0.008)
+
+
+def test_a_bad_model_is_explained_in_words_and_kept_as_typed(client, dataset):
+    model = session_model()
+    model["layers"][1]["thickness"] = {"value": 500, "free": True, "min": 600, "max": 400}
+    response = client.post(f"/fit/upload/{dataset.pk}", editor_post(model))
+    assert response.context["error"].startswith(
+        "layer 2 (A) thickness maximum: the maximum 400 must exceed"
+    )
+    assert 'value="600"' in response.content.decode()
+
+
+def test_layers_are_added_removed_and_reordered(client, dataset):
+    post = editor_post(session_model(), action="add_layer")
+    names = [
+        row["name"]
+        for row in client.post(f"/fit/upload/{dataset.pk}", post).context["editor"]["rows"]
+    ]
+    assert names == ["air", "B", "A", "material", "Si"]
+    post = editor_post(session_model()) | {"layer-0-number": "5", "layer-1-remove": "on"}
+    names = [
+        row["name"]
+        for row in client.post(f"/fit/upload/{dataset.pk}", post).context["editor"]["rows"]
+    ]
+    assert names == ["air", "B", "Si"]
+    post = editor_post(session_model()) | {"layer-0-number": "5"}
+    names = [
+        row["name"]
+        for row in client.post(f"/fit/upload/{dataset.pk}", post).context["editor"]["rows"]
+    ]
+    assert names == ["air", "A", "B", "Si"]
+
+
+def test_a_fit_needs_a_free_parameter(client, dataset):
+    model = session_model()
+    model["layers"][0]["thickness"] = 40
+    model["layers"][1]["thickness"] = 500
+    response = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, action="fit"))
+    assert "free at least one parameter" in response.context["error"]
+    assert not FitJob.objects.exists()
+
+
+def test_save_apply_reverse_and_download_a_model(client, dataset, alice):
+    client.post(
+        f"/fit/upload/{dataset.pk}",
+        editor_post(session_model(), action="save", title="double layer"),
+    )
+    saved = SavedModel.objects.get()
+    assert (saved.title, saved.layer_names()) == ("double layer", "air, B, A, Si")
+    page = client.get(f"/fit/upload/{dataset.pk}?model={saved.pk}")
+    assert [row["name"] for row in page.context["editor"]["rows"]] == ["air", "B", "A", "Si"]
+    client.post(f"/fitting/models/{saved.pk}/", {"reverse": "1"})
+    assert SavedModel.objects.get(title="double layer (reversed)").layer_names() == "Si, A, B, air"
+    script = client.get(f"/fitting/models/{saved.pk}/script")
+    assert script["Content-Disposition"] == f'attachment; filename="model-{saved.pk}.py"'
+    assert "problem = FitProblem" in script.content.decode()
+
+
+def test_charlie_sees_none_of_alices_things(client, dataset, charlie):
+    saved = SavedModel.objects.create(owner=dataset.owner, model=session_model())
+    job = FitJob.objects.create(
+        owner=dataset.owner, dataset=dataset, model=session_model(), engine="lm"
+    )
+    client.force_login(charlie)
+    assert "double_layer" not in client.get("/fitting/").content.decode()
+    for path in [
+        f"/fit/upload/{dataset.pk}",
+        f"/fitting/data/{dataset.pk}/",
+        f"/fitting/jobs/{job.pk}/",
+        f"/fitting/jobs/{job.pk}/panel",
+        f"/fitting/jobs/{job.pk}/csv",
+        f"/fitting/models/{saved.pk}/",
+        f"/fitting/models/{saved.pk}/script",
+    ]:
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/fitting/data/{dataset.pk}/", {"delete": "1"}).status_code == 404
+    assert client.post(f"/fitting/jobs/{job.pk}/cancel").status_code == 404
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_datasets_are_renamed_tagged_searched_and_deleted(client, dataset):
+    client.post(f"/fitting/data/{dataset.pk}/", {"name": "Ni on Si", "tags": "ref_l, 2026"})
+    assert "Ni on Si" in client.get("/fitting/?q=ref_l").content.decode()
+    assert "Ni on Si" not in client.get("/fitting/?q=nothing").content.decode()
+    client.post(f"/fitting/data/{dataset.pk}/", {"delete": "1"})
+    assert not Dataset.objects.exists()
