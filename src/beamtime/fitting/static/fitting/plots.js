@@ -1,8 +1,10 @@
 // Reflectivity (log scale, error bars, optional R·Q⁴) with the model curve, residuals when a
-// curve exists, and the SLD profile.
-document.addEventListener("DOMContentLoaded", () => {
+// curve exists, and the SLD profile. Drawn when the page loads and again when htmx brings in
+// a finished fit's results.
+function drawFitPlots() {
   const source = document.getElementById("plot-data");
-  if (!source) return;
+  if (!source || source.dataset.drawn) return;
+  source.dataset.drawn = "yes";
   const { data, curve } = JSON.parse(source.textContent);
   const config = { responsive: true, displaylogo: false };
   const rq4 = document.getElementById("rq4");
@@ -36,4 +38,7 @@ document.addEventListener("DOMContentLoaded", () => {
       xaxis: { title: { text: "depth (Å)" } }, yaxis: { title: { text: "SLD (10⁻⁶/Å²)" } },
     }, config);
   }
-});
+}
+
+document.addEventListener("DOMContentLoaded", drawFitPlots);
+document.addEventListener("htmx:afterSettle", drawFitPlots);

@@ -1,0 +1,92 @@
+"""The manual fit session of the web reflectivity manual, done in Chromium: upload
+double_layer.txt, build the two-layer model, evaluate, fit with LM on a worker, read the
+result — and the same start fitted with DREAM for uncertainties."""
+
+import re
+
+import pytest
+
+from tests.browser.test_smoke import shoot
+from tests.conftest import SHARED
+from tests.factory import PASSWORD, make_user
+
+DATA = SHARED / "data" / "reflectivity" / "double_layer.txt"
+
+
+def set_param(page, prefix, name, value, free_range=None):
+    page.fill(f"input[name={prefix}-{name}-value]", str(value))
+    if free_range:
+        page.check(f"input[name={prefix}-{name}-free]")
+        page.fill(f"input[name={prefix}-{name}-min]", str(free_range[0]))
+        page.fill(f"input[name={prefix}-{name}-max]", str(free_range[1]))
+
+
+def build_session_model(page):
+    page.click("button:text('+ Add a layer')")
+    page.wait_for_selector("input[name=layer-1-name]")
+    page.fill("input[name=layer-0-name]", "B")
+    set_param(page, "layer-0", "thickness", 40, (30, 50))
+    set_param(page, "layer-0", "sld", 5.912)
+    set_param(page, "layer-0", "roughness", 1.0)
+    page.fill("input[name=layer-1-name]", "A")
+    set_param(page, "layer-1", "thickness", 500, (400, 600))
+    set_param(page, "layer-1", "sld", 9.436)
+    set_param(page, "layer-1", "roughness", 9.977)
+    set_param(page, "front", "roughness", 0)
+    set_param(page, "back", "sld", 2.07)
+
+
+def parameters(page) -> dict[str, tuple[float, float]]:
+    rows = page.locator("table.parameters tbody tr").all_inner_texts()
+    found = {}
+    for row in rows:
+        label, value, error = row.split("\t")
+        found[label.strip()] = (float(value), float(error.replace("±", "")))
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_manual_fit_session(live_server, page, celery_worker):
+    make_user("ada")
+    page.goto(live_server.url + "/accounts/login/?next=/fitting/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/fitting/")
+    page.set_input_files("input[name=file]", str(DATA))
+    page.click("button:text('Upload')")
+    page.wait_for_url(re.compile(r".*/fit/upload/\d+$"))
+    page.wait_for_selector("#refl-plot .main-svg")
+    shoot(page, "fitting-default-model")
+
+    build_session_model(page)
+    page.click("button:text('Evaluate')")
+    page.wait_for_selector("#refl-plot .main-svg")
+    assert float(page.inner_text("#chisq").split("=")[1]) > 100  # the out-of-phase start
+    shoot(page, "fitting-start-model")
+
+    page.select_option("select[name=engine]", "lm")
+    page.click("button:text('Fit')")
+    page.wait_for_url(re.compile(r".*/fitting/jobs/\d+/$"))
+    page.locator("text=Fit completed").wait_for(timeout=60_000)
+    page.wait_for_selector("#refl-plot .main-svg")
+    found = parameters(page)
+    assert found["A thickness"][0] == pytest.approx(577.6, abs=2)
+    assert found["B thickness"][0] == pytest.approx(44.8, abs=1.0)
+    shoot(page, "fitting-lm-result")
+
+    # The same start with DREAM: uncertainties from the posterior.
+    page.click("text=back to the model")
+    page.wait_for_selector("input[name=layer-1-name]")
+    set_param(page, "layer-1", "thickness", 500, (400, 600))
+    set_param(page, "layer-0", "thickness", 40, (30, 50))
+    page.select_option("select[name=engine]", "dream")
+    page.fill("input[name=samples]", "5000")
+    page.fill("input[name=burn]", "100")
+    page.click("button:text('Fit')")
+    page.wait_for_url(re.compile(r".*/fitting/jobs/\d+/$"))
+    page.locator("text=Fit completed").wait_for(timeout=120_000)
+    found = parameters(page)
+    assert found["A thickness"][0] == pytest.approx(577.6, abs=2)
+    assert 0 < found["A thickness"][1] < 2
+    shoot(page, "fitting-dream-result")
