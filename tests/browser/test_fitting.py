@@ -90,3 +90,25 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     assert found["A thickness"][0] == pytest.approx(577.6, abs=2)
     assert 0 < found["A thickness"][1] < 2
     shoot(page, "fitting-dream-result")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_calculators(live_server, page):
+    make_user("ada")
+    page.goto(live_server.url + "/accounts/login/?next=/fitting/tools/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/fitting/tools/")
+    page.fill("input[name=formula]", "D2O")
+    page.fill("input[name=density]", "1.107")
+    page.locator("button:text('Calculate')").first.click()
+    page.wait_for_selector("#sld-result")
+    assert "6.3" in page.inner_text("#sld-result")
+    page.fill("input[name=electrode]", "Li15Si4")
+    page.fill("input[name=radius]", "2")
+    page.fill("input[name=thickness]", "75")
+    page.locator("button:text('Calculate')").last.click()
+    page.wait_for_selector("#capacity-result")
+    assert "3578.6 mAh/g" in page.inner_text("#capacity-result")
+    shoot(page, "fitting-calculators")

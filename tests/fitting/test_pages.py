@@ -172,3 +172,15 @@ def test_datasets_are_renamed_tagged_searched_and_deleted(client, dataset):
     assert "Ni on Si" not in client.get("/fitting/?q=nothing").content.decode()
     client.post(f"/fitting/data/{dataset.pk}/", {"delete": "1"})
     assert not Dataset.objects.exists()
+
+
+def test_the_calculators_page(client, alice):
+    client.force_login(alice)
+    page = client.get("/fitting/tools/?formula=Si&density=2.33").content.decode()
+    assert "2.07" in page
+    page = client.get("/fitting/tools/?electrode=Li15Si4").content.decode()
+    assert "3578.6 mAh/g" in page or "3579" in page
+    page = client.get("/fitting/tools/?formula=Xy2&density=1").content.decode()
+    assert "formula: cannot read" in page
+    page = client.get("/fitting/tools/?formula=Si&density=dense").content.decode()
+    assert "density: &#x27;dense&#x27; is not a number" in page

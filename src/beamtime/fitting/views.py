@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
 from beamtime.fitting import refl1d_adapter
+from beamtime.fitting import tools as calculators
 from beamtime.fitting.data import MAX_BYTES, DataError, parse_data
 from beamtime.fitting.forms import model_from_post, rows_for, rows_from_post
 from beamtime.fitting.layers import LayerModel, ModelError
@@ -260,3 +261,50 @@ def saved_model_script(request, pk):
     )
     response["Content-Disposition"] = f'attachment; filename="model-{saved.pk}.py"'
     return response
+
+
+def tools(request):
+    """SLD calculator and electrode capacity / charge-rate calculator (GET forms: bookmarkable)."""
+    context = {"q": request.GET}
+    if request.GET.get("formula"):
+        try:
+            context["sld"] = calculators.sld(
+                request.GET["formula"],
+                optional_number(request.GET, "density"),
+                optional_number(request.GET, "wavelength") or 1.8,
+            )
+        except (calculators.ToolError, ValueError) as exc:
+            context["sld_error"] = str(exc)
+    if request.GET.get("electrode"):
+        try:
+            material = calculators.capacity(
+                request.GET["electrode"],
+                request.GET.get("ions") or "Li",
+                optional_number(request.GET, "per_formula"),
+            )
+            context["capacity"] = material
+            if request.GET.get("radius") and request.GET.get("thickness"):
+                film = calculators.electrode(
+                    material,
+                    optional_number(request.GET, "radius"),
+                    optional_number(request.GET, "thickness"),
+                    optional_number(request.GET, "film_density"),
+                )
+                context["film"] = film
+                context["currents"] = [
+                    (label, calculators.c_rate_current(film.charge, rate))
+                    for label, rate in (("C/3", 1 / 3), ("C/5", 1 / 5), ("1C", 1.0))
+                ]
+        except (calculators.ToolError, ValueError) as exc:
+            context["capacity_error"] = str(exc)
+    return render(request, "fitting/tools.html", context)
+
+
+def optional_number(params, name: str) -> float | None:
+    raw = params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw!r} is not a number") from None
