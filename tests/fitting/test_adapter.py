@@ -96,3 +96,59 @@ def test_the_script_gives_refl1ds_command_line_the_same_chisq(data, tmp_path):
     line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
     printed = float(line.split()[1].split("(")[0])
     assert printed == pytest.approx(refl1d_adapter.evaluate(model, data).chisq, rel=1e-4)
+
+
+def constrained(expression="0.07754 * A.thickness") -> LayerModel:
+    """The session with B's thickness tied to A's (their true ratio is 44.79 / 577.67)."""
+    model = session_model()
+    model["layers"][0]["thickness"] = 40
+    model["constraints"] = {"B.thickness": expression}
+    return LayerModel.from_dict(model)
+
+
+def test_a_constraint_ties_one_parameter_to_others_during_the_fit(data):
+    result = refl1d_adapter.fit(constrained(), data, "lm")
+    assert list(result.values) == ["A thickness"]  # B is no longer fitted
+    assert result.values["A thickness"] == pytest.approx(577.6, abs=2)
+    problem = refl1d_adapter.build_problem(result.model, data)
+    assert problem.fitness.sample[1].thickness.value == pytest.approx(
+        0.07754 * result.values["A thickness"]
+    )
+
+
+def test_a_constrained_parameter_cannot_also_be_free():
+    model = session_model()
+    model["constraints"] = {"B.thickness": "0.1 * A.thickness"}
+    with pytest.raises(Exception, match="constrained, so it cannot be fitted too"):
+        LayerModel.from_dict(model)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "__import__('os').system('true')",
+        "A.thickness.__class__",
+        "(lambda: 1)()",
+        "A.thickness ** 1e100",
+    ],
+)
+def test_injection_through_a_model_is_refused(attack):
+    with pytest.raises(Exception, match="constraint on B.thickness"):
+        constrained(attack)
+
+
+def test_the_script_keeps_the_constraint(data, tmp_path):
+    model = constrained("0.07754 * A.thickness + sqrt(4) - 2")
+    script = tmp_path / "model.py"
+    script.write_text(refl1d_adapter.to_script(model, str(DATA)))
+    out = subprocess.run(
+        [sys.executable, "-m", "refl1d.main", str(script), "--chisq"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
+    assert float(line.split()[1].split("(")[0]) == pytest.approx(
+        refl1d_adapter.evaluate(model, data).chisq, rel=1e-4
+    )

@@ -14,7 +14,6 @@ from beamtime.fitting.constraints import (
     apply,
     check_all,
     compile,
-    parameter_names,
     parse,
     references,
 )
@@ -65,7 +64,7 @@ def test_parse_strips_the_expression():
 
 
 def test_the_model_names_its_parameters():
-    names = parameter_names(LayerModel())
+    names = LayerModel().parameter_names()
     assert {"air.sld", "material.thickness", "Si.roughness", "scale", "background"} <= names
     assert len(names) == 3 * 4 + 2
 

@@ -184,3 +184,19 @@ def test_the_calculators_page(client, alice):
     assert "formula: cannot read" in page
     page = client.get("/fitting/tools/?formula=Si&density=dense").content.decode()
     assert "density: &#x27;dense&#x27; is not a number" in page
+
+
+def test_constraints_from_the_form(client, dataset):
+    model = session_model()
+    model["layers"][0]["thickness"] = 40
+    post = editor_post(model, constraints="B.thickness = 0.07754 * A.thickness\n# a comment\n")
+    response = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert response.context["error"] == ""
+    assert response.context["editor"]["constraints"] == "B.thickness = 0.07754 * A.thickness"
+    bad = client.post(
+        f"/fit/upload/{dataset.pk}", editor_post(model, constraints="B.thickness = open('x')")
+    )
+    assert bad.context["error"].startswith("constraint on B.thickness:")
+    assert "open" in bad.context["error"]
+    bad = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, constraints="B.thickness 3"))
+    assert bad.context["error"].startswith("constraints, line 1: write TARGET = EXPRESSION")

@@ -19,13 +19,12 @@ import numpy as np
 from bumps import pmath
 from bumps.parameter import Parameter  # importing it fills bumps.pmath with sqrt, exp, …
 
-from beamtime.fitting.layers import Layer, LayerModel
-
 MAX_LENGTH = 200
 MAX_DEPTH = 20  # levels of the syntax tree
 MAX_EXPONENT = 10
 MAX_NUMBER = 1e12
 BARE_NAMES = ("scale", "background")
+PARAMS = ("thickness", "sld", "isld", "roughness")  # a layer's, as in layers.Layer
 
 # Each works on a float (giving a number) and on a bumps Parameter or expression (giving a
 # bumps expression that evaluates later); bumps' pmath has no abs, but Parameters define
@@ -98,12 +97,6 @@ class ConstraintError(ValueError):
 class Constraint:
     target: str  # "B.thickness": LAYER.param, or "scale" or "background"
     expression: str  # "0.1 * A.thickness + 5"
-
-
-def parameter_names(model: LayerModel) -> set[str]:
-    """The names a constraint may use for this model: ``LAYER.param``, scale and background."""
-    layers = {f"{layer.name}.{name}" for layer in model.all_layers() for name in Layer.PARAMS}
-    return layers | set(BARE_NAMES)
 
 
 def parse(target: str, expression: str, names: set[str]) -> Constraint:
@@ -216,7 +209,7 @@ class _Checker:
             case ast.Name(id=name):
                 if name not in BARE_NAMES:
                     self.fail(
-                        f"{name!r} is not a parameter (write LAYER.{'/'.join(Layer.PARAMS)}, "
+                        f"{name!r} is not a parameter (write LAYER.{'/'.join(PARAMS)}, "
                         f"{' or '.join(BARE_NAMES)})"
                     )
                 self.reference(name)
@@ -309,6 +302,36 @@ def _build(node: ast.expr, parameters: dict[str, Parameter]):
         case ast.Call():
             return _combine(node, [_build(node.args[0], parameters)])
     raise AssertionError(f"unchecked node {ast.dump(node)}")
+
+
+SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def to_python(c: Constraint, places: dict[str, str]) -> str:
+    """The checked expression as Python source for a refl1d script, each parameter name
+    replaced by where the script keeps it (``places``), e.g. ``sample[2].thickness``."""
+    _, tree, _ = _checked(c.target, c.expression, set(places))
+
+    def code(node: ast.expr) -> str:
+        match node:
+            case ast.Constant(value=value):
+                return repr(float(value))
+            case ast.Name(id=name):
+                return places[name]
+            case ast.Attribute(value=ast.Name(id=layer), attr=param):
+                return places[f"{layer}.{param}"]
+            case ast.UnaryOp(op=ast.USub()):
+                return f"(-{code(node.operand)})"
+            case ast.UnaryOp():
+                return code(node.operand)
+            case ast.BinOp(op=op):
+                return f"({code(node.left)} {SYMBOLS[type(op)]} {code(node.right)})"
+            case ast.Call(func=ast.Name(id=name)):
+                function = "abs" if name == "abs" else f"pmath.{name}"
+                return f"{function}({code(node.args[0])})"
+        raise AssertionError(f"unchecked node {ast.dump(node)}")
+
+    return code(tree)
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:

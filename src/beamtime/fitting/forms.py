@@ -67,13 +67,37 @@ def model_from_post(post, add_layer: bool = False) -> LayerModel:
         "background": _param(post, "background"),
         "q_min": post.get("q_min") or 0.0,
         "q_max": post.get("q_max") or 1.0,
+        "constraints": constraints_from_text(post.get("constraints", "")),
     }
     try:
         return LayerModel.from_dict(data)
     except ModelError as exc:
-        raise FormError(
-            exc.field, f"{describe(exc.field, data)}: {str(exc).split(': ', 1)[1]}"
-        ) from None
+        detail = str(exc).split(": ", 1)[1]
+        if exc.field.startswith("constraints"):  # its message names the constraint already
+            raise FormError(exc.field, detail) from None
+        raise FormError(exc.field, f"{describe(exc.field, data)}: {detail}") from None
+
+
+def constraints_from_text(text: str) -> dict[str, str]:
+    """``TARGET = EXPRESSION`` per line (blank lines and # comments skipped)."""
+    found = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        target, equals, expression = line.partition("=")
+        if not equals or not expression.strip():
+            raise FormError(
+                "constraints",
+                f"constraints, line {number}: write TARGET = EXPRESSION, "
+                "e.g. B.thickness = 0.1 * A.thickness + 5",
+            )
+        if target.strip() in found:
+            raise FormError(
+                "constraints", f"constraints, line {number}: {target.strip()} is constrained twice"
+            )
+        found[target.strip()] = expression.strip()
+    return found
 
 
 def describe(field: str, data: dict) -> str:
@@ -130,6 +154,7 @@ def rows_for(model: LayerModel) -> dict:
         "background": {"name": "background", **model.background.__dict__},
         "q_min": model.q_min,
         "q_max": model.q_max,
+        "constraints": "\n".join(f"{t} = {e}" for t, e in model.constraints.items()),
     }
 
 
@@ -168,6 +193,7 @@ def rows_from_post(post) -> dict:
         "background": _top(post, "background"),
         "q_min": post.get("q_min", ""),
         "q_max": post.get("q_max", ""),
+        "constraints": post.get("constraints", ""),
     }
 
 

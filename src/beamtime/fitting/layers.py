@@ -8,6 +8,7 @@ layer toward the back (refl1d's ``interface``), so the front medium has one and 
 medium has none.
 """
 
+import keyword
 import math
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -82,6 +83,8 @@ class LayerModel:
     background: Param = field(default_factory=lambda: fixed(0.0))
     q_min: float = 0.0
     q_max: float = 1.0
+    # target → expression, e.g. {"B.thickness": "0.1 * A.thickness + 5"} (see constraints.py)
+    constraints: dict[str, str] = field(default_factory=dict)
 
     def all_layers(self) -> list[Layer]:
         return [self.front, *self.layers, self.back]
@@ -97,7 +100,7 @@ class LayerModel:
                 if index == len(self.layers) + 1
                 else f"layers.{index - 1}"
             )
-            if not NAME.fullmatch(layer.name):
+            if not NAME.fullmatch(layer.name) or keyword.iskeyword(layer.name):
                 raise ModelError(
                     f"{where}.name",
                     f"{layer.name!r} must start with a letter and hold only "
@@ -114,7 +117,31 @@ class LayerModel:
         self.background.check("background", lower=0.0)
         if not 0 <= self.q_min < self.q_max:
             raise ModelError("q_max", "the Q range must satisfy 0 ≤ Q min < Q max")
+        self.check_constraints()
         return self
+
+    def check_constraints(self) -> None:
+        from beamtime.fitting import constraints  # it builds bumps expressions: imported late
+
+        parsed = [constraints.Constraint(t, e) for t, e in self.constraints.items()]
+        try:
+            constraints.check_all(parsed, self.parameter_names())
+        except constraints.ConstraintError as exc:
+            raise ModelError(exc.field, str(exc)) from None
+        free = {name for name, _ in self.free_parameters()}
+        for c in parsed:
+            if c.target in free:
+                raise ModelError(
+                    f"constraints.{c.target}",
+                    f"{c.target} is constrained, so it cannot be fitted too",
+                )
+
+    def parameter_names(self) -> set[str]:
+        """What constraints may refer to: ``LAYER.param``, ``scale`` and ``background``."""
+        return {f"{layer.name}.{name}" for layer in self.all_layers() for name in Layer.PARAMS} | {
+            "scale",
+            "background",
+        }
 
     def free_parameters(self) -> list[tuple[str, Param]]:
         found = [
@@ -179,7 +206,16 @@ class LayerModel:
 
         if not isinstance(data, dict):
             raise ModelError("model", "must be a JSON object")
-        unknown = set(data) - {"front", "layers", "back", "scale", "background", "q_min", "q_max"}
+        unknown = set(data) - {
+            "front",
+            "layers",
+            "back",
+            "scale",
+            "background",
+            "q_min",
+            "q_max",
+            "constraints",
+        }
         if unknown:
             raise ModelError("model", f"unknown key {sorted(unknown)[0]!r}")
         layers = data.get("layers", [])
@@ -197,5 +233,14 @@ class LayerModel:
             background=param(data.get("background", 0.0), "background"),
             q_min=q_min,
             q_max=q_max,
+            constraints=constraint_map(data.get("constraints", {})),
         )
         return model.check()
+
+
+def constraint_map(value) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ModelError("constraints", "must map parameter names to expressions (text)")
+    return {k.strip(): v.strip() for k, v in value.items() if v.strip()}

@@ -11,6 +11,7 @@ from bumps.fitters import FITTERS, FitDriver
 from bumps.monitor import Monitor
 from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
+from beamtime.fitting import constraints
 from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import Layer, LayerModel, Param
 
@@ -51,6 +52,14 @@ def build_experiment(model: LayerModel, data: ReflData) -> Experiment:
     sample = slabs[0]
     for slab in slabs[1:]:
         sample = sample | slab
+    parameters = {"scale": probe.intensity, "background": probe.background}
+    for layer, slab in zip(model.all_layers(), slabs, strict=True):
+        for name, refl1d_name in REFL1D_NAME.items():
+            owner = slab.material if name in ("sld", "isld") else slab
+            parameters[f"{layer.name}.{name}"] = getattr(owner, refl1d_name)
+    constraints.apply(
+        [constraints.Constraint(t, e) for t, e in model.constraints.items()], parameters
+    )
     return Experiment(probe=probe, sample=sample)
 
 
@@ -86,6 +95,18 @@ def to_script(model: LayerModel, data_file: str) -> str:
                     f"sample[{index}].material" if name in ("sld", "isld") else f"sample[{index}]"
                 )
                 lines.append(f"{owner}.{refl1d_name}.range({param.min!r}, {param.max!r})")
+    if model.constraints:
+        lines.append(
+            "from bumps import pmath  # constraint functions: sqrt, exp, log, sin, cos, tan"
+        )
+    places = {"scale": "probe.intensity", "background": "probe.background"}
+    for index, layer in enumerate(model.all_layers()):
+        for name, refl1d_name in REFL1D_NAME.items():
+            owner = f"sample[{index}].material" if name in ("sld", "isld") else f"sample[{index}]"
+            places[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
+    for target, expression in model.constraints.items():
+        code = constraints.to_python(constraints.Constraint(target, expression), places)
+        lines.append(f"{places[target]}.equals({code})  # {target} = {expression}")
     lines += ["", "problem = FitProblem(Experiment(probe=probe, sample=sample))", ""]
     return "\n".join(lines)
 
