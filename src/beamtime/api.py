@@ -10,6 +10,7 @@ from beamtime.configs.api import router as configs_router
 from beamtime.core.api import router as core_router
 from beamtime.core.auth import ApiKeyAuth
 from beamtime.daq.api import router as daq_router
+from beamtime.fitting.api import router as fitting_router
 
 api = NinjaAPI(
     title="Beamtime API",
@@ -73,3 +74,4 @@ def root(request):
 api.add_router("/", core_router)
 api.add_router("/configs/", configs_router)
 api.add_router("/daq/", daq_router)
+api.add_router("/fitting/", fitting_router)

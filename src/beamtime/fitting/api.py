@@ -1,0 +1,183 @@
+"""JSON API for fitting: data sets, instant evaluation, fit jobs, saved models. Everything is
+the caller's own: another user's ids answer 404."""
+
+from datetime import datetime
+
+from django.http import HttpResponse
+from ninja import File, Router, Schema, Status, UploadedFile
+from ninja.errors import HttpError
+
+from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
+from beamtime.fitting import refl1d_adapter
+from beamtime.fitting.data import MAX_BYTES, DataError, parse_data
+from beamtime.fitting.layers import LayerModel, ModelError
+from beamtime.fitting.models import Dataset, FitJob, SavedModel
+from beamtime.fitting.tasks import run_fit
+
+router = Router(tags=["fitting"])
+
+
+class DatasetOut(Schema):
+    id: int
+    name: str
+    instrument: str
+    tags: str
+    points: int
+    created_at: datetime
+
+
+class ModelIn(Schema):
+    model: dict
+
+
+class EvaluateOut(Schema):
+    chisq: float
+    q: list[float]
+    r: list[float]
+
+
+class FitIn(Schema):
+    dataset: int
+    model: dict
+    engine: str = "lm"
+    options: dict[str, int] = {}
+
+
+class FitOut(Schema):
+    id: int
+    dataset: int
+    engine: str
+    options: dict
+    state: str
+    step: int
+    chisq: float | None
+    percent: float | None
+    message: str
+    result: dict | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class SavedIn(Schema):
+    title: str = ""
+    notes: str = ""
+    model: dict
+
+
+class SavedOut(Schema):
+    id: int
+    title: str
+    notes: str
+    model: dict
+    updated_at: datetime
+
+
+def checked(model: dict) -> LayerModel:
+    try:
+        return LayerModel.from_dict(model)
+    except ModelError as exc:
+        raise HttpError(422, str(exc)) from None
+
+
+@router.get("/datasets", response=list[DatasetOut], summary="Your data sets")
+def datasets(request):
+    return Dataset.objects.filter(owner=request.user)
+
+
+@router.post("/datasets", response={201: DatasetOut}, summary="Upload a 3- or 4-column data file")
+def upload(request, file: File[UploadedFile], name: str = ""):
+    if file.size > MAX_BYTES:
+        raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
+    content = file.read()
+    try:
+        data = parse_data(content)
+    except DataError as exc:
+        raise HttpError(422, f"{file.name}: {exc}") from None
+    return Status(
+        201,
+        Dataset.objects.create(
+            owner=request.user,
+            name=name or file.name,
+            content=content.decode("utf-8-sig"),
+            points=len(data),
+        ),
+    )
+
+
+@router.delete("/datasets/{pk}", response={204: None}, summary="Delete a data set and its fits")
+def delete_dataset(request, pk: int):
+    dataset_for(request.user, pk).delete()
+    return Status(204, None)
+
+
+@router.post(
+    "/datasets/{pk}/evaluate", response=EvaluateOut, summary="The model's curve and χ², at once"
+)
+def evaluate(request, pk: int, payload: ModelIn):
+    dataset = dataset_for(request.user, pk)
+    try:
+        curve = refl1d_adapter.evaluate(checked(payload.model), dataset.data())
+    except ValueError as exc:
+        raise HttpError(422, str(exc)) from None
+    return {"chisq": curve.chisq, "q": curve.q, "r": curve.r}
+
+
+@router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
+def submit(request, payload: FitIn):
+    dataset = dataset_for(request.user, payload.dataset)
+    model = checked(payload.model)
+    if payload.engine not in refl1d_adapter.ENGINES:
+        raise HttpError(422, f"engine: one of {', '.join(refl1d_adapter.ENGINES)}")
+    if not model.free_parameters():
+        raise HttpError(422, "model: free at least one parameter before fitting")
+    job = FitJob.objects.create(
+        owner=request.user,
+        dataset=dataset,
+        model=model.to_dict(),
+        engine=payload.engine,
+        options=payload.options,
+    )
+    run_fit.delay(job.pk)
+    return Status(202, job.to_dict())
+
+
+@router.get("/fits/{pk}", response=FitOut, summary="A fit's progress or result")
+def fit(request, pk: int):
+    return fit_job_for(request.user, pk).to_dict()
+
+
+@router.post("/fits/{pk}/cancel", response=FitOut, summary="Stop a fit (its result so far is kept)")
+def cancel(request, pk: int):
+    job = fit_job_for(request.user, pk)
+    FitJob.objects.filter(pk=job.pk, state=FitJob.QUEUED).update(
+        state=FitJob.CANCELLED, message="cancelled before it started"
+    )
+    FitJob.objects.filter(pk=job.pk, state=FitJob.RUNNING).update(cancel_requested=True)
+    job.refresh_from_db()
+    return job.to_dict()
+
+
+@router.get("/models", response=list[SavedOut], summary="Your saved models")
+def models(request):
+    return SavedModel.objects.filter(owner=request.user)
+
+
+@router.post("/models", response={201: SavedOut}, summary="Save a model")
+def save(request, payload: SavedIn):
+    return Status(
+        201,
+        SavedModel.objects.create(
+            owner=request.user,
+            title=payload.title[:200],
+            notes=payload.notes,
+            model=checked(payload.model).to_dict(),
+        ),
+    )
+
+
+@router.get("/models/{pk}/script", summary="The model as a refl1d script (reads data.txt)")
+def script(request, pk: int):
+    return HttpResponse(
+        refl1d_adapter.to_script(saved_model_for(request.user, pk).layer_model(), "data.txt"),
+        content_type="text/x-python",
+    )

@@ -1,0 +1,113 @@
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from beamtime.fitting.models import Dataset, FitJob
+from tests.factory import make_api_key
+from tests.fitting.test_layers import session_model
+from tests.fitting.test_pages import DOUBLE_LAYER
+
+
+def auth(user):
+    return {"Authorization": f"Bearer {make_api_key(user)[1]}"}
+
+
+def upload(client, headers, content=DOUBLE_LAYER):
+    return client.post(
+        "/api/fitting/datasets",
+        {"file": SimpleUploadedFile("double_layer.txt", content)},
+        headers=headers,
+    )
+
+
+@pytest.mark.django_db
+class TestFittingApi:
+    def test_upload_evaluate_and_list(self, client, alice):
+        headers = auth(alice)
+        created = upload(client, headers)
+        assert created.status_code == 201 and created.json()["points"] == 300
+        pk = created.json()["id"]
+        model = session_model()
+        model["layers"][0]["thickness"], model["layers"][1]["thickness"] = 44.75, 577.6
+        curve = client.post(
+            f"/api/fitting/datasets/{pk}/evaluate",
+            {"model": model},
+            content_type="application/json",
+            headers=headers,
+        ).json()
+        assert curve["chisq"] == pytest.approx(0.86, abs=0.02) and len(curve["r"]) == 300
+        assert [d["id"] for d in client.get("/api/fitting/datasets", headers=headers).json()] == [
+            pk
+        ]
+
+    def test_bad_uploads_and_models_say_why(self, client, alice):
+        headers = auth(alice)
+        bad = upload(client, headers, b"0.01 1 0.1\n0.02 x 0.1\n")
+        assert bad.status_code == 422 and "line 2" in bad.json()["error"]
+        pk = upload(client, headers).json()["id"]
+        model = session_model()
+        model["layers"][0]["name"] = "B-1"
+        response = client.post(
+            f"/api/fitting/datasets/{pk}/evaluate",
+            {"model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422 and response.json()["error"].startswith("layers.0.name")
+        response = client.post(
+            "/api/fitting/fits",
+            {"dataset": pk, "model": session_model(), "engine": "magic"},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422 and not FitJob.objects.exists()
+
+    def test_charlie_reaches_nothing_of_alices(self, client, alice, charlie):
+        pk = upload(client, auth(alice)).json()["id"]
+        job = FitJob.objects.create(
+            owner=alice, dataset=Dataset.objects.get(), model=session_model(), engine="lm"
+        )
+        headers = auth(charlie)
+        assert client.get("/api/fitting/datasets", headers=headers).json() == []
+        assert (
+            client.post(
+                f"/api/fitting/datasets/{pk}/evaluate",
+                {"model": session_model()},
+                content_type="application/json",
+                headers=headers,
+            ).status_code
+            == 404
+        )
+        assert (
+            client.post(
+                "/api/fitting/fits",
+                {"dataset": pk, "model": session_model()},
+                content_type="application/json",
+                headers=headers,
+            ).status_code
+            == 404
+        )
+        assert client.get(f"/api/fitting/fits/{job.pk}", headers=headers).status_code == 404
+        assert client.delete(f"/api/fitting/datasets/{pk}", headers=headers).status_code == 404
+        assert Dataset.objects.filter(pk=pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fit_through_the_api(client, alice, celery_worker):
+    headers = auth(alice)
+    pk = upload(client, headers).json()["id"]
+    submitted = client.post(
+        "/api/fitting/fits",
+        {"dataset": pk, "model": session_model(), "engine": "lm"},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert submitted.status_code == 202
+    for _ in range(300):
+        job = client.get(f"/api/fitting/fits/{submitted.json()['id']}", headers=headers).json()
+        if job["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert job["state"] == "done", job
+    assert job["result"]["values"]["A thickness"] == pytest.approx(577.6, abs=2)
