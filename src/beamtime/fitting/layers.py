@@ -136,6 +136,14 @@ class LayerModel:
                     f"{c.target} is constrained, so it cannot be fitted too",
                 )
 
+    def param(self, name: str) -> Param:
+        """A parameter by its constraint name: ``A.thickness``, ``scale``, ``background``."""
+        if name in ("scale", "background"):
+            return getattr(self, name)
+        layer_name, _, param = name.partition(".")
+        layer = next(layer for layer in self.all_layers() if layer.name == layer_name)
+        return getattr(layer, param)
+
     def parameter_names(self) -> set[str]:
         """What constraints may refer to: ``LAYER.param``, ``scale`` and ``background``."""
         return {f"{layer.name}.{name}" for layer in self.all_layers() for name in Layer.PARAMS} | {

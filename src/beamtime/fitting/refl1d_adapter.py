@@ -4,7 +4,7 @@ refl1d touches this file only. No Django here: workers and scripts use it direct
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from bumps.fitters import FITTERS, FitDriver
@@ -13,7 +13,7 @@ from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
 from beamtime.fitting import constraints
 from beamtime.fitting.data import ReflData
-from beamtime.fitting.layers import Layer, LayerModel, Param
+from beamtime.fitting.layers import LayerModel
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 ENGINES = {
@@ -25,42 +25,54 @@ ENGINES = {
 REFL1D_NAME = {"thickness": "thickness", "sld": "rho", "isld": "irho", "roughness": "interface"}
 
 
-def _bind(par, param: Param) -> None:
-    par.value = param.value
-    if param.free:
-        par.range(param.min, param.max)
+def places(model: LayerModel, slab: str = "sample[{}]", probe: str = "probe") -> dict[str, str]:
+    """Where refl1d keeps each parameter, by our name: ``A.sld`` → ``sample[2].material.rho``."""
+    found = {"scale": f"{probe}.intensity", "background": f"{probe}.background"}
+    for index, layer in enumerate(model.all_layers()):
+        for name, refl1d_name in REFL1D_NAME.items():
+            owner = slab.format(index) + (".material" if name in ("sld", "isld") else "")
+            found[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
+    return found
 
 
-def build_experiment(model: LayerModel, data: ReflData) -> Experiment:
-    """The refl1d experiment for a checked model against data, within the model's Q range."""
+def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
+    """The experiment, and its refl1d parameters by our names (``A.thickness``, ``scale``)."""
     keep = (data.q >= model.q_min) & (data.q <= model.q_max)
     if not keep.any():
         raise ValueError(f"no data point lies in the Q range {model.q_min:g} to {model.q_max:g}")
     dq = data.dq[keep] / FWHM_PER_SIGMA if data.dq is not None else np.zeros(int(keep.sum()))
     probe = QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
-    _bind(probe.intensity, model.scale)
-    _bind(probe.background, model.background)
-    slabs = []
+    sample = None
     for layer in model.all_layers():
-        slab = SLD(layer.name, rho=layer.sld.value, irho=layer.isld.value)(
-            layer.thickness.value, layer.roughness.value
-        )
-        for name, refl1d_name in REFL1D_NAME.items():
-            target = slab.material if name in ("sld", "isld") else slab
-            _bind(getattr(target, refl1d_name), getattr(layer, name))
-        slabs.append(slab)
-    sample = slabs[0]
-    for slab in slabs[1:]:
-        sample = sample | slab
-    parameters = {"scale": probe.intensity, "background": probe.background}
-    for layer, slab in zip(model.all_layers(), slabs, strict=True):
-        for name, refl1d_name in REFL1D_NAME.items():
-            owner = slab.material if name in ("sld", "isld") else slab
-            parameters[f"{layer.name}.{name}"] = getattr(owner, refl1d_name)
+        slab = SLD(layer.name)(layer.thickness.value, layer.roughness.value)
+        sample = slab if sample is None else sample | slab
+    parameters = {}
+    for name, place in places(model, slab="sample[{}]").items():
+        owner = {"sample": sample, "probe": probe}
+        parameters[name] = _resolve(place, owner)
+        param = model.param(name)
+        parameters[name].value = param.value
+        if param.free:
+            parameters[name].range(param.min, param.max)
     constraints.apply(
         [constraints.Constraint(t, e) for t, e in model.constraints.items()], parameters
     )
-    return Experiment(probe=probe, sample=sample)
+    return Experiment(probe=probe, sample=sample), parameters
+
+
+def _resolve(place: str, owners: dict):
+    """``sample[2].material.rho`` → that object, without eval: the places are our own."""
+    head, *attributes = place.split(".")
+    name, _, index = head.partition("[")
+    target = owners[name][int(index[:-1])] if index else owners[name]
+    for attribute in attributes:
+        target = getattr(target, attribute)
+    return target
+
+
+def build_experiment(model: LayerModel, data: ReflData) -> Experiment:
+    """The refl1d experiment for a checked model against data, within the model's Q range."""
+    return _experiment(model, data)[0]
 
 
 def build_problem(model: LayerModel, data: ReflData) -> FitProblem:
@@ -69,53 +81,33 @@ def build_problem(model: LayerModel, data: ReflData) -> FitProblem:
 
 def to_script(model: LayerModel, data_file: str) -> str:
     """A refl1d script for the same problem; ``refl1d SCRIPT --chisq`` gives the same χ²."""
+    stack = " | ".join(
+        f"SLD({layer.name!r})({layer.thickness.value!r}, {layer.roughness.value!r})"
+        for layer in model.all_layers()
+    )
     lines = [
         "# A refl1d model written by Beamtime. Fit with: refl1d THIS_FILE --fit=lm --steps=200",
         "import numpy as np",
+        "from bumps import pmath  # for constraints: sqrt, exp, log, sin, cos, tan",
         "from refl1d.names import SLD, Experiment, FitProblem, QProbe",
         "",
         f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
         f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else np.zeros_like(Q)  # FWHM to 1-sigma",
         f"keep = (Q >= {model.q_min!r}) & (Q <= {model.q_max!r})",
         "probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
+        f"sample = {stack}",
     ]
-    for name, target in (("scale", "probe.intensity"), ("background", "probe.background")):
-        lines += _param_lines(target, getattr(model, name))
-    stack = " | ".join(
-        f"SLD({layer.name!r}, rho={layer.sld.value!r}, irho={layer.isld.value!r})"
-        f"({layer.thickness.value!r}, {layer.roughness.value!r})"
-        for layer in model.all_layers()
-    )
-    lines.append(f"sample = {stack}")
-    for index, layer in enumerate(model.all_layers()):
-        for name, refl1d_name in REFL1D_NAME.items():
-            param = getattr(layer, name)
-            if param.free:
-                owner = (
-                    f"sample[{index}].material" if name in ("sld", "isld") else f"sample[{index}]"
-                )
-                lines.append(f"{owner}.{refl1d_name}.range({param.min!r}, {param.max!r})")
-    if model.constraints:
-        lines.append(
-            "from bumps import pmath  # constraint functions: sqrt, exp, log, sin, cos, tan"
-        )
-    places = {"scale": "probe.intensity", "background": "probe.background"}
-    for index, layer in enumerate(model.all_layers()):
-        for name, refl1d_name in REFL1D_NAME.items():
-            owner = f"sample[{index}].material" if name in ("sld", "isld") else f"sample[{index}]"
-            places[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
+    where = places(model)
+    for name, place in where.items():
+        param = model.param(name)
+        lines.append(f"{place}.value = {param.value!r}")
+        if param.free:
+            lines.append(f"{place}.range({param.min!r}, {param.max!r})")
     for target, expression in model.constraints.items():
-        code = constraints.to_python(constraints.Constraint(target, expression), places)
-        lines.append(f"{places[target]}.equals({code})  # {target} = {expression}")
+        code = constraints.to_python(constraints.Constraint(target, expression), where)
+        lines.append(f"{where[target]}.equals({code})  # {target} = {expression}")
     lines += ["", "problem = FitProblem(Experiment(probe=probe, sample=sample))", ""]
     return "\n".join(lines)
-
-
-def _param_lines(target: str, param: Param) -> list[str]:
-    lines = [f"{target}.value = {param.value!r}"]
-    if param.free:
-        lines.append(f"{target}.range({param.min!r}, {param.max!r})")
-    return lines
 
 
 @dataclass
@@ -130,19 +122,21 @@ class Curve:
 def evaluate(model: LayerModel, data: ReflData) -> Curve:
     """The model's reflectivity at the data's Q, its χ² and its SLD profile."""
     experiment = build_experiment(model, data)
-    problem = FitProblem(experiment)
     q, r = experiment.reflectivity()
     z, rho, _ = experiment.smooth_profile()
-    return Curve(q.tolist(), r.tolist(), float(problem.chisq()), z.tolist(), rho.tolist())
+    return Curve(
+        q.tolist(), r.tolist(), float(FitProblem(experiment).chisq()), z.tolist(), rho.tolist()
+    )
 
 
 @dataclass
 class FitResult:
-    values: dict[str, float]  # refl1d label → value
-    errors: dict[str, float]  # refl1d label → 1-σ uncertainty
+    values: dict[str, float]  # "A thickness" (or "2: A thickness" co-refining) → value
+    errors: dict[str, float]  # the same labels → 1-σ uncertainty
     chisq: float
-    model: LayerModel  # the model with the fitted values
+    model: LayerModel  # the (first) model with the fitted values
     stopped: bool = False  # cancelled before it converged
+    models: list[LayerModel] = field(default_factory=list)  # every data set's, fitted
 
 
 class _Progress(Monitor):
@@ -185,15 +179,34 @@ def fit(
 ) -> FitResult:
     """Fit the model's free parameters with bumps. ``progress(event)`` hears of each step
     (``{"step", "chisq", "percent"}``) and may return False to stop the fit early."""
+    return fit_together([model], [data], [], engine, options, progress)
+
+
+def fit_together(
+    models: list[LayerModel],
+    datasets: list[ReflData],
+    shared: list[str],
+    engine: str = "lm",
+    options: dict | None = None,
+    progress: Callable[[dict], bool] | None = None,
+) -> FitResult:
+    """Co-refinement: one fit of several data sets, each with its model; each parameter named
+    in ``shared`` (e.g. ``A.thickness``) is, in every set, the first set's."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
-    free = model.free_parameters()
-    if not free:
+    built = [_experiment(m, d) for m, d in zip(models, datasets, strict=True)]
+    for name in shared:
+        for index, (_, parameters) in enumerate(built):
+            if name not in parameters:
+                raise ValueError(f"shared: data set {index + 1} has no parameter {name}")
+        for _, parameters in built[1:]:
+            parameters[name].equals(built[0][1][name])
+    problem = FitProblem([experiment for experiment, _ in built])
+    if not len(problem.getp()):
         raise ValueError("the model has no free parameter: free at least one before fitting")
-    problem = build_problem(model, data)
     options = dict(options or {})
     monitor = _Progress(
-        problem, progress or (lambda event: True), total_steps(engine, options, len(free))
+        problem, progress or (lambda event: True), total_steps(engine, options, len(problem.getp()))
     )
     fitclass = next(f for f in FITTERS if f.id == engine)
     driver = FitDriver(
@@ -202,29 +215,29 @@ def fit(
     driver.clip()
     x, _ = driver.fit()
     problem.setp(x)
-    labels = problem.labels()
-    return FitResult(
-        values=dict(zip(labels, map(float, x), strict=True)),
-        errors=dict(zip(labels, map(float, driver.stderr()), strict=True)),
-        chisq=float(problem.chisq()),
-        model=_with_values(model, labels, x),
-        stopped=monitor.stop,
-    )
+    error_of = dict(zip(map(id, problem._parameters), map(float, driver.stderr()), strict=True))
+    values, errors, fitted = {}, {}, []
+    for index, (model, (_, parameters)) in enumerate(zip(models, built, strict=True)):
+        prefix = f"{index + 1}: " if len(models) > 1 else ""
+        for name, _ in model.free_parameters():
+            if id(parameters[name]) in error_of:  # fitted here, not tied to the first set's
+                label = prefix + name.replace(".", " ")
+                values[label], errors[label] = (
+                    float(parameters[name].value),
+                    error_of[id(parameters[name])],
+                )
+        fitted.append(_with_values(model, parameters))
+    return FitResult(values, errors, float(problem.chisq()), fitted[0], monitor.stop, fitted)
 
 
-def _with_values(model: LayerModel, labels, x) -> LayerModel:
-    """A copy of ``model`` with the fitted values in place of the start values."""
+def _with_values(model: LayerModel, parameters: dict) -> LayerModel:
+    """A copy of ``model`` holding the values the fit left in its refl1d parameters."""
     fitted = LayerModel.from_dict(model.to_dict())
-    by_label = dict(zip(labels, x, strict=True))
-    for layer in fitted.all_layers():
-        for name in Layer.PARAMS:
-            param = getattr(layer, name)
-            label = f"{layer.name} {REFL1D_NAME[name]}"
-            if param.free and label in by_label:
-                param.value = float(by_label[label])
-    for name, label in (("scale", "intensity"), ("background", "background")):
-        param = getattr(fitted, name)
-        match = next((v for k, v in by_label.items() if k.endswith(label)), None)
-        if param.free and match is not None:
-            param.value = float(match)
+    for name, par in parameters.items():
+        fitted.param(name).value = float(par.value)
     return fitted
+
+
+def asymmetry(first: list[float], second: list[float]) -> list[float | None]:
+    """(R₁ − R₂) / (R₁ + R₂) point by point, e.g. of two spin states; None where undefined."""
+    return [(a - b) / (a + b) if a + b else None for a, b in zip(first, second, strict=True)]
