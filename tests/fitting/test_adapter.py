@@ -152,3 +152,40 @@ def test_the_script_keeps_the_constraint(data, tmp_path):
     assert float(line.split()[1].split("(")[0]) == pytest.approx(
         refl1d_adapter.evaluate(model, data).chisq, rel=1e-4
     )
+
+
+def test_co_refinement_shares_parameters_across_data_sets(data):
+    """A second contrast of the same sample, simulated by refl1d itself: B's SLD differs."""
+    from refl1d.names import SLD, Experiment, QProbe
+
+    from beamtime.fitting.data import ReflData
+
+    q = data.q
+    probe = QProbe(q, data.dq / refl1d_adapter.FWHM_PER_SIGMA)
+    sample = (
+        SLD("air")(0, 0)
+        | SLD("B", rho=3.0)(44.79, 1.0)
+        | SLD("A", rho=9.436)(577.67, 9.977)
+        | SLD("Si", rho=2.07)(0, 0)
+    )
+    _, r = Experiment(probe=probe, sample=sample).reflectivity()
+    second = ReflData(q, r, r * 0.05, data.dq)
+    models = [LayerModel.from_dict(session_model())]
+    other = session_model()
+    other["layers"][0]["sld"] = 3.0
+    models.append(LayerModel.from_dict(other))
+    result = refl1d_adapter.fit_together(
+        models, [data, second], ["A.thickness", "B.thickness"], "lm"
+    )
+    assert set(result.values) == {"1: A thickness", "1: B thickness"}  # shared: fitted once
+    assert result.values["1: A thickness"] == pytest.approx(577.6, abs=2)
+    assert [m.layers[1].thickness.value for m in result.models] == [
+        result.values["1: A thickness"]
+    ] * 2
+    assert refl1d_adapter.asymmetry([2.0, 1.0], [1.0, 1.0]) == [pytest.approx(1 / 3), 0.0]
+
+
+def test_sharing_an_unknown_parameter_is_refused(data):
+    with pytest.raises(ValueError, match="data set 1 has no parameter C.thickness"):
+        model = LayerModel.from_dict(session_model())
+        refl1d_adapter.fit_together([model, model], [data, data], ["C.thickness"])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from beamtime.fitting import refl1d_adapter
 from beamtime.fitting.layers import LayerModel
-from beamtime.fitting.models import FitJob
+from beamtime.fitting.models import Dataset, FitJob
 
 REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
@@ -40,8 +40,13 @@ def run(job_pk: int) -> str:
         return not FitJob.objects.filter(pk=job_pk, cancel_requested=True).exists()
 
     try:
-        result = refl1d_adapter.fit(
-            LayerModel.from_dict(job.model), job.dataset.data(), job.engine, job.options, progress
+        models = [LayerModel.from_dict(job.model)]
+        datasets = [job.dataset.data()]
+        for partner in job.partners:
+            models.append(LayerModel.from_dict(partner["model"]))
+            datasets.append(Dataset.objects.get(pk=partner["dataset"], owner=job.owner).data())
+        result = refl1d_adapter.fit_together(
+            models, datasets, job.shared, job.engine, job.options, progress
         )
     except Exception as exc:  # refl1d, bumps or the data: the job fails with the reason
         finish(job_pk, FitJob.FAILED, message=f"{type(exc).__name__}: {exc}")
@@ -57,6 +62,7 @@ def run(job_pk: int) -> str:
             "errors": result.errors,
             "chisq": result.chisq,
             "model": result.model.to_dict(),
+            "models": [m.to_dict() for m in result.models],
         },
     )
     return state

@@ -67,6 +67,9 @@ class FitJob(models.Model):
     )
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="fit_jobs")
     model = models.JSONField()  # the start model
+    # Co-refinement: the other data sets with their start models, and the parameters all share.
+    partners = models.JSONField(default=list, blank=True)  # [{"dataset": id, "model": {...}}]
+    shared = models.JSONField(default=list, blank=True)  # ["A.thickness", ...]
     engine = models.CharField(max_length=10)
     options = models.JSONField(default=dict)
     state = models.CharField(max_length=10, choices=STATES, default=QUEUED)

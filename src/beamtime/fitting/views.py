@@ -76,7 +76,12 @@ def start_model(request, dataset) -> LayerModel:
     """The model the fit page opens with: a saved one asked for, the last fit's, or the default."""
     if "model" in request.GET:
         return saved_model_for(request.user, int(request.GET["model"])).layer_model()
-    last = dataset.fit_jobs.filter(owner=request.user).first()
+    return current_model(request.user, dataset)
+
+
+def current_model(user, dataset) -> LayerModel:
+    """The data set's model as its last fit left it, or the default."""
+    last = dataset.fit_jobs.filter(owner=user).first()
     if last is not None:
         return LayerModel.from_dict(last.result["model"] if last.result else last.model)
     return LayerModel()
@@ -91,8 +96,9 @@ def fit_page(request, instrument, data_id):
         action = request.POST.get("action", "evaluate")
         try:
             model = model_from_post(request.POST, add_layer=action == "add_layer")
-            if action == "fit":
-                return submit_fit(request, dataset, model, preferences)
+            if action in ("fit", "co_refine"):
+                partners = co_refinement(request, dataset) if action == "co_refine" else ([], [])
+                return submit_fit(request, dataset, model, preferences, *partners)
             if action == "save":
                 saved = SavedModel.objects.create(
                     owner=request.user,
@@ -120,6 +126,7 @@ def fit_page(request, instrument, data_id):
             "preferences": preferences,
             "engines": refl1d_adapter.ENGINES,
             "free": model.free_parameters() if model else [],
+            "others": Dataset.objects.filter(owner=request.user).exclude(pk=dataset.pk)[:50],
         },
     )
 
@@ -128,7 +135,26 @@ def plot_data(data) -> dict:
     return {"q": data.q.tolist(), "r": data.r.tolist(), "dr": data.dr.tolist()}
 
 
-def submit_fit(request, dataset, model, preferences):
+def co_refinement(request, dataset) -> tuple[list[dict], list[str]]:
+    """The other data sets ticked on the page, each with its current model, and the names of
+    the parameters they share."""
+    others = [
+        dataset_for(request.user, int(pk))
+        for pk in request.POST.getlist("partners")
+        if pk.isdigit()
+    ]
+    others = [other for other in others if other.pk != dataset.pk]
+    if not others:
+        raise ValueError("co-refine: tick at least one other data set")
+    shared = [name.strip() for name in request.POST.get("shared", "").split(",") if name.strip()]
+    partners = [
+        {"dataset": other.pk, "model": current_model(request.user, other).to_dict()}
+        for other in others
+    ]
+    return partners, shared
+
+
+def submit_fit(request, dataset, model, preferences, partners=(), shared=()):
     engine = request.POST.get("engine", preferences.engine)
     if engine not in refl1d_adapter.ENGINES:
         raise ValueError(f"engine: unknown engine {engine!r}")
@@ -139,12 +165,18 @@ def submit_fit(request, dataset, model, preferences):
             if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
                 raise ValueError(f"{name}: a whole number from 1 to 1000000, not {raw!r}")
             options[name] = int(raw)
-    if not model.free_parameters():
+    if not model.free_parameters() and not partners:
         raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
     preferences.engine, preferences.options = engine, options
     preferences.save()
     job = FitJob.objects.create(
-        owner=request.user, dataset=dataset, model=model.to_dict(), engine=engine, options=options
+        owner=request.user,
+        dataset=dataset,
+        model=model.to_dict(),
+        engine=engine,
+        options=options,
+        partners=list(partners),
+        shared=list(shared),
     )
     run_fit.delay(job.pk)
     return redirect("fitting:job", pk=job.pk)
@@ -162,6 +194,10 @@ def job_panel(request, pk):
 
 def job_context(job) -> dict:
     context = {"job": job}
+    if job.result and job.partners:
+        context["sets"] = co_refined_sets(job)
+        if len(context["sets"]) == 2:
+            context["asymmetry"] = asymmetry_plot(*(s["plot"] for s in context["sets"]))
     if job.result:
         model = LayerModel.from_dict(job.result["model"])
         data = job.dataset.data()
@@ -308,3 +344,36 @@ def optional_number(params, name: str) -> float | None:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name}: {raw!r} is not a number") from None
+
+
+def co_refined_sets(job) -> list[dict]:
+    """Each data set of a co-refinement with its fitted model and plot data."""
+    datasets = [job.dataset] + [
+        Dataset.objects.get(pk=p["dataset"], owner=job.owner) for p in job.partners
+    ]
+    sets = []
+    for number, (dataset, model) in enumerate(
+        zip(datasets, job.result["models"], strict=True), start=1
+    ):
+        data = dataset.data()
+        curve = refl1d_adapter.evaluate(LayerModel.from_dict(model), data)
+        sets.append(
+            {
+                "id": f"set-{number}",
+                "dataset": dataset,
+                "chisq": curve.chisq,
+                "plot": {"data": plot_data(data), "curve": curve.__dict__},
+            }
+        )
+    return sets
+
+
+def asymmetry_plot(first: dict, second: dict) -> dict | None:
+    """The asymmetry of two data sets measured at the same Q, data and model; None otherwise."""
+    if first["data"]["q"] != second["data"]["q"]:
+        return None
+    return {
+        "q": first["data"]["q"],
+        "data": refl1d_adapter.asymmetry(first["data"]["r"], second["data"]["r"]),
+        "model": refl1d_adapter.asymmetry(first["curve"]["r"], second["curve"]["r"]),
+    }

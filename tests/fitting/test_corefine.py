@@ -1,0 +1,107 @@
+"""Co-refinement from the fit page: two contrasts of one sample, thicknesses shared."""
+
+import time
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from beamtime.fitting.data import ReflData, parse_data
+from beamtime.fitting.models import Dataset, FitJob
+from tests.fitting.test_layers import session_model
+from tests.fitting.test_pages import DOUBLE_LAYER, editor_post
+
+
+def second_contrast() -> bytes:
+    """double_layer's sample with B's SLD at 3.0, simulated by refl1d at the same Q."""
+    from refl1d.names import SLD, Experiment, QProbe
+
+    from beamtime.fitting.refl1d_adapter import FWHM_PER_SIGMA
+
+    data = parse_data(DOUBLE_LAYER)
+    sample = (
+        SLD("air")(0, 0)
+        | SLD("B", rho=3.0)(44.79, 1.0)
+        | SLD("A", rho=9.436)(577.67, 9.977)
+        | SLD("Si", rho=2.07)(0, 0)
+    )
+    _, r = Experiment(probe=QProbe(data.q, data.dq / FWHM_PER_SIGMA), sample=sample).reflectivity()
+    return ReflData(data.q, r, r * 0.05, data.dq).to_text().encode()
+
+
+def contrast_model() -> dict:
+    model = session_model()
+    model["layers"][0]["sld"] = 3.0
+    return model
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_contrasts_fitted_together(client, alice, celery_worker):
+    client.force_login(alice)
+    for name, content in [
+        ("hydrogenated.txt", DOUBLE_LAYER),
+        ("deuterated.txt", second_contrast()),
+    ]:
+        client.post("/fitting/upload", {"file": SimpleUploadedFile(name, content)})
+    first, second = Dataset.objects.order_by("pk")
+    # The second set's model, as a fit of it would have left it.
+    FitJob.objects.create(
+        owner=alice,
+        dataset=second,
+        model=contrast_model(),
+        engine="lm",
+        state="done",
+        result={"model": contrast_model(), "values": {}, "errors": {}, "chisq": 1.0},
+    )
+    post = editor_post(
+        session_model(),
+        action="co_refine",
+        partners=[str(second.pk)],
+        shared="A.thickness, B.thickness",
+    )
+    response = client.post(f"/fit/upload/{first.pk}", post)
+    job = FitJob.objects.latest("pk")
+    assert response["Location"] == f"/fitting/jobs/{job.pk}/"
+    assert job.partners[0]["dataset"] == second.pk and job.shared == ["A.thickness", "B.thickness"]
+    for _ in range(300):
+        job.refresh_from_db()
+        if job.finished:
+            break
+        time.sleep(0.1)
+    assert job.state == "done", job.message
+    assert job.result["values"]["1: A thickness"] == pytest.approx(577.6, abs=2)
+    page = client.get(f"/fitting/jobs/{job.pk}/")
+    assert [s["dataset"].name for s in page.context["sets"]] == [
+        "hydrogenated.txt",
+        "deuterated.txt",
+    ]
+    asymmetry = page.context["asymmetry"]
+    assert (
+        len(asymmetry["q"]) == 300
+        and np.isfinite([a for a in asymmetry["model"] if a is not None]).all()
+    )
+
+
+@pytest.mark.django_db
+def test_co_refining_needs_another_data_set(client, alice):
+    client.force_login(alice)
+    client.post("/fitting/upload", {"file": SimpleUploadedFile("a.txt", DOUBLE_LAYER)})
+    dataset = Dataset.objects.get()
+    response = client.post(
+        f"/fit/upload/{dataset.pk}", editor_post(session_model(), action="co_refine")
+    )
+    assert response.context["error"] == "co-refine: tick at least one other data set"
+    assert not FitJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_charlie_cannot_co_refine_with_alices_data(client, alice, charlie):
+    alices = Dataset.objects.create(
+        owner=alice, name="a", content=DOUBLE_LAYER.decode(), points=300
+    )
+    client.force_login(charlie)
+    client.post("/fitting/upload", {"file": SimpleUploadedFile("c.txt", DOUBLE_LAYER)})
+    mine = Dataset.objects.get(owner=charlie)
+    post = editor_post(session_model(), action="co_refine", partners=[str(alices.pk)])
+    assert client.post(f"/fit/upload/{mine.pk}", post).status_code == 404
+    assert not FitJob.objects.exists()
