@@ -6,8 +6,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from tests.browser.test_smoke import shoot
-from tests.factory import PASSWORD, hetdex, make_user
+from tests.browser.test_smoke import log_in, shoot
+from tests.factory import hetdex, make_user
 
 
 @pytest.mark.django_db(transaction=True)
@@ -15,11 +15,7 @@ def test_browse_the_focal_plane_history(live_server, page):
     hetdex()
     call_command("load_demo", stdout=io.StringIO())
     make_user("ada")
-    page.goto(live_server.url + "/accounts/login/?next=/configs/hetdex/")
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + "/configs/hetdex/")
+    log_in(page, live_server, "/configs/hetdex/")
     page.wait_for_selector("#focal-plane .main-svg")
     # One square per slot.
     assert page.locator("#focal-plane .scatterlayer .point").count() == 99

@@ -3,8 +3,8 @@ big buttons, watching the page update by itself."""
 
 import pytest
 
-from tests.browser.test_smoke import shoot
-from tests.factory import PASSWORD, make_ecc_server, make_experiment, make_user
+from tests.browser.test_smoke import log_in, shoot
+from tests.factory import make_ecc_server, make_experiment, make_user
 
 
 @pytest.mark.django_db(transaction=True)
@@ -14,11 +14,7 @@ def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_wor
     for i in range(3):
         make_ecc_server(experiment, ecc_sim(delay=0.3)[1], name=f"ecc{i}")
 
-    page.goto(live_server.url + "/accounts/login/?next=/daq/")
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + "/daq/")
+    log_in(page, live_server, "/daq/")
     shoot(page, "daq-status-idle")
 
     overall = page.locator("#overall-state")
@@ -46,11 +42,7 @@ def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_wor
 def test_easy_setup_shows_what_is_wrong(live_server, page):
     ada = make_user("ada")
     make_experiment(members=[ada])
-    page.goto(live_server.url + "/accounts/login/?next=/daq/setup/easy")
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/daq/setup/easy")
+    log_in(page, live_server, "/daq/setup/easy")
     page.fill("input[name=num_cobos]", "10")
     page.fill("input[name=first_cobo_ecc_ip]", "192.168.1.250")
     page.fill("input[name=first_cobo_data_router_ip]", "192.168.2.60")
@@ -86,11 +78,7 @@ def test_observables_run_sheet_and_chart(live_server, page):
             serialized_value=str(value),
         )
 
-    page.goto(live_server.url + "/accounts/login/?next=/daq/observables/")
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/daq/observables/")
+    log_in(page, live_server, "/daq/observables/")
     # Drag "Mesh voltage" above "Beam current": the order is saved without a reload.
     with page.expect_response("**/daq/observables/order") as saved:
         page.locator("tr[data-pk]", has_text="Mesh voltage").drag_to(

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from tests.browser.test_smoke import shoot
+from tests.browser.test_smoke import log_in, shoot
 from tests.conftest import SHARED
-from tests.factory import PASSWORD, make_user
+from tests.factory import make_user
 
 DATA = SHARED / "data" / "reflectivity" / "double_layer.txt"
 
@@ -48,11 +48,7 @@ def parameters(page) -> dict[str, tuple[float, float]]:
 @pytest.mark.django_db(transaction=True)
 def test_the_manual_fit_session(live_server, page, celery_worker):
     make_user("ada")
-    page.goto(live_server.url + "/accounts/login/?next=/fitting/")
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/fitting/")
+    log_in(page, live_server, "/fitting/")
     page.set_input_files("input[name=file]", str(DATA))
     page.click("button:text('Upload')")
     page.wait_for_url(re.compile(r".*/fit/upload/\d+$"))
@@ -95,11 +91,7 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
 @pytest.mark.django_db(transaction=True)
 def test_the_calculators(live_server, page):
     make_user("ada")
-    page.goto(live_server.url + "/accounts/login/?next=/fitting/tools/")
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/fitting/tools/")
+    log_in(page, live_server, "/fitting/tools/")
     page.fill("input[name=formula]", "D2O")
     page.fill("input[name=density]", "1.107")
     page.locator("button:text('Calculate')").first.click()

@@ -10,6 +10,15 @@ from tests.factory import PASSWORD, make_user
 SCREENSHOTS = os.environ.get("BEAMTIME_SCREENSHOTS")
 
 
+def log_in(page, live_server, next_path: str, username: str = "ada"):
+    """Log in through the login page and land on ``next_path``."""
+    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+
+
 def shoot(page, name):
     """Save a screenshot for a person to look at, when BEAMTIME_SCREENSHOTS names a folder."""
     if SCREENSHOTS:

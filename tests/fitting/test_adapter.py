@@ -84,18 +84,9 @@ def test_a_q_range_without_data_is_refused(data):
 
 def test_the_script_gives_refl1ds_command_line_the_same_chisq(data, tmp_path):
     model = LayerModel.from_dict(session_model())
-    script = tmp_path / "model.py"
-    script.write_text(refl1d_adapter.to_script(model, str(DATA)))
-    out = subprocess.run(
-        [sys.executable, "-m", "refl1d.main", str(script), "--chisq"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+    assert refl1d_chisq(model, tmp_path) == pytest.approx(
+        refl1d_adapter.evaluate(model, data).chisq, rel=1e-4
     )
-    line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
-    printed = float(line.split()[1].split("(")[0])
-    assert printed == pytest.approx(refl1d_adapter.evaluate(model, data).chisq, rel=1e-4)
 
 
 def constrained(expression="0.07754 * A.thickness") -> LayerModel:
@@ -139,17 +130,7 @@ def test_injection_through_a_model_is_refused(attack):
 
 def test_the_script_keeps_the_constraint(data, tmp_path):
     model = constrained("0.07754 * A.thickness + sqrt(4) - 2")
-    script = tmp_path / "model.py"
-    script.write_text(refl1d_adapter.to_script(model, str(DATA)))
-    out = subprocess.run(
-        [sys.executable, "-m", "refl1d.main", str(script), "--chisq"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
-    assert float(line.split()[1].split("(")[0]) == pytest.approx(
+    assert refl1d_chisq(model, tmp_path) == pytest.approx(
         refl1d_adapter.evaluate(model, data).chisq, rel=1e-4
     )
 
@@ -189,3 +170,18 @@ def test_sharing_an_unknown_parameter_is_refused(data):
     with pytest.raises(ValueError, match="data set 1 has no parameter C.thickness"):
         model = LayerModel.from_dict(session_model())
         refl1d_adapter.fit_together([model, model], [data, data], ["C.thickness"])
+
+
+def refl1d_chisq(model: LayerModel, tmp_path) -> float:
+    """χ² as refl1d's own command line reports it for the script Beamtime writes."""
+    script = tmp_path / "model.py"
+    script.write_text(refl1d_adapter.to_script(model, str(DATA)))
+    out = subprocess.run(
+        [sys.executable, "-m", "refl1d.main", str(script), "--chisq"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
+    return float(line.split()[1].split("(")[0])
