@@ -200,3 +200,22 @@ def test_constraints_from_the_form(client, dataset):
     assert "open" in bad.context["error"]
     bad = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, constraints="B.thickness 3"))
     assert bad.context["error"].startswith("constraints, line 1: write TARGET = EXPRESSION")
+
+
+def test_a_refl1d_script_uploads_as_a_saved_model(client, alice):
+    from beamtime.fitting.layers import LayerModel
+    from beamtime.fitting.refl1d_adapter import to_script
+
+    client.force_login(alice)
+    script = to_script(LayerModel.from_dict(session_model()), "data.txt").encode()
+    response = client.post(
+        "/fitting/models/import", {"script": SimpleUploadedFile("model.py", script)}
+    )
+    saved = SavedModel.objects.get()
+    assert response["Location"] == f"/fitting/models/{saved.pk}/"
+    assert saved.layer_names() == "air, B, A, Si" and saved.owner == alice
+    bad = client.post(
+        "/fitting/models/import", {"script": SimpleUploadedFile("x.py", b"sample = (")}, follow=True
+    )
+    assert "x.py: line 1: not Python" in bad.content.decode()
+    assert SavedModel.objects.count() == 1

@@ -14,6 +14,7 @@ urlpatterns = [
     path("fitting/jobs/<int:pk>/cancel", views.cancel_job, name="cancel-job"),
     path("fitting/jobs/<int:pk>/csv", views.job_csv, name="job-csv"),
     path("fitting/models/", views.saved_models, name="models"),
+    path("fitting/models/import", views.import_model, name="import-model"),
     path("fitting/tools/", views.tools, name="tools"),
     path("fitting/models/<int:pk>/", views.saved_model_edit, name="model"),
     path("fitting/models/<int:pk>/script", views.saved_model_script, name="model-script"),

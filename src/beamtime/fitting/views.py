@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import refl1d_adapter
+from beamtime.fitting import refl1d_adapter, script_import
 from beamtime.fitting import tools as calculators
 from beamtime.fitting.data import MAX_BYTES, DataError, parse_data
 from beamtime.fitting.forms import model_from_post, rows_for, rows_from_post
@@ -263,6 +263,24 @@ def saved_models(request):
             "datasets": Dataset.objects.filter(owner=request.user)[:50],
         },
     )
+
+
+@require_POST
+def import_model(request):
+    """A model from an uploaded refl1d script (as Beamtime writes them), read, never run."""
+    upload = request.FILES.get("script")
+    if upload is None or upload.size > script_import.MAX_BYTES:
+        messages.error(request, "Script: choose a refl1d script of at most 1 MiB.")
+        return redirect("fitting:models")
+    try:
+        model = script_import.model_from_script(upload.read().decode("utf-8", errors="replace"))
+    except ModelError as exc:
+        messages.error(request, f"{upload.name}: {str(exc).removeprefix('script: ')}")
+        return redirect("fitting:models")
+    saved = SavedModel.objects.create(
+        owner=request.user, title=upload.name[:200], model=model.to_dict()
+    )
+    return redirect("fitting:model", pk=saved.pk)
 
 
 def saved_model_edit(request, pk):
