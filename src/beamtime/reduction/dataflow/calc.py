@@ -1,0 +1,157 @@
+"""Evaluating a template: only the ancestors of the requested terminal, in order, each step
+looked up in the cache by a key that hashes what determines its result.
+
+Values flow as bundles (lists). Into a single input, a bundle maps the action over its items;
+a multiple input receives the whole list in one call. A single output gives one item per
+call; a multiple output returns the list itself.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from beamtime.reduction.dataflow.interface import ModuleDef, define
+from beamtime.reduction.dataflow.template import Template, TemplateError
+
+
+@dataclass(frozen=True)
+class DataType:
+    """How values of one type are kept in the cache and shown: JSON in both directions."""
+
+    name: str
+    to_json: Callable = lambda value: value
+    from_json: Callable = lambda data: data
+
+
+@dataclass
+class Registry:
+    """The modules and data types of an instrument."""
+
+    instrument: str
+    datatypes: dict[str, DataType] = field(default_factory=dict)
+    modules: dict[str, ModuleDef] = field(default_factory=dict)
+
+    def module(self, function):
+        """Decorator: register ``function`` as module ``INSTRUMENT.NAME``."""
+        definition = define(function, f"{self.instrument}.{function.__name__}")
+        for terminal in (*definition.inputs, *definition.outputs):
+            if terminal.datatype not in self.datatypes:
+                raise ValueError(f"module {definition.id}: unknown data type {terminal.datatype!r}")
+        self.modules[definition.id] = definition
+        return function
+
+
+def step_key(module: ModuleDef, controls: dict, input_keys: list) -> str:
+    """The cache key of one step: module id and version, controls, and its inputs' keys."""
+    text = json.dumps(
+        [module.id, module.version, controls, input_keys], sort_keys=True, default=str
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class MemoryCache(dict):
+    """A cache that lives as long as the process (for scripts and tests)."""
+
+    def get_bundle(self, key):
+        return self.get(key)
+
+    def set_bundle(self, key, data):
+        self[key] = data
+
+
+def controls_of(template: Template, index: int, module: ModuleDef, config: dict | None) -> dict:
+    """Defaults, then the node's own values, then the run's config for that node."""
+    values = {c.name: c.default for c in module.controls}
+    values.update(template.nodes[index].get("config", {}))
+    values.update((config or {}).get(str(index), {}))
+    unknown = set(values) - {c.name for c in module.controls}
+    if unknown:
+        raise TemplateError(
+            f"{module.id} has no parameter {sorted(unknown)[0]!r}", index, sorted(unknown)[0]
+        )
+    return values
+
+
+def plan(
+    template: Template, registry: Registry, target: int, config: dict | None = None
+) -> dict[int, str]:
+    """The cache key of every node the target needs."""
+    template.check(registry.modules)
+    keys: dict[int, str] = {}
+    for index in template.order([target]):
+        module = registry.modules[template.nodes[index]["module"]]
+        inputs = sorted(
+            (w["target"][1], keys[w["source"][0]], w["source"][1]) for w in template.parents(index)
+        )
+        keys[index] = step_key(module, controls_of(template, index, module, config), inputs)
+    return keys
+
+
+def calculate(
+    template: Template,
+    registry: Registry,
+    target: int,
+    terminal: str,
+    cache,
+    config: dict | None = None,
+) -> list:
+    """The bundle at ``target``'s output ``terminal``, computing only what the cache lacks."""
+    keys = plan(template, registry, target, config)
+    memo: dict[int, dict[str, list]] = {}
+
+    def outputs(index: int) -> dict[str, list]:
+        if index in memo:
+            return memo[index]
+        module = registry.modules[template.nodes[index]["module"]]
+        stored = cache.get_bundle(keys[index])
+        if stored is not None:
+            memo[index] = {
+                t.name: [registry.datatypes[t.datatype].from_json(v) for v in stored[t.name]]
+                for t in module.outputs
+            }
+            return memo[index]
+        inputs = {t.name: [] for t in module.inputs}
+        for wire in template.parents(index):
+            inputs[wire["target"][1]].extend(outputs(wire["source"][0])[wire["source"][1]])
+        try:
+            result = run_step(module, inputs, controls_of(template, index, module, config))
+        except Exception as exc:  # the module's own complaint, said on its node
+            raise TemplateError(f"{module.id} failed: {exc}", index) from exc
+        cache.set_bundle(
+            keys[index],
+            {
+                t.name: [registry.datatypes[t.datatype].to_json(v) for v in result[t.name]]
+                for t in module.outputs
+            },
+        )
+        memo[index] = result
+        return result
+
+    return outputs(target)[terminal]
+
+
+def run_step(module: ModuleDef, inputs: dict[str, list], controls: dict) -> dict[str, list]:
+    """Call the action once per item of the single inputs (broadcasting bundles of one)."""
+    singles = [t for t in module.inputs if not t.multiple]
+    sizes = {len(inputs[t.name]) for t in singles if inputs[t.name]}
+    if len(sizes - {1}) > 1:
+        raise ValueError(f"bundles of different sizes {sorted(sizes)} cannot be paired")
+    count = max(sizes, default=1)
+    results = {t.name: [] for t in module.outputs}
+    for item in range(count):
+        args = []
+        for t in module.inputs:
+            bundle = inputs[t.name]
+            if t.multiple:
+                args.append(bundle)
+            else:
+                args.append(bundle[item if len(bundle) > 1 else 0] if bundle else None)
+        value = module.action(*args, **controls)
+        values = value if len(module.outputs) > 1 else (value,)
+        for t, v in zip(module.outputs, values, strict=True):
+            if t.multiple:
+                results[t.name].extend(v)
+            else:
+                results[t.name].append(v)
+    return results

@@ -1,0 +1,259 @@
+"""The dataflow engine on a toy instrument: definitions from docstrings, checked templates,
+bundles, and a cache that recomputes only what a change affects (module calls counted)."""
+
+from collections import Counter
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from beamtime.reduction.dataflow.cache import DiskCache
+from beamtime.reduction.dataflow.calc import DataType, MemoryCache, Registry, calculate, plan
+from beamtime.reduction.dataflow.interface import ModuleDefinitionError, define
+from beamtime.reduction.dataflow.template import Template, TemplateError
+
+calls = Counter()
+toy = Registry("toy", datatypes={"number": DataType("number"), "text": DataType("text")})
+
+
+@toy.module
+def load(values=(1.0,)):
+    """
+    Numbers out of thin air, one per value.
+
+    **Inputs**
+
+    values (float[]:counts) : the numbers [1.0]
+
+    **Returns**
+
+    output (number[]) : one number per value
+
+    Author: test
+    Version: 1
+    """
+    calls["load"] += 1
+    return list(values)
+
+
+@toy.module
+def scale(data, factor=2.0):
+    """
+    Multiply.
+
+    **Inputs**
+
+    data (number) : a number
+
+    factor (float) : the factor [2.0]
+
+    **Returns**
+
+    output (number) : data times factor
+
+    Author: test
+    Version: 1
+    """
+    calls["scale"] += 1
+    return data * factor
+
+
+@toy.module
+def total(data):
+    """
+    Add up a bundle.
+
+    **Inputs**
+
+    data (number[]) : numbers
+
+    **Returns**
+
+    output (number) : their sum
+
+    Author: test
+    Version: 1
+    """
+    calls["total"] += 1
+    return sum(data)
+
+
+@toy.module
+def label(data):
+    """
+    A number as text.
+
+    **Inputs**
+
+    data (number) : a number
+
+    **Returns**
+
+    output (text) : it, written
+
+    Author: test
+    Version: 1
+    """
+    return f"{data:g}"
+
+
+def chain(values=(1.0, 2.0, 3.0)) -> Template:
+    return Template(
+        "chain",
+        nodes=[
+            {"module": "toy.load", "config": {"values": list(values)}},
+            {"module": "toy.scale", "config": {"factor": 10.0}},
+            {"module": "toy.total"},
+        ],
+        wires=[
+            {"source": [0, "output"], "target": [1, "data"]},
+            {"source": [1, "output"], "target": [2, "data"]},
+        ],
+    )
+
+
+@pytest.fixture(autouse=True)
+def _count():
+    calls.clear()
+
+
+def test_the_definition_comes_from_the_signature_and_docstring():
+    definition = toy.modules["toy.scale"]
+    assert [t.name for t in definition.inputs] == ["data"]
+    factor = definition.controls[0]
+    assert (factor.name, factor.datatype, factor.default, factor.required) == (
+        "factor",
+        "float",
+        2.0,
+        False,
+    )
+    assert (definition.version, definition.author) == ("1", "test")
+    assert toy.modules["toy.load"].controls[0].units == "counts"
+    assert toy.modules["toy.total"].inputs[0].multiple is True
+
+
+def test_bundles_map_single_inputs_and_pass_lists_to_multiple_ones():
+    assert calculate(chain(), toy, 1, "output", MemoryCache()) == [10.0, 20.0, 30.0]
+    assert calls["scale"] == 3
+    assert calculate(chain(), toy, 2, "output", MemoryCache()) == [60.0]
+
+
+def test_only_the_changed_node_and_its_descendants_are_computed_again(tmp_path):
+    cache = DiskCache(tmp_path)
+    template = chain()
+    calculate(template, toy, 2, "output", cache)
+    assert calls == {"load": 1, "scale": 3, "total": 1}
+    calls.clear()
+    assert calculate(template, toy, 2, "output", cache) == [60.0]
+    assert calls == {}  # fully cached
+    calls.clear()
+    assert calculate(template, toy, 2, "output", cache, config={"1": {"factor": 1.0}}) == [6.0]
+    assert calls == {"scale": 3, "total": 1}  # load was cached
+    calls.clear()
+    assert calculate(
+        template, toy, 2, "output", DiskCache(tmp_path), config={"1": {"factor": 1.0}}
+    ) == [6.0]
+    assert calls == {}  # a new process would find the disk cache
+
+
+def test_keys_depend_on_controls_inputs_and_version_only():
+    first, second = plan(chain(), toy, 2), plan(chain(), toy, 2)
+    assert first == second
+    changed = plan(chain(values=(1.0, 2.0)), toy, 2)
+    assert changed[0] != first[0] and changed[1] != first[1] and changed[2] != first[2]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "wires", "message"),
+    [
+        ([{"module": "toy.nope"}], [], "node 0: unknown module 'toy.nope'"),
+        (
+            [{"module": "toy.load"}, {"module": "toy.label"}, {"module": "toy.scale"}],
+            [
+                {"source": [0, "output"], "target": [1, "data"]},
+                {"source": [1, "output"], "target": [2, "data"]},
+            ],
+            "node 2 (data): a text output cannot feed a number input",
+        ),
+        (
+            [{"module": "toy.scale"}, {"module": "toy.scale"}],
+            [
+                {"source": [0, "output"], "target": [1, "data"]},
+                {"source": [1, "output"], "target": [0, "data"]},
+            ],
+            "the wires form a cycle",
+        ),
+        ([{"module": "toy.scale"}], [], "node 0 (data): required input is not wired"),
+        (
+            [{"module": "toy.load"}, {"module": "toy.scale"}],
+            [{"source": [0, "output"], "target": [1, "weight"]}],
+            "node 1 (weight): toy.scale has no input 'weight'",
+        ),
+        (
+            [{"module": "toy.load"}],
+            [{"source": [0, "output"], "target": [5, "data"]}],
+            "a wire must join existing",
+        ),
+    ],
+)
+def test_bad_templates_name_the_node(nodes, wires, message):
+    with pytest.raises(TemplateError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        calculate(Template("bad", nodes, wires), toy, 0, "output", MemoryCache())
+
+
+def test_an_unknown_parameter_and_a_failing_module_name_their_node():
+    template = chain()
+    with pytest.raises(TemplateError, match=r"node 1 \(gain\): toy.scale has no parameter 'gain'"):
+        calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"gain": 2}})
+    with pytest.raises(TemplateError, match="node 1: toy.scale failed"):
+        calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"factor": "x"}})
+
+
+def test_templates_round_trip_through_json():
+    template = chain()
+    assert Template.from_dict(template.to_dict()).to_dict() == template.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (None, "has no docstring"),
+        (
+            "Nothing.\n\n**Inputs**\n\ndata (number) : x\n\nAuthor: a\nVersion: 1",
+            "no \\*\\*Returns\\*\\*",
+        ),
+        (
+            "X.\n\n**Inputs**\n\ndata number\n\n**Returns**\n\noutput (number) : y\n\n"
+            "Author: a\nVersion: 1",
+            "line 5 is not",
+        ),
+        (
+            "X.\n\n**Inputs**\n\ndata (number) : x\n\n**Returns**\n\noutput (number) : y",
+            "must end with 'Author",
+        ),
+        (
+            "X.\n\n**Returns**\n\noutput (number) : y\n\nAuthor: a\nVersion: 1",
+            "parameter 'data' is not documented",
+        ),
+    ],
+)
+def test_bad_docstrings_fail_at_registration_naming_the_module(doc, message):
+    def broken(data):
+        return data
+
+    broken.__doc__ = doc
+    with pytest.raises(ModuleDefinitionError, match=f"module toy.broken: .*{message}"):
+        define(broken, "toy.broken")
+
+
+@given(st.text(max_size=300))
+def test_any_docstring_defines_a_module_or_says_why(doc):
+    def anything(data, factor=1.0):
+        return data
+
+    anything.__doc__ = doc
+    try:
+        definition = define(anything, "toy.anything")
+    except ModuleDefinitionError:
+        return
+    assert [t.name for t in definition.inputs] == ["data"]
