@@ -1,0 +1,326 @@
+"""Raw NICE NeXus/HDF5 reflectometry files (NCNR PBR, MAGIK) as ReflScan records.
+
+A file holds one HDF5 group ("entry") per polarization cross-section (DOWN_DOWN, UP_UP, …).
+Per-point values come from the entry's DAS_logs: in the PBR files the NeXus summary groups
+(`control`, `data`) hold the first point only, although their `target` attributes name the
+DAS_logs arrays.
+A device that did not move during the scan is written once; its value is repeated per point.
+
+Anything wrong with a file becomes a NexusError whose one-line message names the file, the entry
+and the field, because it is shown as-is to the person who uploaded the file.
+"""
+
+import io
+import math
+import os
+from dataclasses import dataclass, fields
+
+import h5py
+import numpy as np
+
+# Not in the files (README of the PBR test data): dλ/λ = 1.5 % FWHM for the PBR monochromator.
+WAVELENGTH_SPREAD_FWHM = 0.015
+FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
+
+COUNTS = "DAS_logs/counter/liveROI"
+MONITOR = "DAS_logs/counter/liveMonitor"
+COUNT_TIME = "DAS_logs/counter/liveTime"
+SAMPLE_ANGLE = "DAS_logs/sampleAngle/softPosition"
+DETECTOR_ANGLE = "DAS_logs/detectorAngle/softPosition"
+SLITS = tuple(f"DAS_logs/slitAperture{k}/softPosition" for k in range(1, 5))
+# The NeXus place first; NICE writes the PBR wavelength only to DAS_logs.
+WAVELENGTH = ("instrument/monochromator/wavelength", "DAS_logs/wavelength/wavelength")
+SCAN_TYPE = "DAS_logs/trajectoryData/_scanType"
+SAMPLE_NAME = ("sample/name", "DAS_logs/sample/name")
+DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
+START = "start_time"
+FRONT_SPIN = "DAS_logs/frontPolarization/direction"
+BACK_SPIN = "DAS_logs/backPolarization/direction"
+
+# Far beyond any scan (NICE writes a few hundred points), far below a machine's memory.
+MAX_FIELD_BYTES = 64 * 1024 * 1024
+
+_SIGN = {"DOWN": "-", "UP": "+"}
+_ARRAYS = (
+    "counts",
+    "monitor",
+    "count_time",
+    "sample_angle",
+    "detector_angle",
+    "slit1",
+    "slit2",
+    "slit3",
+    "slit4",
+)
+# h5py reports damaged files with any of these, depending on where the damage is.
+_H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, OverflowError)
+
+
+class NexusError(ValueError):
+    """A file that cannot be read as a reflectometry scan, worded for the person who sent it."""
+
+    def __init__(self, file: str, message: str, entry: str = "", field: str = "") -> None:
+        super().__init__(file, message, entry, field)  # all in args, so it survives pickling
+        self.file, self.message, self.entry, self.field = file, message, entry, field
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.entry:
+            parts.append(f"entry {self.entry}")
+        if self.field:
+            parts.append(f"field {self.field}")
+        return ": ".join([*parts, " ".join(self.message.split())])
+
+
+@dataclass(eq=False)
+class ReflScan:
+    """One polarization cross-section of one file. Arrays hold one float64 value per point.
+
+    Angles in degrees, slit openings in mm, count time in s, wavelength and its 1-σ spread in Å.
+    `intent` is NICE's `_scanType` as stored (SPEC, SLIT, BG, ROCK, …), "" when the file has none.
+    """
+
+    name: str  # "<file>:<entry>", e.g. "mli0115.nxs.pbr:UP_UP"
+    polarization: str  # "--", "-+", "+-" or "++" (front, back)
+    intent: str
+    counts: np.ndarray
+    monitor: np.ndarray
+    count_time: np.ndarray
+    sample_angle: np.ndarray
+    detector_angle: np.ndarray
+    slit1: np.ndarray
+    slit2: np.ndarray
+    slit3: np.ndarray
+    slit4: np.ndarray
+    wavelength: float
+    wavelength_spread: float
+    sample_name: str
+    description: str
+    start: str
+
+    def __post_init__(self) -> None:
+        for name in _ARRAYS:
+            # np.array copies: a scan never shares memory with the caller's arrays.
+            setattr(self, name, np.array(getattr(self, name), dtype=np.float64))
+            if getattr(self, name).shape != self.counts.shape or self.counts.ndim != 1:
+                raise ValueError(f"{name} must hold one value per point")
+        self.wavelength = float(self.wavelength)
+        self.wavelength_spread = float(self.wavelength_spread)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __eq__(self, other: object) -> bool:
+        # The generated __eq__ would compare arrays with ==, which has no truth value.
+        if not isinstance(other, ReflScan):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    def to_dict(self) -> dict:
+        """Every field, JSON-ready: arrays as lists, NaN and ±inf as "nan", "inf", "-inf"."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                out[f.name] = [_json_float(v) for v in value.tolist()]
+            elif isinstance(value, float):
+                out[f.name] = _json_float(value)
+            else:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ReflScan":
+        """The inverse of to_dict: from_dict(s.to_dict()) == s, bit for bit."""
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+def load_nexus(path_or_bytes: str | os.PathLike | bytes, name: str = "") -> list[ReflScan]:
+    """Read every entry (cross-section) of a NICE NeXus file, in the file's entry order.
+
+    `name` labels the scans and error messages; it defaults to the file's base name. Raise
+    NexusError for any content that is not a readable reflectometry scan; TypeError only for an
+    argument that is neither a path nor bytes.
+    """
+    if isinstance(path_or_bytes, bytes | bytearray | memoryview):
+        label = name or "<upload>"
+        source: str | io.BytesIO = io.BytesIO(bytes(path_or_bytes))
+    elif isinstance(path_or_bytes, str | os.PathLike):
+        source = os.fspath(path_or_bytes)
+        label = name or os.path.basename(source)
+    else:
+        raise TypeError(f"expected a path or bytes, not {type(path_or_bytes).__name__}")
+    try:
+        with h5py.File(source, "r") as root:
+            entries = []
+            for key in root:
+                link = root.get(key, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    raise NexusError(label, "links to another file, which is not read", key)
+                if isinstance(link, h5py.HardLink) and isinstance(root[key], h5py.Group):
+                    entries.append(key)
+            if not entries:
+                raise NexusError(label, "no entries (HDF5 groups) in the file")
+            return [_Entry(label, key, root[key]).scan() for key in entries]
+    except NexusError:
+        raise
+    except _H5_ERRORS as exc:
+        raise NexusError(label, f"not a readable HDF5 file ({exc})") from None
+
+
+class _Entry:
+    """Reads one entry; every failure names the file, the entry and the field."""
+
+    def __init__(self, file: str, name: str, group: h5py.Group) -> None:
+        self.file, self.name, self.group = file, name, group
+
+    def error(self, field: str, message: str) -> NexusError:
+        return NexusError(self.file, message, self.name, field)
+
+    def scan(self) -> ReflScan:
+        counts = self.points(COUNTS)
+        if len(counts) == 0:
+            raise self.error(COUNTS, "no points")
+        arrays = [counts] + [
+            self.per_point(path, len(counts))
+            for path in (MONITOR, COUNT_TIME, SAMPLE_ANGLE, DETECTOR_ANGLE, *SLITS)
+        ]
+        wavelength_path = next((p for p in WAVELENGTH if self.has(p)), None)
+        if wavelength_path is None:
+            raise self.error(" or ".join(WAVELENGTH), "missing")
+        wavelength = self.number(wavelength_path)
+        if not (math.isfinite(wavelength) and wavelength > 0):
+            raise self.error(wavelength_path, f"{wavelength} is not a wavelength")
+        return ReflScan(
+            f"{self.file}:{self.name}",
+            self.polarization(),
+            self.text(SCAN_TYPE) if self.has(SCAN_TYPE) else "",
+            *arrays,
+            wavelength=wavelength,
+            wavelength_spread=WAVELENGTH_SPREAD_FWHM * wavelength * FWHM_TO_SIGMA,
+            sample_name=self.first_text(SAMPLE_NAME),
+            description=self.first_text(DESCRIPTION),
+            start=self.first_text((START,)),
+        )
+
+    def polarization(self) -> str:
+        """Front and back spin from the flipper directions, else from the entry's name."""
+        from_name = "".join(_SIGN.get(part, "?") for part in self.name.split("_"))
+        if not (self.has(FRONT_SPIN) and self.has(BACK_SPIN)):
+            if len(from_name) == 2 and "?" not in from_name:
+                return from_name
+            missing = FRONT_SPIN if not self.has(FRONT_SPIN) else BACK_SPIN
+            raise self.error(missing, "missing, and the entry name is not like DOWN_UP")
+        signs = ""
+        for path in (FRONT_SPIN, BACK_SPIN):
+            direction = self.text(path)
+            if direction.upper() not in _SIGN:
+                raise self.error(path, f"{direction!r} is neither UP nor DOWN")
+            signs += _SIGN[direction.upper()]
+        if len(from_name) == 2 and "?" not in from_name and from_name != signs:
+            raise self.error(FRONT_SPIN, f"spins {signs} contradict the entry name")
+        return signs
+
+    def dataset(self, path: str) -> h5py.Dataset | None:
+        """The dataset at `path`, None if there is none. Data kept in other files is refused:
+        an uploaded file must not make the server read its files (HDF5 external links,
+        external storage and virtual datasets all name other files)."""
+        node = self.group
+        for part in path.split("/"):
+            try:
+                link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
+                if link is None:
+                    return None
+                elsewhere = isinstance(link, h5py.ExternalLink)
+                node = node if elsewhere else node[part]
+            except _H5_ERRORS as exc:
+                raise self.damaged(path, exc) from None
+            if elsewhere:
+                raise self.error(path, "links to another file, which is not read")
+        if not isinstance(node, h5py.Dataset):
+            raise self.error(path, "is a group, not a dataset")
+        try:
+            elsewhere = bool(node.external) or node.is_virtual
+        except _H5_ERRORS as exc:
+            raise self.damaged(path, exc) from None
+        if elsewhere:
+            raise self.error(path, "keeps its data in other files, which are not read")
+        return node
+
+    def has(self, path: str) -> bool:
+        return self.dataset(path) is not None
+
+    def read(self, path: str) -> np.ndarray:
+        node = self.dataset(path)
+        if node is None:
+            raise self.error(path, "missing")
+        try:
+            # A damaged header can claim any shape; refuse before allocating for it.
+            small = node.size * node.dtype.itemsize <= MAX_FIELD_BYTES
+            value = np.asarray(node[()]) if small else None
+        except _H5_ERRORS as exc:
+            raise self.damaged(path, exc) from None
+        if value is None:
+            raise self.error(path, f"has shape {node.shape}, far too large for a scan")
+        return value
+
+    def damaged(self, path: str, exc: Exception) -> NexusError:
+        return self.error(path, f"cannot be read, the file is damaged ({exc})")
+
+    def points(self, path: str) -> np.ndarray:
+        """One number per point: shape (n,), or (n, 1) as NICE writes detector counts."""
+        value = self.read(path)
+        if value.dtype.kind not in "iuf":
+            raise self.error(path, f"holds {value.dtype}, not numbers")
+        if value.ndim == 0:
+            return value.reshape(1)
+        if any(size != 1 for size in value.shape[1:]):
+            raise self.error(path, f"has shape {value.shape}, not one value per point")
+        return value.reshape(value.shape[0])
+
+    def per_point(self, path: str, n: int) -> np.ndarray:
+        value = self.points(path)
+        if len(value) == n:
+            return value
+        if len(value) == 1:  # NICE writes a value that stayed the same once
+            return np.repeat(value, n)
+        raise self.error(path, f"has {len(value)} values for {n} points (as in {COUNTS})")
+
+    def number(self, path: str) -> float:
+        value = self.points(path)
+        if len(value) != 1:
+            raise self.error(path, f"has {len(value)} values, not one")
+        return float(value[0])
+
+    def text(self, path: str) -> str:
+        """A string stored as a scalar or as a one-element array of any shape (NICE uses 1×1)."""
+        value = self.read(path)
+        if value.size != 1:
+            raise self.error(path, f"has shape {value.shape}, not one string")
+        item = value.reshape(()).item()
+        if isinstance(item, str):
+            return item
+        if not isinstance(item, bytes):
+            raise self.error(path, f"holds {value.dtype}, not text")
+        try:
+            return item.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error(path, "is not UTF-8 text") from None
+
+    def first_text(self, paths: tuple[str, ...]) -> str:
+        """The first of these that the entry has, "" when none."""
+        path = next((p for p in paths if self.has(p)), None)
+        return "" if path is None else self.text(path)
+
+
+def _json_float(value: float) -> float | str:
+    # JSON has no NaN or infinity; repr() gives "nan", "inf", "-inf", which float() reads back.
+    return value if math.isfinite(value) else repr(value)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return type(a) is type(b) and a == b
