@@ -8,6 +8,7 @@ before it starts any process.
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,9 +64,10 @@ def home() -> Path:
     path = Path(env("HOME", "var")).expanduser().resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        # A probe of its own: the processes `serve` starts check the same folder at once.
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise ConfigError(
             f"{PREFIX}HOME={path} is not a writable directory: {exc.strerror}"

@@ -167,3 +167,14 @@ def _ldap_installed() -> bool:
     from importlib.util import find_spec
 
     return find_spec("django_auth_ldap") is not None
+
+
+def test_many_processes_may_check_the_home_at_once(tmp_path, clean_env):
+    """serve's worker and beat start together; their write probes must not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clean_env.setenv("BEAMTIME_HOME", str(tmp_path))
+    with ThreadPoolExecutor(8) as pool:
+        homes = list(pool.map(lambda _: conf.home(), range(200)))
+    assert set(homes) == {tmp_path}
+    assert not list(tmp_path.glob(".write-test*"))
