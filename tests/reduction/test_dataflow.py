@@ -257,3 +257,27 @@ def test_any_docstring_defines_a_module_or_says_why(doc):
     except ModuleDefinitionError:
         return
     assert [t.name for t in definition.inputs] == ["data"]
+
+
+def test_the_redis_cache_is_shared_and_evicts_the_least_recently_used(redis_server):
+    import redis
+
+    from beamtime.reduction.dataflow.cache import RedisCache
+
+    client = redis.Redis.from_url(redis_server)
+    client.delete(*client.keys("bt-test:*") or ["none"])
+    client.set("celery-broker-key", "must survive")
+    cache = RedisCache(client, max_bytes=300, prefix="bt-test:")
+    template = chain()
+    assert calculate(template, toy, 2, "output", cache) == [60.0]
+    calls.clear()
+    assert calculate(template, toy, 2, "output", RedisCache(client, 300, "bt-test:")) == [60.0]
+    assert calls == {}  # another process's cache object sees the same steps
+
+    for n in range(20):  # fill beyond the cap, keeping one step in use
+        cache.set_bundle(f"filler-{n}", {"output": ["x" * 40]})
+        assert cache.get_bundle("filler-0") is not None
+    assert int(client.get("bt-test:bytes")) <= 300
+    assert "filler-0" in cache  # recently used: kept
+    assert "filler-1" not in cache  # least recently used: gone
+    assert client.get("celery-broker-key") == b"must survive"
