@@ -62,6 +62,18 @@ class TestFittingApi:
             headers=headers,
         )
         assert response.status_code == 422 and not FitJob.objects.exists()
+        for options, message in [
+            ({"steps": 10**9}, "steps: a whole number from 1 to 1000000"),
+            ({"pop": 5}, "options: unknown option 'pop'"),
+        ]:
+            response = client.post(
+                "/api/fitting/fits",
+                {"dataset": pk, "model": session_model(), "options": options},
+                content_type="application/json",
+                headers=headers,
+            )
+            assert response.status_code == 422 and response.json()["error"].startswith(message)
+        assert not FitJob.objects.exists()
 
     def test_charlie_reaches_nothing_of_alices(self, client, alice, charlie):
         pk = upload(client, auth(alice)).json()["id"]

@@ -8,11 +8,10 @@ from ninja import File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import refl1d_adapter
-from beamtime.fitting.data import MAX_BYTES, DataError, parse_data
+from beamtime.fitting import jobs, refl1d_adapter
+from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.layers import LayerModel, ModelError
-from beamtime.fitting.models import Dataset, FitJob, SavedModel
-from beamtime.fitting.tasks import run_fit
+from beamtime.fitting.models import Dataset, SavedModel
 
 router = Router(tags=["fitting"])
 
@@ -88,20 +87,10 @@ def datasets(request):
 def upload(request, file: File[UploadedFile], name: str = ""):
     if file.size > MAX_BYTES:
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
-    content = file.read()
     try:
-        data = parse_data(content)
+        return Status(201, Dataset.from_upload(request.user, name or file.name, file.read()))
     except DataError as exc:
         raise HttpError(422, f"{file.name}: {exc}") from None
-    return Status(
-        201,
-        Dataset.objects.create(
-            owner=request.user,
-            name=name or file.name,
-            content=content.decode("utf-8-sig"),
-            points=len(data),
-        ),
-    )
 
 
 @router.delete("/datasets/{pk}", response={204: None}, summary="Delete a data set and its fits")
@@ -125,19 +114,12 @@ def evaluate(request, pk: int, payload: ModelIn):
 @router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
 def submit(request, payload: FitIn):
     dataset = dataset_for(request.user, payload.dataset)
-    model = checked(payload.model)
-    if payload.engine not in refl1d_adapter.ENGINES:
-        raise HttpError(422, f"engine: one of {', '.join(refl1d_adapter.ENGINES)}")
-    if not model.free_parameters():
-        raise HttpError(422, "model: free at least one parameter before fitting")
-    job = FitJob.objects.create(
-        owner=request.user,
-        dataset=dataset,
-        model=model.to_dict(),
-        engine=payload.engine,
-        options=payload.options,
-    )
-    run_fit.delay(job.pk)
+    try:
+        job = jobs.submit(
+            request.user, dataset, checked(payload.model), payload.engine, payload.options
+        )
+    except ValueError as exc:
+        raise HttpError(422, str(exc)) from None
     return Status(202, job.to_dict())
 
 
@@ -149,10 +131,7 @@ def fit(request, pk: int):
 @router.post("/fits/{pk}/cancel", response=FitOut, summary="Stop a fit (its result so far is kept)")
 def cancel(request, pk: int):
     job = fit_job_for(request.user, pk)
-    FitJob.objects.filter(pk=job.pk, state=FitJob.QUEUED).update(
-        state=FitJob.CANCELLED, message="cancelled before it started"
-    )
-    FitJob.objects.filter(pk=job.pk, state=FitJob.RUNNING).update(cancel_requested=True)
+    jobs.cancel(job)
     job.refresh_from_db()
     return job.to_dict()
 

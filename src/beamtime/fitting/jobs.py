@@ -10,8 +10,48 @@ from beamtime.fitting import refl1d_adapter
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitJob
 
+OPTIONS = ("steps", "burn", "samples")  # what a user may set, each from 1 to MAX_OPTION
+MAX_OPTION = 1_000_000
 REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
+
+
+def submit(
+    owner, dataset, model: LayerModel, engine: str, options: dict, partners=(), shared=()
+) -> FitJob:
+    """Queue a fit on the ``fits`` queue; ValueError names what is wrong with the request."""
+    from beamtime.fitting.tasks import run_fit  # tasks imports this module
+
+    if engine not in refl1d_adapter.ENGINES:
+        raise ValueError(
+            f"engine: unknown engine {engine!r} (one of {', '.join(refl1d_adapter.ENGINES)})"
+        )
+    for name, value in options.items():
+        if name not in OPTIONS:
+            raise ValueError(f"options: unknown option {name!r} (one of {', '.join(OPTIONS)})")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_OPTION:
+            raise ValueError(f"{name}: a whole number from 1 to {MAX_OPTION}, not {value!r}")
+    if not model.free_parameters() and not partners:
+        raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    job = FitJob.objects.create(
+        owner=owner,
+        dataset=dataset,
+        model=model.to_dict(),
+        engine=engine,
+        options=options,
+        partners=list(partners),
+        shared=list(shared),
+    )
+    run_fit.delay(job.pk)
+    return job
+
+
+def cancel(job: FitJob) -> None:
+    """Cancel a queued fit at once; ask a running one to stop (its result so far is kept)."""
+    FitJob.objects.filter(pk=job.pk, state=FitJob.QUEUED).update(
+        state=FitJob.CANCELLED, message="cancelled before it started"
+    )
+    FitJob.objects.filter(pk=job.pk, state=FitJob.RUNNING).update(cancel_requested=True)
 
 
 def run(job_pk: int) -> str:

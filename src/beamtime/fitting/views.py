@@ -8,13 +8,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import refl1d_adapter, script_import
+from beamtime.fitting import jobs, refl1d_adapter, script_import
 from beamtime.fitting import tools as calculators
-from beamtime.fitting.data import MAX_BYTES, DataError, parse_data
+from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.forms import model_from_post, rows_for, rows_from_post
 from beamtime.fitting.layers import LayerModel, ModelError
 from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
-from beamtime.fitting.tasks import run_fit
 
 
 def index(request):
@@ -43,18 +42,13 @@ def upload(request):
             request, f"File: {upload.name} is larger than the limit of {MAX_BYTES // 2**20} MiB."
         )
     else:
-        content = upload.read()
         try:
-            data = parse_data(content)
+            dataset = Dataset.from_upload(
+                request.user, request.POST.get("name") or upload.name, upload.read()
+            )
         except DataError as exc:
             messages.error(request, f"{upload.name}: {exc}")
         else:
-            dataset = Dataset.objects.create(
-                owner=request.user,
-                name=request.POST.get("name") or upload.name,
-                content=content.decode("utf-8-sig"),
-                points=len(data),
-            )
             return redirect("fitting:fit", instrument=dataset.instrument, data_id=dataset.pk)
     return redirect("fitting:index")
 
@@ -156,29 +150,16 @@ def co_refinement(request, dataset) -> tuple[list[dict], list[str]]:
 
 def submit_fit(request, dataset, model, preferences, partners=(), shared=()):
     engine = request.POST.get("engine", preferences.engine)
-    if engine not in refl1d_adapter.ENGINES:
-        raise ValueError(f"engine: unknown engine {engine!r}")
     options = {}
-    for name in ("steps", "burn", "samples"):
+    for name in jobs.OPTIONS:
         raw = request.POST.get(name, "").strip()
         if raw:
-            if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
-                raise ValueError(f"{name}: a whole number from 1 to 1000000, not {raw!r}")
+            if not raw.isdigit():
+                raise ValueError(f"{name}: a whole number from 1 to {jobs.MAX_OPTION}, not {raw!r}")
             options[name] = int(raw)
-    if not model.free_parameters() and not partners:
-        raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    job = jobs.submit(request.user, dataset, model, engine, options, partners, shared)
     preferences.engine, preferences.options = engine, options
     preferences.save()
-    job = FitJob.objects.create(
-        owner=request.user,
-        dataset=dataset,
-        model=model.to_dict(),
-        engine=engine,
-        options=options,
-        partners=list(partners),
-        shared=list(shared),
-    )
-    run_fit.delay(job.pk)
     return redirect("fitting:job", pk=job.pk)
 
 
@@ -218,10 +199,7 @@ def job_context(job) -> dict:
 @require_POST
 def cancel_job(request, pk):
     job = fit_job_for(request.user, pk)
-    FitJob.objects.filter(pk=job.pk, state=FitJob.QUEUED).update(
-        state=FitJob.CANCELLED, message="cancelled before it started"
-    )
-    FitJob.objects.filter(pk=job.pk, state=FitJob.RUNNING).update(cancel_requested=True)
+    jobs.cancel(job)
     return redirect("fitting:job", pk=job.pk)
 
 
