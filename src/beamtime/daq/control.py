@@ -24,10 +24,11 @@ def client_for(server: ECCServer) -> EccClient:
     return EccClient(server.url, timeout=settings.DAQ_ECC_TIMEOUT)
 
 
-def log_error(server: ECCServer, message: str, with_traceback: bool = False) -> None:
+def log_error(component: ECCServer | DataRouter, message: str, with_traceback=False) -> None:
+    """An entry in the experiment's Log entries panel, from an ECC server or a data router."""
     LogEntry.objects.create(
-        experiment_id=server.experiment_id,
-        source=server.name,
+        experiment_id=component.experiment_id,
+        source=component.name,
         message=message,
         traceback=traceback.format_exc() if with_traceback else "",
     )
@@ -167,7 +168,7 @@ def check_router(router: DataRouter) -> DataRouter:
             )
     except WorkerError as exc:
         if router.is_online:
-            log_router_error(router, str(exc))
+            log_error(router, str(exc))
         online, clean = False, router.staging_directory_is_clean
     DataRouter.objects.filter(pk=router.pk).update(
         is_online=online, staging_directory_is_clean=clean
@@ -187,15 +188,11 @@ def organize_files(router: DataRouter, experiment_name: str, run_number: int) ->
             result = worker.organize_run(router.staging_directory, experiment_name, run_number)
             clean = worker.staging_is_clean(router.staging_directory)
     except WorkerError as exc:
-        log_router_error(router, f"run {run_number:04d} not filed: {exc}")
+        log_error(router, f"run {run_number:04d} not filed: {exc}")
         return False
     for name, kept_as in result.renamed.items():
-        log_router_error(
+        log_error(
             router, f"run {run_number:04d}: {name} existed already; the new file is {kept_as}"
         )
     DataRouter.objects.filter(pk=router.pk).update(staging_directory_is_clean=clean)
     return clean
-
-
-def log_router_error(router: DataRouter, message: str) -> None:
-    LogEntry.objects.create(experiment_id=router.experiment_id, source=router.name, message=message)

@@ -6,7 +6,6 @@ second, whatever the number of worker processes.
 """
 
 from concurrent.futures import ThreadPoolExecutor
-from traceback import format_exc
 
 from celery import shared_task
 from celery.signals import worker_process_init
@@ -15,7 +14,7 @@ from django.db import connection
 
 from beamtime.daq import control
 from beamtime.daq.ecc.client import wsdl_client
-from beamtime.daq.models import DataRouter, ECCServer, LogEntry
+from beamtime.daq.models import DataRouter, ECCServer
 
 MAX_THREADS = 64
 
@@ -32,12 +31,7 @@ def in_parallel(objects: list, step) -> list:
         try:
             return step(obj)
         except Exception:  # a bug with one server must not stop the others: log it, go on
-            LogEntry.objects.create(
-                experiment_id=obj.experiment_id,
-                source=str(obj),
-                message="unexpected error (see traceback)",
-                traceback=format_exc(),
-            )
+            control.log_error(obj, "unexpected error (see traceback)", with_traceback=True)
             return None
         finally:
             connection.close()  # each thread has a connection of its own
