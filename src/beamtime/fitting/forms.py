@@ -19,17 +19,20 @@ ROW_PARAMS = {"front": ("sld", "isld", "roughness"), "layer": Layer.PARAMS, "bac
 LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
 
 
-def _param(post, prefix: str) -> dict:
-    def number(part):
-        raw = post.get(f"{prefix}-{part}", "").strip()
-        return raw if raw else None
-
+def _typed(post, prefix: str) -> dict:
+    """A parameter's inputs as typed: value, free (the tick), min, max."""
     return {
-        "value": number("value") if number("value") is not None else "",
+        "value": post.get(f"{prefix}-value", "").strip(),
         "free": post.get(f"{prefix}-free") == "on",
-        "min": number("min"),
-        "max": number("max"),
+        "min": post.get(f"{prefix}-min", "").strip(),
+        "max": post.get(f"{prefix}-max", "").strip(),
     }
+
+
+def _param(post, prefix: str) -> dict:
+    """The same, for LayerModel.from_dict: an empty range bound is no bound."""
+    typed = _typed(post, prefix)
+    return typed | {"min": typed["min"] or None, "max": typed["max"] or None}
 
 
 def _row(post, row: str, kind: str) -> dict:
@@ -162,14 +165,7 @@ def rows_from_post(post) -> dict:
     """The same as rows_for, from what was typed, so a refused form comes back as it was."""
 
     def cell(prefix, name):
-        return {
-            "name": name,
-            "label": LABELS.get(name, name),
-            "value": post.get(f"{prefix}-{name}-value", ""),
-            "free": post.get(f"{prefix}-{name}-free") == "on",
-            "min": post.get(f"{prefix}-{name}-min", ""),
-            "max": post.get(f"{prefix}-{name}-max", ""),
-        }
+        return {"name": name, "label": LABELS.get(name, name), **_typed(post, f"{prefix}-{name}")}
 
     def row(prefix, kind, **extra):
         return {
@@ -189,19 +185,9 @@ def rows_from_post(post) -> dict:
     rows.append(row("back", "back"))
     return {
         "rows": rows,
-        "scale": _top(post, "scale"),
-        "background": _top(post, "background"),
+        "scale": {"name": "scale", **_typed(post, "scale")},
+        "background": {"name": "background", **_typed(post, "background")},
         "q_min": post.get("q_min", ""),
         "q_max": post.get("q_max", ""),
         "constraints": post.get("constraints", ""),
-    }
-
-
-def _top(post, name) -> dict:
-    return {
-        "name": name,
-        "value": post.get(f"{name}-value", ""),
-        "free": post.get(f"{name}-free") == "on",
-        "min": post.get(f"{name}-min", ""),
-        "max": post.get(f"{name}-max", ""),
     }
