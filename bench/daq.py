@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
-from serve import free_port, start_serve  # noqa: E402
+from serve import free_port, start_serve, static_server  # noqa: E402
 
 SETUP = """
 from django.contrib.auth import get_user_model
@@ -145,24 +145,8 @@ def main():
             static_dir = Path(tmp) / "static"
             static_dir.mkdir()
             (static_dir / "status.json").write_text(json.dumps(api.call("api/daq/status")))
-            port = free_port()
-            anchor_proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "http.server",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--directory",
-                    str(static_dir),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1)
-            anchor = latencies(f"http://127.0.0.1:{port}/status.json", {}, args.requests)
-            anchor_proc.terminate()
+            with static_server(static_dir) as anchor_url:
+                anchor = latencies(anchor_url + "status.json", {}, args.requests)
             p50, anchor_p50 = statistics.median(site), statistics.median(anchor)
             print(f"status API, {args.servers} servers, {args.requests} requests:")
             print(

@@ -13,7 +13,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
-from serve import free_port, start_serve  # noqa: E402
+from serve import start_serve, static_server  # noqa: E402
 
 T0 = datetime(2016, 1, 1, 18, tzinfo=UTC)
 YEARS5 = 1826  # days in five years, one of them a leap year
@@ -199,7 +198,6 @@ def main():
         home = Path(tmp) / "var"
         in_fresh_process(build_history, home)
         proc, url, _ = start_serve(home)
-        anchor_proc = None
         try:
             files = Path(tmp) / "files"
             files.mkdir()
@@ -207,24 +205,14 @@ def main():
                 (files / f"fplane{ANCHOR_DATE}.txt").write_bytes(r.read())
             port = int(url.rsplit(":", 1)[1].strip("/"))
             site = in_fresh_process(load, port, "/fplane/{date}" + QUERY, args.clients, duration)
-            anchor_port = free_port()
-            # HTTP/1.0, a connection per request: with HTTP/1.1 keep-alive its separate header
-            # and body writes meet Nagle and delayed ACKs, 44 ms a request.
-            anchor_proc = subprocess.Popen(
-                [sys.executable, "-m", "http.server", str(anchor_port), "--bind", "127.0.0.1"]
-                + ["--directory", str(files)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1)
-            anchor = in_fresh_process(
-                load, anchor_port, f"/fplane{ANCHOR_DATE}.txt", args.clients, duration
-            )
+            with static_server(files) as anchor_url:
+                anchor_port = int(anchor_url.rsplit(":", 1)[1].strip("/"))
+                anchor = in_fresh_process(
+                    load, anchor_port, f"/fplane{ANCHOR_DATE}.txt", args.clients, duration
+                )
         finally:
-            for p in (anchor_proc, proc):
-                if p is not None:
-                    p.terminate()
-                    p.wait(timeout=30)
+            proc.terminate()
+            proc.wait(timeout=30)
     print(
         f"GET /fplane/<date>, 5 years of daily changes ({YEARS5 + 99} entries), "
         f"{args.clients} clients, {duration:.0f} s:"
