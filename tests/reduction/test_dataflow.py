@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from beamtime.reduction.dataflow.cache import DiskCache
 from beamtime.reduction.dataflow.calc import DataType, MemoryCache, Registry, calculate, plan
-from beamtime.reduction.dataflow.interface import ModuleDefinitionError, define
+from beamtime.reduction.dataflow.interface import (
+    ModuleDefinitionError,
+    ParameterError,
+    Terminal,
+    check_control,
+    define,
+)
 from beamtime.reduction.dataflow.template import Template, TemplateError
 
 calls = Counter()
@@ -55,6 +61,10 @@ def scale(data, factor=2.0):
     Version: 1
     """
     calls["scale"] += 1
+    if factor < 0:
+        raise ParameterError("factor", "must not be negative")
+    if abs(data * factor) == float("inf"):
+        raise OverflowError("overflow")
     return data * factor
 
 
@@ -205,8 +215,34 @@ def test_an_unknown_parameter_and_a_failing_module_name_their_node():
     template = chain()
     with pytest.raises(TemplateError, match=r"node 1 \(gain\): toy.scale has no parameter 'gain'"):
         calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"gain": 2}})
-    with pytest.raises(TemplateError, match="node 1: toy.scale failed"):
+    with pytest.raises(TemplateError, match=r"node 1 \(factor\): 'x' is not a float"):
         calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"factor": "x"}})
+    with pytest.raises(TemplateError, match=r"node 1 \(factor\): must not be negative"):
+        calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"factor": -1.0}})
+    with pytest.raises(TemplateError, match="node 1: toy.scale failed: .*overflow"):
+        calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"factor": 1e308}})
+
+
+@pytest.mark.parametrize(
+    "kind, good, bad",
+    [
+        ("float", [1, 2.5], ["1", True, float("nan"), None]),
+        ("int", [3, 4.0], [4.5, "4", False]),
+        ("bool", [True], [1, "yes"]),
+        ("opt:monitor|time", ["time"], ["none", 1]),
+        ("index", [[3, 1, 1]], [[-1], [1.5], 3]),
+        ("fileinfo", [{"source": "s", "path": "p"}], [{"path": "p"}, "p"]),
+    ],
+)
+def test_control_values_are_held_to_their_type(kind, good, bad):
+    datatype, _, units = kind.partition(":")
+    terminal = Terminal("x", datatype, "", units, default=0)
+    for value in good:
+        check_control(terminal, value)
+    for value in bad:
+        with pytest.raises(ParameterError, match="^x: "):
+            check_control(terminal, value)
+    assert check_control(Terminal("i", "index", ""), [3, 1, 1]) == [1, 3]
 
 
 def test_templates_round_trip_through_json():

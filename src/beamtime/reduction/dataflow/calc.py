@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from beamtime.reduction.dataflow.interface import ModuleDef, define
+from beamtime.reduction.dataflow.interface import ModuleDef, ParameterError, check_control, define
 from beamtime.reduction.dataflow.template import Template, TemplateError
 
 
@@ -70,7 +70,10 @@ def controls_of(template: Template, index: int, module: ModuleDef, config: dict 
         raise TemplateError(
             f"{module.id} has no parameter {sorted(unknown)[0]!r}", index, sorted(unknown)[0]
         )
-    return values
+    try:
+        return {c.name: check_control(c, values[c.name]) for c in module.controls}
+    except ParameterError as exc:
+        raise TemplateError(exc.problem, index, exc.parameter) from None
 
 
 def plan(
@@ -116,6 +119,8 @@ def calculate(
             inputs[wire["target"][1]].extend(outputs(wire["source"][0])[wire["source"][1]])
         try:
             result = run_step(module, inputs, controls_of(template, index, module, config))
+        except ParameterError as exc:
+            raise TemplateError(exc.problem, index, exc.parameter) from exc
         except Exception as exc:  # the module's own complaint, said on its node
             raise TemplateError(f"{module.id} failed: {exc}", index) from exc
         cache.set_bundle(

@@ -25,9 +25,16 @@ Positional parameters are inputs (wired from other nodes); keyword parameters ar
 wired, or a list control), ``?`` marks it optional, ``:units`` its units. The docstring ends
 with the author and the version; the version enters every cache key, so a change of the
 code must change it.
+
+Control types: ``float``, ``int``, ``bool``, ``str``, ``opt`` (one of the choices written
+where the units go: ``(opt:monitor|time)``), ``index`` (the indices of points in one data
+set; ``index[]`` holds one such list per data set of a bundle) and ``fileinfo`` (a raw file,
+``{"source", "path", "mtime"}``). ``check_control`` holds a value to its type; a module
+that finds a value out of range raises ParameterError naming it.
 """
 
 import inspect
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -36,6 +43,14 @@ PARAM = re.compile(
     r"(?::(?P<units>[^)]*))?\)\s*:\s*(?P<description>.*)"
 )
 SECTIONS = ("**Inputs**", "**Returns**")
+
+
+class ParameterError(ValueError):
+    """A control value a module cannot use; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, problem: str):
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter, self.problem = parameter, problem
 
 
 class ModuleDefinitionError(ValueError):
@@ -183,3 +198,44 @@ def _terminal(match: re.Match) -> Terminal:
         not match["optional"],
         default,
     )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_index(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_one(terminal: Terminal, value):
+    kind = terminal.datatype
+    if kind == "float" and _is_number(value):
+        return float(value)
+    if kind == "int" and _is_number(value) and float(value).is_integer():
+        return int(value)
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind == "opt" and value in terminal.units.split("|"):
+        return value
+    if kind == "index" and isinstance(value, list | tuple) and all(map(_is_index, value)):
+        return sorted(set(value))
+    if kind == "fileinfo" and isinstance(value, dict) and {"source", "path"} <= set(value):
+        return value
+    if kind not in ("float", "int", "bool", "str", "opt", "index", "fileinfo"):
+        return value  # a type of the instrument's own: its module checks it
+    wanted = f"one of {terminal.units.replace('|', ', ')}" if kind == "opt" else f"a {kind}"
+    raise ParameterError(terminal.name, f"{value!r} is not {wanted}")
+
+
+def check_control(terminal: Terminal, value):
+    """``value`` as the control's type wants it, or ParameterError naming the control."""
+    if value is None and terminal.default is None:
+        return None
+    if terminal.multiple:
+        if not isinstance(value, list | tuple):
+            raise ParameterError(terminal.name, f"{value!r} is not a list")
+        return [_check_one(terminal, item) for item in value]
+    return _check_one(terminal, value)

@@ -1,0 +1,205 @@
+"""Reference numbers from reductus 1.0.1 (NIST's reflectometry reduction) for NCNR NeXus files,
+to compare Beamtime's reduction against. Only reductus' own public steps are called
+(reductus.reflred.steps, the functions its web templates wire together); nothing is copied.
+
+Runs ONLY under the separate reductus environment, never Beamtime's (no beamtime import):
+
+    python3 -m venv /work/reductus-env
+    /work/reductus-env/bin/pip install "reductus[nexus-files]==1.0.1"   # extra = h5py
+    /work/reductus-env/bin/python bench/reductus_harness.py CASE FILE [FILE...] [options]
+
+Every case loads with steps.super_load (the loader of reductus' NCNR templates, default
+options: Qz_basis='actual', divergence from slits 1-2, no dead-time correction) but with
+base='none' so v = raw counts, then steps.mark_intent('auto') (keeps the file's intent, infers
+it where the file has none, e.g. NICE "BG" scans). Cases:
+
+  load                  raw counts v, dv (zero counts: dv = 1), monitor, angles, wavelength
+  normalize_monitor     normalize(base='monitor')
+  normalize_time        normalize(base='time')
+  join                  normalize(monitor) -> join (reductus requires normalizing first; in
+                        1.0.1 joining unnormalized data fails once any two points merge)
+  rescale               normalize(monitor) -> rescale(--scale, --dscale)
+  mask                  normalize(monitor) -> mask_points(--mask)
+  footprint             normalize(monitor) -> abinitio_footprint(--width, --offset)
+  background            normalize(monitor) -> join per intent -> subtract_background
+                        (pass specular and background files; the sign is inferred)
+  divide_intensity      as background (if any given) -> divide_intensity by the joined
+                        SLIT scan of the same polarization (pass e.g. mli0159)
+
+Output (stdout): JSON {reductus, case, params, datasets: [...]}, one dataset per cross-section,
+arrays per point; non-finite numbers are null. dT, dL and dQ are reductus' 1-sigma values
+(dT in degrees, dL in Angstrom, dQ in 1/Angstrom).
+"""
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from importlib.metadata import version
+
+try:
+    from reductus.reflred import nexusref, steps
+except ImportError:
+    sys.exit("reductus is missing: run this with /work/reductus-env/bin/python")
+import numpy as np
+
+CASES = (
+    "load",
+    "normalize_monitor",
+    "normalize_time",
+    "join",
+    "join_then_normalize",
+    "rescale",
+    "mask",
+    "footprint",
+    "background",
+    "divide_intensity",
+)
+
+# NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
+# one-element list (and fails on .lower()). Unwrap it, in this process only.
+_str_data = nexusref.str_data
+
+
+def _str_data_unwrapped(group, field, default=""):
+    value = _str_data(group, field, default)
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+nexusref.str_data = _str_data_unwrapped
+
+
+def load(files):
+    filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
+    return [steps.mark_intent(d, intent="auto") for d in steps.super_load(filelist, base="none")]
+
+
+def normalize(datasets, base):
+    return [steps.normalize(d, base=base) for d in datasets]
+
+
+def by_polarization(datasets):
+    return {d.polarization: d for d in datasets}
+
+
+def subtract(datasets):
+    """Join each intent group, then subtract joined backgrounds of the same polarization."""
+    spec, backp, backm, intensity, _rock, other = steps.group_by_intent(datasets)
+    spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
+    out = [steps.subtract_background(s, backp.get(p), backm.get(p)) for p, s in spec.items()]
+    return out, intensity
+
+
+def run(case, files, a):
+    params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
+    data = load(files)
+    if case == "load":
+        return data, params
+    params["normalize"] = "time" if case == "normalize_time" else "monitor"
+    data = normalize(data, params["normalize"])
+    if case in ("normalize_monitor", "normalize_time"):
+        return data, params
+    if case == "join":
+        return steps.join(data), params | {"join": dict(Q_tolerance=0.5, dQ_tolerance=0.002)}
+    if case == "rescale":
+        return [steps.rescale(d, a.scale, a.dscale) for d in data], params | {
+            "rescale": dict(scale=a.scale, dscale=a.dscale)
+        }
+    if case == "mask":
+        idx = [int(i) for i in a.mask.split(",")]
+        return [steps.mask_points(d, mask_indices=idx) for d in data], params | {
+            "mask_indices": idx
+        }
+    if case == "footprint":
+        fp = dict(Io=1.0, width=a.width, offset=a.offset)
+        return [steps.abinitio_footprint(d, **fp) for d in data], params | {
+            "abinitio_footprint": fp
+        }
+    params["join"] = dict(Q_tolerance=0.5, dQ_tolerance=0.002)
+    params["subtract_background"] = dict(align="none", ordinate="Qz (Qz_basis='actual')")
+    out, intensity = subtract(data)
+    if case == "background":
+        return out, params
+    base = by_polarization(steps.join(intensity))
+    params["divide_intensity"] = "joined intensity scan, same polarization, aligned by dT"
+    return [steps.divide_intensity(d, base[d.polarization]) for d in out], params
+
+
+def column(value, n):
+    if value is None:
+        return None
+    a = np.asarray(value, dtype=float).ravel()
+    a = np.broadcast_to(a, (n,)) if a.size == 1 else a
+    return [float(x) if np.isfinite(x) else None for x in a]
+
+
+def describe(d):
+    n = len(d.v)
+    arrays = dict(
+        x=d.x,
+        v=d.v,
+        dv=d.dv,
+        Qz=d.Qz,
+        Qx=d.Qx,
+        dQ=d.dQ,
+        Ti=d.Ti,
+        Td=d.Td,
+        dT=d.angular_resolution,
+        wavelength=d.Ld,
+        dL=d.dL,
+        slit1=d.slit1.x,
+        slit2=d.slit2.x,
+        slit3=d.slit3.x,
+        slit4=d.slit4.x,
+        monitor=d.monitor.counts,
+        monitor_variance=d.monitor.counts_variance,
+        count_time=d.monitor.count_time,
+        counts=d.detector.counts,
+        counts_variance=d.detector.counts_variance,
+    )
+    return dict(
+        name=d.name,
+        entry=d.entry,
+        polarization=d.polarization,
+        intent=d.intent,
+        normbase=d.normbase,
+        x_label=f"{d.xlabel} ({d.xunits})",
+        v_units=d.vunits,
+        slit_distances_mm=[float(d.slit1.distance), float(d.slit2.distance)],
+        warnings=list(d.warnings or []),
+        points=n,
+        **{k: column(v, n) for k, v in arrays.items()},
+    )
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("case", choices=CASES)
+    p.add_argument("files", nargs="+")
+    p.add_argument("--scale", type=float, default=2.0)
+    p.add_argument("--dscale", type=float, default=0.1)
+    p.add_argument("--mask", default="0", help="comma-separated 0-origin point indices")
+    p.add_argument("--width", type=float, default=10.0, help="sample length along beam, mm")
+    p.add_argument("--offset", type=float, default=0.0, help="sample offset along beam, mm")
+    a = p.parse_args()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn
+        datasets, params = run(a.case, a.files, a)
+    params["dT_dL_dQ"] = "1-sigma (dT degrees, dL Angstrom, dQ 1/Angstrom)"
+    json.dump(
+        dict(
+            reductus=version("reductus"),
+            case=a.case,
+            files=a.files,
+            params=params,
+            datasets=[describe(d) for d in datasets],
+        ),
+        sys.stdout,
+        indent=1,
+    )
+    print()
+
+
+if __name__ == "__main__":
+    main()

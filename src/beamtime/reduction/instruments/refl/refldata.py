@@ -1,0 +1,200 @@
+"""The reflectometry data type: one cross-section's points on their way from raw counts to
+reflectivity, with the uncertainty of every value.
+
+``v`` and ``dv`` are the value and its 1-σ uncertainty: detector counts straight from the
+loader, counts per monitor (or per second) after normalization, reflectivity after dividing
+by the direct beam. ``normbase`` says which. Angles are in degrees, slits in mm, wavelength
+and its 1-σ spread ``dL`` in Å, the 1-σ angular resolution ``dT`` in degrees.
+"""
+
+import math
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from beamtime.reduction.instruments.refl.nexus import ReflScan
+
+ARRAYS = (
+    "Ti",
+    "Td",
+    "slit1",
+    "slit2",
+    "slit3",
+    "slit4",
+    "monitor",
+    "count_time",
+    "v",
+    "dv",
+    "dT",
+)
+# NICE's _scanType and the user's choice for background scans, as the modules know them.
+INTENTS = ("specular", "background+", "background-", "slit", "rock", "unknown")
+_NICE_INTENT = {"SPEC": "specular", "SLIT": "slit", "ROCK": "rock", "BGP": "background+"}
+_NICE_INTENT["BGM"] = "background-"
+
+# Not in the PBR files (see their README): slit 1 and slit 2 to sample, in mm.
+SLIT1_DISTANCE = 2000.0
+SLIT2_DISTANCE = 1000.0
+FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
+
+
+def divergence(slit1, slit2, distance1: float, distance2: float) -> np.ndarray:
+    """1-σ angular divergence in degrees of a beam through two slits: the FWHM is
+    ½(s1 + s2)/|d1 − d2| radians."""
+    fwhm = 0.5 * (np.asarray(slit1) + np.asarray(slit2)) / abs(distance1 - distance2)
+    return np.degrees(fwhm * FWHM_TO_SIGMA)
+
+
+@dataclass(eq=False)
+class ReflData:
+    name: str
+    polarization: str
+    intent: str
+    sample_name: str
+    description: str
+    start: str
+    wavelength: float
+    dL: float
+    normbase: str  # "counts", "monitor", "time" or "reflectivity"
+    Ti: np.ndarray
+    Td: np.ndarray
+    slit1: np.ndarray
+    slit2: np.ndarray
+    slit3: np.ndarray
+    slit4: np.ndarray
+    monitor: np.ndarray
+    count_time: np.ndarray
+    v: np.ndarray
+    dv: np.ndarray
+    dT: np.ndarray
+
+    def __post_init__(self):
+        for name in ARRAYS:
+            setattr(self, name, np.array(getattr(self, name), dtype=np.float64))
+            if getattr(self, name).shape != self.v.shape or self.v.ndim != 1:
+                raise ValueError(f"{name} must hold one value per point")
+        self.wavelength, self.dL = float(self.wavelength), float(self.dL)
+
+    def __len__(self):
+        return len(self.v)
+
+    @classmethod
+    def from_scan(cls, scan: ReflScan, intent: str = "auto") -> "ReflData":
+        """Raw counts with Poisson uncertainty (1 for a point with no counts), the angular
+        resolution from slits 1 and 2 at the default distances."""
+        if intent == "auto":
+            intent = _NICE_INTENT.get(scan.intent.upper(), "unknown")
+            if scan.intent.upper() == "BG":  # NICE gives no sign: the angles tell
+                offset = np.mean(scan.sample_angle - scan.detector_angle / 2)
+                intent = "background+" if offset > 0 else "background-"
+        return cls(
+            name=scan.name,
+            polarization=scan.polarization,
+            intent=intent,
+            sample_name=scan.sample_name,
+            description=scan.description,
+            start=scan.start,
+            wavelength=scan.wavelength,
+            dL=scan.wavelength_spread,
+            normbase="counts",
+            Ti=scan.sample_angle,
+            Td=scan.detector_angle,
+            slit1=scan.slit1,
+            slit2=scan.slit2,
+            slit3=scan.slit3,
+            slit4=scan.slit4,
+            monitor=scan.monitor,
+            count_time=scan.count_time,
+            v=scan.counts,
+            dv=np.sqrt(np.where(scan.counts == 0, 1.0, scan.counts)),
+            dT=divergence(scan.slit1, scan.slit2, SLIT1_DISTANCE, SLIT2_DISTANCE),
+        )
+
+    @property
+    def Qz(self) -> np.ndarray:
+        """(2π/λ)(sin(Td − Ti) + sin Ti), in 1/Å."""
+        ti, td = np.radians(self.Ti), np.radians(self.Td)
+        return 2 * np.pi / self.wavelength * (np.sin(td - ti) + np.sin(ti))
+
+    @property
+    def dQ(self) -> np.ndarray:
+        """1-σ resolution in Qz: (4π/λ)·√((sin θ·dλ/λ)² + (cos θ·dθ)²), θ = Ti."""
+        theta, dtheta = np.radians(self.Ti), np.radians(self.dT)
+        return (
+            4
+            * np.pi
+            / self.wavelength
+            * np.hypot(np.sin(theta) * self.dL / self.wavelength, np.cos(theta) * dtheta)
+        )
+
+    def select(self, keep) -> "ReflData":
+        """The points ``keep`` (a boolean mask or indices) only."""
+        return replace(self, **{name: getattr(self, name)[keep] for name in ARRAYS})
+
+    def to_dict(self) -> dict:
+        return {
+            f.name: getattr(self, f.name).tolist() if f.name in ARRAYS else getattr(self, f.name)
+            for f in fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ReflData":
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+    @property
+    def x(self) -> tuple[str, np.ndarray]:
+        """What the points are plotted against: Qz, except for slit scans and rocking curves."""
+        if self.intent == "slit":
+            return "slit 1 (mm)", self.slit1
+        if self.intent == "rock":
+            return "sample angle Ti (°)", self.Ti
+        return "Qz (1/Å)", self.Qz
+
+    def display(self) -> dict:
+        label, x = self.x
+        return {
+            "name": f"{self.name} {self.polarization}",
+            "xlabel": label,
+            "ylabel": YLABEL[self.normbase],
+            "x": _floats(x),
+            "y": _floats(self.v),
+            "dy": _floats(self.dv),
+        }
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The export's columns; dQ as FWHM, as the fitting app and refl1d read it."""
+        return {
+            "Qz": self.Qz,
+            "R" if self.normbase == "reflectivity" else "v": self.v,
+            "dR" if self.normbase == "reflectivity" else "dv": self.dv,
+            "dQ_FWHM": self.dQ / FWHM_TO_SIGMA,
+            "Ti": self.Ti,
+            "Td": self.Td,
+            "slit1": self.slit1,
+            "slit2": self.slit2,
+            "monitor": self.monitor,
+            "count_time": self.count_time,
+        }
+
+    def metadata(self) -> dict:
+        return {
+            "name": self.name,
+            "polarization": self.polarization,
+            "intent": self.intent,
+            "sample": self.sample_name,
+            "normalization": self.normbase,
+            "wavelength": self.wavelength,
+        }
+
+
+YLABEL = {
+    "counts": "counts",
+    "monitor": "counts per monitor count",
+    "time": "counts per second",
+    "reflectivity": "reflectivity",
+}
+
+
+def _floats(values) -> list:
+    # JSON has no NaN or infinity: such points become null and are not drawn.
+    return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
