@@ -16,8 +16,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   load                  raw counts v, dv (zero counts: dv = 1), monitor, angles, wavelength
   normalize_monitor     normalize(base='monitor')
   normalize_time        normalize(base='time')
-  join                  normalize(monitor) -> join (reductus requires normalizing first; in
-                        1.0.1 joining unnormalized data fails once any two points merge)
+  join                  normalize(monitor) -> join each intent group (as reductus' templates
+                        do; it requires normalizing first: in 1.0.1 joining unnormalized
+                        data fails once any two points merge)
   rescale               normalize(monitor) -> rescale(--scale, --dscale)
   mask                  normalize(monitor) -> mask_points(--mask)
   footprint             normalize(monitor) -> abinitio_footprint(--width, --offset)
@@ -49,7 +50,6 @@ CASES = (
     "normalize_monitor",
     "normalize_time",
     "join",
-    "join_then_normalize",
     "rescale",
     "mask",
     "footprint",
@@ -85,7 +85,7 @@ def by_polarization(datasets):
 
 def subtract(datasets):
     """Join each intent group, then subtract joined backgrounds of the same polarization."""
-    spec, backp, backm, intensity, _rock, other = steps.group_by_intent(datasets)
+    spec, backp, backm, intensity, _rock, _other = steps.group_by_intent(datasets)
     spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
     out = [steps.subtract_background(s, backp.get(p), backm.get(p)) for p, s in spec.items()]
     return out, intensity
@@ -101,7 +101,8 @@ def run(case, files, a):
     if case in ("normalize_monitor", "normalize_time"):
         return data, params
     if case == "join":
-        return steps.join(data), params | {"join": dict(Q_tolerance=0.5, dQ_tolerance=0.002)}
+        joined = [j for group in steps.group_by_intent(data) for j in steps.join(group)]
+        return joined, params | {"join": "per intent group, Q_tolerance=0.5, dQ_tolerance=0.002"}
     if case == "rescale":
         return [steps.rescale(d, a.scale, a.dscale) for d in data], params | {
             "rescale": dict(scale=a.scale, dscale=a.dscale)
@@ -187,18 +188,9 @@ def main():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn
         datasets, params = run(a.case, a.files, a)
     params["dT_dL_dQ"] = "1-sigma (dT degrees, dL Angstrom, dQ 1/Angstrom)"
-    json.dump(
-        dict(
-            reductus=version("reductus"),
-            case=a.case,
-            files=a.files,
-            params=params,
-            datasets=[describe(d) for d in datasets],
-        ),
-        sys.stdout,
-        indent=1,
-    )
-    print()
+    head = dict(reductus=version("reductus"), case=a.case, files=a.files, params=params)
+    body = ",\n".join(json.dumps(describe(d)) for d in datasets)
+    print(f'{json.dumps(head)[:-1]},\n"datasets": [\n{body}]}}')  # a line per dataset
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from beamtime.core.api import router as core_router
 from beamtime.core.auth import ApiKeyAuth
 from beamtime.daq.api import router as daq_router
 from beamtime.fitting.api import router as fitting_router
+from beamtime.reduction.api import router as reduction_router
 
 api = NinjaAPI(
     title="Beamtime API",
@@ -75,3 +76,4 @@ api.add_router("/", core_router)
 api.add_router("/configs/", configs_router)
 api.add_router("/daq/", daq_router)
 api.add_router("/fitting/", fitting_router)
+api.add_router("/reduction/", reduction_router)

@@ -198,6 +198,8 @@ def run_serve(args) -> int:
     from beamtime.supervisor import Supervisor
 
     check_port_free(args.host, args.port)
+    # Read by settings: data reduction offers the local data folder on loopback only.
+    os.environ["BEAMTIME_LISTEN_HOST"] = args.host
     setup_django()
     from django.conf import settings
 

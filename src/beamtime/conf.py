@@ -44,6 +44,24 @@ def envint(name: str, default: int) -> int:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
 
 
+def envchoice(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env(name, default).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def envmap(name: str) -> dict[str, str]:
+    """``NAME=VALUE,NAME=VALUE`` as a dict (values may hold "=", not ",")."""
+    found = {}
+    for item in envlist(name, ""):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{PREFIX}{name}: {item!r} is not NAME=VALUE")
+        found[key.strip()] = value.strip()
+    return found
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 

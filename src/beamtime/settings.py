@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "beamtime.configs",
     "beamtime.daq",
     "beamtime.fitting",
+    "beamtime.reduction",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -125,6 +126,15 @@ DAQ_SSH_USER = conf.env("DAQ_SSH_USER")
 DAQ_SSH_KEY = conf.env("DAQ_SSH_KEY")
 DAQ_SSH_KNOWN_HOSTS = conf.env("DAQ_SSH_KNOWN_HOSTS")
 DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
+
+# Data reduction (README, "Data reduction"): where computed steps are kept, and the raw data
+# sources. The local folder is offered only while `beamtime serve` listens on loopback.
+REDUCTION_CACHE = conf.envchoice("REDUCTION_CACHE", ("disk", "redis"), "disk")
+REDUCTION_CACHE_DIR = HOME / "reduction-cache"
+REDUCTION_CACHE_MB = conf.envint("REDUCTION_CACHE_MB", 512)
+REDUCTION_LOCAL_DATA = conf.env("REDUCTION_LOCAL_DATA")
+REDUCTION_HTTP_SOURCES = conf.envmap("REDUCTION_HTTP_SOURCES")
+LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
 
 # Every queue the platform uses; `beamtime serve` and `beamtime worker` consume all by default.
 QUEUES = ["default", "fits", "reduction", "daq"]

@@ -17,11 +17,15 @@ from beamtime.reduction.dataflow.template import Template, TemplateError
 
 @dataclass(frozen=True)
 class DataType:
-    """How values of one type are kept in the cache and shown: JSON in both directions."""
+    """How values of one type are kept in the cache (JSON in both directions), shown (a
+    plottable JSON form) and exported (named columns, and a few facts for the header)."""
 
     name: str
     to_json: Callable = lambda value: value
     from_json: Callable = lambda data: data
+    display: Callable = lambda value: value
+    columns: Callable = lambda value: {"value": [value]}
+    metadata: Callable = lambda value: {}
 
 
 @dataclass

@@ -21,8 +21,9 @@ Positional parameters are inputs (wired from other nodes); keyword parameters ar
     Author: Beamtime team
     Version: 2026-11-21
 
-``name (type[]?:units) : description [default]`` — ``[]`` marks a list (several values
-wired, or a list control), ``?`` marks it optional, ``:units`` its units. The docstring ends
+``name (type[]?:units) : description [default]``, continued on indented lines. ``[]``
+marks a list (several values wired, or a list control), ``?`` marks it optional, ``:units``
+its units. The docstring ends
 with the author and the version; the version enters every cache key, so a change of the
 code must change it.
 
@@ -115,6 +116,7 @@ def define(function, module_id: str) -> ModuleDef:
     if not any(line.strip() == "**Returns**" for line in lines):
         raise ModuleDefinitionError(module_id, "the docstring has no **Returns** section")
     description, documented, returns, author, version = [], {}, [], "", ""
+    entries: list[list] = []  # [section, line number, text] per parameter
     section = None
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -132,6 +134,11 @@ def define(function, module_id: str) -> ModuleDef:
             continue
         if not line:
             continue
+        if raw[0].isspace() and entries and entries[-1][0] == section:
+            entries[-1][2] += " " + line  # an indented line continues the description
+            continue
+        entries.append([section, number, line])
+    for section, number, line in entries:
         match = PARAM.fullmatch(line)
         if not match:
             raise ModuleDefinitionError(

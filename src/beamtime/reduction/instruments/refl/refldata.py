@@ -162,18 +162,13 @@ class ReflData:
         }
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The export's columns; dQ as FWHM, as the fitting app and refl1d read it."""
+        """The text export's columns, as the fitting app and refl1d read them (dQ as FWHM);
+        the HDF5 export holds every array."""
         return {
             "Qz": self.Qz,
             "R" if self.normbase == "reflectivity" else "v": self.v,
             "dR" if self.normbase == "reflectivity" else "dv": self.dv,
             "dQ_FWHM": self.dQ / FWHM_TO_SIGMA,
-            "Ti": self.Ti,
-            "Td": self.Td,
-            "slit1": self.slit1,
-            "slit2": self.slit2,
-            "monitor": self.monitor,
-            "count_time": self.count_time,
         }
 
     def metadata(self) -> dict:

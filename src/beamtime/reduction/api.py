@@ -1,0 +1,86 @@
+"""The reduction engine's stateless RPC: instruments and their modules, data sources and their
+files, which nodes are cached, and calculating a terminal (plottable JSON or an export).
+
+Every call carries the whole template; the server keeps none. Errors in a template answer 422
+with ``{"error", "node", "field"}`` so the editor can show them on the node.
+"""
+
+from typing import Literal
+
+from django.http import HttpResponse, JsonResponse
+from ninja import Router, Schema
+
+from beamtime.reduction import export, service, sources
+from beamtime.reduction.dataflow.template import Template, TemplateError
+
+router = Router(tags=["reduction"])
+
+
+class TemplateIn(Schema):
+    template: dict
+    config: dict = {}
+
+
+class CalculateIn(TemplateIn):
+    node: int
+    terminal: str = "output"
+    export: Literal["text", "hdf5"] | None = None
+
+
+def template_error(exc: TemplateError) -> JsonResponse:
+    body = {"error": str(exc), "node": exc.node}
+    if exc.terminal:
+        body["field"] = exc.terminal
+    return JsonResponse(body, status=422)
+
+
+@router.get("/instruments", summary="Instruments, their modules (with HTML help) and templates")
+def instruments(request):
+    return service.instrument_definitions()
+
+
+@router.get("/sources", summary="Data sources")
+def list_sources(request):
+    return [s.to_dict() for s in sources.SOURCES.values()]
+
+
+@router.get("/sources/{name}/files", summary="Folders and files at a path of a data source")
+def list_files(request, name: str, path: str = ""):
+    try:
+        source = sources.source(name)
+        entries = source.list(sources.clean_path(path), request.user)
+    except sources.SourceError as exc:
+        return JsonResponse({"error": str(exc), "field": "path"}, status=404)
+    return {
+        "source": name,
+        "path": sources.clean_path(path),
+        "entries": [e.to_dict() for e in entries],
+    }
+
+
+@router.post("/cached", summary="Which nodes of a template are in the cache")
+def cached(request, payload: TemplateIn):
+    try:
+        template = Template.from_dict(payload.template)
+        return {"cached": service.cached_nodes(request.user, template, payload.config)}
+    except TemplateError as exc:
+        return template_error(exc)
+
+
+@router.post("/calculate", summary="Calculate a node's output: plottable JSON or an export")
+def calculate(request, payload: CalculateIn):
+    try:
+        template = Template.from_dict(payload.template)
+        values, datatype_name = service.run(
+            request.user, template, payload.config, payload.node, payload.terminal
+        )
+    except TemplateError as exc:
+        return template_error(exc)
+    datatype = service.registry_for(template).datatypes[datatype_name]
+    if payload.export is None:
+        return {"datatype": datatype_name, "values": [datatype.display(v) for v in values]}
+    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
+    name, data, media = export.export(values, datatype, header, payload.export)
+    response = HttpResponse(data, content_type=media)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

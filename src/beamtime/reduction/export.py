@@ -1,0 +1,89 @@
+"""Exports of reduced data, each starting with its provenance: the template, the config, the
+node and terminal exported and the Beamtime version, from which the reduction can be rebuilt
+("reload exported").
+
+Column text: the first line is ``# `` and the provenance as one line of JSON, then ``#``
+comment lines naming the data set and the columns, then the numbers (readable by the fitting
+app, refl1d and numpy.loadtxt). HDF5: one group per data set holding every array, the
+provenance in the file's ``provenance`` attribute.
+"""
+
+import io
+import json
+import re
+import zipfile
+
+import h5py
+import numpy as np
+
+import beamtime
+from beamtime.reduction.dataflow.calc import DataType
+
+PROVENANCE_KEYS = ("template", "config", "node", "terminal")
+
+
+def provenance(template: dict, config: dict, node: int, terminal: str) -> dict:
+    return {
+        "beamtime": beamtime.__version__,
+        "template": template,
+        "config": config,
+        "node": node,
+        "terminal": terminal,
+    }
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.+-]+", "_", name).strip("_") or "data"
+
+
+def text_file(value, datatype: DataType, header: dict) -> str:
+    columns = datatype.columns(value)
+    meta = datatype.metadata(value)
+    lines = ["# " + json.dumps(header, separators=(",", ":"))]
+    lines += [f"# {key}: {json.dumps(v)}" for key, v in meta.items()]
+    lines.append("# columns: " + " ".join(columns))
+    table = np.column_stack([np.asarray(c, dtype=float) for c in columns.values()])
+    lines += [" ".join(f"{x:.10g}" for x in row) for row in table]
+    return "\n".join(lines) + "\n"
+
+
+def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[str, bytes, str]:
+    """(file name, contents, media type) of ``values`` exported as ``form``, "text" or
+    "hdf5". Several text files come zipped, each with the whole provenance."""
+    names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
+    names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]
+    if form == "hdf5":
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as f:
+            f.attrs["provenance"] = json.dumps(header)
+            for name, value in zip(names, values, strict=True):
+                group = f.create_group(name)
+                for key, item in datatype.to_json(value).items():
+                    if isinstance(item, list):
+                        group.create_dataset(key, data=np.asarray(item, dtype=float))
+                    else:
+                        group.attrs[key] = item
+        return "reduced.h5", buffer.getvalue(), "application/x-hdf5"
+    texts = [text_file(v, datatype, {**header, "index": i}) for i, v in enumerate(values)]
+    if len(texts) == 1:
+        return names[0] + ".txt", texts[0].encode(), "text/plain"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in zip(names, texts, strict=True):
+            z.writestr(name + ".txt", text)
+    return "reduced.zip", buffer.getvalue(), "application/zip"
+
+
+def read_provenance(text: str) -> dict:
+    """The provenance at the head of an exported text file; ValueError says what is wrong."""
+    first = text.split("\n", 1)[0]
+    if not first.startswith("# {"):
+        raise ValueError("line 1: not a Beamtime reduction export (no provenance header)")
+    try:
+        header = json.loads(first[2:])
+    except ValueError as exc:
+        raise ValueError(f"line 1: the provenance header is damaged ({exc})") from None
+    missing = [k for k in PROVENANCE_KEYS if not isinstance(header, dict) or k not in header]
+    if missing:
+        raise ValueError(f"line 1: the provenance header lacks {', '.join(missing)}")
+    return header

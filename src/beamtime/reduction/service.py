@@ -1,0 +1,107 @@
+"""The reduction engine as the web sees it: instruments, the step cache chosen in settings, and
+the stateless requests — every request carries its whole template; nothing about it is kept
+but the computed steps in the cache."""
+
+import functools
+
+from django.conf import settings
+
+from beamtime.reduction import sources
+from beamtime.reduction.dataflow.cache import DiskCache, RedisCache
+from beamtime.reduction.dataflow.calc import Registry, calculate, plan
+from beamtime.reduction.dataflow.template import Template, TemplateError
+from beamtime.reduction.docs import module_html
+
+
+@functools.cache
+def instruments() -> dict[str, Registry]:
+    from beamtime.reduction.instruments import refl
+
+    return {"refl": refl.registry}
+
+
+@functools.cache
+def instrument_definitions() -> list[dict]:
+    from beamtime.reduction.instruments.templates import predefined
+
+    return [
+        {
+            "id": name,
+            "datatypes": sorted(registry.datatypes),
+            "modules": [{**m.to_dict(), "html": module_html(m)} for m in registry.modules.values()],
+            "templates": predefined(name),
+        }
+        for name, registry in instruments().items()
+    ]
+
+
+@functools.cache
+def step_cache():
+    if settings.REDUCTION_CACHE == "redis":
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        return RedisCache(client, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
+    return DiskCache(settings.REDUCTION_CACHE_DIR)
+
+
+def registry_for(template: Template) -> Registry:
+    if template.instrument not in instruments():
+        raise TemplateError(f"unknown instrument {template.instrument!r}")
+    return instruments()[template.instrument]
+
+
+def with_current_files(template: Template, config: dict, registry: Registry, user) -> dict:
+    """The config with every file a node names at its current mtime (so that a file written
+    again is read again), after checking that ``user`` may read it."""
+    config = {str(k): dict(v) for k, v in (config or {}).items() if isinstance(v, dict)}
+    for index, node in enumerate(template.nodes):
+        module = registry.modules.get(node.get("module")) if isinstance(node, dict) else None
+        if module is None:
+            continue
+        for control in module.controls:
+            if control.datatype != "fileinfo":
+                continue
+            value = config.get(str(index), {}).get(
+                control.name, node.get("config", {}).get(control.name)
+            )
+            if value is None:
+                continue
+            try:
+                files = value if control.multiple else [value]
+                files = [sources.current(info, user) for info in files]
+            except sources.SourceError as exc:
+                raise TemplateError(str(exc), index, control.name) from None
+            config.setdefault(str(index), {})[control.name] = (
+                files if control.multiple else files[0]
+            )
+    return config
+
+
+def run(user, template: Template, config: dict, node: int, terminal: str) -> tuple[list, str]:
+    """The values at ``node``'s output ``terminal`` and their data type."""
+    registry = registry_for(template)
+    template.check(registry.modules)
+    if not (isinstance(node, int) and 0 <= node < len(template.nodes)):
+        raise TemplateError(f"there is no node {node!r}")
+    module = registry.modules[template.nodes[node]["module"]]
+    output = next((t for t in module.outputs if t.name == terminal), None)
+    if output is None:
+        raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
+    config = with_current_files(template, config, registry, user)
+    values = calculate(template, registry, node, terminal, step_cache(), config)
+    return values, output.datatype
+
+
+def cached_nodes(user, template: Template, config: dict) -> list[int]:
+    """The nodes whose results are in the cache now."""
+    registry = registry_for(template)
+    template.check(registry.modules)
+    config = with_current_files(template, config, registry, user)
+    cache = step_cache()
+    found = []
+    for index in range(len(template.nodes)):
+        key = plan(template, registry, index, config)[index]
+        if key in cache:
+            found.append(index)
+    return found

@@ -1,0 +1,40 @@
+import pytest
+
+from beamtime.reduction import service, sources
+from tests.conftest import SHARED
+
+PBR = SHARED / "data" / "ncnr-pbr"
+
+
+@pytest.fixture
+def pbr_source():
+    """The PBR raw files as the server's local data folder (named "local")."""
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", PBR), sources.DaqSource()])
+    yield sources.SOURCES["local"]
+    sources.configure(list(saved.values()))
+
+
+@pytest.fixture
+def fresh_cache(settings, tmp_path):
+    """An empty on-disk step cache of the test's own."""
+    settings.REDUCTION_CACHE_DIR = tmp_path / "cache"
+    service.step_cache.cache_clear()
+    yield service.step_cache()
+    service.step_cache.cache_clear()
+
+
+def fileinfo(name: str) -> dict:
+    return {"source": "local", "path": name, "mtime": 0}
+
+
+def refl_template(*nodes, wires=()) -> dict:
+    """nodes: (module, config) pairs; wires: (source, target, target terminal) triples."""
+    return {
+        "name": "test",
+        "instrument": "refl",
+        "nodes": [
+            {"module": f"refl.{m}", "title": m, "x": 0, "y": 0, "config": c} for m, c in nodes
+        ],
+        "wires": [{"source": [s, "output"], "target": [t, terminal]} for s, t, terminal in wires],
+    }

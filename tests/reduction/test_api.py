@@ -1,0 +1,125 @@
+"""The reduction RPC over HTTP with a signed-in user: instruments, sources, calculate, cached,
+exports with provenance; errors name the node and parameter."""
+
+import json
+
+import numpy as np
+import pytest
+
+from beamtime.reduction.export import read_provenance
+from tests.reduction.conftest import fileinfo, refl_template
+
+
+@pytest.fixture
+def client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def post(client, path, body):
+    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
+
+
+def spec_template(file="mli0115.nxs.pbr", base="monitor"):
+    return refl_template(
+        ("load", {"filelist": [fileinfo(file)]}),
+        ("normalize", {"base": base}),
+        wires=[(0, 1, "data")],
+    )
+
+
+def test_instruments_list_modules_with_html_help(client):
+    (refl,) = client.get("/api/reduction/instruments").json()
+    modules = {m["id"]: m for m in refl["modules"]}
+    assert "refl.normalize" in modules
+    normalize = modules["refl.normalize"]
+    assert [c["id"] for c in normalize["controls"]] == ["base"]
+    assert normalize["controls"][0]["units"] == "auto|monitor|time|none"
+    # docutils rendered the docstring; the TeX is left for KaTeX
+    assert "<p>" in normalize["html"] and r"\(" in normalize["html"]
+
+
+def test_files_of_a_source_and_traversal_refused(client, pbr_source):
+    listing = client.get("/api/reduction/sources/local/files").json()
+    names = {e["name"]: e for e in listing["entries"]}
+    assert names["mli0115.nxs.pbr"]["size"] == (pbr_source.root / "mli0115.nxs.pbr").stat().st_size
+    for bad in ("../", "/etc", "a/../../x", "c:/x"):
+        answer = client.get("/api/reduction/sources/local/files", {"path": bad})
+        assert answer.status_code == 404 and "outside" in answer.json()["error"]
+
+
+def test_calculate_plots_monitor_normalized_counts(client, pbr_source, fresh_cache):
+    answer = post(client, "calculate", {"template": spec_template(), "node": 1})
+    assert answer.status_code == 200, answer.content
+    values = answer.json()["values"]
+    assert [v["name"] for v in values] == [
+        "mli0115.nxs.pbr:DOWN_DOWN --",
+        "mli0115.nxs.pbr:UP_UP ++",
+    ]
+    assert values[0]["ylabel"] == "counts per monitor count"
+    assert len(values[0]["x"]) == 15 and len(values[1]["x"]) == 14
+
+
+def test_cached_nodes_follow_the_calculation(client, pbr_source, fresh_cache):
+    body = {"template": spec_template()}
+    assert post(client, "cached", body).json() == {"cached": []}
+    post(client, "calculate", {**body, "node": 1})
+    assert post(client, "cached", body).json() == {"cached": [0, 1]}
+    changed = {**body, "config": {"1": {"base": "time"}}}
+    assert post(client, "cached", changed).json() == {"cached": [0]}
+
+
+def test_text_export_starts_with_provenance_and_reloads(client, pbr_source, fresh_cache):
+    template = spec_template("mli0111.nxs.pbr")
+    answer = post(client, "calculate", {"template": template, "node": 1, "export": "text"})
+    assert answer["Content-Type"] == "text/plain"
+    text = answer.content.decode()
+    header = read_provenance(text)
+    assert header["template"] == template and header["node"] == 1
+    table = np.loadtxt(text.splitlines())
+    assert table.shape == (101, 4)
+    again = post(client, "calculate", {"template": header["template"], "node": header["node"]})
+    assert np.allclose([y or 0 for y in again.json()["values"][0]["y"]], table[:, 1], rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "change, node, field, message",
+    [
+        ({"1": {"base": "weekly"}}, 1, "base", "'weekly' is not one of auto, monitor"),
+        ({"0": {"filelist": [fileinfo("../secret")]}}, 0, "filelist", "outside"),
+        ({"0": {"filelist": [fileinfo("README.md")]}}, 0, None, "not a readable HDF5 file"),
+        ({"0": {"filelist": []}}, 0, "filelist", "choose at least one file"),
+    ],
+)
+def test_errors_name_the_node_and_parameter(
+    client, pbr_source, fresh_cache, change, node, field, message
+):
+    answer = post(client, "calculate", {"template": spec_template(), "config": change, "node": 1})
+    assert answer.status_code == 422
+    error = answer.json()
+    assert error["node"] == node and error.get("field") == field
+    assert message in error["error"]
+
+
+def test_a_cycle_and_an_unknown_module_are_refused(client, pbr_source):
+    cycle = spec_template()
+    cycle["nodes"] += [{"module": "refl.rescale"}, {"module": "refl.mask_points"}]
+    cycle["wires"] = [  # 2 → 3 → 2, and 1 hangs from it
+        {"source": [0, "output"], "target": [3, "data"]},
+        {"source": [2, "output"], "target": [3, "data"]},
+        {"source": [3, "output"], "target": [2, "data"]},
+        {"source": [2, "output"], "target": [1, "data"]},
+    ]
+    answer = post(client, "calculate", {"template": cycle, "node": 1})
+    assert answer.status_code == 422 and "cycle: 2 → 3 → 2" in answer.json()["error"]
+    unknown = spec_template()
+    unknown["nodes"][1]["module"] = "refl.os_system"
+    answer = post(client, "calculate", {"template": unknown, "node": 1})
+    assert answer.json()["node"] == 1 and "unknown module" in answer.json()["error"]
+
+
+def test_only_signed_in_users_reach_the_engine(db, pbr_source):
+    from django.test import Client
+
+    answer = post(Client(), "calculate", {"template": spec_template(), "node": 1})
+    assert answer.status_code == 401
