@@ -2,7 +2,8 @@
 signature and structured docstring say what it takes and gives.
 
 Positional parameters are inputs (wired from other nodes); keyword parameters are controls
-(set in the parameter panel). The docstring describes them::
+(set in the parameter panel). An optional input is positional-only with a default
+(``def f(data, back=(), /, scale=1.0)``) and marked ``?``. The docstring describes them::
 
     Subtract the background measured beside the specular ridge.
 
@@ -159,9 +160,14 @@ def define(function, module_id: str) -> ModuleDef:
         if name not in documented:
             raise ModuleDefinitionError(module_id, f"parameter {name!r} is not documented")
         terminal = documented.pop(name)
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD) and (
-            parameter.default is parameter.empty
+        if parameter.kind == parameter.POSITIONAL_ONLY or (
+            parameter.kind == parameter.POSITIONAL_OR_KEYWORD
+            and parameter.default is parameter.empty
         ):
+            if terminal.required == (parameter.default is not parameter.empty):
+                raise ModuleDefinitionError(
+                    module_id, f"input {name!r} must be marked '?' exactly when it has a default"
+                )
             inputs.append(terminal)
         elif parameter.default is not parameter.empty:
             controls.append(

@@ -14,12 +14,16 @@ from beamtime.reduction.dataflow.calc import DataType, Registry
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.nexus import load_nexus
 from beamtime.reduction.instruments.refl.refldata import (
+    ARRAYS,
     FWHM_TO_SIGMA,
     SLIT1_DISTANCE,
     SLIT2_DISTANCE,
     ReflData,
     divergence,
 )
+
+# The counters count time in steps of 1 ms.
+TIMER_RESOLUTION = 0.001
 
 registry = Registry(
     "refl",
@@ -111,8 +115,9 @@ def normalize(data, base="auto"):
     Divide the counts by the monitor counts or by the counting time.
 
     Per monitor count, both counts are Poisson: for :math:`C` counts in :math:`M` monitor
-    counts, :math:`v = C/M` and :math:`\\sigma_v^2 = (\\sigma_C^2 + v^2 M)/M^2`. Per second
-    the time is exact: :math:`\\sigma_v = \\sigma_C/t`.
+    counts, :math:`v = C/M` and :math:`\\sigma_v^2 = (\\sigma_C^2 + v^2 M)/M^2`. Per second,
+    the time is known to the counter's 1 ms step :math:`\\Delta` (uniformly):
+    :math:`\\sigma_v^2 = (\\sigma_C^2 + v^2 \\Delta^2/12)/t^2`.
 
     **Inputs**
 
@@ -143,7 +148,9 @@ def normalize(data, base="auto"):
         if np.any(data.count_time <= 0):
             bad = int(np.flatnonzero(data.count_time <= 0)[0])
             raise ParameterError("base", f"point {bad} of {data.name} was counted for no time")
-        v, dv = data.v / data.count_time, data.dv / data.count_time
+        t = data.count_time
+        v = data.v / t
+        dv = np.sqrt(data.dv**2 + v**2 * TIMER_RESOLUTION**2 / 12) / t
     return replace(data, v=v, dv=dv, normbase=base)
 
 
@@ -212,3 +219,228 @@ def angular_resolution(
         dT=divergence(data.slit1, data.slit2, distance1, distance2),
         dL=wavelength_spread * data.wavelength * FWHM_TO_SIGMA,
     )
+
+
+def _same_polarization(data: ReflData, candidates: list, parameter: str) -> ReflData:
+    match = [c for c in candidates if c.polarization == data.polarization]
+    if not match:
+        raise ParameterError(parameter, f"nothing wired here has polarization {data.polarization}")
+    if match[0].normbase != data.normbase:
+        raise ParameterError(
+            parameter, f"normalized by {match[0].normbase}, the data by {data.normbase}"
+        )
+    return match[0]
+
+
+def _interpolate(x, xp, fp, dfp):
+    """fp(x) by linear interpolation (the end values beyond the ends) and its uncertainty:
+    between points i and i+1 with weight p on i, σ² = p²σᵢ² + (1 − p)²σᵢ₊₁²."""
+    order = np.argsort(xp, kind="stable")
+    xp, fp, dfp = xp[order], fp[order], dfp[order]
+    if len(xp) == 1:
+        return np.full_like(x, fp[0]), np.full_like(x, dfp[0])
+    right = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
+    left = right - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(xp[right] > xp[left], (xp[right] - x) / (xp[right] - xp[left]), 1.0)
+    p = np.clip(p, 0.0, 1.0)
+    value = p * fp[left] + (1 - p) * fp[right]
+    error = np.hypot(p * dfp[left], (1 - p) * dfp[right])
+    return value, error
+
+
+@module
+def join(data, tolerance=0.5):
+    """
+    Merge the points measured at the same angles, within and across data sets of the same
+    polarization: :math:`\\theta_i` and :math:`\\theta_d` within ``tolerance`` times the
+    angular resolution. Counts add up; a normalized point becomes the total counts over the
+    total monitor (or time), :math:`\\bar v = \\sum C/\\sum M`, with
+    :math:`\\sigma_{\\bar v}^2 = (\\sum C + \\bar v^2 \\sum M)/(\\sum M)^2`; angles and slits
+    are averaged, weighted by monitor (or time).
+
+    **Inputs**
+
+    data (refldata[]) : data sets to merge
+
+    tolerance (float) : how close angles must be, in units of the angular resolution [0.5]
+
+    **Returns**
+
+    output (refldata[]) : one data set per polarization, in Qz order
+
+    Author: Beamtime team
+    Version: 2026-11-21
+    """
+    if tolerance < 0:
+        raise ParameterError("tolerance", "cannot be negative")
+    groups: dict[str, list[ReflData]] = {}
+    for item in sorted(data, key=lambda d: d.name):
+        groups.setdefault(item.polarization, []).append(item)
+    return [_join_group(group, tolerance) for group in groups.values()]
+
+
+def _join_group(group: list[ReflData], tolerance: float) -> ReflData:
+    first = group[0]
+    for item in group[1:]:
+        if item.normbase != first.normbase:
+            raise ParameterError("data", f"{item.name} is by {item.normbase}, {first.name} not")
+        if abs(item.wavelength - first.wavelength) > tolerance * max(first.dL, 1e-12):
+            raise ParameterError("data", f"{item.name} has another wavelength than {first.name}")
+    if first.normbase == "reflectivity":
+        raise ParameterError("data", "join before dividing by the direct beam")
+    arrays = {name: np.concatenate([getattr(d, name) for d in group]) for name in ARRAYS}
+    order = np.lexsort((arrays["Ti"], arrays["Td"]))
+    clusters, start = [], None
+    for i in order:
+        close = start is not None and all(
+            abs(arrays[a][i] - arrays[a][start]) <= tolerance * arrays["dT"][start]
+            for a in ("Td", "Ti")
+        )
+        if close:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+            start = i
+    weight = {"time": arrays["count_time"]}.get(first.normbase, arrays["monitor"])
+    merged = {name: [] for name in ARRAYS}
+    for members in clusters:
+        w = weight[members]
+        for name in ("Ti", "Td", "slit1", "slit2", "slit3", "slit4", "dT"):
+            values = arrays[name][members]
+            merged[name].append(np.average(values, weights=w) if w.sum() > 0 else values.mean())
+        monitor, time = arrays["monitor"][members].sum(), arrays["count_time"][members].sum()
+        merged["monitor"].append(monitor)
+        merged["count_time"].append(time)
+        v, dv = arrays["v"][members], arrays["dv"][members]
+        if first.normbase == "counts":
+            merged["v"].append(v.sum())
+            merged["dv"].append(np.sqrt((dv**2).sum()))
+            continue
+        base = monitor if first.normbase == "monitor" else time
+        counts = (v * weight[members]).sum()
+        mean = counts / base
+        spread = base if first.normbase == "monitor" else len(members) * TIMER_RESOLUTION**2 / 12
+        merged["v"].append(mean)
+        merged["dv"].append(np.sqrt(max(counts, 1.0) + mean**2 * spread) / base)
+    joined = replace(first, **{name: np.array(merged[name]) for name in ARRAYS})
+    return joined.select(np.argsort(joined.Qz, kind="stable"))
+
+
+@module
+def subtract_background(data, backp=(), backm=(), /):
+    """
+    Subtract the background measured beside the specular ridge, interpolated (linearly, in
+    Qz) onto the specular points. With both sides, their mean:
+    :math:`R = I - (B^+ + B^-)/2`, :math:`\\sigma_R^2 = \\sigma_I^2 + (\\sigma_{B^+}^2 +
+    \\sigma_{B^-}^2)/4`. Beyond a background's range its end value holds. Each data set
+    takes the background of its own polarization.
+
+    **Inputs**
+
+    data (refldata) : specular data
+
+    backp (refldata[]?) : background+ (sample angle below the specular condition)
+
+    backm (refldata[]?) : background− (sample angle above it)
+
+    **Returns**
+
+    output (refldata) : data less the background
+
+    Author: Beamtime team
+    Version: 2026-11-21
+    """
+    if not backp and not backm:
+        raise ParameterError("backp", "wire a background+ or background− data set")
+    sides = []
+    for name, wired in (("backp", backp), ("backm", backm)):
+        if wired:
+            back = _same_polarization(data, wired, name)
+            sides.append(_interpolate(data.Qz, back.Qz, back.v, back.dv))
+    b = sum(s[0] for s in sides) / len(sides)
+    db = np.sqrt(sum(s[1] ** 2 for s in sides)) / len(sides)
+    return replace(data, v=data.v - b, dv=np.hypot(data.dv, db))
+
+
+@module
+def divide_intensity(data, base):
+    """
+    Divide by the direct beam measured through the same slits (a slit scan), interpolated
+    against the angular resolution (the slit openings) — one point serves every angle of a
+    fixed-slit scan. :math:`R = I/S`, :math:`\\sigma_R^2 = (\\sigma_I^2 + R^2\\sigma_S^2)/S^2`.
+
+    **Inputs**
+
+    data (refldata) : specular (or background-subtracted) data
+
+    base (refldata[]) : the slit scans, one per polarization, normalized like the data
+
+    **Returns**
+
+    output (refldata) : reflectivity
+
+    Author: Beamtime team
+    Version: 2026-11-21
+    """
+    slit = _same_polarization(data, base, "base")
+    s, ds = _interpolate(data.dT, slit.dT, slit.v, slit.dv)
+    if np.any(s <= 0):
+        raise ParameterError("base", f"the direct beam of {slit.name} has no intensity")
+    v, dv = _ratio(data.v, data.dv, s, ds)
+    return replace(data, v=v, dv=dv, normbase="reflectivity")
+
+
+def _beam_integral(u, inner, outer):
+    """∫₀ᵘ of a trapezoid of height 1, flat to ``inner``, falling to 0 at ``outer`` (odd)."""
+    a = np.abs(u)
+    ramp = np.clip(a - inner, 0, outer - inner)
+    inside = np.minimum(a, inner) + ramp - ramp**2 / (2 * np.maximum(outer - inner, 1e-12))
+    return np.sign(u) * inside
+
+
+@module
+def footprint(
+    data, sample_width=10.0, offset=0.0, distance1=SLIT1_DISTANCE, distance2=SLIT2_DISTANCE
+):
+    """
+    Correct for the part of the beam that misses the sample at low angles. Slits 1 and 2
+    make a beam whose profile is a trapezoid: flat to half-width
+    :math:`|s_1/2 - r(s_1 - s_2)/2|`, zero beyond :math:`r(s_1 + s_2)/2 - s_1/2`, with
+    :math:`r = d_1/(d_1 - d_2)`. A sample of width :math:`W` at angle :math:`\\theta`
+    intercepts the part between :math:`(\\pm W/2 + \\text{offset})\\sin\\theta`; the data
+    are divided by that fraction (no uncertainty added).
+
+    **Inputs**
+
+    data (refldata) : data
+
+    sample_width (float:mm) : length of the sample along the beam [10.0]
+
+    offset (float:mm) : the sample's centre, off the beam's centre along the beam [0.0]
+
+    distance1 (float:mm) : slit 1 to sample [2000.0]
+
+    distance2 (float:mm) : slit 2 to sample [1000.0]
+
+    **Returns**
+
+    output (refldata) : data corrected for the footprint
+
+    Author: Beamtime team
+    Version: 2026-11-21
+    """
+    if sample_width <= 0:
+        raise ParameterError("sample_width", "must be positive")
+    if distance1 <= distance2 or distance2 <= 0:
+        raise ParameterError("distance1", "slit 1 must be farther from the sample than slit 2")
+    r = distance1 / (distance1 - distance2)
+    inner = np.abs(data.slit1 / 2 - r * (data.slit1 - data.slit2) / 2)
+    outer = r * (data.slit1 + data.slit2) / 2 - data.slit1 / 2
+    sin = np.sin(np.radians(data.Ti))
+    ends = (np.array([-1, 1])[:, None] * sample_width / 2 + offset) * sin
+    fraction = (_beam_integral(ends[1], inner, outer) - _beam_integral(ends[0], inner, outer)) / (
+        inner + outer
+    )
+    fraction = np.where(fraction > 0, fraction, 1.0)
+    return replace(data, v=data.v / fraction, dv=data.dv / fraction)

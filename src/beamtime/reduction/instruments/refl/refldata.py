@@ -71,6 +71,7 @@ class ReflData:
     def __post_init__(self):
         for name in ARRAYS:
             setattr(self, name, np.array(getattr(self, name), dtype=np.float64))
+        for name in ARRAYS:
             if getattr(self, name).shape != self.v.shape or self.v.ndim != 1:
                 raise ValueError(f"{name} must hold one value per point")
         self.wavelength, self.dL = float(self.wavelength), float(self.dL)
@@ -84,9 +85,9 @@ class ReflData:
         resolution from slits 1 and 2 at the default distances."""
         if intent == "auto":
             intent = _NICE_INTENT.get(scan.intent.upper(), "unknown")
-            if scan.intent.upper() == "BG":  # NICE gives no sign: the angles tell
+            if scan.intent.upper() == "BG":  # NICE gives no sign: θi > θf is background−
                 offset = np.mean(scan.sample_angle - scan.detector_angle / 2)
-                intent = "background+" if offset > 0 else "background-"
+                intent = "background-" if offset > 0 else "background+"
         return cls(
             name=scan.name,
             polarization=scan.polarization,

@@ -1,0 +1,139 @@
+"""Beamtime's refl reduction against reductus 1.0.1 on the same NCNR PBR files: Qz, dQ, value
+and uncertainty agree to 1e-6 relative after every step.
+
+reductus lives in its own environment (never a dependency of Beamtime): `.ci/run` makes it
+and names its python in BEAMTIME_REDUCTUS_PYTHON; bench/reductus_harness.py runs the same
+steps there and prints the numbers as JSON.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beamtime.reduction.dataflow.calc import MemoryCache, calculate
+from beamtime.reduction.dataflow.template import Template
+from beamtime.reduction.instruments.refl import registry
+from tests.conftest import require
+from tests.reduction.conftest import PBR, fileinfo
+
+HARNESS = Path(__file__).resolve().parents[2] / "bench" / "reductus_harness.py"
+REDUCTUS = os.environ.get("BEAMTIME_REDUCTUS_PYTHON", "")
+RTOL = 1e-6
+
+
+def reductus(case: str, files: list[str], *options: str) -> list[dict]:
+    require(bool(REDUCTUS) and Path(REDUCTUS).exists(), "reductus (BEAMTIME_REDUCTUS_PYTHON)")
+    done = subprocess.run(
+        [REDUCTUS, HARNESS, case, *(str(PBR / f) for f in files), *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["datasets"]
+
+
+class Diagram:
+    """A template built step by step: each call adds a node and returns its index."""
+
+    def __init__(self):
+        self.nodes, self.wires = [], []
+
+    def __call__(self, module: str, *inputs: tuple[int, str], **config) -> int:
+        self.nodes.append({"module": f"refl.{module}", "config": config})
+        index = len(self.nodes) - 1
+        for source, terminal in inputs:
+            self.wires.append({"source": [source, "output"], "target": [index, terminal]})
+        return index
+
+    def load(self, *files: str, base: str = "monitor", join: bool = False) -> int:
+        node = self(
+            "normalize", (self("load", filelist=[fileinfo(f) for f in files]), "data"), base=base
+        )
+        return self("join", (node, "data")) if join else node
+
+    def run(self, node: int) -> list:
+        template = Template("test", self.nodes, self.wires, "refl")
+        return calculate(template, registry, node, "output", MemoryCache())
+
+
+def compare(ours: list, theirs: list[dict]):
+    assert len(ours) == len(theirs)
+    ours = sorted(ours, key=lambda d: d.polarization)
+    theirs = sorted(theirs, key=lambda d: d["polarization"])
+    for mine, ref in zip(ours, theirs, strict=True):
+        assert mine.polarization == ref["polarization"]
+        for name, value in (("Qz", mine.Qz), ("dQ", mine.dQ), ("v", mine.v), ("dv", mine.dv)):
+            np.testing.assert_allclose(value, ref[name], rtol=RTOL, err_msg=f"{mine.name} {name}")
+
+
+ALL_BUT_ABORTED = [
+    "mli0111.nxs.pbr",
+    "mli0115.nxs.pbr",
+    "mli01120.nxs.pbr",
+    "mli0159.nxs.pbr",
+    "mli0164.nxs.pbr",
+    "mli0181.nxs.pbr",
+]
+
+
+@pytest.mark.parametrize("base", ["monitor", "time"])
+def test_normalized_counts_agree(pbr_source, base):
+    for file in ALL_BUT_ABORTED:
+        d = Diagram()
+        compare(d.run(d.load(file, base=base)), reductus(f"normalize_{base}", [file]))
+
+
+@pytest.mark.parametrize("base", ["monitor", "time"])
+def test_the_aborted_scan_agrees_too(pbr_source, base):
+    d = Diagram()
+    file = "mli01121.nxs.pbr"
+    compare(d.run(d.load(file, base=base)), reductus(f"normalize_{base}", [file]))
+
+
+def test_joined_points_agree(pbr_source):
+    files = ["mli0111.nxs.pbr", "mli0115.nxs.pbr"]
+    d = Diagram()
+    compare(d.run(d.load(*files, join=True)), reductus("join", files))
+
+
+def test_rescaled_masked_and_footprint_corrected_points_agree(pbr_source):
+    file = ["mli0111.nxs.pbr"]
+    d = Diagram()
+    compare(
+        d.run(d("rescale", (d.load(*file), "data"), scale=2.0, dscale=0.1)),
+        reductus("rescale", file, "--scale", "2", "--dscale", "0.1"),
+    )
+    d = Diagram()
+    compare(
+        d.run(d("mask_points", (d.load(*file), "data"), mask_indices=[[0, 3, 50]])),
+        reductus("mask", file, "--mask", "0,3,50"),
+    )
+    for width, offset in (("10", "0"), ("3", "1.5")):
+        d = Diagram()
+        node = d(
+            "footprint", (d.load(*file), "data"), sample_width=float(width), offset=float(offset)
+        )
+        compare(d.run(node), reductus("footprint", file, "--width", width, "--offset", offset))
+
+
+def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source):
+    d = Diagram()
+    spec = d.load("mli0115.nxs.pbr", join=True)
+    subtracted = d(
+        "subtract_background", (spec, "data"), (d.load("mli01120.nxs.pbr", join=True), "backm")
+    )
+    compare(d.run(subtracted), reductus("background", ["mli0115.nxs.pbr", "mli01120.nxs.pbr"]))
+    divided = d(
+        "divide_intensity", (subtracted, "data"), (d.load("mli0159.nxs.pbr", join=True), "base")
+    )
+    result = d.run(divided)
+    assert {r.normbase for r in result} == {"reflectivity"}
+    compare(
+        result,
+        reductus("divide_intensity", ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]),
+    )
