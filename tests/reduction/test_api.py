@@ -123,3 +123,28 @@ def test_only_signed_in_users_reach_the_engine(db, pbr_source):
 
     answer = post(Client(), "calculate", {"template": spec_template(), "node": 1})
     assert answer.status_code == 401
+
+
+def test_predefined_templates_reduce_the_pbr_files_to_reflectivity(client, pbr_source, fresh_cache):
+    (refl,) = client.get("/api/reduction/instruments").json()
+    templates = {t["name"]: t for t in refl["templates"]}
+    full = templates["Specular with backgrounds and direct beam"]
+    files = {
+        "specular": "mli0115.nxs.pbr",
+        "background−": "mli01120.nxs.pbr",
+        "direct beam": "mli0159.nxs.pbr",
+    }
+    config = {}
+    for index, node in enumerate(full["nodes"]):
+        if node["module"] == "refl.load":
+            config[str(index)] = {
+                "filelist": [fileinfo(files.get(node["title"], "mli01120.nxs.pbr"))]
+            }
+    last = len(full["nodes"]) - 1
+    answer = post(client, "calculate", {"template": full, "config": config, "node": last})
+    assert answer.status_code == 200, answer.content
+    values = answer.json()["values"]
+    assert [v["ylabel"] for v in values] == ["reflectivity", "reflectivity"]
+    assert all(len(v["x"]) >= 14 for v in values)
+    for template in templates.values():  # every predefined template is a valid diagram
+        assert post(client, "cached", {"template": template}).status_code == 200
