@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import warnings
 from importlib.metadata import version
 
@@ -186,7 +187,9 @@ def main():
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn
+        t0 = time.perf_counter()
         datasets, params = run(a.case, a.files, a)
+        params["seconds"] = time.perf_counter() - t0  # the reduction, after the imports
     params["dT_dL_dQ"] = "1-sigma (dT degrees, dL Angstrom, dQ 1/Angstrom)"
     head = dict(reductus=version("reductus"), case=a.case, files=a.files, params=params)
     body = ",\n".join(json.dumps(describe(d)) for d in datasets)

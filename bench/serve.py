@@ -80,10 +80,12 @@ def static_server(directory: Path):
         proc.wait(30)
 
 
-def start_serve(home: Path):
+def start_serve(home: Path, **settings: str):
+    """``beamtime serve`` on a free port with a home of its own and BEAMTIME_<settings>."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEAMTIME_")}
     env.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
+    env.update({f"BEAMTIME_{name}": value for name, value in settings.items()})
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "beamtime", "serve", "--port", str(port)],
