@@ -90,10 +90,12 @@ def easy_setup_page(request):
 def run_list(request):
     experiment = active_experiment_for(request.user)
     observables, rows = run_table(experiment)
+    # Where the reduction finds a run's filed files (the DAQ data source).
+    router = experiment.data_routers.exclude(staging_directory="").first()
     return render(
         request,
         "daq/run_list.html",
-        {"experiment": experiment, "observables": observables, "rows": rows},
+        {"experiment": experiment, "observables": observables, "rows": rows, "router": router},
     )
 
 

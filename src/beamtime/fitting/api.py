@@ -93,6 +93,13 @@ def upload(request, file: File[UploadedFile], name: str = ""):
         raise HttpError(422, f"{file.name}: {exc}") from None
 
 
+@router.get("/datasets/{pk}/provenance", summary="The reduction that produced a data set")
+def dataset_provenance(request, pk: int):
+    """Template, config, node and terminal of the reduction export, {} for a plain upload:
+    the reduction page rebuilds the reduction from it."""
+    return dataset_for(request.user, pk).provenance
+
+
 @router.delete("/datasets/{pk}", response={204: None}, summary="Delete a data set and its fits")
 def delete_dataset(request, pk: int):
     dataset_for(request.user, pk).delete()

@@ -5,6 +5,7 @@ from django.db import models
 
 from beamtime.fitting.data import parse_data
 from beamtime.fitting.layers import LayerModel
+from beamtime.reduction.export import read_provenance
 
 
 class Dataset(models.Model):
@@ -32,11 +33,34 @@ class Dataset(models.Model):
 
     @classmethod
     def from_upload(cls, owner, name: str, content: bytes) -> "Dataset":
-        """A data set from an uploaded file; DataError (naming the line) if it is not one."""
+        """A data set from an uploaded file; DataError (naming the line) if it is not one.
+        A reduction export keeps its provenance (the reduction that made it)."""
         data = parse_data(content)
+        text = content.decode("utf-8-sig")
+        try:
+            provenance = read_provenance(text)
+        except ValueError:  # not an export: a plain data file has no provenance
+            provenance = {}
         return cls.objects.create(
-            owner=owner, name=name, content=content.decode("utf-8-sig"), points=len(data)
+            owner=owner,
+            name=name,
+            content=text,
+            points=len(data),
+            instrument=provenance.get("template", {}).get("instrument") or "upload",
+            provenance=provenance,
         )
+
+    def provenance_files(self) -> list[dict]:
+        """The raw files the reduction read, as its load nodes name them."""
+        found = []
+        nodes = self.provenance.get("template", {}).get("nodes", [])
+        for index, node in enumerate(nodes):
+            config = {
+                **node.get("config", {}),
+                **self.provenance.get("config", {}).get(str(index), {}),
+            }
+            found += [f for f in config.get("filelist", []) if isinstance(f, dict)]
+        return found
 
 
 class SavedModel(models.Model):

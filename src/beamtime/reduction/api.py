@@ -27,6 +27,12 @@ class CalculateIn(TemplateIn):
     export: Literal["text", "hdf5"] | None = None
 
 
+class FitIn(TemplateIn):
+    node: int
+    terminal: str = "output"
+    index: int = 0
+
+
 def template_error(exc: TemplateError) -> JsonResponse:
     body = {"error": str(exc), "node": exc.node}
     if exc.terminal:
@@ -84,3 +90,37 @@ def calculate(request, payload: CalculateIn):
     response = HttpResponse(data, content_type=media)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@router.post("/fit", response={201: dict}, summary="Fit this data: a data set in the fitting app")
+def fit_this(request, payload: FitIn):
+    """The text export of one data set of a node's output becomes the caller's data set in the
+    fitting app, its provenance kept; the answer says where to fit it."""
+    from django.urls import reverse
+
+    from beamtime.fitting.data import DataError
+    from beamtime.fitting.models import Dataset
+
+    try:
+        template = Template.from_dict(payload.template)
+        values, datatype_name = service.run(
+            request.user, template, payload.config, payload.node, payload.terminal
+        )
+    except TemplateError as exc:
+        return template_error(exc)
+    if not 0 <= payload.index < len(values):
+        return JsonResponse(
+            {"error": f"no data set {payload.index} here", "field": "index"}, status=422
+        )
+    datatype = service.registry_for(template).datatypes[datatype_name]
+    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
+    text = export.text_file(values[payload.index], datatype, {**header, "index": payload.index})
+    name = datatype.metadata(values[payload.index]).get("name", "reduced data")
+    try:
+        dataset = Dataset.from_upload(request.user, name, text.encode())
+    except DataError as exc:
+        return JsonResponse(
+            {"error": f"not fit for fitting: {exc}", "node": payload.node}, status=422
+        )
+    url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
+    return 201, {"dataset": dataset.pk, "url": url}
