@@ -148,3 +148,67 @@ def test_predefined_templates_reduce_the_pbr_files_to_reflectivity(client, pbr_s
     assert all(len(v["x"]) >= 14 for v in values)
     for template in templates.values():  # every predefined template is a valid diagram
         assert post(client, "cached", {"template": template}).status_code == 200
+
+
+@pytest.fixture
+def broken_files(tmp_path):
+    """A truncated copy of a PBR file and a NeXus file whose entry lacks the counts."""
+    import h5py
+
+    from beamtime.reduction import sources
+
+    whole = (pbr_dir() / "mli0115.nxs.pbr").read_bytes()
+    (tmp_path / "truncated.nxs.pbr").write_bytes(whole[: len(whole) // 3])
+    with h5py.File(tmp_path / "nocounts.nxs.pbr", "w") as f:
+        f.create_group("entry").create_dataset("DAS_logs/counter/liveMonitor", data=[1.0])
+    (tmp_path / "good.nxs.pbr").write_bytes(whole)
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield
+    sources.configure(list(saved.values()))
+
+
+def pbr_dir():
+    from tests.reduction.conftest import PBR
+
+    return PBR
+
+
+def test_broken_files_fail_on_their_node_and_the_rest_keeps_working(
+    client, broken_files, fresh_cache
+):
+    template = refl_template(
+        ("load", {"filelist": [fileinfo("truncated.nxs.pbr")]}),
+        ("normalize", {}),
+        ("load", {"filelist": [fileinfo("good.nxs.pbr")]}),
+        ("normalize", {}),
+        wires=[(0, 1, "data"), (2, 3, "data")],
+    )
+    answer = post(client, "calculate", {"template": template, "node": 1})
+    assert answer.status_code == 422 and answer.json()["node"] == 0
+    assert "truncated.nxs.pbr: not a readable HDF5 file" in answer.json()["error"]
+    config = {"0": {"filelist": [fileinfo("nocounts.nxs.pbr")]}}
+    answer = post(client, "calculate", {"template": template, "config": config, "node": 1})
+    assert answer.json()["node"] == 0
+    assert "field DAS_logs/counter/liveROI: missing" in answer.json()["error"]
+    # the other branch of the same diagram still calculates
+    answer = post(client, "calculate", {"template": template, "config": config, "node": 3})
+    assert answer.status_code == 200 and len(answer.json()["values"]) == 2
+
+
+def test_the_redis_cache_serves_every_process(client, pbr_source, settings, redis_server):
+    from beamtime.reduction import service
+
+    settings.REDUCTION_CACHE, settings.REDIS_URL = "redis", redis_server
+    service.step_cache.cache_clear()
+    try:
+        cache = service.step_cache()
+        assert type(cache).__name__ == "RedisCache"
+        template = spec_template(base="time")
+        for key in cache.redis.scan_iter(cache.prefix + "*"):
+            cache.redis.delete(key)
+        assert post(client, "cached", {"template": template}).json() == {"cached": []}
+        post(client, "calculate", {"template": template, "node": 1})
+        assert post(client, "cached", {"template": template}).json() == {"cached": [0, 1]}
+    finally:
+        service.step_cache.cache_clear()
