@@ -14,5 +14,6 @@ urlpatterns = [
     path("daq/", include("beamtime.daq.urls")),
     path("", include("beamtime.fitting.urls")),
     *fplane_urlpatterns,
+    path("reduction/", include("beamtime.reduction.urls")),
     path("", include("beamtime.core.urls")),
 ]

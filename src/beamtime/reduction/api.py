@@ -8,7 +8,7 @@ with ``{"error", "node", "field"}`` so the editor can show them on the node.
 from typing import Literal
 
 from django.http import HttpResponse, JsonResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from beamtime.reduction import export, service, sources
 from beamtime.reduction.dataflow.template import Template, TemplateError
@@ -123,4 +123,4 @@ def fit_this(request, payload: FitIn):
             {"error": f"not fit for fitting: {exc}", "node": payload.node}, status=422
         )
     url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
-    return 201, {"dataset": dataset.pk, "url": url}
+    return Status(201, {"dataset": dataset.pk, "url": url})

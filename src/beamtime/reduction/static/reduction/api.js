@@ -1,0 +1,75 @@
+// The stateless reduction RPC (/api/reduction/…). Every request carries the whole template;
+// node values live in the template's nodes, so the config override is always empty.
+
+/** A refused request: the server's message and, for template errors, the node and field. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body.error || `the server answered ${status}`);
+    this.status = status;
+    this.node = Number.isInteger(body.node) ? body.node : null;
+    this.field = body.field || null;
+  }
+}
+
+let root = "/api/reduction/";
+let csrfToken = "";
+
+export function configure(apiRoot, token) {
+  root = apiRoot;
+  csrfToken = token;
+}
+
+async function request(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(root + path, { credentials: "same-origin", ...options });
+  } catch {
+    throw new ApiError(0, { error: "the server cannot be reached" });
+  }
+  if (!response.ok) throw new ApiError(response.status, await errorBody(response));
+  return response;
+}
+
+async function errorBody(response) {
+  try {
+    return await response.json();
+  } catch {
+    return { error: `the server answered ${response.status} ${response.statusText}` };
+  }
+}
+
+function post(path, body) {
+  return request(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    body: JSON.stringify(body),
+  });
+}
+
+const json = (response) => response.json();
+
+export const instruments = () => request("instruments").then(json);
+export const sources = () => request("sources").then(json);
+
+export function files(source, path) {
+  const query = new URLSearchParams({ path });
+  return request(`sources/${encodeURIComponent(source)}/files?${query}`).then(json);
+}
+
+/** The indices of the nodes whose results the server has cached. */
+export async function cached(template) {
+  return (await post("cached", { template, config: {} }).then(json)).cached;
+}
+
+/** The data sets at a node's output terminal, as {name, xlabel, ylabel, x, y, dy}. */
+export async function calculate(template, node, terminal) {
+  return (await post("calculate", { template, config: {}, node, terminal }).then(json)).values;
+}
+
+/** An export of a node's output terminal ("text" or "hdf5") as {name, blob}. */
+export async function exportFile(template, node, terminal, form) {
+  const response = await post("calculate", { template, config: {}, node, terminal, export: form });
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "reduced";
+  return { name, blob: await response.blob() };
+}

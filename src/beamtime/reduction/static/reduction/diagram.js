@@ -1,0 +1,299 @@
+// The dataflow diagram, drawn as SVG: each node a box with its title, its input terminals on
+// the left and its output terminals on the right; wires run from an output to an input.
+//
+// The diagram draws what the editor hands it and reports gestures (select, move, connect,
+// plot a terminal); the editor owns the template and decides what a gesture does.
+
+import { s } from "reduction/dom.js";
+
+const HEADER = 22; // the title band of a node
+const ROW = 18; // one terminal
+const PORT = 5; // a terminal's radius
+const WIDTH = { min: 110, max: 160 };
+const DRAG = 4; // screen pixels of movement that turn a click into a drag
+const MIN_SCALE = 0.75; // below this the diagram scrolls instead of shrinking further
+const MIN_HEIGHT = 160;
+// Terminal colours by data type, in the order of the instrument's data types.
+const PALETTE = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#db2777", "#0891b2"];
+
+export class Diagram {
+  /** handlers: select(node|null), selectWire(wire), move(node, x, y, done),
+   *  connect([node, output], [node, input]), plot(kind, node, terminal). */
+  constructor(svg, handlers) {
+    this.svg = svg;
+    this.handlers = handlers;
+    this.view = null;
+    this.gesture = null;
+    this.scale = 1;
+    this.measure = document.createElement("canvas").getContext("2d");
+    svg.addEventListener("pointerdown", (e) => this.pointerDown(e));
+    svg.addEventListener("pointermove", (e) => this.pointerMove(e));
+    svg.addEventListener("pointerup", (e) => this.pointerUp(e));
+    svg.addEventListener("pointercancel", () => this.endGesture());
+    new ResizeObserver(() => this.view && this.render(this.view)).observe(svg.parentElement);
+  }
+
+  /** view: {template, modules (Map id → module), datatypes, selected, selectedWire,
+   *  cached (Set of nodes), error ({node, message}|null), plotted ({kind, node, terminal}|null)} */
+  render(view) {
+    this.view = view;
+    const boxes = view.template.nodes.map((node, index) => this.box(node, index));
+    this.resize(boxes);
+    const wires = view.template.wires.map((wire, index) => this.wire(wire, index, boxes));
+    const nodes = boxes.map((box) => this.node(box));
+    const error = view.error && boxes[view.error.node] && this.errorLabel(boxes[view.error.node]);
+    this.svg.replaceChildren(s("g", {}, wires), s("g", {}, nodes), error || []);
+  }
+
+  // Geometry ------------------------------------------------------------------------------
+
+  box(node, index) {
+    const module = this.view.modules.get(node.module);
+    const widest = (terminals) => Math.max(0, ...terminals.map((t) => this.textWidth(t.id)));
+    const labels = widest(module.inputs) + widest(module.outputs) + 4 * PORT + 16;
+    const width = clamp(Math.max(this.textWidth(node.title, true) + 24, labels), WIDTH.min, WIDTH.max);
+    const rows = Math.max(module.inputs.length, module.outputs.length, 1);
+    const port = (terminal, i, x) => ({ terminal, x: node.x + x, y: node.y + HEADER + ROW * i + ROW / 2 });
+    return {
+      node,
+      index,
+      module,
+      width,
+      height: HEADER + rows * ROW + 4,
+      inputs: module.inputs.map((t, i) => port(t, i, 0)),
+      outputs: module.outputs.map((t, i) => port(t, i, width)),
+    };
+  }
+
+  /** Fit the drawing to the box's width, shrinking it down to MIN_SCALE, then scroll. */
+  resize(boxes) {
+    const right = Math.max(0, ...boxes.map((b) => b.node.x + b.width)) + 2 * PORT + 10;
+    const bottom = Math.max(0, ...boxes.map((b) => b.node.y + b.height)) + 30; // room for an error
+    const room = this.svg.parentElement.clientWidth;
+    this.scale = clamp(room / right, MIN_SCALE, 1);
+    const width = Math.max(room, right * this.scale);
+    const height = Math.max(MIN_HEIGHT, bottom * this.scale);
+    this.svg.setAttribute("width", width);
+    this.svg.setAttribute("height", height);
+    this.svg.setAttribute("viewBox", `0 0 ${width / this.scale} ${height / this.scale}`);
+  }
+
+  textWidth(text, bold = false) {
+    const style = getComputedStyle(this.svg);
+    this.measure.font = `${bold ? "600" : "400"} ${style.fontSize} ${style.fontFamily}`;
+    return this.measure.measureText(text).width;
+  }
+
+  /** ``text`` shortened with an ellipsis to at most ``width`` pixels. */
+  fit(text, width, bold = false) {
+    if (this.textWidth(text, bold) <= width) return text;
+    let cut = text.length;
+    while (cut > 1 && this.textWidth(text.slice(0, cut) + "…", bold) > width) cut -= 1;
+    return text.slice(0, cut) + "…";
+  }
+
+  // Drawing -------------------------------------------------------------------------------
+
+  node(box) {
+    const { node, index, width, height } = box;
+    const view = this.view;
+    const classes = ["node"];
+    if (index === view.selected) classes.push("selected");
+    if (view.error && view.error.node === index) classes.push("error");
+    return s(
+      "g",
+      { class: classes.join(" "), "data-node": index, transform: `translate(${node.x},${node.y})` },
+      s("title", { text: `${node.title} (${box.module.id})` }),
+      s("rect", { class: "box", width, height, rx: 5 }),
+      s("path", { class: "band", d: `M0 ${HEADER}H${width}` }),
+      s("text", { class: "title", x: 8, y: 15, text: this.fit(node.title, width - 24, true) }),
+      view.cached.has(index) &&
+        s(
+          "circle",
+          { class: "cached", cx: width - 10, cy: 11, r: 4 },
+          s("title", { text: "cached on the server" }),
+        ),
+      box.inputs.map((port) => this.terminal(box, port, "input")),
+      box.outputs.map((port) => this.terminal(box, port, "output")),
+    );
+  }
+
+  terminal(box, port, kind) {
+    const { terminal } = port;
+    const plotted = this.view.plotted;
+    const isPlotted =
+      plotted && plotted.node === box.index && plotted.kind === kind && plotted.terminal === terminal.id;
+    const x = port.x - box.node.x;
+    const y = port.y - box.node.y;
+    const colour = PALETTE[Math.max(0, this.view.datatypes.indexOf(terminal.datatype)) % PALETTE.length];
+    const inward = kind === "input" ? 1 : -1;
+    // A stack of data sets (multiple) is a square, one data set a circle.
+    const mark = terminal.multiple
+      ? s("rect", {
+          class: "port",
+          x: x - PORT,
+          y: y - PORT,
+          width: 2 * PORT,
+          height: 2 * PORT,
+          fill: colour,
+        })
+      : s("circle", { class: "port", cx: x, cy: y, r: PORT, fill: colour });
+    const kindText = terminal.datatype + (terminal.multiple ? "[]" : "");
+    return s(
+      "g",
+      {
+        class: `terminal ${kind}${isPlotted ? " plotted" : ""}`,
+        "data-kind": kind,
+        "data-terminal": terminal.id,
+      },
+      s("title", { text: `${kind} ${terminal.id} (${kindText}): ${terminal.description}\nclick to plot` }),
+      // An invisible hit area over the whole row: terminals are small targets.
+      s("rect", {
+        class: "hit",
+        x: kind === "input" ? x - PORT - 3 : x - box.width / 2,
+        y: y - ROW / 2,
+        width: box.width / 2 + PORT + 3,
+        height: ROW,
+      }),
+      mark,
+      s("text", {
+        class: "label",
+        x: x + inward * (PORT + 5),
+        y: y + 4,
+        "text-anchor": kind === "input" ? "start" : "end",
+        text: terminal.id,
+      }),
+    );
+  }
+
+  wire(wire, index, boxes) {
+    const from = boxes[wire.source[0]]?.outputs.find((p) => p.terminal.id === wire.source[1]);
+    const to = boxes[wire.target[0]]?.inputs.find((p) => p.terminal.id === wire.target[1]);
+    if (!from || !to) return null;
+    const d = curve(from, to);
+    const selected = index === this.view.selectedWire ? " selected" : "";
+    return s(
+      "g",
+      { class: "wire" + selected, "data-wire": index },
+      s("path", { class: "hit", d }),
+      s("path", { class: "line", d }),
+    );
+  }
+
+  errorLabel(box) {
+    const message = this.view.error.message;
+    const text = this.fit(message, 280);
+    const width = this.textWidth(text) + 10;
+    const y = box.node.y + box.height + 4;
+    return s(
+      "g",
+      { class: "error-label", transform: `translate(${box.node.x},${y})` },
+      s("title", { text: message }),
+      s("rect", { width, height: 18, rx: 3 }),
+      s("text", { x: 5, y: 13, text }),
+    );
+  }
+
+  // Gestures ------------------------------------------------------------------------------
+
+  point(event) {
+    const p = new DOMPoint(event.clientX, event.clientY).matrixTransform(this.svg.getScreenCTM().inverse());
+    return { x: p.x, y: p.y };
+  }
+
+  pointerDown(event) {
+    if (event.button !== 0 || !this.view) return;
+    const target = event.target;
+    const nodeElement = target.closest("[data-node]");
+    const wireElement = target.closest("[data-wire]");
+    const terminalElement = target.closest("[data-terminal]");
+    const start = this.point(event);
+    if (terminalElement) {
+      const { kind, terminal } = terminalElement.dataset;
+      this.gesture = { kind, node: Number(nodeElement.dataset.node), terminal, start };
+    } else if (nodeElement) {
+      const index = Number(nodeElement.dataset.node);
+      const { x, y } = this.view.template.nodes[index];
+      this.gesture = { kind: "move", node: index, start, origin: { x, y } };
+      this.handlers.select(index);
+    } else if (wireElement) {
+      this.handlers.selectWire(Number(wireElement.dataset.wire));
+      return;
+    } else {
+      this.handlers.select(null);
+      return;
+    }
+    this.svg.setPointerCapture(event.pointerId);
+    event.preventDefault(); // no text selection while dragging
+  }
+
+  pointerMove(event) {
+    const gesture = this.gesture;
+    if (!gesture) return;
+    const at = this.point(event);
+    const dx = at.x - gesture.start.x;
+    const dy = at.y - gesture.start.y;
+    gesture.moved ||= Math.hypot(dx, dy) * this.scale > DRAG;
+    if (!gesture.moved) return;
+    if (gesture.kind === "move") {
+      this.handlers.move(gesture.node, ...this.moved(gesture, dx, dy), false);
+    } else if (gesture.kind === "output") {
+      this.drawDraft(gesture, at);
+    }
+  }
+
+  pointerUp(event) {
+    const gesture = this.gesture;
+    this.endGesture();
+    if (!gesture) return;
+    const at = this.point(event);
+    if (gesture.kind === "move") {
+      if (gesture.moved) {
+        this.handlers.move(
+          gesture.node,
+          ...this.moved(gesture, at.x - gesture.start.x, at.y - gesture.start.y),
+          true,
+        );
+      }
+    } else if (!gesture.moved) {
+      this.handlers.plot(gesture.kind, gesture.node, gesture.terminal);
+    } else if (gesture.kind === "output") {
+      // The pointer is captured by the SVG: find the input under it by position.
+      const drop = document.elementFromPoint(event.clientX, event.clientY)?.closest("[data-kind=input]");
+      if (drop) {
+        const target = [Number(drop.closest("[data-node]").dataset.node), drop.dataset.terminal];
+        this.handlers.connect([gesture.node, gesture.terminal], target);
+      }
+    }
+  }
+
+  moved(gesture, dx, dy) {
+    return [Math.max(0, Math.round(gesture.origin.x + dx)), Math.max(0, Math.round(gesture.origin.y + dy))];
+  }
+
+  drawDraft(gesture, at) {
+    const box = this.box(this.view.template.nodes[gesture.node], gesture.node);
+    const from = box.outputs.find((p) => p.terminal.id === gesture.terminal);
+    if (!this.draft) {
+      this.draft = s("path", { class: "wire-draft" });
+      this.svg.append(this.draft);
+    }
+    this.draft.setAttribute("d", curve(from, at));
+  }
+
+  endGesture() {
+    this.gesture = null;
+    this.draft?.remove();
+    this.draft = null;
+  }
+}
+
+/** A wire's S-curve from an output to an input. */
+function curve(from, to) {
+  const bend = Math.max(30, Math.abs(to.x - from.x) / 2);
+  return `M${from.x} ${from.y}C${from.x + bend} ${from.y} ${to.x - bend} ${to.y} ${to.x} ${to.y}`;
+}
+
+function clamp(value, low, high) {
+  return Math.min(high, Math.max(low, value));
+}

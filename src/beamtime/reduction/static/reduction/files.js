@@ -1,0 +1,144 @@
+// The data-source browser: choose a source, walk its folders, and pick files into the
+// selected node's file list (a click on a file adds it, a second click takes it out).
+
+import * as api from "reduction/api.js";
+import { formatSize, formatTime, h } from "reduction/dom.js";
+import * as store from "reduction/store.js";
+
+export class FileBrowser {
+  /** handlers: target() → {files} of the node that takes files, or null; toggle(fileinfo). */
+  constructor(element, handlers) {
+    this.element = element;
+    this.handlers = handlers;
+    this.listing = null;
+    this.sourceSelect = h("select", {
+      "aria-label": "Data source",
+      onchange: (e) => this.open(e.target.value, ""),
+    });
+    this.crumbs = h("ul");
+    this.filter = h("input", {
+      type: "search",
+      placeholder: "filter",
+      "aria-label": "Filter files",
+      oninput: () => this.renderEntries(),
+    });
+    this.hint = h("p", { class: "hint" });
+    this.entries = h("ul", { class: "entries", "aria-label": "Files" });
+    element.replaceChildren(
+      this.sourceSelect,
+      h("nav", { "aria-label": "breadcrumb" }, this.crumbs),
+      this.filter,
+      this.hint,
+      this.entries,
+    );
+  }
+
+  async start() {
+    const sources = await api.sources();
+    this.sourceSelect.replaceChildren(
+      ...sources.map((source) => h("option", { value: source.name, title: source.description }, source.name)),
+    );
+    const saved = store.load("browser", {});
+    const source = sources.some((s) => s.name === saved.source) ? saved.source : sources[0]?.name;
+    if (source) await this.open(source, saved.source === source ? saved.path || "" : "");
+    else this.showProblem("No data sources are configured on this server.");
+  }
+
+  async open(source, path) {
+    this.sourceSelect.value = source;
+    try {
+      this.listing = await api.files(source, path);
+    } catch (problem) {
+      if (path) return this.open(source, ""); // a folder that went away: start at the top
+      this.listing = null;
+      this.showProblem(problem.message);
+      return;
+    }
+    store.save("browser", { source, path: this.listing.path });
+    this.filter.value = "";
+    this.renderCrumbs();
+    this.renderEntries();
+  }
+
+  showProblem(message) {
+    this.crumbs.replaceChildren();
+    this.entries.replaceChildren(h("li", { class: "error" }, message));
+  }
+
+  renderCrumbs() {
+    const { source, path } = this.listing;
+    const parts = path ? path.split("/") : [];
+    const crumb = (label, upTo) =>
+      h(
+        "li",
+        {},
+        link(label, () => this.open(source, parts.slice(0, upTo).join("/"))),
+      );
+    this.crumbs.replaceChildren(crumb(source, 0), ...parts.map((part, i) => crumb(part, i + 1)));
+  }
+
+  /** The folder's entries, folders first; files ticked when the selected node has them. */
+  renderEntries() {
+    if (!this.listing) return;
+    const target = this.handlers.target();
+    this.hint.textContent = target
+      ? "Click files to add them to the selected node, or to take them out."
+      : "Select a node that loads files (e.g. load) to add files to it.";
+    const word = this.filter.value.trim().toLowerCase();
+    const shown = this.listing.entries
+      .filter((entry) => !word || entry.name.toLowerCase().includes(word))
+      .sort(
+        (a, b) => Number(b.dir) - Number(a.dir) || a.name.localeCompare(b.name, undefined, { numeric: true }),
+      );
+    this.entries.replaceChildren(
+      ...shown.map((entry) => (entry.dir ? this.folder(entry) : this.file(entry, target))),
+    );
+    if (!shown.length)
+      this.entries.append(h("li", { class: "empty" }, word ? "No file matches." : "This folder is empty."));
+  }
+
+  /** Tick marks follow the selected node (call when the selection or its files change). */
+  refresh() {
+    this.renderEntries();
+  }
+
+  folder(entry) {
+    const { source, path } = this.listing;
+    const inner = path ? `${path}/${entry.name}` : entry.name;
+    return h(
+      "li",
+      { class: "folder" },
+      link(`${entry.name}/`, () => this.open(source, inner)),
+    );
+  }
+
+  file(entry, target) {
+    const { source, path } = this.listing;
+    const info = { source, path: path ? `${path}/${entry.name}` : entry.name, mtime: entry.mtime };
+    const chosen = Boolean(target?.files.some((f) => f.source === info.source && f.path === info.path));
+    return h(
+      "li",
+      { class: chosen ? "file chosen" : "file" },
+      h(
+        "label",
+        {},
+        h("input", {
+          type: "checkbox",
+          checked: chosen,
+          disabled: !target,
+          onchange: () => this.handlers.toggle(info),
+        }),
+        h("span", { class: "name" }, entry.name),
+        h("small", {}, `${formatSize(entry.size)} · ${formatTime(entry.mtime)}`),
+      ),
+    );
+  }
+}
+
+function link(label, action) {
+  const go = (event) => {
+    event.preventDefault();
+    action();
+  };
+  return h("a", { href: "#", onclick: go }, label);
+}

@@ -1,0 +1,260 @@
+"""A night-shift reduction in Chromium: build load → normalize → mask points in the dataflow
+editor (wiring, a loop refused, deleting), pick a PBR file, plot, change a parameter with and
+without auto-accept, meet an error on its node, mask a point on the plot, download the
+template and the exports, reload the text export, stash and compare."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from playwright.sync_api import expect
+
+from beamtime.reduction import service
+from tests.browser.test_smoke import log_in, shoot
+from tests.factory import make_user
+from tests.reduction.conftest import fresh_cache, pbr_source  # noqa: F401  (fixtures)
+
+LEGEND = "#plot .legend .traces"
+
+
+def node(page, index):
+    return page.locator(f"#diagram [data-node='{index}']")
+
+
+def port_selector(index, kind, terminal):
+    return f"#diagram [data-node='{index}'] [data-kind={kind}][data-terminal={terminal}] .port"
+
+
+def port(page, index, kind, terminal):
+    return page.locator(port_selector(index, kind, terminal))
+
+
+def centre(page, selector):
+    """Where an element is on the page, found and measured in one step: the diagram is drawn
+    anew whenever an answer comes in, so a handle to an element may go stale."""
+    return page.evaluate(
+        """selector => {
+            const r = document.querySelector(selector).getBoundingClientRect();
+            return [r.x + r.width / 2, r.y + r.height / 2];
+        }""",
+        selector,
+    )
+
+
+def add_step(page, module):
+    count = page.locator("#diagram [data-node]").count()
+    page.select_option("#add-module", module)
+    expect(page.locator("#diagram [data-node]")).to_have_count(count + 1)
+
+
+def wire(page, source, target):
+    """Drag from output ``source`` (node, terminal) to input ``target`` (node, terminal)."""
+    page.mouse.move(*centre(page, port_selector(source[0], "output", source[1])))
+    page.mouse.down()
+    page.mouse.move(*centre(page, port_selector(target[0], "input", target[1])), steps=8)
+    page.mouse.up()
+
+
+def plot_terminal(page, index, kind, terminal):
+    with page.expect_response("**/api/reduction/calculate"):
+        port(page, index, kind, terminal).click()
+
+
+def points(page, trace=0):
+    """The markers drawn for a trace of the plot."""
+    return page.locator("#plot .scatterlayer .trace").nth(trace).locator(".points path")
+
+
+def menu(page, name, action):
+    page.click(f"#reduction summary:text-is('{name}')")
+    page.click(f"#reduction a[data-action={action}]")
+
+
+def screenshot(page, name):
+    page.evaluate("window.scrollTo(0, 0)")  # the side columns stick to a scrolled window
+    shoot(page, name)
+
+
+def first_line_of_export(path) -> str:
+    data = path.read_bytes()
+    if data.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            data = z.read(z.namelist()[0])
+    return data.decode().split("\n", 1)[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_a_reduction_from_raw_file_to_stashed_comparison(live_server, page, tmp_path):
+    make_user("ada")
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(error))
+    log_in(page, live_server, "/reduction/")
+    expect(page.locator("#add-module option[value='refl.normalize']")).to_be_attached()
+    expect(page.locator("#files li.file", has_text="mli0115.nxs.pbr")).to_be_visible()
+
+    # The predefined templates come from the server.
+    predefined = service.instrument_definitions()[0]["templates"]
+    for template in predefined:
+        page.click("#reduction summary:text-is('Template')")
+        page.click(f"#predefined a:text-is('{template['name']}')")
+        expect(page.locator("#diagram [data-node]")).to_have_count(len(template["nodes"]))
+        screenshot(page, "reduction-predefined")
+
+    # Build load → normalize → mask points by hand.
+    menu(page, "Template", "new-template")
+    expect(page.locator("#diagram [data-node]")).to_have_count(0)
+    add_step(page, "refl.load")
+    add_step(page, "refl.normalize")  # placed right of the selected load
+    wire(page, (0, "output"), (1, "data"))
+    expect(page.locator("#diagram .wire")).to_have_count(1)
+    add_step(page, "refl.mask_points")
+    wire(page, (1, "output"), (2, "data"))
+    expect(page.locator("#diagram .wire")).to_have_count(2)
+    # A wire that would close a loop is refused in the browser.
+    wire(page, (2, "output"), (1, "data"))
+    expect(page.locator("#message")).to_contain_text("loop")
+    expect(page.locator("#diagram .wire")).to_have_count(2)
+    # A step added by mistake: its wire goes with the Delete key, the step with the button.
+    add_step(page, "refl.rescale")
+    wire(page, (2, "output"), (3, "data"))
+    expect(page.locator("#diagram .wire")).to_have_count(3)
+    page.mouse.click(*centre(page, "#diagram [data-wire='2'] .hit"))
+    expect(page.locator("#diagram .wire.selected")).to_have_count(1)
+    page.keyboard.press("Delete")
+    expect(page.locator("#diagram .wire")).to_have_count(2)
+    node(page, 3).locator(".title").click()
+    page.click("#delete")
+    expect(page.locator("#diagram [data-node]")).to_have_count(3)
+
+    # Pick the file into the load step.
+    node(page, 0).locator(".title").click()
+    expect(page.locator("#panel .module-id")).to_have_text("refl.load")
+    page.locator("#files li.file", has_text="mli0115.nxs.pbr").click()
+    expect(page.locator("#panel .chosen-files li")).to_have_text(["mli0115.nxs.pbr×"])
+
+    # Plot the normalized counts: two cross-sections, log y.
+    plot_terminal(page, 1, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)
+    expect(page.locator("#plot .ytitle")).to_have_text("counts per monitor count")
+    assert page.evaluate("document.getElementById('plot').layout.yaxis.type") == "log"
+    expect(page.locator("#log-y")).to_be_checked()
+    expect(node(page, 1).locator(".cached")).to_be_visible()
+    screenshot(page, "reduction-plot")
+
+    # Per second instead of per monitor count.
+    node(page, 1).locator(".title").click()
+    with page.expect_response("**/api/reduction/calculate"):
+        page.select_option("#panel select", "time")
+    expect(page.locator("#plot .ytitle")).to_have_text("counts per second")
+
+    # Mask a point on the plot of the mask step's input.
+    plot_terminal(page, 2, "input", "data")
+    expect(page.locator("#panel .module-id")).to_have_text("refl.mask_points")
+    expect(page.locator("#mask-hint")).to_be_visible()
+    before = points(page).count()
+    page.mouse.click(
+        *centre(page, "#plot .scatterlayer .trace:first-child .points path:nth-child(4)")
+    )
+    expect(page.locator("#panel textarea")).to_have_value("3")
+    expect(points(page)).to_have_count(before - 1)  # the masked point is drawn apart
+    screenshot(page, "reduction-mask")
+    plot_terminal(page, 2, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)
+    expect(points(page)).to_have_count(before - 1)
+
+    # A point that is not there: the error shows on the node and beside the field.
+    with page.expect_response("**/api/reduction/calculate"):
+        page.fill("#panel textarea", "99")
+        page.locator("#panel textarea").blur()
+    expect(node(page, 2)).to_have_class("node selected error")
+    expect(page.locator("#diagram .error-label")).to_contain_text("no point 99")
+    expect(page.locator("#panel [data-control=mask_indices] .field-error")).to_contain_text(
+        "no point 99"
+    )
+    expect(node(page, 0)).not_to_have_class("error")
+    screenshot(page, "reduction-error")
+    with page.expect_response("**/api/reduction/calculate"):
+        page.fill("#panel textarea", "3")
+        page.locator("#panel textarea").blur()
+    expect(page.locator("#diagram .node.error")).to_have_count(0)
+    expect(points(page)).to_have_count(before - 1)
+
+    # Download the template and the text export.
+    with page.expect_download() as download:
+        menu(page, "Template", "download-template")
+    template = json.loads(download.value.path().read_text())
+    assert [n["module"] for n in template["nodes"]] == [
+        "refl.load",
+        "refl.normalize",
+        "refl.mask_points",
+    ]
+    assert template["nodes"][2]["config"] == {"mask_indices": [[3]]}
+    with page.expect_download() as download:
+        menu(page, "Data", "export-text")
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    header = json.loads(first_line_of_export(exported).removeprefix("# "))
+    assert header["template"] == template and (header["node"], header["terminal"]) == (2, "output")
+    with page.expect_download() as hdf5:
+        menu(page, "Data", "export-hdf5")
+    assert hdf5.value.path().read_bytes().startswith(b"\x89HDF")
+
+    # Reload the export into an empty editor: the same diagram, and its plot.
+    menu(page, "Template", "new-template")
+    expect(page.locator("#diagram [data-node]")).to_have_count(0)
+    with page.expect_file_chooser() as chooser:
+        menu(page, "Data", "reload-exported")
+    with page.expect_response("**/api/reduction/calculate"):
+        chooser.value.set_files(exported)
+    expect(page.locator("#diagram [data-node]")).to_have_count(3)
+    expect(page.locator("#diagram .wire")).to_have_count(2)
+    expect(page.locator("#diagram .terminal.plotted")).to_have_count(1)
+    expect(page.locator(LEGEND)).to_have_count(2)
+    expect(points(page)).to_have_count(before - 1)
+
+    # Stash per second and per monitor count, then compare them.
+    page.fill("input[name=stash-name]", "per second")
+    page.click("button:text('stash the plot')")
+    # Without auto-accept a change waits for "accept", and is dropped on leaving the node.
+    node(page, 1).locator(".title").click()
+    page.uncheck("#panel input[name=auto-accept]")
+    page.select_option("#panel select", "monitor")
+    expect(page.locator("#panel .dirty")).to_be_visible()
+    node(page, 0).locator(".title").click()
+    node(page, 1).locator(".title").click()
+    expect(page.locator("#panel select")).to_have_value("time")
+    expect(page.locator("#plot .ytitle")).to_have_text("counts per second")
+    page.select_option("#panel select", "monitor")
+    with page.expect_response("**/api/reduction/calculate"):
+        page.click("#panel button:text('accept')")
+    expect(page.locator("#plot .ytitle")).to_have_text("counts per monitor count")
+    page.check("#panel input[name=auto-accept]")
+    page.fill("input[name=stash-name]", "per monitor")
+    menu(page, "Data", "stash")
+    for name in ("per second", "per monitor"):
+        page.locator(f"ul.stashed li[data-stash='{name}'] input[type=checkbox]").check()
+    page.click("button:text('compare ticked')")
+    expect(page.locator(LEGEND)).to_have_count(4)
+    expect(page.locator("#plot .ytitle")).to_have_text(
+        "counts per second / counts per monitor count"
+    )
+    screenshot(page, "reduction-compare")
+
+    # A file that is not JSON is refused with a message; the page keeps the template.
+    bad = tmp_path / "notes.json"
+    bad.write_text("{ not json")
+    with page.expect_file_chooser() as chooser:
+        menu(page, "Template", "upload-template")
+    chooser.value.set_files(bad)
+    expect(page.locator("#message")).to_contain_text(
+        "notes.json is not a template: it is not valid JSON"
+    )
+    expect(page.locator("#diagram [data-node]")).to_have_count(3)
+
+    # The browser keeps the working template over a reload of the page.
+    page.reload()
+    expect(page.locator("#diagram [data-node]")).to_have_count(3)
+    expect(page.locator("ul.stashed li[data-stash]")).to_have_count(2)
+    assert script_errors == []
