@@ -5,6 +5,7 @@ template and the exports, reload the text export, stash and compare."""
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -258,3 +259,35 @@ def test_a_reduction_from_raw_file_to_stashed_comparison(live_server, page, tmp_
     expect(page.locator("#diagram [data-node]")).to_have_count(3)
     expect(page.locator("ul.stashed li[data-stash]")).to_have_count(2)
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_reduced_data_go_to_fitting_and_the_fit_leads_back(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    expect(page.locator("#files li.file", has_text="mli0115.nxs.pbr")).to_be_visible()
+    page.click("#reduction summary:text-is('Template')")
+    page.click("#predefined a:text-is('Specular and direct beam')")
+    for index, file in ((0, "mli0115.nxs.pbr"), (3, "mli0159.nxs.pbr")):
+        node(page, index).locator(".title").click()
+        page.locator("#files li.file", has_text=file).click()
+        expect(page.locator("#panel .chosen-files li")).to_have_text([f"{file}×"])
+    plot_terminal(page, 7, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)
+    expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")
+
+    menu(page, "Data", "fit-this")
+    with page.expect_navigation():
+        page.click("#fit-choice button:text-is('mli0115.nxs.pbr:UP_UP ++')")
+    expect(page).to_have_url(re.compile(r"/fit/refl/\d+$"))
+    expect(page.locator("h1")).to_have_text("mli0115.nxs.pbr:UP_UP")
+    expect(page.locator("#provenance")).to_contain_text("local:mli0115.nxs.pbr")
+    expect(page.locator("#provenance")).to_contain_text("local:mli0159.nxs.pbr")
+    shoot(page, "fit-from-reduction")
+
+    page.click("#provenance a:text-is('open the reduction')")
+    expect(page.locator("#diagram [data-node]")).to_have_count(8)
+    expect(page.locator("#message")).to_contain_text("Reloaded the reduction of data set")
+    expect(page.locator(LEGEND)).to_have_count(2)
+    expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")

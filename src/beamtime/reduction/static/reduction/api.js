@@ -73,3 +73,16 @@ export async function exportFile(template, node, terminal, form) {
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "reduced";
   return { name, blob: await response.blob() };
 }
+
+/** Make a node's data set (number ``index`` of its output) a data set in the fitting app:
+ *  {dataset, url} of its fit page. */
+export async function fit(template, node, terminal, index) {
+  return post("fit", { template, config: {}, node, terminal, index }).then(json);
+}
+
+/** The provenance of a fitting data set (the reduction that made it), {} for an upload. */
+export async function datasetProvenance(id) {
+  // The fitting API sits beside this one.
+  const response = await request(`../fitting/datasets/${encodeURIComponent(id)}/provenance`);
+  return response.json();
+}

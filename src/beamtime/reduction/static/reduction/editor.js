@@ -414,18 +414,25 @@ function compare(entries) {
 
 // Menus -------------------------------------------------------------------------------------------
 
-/** The data behind the plot as a file: the plotted output, or the output feeding a plotted input. */
-async function exportPlotted(form) {
+/** The output behind the plot: the plotted output, or the one output feeding a plotted input. */
+function plottedOutput() {
   const plotted = state.plotted;
-  if (!plotted || plotted.compare)
-    return say("Plot a terminal first: the export is of the plotted terminal.");
-  let target = plotted;
-  if (plotted.kind === "input") {
-    const feeds = state.template.wires.filter(
-      (w) => w.target[0] === plotted.node && w.target[1] === plotted.terminal,
-    );
-    if (feeds.length !== 1) return say("Several outputs feed this input: plot and export one of them.");
-    target = { node: feeds[0].source[0], terminal: feeds[0].source[1] };
+  if (!plotted || plotted.compare) throw new Error("Plot a terminal first: this acts on the plotted data.");
+  if (plotted.kind === "output") return plotted;
+  const feeds = state.template.wires.filter(
+    (w) => w.target[0] === plotted.node && w.target[1] === plotted.terminal,
+  );
+  if (feeds.length !== 1) throw new Error("Several outputs feed this input: plot one of them.");
+  return { node: feeds[0].source[0], terminal: feeds[0].source[1] };
+}
+
+/** The data behind the plot as a file. */
+async function exportPlotted(form) {
+  let target;
+  try {
+    target = plottedOutput();
+  } catch (problem) {
+    return say(problem.message);
   }
   setBusy(true);
   try {
@@ -436,6 +443,55 @@ async function exportPlotted(form) {
   } finally {
     setBusy(false);
   }
+}
+
+/** Fit the plotted data set (chosen from the plot's, if several) in the fitting app, which
+ *  keeps this reduction as its provenance. */
+async function fitThis() {
+  let target;
+  try {
+    target = plottedOutput();
+  } catch (problem) {
+    return say(problem.message);
+  }
+  const names = (state.datasets || []).map((d) => d.name);
+  const index = names.length > 1 ? await chooseDataset(names) : 0;
+  if (index === null) return;
+  setBusy(true);
+  try {
+    const { url } = await api.fit(state.template, target.node, target.terminal, index);
+    window.location.assign(url);
+  } catch (problem) {
+    showProblem(problem);
+    setBusy(false);
+  }
+}
+
+/** Ask which of the plotted data sets to fit; null if the user closes the question. */
+function chooseDataset(names) {
+  return new Promise((resolve) => {
+    const dialog = h(
+      "dialog",
+      { id: "fit-choice" },
+      h(
+        "article",
+        {},
+        h("h3", {}, "Fit which data set?"),
+        ...names.map((name, index) =>
+          h("p", {}, h("button", { type: "button", onclick: () => finish(index) }, name)),
+        ),
+        h("footer", {}, h("button", { type: "button", class: "secondary", onclick: () => finish(null) }, "Cancel")),
+      ),
+    );
+    const finish = (choice) => {
+      dialog.close();
+      dialog.remove();
+      resolve(choice);
+    };
+    dialog.addEventListener("cancel", () => finish(null));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
 }
 
 function downloadTemplate() {
@@ -463,19 +519,27 @@ async function reloadExported(file) {
   let header;
   try {
     header = await readProvenance(file);
+  } catch (problem) {
+    return say(problem.message);
+  }
+  loadProvenance(header, file.name);
+}
+
+/** Rebuild a reduction from its provenance (an export's header) and plot what it gave. */
+function loadProvenance(header, label) {
+  try {
     const template = structuredClone(header.template);
     // The export's config overrides went into its numbers: fold them into the nodes.
     for (const [index, values] of Object.entries(header.config || {})) {
       const node = template.nodes?.[Number(index)];
       if (node) node.config = { ...node.config, ...values };
     }
-    if (!template.nodes?.[header.node])
-      throw new Error(`${file.name}: its template has no node ${header.node}`);
+    if (!template.nodes?.[header.node]) throw new Error(`${label}: its template has no node ${header.node}`);
     loadTemplate(template);
   } catch (problem) {
     return say(problem.message);
   }
-  say(`Reloaded the reduction of ${file.name}.`, "success");
+  say(`Reloaded the reduction of ${label}.`, "success");
   select(header.node);
   plotTerminal("output", header.node, header.terminal);
 }
@@ -487,6 +551,7 @@ const ACTIONS = {
   "export-text": () => exportPlotted("text"),
   "export-hdf5": () => exportPlotted("hdf5"),
   "reload-exported": () => $("#reload-exported").click(),
+  "fit-this": fitThis,
   stash: () => stash.stashCurrent(),
 };
 
@@ -587,7 +652,24 @@ async function start() {
   const saved = store.load("instrument", null);
   chooseInstrument(state.instruments.some((i) => i.id === saved) ? saved : state.instruments[0].id);
   restoreWorkingTemplate();
-  files.start().catch((problem) => files.showProblem(problem.message));
+  await files.start().catch((problem) => files.showProblem(problem.message));
+  await openFromLink(new URLSearchParams(window.location.search));
+}
+
+/** Links from elsewhere: ?dataset=ID (a fitted data set: its reduction) or ?source=S&path=P
+ *  (a folder, e.g. a DAQ run's files). */
+async function openFromLink(query) {
+  if (query.has("dataset")) {
+    try {
+      const header = await api.datasetProvenance(query.get("dataset"));
+      if (!header.template) return say("That data set was uploaded, not reduced here: it has no reduction.");
+      loadProvenance(header, `data set ${query.get("dataset")}`);
+    } catch (problem) {
+      say(`The data set's reduction cannot be opened: ${problem.message}`);
+    }
+  } else if (query.has("source")) {
+    await files.open(query.get("source"), query.get("path") || "");
+  }
 }
 
 start();
