@@ -87,6 +87,17 @@ class Worker:
         """Names of the regular files directly in ``directory`` that match ``pattern``."""
         return _matching(self._entries(directory), pattern)
 
+    def entries(self, directory: str) -> dict[str, int | None]:
+        """Everything directly in ``directory``: name → size of a regular file, None else."""
+        return self._entries(directory)
+
+    def read_file(self, path: str, max_bytes: int) -> bytes:
+        """A whole file, if it holds at most ``max_bytes``."""
+        data, whole = self._read_end(path, max_bytes)
+        if not whole:
+            raise WorkerError(f"{self.host}: {path}: larger than {max_bytes} bytes")
+        return data
+
     def staging_is_clean(self, directory: str) -> bool:
         """True if no run file waits directly in ``directory`` (organized runs are below it)."""
         return not self.list_files(directory)

@@ -248,7 +248,7 @@ class DaqSource(Source):
             return [Entry(r.name, True) for r in routers if r.staging_directory]
         router = self._router(*parts[:2])
         folder = "/".join([parts[0], *parts[2:]])
-        entries = self._worker_call(router, folder, lambda w, p: w._entries(p))
+        entries = self._worker_call(router, folder, lambda w, p: w.entries(p))
         return sorted(
             (Entry(n, size is None, size) for n, size in entries.items()),
             key=lambda e: (not e.is_dir, e.name),
@@ -263,17 +263,14 @@ class DaqSource(Source):
     def mtime(self, path):
         router, file = self._file(path)
         folder, name = posixpath.split(file)
-        size = self._worker_call(router, folder, lambda w, p: w._entries(p)).get(name)
+        size = self._worker_call(router, folder, lambda w, p: w.entries(p)).get(name)
         if size is None:
             raise SourceError(f"daq: {path}: no such file")
         return float(size)
 
     def fetch(self, path):
         router, file = self._file(path)
-        data, whole = self._worker_call(router, file, lambda w, p: w._read_end(p, MAX_FILE_BYTES))
-        if not whole:
-            raise SourceError(f"daq: {path}: larger than {MAX_FILE_BYTES} bytes")
-        return data
+        return self._worker_call(router, file, lambda w, p: w.read_file(p, MAX_FILE_BYTES))
 
 
 SOURCES: dict[str, Source] = {}
