@@ -212,3 +212,21 @@ def test_the_redis_cache_serves_every_process(client, pbr_source, settings, redi
         assert post(client, "cached", {"template": template}).json() == {"cached": [0, 1]}
     finally:
         service.step_cache.cache_clear()
+
+
+def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_cache):
+    files = [fileinfo(f) for f in ("mli0115.nxs.pbr", "mli01120.nxs.pbr", "README.md", "../x")]
+    body = {"instrument": "refl", "files": files}
+    first = post(client, "files/describe", body).json()
+    assert first[0] == {
+        "sample": "mli01",
+        "start": first[0]["start"],
+        "intent": "specular",
+        "entries": [{"polarization": "--", "points": 15}, {"polarization": "++", "points": 14}],
+    }
+    assert first[0]["start"].startswith("2014-")
+    assert first[1]["intent"] == "background-"
+    assert "not a readable HDF5 file" in first[2]["error"] and "outside" in first[3]["error"]
+    assert post(client, "files/describe", body).json() == first  # the second time from the cache
+    answer = post(client, "files/describe", {"instrument": "sans", "files": files})
+    assert answer.status_code == 422 and answer.json()["field"] == "instrument"

@@ -64,6 +64,19 @@ def list_files(request, name: str, path: str = ""):
     }
 
 
+class FilesIn(Schema):
+    instrument: str
+    files: list[dict]
+
+
+@router.post("/files/describe", summary="What raw files hold: intent, sample, cross-sections")
+def describe_files(request, payload: FilesIn):
+    try:
+        return service.file_summaries(request.user, payload.instrument, payload.files[:500])
+    except TemplateError as exc:
+        return JsonResponse({"error": str(exc), "field": "instrument"}, status=422)
+
+
 @router.post("/cached", summary="Which nodes of a template are in the cache")
 def cached(request, payload: TemplateIn):
     try:

@@ -3,6 +3,8 @@ the stateless requests — every request carries its whole template; nothing abo
 but the computed steps in the cache."""
 
 import functools
+import hashlib
+import json
 
 from django.conf import settings
 
@@ -104,4 +106,25 @@ def cached_nodes(user, template: Template, config: dict) -> list[int]:
         key = plan(template, registry, index, config)[index]
         if key in cache:
             found.append(index)
+    return found
+
+
+def file_summaries(user, instrument: str, files: list) -> list[dict]:
+    """What each raw file holds, as the instrument reads it ({"error"} for one it cannot),
+    cached like a step: by source, path and mtime."""
+    registry = instruments().get(instrument)
+    if registry is None or registry.describe_file is None:
+        raise TemplateError(f"instrument {instrument!r} describes no files")
+    cache, found = step_cache(), []
+    for info in files:
+        try:
+            info = sources.current(info, user)
+            key = hashlib.sha256(json.dumps(["describe", instrument, info]).encode()).hexdigest()
+            summary = cache.get_bundle(key)
+            if summary is None:
+                summary = registry.describe_file(sources.fetch(info), info["path"].split("/")[-1])
+                cache.set_bundle(key, summary)
+        except Exception as exc:  # a file that cannot be read: said beside its name
+            summary = {"error": str(exc)}
+        found.append(summary)
     return found

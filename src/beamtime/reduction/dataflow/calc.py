@@ -35,6 +35,8 @@ class Registry:
     instrument: str
     datatypes: dict[str, DataType] = field(default_factory=dict)
     modules: dict[str, ModuleDef] = field(default_factory=dict)
+    # What a raw file holds, for the file browser: (bytes, name) → a JSON-ready summary.
+    describe_file: Callable | None = None
 
     def module(self, function):
         """Decorator: register ``function`` as module ``INSTRUMENT.NAME``."""

@@ -41,6 +41,20 @@ registry = Registry(
 module = registry.module
 
 
+def describe_file(content: bytes, name: str) -> dict:
+    """Intent, sample, start and points of each cross-section: the file browser's summary."""
+    scans = [ReflData.from_scan(scan) for scan in load_nexus(content, name=name)]
+    return {
+        "sample": scans[0].sample_name,
+        "start": scans[0].start,
+        "intent": scans[0].intent,
+        "entries": [{"polarization": s.polarization, "points": len(s)} for s in scans],
+    }
+
+
+registry.describe_file = describe_file
+
+
 def _ratio(a, da, b, db):
     """a/b and its uncertainty."""
     with np.errstate(divide="ignore", invalid="ignore"):

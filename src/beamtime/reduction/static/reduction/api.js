@@ -56,6 +56,11 @@ export function files(source, path) {
   return request(`sources/${encodeURIComponent(source)}/files?${query}`).then(json);
 }
 
+/** What each file holds as the instrument reads it: {intent, sample, start, entries} or {error}. */
+export function describeFiles(instrument, files) {
+  return post("files/describe", { instrument, files }).then(json);
+}
+
 /** The indices of the nodes whose results the server has cached. */
 export async function cached(template) {
   return (await post("cached", { template, config: {} }).then(json)).cached;

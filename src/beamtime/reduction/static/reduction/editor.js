@@ -62,6 +62,7 @@ const panel = new Panel($("#panel"), {
 const files = new FileBrowser($("#files"), {
   target: () => panel.fileTarget(),
   toggle: (info) => panel.toggleFile(info),
+  instrument: () => state.instrument.id,
 });
 const plot = new Plot($("#plot"), $("#log-y"), {
   pointClick: (dataset, index) => panel.toggleIndex(dataset, index),

@@ -6,11 +6,13 @@ import { formatSize, formatTime, h } from "reduction/dom.js";
 import * as store from "reduction/store.js";
 
 export class FileBrowser {
-  /** handlers: target() → {files} of the node that takes files, or null; toggle(fileinfo). */
+  /** handlers: target() → {files} of the node that takes files, or null; toggle(fileinfo);
+   *  instrument() → the instrument whose reader describes the files. */
   constructor(element, handlers) {
     this.element = element;
     this.handlers = handlers;
     this.listing = null;
+    this.summaries = new Map(); // "source:path@mtime" → what the file holds
     this.sourceSelect = h("select", {
       "aria-label": "Data source",
       onchange: (e) => this.open(e.target.value, ""),
@@ -58,6 +60,29 @@ export class FileBrowser {
     this.filter.value = "";
     this.renderCrumbs();
     this.renderEntries();
+    await this.describe();
+  }
+
+  /** Ask once per file version what the files of this folder hold, then show it. */
+  async describe() {
+    const listing = this.listing;
+    const wanted = listing.entries
+      .filter((entry) => !entry.dir && !this.summaries.has(summaryKey(this.fileinfo(entry))))
+      .map((entry) => this.fileinfo(entry));
+    if (!wanted.length) return;
+    let summaries;
+    try {
+      summaries = await api.describeFiles(this.handlers.instrument(), wanted);
+    } catch {
+      return; // the names alone still serve
+    }
+    wanted.forEach((info, i) => this.summaries.set(summaryKey(info), summaries[i]));
+    if (this.listing === listing) this.renderEntries();
+  }
+
+  fileinfo(entry) {
+    const { source, path } = this.listing;
+    return { source, path: path ? `${path}/${entry.name}` : entry.name, mtime: entry.mtime };
   }
 
   showProblem(message) {
@@ -113,8 +138,7 @@ export class FileBrowser {
   }
 
   file(entry, target) {
-    const { source, path } = this.listing;
-    const info = { source, path: path ? `${path}/${entry.name}` : entry.name, mtime: entry.mtime };
+    const info = this.fileinfo(entry);
     const chosen = Boolean(target?.files.some((f) => f.source === info.source && f.path === info.path));
     return h(
       "li",
@@ -130,9 +154,19 @@ export class FileBrowser {
         }),
         h("span", { class: "name" }, entry.name),
         h("small", {}, `${formatSize(entry.size)} · ${formatTime(entry.mtime)}`),
+        summaryLine(this.summaries.get(summaryKey(info))),
       ),
     );
   }
+}
+
+const summaryKey = (info) => `${info.source}:${info.path}@${info.mtime}`;
+
+/** "specular · mli01 · -- 15, ++ 14 points", or nothing for a file no reader understands. */
+function summaryLine(summary) {
+  if (!summary || summary.error) return null;
+  const entries = summary.entries.map((e) => `${e.polarization} ${e.points}`).join(", ");
+  return h("small", { class: "summary" }, `${summary.intent} · ${summary.sample} · ${entries} points`);
 }
 
 function link(label, action) {
