@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from beamtime.reduction.export import read_provenance
-from tests.reduction.conftest import fileinfo, refl_template
+from tests.reduction.conftest import PBR, fileinfo, refl_template
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def broken_files(tmp_path):
 
     from beamtime.reduction import sources
 
-    whole = (pbr_dir() / "mli0115.nxs.pbr").read_bytes()
+    whole = (PBR / "mli0115.nxs.pbr").read_bytes()
     (tmp_path / "truncated.nxs.pbr").write_bytes(whole[: len(whole) // 3])
     with h5py.File(tmp_path / "nocounts.nxs.pbr", "w") as f:
         f.create_group("entry").create_dataset("DAS_logs/counter/liveMonitor", data=[1.0])
@@ -166,12 +166,6 @@ def broken_files(tmp_path):
     sources.configure([sources.LocalSource("local", tmp_path)])
     yield
     sources.configure(list(saved.values()))
-
-
-def pbr_dir():
-    from tests.reduction.conftest import PBR
-
-    return PBR
 
 
 def test_broken_files_fail_on_their_node_and_the_rest_keeps_working(
