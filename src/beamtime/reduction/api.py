@@ -11,6 +11,7 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 
 from beamtime.reduction import export, service, sources
+from beamtime.reduction.dataflow.calc import DataType
 from beamtime.reduction.dataflow.template import Template, TemplateError
 
 router = Router(tags=["reduction"])
@@ -21,16 +22,28 @@ class TemplateIn(Schema):
     config: dict = {}
 
 
-class CalculateIn(TemplateIn):
+class NodeIn(TemplateIn):
     node: int
     terminal: str = "output"
+
+
+class CalculateIn(NodeIn):
     export: Literal["text", "hdf5"] | None = None
 
 
-class FitIn(TemplateIn):
-    node: int
-    terminal: str = "output"
+class FitIn(NodeIn):
     index: int = 0
+
+
+def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
+    """The values at the payload's node and terminal, their data type and their provenance;
+    TemplateError for a template that cannot run."""
+    template = Template.from_dict(payload.template)
+    values, datatype = service.run(
+        request.user, template, payload.config, payload.node, payload.terminal
+    )
+    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
+    return values, datatype, header
 
 
 def template_error(exc: TemplateError) -> JsonResponse:
@@ -89,16 +102,11 @@ def cached(request, payload: TemplateIn):
 @router.post("/calculate", summary="Calculate a node's output: plottable JSON or an export")
 def calculate(request, payload: CalculateIn):
     try:
-        template = Template.from_dict(payload.template)
-        values, datatype_name = service.run(
-            request.user, template, payload.config, payload.node, payload.terminal
-        )
+        values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
         return template_error(exc)
-    datatype = service.registry_for(template).datatypes[datatype_name]
     if payload.export is None:
-        return {"datatype": datatype_name, "values": [datatype.display(v) for v in values]}
-    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
+        return {"datatype": datatype.name, "values": [datatype.display(v) for v in values]}
     name, data, media = export.export(values, datatype, header, payload.export)
     response = HttpResponse(data, content_type=media)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -115,18 +123,13 @@ def fit_this(request, payload: FitIn):
     from beamtime.fitting.models import Dataset
 
     try:
-        template = Template.from_dict(payload.template)
-        values, datatype_name = service.run(
-            request.user, template, payload.config, payload.node, payload.terminal
-        )
+        values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
         return template_error(exc)
     if not 0 <= payload.index < len(values):
         return JsonResponse(
             {"error": f"no data set {payload.index} here", "field": "index"}, status=422
         )
-    datatype = service.registry_for(template).datatypes[datatype_name]
-    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
     text = export.text_file(values[payload.index], datatype, {**header, "index": payload.index})
     name = datatype.metadata(values[payload.index]).get("name", "reduced data")
     try:

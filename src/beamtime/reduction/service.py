@@ -10,7 +10,7 @@ from django.conf import settings
 
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.cache import DiskCache, RedisCache
-from beamtime.reduction.dataflow.calc import Registry, calculate, plan
+from beamtime.reduction.dataflow.calc import DataType, Registry, calculate, plan
 from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.docs import module_html
 
@@ -80,7 +80,7 @@ def with_current_files(template: Template, config: dict, registry: Registry, use
     return config
 
 
-def run(user, template: Template, config: dict, node: int, terminal: str) -> tuple[list, str]:
+def run(user, template: Template, config: dict, node: int, terminal: str) -> tuple[list, DataType]:
     """The values at ``node``'s output ``terminal`` and their data type."""
     registry = registry_for(template)
     template.check(registry.modules)
@@ -92,7 +92,7 @@ def run(user, template: Template, config: dict, node: int, terminal: str) -> tup
         raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
     config = with_current_files(template, config, registry, user)
     values = calculate(template, registry, node, terminal, step_cache(), config)
-    return values, output.datatype
+    return values, registry.datatypes[output.datatype]
 
 
 def cached_nodes(user, template: Template, config: dict) -> list[int]:
@@ -101,12 +101,9 @@ def cached_nodes(user, template: Template, config: dict) -> list[int]:
     template.check(registry.modules)
     config = with_current_files(template, config, registry, user)
     cache = step_cache()
-    found = []
-    for index in range(len(template.nodes)):
-        key = plan(template, registry, index, config)[index]
-        if key in cache:
-            found.append(index)
-    return found
+    return sorted(
+        index for index, key in plan(template, registry, None, config).items() if key in cache
+    )
 
 
 def file_summaries(user, instrument: str, files: list) -> list[dict]:

@@ -83,12 +83,12 @@ def controls_of(template: Template, index: int, module: ModuleDef, config: dict 
 
 
 def plan(
-    template: Template, registry: Registry, target: int, config: dict | None = None
+    template: Template, registry: Registry, target: int | None, config: dict | None = None
 ) -> dict[int, str]:
-    """The cache key of every node the target needs."""
+    """The cache key of every node the target needs (of every node, for target None)."""
     template.check(registry.modules)
     keys: dict[int, str] = {}
-    for index in template.order([target]):
+    for index in template.order(None if target is None else [target]):
         module = registry.modules[template.nodes[index]["module"]]
         inputs = sorted(
             (w["target"][1], keys[w["source"][0]], w["source"][1]) for w in template.parents(index)
