@@ -208,7 +208,8 @@ class DaqSource(Source):
     description = "run files of your experiments, as the DAQ filed them"
 
     def _split(self, path: str) -> list[str]:
-        return clean_path(path).split("/") if clean_path(path) else []
+        cleaned = clean_path(path)
+        return cleaned.split("/") if cleaned else []
 
     def _experiments(self, user):
         from beamtime.daq.models import Experiment

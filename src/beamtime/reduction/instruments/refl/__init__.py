@@ -25,21 +25,6 @@ from beamtime.reduction.instruments.refl.refldata import (
 # The counters count time in steps of 1 ms.
 TIMER_RESOLUTION = 0.001
 
-registry = Registry(
-    "refl",
-    datatypes={
-        "refldata": DataType(
-            "refldata",
-            to_json=ReflData.to_dict,
-            from_json=ReflData.from_dict,
-            display=ReflData.display,
-            columns=ReflData.columns,
-            metadata=ReflData.metadata,
-        )
-    },
-)
-module = registry.module
-
 
 def describe_file(content: bytes, name: str) -> dict:
     """Intent, sample, start and points of each cross-section: the file browser's summary."""
@@ -52,7 +37,21 @@ def describe_file(content: bytes, name: str) -> dict:
     }
 
 
-registry.describe_file = describe_file
+registry = Registry(
+    "refl",
+    datatypes={
+        "refldata": DataType(
+            "refldata",
+            to_json=ReflData.to_dict,
+            from_json=ReflData.from_dict,
+            display=ReflData.display,
+            columns=ReflData.columns,
+            metadata=ReflData.metadata,
+        )
+    },
+    describe_file=describe_file,
+)
+module = registry.module
 
 
 def _ratio(a, da, b, db):
