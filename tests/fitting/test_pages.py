@@ -31,12 +31,13 @@ def editor_post(model: dict, action="evaluate", **extra) -> dict:
             post[f"{prefix}-{name}-value"] = str(value)
 
     for prefix, layer, params in [
-        ("front", model["front"], ("sld", "isld", "roughness")),
+        # The page's rows: the front medium has no roughness, the back medium has one.
+        ("front", model["front"], ("sld", "isld")),
         *(
             (f"layer-{i}", layer, ("thickness", "sld", "isld", "roughness"))
             for i, layer in enumerate(model["layers"])
         ),
-        ("back", model["back"], ("sld", "isld")),
+        ("back", model["back"], ("sld", "isld", "roughness")),
     ]:
         post[f"{prefix}-name"] = layer["name"]
         for name in params:

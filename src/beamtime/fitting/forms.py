@@ -4,7 +4,7 @@ Inputs are named ``<row>-<param>-<part>``: row ``front``, ``layer-<i>`` or ``bac
 ``value``, ``free``, ``min`` or ``max``; layers also have ``-name``, ``-number`` (their
 order, from the front) and ``-remove``."""
 
-from beamtime.fitting.layers import Layer, LayerModel, ModelError
+from beamtime.fitting.layers import MEDIUM_PARAMS, Layer, LayerModel, ModelError
 
 
 class FormError(ValueError):
@@ -15,7 +15,7 @@ class FormError(ValueError):
         self.field = field
 
 
-ROW_PARAMS = {"front": ("sld", "isld", "roughness"), "layer": Layer.PARAMS, "back": ("sld", "isld")}
+ROW_PARAMS = {"layer": Layer.PARAMS, **MEDIUM_PARAMS}
 LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
 
 

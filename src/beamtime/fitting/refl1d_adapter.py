@@ -13,7 +13,7 @@ from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
 from beamtime.fitting import constraints
 from beamtime.fitting.data import ReflData
-from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.layers import Layer, LayerModel
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 ENGINES = {
@@ -25,13 +25,23 @@ ENGINES = {
 REFL1D_NAME = {"thickness": "thickness", "sld": "rho", "isld": "irho", "roughness": "interface"}
 
 
+def refl1d_order(model: LayerModel) -> list[Layer]:
+    """The rows as refl1d stacks them, from the substrate up: back, the layers from the
+    deepest to the first, front. A slab's ``interface`` is the roughness on its upper side,
+    i.e. the row's front-side roughness (refl1d's sample guide: ``silicon(0, 5) | gold(30, 2)
+    | air`` has a silicon:gold interface of 5 Å and a gold:air one of 2 Å)."""
+    return [model.back, *model.layers[::-1], model.front]
+
+
 def places(model: LayerModel, slab: str = "sample[{}]", probe: str = "probe") -> dict[str, str]:
     """Where refl1d keeps each parameter, by our name: ``A.sld`` → ``sample[2].material.rho``."""
     found = {"scale": f"{probe}.intensity", "background": f"{probe}.background"}
-    for index, layer in enumerate(model.all_layers()):
+    names = model.parameter_names()
+    for index, layer in enumerate(refl1d_order(model)):
         for name, refl1d_name in REFL1D_NAME.items():
-            owner = slab.format(index) + (".material" if name in ("sld", "isld") else "")
-            found[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
+            if f"{layer.name}.{name}" in names:  # not a medium's thickness, nor front roughness
+                owner = slab.format(index) + (".material" if name in ("sld", "isld") else "")
+                found[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
     return found
 
 
@@ -43,7 +53,7 @@ def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
     dq = data.dq[keep] / FWHM_PER_SIGMA if data.dq is not None else np.zeros(int(keep.sum()))
     probe = QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
     sample = None
-    for layer in model.all_layers():
+    for layer in refl1d_order(model):
         slab = SLD(layer.name)(layer.thickness.value, layer.roughness.value)
         sample = slab if sample is None else sample | slab
     parameters = {}
@@ -83,10 +93,11 @@ def to_script(model: LayerModel, data_file: str) -> str:
     """A refl1d script for the same problem; ``refl1d SCRIPT --chisq`` gives the same χ²."""
     stack = " | ".join(
         f"SLD({layer.name!r})({layer.thickness.value!r}, {layer.roughness.value!r})"
-        for layer in model.all_layers()
+        for layer in refl1d_order(model)
     )
     lines = [
-        "# A refl1d model written by Beamtime. Fit with: refl1d THIS_FILE --fit=lm --steps=200",
+        "# A refl1d model written by Beamtime. Fit it with refl1d 1.0:",
+        "#   refl1d THIS_FILE --fit=lm --steps=200 --batch --session=fit.h5",
         "import numpy as np",
         "from bumps import pmath  # for constraints: sqrt, exp, log, sin, cos, tan",
         "from refl1d.names import SLD, Experiment, FitProblem, QProbe",
@@ -95,6 +106,8 @@ def to_script(model: LayerModel, data_file: str) -> str:
         f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else np.zeros_like(Q)  # FWHM to 1-sigma",
         f"keep = (Q >= {model.q_min!r}) & (Q <= {model.q_max!r})",
         "probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
+        "# From the substrate (back medium) up to the medium the neutrons come from (front);",
+        "# SLD(name)(thickness, interface): the interface is the roughness on a slab's upper side.",
         f"sample = {stack}",
     ]
     where = places(model)
@@ -120,13 +133,28 @@ class Curve:
 
 
 def evaluate(model: LayerModel, data: ReflData) -> Curve:
-    """The model's reflectivity at the data's Q, its χ² and its SLD profile."""
+    """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
+    below the front surface (the front medium at negative depth, the back medium beyond the
+    last layer), with at most about PROFILE_POINTS points whatever the thicknesses."""
     experiment = build_experiment(model, data)
     q, r = experiment.reflectivity()
-    z, rho, _ = experiment.smooth_profile()
+    z, rho = profile(experiment)
     return Curve(
         q.tolist(), r.tolist(), float(FitProblem(experiment).chisq()), z.tolist(), rho.tolist()
     )
+
+
+PROFILE_POINTS = 1000
+
+
+def profile(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
+    """SLD against depth from the front surface, increasing depth. refl1d's profile runs from
+    the substrate (z = 0 at the back medium's interface) up to the front surface."""
+    w, sigma, _, _ = experiment.slabs()  # as refl1d computed them, constraints included
+    total, widest = float(np.sum(w[1:-1])), float(np.max(sigma, initial=0.0))
+    span = total + 2 * max(10.0, 3 * widest)  # refl1d's own margins around the interfaces
+    z, rho, _ = experiment.smooth_profile(dz=max(span / PROFILE_POINTS, 0.01))
+    return (total - z)[::-1], rho[::-1]
 
 
 @dataclass
