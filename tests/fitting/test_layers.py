@@ -99,6 +99,7 @@ def test_reversing_moves_constraints_with_their_interfaces():
             "front.roughness",
         ),
         (lambda m: m["front"].update(thickness=10.0), "front.thickness"),
+        (lambda m: m["front"].update(isld=0.1), "front.isld"),  # refl1d ignores it
         (lambda m: m["back"].update(thickness=10.0), "back.thickness"),
     ],
 )

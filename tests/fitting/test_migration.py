@@ -50,6 +50,14 @@ def test_stored_models_keep_their_interfaces():
             owner=user, name="d", content="0.01 1 0.1\n", points=1
         )
         old_apps.get_model("fitting", "SavedModel").objects.create(owner=user, model=OLD)
+        absorbing = {
+            **OLD,
+            "front": {**OLD["front"], "isld": {"value": 0.5, "free": True, "min": 0, "max": 1}},
+            "constraints": {"A.sld": "9 + air.isld", "air.isld": "0.5"},
+        }
+        old_apps.get_model("fitting", "SavedModel").objects.create(
+            owner=user, title="absorbing", model=absorbing
+        )
         old_apps.get_model("fitting", "FitJob").objects.create(
             owner=user,
             dataset=dataset,
@@ -68,7 +76,12 @@ def test_stored_models_keep_their_interfaces():
     finally:
         migrate(AFTER)
 
-    saved = SavedModel.objects.get()
+    # refl1d ignores the front medium's absorption: it becomes 0, its value kept in expressions.
+    absorbing = SavedModel.objects.get(title="absorbing").layer_model()
+    assert absorbing.front.isld.value == 0 and not absorbing.front.isld.free
+    assert absorbing.constraints == {"A.sld": "9 + 0.5"}
+
+    saved = SavedModel.objects.get(title="")
     model = saved.layer_model()
     assert [(row.name, row.roughness.value) for row in model.all_layers()] == [
         ("air", 0.0),  # the front medium has none

@@ -31,8 +31,8 @@ def editor_post(model: dict, action="evaluate", **extra) -> dict:
             post[f"{prefix}-{name}-value"] = str(value)
 
     for prefix, layer, params in [
-        # The page's rows: the front medium has no roughness, the back medium has one.
-        ("front", model["front"], ("sld", "isld")),
+        # The page's rows: the front medium has an SLD only, the back medium a roughness too.
+        ("front", model["front"], ("sld",)),
         *(
             (f"layer-{i}", layer, ("thickness", "sld", "isld", "roughness"))
             for i, layer in enumerate(model["layers"])

@@ -30,9 +30,10 @@ MODEL = (
     "front is the medium the neutrons come in through (e.g. air), layers run from the front "
     "to the back, back is the substrate. Each layer has name, thickness, sld, isld and "
     "roughness, the roughness being the interface on its front side; back has name, sld, "
-    "isld and roughness (its interface with the last layer); front has name, sld and isld "
-    "only. SLDs in 1e-6/Å², lengths in Å. A number is fixed; {value, free, min, max} with "
-    "free true is fitted within [min, max]. constraints maps LAYER.param to an expression, "
+    "isld and roughness (its interface with the last layer); front has name and sld only "
+    "(refl1d ignores its absorption). SLDs in 1e-6/Å², lengths in Å. A number is fixed; "
+    "{value, free, min, max} with free true is fitted within [min, max]. constraints maps "
+    "LAYER.param to an expression, "
     'e.g. {"B.thickness": "0.1 * A.thickness"}.'
 )
 

@@ -78,9 +78,9 @@ class Layer:
     PARAMS = ("thickness", "sld", "isld", "roughness")
 
 
-# What each kind of row has; the rest of a medium's parameters do not exist physically (refl1d
-# ignores them), so they must stay 0 and cannot be fitted or constrained.
-MEDIUM_PARAMS = {"front": ("sld", "isld"), "back": ("sld", "isld", "roughness")}
+# What each medium has; refl1d ignores the rest (a medium's thickness, the front medium's
+# roughness and its absorption), so they must stay 0 and cannot be fitted or constrained.
+MEDIUM_PARAMS = {"front": ("sld",), "back": ("sld", "isld", "roughness")}
 
 
 @dataclass
@@ -279,6 +279,7 @@ class LayerModel:
 _NO_SUCH = {
     ("front", "roughness"): "the front medium has no roughness: each layer's roughness is the "
     "interface on its front side, and the back medium's is its interface with the last layer",
+    ("front", "isld"): "refl1d ignores the front medium's absorption: its iSLD must be 0",
     ("front", "thickness"): "the front medium has no thickness (it is semi-infinite)",
     ("back", "thickness"): "the back medium has no thickness (it is semi-infinite)",
 }

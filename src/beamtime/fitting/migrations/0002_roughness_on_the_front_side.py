@@ -21,6 +21,12 @@ on it is dropped; an expression using it gets its value as a number). Constraint
 model a fit job keeps (its start model, its partners' models, the fitted models) and for the
 labels of its fitted values and shared parameters. The numbers a finished fit stored (χ²,
 values) were computed the old way and are kept as they were; its page recomputes the curve.
+
+The front medium's iSLD becomes 0 (and not fitted): refl1d ignores the absorption of the
+medium the beam comes from, so it never had an effect where it now stands (before, the front
+medium stood where the substrate should have been). A constraint on it is dropped; an
+expression using it gets its old value as a number. Going back restores neither (both had no
+effect on the new computation).
 """
 
 import ast
@@ -76,9 +82,11 @@ def forward_model(model: dict) -> tuple[dict, dict[str, str]]:
         new_rows[i]["roughness"] = _param(rows[i - 1].get("roughness", 0.0))
         names[f"{rows[i - 1]['name']}.roughness"] = f"{rows[i]['name']}.roughness"
     new_rows[0]["roughness"] = {"value": 0.0, "free": False, "min": None, "max": None}
-    dropped = f"{rows[-1]['name']}.roughness"
+    front_isld = _param(rows[0].get("isld", 0.0)).get("value", 0.0)
+    new_rows[0]["isld"] = {"value": 0.0, "free": False, "min": None, "max": None}
     old_back = _param(rows[-1].get("roughness", 0.0)).get("value", 0.0)
-    return _with_rows(model, new_rows, names, dropped, old_back), names
+    dropped = {f"{rows[-1]['name']}.roughness": old_back, f"{rows[0]['name']}.isld": front_isld}
+    return _with_rows(model, new_rows, names, dropped), names
 
 
 def backward_model(model: dict) -> tuple[dict, dict[str, str]]:
@@ -92,19 +100,20 @@ def backward_model(model: dict) -> tuple[dict, dict[str, str]]:
         new_rows[i]["roughness"] = _param(rows[i + 1].get("roughness", 0.0))
         names[f"{rows[i + 1]['name']}.roughness"] = f"{rows[i]['name']}.roughness"
     new_rows[-1]["roughness"] = {"value": 0.0, "free": False, "min": None, "max": None}
-    dropped = f"{rows[0]['name']}.roughness"
-    return _with_rows(model, new_rows, names, dropped, 0.0), names
+    return _with_rows(model, new_rows, names, {f"{rows[0]['name']}.roughness": 0.0}), names
 
 
-def _with_rows(model, rows, names, dropped, dropped_value) -> dict:
+def _with_rows(model, rows, names, dropped: dict[str, float]) -> dict:
+    """The model with these rows; constraints renamed, those on ``dropped`` parameters left
+    out and their uses replaced by the parameter's value."""
     constraints = {}
+    values = {name: repr(float(value)) for name, value in dropped.items()}
     for target, expression in (model.get("constraints") or {}).items():
         if not isinstance(target, str) or not isinstance(expression, str):
             continue
-        if target.strip() == dropped:
+        if target.strip() in dropped:
             continue
-        expression = _rename(expression, {dropped: repr(float(dropped_value)), **names})
-        constraints[_rename(target, names)] = expression
+        constraints[_rename(target, names)] = _rename(expression, {**values, **names})
     return {
         **model,
         "front": rows[0],
