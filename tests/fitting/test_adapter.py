@@ -191,3 +191,52 @@ def refl1d_chisq(model: LayerModel, tmp_path) -> float:
     )
     line = next(line for line in out.stdout.splitlines() if line.startswith("chisq"))
     return float(line.split()[1].split("(")[0])
+
+
+def with_constraint(target: str, expression: str, b_start: float = 40) -> LayerModel:
+    model = session_model()
+    model["layers"][0]["thickness"]["value"] = b_start
+    model["constraints"] = {target: expression}
+    return LayerModel.from_dict(model)
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("sqrt(B.thickness - 45)", "cannot be computed (invalid value encountered in sqrt)"),
+        ("1 / (B.thickness - 40)", "cannot be computed (float division by zero)"),
+        ("B.thickness - 45", "gives -5, but a roughness cannot be negative"),
+    ],
+)
+def test_values_made_by_constraints_are_checked_like_typed_ones(data, expression, problem):
+    model = with_constraint("A.roughness", expression)
+    for attempt in (lambda: refl1d_adapter.evaluate(model, data), lambda: fit_lm(model, data)):
+        with pytest.raises(ValueError) as raised:
+            attempt()
+        assert str(raised.value) == f"constraint on A.roughness: {expression} {problem}"
+
+
+def fit_lm(model, data):
+    return refl1d_adapter.fit(model, data, "lm")
+
+
+def test_a_fit_that_ends_where_a_constraint_is_impossible_fails_and_says_why(data):
+    # Valid at the start (B = 46 gives Si's roughness 0.5), but the data want B ≈ 44.8, where
+    # the constraint gives a negative roughness: bumps' χ² there is infinite.
+    model = with_constraint("Si.roughness", "B.thickness - 45.5", b_start=46)
+    model.layers[1].thickness.value = 590
+    with pytest.raises(
+        refl1d_adapter.FitError,
+        match=r"constraint on Si.roughness: "
+        r"B.thickness - 45.5 gives -[\d.]+ at the end of the fit, but a "
+        r"roughness cannot be negative",
+    ):
+        fit_lm(model, data)
+
+
+def test_fitted_values_and_uncertainties_must_be_finite():
+    refl1d_adapter.check_finite({"A thickness": 577.6}, {"A thickness": 0.1})
+    with pytest.raises(refl1d_adapter.FitError, match="the uncertainty of A thickness is not "):
+        refl1d_adapter.check_finite({"A thickness": 577.6}, {"A thickness": float("nan")})
+    with pytest.raises(refl1d_adapter.FitError, match="the fit ended with B thickness = inf"):
+        refl1d_adapter.check_finite({"B thickness": float("inf")}, {"B thickness": 1.0})

@@ -67,7 +67,37 @@ def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
     constraints.apply(
         [constraints.Constraint(t, e) for t, e in model.constraints.items()], parameters
     )
+    check_constrained(model, parameters)
     return Experiment(probe=probe, sample=sample), parameters
+
+
+class FitError(ValueError):
+    """A fit whose result cannot be trusted (not finite, impossible values); says why."""
+
+
+# The least a parameter may be, by kind, as LayerModel.check requires of typed values.
+LOWEST = {"thickness": 0.0, "roughness": 0.0, "isld": 0.0, "scale": 0.0, "background": 0.0}
+
+
+def check_constrained(model: LayerModel, parameters: dict, when: str = "", error=ValueError):
+    """Check each value a constraint computes as a typed one would be: finite, and not
+    negative where it cannot be; raise ``error`` naming the parameter otherwise."""
+    for target, expression in model.constraints.items():
+        try:
+            with np.errstate(all="raise"):
+                value = float(parameters[target].value)
+        except (ArithmeticError, ValueError) as exc:
+            raise error(
+                f"constraint on {target}: {expression} cannot be computed{when} ({exc})"
+            ) from None
+        if not math.isfinite(value):
+            raise error(f"constraint on {target}: {expression} gives {value}{when}")
+        kind = target.rpartition(".")[2]
+        if value < LOWEST.get(kind, -math.inf):
+            raise error(
+                f"constraint on {target}: {expression} gives {value:g}{when}, "
+                f"but a {kind} cannot be negative",
+            )
 
 
 def _resolve(place: str, owners: dict):
@@ -137,11 +167,14 @@ def evaluate(model: LayerModel, data: ReflData) -> Curve:
     below the front surface (the front medium at negative depth, the back medium beyond the
     last layer), with at most about PROFILE_POINTS points whatever the thicknesses."""
     experiment = build_experiment(model, data)
-    q, r = experiment.reflectivity()
-    z, rho = profile(experiment)
-    return Curve(
-        q.tolist(), r.tolist(), float(FitProblem(experiment).chisq()), z.tolist(), rho.tolist()
-    )
+    with np.errstate(all="ignore"):  # checked below
+        q, r = experiment.reflectivity()
+        chisq = float(FitProblem(experiment).chisq())
+        z, rho = profile(experiment)
+    for what, values in (("reflectivity", r), ("χ²", chisq), ("SLD profile", rho)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"the model's {what} is not finite: check its values")
+    return Curve(q.tolist(), r.tolist(), chisq, z.tolist(), rho.tolist())
 
 
 PROFILE_POINTS = 1000
@@ -179,9 +212,10 @@ class _Progress(Monitor):
 
     def __call__(self, history):
         step = int(history.step[0])
+        chisq = float(self.problem.chisq(nllf=history.value[0]))
         event = {
             "step": step,
-            "chisq": float(self.problem.chisq(nllf=history.value[0])),
+            "chisq": chisq if math.isfinite(chisq) else None,
             "percent": min(100.0, 100.0 * step / self.total) if self.total else None,
         }
         if self.report(event) is False:
@@ -241,8 +275,17 @@ def fit_together(
         fitclass, problem=problem, monitors=[monitor], abort_test=lambda: monitor.stop, **options
     )
     driver.clip()
-    x, _ = driver.fit()
+    try:
+        x, _ = driver.fit()
+    except (np.linalg.LinAlgError, ArithmeticError) as exc:
+        raise FitError(f"the fit broke down ({exc}): its χ² was not finite on the way") from None
     problem.setp(x)
+    for number, (model, (_, parameters)) in enumerate(zip(models, built, strict=True), 1):
+        where = f" at the end of the fit{f' (data set {number})' if len(models) > 1 else ''}"
+        check_constrained(model, parameters, where, error=FitError)
+    chisq = float(problem.chisq())
+    if not math.isfinite(chisq):
+        raise FitError(f"the fit ended with a χ² that is not finite ({chisq})")
     error_of = dict(zip(map(id, problem._parameters), map(float, driver.stderr()), strict=True))
     values, errors, fitted = {}, {}, []
     for index, (model, (_, parameters)) in enumerate(zip(models, built, strict=True)):
@@ -255,7 +298,20 @@ def fit_together(
                     error_of[id(parameters[name])],
                 )
         fitted.append(_with_values(model, parameters))
-    return FitResult(values, errors, float(problem.chisq()), fitted[0], monitor.stop, fitted)
+    check_finite(values, errors)
+    return FitResult(values, errors, chisq, fitted[0], monitor.stop, fitted)
+
+
+def check_finite(values: dict[str, float], errors: dict[str, float]) -> None:
+    """FitError naming the first fitted value or uncertainty that is not a finite number."""
+    for label, value in values.items():
+        if not math.isfinite(value):
+            raise FitError(f"the fit ended with {label} = {value}")
+        if not math.isfinite(errors[label]):
+            raise FitError(
+                f"the uncertainty of {label} is not finite ({errors[label]}): the data do not "
+                "determine it — fix it, narrow its range or constrain it"
+            )
 
 
 def _with_values(model: LayerModel, parameters: dict) -> LayerModel:
