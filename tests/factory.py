@@ -57,11 +57,12 @@ def make_history(*changes):
     ]
 
 
-def make_experiment(name: str = "e20009", active: bool = True, members=()):
+def make_experiment(name: str = "e20009", active: bool = True, members=(), coordinators=()):
     from beamtime.daq.models import Experiment
 
     experiment = Experiment.objects.create(name=name, is_active=active)
     experiment.members.set(members)
+    experiment.coordinators.set(coordinators)
     return experiment
 
 

@@ -126,6 +126,10 @@ DAQ_SSH_USER = conf.env("DAQ_SSH_USER")
 DAQ_SSH_KEY = conf.env("DAQ_SSH_KEY")
 DAQ_SSH_KNOWN_HOSTS = conf.env("DAQ_SSH_KNOWN_HOSTS")
 DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
+# Where ECC servers and data routers may be (networks and host names), and the folders, per
+# host ("*": any), from which their log files may be read (README, "Run control").
+DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
+DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
 
 # Data reduction (README, "Data reduction"): where computed steps are kept, and the raw data
 # sources. The local folder is offered only while `beamtime serve` listens on loopback.

@@ -8,8 +8,8 @@ from tests.factory import make_api_key, make_ecc_server, make_experiment
 
 @pytest.fixture
 def setup(alice, bob, charlie):
-    """alice and bob are members of the active experiment; charlie is not."""
-    experiment = make_experiment(members=[alice, bob])
+    """alice coordinates the active experiment, bob is a member (a shifter); charlie is not."""
+    experiment = make_experiment(members=[alice, bob], coordinators=[alice])
     # Addresses nobody answers on: the status must come from the database alone.
     servers = [
         make_ecc_server(experiment, f"http://127.0.0.1:1{i}/", name=f"ecc{i}") for i in range(2)
@@ -333,14 +333,14 @@ class TestSetupApi:
     def test_bad_input_names_the_field(self, client, setup, alice):
         response = client.post(
             "/api/daq/setup/servers",
-            {"name": "ecc9", "ip_address": "h", "port": "x"},
+            {"name": "ecc9", "ip_address": "127.0.0.1", "port": "x"},
             content_type="application/json",
             headers=auth(alice),
         )
         assert response.status_code == 422 and response.json()["error"].startswith("Port:")
         duplicate = client.post(
             "/api/daq/setup/servers",
-            {"name": "ecc0", "ip_address": "h", "port": 1},
+            {"name": "ecc0", "ip_address": "127.0.0.1", "port": 1},
             content_type="application/json",
             headers=auth(alice),
         )

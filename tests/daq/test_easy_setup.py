@@ -14,7 +14,7 @@ FORM = {
 
 @pytest.fixture
 def member(client, alice):
-    experiment = make_experiment(members=[alice])
+    experiment = make_experiment(members=[alice], coordinators=[alice])
     make_ecc_server(experiment, "http://10.9.9.9:8083/", name="old")
     client.force_login(alice)
     return client

@@ -9,8 +9,7 @@ from ninja.errors import HttpError
 
 from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
-from beamtime.configs.models import Instrument
-from beamtime.core.access import instrument_for_user
+from beamtime.core.access import instrument_for_user, instruments_for_user
 
 router = Router(tags=["configurations"])
 
@@ -69,7 +68,7 @@ def instant(instrument, text: str, field: str) -> datetime:
 
 @router.get("/", response=list[InstrumentOut], summary="Instruments with a configuration history")
 def instruments(request):
-    return Instrument.objects.all()
+    return instruments_for_user(request.user)
 
 
 @router.get("/{name}/at", response=ConfigurationOut, summary="The configuration valid at a date")

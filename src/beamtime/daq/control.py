@@ -15,12 +15,19 @@ from django.utils import timezone
 from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, DataRouter, ECCServer, LogEntry
+from beamtime.daq.safety import host_allowed
 from beamtime.daq.workers import WorkerError, worker_for
 
 POLL = 0.2  # seconds between state checks while a transition runs
 
 
 def client_for(server: ECCServer) -> EccClient:
+    """A client for the server, if it is on a host the facility allows (checked on every use:
+    the list may have changed since the server was set up)."""
+    if not host_allowed(server.ip_address):
+        raise EccError(
+            f"{server.ip_address} is not a host the facility allows (BEAMTIME_DAQ_HOSTS)"
+        )
     return EccClient(server.url, timeout=settings.DAQ_ECC_TIMEOUT)
 
 
@@ -54,8 +61,9 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
         save(server, is_online=False, is_transitioning=False)
         return server
     except EccError as exc:
-        log_error(server, str(exc))
-        save(server, is_online=True, error_message=str(exc))
+        if server.error_message != str(exc):  # logged once, not at every poll
+            log_error(server, str(exc))
+        save(server, error_message=str(exc))
         return server
     save(server, is_online=True, state=int(status.state), is_transitioning=status.transitioning)
     return server

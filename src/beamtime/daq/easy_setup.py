@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from beamtime.daq.models import DataRouter, DataSource, ECCServer, Experiment
+from beamtime.daq.safety import host_allowed
 
 ECC_PORT, ROUTER_PORT = 8083, 46005
 
@@ -40,6 +41,19 @@ class EasySetupForm(forms.Form):
             else addresses(self, "first_cobo_ecc_ip", data["first_cobo_ecc_ip"], n)
         )
         routers = addresses(self, "first_cobo_data_router_ip", data["first_cobo_data_router_ip"], n)
+        for field, hosts in [
+            ("first_cobo_ecc_ip", eccs),
+            ("first_cobo_data_router_ip", routers),
+            ("mutant_ecc_ip", [data.get("mutant_ecc_ip")]),
+            ("mutant_data_router_ip", [data.get("mutant_data_router_ip")]),
+        ]:
+            refused = [h for h in hosts if h and not host_allowed(h)]
+            if refused:
+                self.add_error(
+                    field,
+                    f"{refused[0]} is not on a network the facility allows for the DAQ "
+                    "(BEAMTIME_DAQ_HOSTS)",
+                )
         if data["mutant_is_present"]:
             for field in ("mutant_data_router_ip",) + (
                 () if data["one_ecc_server"] else ("mutant_ecc_ip",)

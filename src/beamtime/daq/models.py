@@ -16,8 +16,21 @@ MIXED, ERROR = -1, -2
 class Experiment(models.Model):
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=False)
+    # Members (shifters) run the controls and fill in the run sheet; coordinators also set
+    # the experiment up (hosts, log files, Easy setup), delete observables and clear the log.
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="experiments"
+    )
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="coordinated_experiments"
+    )
+    # Where the ECC configurations of its runs are archived; readable by its people only.
+    config_instrument = models.OneToOneField(
+        "configs.Instrument",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="daq_experiment",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -31,6 +44,17 @@ class Experiment(models.Model):
 
     def __str__(self):
         return self.name
+
+    def is_member(self, user) -> bool:
+        """Staff, members and coordinators see the experiment and run its controls."""
+        return bool(
+            user.is_staff
+            or self.members.filter(pk=user.pk).exists()
+            or self.coordinators.filter(pk=user.pk).exists()
+        )
+
+    def is_coordinator(self, user) -> bool:
+        return bool(user.is_staff or self.coordinators.filter(pk=user.pk).exists())
 
     @property
     def latest_run(self):
@@ -220,6 +244,11 @@ class RunMetadata(models.Model):
         return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+class ObservableQuerySet(models.QuerySet):
+    def shown(self):
+        return self.filter(is_hidden=False)
+
+
 class Observable(models.Model):
     TYPES = [("int", "Integer"), ("float", "Floating point"), ("str", "String")]
     PYTHON_TYPES = {"int": int, "float": float, "str": str}
@@ -230,6 +259,10 @@ class Observable(models.Model):
     units = models.CharField(max_length=30, blank=True)
     comment = models.CharField(max_length=200, blank=True)
     order = models.PositiveIntegerField(default=0)
+    # "Deleting" an observable hides it: the values past runs recorded stay.
+    is_hidden = models.BooleanField(default=False)
+
+    objects = ObservableQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "name"]

@@ -59,13 +59,25 @@ def stop_run(experiment: Experiment) -> RunMetadata:
 
 
 def ecc_instrument(experiment: Experiment) -> Instrument:
-    instrument, _ = Instrument.objects.get_or_create(
-        name=f"ecc-{slugify(experiment.name)}"[:50],
-        defaults={
-            "title": f"ECC configurations of {experiment.name}",
-            "description": "The configuration set each ECC server had selected when a run started.",
-        },
+    """The experiment's own archive of ECC configurations (it follows the experiment's
+    permissions, see core.access.instruments_for_user)."""
+    linked = (
+        Experiment.objects.filter(pk=experiment.pk)
+        .values_list("config_instrument", flat=True)
+        .first()
     )
+    if linked:
+        return Instrument.objects.get(pk=linked)
+    name = f"ecc-{slugify(experiment.name)}"[:50]
+    if Instrument.objects.filter(name=name).exists():  # another experiment's slug: keep apart
+        name = f"ecc-{experiment.pk}-{slugify(experiment.name)}"[:50]
+    instrument = Instrument.objects.create(
+        name=name,
+        title=f"ECC configurations of {experiment.name}",
+        description="The configuration set each ECC server had selected when a run started.",
+    )
+    Experiment.objects.filter(pk=experiment.pk).update(config_instrument=instrument)
+    experiment.config_instrument = instrument
     return instrument
 
 
