@@ -17,8 +17,8 @@ def test_browse_the_focal_plane_history(live_server, page):
     make_user("ada")
     log_in(page, live_server, "/configs/hetdex/")
     page.wait_for_selector("#focal-plane .main-svg")
-    # One square per slot.
-    assert page.locator("#focal-plane .scatterlayer .point").count() == 99
+    # One square per seat of the plate.
+    assert page.locator("#focal-plane .scatterlayer .point").count() == 84
     shoot(page, "configs-focal-plane")
 
     page.fill("input[name=at]", "2017-06-01")

@@ -60,8 +60,8 @@ def beamtime(*args, cwd, env=None):
 def test_the_manuals_snippet_works_unchanged(server, tmp_path):
     manual_get_fplane(server, tmp_path / "fplane.txt", "20180715", actpos=False, full=False)
     assert (tmp_path / "fplane.txt").read_text().splitlines()[1:] == [
-        "013 -200.0 -400.0 037 042 024 0.0 1.00",
-        "014 -100.0 -400.0 037 043 025 0.0 1.00",
+        "013 -450.0 150.0 037 042 024 0.0 1.00",
+        "014 -450.0 50.0 037 043 025 0.0 1.00",
     ]
 
 
@@ -82,7 +82,7 @@ def test_get_fplane_reports_the_servers_reason(server, tmp_path):
 def test_the_cli_names_files_as_get_fplane_sh_does(server, tmp_path):
     result = beamtime("fplane", "get", "20180715", "--url", server, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert len((tmp_path / "fplane20180715.txt").read_text().splitlines()) == 100
+    assert len((tmp_path / "fplane20180715.txt").read_text().splitlines()) == 85
     result = beamtime(
         "fplane", "get", "20180715T03:04:05", "-s", "-p", "--url", server, cwd=tmp_path
     )
@@ -132,7 +132,7 @@ def test_the_cli_updates_with_a_key(server, tmp_path, alice):
     )
     assert done.returncode == 0, done.stderr
     assert "## committed as change" in done.stdout
-    assert "013 -200.0 -400.0 037 042 031 0.0 1.00" in done.stdout
+    assert "013 -450.0 150.0 037 042 031 0.0 1.00" in done.stdout
 
 
 def test_the_cli_update_needs_a_key_and_a_readable_report(server, tmp_path):

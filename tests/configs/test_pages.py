@@ -26,10 +26,12 @@ class TestPages:
     def test_the_focal_plane_is_drawn_with_each_slot_coloured_by_state(self, signed_in):
         response = signed_in.get("/configs/hetdex/?at=20170601")
         points = {p["slot"]: p for p in response.context["plot"]}
-        assert len(points) == 99
+        assert len(points) == 84
         assert (points["013"]["state"], points["013"]["text"]) == ("VIRUS", "024")
-        assert (points["013"]["x"], points["013"]["y"]) == (-200.0, -400.0)
-        assert points["000"]["state"] == "empty"
+        assert (points["013"]["x"], points["013"]["y"]) == (-450.0, 150.0)  # column 1, row 3
+        assert (points["103"]["x"], points["103"]["y"]) == (450.0, 150.0)  # column 10, row 3
+        assert points["103"]["state"] == "empty"
+        assert points["056"]["hover"].startswith("IFUSLOT 056: column 5, row 6 (LRS2-B)")
         later = {p["slot"]: p for p in signed_in.get("/configs/hetdex/").context["plot"]}
         assert later["014"]["state"] == "inactive" and later["013"]["text"] == "031"
 
@@ -53,7 +55,7 @@ class TestPages:
 
     def test_unknown_instruments_and_slots_are_404(self, signed_in):
         assert signed_in.get("/configs/nope/").status_code == 404
-        assert signed_in.get("/configs/hetdex/slots/123/").status_code == 404
+        assert signed_in.get("/configs/hetdex/slots/010/").status_code == 404
 
     def test_anonymous_users_are_sent_to_log_in(self, client):
         assert client.get("/configs/hetdex/").status_code == 302

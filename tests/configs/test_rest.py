@@ -57,7 +57,7 @@ class TestGet:
         assert response["Content-Type"].startswith("text/plain")
         assert response["Content-Disposition"] == 'attachment; filename="fplane20180715.txt"'
         found = rows(response)
-        assert len(found) == 99
+        assert len(found) == 84
         assert found["014"].commented  # inactive since T1
 
     def test_a_fits_date_names_the_file_after_itself(self, client):
@@ -81,7 +81,7 @@ class TestGet:
     def test_actual_pos_uses_measured_positions(self, client):
         nominal = rows(client.get("/fplane/20180715?actual_pos=0"))["013"]
         actual = rows(client.get("/fplane/20180715?actual_pos=1"))["013"]
-        assert (nominal.x, nominal.y) == (-200.0, -400.0)
+        assert (nominal.x, nominal.y) == (-450.0, 150.0)
         assert (actual.x, actual.y) == (-201.5, -398.2)
 
     def test_a_date_before_the_first_configuration_is_404_with_the_first_date(self, client):
@@ -127,13 +127,13 @@ REPORT_SLOTS = {
     "014": {
         "type": "VIRUS",
         "ifuid": 31,
-        "specid": 37,
+        "specid": 38,
         "specslot": 43,
         "ifurot": 180,
         "platesc": 1.01,
-        "measured": {"x": -101.0, "y": -399.0},
+        "measured": {"x": -451.0, "y": 49.0},
     },
-    "056": {"type": "LRS", "ifuid": "900", "specid": "100", "specslot": "001"},
+    "056": {"type": "LRS", "ifuid": "7001", "specid": "503", "specslot": "000"},
 }
 
 
@@ -145,7 +145,8 @@ class TestUpdate:
         text = response.content.decode()
         assert text.startswith("## dry run: nothing was written")
         found = {r.slot: r for r in parse(text)}
-        assert found["014"].line() == "014 -100.0 -400.0 037 043 031 180.0 1.01"  # row 1, column 4
+        assert found["014"].line() == "014 -450.0 50.0 038 043 031 180.0 1.01"  # column 1, row 4
+        assert found["056"].line() == "056 -50.0 -150.0 503 000 7001 0.0 1.00"  # LRS2-B
         assert not Change.objects.exists()
 
     @pytest.mark.parametrize("scheme", ["FPS_API", "Bearer"])
@@ -279,11 +280,35 @@ class TestUpdateRefusals:
     @pytest.mark.parametrize(
         ("slots", "message"),
         [
-            ({"123": REPORT_SLOTS["013"]}, "config.slots.123: slot '123' is not an IFU slot"),
-            ({"055": REPORT_SLOTS["013"]}, "config.slots.055: slot '055' holds no unit"),
+            (
+                {"123": REPORT_SLOTS["013"]},
+                "config.slots.123: IFUSLOT '123' is not a two-digit column 01–10",
+            ),
+            (
+                {"010": REPORT_SLOTS["013"]},
+                "config.slots.010: IFUSLOT 010 (column 1, row 0) is not a seat of the plate",
+            ),
+            (
+                {"066": REPORT_SLOTS["013"]},
+                "config.slots.066.type: slot 066 holds LRS2-R, not a VIRUS unit",
+            ),
+            (
+                {"013": REPORT_SLOTS["056"]},
+                "config.slots.013.type: an LRS unit sits in 056 (LRS2-B) or 066 (LRS2-R)",
+            ),
+            (
+                {"013": {**REPORT_SLOTS["013"], "ifuid": True}},
+                "config.slots.013.ifuid: True is not",
+            ),
+            ({"013": {**REPORT_SLOTS["013"], "ifuid": "０２４"}}, "config.slots.013.ifuid"),
+            ({"013": {**REPORT_SLOTS["013"], "active": "yes"}}, "config.slots.013.active"),
+            (
+                {"013": {**REPORT_SLOTS["013"], "specid": "000"}},
+                "config.slots.013.specid: an active unit needs a spectrograph",
+            ),
             (
                 {"013": {**REPORT_SLOTS["013"], "ifuid": "24x"}},
-                "config.slots.013.ifuid: '24x' is not a three-digit ID",
+                "config.slots.013.ifuid: '24x' is not an ID of three or four digits",
             ),
             ({"013": {**REPORT_SLOTS["013"], "ifuid": 0}}, "config.slots.013.ifuid"),
             ({"013": {**REPORT_SLOTS["013"], "type": "XYZ"}}, "config.slots.013.type"),
@@ -297,12 +322,12 @@ class TestUpdateRefusals:
                 "config.slots.013.measured.x",
             ),
             (
-                {"013": REPORT_SLOTS["013"], "014": {**REPORT_SLOTS["013"], "specslot": "043"}},
+                {"013": REPORT_SLOTS["013"], "014": {**REPORT_SLOTS["013"], "specid": "038"}},
                 "config.slots.014.ifuid: IFU 024 is in two slots, 013 and 014",
             ),
             (
                 {"013": REPORT_SLOTS["013"], "014": {**REPORT_SLOTS["013"], "ifuid": "025"}},
-                "spectrograph 037 slot 042 is used twice, by 013 and 014",
+                "config.slots.014.specid: spectrograph 037 is used twice, by 013 and 014",
             ),
         ],
     )

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
-from beamtime.configs.fplane import nominal_position, slot_names
+from beamtime.configs.fplane import LRS2, column_row, nominal_position, slot_names
 from beamtime.configs.models import Instrument
 from beamtime.core.access import instrument_for_user, instruments_for_user
 
@@ -55,7 +55,8 @@ def instrument(request, name):
     }
     if instrument.kind == Instrument.FPLANE:
         context["plot"] = focal_plane_plot(entries)
-        context["legend"] = STATE_COLOURS
+        shown = {p["state"] for p in context["plot"]}
+        context["legend"] = {k: v for k, v in STATE_COLOURS.items() if k in shown}
     return render(request, "configs/instrument.html", context)
 
 
@@ -68,7 +69,8 @@ def unit_state(attributes: dict | None) -> str:
 
 
 def focal_plane_plot(entries) -> list[dict]:
-    """One point per slot at its position (measured when known), coloured by state."""
+    """One point per seat of the plate at its position (measured when known), coloured by
+    state."""
     points = []
     for slot in slot_names():
         entry = entries.get(slot)
@@ -77,7 +79,10 @@ def focal_plane_plot(entries) -> list[dict]:
         if unit and unit.get("measured"):
             x, y = unit["measured"]["x"], unit["measured"]["y"]
         state = unit_state(unit)
-        label = f"slot {slot}"
+        column, row = column_row(slot)
+        label = f"IFUSLOT {slot}: column {column}, row {row}"
+        if slot in LRS2:
+            label += f" ({LRS2[slot]})"
         if unit:
             label += f"<br>{unit['type']} IFU {unit['ifuid']}"
             label += f"<br>spec {unit['specid']}/{unit['specslot']}"
