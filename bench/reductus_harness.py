@@ -26,6 +26,11 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         (pass specular and background files; the sign is inferred)
   divide_intensity      as background (if any given) -> divide_intensity by the joined
                         SLIT scan of the same polarization (pass e.g. mli0159)
+  reflectivity          as divide_intensity -> abinitio_footprint(--width, --offset)
+                        -> rescale(--scale, --dscale): the predefined templates' last steps
+
+--entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
+"entries" does in reductus.
 
 Output (stdout): JSON {reductus, case, params, datasets: [...]}, one dataset per cross-section,
 arrays per point; non-finite numbers are null. dT, dL and dQ are reductus' 1-sigma values
@@ -56,6 +61,7 @@ CASES = (
     "footprint",
     "background",
     "divide_intensity",
+    "reflectivity",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -71,8 +77,10 @@ def _str_data_unwrapped(group, field, default=""):
 nexusref.str_data = _str_data_unwrapped
 
 
-def load(files):
+def load(files, entries=None):
     filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
+    if entries:
+        filelist = [{**info, "entries": entries} for info in filelist]
     return [steps.mark_intent(d, intent="auto") for d in steps.super_load(filelist, base="none")]
 
 
@@ -94,7 +102,10 @@ def subtract(datasets):
 
 def run(case, files, a):
     params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
-    data = load(files)
+    entries = a.entries.split(",") if a.entries else None
+    data = load(files, entries)
+    if entries:
+        params["entries"] = entries
     if case == "load":
         return data, params
     params["normalize"] = "time" if case == "normalize_time" else "monitor"
@@ -125,7 +136,12 @@ def run(case, files, a):
         return out, params
     base = by_polarization(steps.join(intensity))
     params["divide_intensity"] = "joined intensity scan, same polarization, aligned by dT"
-    return [steps.divide_intensity(d, base[d.polarization]) for d in out], params
+    out = [steps.divide_intensity(d, base[d.polarization]) for d in out]
+    if case == "divide_intensity":
+        return out, params
+    fp = dict(Io=1.0, width=a.width, offset=a.offset)
+    out = [steps.rescale(steps.abinitio_footprint(d, **fp), a.scale, a.dscale) for d in out]
+    return out, params | {"abinitio_footprint": fp, "rescale": dict(scale=a.scale, dscale=a.dscale)}
 
 
 def column(value, n):
@@ -137,7 +153,6 @@ def column(value, n):
 
 
 def describe(d):
-    n = len(d.v)
     arrays = dict(
         x=d.x,
         v=d.v,
@@ -160,6 +175,8 @@ def describe(d):
         counts=d.detector.counts,
         counts_variance=d.detector.counts_variance,
     )
+    # a field read once (e.g. one count for all points) stays one value in reductus
+    n = max(np.size(v) for v in arrays.values() if v is not None)
     return dict(
         name=d.name,
         entry=d.entry,
@@ -184,6 +201,7 @@ def main():
     p.add_argument("--mask", default="0", help="comma-separated 0-origin point indices")
     p.add_argument("--width", type=float, default=10.0, help="sample length along beam, mm")
     p.add_argument("--offset", type=float, default=0.0, help="sample offset along beam, mm")
+    p.add_argument("--entries", default="", help="comma-separated entry names to load")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

@@ -137,3 +137,83 @@ def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source
         result,
         reductus("divide_intensity", ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]),
     )
+
+
+@pytest.fixture
+def counted_once(tmp_path):
+    """mli0115 as a counter that stores one detector count for all the points of a scan
+    writes it: liveROI holds the first point's count only (liveMonitor still one per point)."""
+    import h5py
+
+    from beamtime.reduction import sources
+
+    path = tmp_path / "once.nxs.pbr"
+    path.write_bytes((PBR / "mli0115.nxs.pbr").read_bytes())
+    with h5py.File(path, "r+") as f:
+        for entry in ("DOWN_DOWN", "UP_UP"):
+            field = f"{entry}/DAS_logs/counter/liveROI"
+            first = f[field][:1]
+            del f[field]
+            f[field] = first
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield path
+    sources.configure(list(saved.values()))
+
+
+def test_a_count_written_once_is_repeated_over_the_points_as_reductus_does(counted_once):
+    d = Diagram()
+    raw = d("load", filelist=[fileinfo(counted_once.name)])
+    loaded = d.run(raw)
+    assert [len(item) for item in loaded] == [15, 14]
+    assert all(np.all(item.v == item.v[0]) for item in loaded)
+    compare(loaded, reductus("load", [str(counted_once)]))
+    d = Diagram()
+    compare(d.run(d.load(counted_once.name)), reductus("normalize_monitor", [str(counted_once)]))
+
+
+def test_the_slit_scans_cross_sections_can_be_chosen(pbr_source):
+    file = "mli0159.nxs.pbr"
+    d = Diagram()
+    chosen = {**fileinfo(file), "entries": ["DOWN_DOWN", "UP_UP"]}
+    node = d("normalize", (d("load", filelist=[chosen]), "data"), base="monitor")
+    result = d.run(node)
+    assert [r.polarization for r in result] == ["--", "++"]
+    compare(result, reductus("normalize_monitor", [file], "--entries", "DOWN_DOWN,UP_UP"))
+
+
+def predefined_template(name: str, files: dict[str, list]) -> Template:
+    """A predefined template of the refl instrument, its loaders given files by title."""
+    from beamtime.reduction.instruments.templates import predefined
+
+    (found,) = [t for t in predefined("refl") if t["name"] == name]
+    nodes = [
+        {**n, "config": {**n.get("config", {}), "filelist": files.get(n["title"], [])}}
+        if n["module"] == "refl.load"
+        else n
+        for n in found["nodes"]
+    ]
+    return Template(name, nodes, found["wires"], "refl")
+
+
+def test_the_background_template_runs_with_one_background_sign(pbr_source):
+    files = ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]
+    template = predefined_template(
+        "Specular with backgrounds and direct beam",
+        {
+            "specular": [fileinfo(files[0])],
+            "background+": [],  # left empty: that branch passes nothing
+            "background−": [fileinfo(files[1])],
+            "direct beam": [fileinfo(files[2])],
+        },
+    )
+    titles = [n["title"] for n in template.nodes]
+    cache = MemoryCache()
+    assert calculate(template, registry, titles.index("background+"), "output", cache) == []
+    subtracted = calculate(template, registry, titles.index("subtract background"), "output", cache)
+    compare(subtracted, reductus("background", files[:2]))
+    last = len(template.nodes) - 1
+    compare(
+        calculate(template, registry, last, "output", cache),
+        reductus("reflectivity", files, "--scale", "1", "--dscale", "0", "--width", "10"),
+    )

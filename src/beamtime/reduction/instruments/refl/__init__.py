@@ -12,7 +12,7 @@ import numpy as np
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.calc import DataType, Registry
 from beamtime.reduction.dataflow.interface import ParameterError
-from beamtime.reduction.instruments.refl.nexus import load_nexus
+from beamtime.reduction.instruments.refl.nexus import NexusError, load_nexus
 from beamtime.reduction.instruments.refl.refldata import (
     ARRAYS,
     FWHM_TO_SIGMA,
@@ -33,7 +33,10 @@ def describe_file(content: bytes, name: str) -> dict:
         "sample": scans[0].sample_name,
         "start": scans[0].start,
         "intent": scans[0].intent,
-        "entries": [{"polarization": s.polarization, "points": len(s)} for s in scans],
+        "entries": [
+            {"entry": s.name.rsplit(":", 1)[-1], "polarization": s.polarization, "points": len(s)}
+            for s in scans
+        ],
     }
 
 
@@ -65,10 +68,14 @@ def load(filelist=(), intent="auto"):
     """
     Load NICE NeXus reflectometry files: one data set per polarization cross-section, raw
     detector counts with Poisson uncertainty :math:`\\sigma = \\sqrt{N}` (1 for no counts).
+    A value written once (a motor that did not move, a counter read once) is repeated over
+    the scan's points. With no files the loader passes nothing on, and the steps it feeds
+    pass nothing either: an unused branch of a template just stays empty.
 
     **Inputs**
 
-    filelist (fileinfo[]) : the files to load []
+    filelist (fileinfo[]) : the files to load; a file's ``entries`` (e.g.
+        ``["DOWN_DOWN", "UP_UP"]``) choose its cross-sections, all of them when absent []
 
     intent (opt:auto|specular|background+|background-|slit|rock) : what the scans measure;
         *auto* reads NICE's scan type, and the sign of :math:`\\theta_i - \\theta_d/2`
@@ -79,13 +86,20 @@ def load(filelist=(), intent="auto"):
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-11-21
+    Version: 2026-12-07
     """
-    if not filelist:
-        raise ParameterError("filelist", "choose at least one file")
     found = []
     for info in filelist:
-        scans = load_nexus(sources.fetch(info), name=info["path"].rsplit("/", 1)[-1])
+        entries = info.get("entries")
+        if entries is not None and not (
+            isinstance(entries, list) and entries and all(isinstance(e, str) for e in entries)
+        ):
+            raise ParameterError("filelist", f"{info['path']}: entries must name cross-sections")
+        name = info["path"].rsplit("/", 1)[-1]
+        try:
+            scans = load_nexus(sources.fetch(info), name=name, entries=entries)
+        except NexusError as exc:
+            raise ParameterError("filelist", str(exc)) from None
         found.extend(ReflData.from_scan(scan, intent) for scan in scans)
     return found
 
@@ -346,8 +360,9 @@ def subtract_background(data, backp=(), backm=(), /):
     Subtract the background measured beside the specular ridge, interpolated (linearly, in
     Qz) onto the specular points. With both sides, their mean:
     :math:`R = I - (B^+ + B^-)/2`, :math:`\\sigma_R^2 = \\sigma_I^2 + (\\sigma_{B^+}^2 +
-    \\sigma_{B^-}^2)/4`. Beyond a background's range its end value holds. Each data set
-    takes the background of its own polarization.
+    \\sigma_{B^-}^2)/4`; with one side, :math:`R = I - B`. Beyond a background's range its
+    end value holds. Each data set takes the background of its own polarization. With no
+    background wired or none arriving (empty loaders), the data pass unchanged, as in reductus.
 
     **Inputs**
 
@@ -362,10 +377,10 @@ def subtract_background(data, backp=(), backm=(), /):
     output (refldata) : data less the background
 
     Author: Beamtime team
-    Version: 2026-11-21
+    Version: 2026-12-07
     """
     if not backp and not backm:
-        raise ParameterError("backp", "wire a background+ or background− data set")
+        return data
     sides = []
     for name, wired in (("backp", backp), ("backm", backm)):
         if wired:
