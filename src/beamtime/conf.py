@@ -6,7 +6,9 @@ This module does not import Django: the command line validates the configuration
 before it starts any process.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -64,6 +66,27 @@ def envmap(name: str) -> dict[str, str]:
 
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def envaddresses(name: str) -> list[str]:
+    """A comma-separated list of IP addresses (e.g. the proxies whose X-Forwarded-For counts)."""
+    found = []
+    for item in envlist(name, ""):
+        try:
+            found.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {item!r} is not an IP address") from None
+    return found
+
+
+def envheader(name: str, default: str) -> str:
+    """An HTTP header name such as X-Forwarded-Proto ("" or "none": no header)."""
+    raw = env(name, default).strip()
+    if raw.lower() in ("", "none"):
+        return ""
+    if not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not an HTTP header name")
+    return raw
 
 
 def envsecret(name: str) -> str:
