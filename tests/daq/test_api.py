@@ -44,7 +44,7 @@ class TestStatus:
 
     def test_a_running_run_is_shown_with_its_duration(self, client, setup, alice):
         experiment, _ = setup
-        RunMetadata.objects.create(experiment=experiment, run_number=7)
+        RunMetadata.objects.create(experiment=experiment, run_number=7, state="recording")
         body = client.get("/api/daq/status", headers=auth(alice)).json()
         assert body["run_number"] == 7 and body["running"] is True
         assert body["run_duration"].count(":") == 2

@@ -58,6 +58,11 @@ class StatusOut(Schema):
     overall_state_name: str
     run_number: int | None
     running: bool
+    run_state: str | None
+    run_title: str
+    run_class: str
+    abort_reason: str
+    transition: str
     start_time: datetime | None
     run_duration: str | None
     individual_results: list[ServerOut]

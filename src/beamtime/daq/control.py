@@ -52,7 +52,9 @@ def save(server: ECCServer, **fields) -> None:
 
 
 def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServer:
-    """Ask the ECC server for its state. A server going offline is logged once."""
+    """Ask the ECC server for its state and keep the row truthful. Going offline and coming
+    back are logged once each; an error clears itself when the server answers, done with its
+    transition, in the state the DAQ last asked for (``target_state``)."""
     try:
         status = (client or client_for(server)).status()
     except EccUnreachable as exc:
@@ -65,7 +67,18 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
             log_error(server, str(exc))
         save(server, error_message=str(exc))
         return server
-    save(server, is_online=True, state=int(status.state), is_transitioning=status.transitioning)
+    state, fields = int(status.state), {}
+    if not server.is_online and server.last_seen_offline():
+        log_error(server, f"back online, {STATE_NAMES[state]}")
+    if not status.transitioning:
+        expected = server.target_state
+        if expected is None or state == expected:
+            fields["error_message"] = ""
+        elif not server.error_message or state != server.state:  # new news: say it
+            message = f"is {STATE_NAMES[state]}, expected {STATE_NAMES[expected]}"
+            log_error(server, message)
+            fields["error_message"] = message
+    save(server, is_online=True, state=state, is_transitioning=status.transitioning, **fields)
     return server
 
 
@@ -100,6 +113,7 @@ def change_state(server: ECCServer, target: int, follow_for: float | None = None
     config = server.selected_config
     if config is None:
         return fail(server, f"no configuration selected for {server.name}")
+    save(server, target_state=target)  # from now on, anything else is an error
     try:
         client = client_for(server)
         client.step(State(server.state), State(target), config.as_ecc(), server.data_links())
@@ -128,6 +142,26 @@ def fail(server: ECCServer, message: str) -> bool:
     save(server, error_message=message)
     log_error(server, message)
     return False
+
+
+def stop_server(server: ECCServer, wait_for: float | None = None) -> bool:
+    """Take the server out of Running, whatever else is going on; True if it does not run
+    afterwards. A transition under way (a Start) is waited for first; a server that does not
+    answer is logged as not stopped."""
+    wait_for = settings.DAQ_TRANSITION_TIMEOUT if wait_for is None else wait_for
+    deadline = time.monotonic() + wait_for
+    refresh_state(server)
+    while server.is_online and server.is_transitioning and time.monotonic() < deadline:
+        time.sleep(POLL)
+        refresh_state(server)
+    if not server.is_online:
+        log_error(server, "not reached: it could not be stopped; stop it when it is back")
+        return False
+    if server.state != State.RUNNING:
+        if server.target_state == State.RUNNING:  # it is not wanted running any more
+            save(server, target_state=State.READY if server.state == State.READY else None)
+        return not server.is_transitioning
+    return change_state(server, State.READY)
 
 
 def overall_state(servers) -> tuple[int | None, str]:

@@ -33,6 +33,10 @@ class Experiment(models.Model):
         related_name="daq_experiment",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The one transition under way ("start", "stop", "ecc0: describe" …), claimed with a
+    # conditional UPDATE (transitions.claim) and released when it ends.
+    transition = models.CharField(max_length=150, blank=True)
+    transition_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-is_active", "name"]
@@ -83,6 +87,8 @@ class ECCServer(models.Model):
         choices=[(s.value, s.name.capitalize()) for s in State], default=State.IDLE
     )
     is_transitioning = models.BooleanField(default=False)
+    # The state the DAQ last asked for: an error clears itself once the server is there.
+    target_state = models.IntegerField(null=True, blank=True)
     is_online = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
@@ -99,6 +105,16 @@ class ECCServer(models.Model):
     @property
     def url(self) -> str:
         return f"http://{self.ip_address}:{self.port}/"
+
+    def last_seen_offline(self) -> bool:
+        """True if the log's last word about this server is that it went offline."""
+        last = (
+            LogEntry.objects.filter(experiment_id=self.experiment_id, source=self.name)
+            .filter(Q(message__startswith="went offline") | Q(message__startswith="back online"))
+            .order_by("-pk")
+            .first()
+        )
+        return last is not None and last.message.startswith("went offline")
 
     @property
     def state_name(self) -> str:
@@ -211,6 +227,10 @@ class ConfigId(models.Model):
 
 class RunMetadata(models.Model):
     CLASSES = [(c.lower(), c) for c in ("Testing", "Production", "Beam", "Pulser", "Junk")]
+    # starting: number taken, servers being started; recording: every server runs;
+    # stopped; aborted: the start failed and was rolled back (the number is not reused).
+    STARTING, RECORDING, STOPPED, ABORTED = "starting", "recording", "stopped", "aborted"
+    STATES = [(s, s.capitalize()) for s in (STARTING, RECORDING, STOPPED, ABORTED)]
 
     experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     run_number = models.PositiveIntegerField()
@@ -218,6 +238,8 @@ class RunMetadata(models.Model):
     title = models.CharField(max_length=200, blank=True)
     start_datetime = models.DateTimeField(default=timezone.now)
     stop_datetime = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=STATES, default=STARTING)
+    abort_reason = models.TextField(blank=True)
     # Server name → configuration set used, as the ECC servers had them selected at the start.
     configs = models.JSONField(default=dict, blank=True)
     config_change = models.ForeignKey(
