@@ -158,8 +158,11 @@ def stop_server(server: ECCServer, wait_for: float | None = None) -> bool:
         log_error(server, "not reached: it could not be stopped; stop it when it is back")
         return False
     if server.state != State.RUNNING:
-        if server.target_state == State.RUNNING:  # it is not wanted running any more
-            save(server, target_state=State.READY if server.state == State.READY else None)
+        if server.target_state == State.RUNNING:  # not wanted running any more: Ready is right
+            if server.state == State.READY and not server.is_transitioning:
+                save(server, target_state=State.READY, error_message="")
+            else:
+                save(server, target_state=State.READY)
         return not server.is_transitioning
     return change_state(server, State.READY)
 
