@@ -3,9 +3,11 @@ one transition (transitions.claim), record or close the run, and hand the work t
 
 import logging
 
+from django.utils import timezone
+
 from beamtime.daq import control, tasks
 from beamtime.daq.ecc.protocol import State, operation_between
-from beamtime.daq.models import ECCServer, Experiment
+from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.runs import RunRefused, start_run, stop_run
 from beamtime.daq.transitions import Busy, claim, release
 
@@ -98,6 +100,20 @@ def server_action(server: ECCServer, action: str) -> None:
     except Busy as exc:
         raise ActionRefused(str(exc)) from None
     send(server.experiment, name, "server", (server.pk, int(target)))
+
+
+def retry_filing_now(router: DataRouter) -> None:
+    """Try a waiting filing again now rather than at its next try."""
+    if router.filing_run is None:
+        raise ActionRefused(f"{router.name} has no run waiting to be filed")
+    DataRouter.objects.filter(pk=router.pk, filing_run__isnull=False).update(
+        filing_next_try=timezone.now()
+    )
+    try:
+        tasks.retry_filing.delay()
+    except Exception:
+        log.exception("cannot queue the filing of %s", router.name)
+        raise ActionRefused("the task queue does not answer: it will try on its own", 503) from None
 
 
 def choose_config(server: ECCServer, name: str) -> None:

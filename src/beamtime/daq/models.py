@@ -166,7 +166,13 @@ class DataRouter(models.Model):
     # What `pgrep -f` looks for on the router's host to tell whether the router runs.
     process_name = models.CharField(max_length=100, default="dataRouter")
     is_online = models.BooleanField(default=False)
+    last_checked = models.DateTimeField(null=True, blank=True)
     staging_directory_is_clean = models.BooleanField(default=True)
+    # A run whose files could not be filed yet: retried with back-off (control.file_run).
+    filing_run = models.PositiveIntegerField(null=True, blank=True)
+    filing_attempts = models.PositiveIntegerField(default=0)
+    filing_error = models.CharField(max_length=300, blank=True)
+    filing_next_try = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -176,6 +182,19 @@ class DataRouter(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def filing_state(self) -> str:
+        """ "run 7: retry 3 in 30 s: connection refused", or "" when nothing waits."""
+        if self.filing_run is None:
+            return ""
+        text = f"run {self.filing_run}: "
+        if self.filing_next_try is not None:
+            wait = max(0, int((self.filing_next_try - timezone.now()).total_seconds()))
+            text += f"retry {self.filing_attempts + 1} in {wait} s"
+        else:
+            text += "filing"
+        return text + (f": {self.filing_error}" if self.filing_error else "")
 
 
 class DataSource(models.Model):

@@ -29,12 +29,18 @@ def start_run(experiment: Experiment, user=None) -> RunMetadata:
         state, name = overall_state(servers)
         if state != State.READY:
             raise RunRefused(f"every ECC server must be Ready to start a run; the system is {name}")
-        dirty = experiment.data_routers.filter(staging_directory_is_clean=False)
-        if dirty.exists():
-            names = ", ".join(r.name for r in dirty)
-            raise RunRefused(
-                f"data routers not clean yet (the last run's files are moving): {names}"
-            )
+        routers = list(experiment.data_routers.all())
+        for refused, why in [
+            ([r for r in routers if not r.staging_directory], "have no staging folder (Set-up)"),
+            ([r for r in routers if not r.is_online], "are offline"),
+            (
+                [r for r in routers if not r.staging_directory_is_clean],
+                "are not clean yet (the last run's files are moving)",
+            ),
+        ]:
+            if refused:
+                names = ", ".join(r.name for r in refused)
+                raise RunRefused(f"data routers {why}: {names}")
         now = timezone.now()
         number = experiment.next_run_number()
         return RunMetadata.objects.create(

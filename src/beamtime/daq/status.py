@@ -27,8 +27,10 @@ def status(experiment: Experiment) -> dict:
             {
                 "pk": r.pk,
                 "name": r.name,
-                "online": r.is_online,
+                "online": r.is_online if r.last_checked else None,
                 "clean": r.staging_directory_is_clean,
+                "staging_directory": r.staging_directory,
+                "filing": r.filing_state,
             }
             for r in experiment.data_routers.all()
         ],

@@ -69,6 +69,18 @@ def organize_files(router_pks: list[int], experiment_name: str, run_number: int)
 
 
 @shared_task
+def retry_filing() -> int:
+    """File the runs whose filing failed, when their next try is due (run by beat)."""
+    routers = list(
+        DataRouter.objects.filter(
+            filing_run__isnull=False, filing_next_try__isnull=False
+        ).select_related("experiment")
+    )
+    in_parallel(routers, control.retry_filing)
+    return len(routers)
+
+
+@shared_task
 def transition(experiment_pk: int, claim: str, kind: str, argument=None):
     """Carry out a claimed transition (actions.py), then release the claim.
 
