@@ -9,6 +9,7 @@ FORM = {
     "num_cobos": "3",
     "first_cobo_ecc_ip": "192.168.1.10",
     "first_cobo_data_router_ip": "192.168.2.60",
+    "staging_directory": "/data/staging",
 }
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from beamtime import conf
 from beamtime.daq import control
 from beamtime.daq.ecc.protocol import State
-from beamtime.daq.models import ECCServer, LogEntry, Observable, RunMetadata
+from beamtime.daq.models import DataRouter, ECCServer, LogEntry, Observable, RunMetadata
 from beamtime.daq.runs import start_run
 from tests.factory import make_api_key, make_ecc_server, make_experiment
 
@@ -141,6 +141,7 @@ class TestHosts:
                 "num_cobos": 2,
                 "first_cobo_ecc_ip": "192.168.1.1",
                 "first_cobo_data_router_ip": "10.2.0.1",
+                "staging_directory": "/data/staging",
             },
             content_type="application/json",
             headers=auth(alice),
@@ -212,6 +213,7 @@ class TestArchive:
         self, client, experiment, alice, bob, charlie
     ):
         ECCServer.objects.update(state=State.READY)
+        DataRouter.objects.update(staging_directory="/data/staging")
         start_run(experiment, alice)
         name = experiment.config_instrument.name if experiment.config_instrument else "ecc-e20009"
         for user, status in [(bob, 200), (charlie, 404)]:

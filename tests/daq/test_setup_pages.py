@@ -50,7 +50,7 @@ def test_bad_values_name_the_field(member):
         {"name": "r", "ip_address": "h", "port": "-1", "connection_type": "UDP"},
     )
     errors = response.context["form"].errors
-    assert set(errors) == {"ip_address", "port", "connection_type"}
+    assert set(errors) == {"ip_address", "port", "connection_type", "staging_directory"}
 
 
 def test_a_source_links_only_components_of_the_same_experiment(member):

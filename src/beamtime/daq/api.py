@@ -40,8 +40,10 @@ class ServerOut(Schema):
 class RouterOut(Schema):
     pk: int
     name: str
-    online: bool
+    online: bool | None  # None until first checked
     clean: bool
+    staging_directory: str
+    filing: str  # "run 7: retry 3 in 30 s: connection refused", or ""
 
 
 class LogOut(Schema):
@@ -58,6 +60,11 @@ class StatusOut(Schema):
     overall_state_name: str
     run_number: int | None
     running: bool
+    run_state: str | None
+    run_title: str
+    run_class: str
+    abort_reason: str
+    transition: str
     start_time: datetime | None
     run_duration: str | None
     individual_results: list[ServerOut]
@@ -100,6 +107,17 @@ def server_action(request, pk: int, action: str):
     except ActionRefused as exc:
         raise refused(exc) from None
     return server.to_dict()
+
+
+@router.post("/routers/{pk}/retry-filing", response=StatusOut, summary="Retry a failed filing now")
+def retry_filing(request, pk: int):
+    experiment = active_experiment_for(request.user)
+    router = get_object_or_404(experiment.data_routers, pk=pk)
+    try:
+        actions.retry_filing_now(router)
+    except ActionRefused as exc:
+        raise refused(exc) from None
+    return status(experiment)
 
 
 @router.post(
@@ -272,6 +290,7 @@ class EasySetupIn(Schema):
     one_ecc_server: bool = False
     first_cobo_ecc_ip: str
     first_cobo_data_router_ip: str
+    staging_directory: str = ""
     mutant_is_present: bool = False
     mutant_ecc_ip: str = ""
     mutant_data_router_ip: str = ""

@@ -33,6 +33,10 @@ class Experiment(models.Model):
         related_name="daq_experiment",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The one transition under way ("start", "stop", "ecc0: describe" …), claimed with a
+    # conditional UPDATE (transitions.claim) and released when it ends.
+    transition = models.CharField(max_length=150, blank=True)
+    transition_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-is_active", "name"]
@@ -83,6 +87,8 @@ class ECCServer(models.Model):
         choices=[(s.value, s.name.capitalize()) for s in State], default=State.IDLE
     )
     is_transitioning = models.BooleanField(default=False)
+    # The state the DAQ last asked for: an error clears itself once the server is there.
+    target_state = models.IntegerField(null=True, blank=True)
     is_online = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
@@ -99,6 +105,16 @@ class ECCServer(models.Model):
     @property
     def url(self) -> str:
         return f"http://{self.ip_address}:{self.port}/"
+
+    def last_seen_offline(self) -> bool:
+        """True if the log's last word about this server is that it went offline."""
+        last = (
+            LogEntry.objects.filter(experiment_id=self.experiment_id, source=self.name)
+            .filter(Q(message__startswith="went offline") | Q(message__startswith="back online"))
+            .order_by("-pk")
+            .first()
+        )
+        return last is not None and last.message.startswith("went offline")
 
     @property
     def state_name(self) -> str:
@@ -150,7 +166,13 @@ class DataRouter(models.Model):
     # What `pgrep -f` looks for on the router's host to tell whether the router runs.
     process_name = models.CharField(max_length=100, default="dataRouter")
     is_online = models.BooleanField(default=False)
+    last_checked = models.DateTimeField(null=True, blank=True)
     staging_directory_is_clean = models.BooleanField(default=True)
+    # A run whose files could not be filed yet: retried with back-off (control.file_run).
+    filing_run = models.PositiveIntegerField(null=True, blank=True)
+    filing_attempts = models.PositiveIntegerField(default=0)
+    filing_error = models.CharField(max_length=300, blank=True)
+    filing_next_try = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -160,6 +182,19 @@ class DataRouter(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def filing_state(self) -> str:
+        """ "run 7: retry 3 in 30 s: connection refused", or "" when nothing waits."""
+        if self.filing_run is None:
+            return ""
+        text = f"run {self.filing_run}: "
+        if self.filing_next_try is not None:
+            wait = max(0, int((self.filing_next_try - timezone.now()).total_seconds()))
+            text += f"retry {self.filing_attempts + 1} in {wait} s"
+        else:
+            text += "filing"
+        return text + (f": {self.filing_error}" if self.filing_error else "")
 
 
 class DataSource(models.Model):
@@ -211,6 +246,10 @@ class ConfigId(models.Model):
 
 class RunMetadata(models.Model):
     CLASSES = [(c.lower(), c) for c in ("Testing", "Production", "Beam", "Pulser", "Junk")]
+    # starting: number taken, servers being started; recording: every server runs;
+    # stopped; aborted: the start failed and was rolled back (the number is not reused).
+    STARTING, RECORDING, STOPPED, ABORTED = "starting", "recording", "stopped", "aborted"
+    STATES = [(s, s.capitalize()) for s in (STARTING, RECORDING, STOPPED, ABORTED)]
 
     experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     run_number = models.PositiveIntegerField()
@@ -218,6 +257,8 @@ class RunMetadata(models.Model):
     title = models.CharField(max_length=200, blank=True)
     start_datetime = models.DateTimeField(default=timezone.now)
     stop_datetime = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=STATES, default=STARTING)
+    abort_reason = models.TextField(blank=True)
     # Server name → configuration set used, as the ECC servers had them selected at the start.
     configs = models.JSONField(default=dict, blank=True)
     config_change = models.ForeignKey(

@@ -74,3 +74,11 @@ def check_log_path(host: str, path: str) -> str:
             f"must be inside a log folder the facility allows on {host}: {', '.join(roots)}"
         )
     return path
+
+
+def check_staging(path: str) -> str:
+    """Where a router's run files land: an absolute path without . or .. parts."""
+    path = path.strip()
+    if not path.startswith("/") or any(part in (".", "..") for part in path.split("/")):
+        raise ValidationError("must be an absolute path without . or .. parts")
+    return path.rstrip("/") or "/"

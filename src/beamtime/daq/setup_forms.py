@@ -44,6 +44,13 @@ class DataRouterForm(ComponentForm):
         model = DataRouter
         fields = ["name", "ip_address", "port", "connection_type", "staging_directory", "log_path"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staging_directory"].required = True
+
+    def clean_staging_directory(self):
+        return safety.check_staging(self.cleaned_data["staging_directory"])
+
 
 class DataSourceForm(ComponentForm):
     class Meta:

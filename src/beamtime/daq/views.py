@@ -57,6 +57,16 @@ def server_action(request, pk, action):
 
 
 @require_POST
+def retry_filing(request, pk):
+    experiment = active_experiment_for(request.user)
+    try:
+        actions.retry_filing_now(get_object_or_404(experiment.data_routers, pk=pk))
+    except ActionRefused as exc:
+        return panels(request, notice=str(exc))
+    return panels(request)
+
+
+@require_POST
 def clear_log(request):
     coordinated_experiment_for(request.user, "clear the log").log_entries.all().delete()
     return panels(request)
