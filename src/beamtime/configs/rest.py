@@ -26,6 +26,7 @@ log = logging.getLogger("beamtime.fplane")
 UPDATE_PERMISSION = "configs.add_change"
 BODY_KEYS = {"config", "commit", "start"}
 BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
+MAX_BODY_DEPTH = 20  # a report is 4 levels deep
 
 
 class BadRequest(ValueError):
@@ -52,6 +53,7 @@ def fplane_instrument() -> Instrument | None:
 NO_INSTRUMENT = f"no focal-plane instrument {HETDEX!r} on this server\n"
 
 
+@csrf_exempt  # changes nothing; a POST here gets the same plain-text answer as elsewhere
 @login_not_required
 def fplane_file(request, datestr: str = ""):
     if request.method != "GET":
@@ -80,6 +82,20 @@ def fplane_file(request, datestr: str = ""):
     return response
 
 
+def depth(value, limit: int = MAX_BODY_DEPTH + 1) -> int:
+    """How deeply lists and objects nest in a JSON value (counted up to ``limit``)."""
+    level, layer = 0, [value]
+    while layer and level < limit:
+        layer = [
+            child
+            for item in layer
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        level += 1
+    return level
+
+
 @csrf_exempt  # authenticated by API key only, never by a session cookie
 @login_not_required
 def fplane_update(request):
@@ -104,9 +120,7 @@ def fplane_update(request):
         commit = flag(body.get("commit", False), "commit")
         timestamp, state = read_report(body["config"])
         warning = check_timestamp(timestamp, now)
-        start = (
-            parse_datestr(str(body["start"]), instrument.timezone)[0] if body.get("start") else now
-        )
+        start = read_start(body.get("start"), instrument, now)
         if commit:
             change = store.apply_change(
                 instrument,
@@ -119,7 +133,7 @@ def fplane_update(request):
             )
         else:
             store.check_start(instrument, start)
-    except (BadRequest, ReportError, DateError) as exc:
+    except (BadRequest, ReportError, DateError, store.StartTooFarAhead) as exc:
         return text(f"{exc}\n", 400)
     except store.ChangeRefused as exc:
         return text(f"{exc}\n", 409)
@@ -141,11 +155,27 @@ def fplane_update(request):
     )
 
 
+def read_start(value, instrument: Instrument, now):
+    """The ``start`` of an update: a date string, now when absent."""
+    if value is None or value == "":
+        return now
+    if not isinstance(value, str):
+        raise BadRequest(f"start: {value!r} is not a date string (e.g. 20180715T03:04:05)")
+    try:
+        return parse_datestr(value, instrument.timezone)[0]
+    except DateError as exc:
+        raise BadRequest(f"start: {exc}") from None
+
+
 def read_body(request) -> dict:
     try:
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is not JSON this server reads: nested too deeply") from None
+    if depth(body) > MAX_BODY_DEPTH:
+        raise BadRequest(f"the body is nested more than {MAX_BODY_DEPTH} levels deep")
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object {"config": {...}, "commit": true|false}')
     unknown = sorted(set(body) - BODY_KEYS)

@@ -1,8 +1,9 @@
 """Reading and changing configuration history: the only code that writes entries."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from beamtime.configs.models import Change, ConfigEntry, Instrument, Slot
 
@@ -35,8 +36,23 @@ def latest_start(instrument: Instrument) -> datetime | None:
     return last.valid_from if last else None
 
 
+class StartTooFarAhead(ChangeRefused):
+    """Bad input rather than a conflict with the history."""
+
+
+# A configuration is recorded when it is known; a start further ahead is a mistyped date
+# that would block every later change.
+MAX_AHEAD = timedelta(days=1)
+
+
 def check_start(instrument: Instrument, start: datetime) -> None:
-    """Refuse a change that would not start after the current configuration's start."""
+    """Refuse a change that would start more than a day ahead of now, or not after the
+    current configuration's start."""
+    if start > timezone.now() + MAX_AHEAD:
+        raise StartTooFarAhead(
+            f"start: {start:%Y-%m-%dT%H:%M:%SZ} is more than a day ahead of now",
+            field="start",
+        )
     last = latest_start(instrument)
     if last is not None and start <= last:
         raise ChangeRefused(
