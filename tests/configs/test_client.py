@@ -108,7 +108,7 @@ def test_the_cli_updates_with_a_key(server, tmp_path, alice):
     alice.user_permissions.add(
         Permission.objects.get(codename="add_change", content_type__app_label="configs")
     )
-    _, key = make_api_key(alice)
+    _, key = make_api_key(alice, scopes=["read", "write:fplane"])
     report = tmp_path / "status.json"
     report.write_text(
         json.dumps(

@@ -42,7 +42,7 @@ def updater(alice):
     alice.user_permissions.add(
         Permission.objects.get(codename="add_change", content_type__app_label="configs")
     )
-    return make_api_key(alice)[1]
+    return make_api_key(alice, scopes=["read", "write:fplane"])[1]
 
 
 def rows(response) -> dict:
@@ -255,10 +255,17 @@ class TestUpdateRefusals:
         )
 
     def test_without_the_permission(self, client, bob):
-        _, key = make_api_key(bob)
+        _, key = make_api_key(bob, scopes=["read", "write:fplane"])
         response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, key)
         assert response.status_code == 403
         assert "bob may not update the focal plane" in response.content.decode()
+
+    def test_with_a_key_without_the_write_scope(self, client, alice, updater):
+        _, key = make_api_key(alice, scopes=["read"])
+        response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, key)
+        assert response.status_code == 403
+        assert "this key may not update configurations" in response.content.decode()
+        assert not Change.objects.exists()
 
     @pytest.mark.parametrize(
         ("body", "message"),

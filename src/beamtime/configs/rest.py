@@ -19,11 +19,12 @@ from beamtime.configs.fplane import render, rows_for
 from beamtime.configs.instruments import HETDEX
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, check_timestamp, read_report
-from beamtime.core.auth import user_from_request
+from beamtime.core.auth import key_allows, user_from_request
 
 log = logging.getLogger("beamtime.fplane")
 
 UPDATE_PERMISSION = "configs.add_change"
+WRITE_SCOPE = "write:fplane"
 BODY_KEYS = {"config", "commit", "start"}
 BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
 MAX_BODY_DEPTH = 20  # a report is 4 levels deep
@@ -109,6 +110,8 @@ def fplane_update(request):
             "a valid API key is required: send 'Authorization: FPS_API APIKEY=<key>'\n", 401
         )
     request.user = user  # for the request log
+    if not key_allows(request, WRITE_SCOPE):
+        return text(f"this key may not update configurations (it lacks {WRITE_SCOPE!r})\n", 403)
     if not user.has_perm(UPDATE_PERMISSION):
         return text(f"user {user.get_username()} may not update the focal plane\n", 403)
     instrument = fplane_instrument()

@@ -24,18 +24,32 @@ def key_from_header(header: str) -> str | None:
 
 
 def user_from_request(request):
-    """The user named by the request's API key, or None."""
+    """The user named by the request's API key, or None; the key's row is kept as
+    ``request.api_key`` so that views can check its scopes."""
     key = key_from_header(request.headers.get("Authorization", ""))
-    return ApiKey.user_for(key) if key else None
+    row = ApiKey.row_for(key) if key else None
+    request.api_key = row
+    return row.user if row else None
+
+
+def key_allows(request, scope: str) -> bool:
+    """Whether the request may act within ``scope``: always when signed in by session,
+    only when its key holds the scope when authenticated by key."""
+    row = getattr(request, "api_key", None)
+    return row is None or scope in row.scopes
 
 
 class ApiKeyAuth(HttpAuthBase):
-    """django-ninja authentication by API key; also sets request.user for the views."""
+    """django-ninja authentication by API key; also sets request.user for the views.
+    Reading (GET, HEAD) needs the key's "read" scope."""
 
     openapi_scheme = "bearer"
 
     def __call__(self, request):
         user = user_from_request(request)
-        if user is not None:
-            request.user = user
+        if user is None:
+            return None
+        if request.method in ("GET", "HEAD") and not key_allows(request, "read"):
+            return None
+        request.user = user
         return user
