@@ -142,3 +142,52 @@ def test_the_cli_update_needs_a_key_and_a_readable_report(server, tmp_path):
     (tmp_path / "bad.json").write_text("{oops")
     result = beamtime("fplane", "update", "bad.json", "--key", "k", "--url", server, cwd=tmp_path)
     assert result.returncode == 2 and "cannot read bad.json" in result.stderr
+
+
+def test_the_cli_imports_files_and_the_manuals_snippet_reads_them_back(live_server, tmp_path):
+    from tests.factory import hetdex, make_user
+
+    hetdex()
+    ops = make_user("ops", is_staff=True)
+    _, key = make_api_key(ops, scopes=["read", "write:fplane"])
+    first = "##IFUSLOT X_FP Y_FP SPECID SPECSLOT IFUID IFUROT PLATESC\n" + "\n".join(
+        [
+            "073 150.0 150.0 004 136 023 0.0 1.00",
+            "103 450.0 150.0 020 158 004 0.0 1.00",
+        ]
+    )
+    (tmp_path / "fplane20180715.txt").write_text(first + "\n")
+    (tmp_path / "fplane20190101T12:00:00.txt").write_text(first.replace(" 023 ", " 025 ") + "\n")
+    names = ["fplane20180715.txt", "fplane20190101T12:00:00.txt"]
+    done = beamtime(
+        "fplane", "import", *names, "--url", live_server.url, "--key", key, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith(
+        "fplane20180715.txt  from 2018-07-16T05:00:00Z  change "
+    )
+    assert "1 slot(s) changed (073)" in done.stdout.splitlines()[1]
+    again = beamtime(
+        "fplane", "import", *names, "--url", live_server.url, "--key", key, cwd=tmp_path
+    )
+    assert again.stdout.count("unchanged") == 2
+    manual_get_fplane(live_server.url, tmp_path / "back.txt", "20180715", full=False)
+    assert (tmp_path / "back.txt").read_text() == first + "\n"
+    (tmp_path / "bad.txt").write_text(first + "\nxyz\n")
+    refused = beamtime(
+        "fplane",
+        "import",
+        "bad.txt",
+        "--start",
+        "20200101",
+        "--url",
+        live_server.url,
+        "--key",
+        key,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "beamtime fplane: the server responded with 400: bad.txt line 4: expected 8 columns "
+        "(IFUSLOT X_FP Y_FP SPECID SPECSLOT IFUID IFUROT PLATESC), found 1\n"
+    )

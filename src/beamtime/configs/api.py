@@ -1,16 +1,19 @@
 """JSON API for configuration history: instruments, the configuration at a date, the
-history of one slot, the difference between two dates, the audit trail."""
+history of one slot, the difference between two dates, the audit trail; importing fplane
+files (staff)."""
 
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import Field
 
-from beamtime.configs import store
+from beamtime.configs import importer, store
 from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.models import Instrument
 from beamtime.core.access import instrument_for_user
+from beamtime.core.auth import key_allows
 
 router = Router(tags=["configurations"])
 
@@ -107,3 +110,49 @@ def changes(request, name: str, limit: int = 100):
         c.to_dict()
         for c in instrument.changes.select_related("made_by")[: max(1, min(limit, 1000))]
     ]
+
+
+class FileIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    text: str = Field(max_length=20_000)
+    start: str = Field(default="", max_length=40)
+
+
+class ImportIn(Schema):
+    files: list[FileIn] = Field(min_length=1, max_length=importer.MAX_FILES)
+    dry_run: bool = False
+
+
+class ImportedOut(Schema):
+    file: str
+    start: datetime
+    change: int | None
+    changed_slots: list[str]
+
+
+class ErrorOut(Schema):
+    error: str
+    field: str | None = None
+
+
+@router.post(
+    "/{name}/import",
+    response={200: list[ImportedOut], 400: ErrorOut, 403: ErrorOut},
+    summary="Import fplane files as history (staff; all or nothing)",
+)
+def import_fplane(request, name: str, payload: ImportIn):
+    instrument = instrument_for_user(request.user, name)
+    if not request.user.is_staff or not key_allows(request, "write:fplane"):
+        return Status(
+            403, {"error": "importing history needs a staff user (and a key's write:fplane scope)"}
+        )
+    if instrument.kind != Instrument.FPLANE:
+        return Status(400, {"error": f"{name} is not a focal plane", "field": "name"})
+    files = [importer.FplaneFile(f.name, f.text, f.start) for f in payload.files]
+    try:
+        outcomes = importer.import_files(
+            instrument, files, user=request.user, dry_run=payload.dry_run
+        )
+    except importer.ImportRefused as exc:
+        return Status(400, {"error": str(exc), "field": exc.field})
+    return [o.to_dict() for o in outcomes]

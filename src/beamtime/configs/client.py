@@ -4,6 +4,7 @@ from beamtime.configs.client import get_fplane
 get_fplane("fplane.txt", "20180715", actpos=False, full=True, url="http://beamtime:8000")
 """
 
+import contextlib
 import json
 import os
 import re
@@ -28,12 +29,14 @@ def fplane_url(
 def _request(request: urllib.request.Request) -> tuple[str, str | None]:
     """Return the response text and the file name the server suggests."""
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=600) as response:
             disposition = response.headers.get("Content-Disposition", "")
             match = re.search(r'filename="([^"/\\]+)"', disposition)
             return response.read().decode(), match.group(1) if match else None
     except urllib.error.HTTPError as exc:
         reason = exc.read().decode(errors="replace").strip() or exc.reason
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            reason = json.loads(reason)["error"]  # the JSON API's {"error": …, "field": …}
         raise FplaneClientError(f"the server responded with {exc.code}: {reason}") from None
     except urllib.error.URLError as exc:
         raise FplaneClientError(f"cannot reach {request.full_url}: {exc.reason}") from None
@@ -68,3 +71,30 @@ def update_fplane(
         method="POST",
     )
     return _request(request)[0]
+
+
+def import_fplane(
+    files: list[dict], key: str, dry_run: bool = False, url: str = DEFAULT_URL
+) -> list[dict]:
+    """Import fplane files ({"name", "text", "start"}) as history; return what each did."""
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/api/configs/hetdex/import",
+        data=json.dumps({"files": files, "dry_run": dry_run}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        method="POST",
+    )
+    return json.loads(_request(request)[0])
+
+
+def describe_import(outcomes: list[dict]) -> str:
+    """One line per file: what it changed."""
+    lines = []
+    for o in outcomes:
+        what = (
+            f"change {o['change']}: {len(o['changed_slots'])} slot(s) changed "
+            f"({', '.join(o['changed_slots'][:8])}{' …' if len(o['changed_slots']) > 8 else ''})"
+            if o["change"]
+            else "unchanged"
+        )
+        lines.append(f"{o['file']}  from {o['start']}  {what}")
+    return "".join(f"{line}\n" for line in lines)
