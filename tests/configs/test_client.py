@@ -191,3 +191,56 @@ def test_the_cli_imports_files_and_the_manuals_snippet_reads_them_back(live_serv
         "beamtime fplane: the server responded with 400: bad.txt line 4: expected 8 columns "
         "(IFUSLOT X_FP Y_FP SPECID SPECSLOT IFUID IFUROT PLATESC), found 1\n"
     )
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        # Debian's own Python, isolated (-I) and without site-packages (-S): the standard
+        # library only, no Beamtime.
+        lambda script, args: ["/usr/bin/python3", "-I", "-S", str(script), *args],
+        lambda script, args: ["/bin/sh", str(script), *args],
+    ],
+    ids=["get_fplane.py", "get_fplane.sh"],
+)
+def test_the_downloaded_clients_do_what_get_fplane_sh_does(server, tmp_path, run, request):
+    name = request.node.callspec.id
+    script = tmp_path / name
+    with urlopen(f"{server}/fplane/{name}") as response:  # no login
+        script.write_bytes(response.read())
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"PATH": os.environ["PATH"]}
+
+    def client(*args):
+        return subprocess.run(
+            run(script, args), cwd=work, capture_output=True, text=True, timeout=60, env=env
+        )
+
+    def served(path):
+        with urlopen(f"{server}{path}") as response:
+            return response.read().decode()
+
+    assert client("20180715").returncode == 0
+    assert (work / "fplane20180715.txt").read_text() == served(
+        "/fplane/20180715?actual_pos=0&full_fplane=1"
+    )
+    done = client("20180715T03:04:05", "-s", "-p")
+    assert done.returncode == 0, done.stderr
+    assert (work / "fplane20180715T03:04:05.txt").read_text() == served(
+        "/fplane/20180715T03:04:05?actual_pos=1&full_fplane=0"
+    )
+    assert client("-o", "fplane.txt").returncode == 0
+    assert (work / "fplane.txt").read_text() == served("/fplane/")
+    assert client().returncode == 0  # now, named after tonight at the site
+    (tonight,) = [
+        p.name
+        for p in work.glob("fplane2*.txt")
+        if len(p.name) == len("fplane20180715.txt") and p.name != "fplane20180715.txt"
+    ]
+    assert (work / tonight).read_text() == served("/fplane/")
+    refused = client("20160101")
+    assert refused.returncode == 1
+    assert "404" in refused.stderr and "no configuration before 2017-01-10T18:00:00Z" in (
+        refused.stderr
+    )

@@ -1,8 +1,19 @@
-"""A client for the FPlane service, with no dependency on the server's code.
+"""A client for the FPlane service: one file, Python's standard library only.
 
-from beamtime.configs.client import get_fplane
-get_fplane("fplane.txt", "20180715", actpos=False, full=True, url="http://beamtime:8000")
+The server offers it for download at /fplane/get_fplane.py, with its own address filled in,
+so that observers need nothing else installed::
+
+    python3 get_fplane.py 20180715              # → fplane20180715.txt
+    python3 get_fplane.py 20180715T03:04:05 -s  # a FITS DATE-OBS; short file
+    python3 get_fplane.py -o fplane.txt -p      # now; measured positions
+
+or, as a library::
+
+    from get_fplane import get_fplane
+    get_fplane("fplane.txt", "20180715", actpos=False, full=True, url="http://beamtime:8000")
 """
+
+from __future__ import annotations
 
 import contextlib
 import json
@@ -98,3 +109,39 @@ def describe_import(outcomes: list[dict]) -> str:
         )
         lines.append(f"{o['file']}  from {o['start']}  {what}")
     return "".join(f"{line}\n" for line in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Download a file as the FPlane manual's get_fplane.sh does."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="get_fplane", description="Download the HETDEX fplane file valid at a date."
+    )
+    parser.add_argument(
+        "date",
+        nargs="?",
+        default="",
+        help="YYYYMMDD (midnight of that night), YYYYMMDDTHH:MM:SS (a FITS DATE-OBS, UTC), "
+        "ISO 8601 or latest (default: now)",
+    )
+    parser.add_argument("-o", "--output", help="file to write (default: fplaneDATE.txt)")
+    parser.add_argument("-s", "--short", action="store_true", help="only the active VIRUS IFUs")
+    parser.add_argument("-p", "--positions", action="store_true", help="measured positions")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"server (default: {DEFAULT_URL})")
+    args = parser.parse_args(argv)
+    try:
+        text, name = fetch_fplane(args.date, args.positions, not args.short, args.url)
+    except FplaneClientError as exc:
+        print(f"get_fplane: {exc}", file=sys.stderr)
+        return 1
+    path = args.output or name
+    with open(path, "w") as f:
+        f.write(text)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

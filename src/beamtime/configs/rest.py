@@ -7,9 +7,11 @@ that date; ``POST /fplane`` with an API key updates it from a hardware status re
 
 import json
 import logging
+from pathlib import Path
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -187,3 +189,30 @@ def read_body(request) -> dict:
     if "config" not in body:
         raise BadRequest("config: the hardware status report is missing")
     return body
+
+
+CLIENT = Path(__file__).with_name("client.py")
+
+
+@login_not_required
+def download_client(request, name: str):
+    """get_fplane.sh (sh + curl) or get_fplane.py (Python's standard library), with this
+    server's address filled in."""
+    if request.method != "GET":
+        return text("use GET\n", 405)
+    server = request.build_absolute_uri("/").rstrip("/")  # the host is in ALLOWED_HOSTS
+    if name == "get_fplane.sh":
+        instrument = fplane_instrument()
+        body = render_to_string(
+            "configs/get_fplane.sh",
+            {"server": server, "timezone": instrument.timezone if instrument else "UTC"},
+        )
+        content_type = "text/x-shellscript; charset=utf-8"
+    else:
+        body = CLIENT.read_text().replace(
+            '"BEAMTIME_URL", "http://127.0.0.1:8000"', f'"BEAMTIME_URL", {server!r}', 1
+        )
+        content_type = "text/x-python; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
