@@ -98,7 +98,10 @@ class TestHistory:
         )
         assert change.to_dict() | {"made_at": None} == {
             "id": change.pk,
+            "revision": 1,
+            "correction": False,
             "valid_from": T0,
+            "valid_until": None,
             "made_at": None,
             "made_by": "alice",
             "reason": "IFU 024 installed",

@@ -68,7 +68,10 @@ def fplane_file(request, datestr: str = ""):
         when, stem = parse_datestr(datestr, instrument.timezone)
         actual_pos = flag(request.GET.get("actual_pos", "0"), "actual_pos")
         full = flag(request.GET.get("full_fplane", "1"), "full_fplane")
-    except (DateError, BadRequest) as exc:
+        as_of, tag = store.as_known(
+            instrument, request.GET.get("as_of", ""), request.GET.get("tag", "")
+        )
+    except (DateError, BadRequest, store.ViewError) as exc:
         return text(f"{exc}\n", 400)
     first = store.first_start(instrument)
     if first is None:
@@ -79,9 +82,15 @@ def fplane_file(request, datestr: str = ""):
             f"the first valid date is {first:%Y%m%dT%H:%M:%S}\n",
             404,
         )
-    configuration = {k: e.attributes for k, e in store.configuration_at(instrument, when).items()}
+    entries = store.configuration_at(instrument, when, as_of)
+    configuration = {k: e.attributes for k, e in entries.items()}
     response = text(render(rows_for(configuration, actual_pos=actual_pos, full=full)))
     response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
+    revision = store.revision_at(instrument, as_of)
+    if revision is not None:  # which revision of the history this file comes from
+        response["X-Configuration-Revision"] = str(revision.revision)
+    if tag is not None:
+        response["X-Configuration-Tag"] = tag.name
     return response
 
 
