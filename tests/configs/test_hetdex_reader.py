@@ -100,7 +100,9 @@ def test_the_file_an_update_answers_with_reads_as_hetdex_reads_it(client, alice,
         "/fplane",
         json.dumps({"config": report, "commit": False}),
         content_type="application/json",
-        headers={"Authorization": f"Bearer {make_api_key(alice)[1]}"},
+        headers={
+            "Authorization": f"Bearer {make_api_key(alice, scopes=['read', 'write:fplane'])[1]}"
+        },
     )
     assert response.status_code == 200
     ifus = check_hetdex_file(response.content.decode(), actual_pos=False, full=True)

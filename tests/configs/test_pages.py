@@ -73,3 +73,32 @@ def test_a_change_link_shows_that_change_even_within_a_second(client, alice):
     assert link in page
     shown = client.get("/configs/hetdex/" + link).context["entries"]
     assert [e.attributes["ifuid"] for e in shown] == ["031"]
+
+
+@pytest.mark.django_db
+def test_the_diff_shows_values_as_a_person_reads_them(client, alice):
+    make_history(
+        (T0, {"013": make_unit("024")}),
+        (T1, {"013": make_unit("024", measured={"x": -451.84, "y": 149.04})}),
+    )
+    client.force_login(alice)
+    page = client.get("/configs/hetdex/diff/?from=20170601&to=latest").content.decode()
+    assert "measured=<b>x -451.84, y 149.04</b>" in page
+    assert "measured=<b>—</b>" in page and "active=<b>yes</b>" in page
+    assert "{&#x27;x&#x27;" not in page and "{'x'" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("20180715", "2018-07-16 05:00:00 UTC"),
+        ("2018-07-15", "2018-07-16 05:00:00 UTC"),
+        ("20180715T03:04:05", "2018-07-15 03:04:05 UTC"),
+        ("2018-07-15T03:04:05Z", "2018-07-15 03:04:05 UTC"),
+    ],
+)
+def test_the_date_box_takes_every_form_and_keeps_what_was_typed(signed_in, typed, shown):
+    page = signed_in.get("/configs/hetdex/", {"at": typed}).content.decode()
+    assert shown in page
+    assert f'name="at" value="{typed}"' in page

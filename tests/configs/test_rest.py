@@ -42,7 +42,7 @@ def updater(alice):
     alice.user_permissions.add(
         Permission.objects.get(codename="add_change", content_type__app_label="configs")
     )
-    return make_api_key(alice)[1]
+    return make_api_key(alice, scopes=["read", "write:fplane"])[1]
 
 
 def rows(response) -> dict:
@@ -255,10 +255,17 @@ class TestUpdateRefusals:
         )
 
     def test_without_the_permission(self, client, bob):
-        _, key = make_api_key(bob)
+        _, key = make_api_key(bob, scopes=["read", "write:fplane"])
         response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, key)
         assert response.status_code == 403
         assert "bob may not update the focal plane" in response.content.decode()
+
+    def test_with_a_key_without_the_write_scope(self, client, alice, updater):
+        _, key = make_api_key(alice, scopes=["read"])
+        response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, key)
+        assert response.status_code == 403
+        assert "this key may not update configurations" in response.content.decode()
+        assert not Change.objects.exists()
 
     @pytest.mark.parametrize(
         ("body", "message"),
@@ -340,3 +347,65 @@ class TestUpdateRefusals:
     def test_other_methods_are_refused(self, client):
         assert client.put("/fplane").status_code == 405
         assert client.post("/fplane/20180101").status_code == 405
+
+
+@pytest.mark.django_db
+class TestBadInput:
+    """Bad input gets a one-line 400 naming the field; nothing is written; never a 500."""
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            ({"start": "29991231"}, "start: 3000-01-01T06:00:00Z is more than a day ahead of now"),
+            ({"start": "２０１８０７１５"}, "start: cannot read the date"),
+            ({"start": "0001-01-01T00:00:00+14:00"}, "start: cannot read the date"),
+            ({"start": 20180715}, "start: 20180715 is not a date string"),
+            (
+                {"config_timestamp": "0001-01-01T00:00:00+14:00"},
+                "config.timestamp: 0001-01-01 00:00:00+14:00 is out of range",
+            ),
+        ],
+    )
+    def test_bad_values_are_refused_naming_the_field(self, client, updater, body, message):
+        report = make_report(REPORT_SLOTS)
+        if "config_timestamp" in body:
+            report["timestamp"] = body.pop("config_timestamp")
+        for commit in (True, False):
+            response = post(client, {"config": report, "commit": commit, **body}, updater)
+            assert response.status_code == 400, response.content
+            assert response.content.decode().startswith(message)
+        assert not Change.objects.exists()
+
+    def test_a_start_far_ahead_does_not_block_later_updates(self, client, updater):
+        post(
+            client,
+            {"config": make_report(REPORT_SLOTS), "commit": True, "start": "29991231"},
+            updater,
+        )
+        response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, updater)
+        assert response.status_code == 201
+
+    @pytest.mark.parametrize("nesting", [25, 100_000])
+    def test_a_deeply_nested_body_is_refused(self, client, updater, nesting):
+        body = '{"config": ' + "[" * nesting + "]" * nesting + ', "commit": true}'
+        response = post(client, body, updater)
+        assert response.status_code == 400
+        assert "nested" in response.content.decode()
+
+    def test_post_with_a_trailing_slash_is_the_same_update(self, updater):
+        from django.test import Client
+
+        browserless = Client(enforce_csrf_checks=True)  # as a script posts: no CSRF cookie
+        response = browserless.post(
+            "/fplane/",
+            json.dumps({"config": make_report(REPORT_SLOTS), "commit": True}),
+            content_type="application/json",
+            headers={"Authorization": f"FPS_API APIKEY={updater}"},
+        )
+        assert response.status_code == 201
+        assert response["Content-Type"].startswith("text/plain")
+        assert Change.objects.count() == 1
+        refused = browserless.post("/fplane/", "{}", content_type="application/json")
+        assert refused.status_code == 401 and refused["Content-Type"].startswith("text/plain")
+        other = browserless.post("/fplane/20180101", "{}", content_type="application/json")
+        assert other.status_code == 405 and other["Content-Type"].startswith("text/plain")

@@ -20,7 +20,7 @@ lists every seat, the ones not in use commented out (``#``), and includes the LR
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HEADER = "##IFUSLOT X_FP Y_FP SPECID SPECSLOT IFUID IFUROT PLATESC"
 PITCH = 100.0
@@ -87,6 +87,7 @@ class Row:
     ifurot: float
     platesc: float
     commented: bool = False
+    number: int = field(default=0, compare=False)  # the line it was read from
 
     def line(self) -> str:
         text = (
@@ -155,6 +156,7 @@ def parse(text: str) -> list[Row]:
                 _number(rot, "IFUROT", number),
                 _number(scale, "PLATESC", number),
                 commented,
+                number,
             )
         )
     return rows

@@ -1,5 +1,3 @@
-import re
-
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -34,11 +32,6 @@ def read_date(request, param: str, instrument: Instrument):
         return timezone.now(), f"{param}: {exc}"
 
 
-def date_value(text: str) -> str:
-    """The value for a date picker: the text when it is a plain date (a night), else empty."""
-    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else ""
-
-
 def instrument(request, name):
     instrument = instrument_for_user(request.user, name)
     when, error = read_date(request, "at", instrument)
@@ -47,7 +40,6 @@ def instrument(request, name):
         "instrument": instrument,
         "when": when,
         "at": request.GET.get("at", ""),
-        "at_date": date_value(request.GET.get("at", "")),
         "error": error,
         "entries": sorted(entries.values(), key=lambda e: e.slot.name),
         "changes": instrument.changes.select_related("made_by")[:20],
