@@ -49,6 +49,14 @@ def envint(name: str, default: int) -> int:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
 
 
+def envfloat(name: str, default: float) -> float:
+    raw = env(name, str(default)).strip()
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number") from None
+
+
 def envchoice(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = env(name, default).strip().lower()
     if raw not in choices:

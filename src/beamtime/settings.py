@@ -197,6 +197,11 @@ REDUCTION_LOCAL_DATA = conf.env("REDUCTION_LOCAL_DATA")
 REDUCTION_HTTP_SOURCES = conf.envmap("REDUCTION_HTTP_SOURCES")
 LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
 
+# Kept by `beamtime serve` while it runs: which of its processes run, which are restarting.
+SERVE_STATUS_FILE = HOME / "serve-status.json"
+# /healthz keeps each answer this long (seconds), so that polling it costs next to nothing.
+HEALTH_CACHE_SECONDS = conf.envfloat("HEALTH_CACHE_SECONDS", 5.0)
+
 # Every queue the platform uses; `beamtime serve` and `beamtime worker` consume all by default.
 QUEUES = ["default", "fits", "reduction", "daq"]
 

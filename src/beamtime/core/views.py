@@ -67,5 +67,5 @@ def revoke_api_key(request, key_id):
 @login_not_required
 @require_GET
 def healthz(request):
-    report = health.report()
+    report = health.cached_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)
