@@ -12,7 +12,9 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.nexus import ReflScan
+from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, poisson_sigma
 
 ARRAYS = (
     "Ti",
@@ -35,7 +37,8 @@ _NICE_INTENT["BGM"] = "background-"
 # Not in the PBR files (see their README): slit 1 and slit 2 to sample, in mm.
 SLIT1_DISTANCE = 2000.0
 SLIT2_DISTANCE = 1000.0
-FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
+# The counters count time in steps of 1 ms.
+TIMER_RESOLUTION = 0.001
 
 
 def divergence(slit1, slit2, distance1: float, distance2: float) -> np.ndarray:
@@ -107,7 +110,7 @@ class ReflData:
             monitor=scan.monitor,
             count_time=scan.count_time,
             v=scan.counts,
-            dv=np.sqrt(np.where(scan.counts == 0, 1.0, scan.counts)),
+            dv=poisson_sigma(scan.counts),
             dT=divergence(scan.slit1, scan.slit2, SLIT1_DISTANCE, SLIT2_DISTANCE),
         )
 
@@ -194,3 +197,16 @@ YLABEL = {
 def _floats(values) -> list:
     # JSON has no NaN or infinity: such points become null and are not drawn.
     return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
+
+
+def matching(data: ReflData, candidates: list, parameter: str) -> ReflData:
+    """The data set among ``candidates`` of the polarization of ``data``, normalized alike;
+    else ParameterError naming the input ``parameter``."""
+    match = [c for c in candidates if c.polarization == data.polarization]
+    if not match:
+        raise ParameterError(parameter, f"nothing wired here has polarization {data.polarization}")
+    if match[0].normbase != data.normbase:
+        raise ParameterError(
+            parameter, f"normalized by {match[0].normbase}, the data by {data.normbase}"
+        )
+    return match[0]
