@@ -28,9 +28,14 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         SLIT scan of the same polarization (pass e.g. mli0159)
   reflectivity          as divide_intensity -> abinitio_footprint(--width, --offset)
                         -> rescale(--scale, --dscale): the predefined templates' last steps
+  group_by_intent       the loaded data sets, group by group (specular, backp, backm,
+                        intensity, rock, other); params.group_sizes says where each ends
+  extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
+  filter                filter(--key, --comparator, --value) of the loaded data sets
+                        (a polarization value with p and m, as --xs)
 
 --entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
-"entries" does in reductus.
+"entries" does in reductus; --intent X calls mark_intent(intent=X) instead of 'auto'.
 
 Output (stdout): JSON {reductus, case, params, datasets: [...]}, one dataset per cross-section,
 arrays per point; non-finite numbers are null. dT, dL and dQ are reductus' 1-sigma values
@@ -62,6 +67,9 @@ CASES = (
     "background",
     "divide_intensity",
     "reflectivity",
+    "group_by_intent",
+    "extract_xs",
+    "filter",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -77,11 +85,11 @@ def _str_data_unwrapped(group, field, default=""):
 nexusref.str_data = _str_data_unwrapped
 
 
-def load(files, entries=None):
+def load(files, entries=None, intent="auto"):
     filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
     if entries:
         filelist = [{**info, "entries": entries} for info in filelist]
-    return [steps.mark_intent(d, intent="auto") for d in steps.super_load(filelist, base="none")]
+    return [steps.mark_intent(d, intent=intent) for d in steps.super_load(filelist, base="none")]
 
 
 def normalize(datasets, base):
@@ -100,14 +108,31 @@ def subtract(datasets):
     return out, intensity
 
 
+def spins(text):
+    """A cross-section written with p and m for + and - (argparse swallows a value '--')."""
+    return text.replace("p", "+").replace("m", "-")
+
+
 def run(case, files, a):
     params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
     entries = a.entries.split(",") if a.entries else None
-    data = load(files, entries)
+    data = load(files, entries, a.intent)
+    if a.intent != "auto":
+        params["mark_intent"] = a.intent
     if entries:
         params["entries"] = entries
     if case == "load":
         return data, params
+    if case == "group_by_intent":
+        groups = steps.group_by_intent(data)
+        return [d for g in groups for d in g], params | {"group_sizes": [len(g) for g in groups]}
+    if case == "extract_xs":
+        xs = spins(a.xs)
+        return steps.extract_xs(data, xs=xs), params | {"extract_xs": xs}
+    if case == "filter":
+        value = spins(a.value) if a.key == "polarization" else a.value
+        chosen = dict(key=a.key, comparator=a.comparator, value=value)
+        return steps.filter(data, **chosen), params | {"filter": chosen}
     params["normalize"] = "time" if case == "normalize_time" else "monitor"
     data = normalize(data, params["normalize"])
     if case in ("normalize_monitor", "normalize_time"):
@@ -202,6 +227,11 @@ def main():
     p.add_argument("--width", type=float, default=10.0, help="sample length along beam, mm")
     p.add_argument("--offset", type=float, default=0.0, help="sample offset along beam, mm")
     p.add_argument("--entries", default="", help="comma-separated entry names to load")
+    p.add_argument("--intent", default="auto", help="mark_intent's intent (auto, infer, ...)")
+    p.add_argument("--xs", default="++", help="extract_xs's cross-section")
+    p.add_argument("--key", default="intent", help="filter's key")
+    p.add_argument("--comparator", default="eq", help="filter's comparator")
+    p.add_argument("--value", default="specular", help="filter's value")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from beamtime.reduction.dataflow.calc import MemoryCache, calculate
-from beamtime.reduction.dataflow.template import Template
+from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.instruments.refl import registry
 from tests.conftest import require
 from tests.reduction.conftest import PBR, fileinfo
@@ -26,6 +26,11 @@ RTOL = 1e-6
 
 
 def reductus(case: str, files: list[str], *options: str) -> list[dict]:
+    return reductus_run(case, files, *options)["datasets"]
+
+
+def reductus_run(case: str, files: list[str], *options: str) -> dict:
+    """The harness's whole answer: {reductus, case, files, params, datasets}."""
     require(bool(REDUCTUS) and Path(REDUCTUS).exists(), "reductus (BEAMTIME_REDUCTUS_PYTHON)")
     done = subprocess.run(
         [REDUCTUS, HARNESS, case, *(str(PBR / f) for f in files), *options],
@@ -34,7 +39,7 @@ def reductus(case: str, files: list[str], *options: str) -> list[dict]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)["datasets"]
+    return json.loads(done.stdout)
 
 
 class Diagram:
@@ -71,6 +76,7 @@ def compare(ours: list, theirs: list[dict]):
             np.testing.assert_allclose(value, ref[name], rtol=RTOL, err_msg=f"{mine.name} {name}")
 
 
+ALL_FILES = sorted(f.name for f in PBR.iterdir() if f.name.endswith(".pbr"))
 ALL_BUT_ABORTED = [
     "mli0111.nxs.pbr",
     "mli0115.nxs.pbr",
@@ -217,3 +223,121 @@ def test_the_background_template_runs_with_one_background_sign(pbr_source):
         calculate(template, registry, last, "output", cache),
         reductus("reflectivity", files, "--scale", "1", "--dscale", "0", "--width", "10"),
     )
+
+
+# Every PBR file of reductus' public test data that Beamtime has (both folders).
+EVERY_FILE = sorted(
+    f"{folder.name}/{f.name}"
+    for folder in (PBR, PBR.parent / "reductus-pbr")
+    for f in folder.iterdir()
+    if f.name.endswith(".pbr")
+)
+
+
+@pytest.fixture
+def every_file():
+    """Both folders of PBR files as the server's local data (named "local")."""
+    from beamtime.reduction import sources
+
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", PBR.parent)])
+    yield
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.parametrize("intent", ["auto", "infer"])
+def test_every_file_loads_with_the_numbers_and_intent_reductus_gives(every_file, intent):
+    assert len(EVERY_FILE) == 111
+    d = Diagram()
+    node = d("load", filelist=[fileinfo(f) for f in EVERY_FILE], intent=intent)
+    ours = d.run(node)
+    theirs = reductus("load", [str(PBR.parent / f) for f in EVERY_FILE], "--intent", intent)
+    assert len(ours) == len(theirs) == 123
+    for mine, ref in zip(ours, theirs, strict=True):
+        assert mine.name.endswith(f":{ref['entry']}") and mine.polarization == ref["polarization"]
+        assert mine.intent == ref["intent"], mine.name
+        for name, value in (("Qz", mine.Qz), ("dQ", mine.dQ), ("v", mine.v), ("dv", mine.dv)):
+            np.testing.assert_allclose(value, ref[name], rtol=RTOL, err_msg=f"{mine.name} {name}")
+
+
+def same_sets(ours: list, theirs: list[dict]):
+    """The same data sets, in the same order: file, entry and intent."""
+    assert [(d.name.split(".")[0], d.name.rsplit(":", 1)[1]) for d in ours] == [
+        (ref["name"], ref["entry"]) for ref in theirs
+    ]
+    assert [d.intent for d in ours] == [r["intent"] for r in theirs]
+
+
+def test_mark_intent_infers_what_reductus_infers(pbr_source):
+    d = Diagram()
+    node = d("mark_intent", (d("load", filelist=[fileinfo(f) for f in ALL_FILES]), "data"))
+    d.nodes[node]["config"] = {"intent": "infer"}
+    ours = d.run(node)
+    theirs = reductus("load", ALL_FILES, "--intent", "infer")
+    same_sets(ours, theirs)
+    assert {x.intent for x in ours} == {"specular", "background-", "intensity", "rock sample"}
+    compare_in_order(ours, theirs)
+
+
+def test_group_by_intent_groups_as_reductus_does(pbr_source):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(f) for f in ALL_FILES])
+    grouped = d("group_by_intent", (loaded, "data"))
+    template = Template("test", d.nodes, d.wires, "refl")
+    cache = MemoryCache()
+    names = ("specular", "backp", "backm", "intensity", "rock", "other")
+    groups = [calculate(template, registry, grouped, name, cache) for name in names]
+    answer = reductus_run("group_by_intent", ALL_FILES)
+    assert [len(g) for g in groups] == answer["params"]["group_sizes"]
+    assert [bool(g) for g in groups] == [True, False, True, True, True, False]  # no background+
+    same_sets([x for g in groups for x in g], answer["datasets"])
+
+
+@pytest.mark.parametrize("xs", ["++", "+-", "--"])
+def test_extract_xs_keeps_the_cross_section_reductus_keeps(pbr_source, xs):
+    files = ["mli0115.nxs.pbr", "mli0181.nxs.pbr"]
+    d = Diagram()
+    node = d("extract_xs", (d("load", filelist=[fileinfo(f) for f in files]), "data"), xs=xs)
+    ours = d.run(node)
+    theirs = reductus("extract_xs", files, "--xs", spins(xs))
+    same_sets(ours, theirs)
+    assert {x.polarization for x in ours} == {xs}
+    compare_in_order(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("key", "comparator", "value"),
+    [("intent", "eq", "specular"), ("polarization", "ne", "--"), ("intent", "lt", "rock")],
+)
+def test_filter_keeps_what_reductus_keeps(pbr_source, key, comparator, value):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(f) for f in ALL_FILES])
+    node = d("filter", (loaded, "data"), key=key, comparator=comparator, value=value)
+    ours = d.run(node)
+    options = ("--key", key, "--comparator", comparator, "--value", spins(value))
+    theirs = reductus("filter", ALL_FILES, *options)
+    assert ours
+    same_sets(ours, theirs)
+
+
+def test_filter_by_wavelength_compares_numbers(pbr_source):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo("mli0115.nxs.pbr")])
+    kept = d("filter", (loaded, "data"), key="wavelength", comparator="gt", value="4.7")
+    assert len(d.run(kept)) == 2  # the README: 4.75 Å
+    d.nodes[kept]["config"]["value"] = "4.8"
+    assert d.run(kept) == []
+    d.nodes[kept]["config"]["value"] = "blue"
+    with pytest.raises(TemplateError, match="'blue' is not a number"):
+        d.run(kept)
+
+
+def spins(xs: str) -> str:
+    """A cross-section as the harness takes it: p and m for + and -."""
+    return xs.replace("+", "p").replace("-", "m")
+
+
+def compare_in_order(ours: list, theirs: list[dict]):
+    for mine, ref in zip(ours, theirs, strict=True):
+        for name, value in (("Qz", mine.Qz), ("dQ", mine.dQ), ("v", mine.v), ("dv", mine.dv)):
+            np.testing.assert_allclose(value, ref[name], rtol=RTOL, err_msg=f"{mine.name} {name}")

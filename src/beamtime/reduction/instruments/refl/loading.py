@@ -23,17 +23,18 @@ def load(filelist=(), intent="auto"):
     filelist (fileinfo[]) : the files to load; a file's ``entries`` (e.g.
         ``["DOWN_DOWN", "UP_UP"]``) choose its cross-sections, all of them when absent []
 
-    intent (opt:auto|specular|background+|background-|slit|rock) : what the scans measure;
-        *auto* reads NICE's scan type, and the sign of :math:`\\theta_i - \\theta_d/2`
-        for backgrounds [auto]
+    intent (opt:auto|infer|specular|background+|background-|intensity|rock sample|rock detector|rock qx):
+        what the scans measure; *auto* reads NICE's scan type and infers it from the
+        angles where the file names none (NICE's "BG" has no sign), *infer* always infers
+        it (see *mark intent*) [auto]
 
     **Returns**
 
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07
-    """
+    Version: 2026-12-07.2
+    """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:
         entries = info.get("entries")
