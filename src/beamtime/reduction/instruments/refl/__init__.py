@@ -12,7 +12,16 @@ import importlib
 from beamtime.reduction.instruments.refl.registry import registry
 
 # Importing the step modules registers their steps, in the order the editor lists them.
-TOPICS = ("loading", "grouping", "corrections", "join", "background", "footprint")
+TOPICS = (
+    "loading",
+    "grouping",
+    "deadtime",
+    "angles",
+    "corrections",
+    "join",
+    "background",
+    "footprint",
+)
 for _topic in TOPICS:
     importlib.import_module(f"{__name__}.{_topic}")
 

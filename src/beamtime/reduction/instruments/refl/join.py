@@ -31,7 +31,7 @@ def join(data, tolerance=0.5):
     output (refldata[]) : one data set per polarization, in Qz order
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
     if tolerance < 0:
         raise ParameterError("tolerance", "cannot be negative")
@@ -50,6 +50,8 @@ def _join_group(group: list[ReflData], tolerance: float) -> ReflData:
             raise ParameterError("data", f"{item.name} has another wavelength than {first.name}")
     if first.normbase == "reflectivity":
         raise ParameterError("data", "join before dividing by the direct beam")
+    if first.normbase == "roi":
+        raise ParameterError("data", "join counts, or counts per monitor count or per second")
     arrays = {name: np.concatenate([getattr(d, name) for d in group]) for name in ARRAYS}
     order = np.lexsort((arrays["Ti"], arrays["Td"]))
     clusters, start = [], None
@@ -71,8 +73,8 @@ def _join_group(group: list[ReflData], tolerance: float) -> ReflData:
             values = arrays[name][members]
             merged[name].append(np.average(values, weights=w) if w.sum() > 0 else values.mean())
         monitor, time = arrays["monitor"][members].sum(), arrays["count_time"][members].sum()
-        merged["monitor"].append(monitor)
-        merged["count_time"].append(time)
+        for name in ("monitor", "count_time", "monitor_variance", "roi"):
+            merged[name].append(arrays[name][members].sum())
         v, dv = arrays["v"][members], arrays["dv"][members]
         if first.normbase == "counts":
             merged["v"].append(v.sum())

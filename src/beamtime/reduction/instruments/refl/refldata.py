@@ -28,6 +28,8 @@ ARRAYS = (
     "v",
     "dv",
     "dT",
+    "monitor_variance",
+    "roi",
 )
 # What a scan measures, with reductus' names ("intensity": a direct-beam slit scan): NICE's
 # _scanType where it says, else inferred from the angles (infer_intent), or the user's choice.
@@ -56,10 +58,20 @@ SLIT2_DISTANCE = 1000.0
 TIMER_RESOLUTION = 0.001
 
 
-def divergence(slit1, slit2, distance1: float, distance2: float) -> np.ndarray:
+def divergence(
+    slit1, slit2, distance1: float, distance2: float, sample_width=None, theta=None
+) -> np.ndarray:
     """1-σ angular divergence in degrees of a beam through two slits: the FWHM is
-    ½(s1 + s2)/|d1 − d2| radians."""
-    fwhm = 0.5 * (np.asarray(slit1) + np.asarray(slit2)) / abs(distance1 - distance2)
+    ½(s1 + s2)/|d1 − d2| radians. A sample of width w at angle θ is a slit of opening
+    w·|sin θ| at the sample: then the narrowest of the three pairs counts."""
+    s1, s2 = np.asarray(slit1), np.asarray(slit2)
+    fwhm = 0.5 * (s1 + s2) / abs(distance1 - distance2)
+    if sample_width is not None and np.isfinite(sample_width):
+        sample = sample_width * np.abs(np.sin(np.radians(theta)))
+        through_sample = np.minimum(
+            0.5 * (s1 + sample) / abs(distance1), 0.5 * (s2 + sample) / abs(distance2)
+        )
+        fwhm = np.minimum(fwhm, through_sample)
     return np.degrees(fwhm * FWHM_TO_SIGMA)
 
 
@@ -73,7 +85,7 @@ class ReflData:
     start: str
     wavelength: float
     dL: float
-    normbase: str  # "counts", "monitor", "time" or "reflectivity"
+    normbase: str  # "counts", "monitor", "time", "roi" or "reflectivity"
     Ti: np.ndarray
     Td: np.ndarray
     slit1: np.ndarray
@@ -85,6 +97,10 @@ class ReflData:
     v: np.ndarray
     dv: np.ndarray
     dT: np.ndarray
+    # The monitor's variance: its counts until a dead-time correction; the detector's
+    # region-of-interest counts as read (for normalizing by roi).
+    monitor_variance: np.ndarray
+    roi: np.ndarray
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -124,6 +140,8 @@ class ReflData:
             v=scan.counts,
             dv=poisson_sigma(scan.counts),
             dT=divergence(scan.slit1, scan.slit2, SLIT1_DISTANCE, SLIT2_DISTANCE),
+            monitor_variance=scan.monitor,
+            roi=scan.counts,
         )
         return data.with_intent(intent)
 
@@ -221,6 +239,7 @@ YLABEL = {
     "counts": "counts",
     "monitor": "counts per monitor count",
     "time": "counts per second",
+    "roi": "counts per roi count",
     "reflectivity": "reflectivity",
 }
 
