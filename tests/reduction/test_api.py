@@ -34,7 +34,7 @@ def test_instruments_list_modules_with_html_help(client):
     assert "refl.normalize" in modules
     normalize = modules["refl.normalize"]
     assert [c["id"] for c in normalize["controls"]] == ["base"]
-    assert normalize["controls"][0]["units"] == "auto|monitor|time|none"
+    assert normalize["controls"][0]["units"] == "auto|monitor|time|roi|power|none"
     # docutils rendered the docstring; the TeX is left for KaTeX
     assert "<p>" in normalize["html"] and r"\(" in normalize["html"]
 

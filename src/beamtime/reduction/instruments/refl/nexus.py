@@ -20,9 +20,10 @@ from dataclasses import dataclass, fields
 import h5py
 import numpy as np
 
+from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA
+
 # Not in the files (README of the PBR test data): dλ/λ = 1.5 % FWHM for the PBR monochromator.
 WAVELENGTH_SPREAD_FWHM = 0.015
-FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
 
 COUNTS = "DAS_logs/counter/liveROI"
 SCAN_LENGTH = "trajectory/liveScanLength"
