@@ -1,13 +1,11 @@
-import re
-
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
-from beamtime.configs.fplane import nominal_position, slot_names
+from beamtime.configs.fplane import LRS2, column_row, nominal_position, slot_names
 from beamtime.configs.models import Instrument
-from beamtime.core.access import instrument_for_user
+from beamtime.core.access import instrument_for_user, instruments_for_user
 
 STATE_COLOURS = {
     "VIRUS": "#15803d",
@@ -20,7 +18,9 @@ STATE_COLOURS = {
 
 
 def index(request):
-    return render(request, "configs/index.html", {"instruments": Instrument.objects.all()})
+    return render(
+        request, "configs/index.html", {"instruments": instruments_for_user(request.user)}
+    )
 
 
 def read_date(request, param: str, instrument: Instrument):
@@ -32,11 +32,6 @@ def read_date(request, param: str, instrument: Instrument):
         return timezone.now(), f"{param}: {exc}"
 
 
-def date_value(text: str) -> str:
-    """The value for a date picker: the text when it is a plain date (a night), else empty."""
-    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else ""
-
-
 def instrument(request, name):
     instrument = instrument_for_user(request.user, name)
     when, error = read_date(request, "at", instrument)
@@ -45,7 +40,6 @@ def instrument(request, name):
         "instrument": instrument,
         "when": when,
         "at": request.GET.get("at", ""),
-        "at_date": date_value(request.GET.get("at", "")),
         "error": error,
         "entries": sorted(entries.values(), key=lambda e: e.slot.name),
         "changes": instrument.changes.select_related("made_by")[:20],
@@ -53,7 +47,8 @@ def instrument(request, name):
     }
     if instrument.kind == Instrument.FPLANE:
         context["plot"] = focal_plane_plot(entries)
-        context["legend"] = STATE_COLOURS
+        shown = {p["state"] for p in context["plot"]}
+        context["legend"] = {k: v for k, v in STATE_COLOURS.items() if k in shown}
     return render(request, "configs/instrument.html", context)
 
 
@@ -66,7 +61,8 @@ def unit_state(attributes: dict | None) -> str:
 
 
 def focal_plane_plot(entries) -> list[dict]:
-    """One point per slot at its position (measured when known), coloured by state."""
+    """One point per seat of the plate at its position (measured when known), coloured by
+    state."""
     points = []
     for slot in slot_names():
         entry = entries.get(slot)
@@ -75,7 +71,10 @@ def focal_plane_plot(entries) -> list[dict]:
         if unit and unit.get("measured"):
             x, y = unit["measured"]["x"], unit["measured"]["y"]
         state = unit_state(unit)
-        label = f"slot {slot}"
+        column, row = column_row(slot)
+        label = f"IFUSLOT {slot}: column {column}, row {row}"
+        if slot in LRS2:
+            label += f" ({LRS2[slot]})"
         if unit:
             label += f"<br>{unit['type']} IFU {unit['ifuid']}"
             label += f"<br>spec {unit['specid']}/{unit['specslot']}"

@@ -14,6 +14,7 @@ OPTIONS = ("steps", "burn", "samples")  # what a user may set, each from 1 to MA
 MAX_OPTION = 1_000_000
 REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
+LOST_AFTER = timedelta(minutes=1)  # a fit queued this long ago must have its message waiting
 
 
 def submit(
@@ -128,3 +129,20 @@ def fail_stale() -> int:
         finished_at=timezone.now(),
         message="the worker running this fit stopped (killed or restarted); submit it again",
     )
+
+
+def requeue_lost() -> int:
+    """Queue again the fits recorded as queued whose message the broker no longer holds (a
+    Redis that lost its data); return how many. A second delivery is harmless: run() claims
+    a job once."""
+    from beamtime.core.broker import pending_args
+    from beamtime.fitting.tasks import run_fit
+
+    waiting = {args[0] for args in pending_args(run_fit.name, "fits") if args}
+    lost = FitJob.objects.filter(
+        state=FitJob.QUEUED, created_at__lt=timezone.now() - LOST_AFTER
+    ).exclude(pk__in=waiting)
+    pks = list(lost.values_list("pk", flat=True))
+    for pk in pks:
+        run_fit.delay(pk)
+    return len(pks)
