@@ -240,3 +240,30 @@ def test_to_text_round_trips_exactly(data):
         mine, theirs = getattr(back, name), getattr(data, name)
         if theirs is not None:  # bitwise, so -0.0 must come back as -0.0
             assert mine.dtype == np.float64 and mine.tobytes() == theirs.tobytes()
+
+
+# Resolution, as the uploader says it is
+
+
+def test_a_one_sigma_fourth_column_is_turned_into_fwhm():
+    from beamtime.fitting.data import with_resolution
+
+    data = parse_data(b"0.01 1 0.1 0.001\n0.02 0.5 0.1 0.002\n")
+    assert with_resolution(data, "fwhm").dq.tolist() == [0.001, 0.002]
+    fwhm = 2 * np.sqrt(2 * np.log(2))  # a Gaussian's FWHM over its σ
+    np.testing.assert_allclose(with_resolution(data, "sigma").dq, [0.001 * fwhm, 0.002 * fwhm])
+
+
+def test_three_columns_need_a_chosen_resolution():
+    from beamtime.fitting.data import with_resolution
+
+    data = parse_data(b"0.01 1 0.1\n0.02 0.5 0.1\n")
+    with pytest.raises(DataError, match="3 columns: there is no dQ, so say the resolution"):
+        with_resolution(data)
+    np.testing.assert_allclose(with_resolution(data, dq_over_q=0.025).dq, [0.00025, 0.0005])
+    assert with_resolution(data, dq_over_q=0.0).dq.tolist() == [0.0, 0.0]  # chosen, not silent
+    for bad in (-0.1, 0.9, float("nan")):
+        with pytest.raises(DataError, match="dQ/Q"):
+            with_resolution(data, dq_over_q=bad)
+    with pytest.raises(DataError, match="neither 'fwhm' nor 'sigma'"):
+        with_resolution(data, "hwhm", 0.02)

@@ -1,4 +1,6 @@
-"""Uploaded reflectivity data: columns Q [1/Å], R, dR and optionally dQ (FWHM, 1/Å).
+"""Uploaded reflectivity data: columns Q [1/Å], R, dR and optionally dQ [1/Å] — the full width
+at half maximum (SNS, the default) or the 1-σ width (refl1d's load4, reductus, ORSO), as the
+uploader says; 3-column data get the constant dQ/Q the uploader chooses (``with_resolution``).
 
 Every mistake a file can contain becomes a DataError whose one-line message names the line
 (and column), because that message is shown as-is to the person who uploaded the file.
@@ -56,6 +58,29 @@ class ReflData:
         header = "# Q [1/Å]  R  dR" + ("  dQ [1/Å, FWHM]" if self.dq is not None else "")
         rows = (" ".join(repr(float(v)) for v in row) for row in zip(*self._columns(), strict=True))
         return "\n".join([header, *rows]) + "\n"
+
+
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+DQ_COLUMNS = {"fwhm": "FWHM", "sigma": "1-σ"}  # what the 4th column may be
+MAX_DQ_OVER_Q = 0.5
+
+
+def with_resolution(data: ReflData, dq_column: str = "fwhm", dq_over_q: float | None = None):
+    """The data with dQ as FWHM: a 4th column read as ``dq_column`` ("fwhm" or "sigma"); for
+    3 columns, ``dq_over_q`` × Q (a FWHM fraction, 0 for none) — DataError if not given."""
+    if dq_column not in DQ_COLUMNS:
+        raise DataError(f"dQ column: {dq_column!r} is neither 'fwhm' nor 'sigma'")
+    if data.dq is not None:
+        factor = FWHM_PER_SIGMA if dq_column == "sigma" else 1.0
+        return ReflData(data.q, data.r, data.dr, data.dq * factor)
+    if dq_over_q is None:
+        raise DataError(
+            "3 columns: there is no dQ, so say the resolution dQ/Q (FWHM, e.g. 0.025), "
+            "or 0 for none"
+        )
+    if not (math.isfinite(dq_over_q) and 0 <= dq_over_q <= MAX_DQ_OVER_Q):
+        raise DataError(f"dQ/Q: {dq_over_q:g} is not between 0 and {MAX_DQ_OVER_Q:g}")
+    return ReflData(data.q, data.r, data.dr, data.q * dq_over_q)
 
 
 def parse_data(content: bytes) -> ReflData:

@@ -44,13 +44,28 @@ def upload(request):
     else:
         try:
             dataset = Dataset.from_upload(
-                request.user, request.POST.get("name") or upload.name, upload.read()
+                request.user,
+                request.POST.get("name") or upload.name,
+                upload.read(),
+                request.POST.get("dq_column", "fwhm"),
+                dq_over_q(request.POST.get("dq_over_q", "")),
             )
         except DataError as exc:
             messages.error(request, f"{upload.name}: {exc}")
         else:
             return redirect("fitting:fit", instrument=dataset.instrument, data_id=dataset.pk)
     return redirect("fitting:index")
+
+
+def dq_over_q(raw: str) -> float | None:
+    """The dQ/Q typed at upload: empty is none given; DataError if it is not a number."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
 
 
 def dataset_edit(request, pk):
