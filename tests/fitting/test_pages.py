@@ -339,3 +339,12 @@ def test_the_resolution_is_what_the_uploader_says(client, alice):
     )
     three_data = Dataset.objects.get(name="three.txt").data()
     np.testing.assert_allclose(three_data.dq, 0.025 * parse_data(three).q)
+
+
+def test_values_are_shown_with_the_digits_their_uncertainty_supports():
+    from beamtime.fitting.views import with_uncertainty
+
+    assert with_uncertainty(44.79190579078537, 0.1346898) == ("44.79", "0.13")
+    assert with_uncertainty(577.5687, 0.0421) == ("577.569", "0.042")
+    assert with_uncertainty(1234.5, 56.0) == ("1234", "56")
+    assert with_uncertainty(0.5, float("nan")) == ("0.5", "–")
