@@ -110,5 +110,6 @@ def test_the_calculators(live_server, page):
     page.fill("input[name=thickness]", "75")
     page.locator("button:text('Calculate')").last.click()
     page.wait_for_selector("#capacity-result")
-    assert "3578.6 mAh/g" in page.inner_text("#capacity-result")
+    assert "3578.6 mAh/g — per gram of the host, Si4" in page.inner_text("#capacity-result")
+    assert "6.3" in page.inner_text("#sld-result")  # the other calculator's result stays
     shoot(page, "fitting-calculators")

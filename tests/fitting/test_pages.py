@@ -184,6 +184,8 @@ def test_the_calculators_page(client, alice):
     assert "2.07" in page
     page = client.get("/fitting/tools/?electrode=Li15Si4").content.decode()
     assert "3578.6 mAh/g" in page or "3579" in page
+    both = client.get("/fitting/tools/?formula=Si&density=2.33&electrode=Li15Si4").content
+    assert 'id="sld-result"' in both.decode() and 'id="capacity-result"' in both.decode()
     page = client.get("/fitting/tools/?formula=Xy2&density=1").content.decode()
     assert "formula: cannot read" in page
     page = client.get("/fitting/tools/?formula=Si&density=dense").content.decode()
