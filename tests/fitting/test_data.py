@@ -138,8 +138,7 @@ GOOD = "# header\n0.01 1 0.1 0.001\n\n0.02 0.5 0.05 0.002\n"  # data on lines 2 
         ("0.03 1 0.1", "4 columns expected (as on line 2), found 3"),
         ("0.03 1 0.1 0.001 7", "4 columns expected (as on line 2), found 5"),
         ("0.03,1,0.1,0.001", "a comma, but line 2 is separated by spaces (one separator per file)"),
-        ("0.02 1 0.1 0.001", "Q 0.02 is not greater than the Q before it (0.02 on line 4)"),
-        ("0.015 1 0.1 0.001", "Q 0.015 is not greater than the Q before it (0.02 on line 4)"),
+        ("0.015 1 0.1 0.001", "Q 0.015 is less than the Q before it (0.02 on line 4)"),
         ("0.03 1 0 0.001", "dR 0 is not greater than 0"),
         ("0.03 1 -0.1 0.001", "dR -0.1 is not greater than 0"),
         ("0.03 1 0.1 0", "negative or zero dQ 0"),
@@ -180,9 +179,14 @@ def test_it_keeps_the_message_short_for_a_huge_value():
 
 
 def test_the_error_is_a_value_error_that_survives_pickling():
-    err = pickle.loads(pickle.dumps(error("0.01 1 0.1\n0.01 1 0.1\n")))
+    err = pickle.loads(pickle.dumps(error("0.02 1 0.1\n0.01 1 0.1\n")))
     assert isinstance(err, ValueError) and err.line == 2
-    assert str(err) == "line 2: Q 0.01 is not greater than the Q before it (0.01 on line 1)"
+    assert str(err) == "line 2: Q 0.01 is less than the Q before it (0.02 on line 1)"
+
+
+def test_repeated_q_values_are_accepted():
+    data = parse_data(b"0.01 1 0.1\n0.02 0.5 0.1\n0.02 0.6 0.1\n0.03 0.2 0.1\n")
+    assert data.q.tolist() == [0.01, 0.02, 0.02, 0.03] and data.r.tolist()[1:3] == [0.5, 0.6]
 
 
 # Properties

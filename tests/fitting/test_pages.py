@@ -73,7 +73,7 @@ def test_an_upload_opens_the_fit_page_with_the_default_model(client, alice):
     [
         (b"0.01 1 0.1\n0.02 abc 0.1\n", "line 2: column 2 (R) &#x27;abc&#x27; is not a number"),
         (b"\x00\x01binary", "not a text file"),
-        (b"0.02 1 0.1\n0.01 1 0.1\n", "line 2: Q 0.01 is not greater"),
+        (b"0.02 1 0.1\n0.01 1 0.1\n", "line 2: Q 0.01 is less than the Q before it"),
     ],
 )
 def test_bad_files_are_refused_with_the_line(client, alice, content, message):

@@ -99,10 +99,10 @@ def parse_data(content: bytes) -> ReflData:
         line = line.split("#", 1)[0].strip()
         if line:
             data.append((number, line))
+            if len(data) > MAX_POINTS:  # stop reading: a huge upload is refused at once
+                raise DataError(f"more than {MAX_POINTS} points (line {number} is one too many)")
     if not data:
         raise DataError("no data")
-    if len(data) > MAX_POINTS:  # before parsing, so a huge upload is refused quickly
-        raise DataError(f"more than {MAX_POINTS} points ({len(data)} data lines)")
 
     first, line = data[0]
     comma = "," in line
@@ -127,7 +127,7 @@ def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflD
         return None
     columns = np.array(values).reshape(-1, width).T.copy()
     q, dr = columns[0], columns[2]
-    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) > 0).all() and (dr > 0).all()
+    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) >= 0).all() and (dr > 0).all()
     if not ok or (width == 4 and not (columns[3] > 0).all()):
         return None
     return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
@@ -149,9 +149,9 @@ def _read_line_by_line(data, comma: bool, width: int, first: int) -> ReflData:
         row = [_number(field, column, number) for column, field in enumerate(fields)]
         if row[0] <= 0:
             raise DataError(f"Q {_clip(fields[0])} is not greater than 0", number)
-        if rows and row[0] <= rows[-1][0]:
+        if rows and row[0] < rows[-1][0]:  # repeated Q (two measurements at one Q) are fine
             raise DataError(
-                f"Q {_clip(fields[0])} is not greater than the Q before it "
+                f"Q {_clip(fields[0])} is less than the Q before it "
                 f"({_clip(previous[1])} on line {previous[0]})",
                 number,
             )
