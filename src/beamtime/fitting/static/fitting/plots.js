@@ -70,6 +70,19 @@ function showEngineOptions() {
   toggle();
 }
 
+// Edits to the model live in the form until it is submitted: warn before leaving them.
+function warnAboutUnsavedEdits() {
+  const form = document.querySelector("form.model-form");
+  if (!form) return;
+  let edited = false;
+  form.addEventListener("input", () => { edited = true; });
+  form.addEventListener("submit", () => { edited = false; });
+  window.addEventListener("beforeunload", (event) => {
+    if (edited) event.preventDefault();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", drawFitPlots);
 document.addEventListener("DOMContentLoaded", showEngineOptions);
+document.addEventListener("DOMContentLoaded", warnAboutUnsavedEdits);
 document.addEventListener("htmx:afterSettle", drawFitPlots);
