@@ -7,7 +7,7 @@ from beamtime.core.access import active_experiment_for, ecc_server_for, observab
 from beamtime.daq import actions, control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
-from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
 from beamtime.daq.logs import LogRefused, read_log
 from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
@@ -91,7 +91,7 @@ def choose_config(request, pk):
 
 def easy_setup_page(request):
     experiment = coordinated_experiment_for(request.user)
-    form = EasySetupForm(request.POST or None)
+    form = EasySetupForm(request.POST or None, initial=current_values(experiment))
     if request.method == "POST" and form.is_valid():
         if experiment.is_running:
             form.add_error(None, "a run is in progress: stop it before replacing the set-up")
