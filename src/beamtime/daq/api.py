@@ -11,7 +11,7 @@ from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions
+from beamtime.daq import actions, control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
@@ -74,6 +74,12 @@ class StatusOut(Schema):
 
 class ConfigIn(Schema):
     config: str  # "describe/prepare/configure"
+    for_all: bool = False  # also on every Idle server that offers it
+
+
+class ConfigOut(Schema):
+    config: str
+    last_fetched: datetime
 
 
 def refused(exc: ActionRefused) -> HttpError:
@@ -121,15 +127,37 @@ def retry_filing(request, pk: int):
 
 
 @router.post(
-    "/servers/{pk}/config", response=ServerOut, summary="Choose the configuration set (while Idle)"
+    "/servers/{pk}/config",
+    response=StatusOut,
+    summary="Choose the configuration set (while Idle), optionally for every server offering it",
 )
 def choose_config(request, pk: int, payload: ConfigIn):
     server = ecc_server_for(request.user, pk)
     try:
-        actions.choose_config(server, payload.config)
+        actions.choose_config(server, payload.config, payload.for_all)
     except ActionRefused as exc:
         raise refused(exc) from None
-    return server.to_dict()
+    return status(server.experiment)
+
+
+def configs_out(configs) -> list[dict]:
+    return [{"config": str(c), "last_fetched": c.last_fetched} for c in configs]
+
+
+@router.get(
+    "/servers/{pk}/configs", response=list[ConfigOut], summary="The sets the server offered"
+)
+def list_configs(request, pk: int):
+    return configs_out(ecc_server_for(request.user, pk).configs.all())
+
+
+@router.post(
+    "/servers/{pk}/configs/refresh",
+    response=list[ConfigOut],
+    summary="Ask the server for its configuration sets now",
+)
+def refresh_configs(request, pk: int):
+    return configs_out(control.refresh_configs(ecc_server_for(request.user, pk)))
 
 
 @router.delete("/log", response=StatusOut, summary="Clear the log entries (coordinators)")

@@ -79,7 +79,16 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
             message = f"is {STATE_NAMES[state]}, expected {STATE_NAMES[expected]}"
             log_error(server, message)
             fields["error_message"] = message
+    # The list of configuration sets changes while a server is Idle (files edited): fetch it
+    # when a server answers Idle after being elsewhere, offline or new.
+    fetch = (
+        state == State.IDLE
+        and not status.transitioning
+        and (server.state != State.IDLE or not server.is_online)
+    )
     save(server, is_online=True, state=state, is_transitioning=status.transitioning, **fields)
+    if fetch:
+        refresh_configs(server)
     return server
 
 

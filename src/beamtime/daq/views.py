@@ -77,7 +77,9 @@ def choose_config(request, pk):
     error = ""
     if request.method == "POST":
         try:
-            actions.choose_config(server, request.POST.get("config", ""))
+            actions.choose_config(
+                server, request.POST.get("config", ""), for_all="for_all" in request.POST
+            )
             return redirect("daq:status")
         except ActionRefused as exc:
             error = str(exc)
