@@ -4,9 +4,12 @@ Only members of the active experiment (and staff) reach any of it."""
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.forms import model_to_dict
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
 from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -18,8 +21,9 @@ from beamtime.daq.easy_setup import EasySetupForm, easy_setup
 from beamtime.daq.models import Experiment
 from beamtime.daq.observables import ObservableForm, reorder
 from beamtime.daq.runs import RunRefused, activate_experiment
-from beamtime.daq.runsheet import RunSheetForm, observable_field, sheet_values
+from beamtime.daq.runsheet import RunSheetForm, observable_field, run_table_csv
 from beamtime.daq.setup_forms import FORMS
+from beamtime.daq.setup_views import ExperimentForm
 from beamtime.daq.status import status
 
 router = Router(tags=["run control"])
@@ -185,6 +189,7 @@ class RunIn(Schema):
     run_class: str | None = None
     title: str | None = None
     values: dict[str, int | float | str | None] = {}
+    same_as_previous: bool = False  # fill what stays empty from the run before
 
 
 def run_out(run) -> dict:
@@ -215,6 +220,14 @@ def runs(request):
     return [run_out(run) for run in active_experiment_for(request.user).runs.all()]
 
 
+@router.get("/runs.csv", summary="The runs table as CSV (as the Runs page downloads it)")
+def runs_csv(request):
+    experiment = active_experiment_for(request.user)
+    response = HttpResponse(run_table_csv(experiment), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(experiment.name)}-runs.csv"'
+    return response
+
+
 @router.patch("/runs/{number}", response=RunOut, summary="Fill in a run's metadata (the run sheet)")
 def update_run(request, number: int, payload: RunIn):
     run = get_object_or_404(active_experiment_for(request.user).runs, run_number=number)
@@ -222,10 +235,11 @@ def update_run(request, number: int, payload: RunIn):
     unknown = sorted(set(payload.values) - observables.keys())
     if unknown:
         raise HttpError(422, f"values: no observable {unknown[0]!r} in this experiment")
-    data = sheet_values(run) | {
-        "run_class": payload.run_class or run.run_class,
-        "title": run.title if payload.title is None else payload.title,
-    }
+    data = RunSheetForm.for_run(run, same_as_previous=payload.same_as_previous).initial
+    if payload.run_class:
+        data["run_class"] = payload.run_class
+    if payload.title is not None:
+        data["title"] = payload.title
     data |= {observable_field(observables[name]): value for name, value in payload.values.items()}
     form = RunSheetForm({k: "" if v is None else v for k, v in data.items()}, run=run)
     if not form.is_valid():
@@ -406,6 +420,13 @@ class ExperimentOut(Schema):
     name: str
     is_active: bool
     members: list[str]
+    coordinators: list[str]
+
+
+class ExperimentIn(Schema):
+    name: str
+    members: list[str] = []  # user names
+    coordinators: list[str] = []
 
 
 def experiment_out(e) -> dict:
@@ -414,7 +435,25 @@ def experiment_out(e) -> dict:
         "name": e.name,
         "is_active": e.is_active,
         "members": [u.get_username() for u in e.members.all()],
+        "coordinators": [u.get_username() for u in e.coordinators.all()],
     }
+
+
+def save_experiment(payload: ExperimentIn, instance=None) -> dict:
+    """Through the page's form (name checked as a folder name); people by user name."""
+    users = get_user_model().objects
+    data = {"name": payload.name}
+    for field in ("members", "coordinators"):
+        names = getattr(payload, field)
+        found = {u.get_username(): u.pk for u in users.filter(username__in=names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise HttpError(422, f"{field}: no user {missing[0]!r}")
+        data[field] = [found[n] for n in names]
+    form = ExperimentForm(data, instance=instance)
+    if not form.is_valid():
+        raise form_error(form)
+    return experiment_out(form.save())
 
 
 def staff_only(request):
@@ -426,6 +465,18 @@ def staff_only(request):
 def list_experiments(request):
     staff_only(request)
     return [experiment_out(e) for e in Experiment.objects.prefetch_related("members")]
+
+
+@router.post("/experiments", response={201: ExperimentOut}, summary="Create an experiment (staff)")
+def create_experiment(request, payload: ExperimentIn):
+    staff_only(request)
+    return Status(201, save_experiment(payload))
+
+
+@router.put("/experiments/{pk}", response=ExperimentOut, summary="Rename, set people (staff)")
+def change_experiment(request, pk: int, payload: ExperimentIn):
+    staff_only(request)
+    return save_experiment(payload, get_object_or_404(Experiment, pk=pk))
 
 
 @router.post(

@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
@@ -137,6 +138,7 @@ def run_sheet(request, number=None):
         form = RunSheetForm(request.POST, run=run)
         if form.is_valid():
             form.save()
+            messages.success(request, f"Run {run.run_number}: the run sheet is saved.")
             return redirect("daq:runs")
     else:
         form = RunSheetForm.for_run(run, same_as_previous="same_as_previous" in request.GET)
