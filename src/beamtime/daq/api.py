@@ -14,7 +14,7 @@ from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions, control
+from beamtime.daq import actions, alarms, control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
@@ -162,6 +162,29 @@ def list_configs(request, pk: int):
 )
 def refresh_configs(request, pk: int):
     return configs_out(control.refresh_configs(ecc_server_for(request.user, pk)))
+
+
+class AlarmOut(Schema):
+    id: int
+    key: str
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+@router.get("/alarms", response=list[AlarmOut], summary="Alarms of the active experiment")
+def list_alarms(request, active: bool = True):
+    alarms_ = active_experiment_for(request.user).alarms.all()
+    return alarms_.filter(cleared_at=None) if active else alarms_[:200]
+
+
+@router.post("/alarms/{pk}/acknowledge", response=AlarmOut, summary="Acknowledge an alarm")
+def acknowledge_alarm(request, pk: int):
+    alarm = get_object_or_404(active_experiment_for(request.user).alarms, pk=pk)
+    alarms.acknowledge(alarm, request.user)
+    alarm.refresh_from_db()
+    return alarm
 
 
 @router.delete("/log", response=StatusOut, summary="Clear the log entries (coordinators)")

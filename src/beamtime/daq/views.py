@@ -5,7 +5,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions, control
+from beamtime.daq import actions, alarms, control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
@@ -65,6 +65,13 @@ def retry_filing(request, pk):
     except ActionRefused as exc:
         return panels(request, notice=str(exc))
     return panels(request)
+
+
+@require_POST
+def acknowledge_alarm(request, pk):
+    experiment = active_experiment_for(request.user)
+    alarms.acknowledge(get_object_or_404(experiment.alarms, pk=pk), request.user)
+    return redirect(request.headers.get("Referer") or "daq:status")
 
 
 @require_POST
