@@ -57,6 +57,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "beamtime.core.context.site",
+                "beamtime.daq.alarms.banner",
             ],
         },
     },
@@ -187,6 +188,10 @@ DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
 # host ("*": any), from which their log files may be read (README, "Run control").
 DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
 DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
+# Alarms are e-mailed to the experiment's coordinators through this SMTP server.
+EMAIL_HOST = conf.env("EMAIL_HOST", "localhost")
+EMAIL_PORT = conf.envint("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = conf.env("EMAIL_FROM", "beamtime@localhost")
 
 # Data reduction (README, "Data reduction"): where computed steps are kept, and the raw data
 # sources. The local folder is offered only while `beamtime serve` listens on loopback.
