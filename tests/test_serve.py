@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-START_TIMEOUT = 60
+START_TIMEOUT = 120  # a loaded CI machine takes a while to start every process
 
 
 def free_port() -> int:
@@ -96,14 +97,14 @@ def wait_gone(processes: dict[int, str], timeout: float = 30) -> list[int]:
 class Server:
     """A `beamtime serve` process with its output in a file."""
 
-    def __init__(self, home: Path, *args: str):
+    def __init__(self, home: Path, *args: str, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = Path(tempfile.mkstemp(prefix="bt-serve-", suffix=".log")[1])
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "beamtime", "serve", "--port", str(self.port), *args],
-                env=beamtime_env(home),
+                env=beamtime_env(home, **(env or {})),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -273,3 +274,85 @@ def test_manage_passes_through_to_django(home):
     result = run(["manage", "check"], beamtime_env(home))
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def health(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        return json.load(exc)
+    except OSError:
+        return None
+
+
+def child_pids(home: Path) -> dict[str, int]:
+    status = json.loads((home / "serve-status.json").read_text())
+    return {name: child["pid"] for name, child in status["children"].items()}
+
+
+def test_every_process_that_dies_is_restarted(home):
+    server = Server(home, env={"BEAMTIME_HEALTH_CACHE_SECONDS": "0.2"})
+    try:
+        server.wait_healthy()
+        for name in ["celery worker", "redis", "celery beat", "gunicorn"]:
+            before = child_pids(home)
+            os.kill(before[name], signal.SIGKILL)
+            seen = set()
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                body = health(server.url)
+                seen.add(body["status"] if body else "unreachable")
+                if child_pids(home)[name] != before[name] and body and body["ok"]:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail(f"{name} was not restarted: {body}\n{server.output()}")
+            assert server.proc.poll() is None
+            assert f"{name} was killed by signal 9; restarting it in 1 s" in server.output()
+            if name in ("celery worker", "redis"):
+                assert "degraded" in seen, seen
+            # The others were left alone.
+            after = child_pids(home)
+            assert {n: p for n, p in after.items() if n != name} == {
+                n: p for n, p in before.items() if n != name
+            }
+        assert health(server.url)["processes"]["restarts"] == {
+            "redis": 1,
+            "celery worker": 1,
+            "celery beat": 1,
+            "gunicorn": 1,
+        }
+        children = descendants(server.proc.pid)
+        assert server.stop() == 0
+        assert wait_gone(children) == []
+        assert not (home / "serve-status.json").exists()
+        assert not (home / "redis" / "redis.sock").exists()
+    finally:
+        server.close()
+
+
+def test_a_second_serve_on_the_same_home_refuses_and_a_quick_restart_works(home):
+    server = Server(home)
+    try:
+        server.wait_healthy()
+        second = run(["serve", "--port", str(free_port())], beamtime_env(home))
+        line = one_line_error(second)
+        assert line == (
+            f"beamtime: another beamtime serve (pid {server.proc.pid}) is running on "
+            f"BEAMTIME_HOME={home}; stop it first"
+        )
+        assert health(server.url)["ok"]  # the first one is untouched
+        assert server.stop() == 0
+    finally:
+        server.close()
+    # Started again at once: the old Redis is gone for good and takes nothing of the new one.
+    server = Server(home)
+    try:
+        server.wait_healthy()
+        time.sleep(3)
+        assert (home / "redis" / "redis.sock").exists()
+        assert health(server.url)["ok"]
+    finally:
+        server.stop()
+        server.close()

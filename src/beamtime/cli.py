@@ -207,16 +207,18 @@ def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
 
 
 def run_serve(args) -> int:
-    from beamtime import embedded_redis
-    from beamtime.supervisor import Supervisor
+    from beamtime import conf, embedded_redis
+    from beamtime.supervisor import HomeLock, Supervisor
 
+    lock = HomeLock(conf.home())
+    lock.acquire()
     check_port_free(args.host, args.port)
     # Read by settings: data reduction offers the local data folder on loopback only.
     os.environ["BEAMTIME_LISTEN_HOST"] = args.host
     setup_django()
     from django.conf import settings
 
-    supervisor = Supervisor()
+    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE)
     supervisor.handle_signals()
     try:
         if settings.EMBEDDED_REDIS:

@@ -296,3 +296,28 @@ def test_reduced_data_go_to_fitting_and_the_fit_leads_back(live_server, page):
     expect(page.locator("#message")).to_contain_text("Reloaded the reduction of data set")
     expect(page.locator(LEGEND)).to_have_count(2)
     expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_a_files_cross_sections_are_chosen_in_the_browser(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    menu(page, "Template", "new-template")
+    add_step(page, "refl.load")
+    node(page, 0).locator(".title").click()
+    slit = page.locator("#files li.file", has_text="mli0159.nxs.pbr")
+    expect(slit.locator(".summary")).to_contain_text("-- 1, -+ 1, +- 1, ++ 1 points")
+    slit.locator("label").first.click()
+    boxes = slit.locator("fieldset.cross-sections input")
+    expect(boxes).to_have_count(4)
+    boxes.nth(1).uncheck()  # -+
+    page.locator("#files li.file", has_text="mli0159.nxs.pbr").locator(
+        "fieldset.cross-sections input"
+    ).nth(2).uncheck()  # +-
+    expect(page.locator("#panel .chosen-files li")).to_have_text(
+        ["mli0159.nxs.pbr · DOWN_DOWN, UP_UP×"]
+    )
+    screenshot(page, "reduction-cross-sections")
+    plot_terminal(page, 0, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)

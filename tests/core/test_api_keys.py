@@ -150,7 +150,7 @@ class TestKeysApi:
 
     def test_a_key_without_the_read_scope_cannot_read(self, client, alice):
         _, key = make_api_key(alice, "writer", ["write:fplane"])
-        assert client.get("/api/me", headers=auth(key)).status_code == 401
+        assert client.get("/api/me", headers=auth(key)).status_code == 403
         _, reader = make_api_key(alice, "reader", ["read"])
         assert client.get("/api/me", headers=auth(reader)).status_code == 200
 

@@ -9,12 +9,13 @@ FORM = {
     "num_cobos": "3",
     "first_cobo_ecc_ip": "192.168.1.10",
     "first_cobo_data_router_ip": "192.168.2.60",
+    "staging_directory": "/data/staging",
 }
 
 
 @pytest.fixture
 def member(client, alice):
-    experiment = make_experiment(members=[alice])
+    experiment = make_experiment(members=[alice], coordinators=[alice])
     make_ecc_server(experiment, "http://10.9.9.9:8083/", name="old")
     client.force_login(alice)
     return client

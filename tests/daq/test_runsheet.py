@@ -168,10 +168,23 @@ class TestObservables:
         points = member.get(f"/daq/observables/{observable.pk}/chart").context["points"]
         assert points == {"x": [0, 1], "y": [12.5, 11.0], "name": "Beam current [pA]"}
 
-    def test_deleting(self, member, experiment):
+    def test_hiding_keeps_the_values_of_past_runs(self, member, experiment):
         observable = experiment.observables.get(name="Species")
-        member.post(f"/daq/observables/{observable.pk}/", {"delete": "1"})
-        assert not experiment.observables.filter(name="Species").exists()
+        run = experiment.runs.get(run_number=0)
+        Measurement.objects.create(observable=observable, run=run, serialized_value="10Be")
+        experiment.coordinators.add(experiment.members.first())
+        member.post(f"/daq/observables/{observable.pk}/", {"hide": "1"})
+        assert "Species" not in member.get("/daq/runs/").content.decode()
+        assert "Species" not in member.get("/daq/runs/0").content.decode()
+        assert Measurement.objects.get(observable=observable).value == "10Be"
+        member.post(f"/daq/observables/{observable.pk}/", {"show": "1"})
+        assert "10Be" in member.get("/daq/runs/").content.decode()
+
+    def test_only_coordinators_hide(self, member, experiment):
+        observable = experiment.observables.get(name="Species")
+        response = member.post(f"/daq/observables/{observable.pk}/", {"hide": "1"})
+        assert response.status_code == 403
+        assert not Observable.objects.get(pk=observable.pk).is_hidden
 
     def test_charlie_cannot_touch_them(self, client, charlie, experiment):
         observable = experiment.observables.first()

@@ -55,6 +55,25 @@ class TestFittingApi:
             headers=headers,
         )
         assert response.status_code == 422 and response.json()["error"].startswith("layers.0.name")
+        model = session_model() | {"constraints": {"A.roughness": "sqrt(B.thickness - 45)"}}
+        response = client.post(
+            f"/api/fitting/datasets/{pk}/evaluate",
+            {"model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422  # never a 500, never Infinity or NaN in the JSON
+        assert response.json()["error"].startswith("constraint on A.roughness: sqrt(B.thickness")
+        model = session_model()
+        model["front"]["roughness"] = {"value": 0, "free": True, "min": 0, "max": 5}
+        response = client.post(
+            "/api/fitting/fits",
+            {"dataset": pk, "model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("front.roughness: the front medium has no")
         response = client.post(
             "/api/fitting/fits",
             {"dataset": pk, "model": session_model(), "engine": "magic"},

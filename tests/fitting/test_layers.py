@@ -76,9 +76,46 @@ def test_reversing_swaps_the_media_and_keeps_each_interface():
     model = LayerModel.from_dict(session_model())
     flipped = model.reversed()
     assert [layer.name for layer in flipped.all_layers()] == ["Si", "A", "B", "air"]
-    # Interfaces, front to back: air/B 0, B/A 1.0, A/Si 9.977 → Si/A 9.977, A/B 1.0, B/air 0.
-    assert [layer.roughness.value for layer in flipped.all_layers()][:3] == [9.977, 1.0, 0.0]
-    assert flipped.reversed().all_layers()[1].name == "B"
+    # Interfaces, front to back: air/B 1.0, B/A 9.977, A/Si 1.566. Seen from the Si side:
+    # Si/A 1.566 (A's front side), A/B 9.977 (B's), B/air 1.0 (the back medium's); Si none.
+    assert [layer.roughness.value for layer in flipped.all_layers()] == [0.0, 1.566, 9.977, 1.0]
+    assert flipped.reversed() == model
+
+
+def test_reversing_moves_constraints_with_their_interfaces():
+    data = session_model()
+    data["constraints"] = {"A.roughness": "2 * B.roughness + Si.roughness"}
+    flipped = LayerModel.from_dict(data).reversed()
+    # A's roughness was the B/A interface: seen from Si it is B's front side, and so on.
+    assert flipped.constraints == {"B.roughness": "2 * air.roughness + A.roughness"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m["front"].update(roughness=3.0), "front.roughness"),
+        (
+            lambda m: m["front"].update(roughness={"value": 0, "free": True, "min": 0, "max": 5}),
+            "front.roughness",
+        ),
+        (lambda m: m["front"].update(thickness=10.0), "front.thickness"),
+        (lambda m: m["front"].update(isld=0.1), "front.isld"),  # refl1d ignores it
+        (lambda m: m["back"].update(thickness=10.0), "back.thickness"),
+    ],
+)
+def test_what_a_medium_does_not_have_cannot_be_set_or_fitted(change, field):
+    data = session_model()
+    change(data)
+    with pytest.raises(ModelError) as raised:
+        LayerModel.from_dict(data)
+    assert raised.value.field == field
+
+
+def test_constraints_cannot_use_the_front_mediums_roughness():
+    data = session_model()
+    data["constraints"] = {"A.roughness": "air.roughness"}
+    with pytest.raises(ModelError, match="'air.roughness' is not a parameter"):
+        LayerModel.from_dict(data)
 
 
 def test_a_model_without_free_parameters_has_none():

@@ -15,7 +15,7 @@ from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import slot_problem
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, read_report
-from beamtime.core.access import instrument_for_user
+from beamtime.core.access import instrument_for_user, instruments_for_user
 from beamtime.core.auth import key_allows
 
 router = Router(tags=["configurations"])
@@ -91,7 +91,7 @@ def known(instrument, as_of: str, tag: str):
 
 @router.get("/", response=list[InstrumentOut], summary="Instruments with a configuration history")
 def instruments(request):
-    return Instrument.objects.all()
+    return instruments_for_user(request.user)
 
 
 @router.get("/{name}/at", response=ConfigurationOut, summary="The configuration valid at a date")

@@ -7,7 +7,7 @@ from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import LRS2, column_row, nominal_position, slot_names
 from beamtime.configs.models import Instrument
-from beamtime.core.access import instrument_for_user
+from beamtime.core.access import instrument_for_user, instruments_for_user
 
 STATE_COLOURS = {
     "VIRUS": "#15803d",
@@ -20,7 +20,9 @@ STATE_COLOURS = {
 
 
 def index(request):
-    return render(request, "configs/index.html", {"instruments": Instrument.objects.all()})
+    return render(
+        request, "configs/index.html", {"instruments": instruments_for_user(request.user)}
+    )
 
 
 def read_date(request, param: str, instrument: Instrument):

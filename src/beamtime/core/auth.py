@@ -4,6 +4,8 @@ Keys are accepted as ``Authorization: Bearer <key>`` and, for existing FPlane cl
 ``Authorization: FPS_API APIKEY=<key>``.
 """
 
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import SessionAuth
 from ninja.security.http import HttpAuthBase
 
 from beamtime.core.models import ApiKey
@@ -41,15 +43,31 @@ def key_allows(request, scope: str) -> bool:
 
 class ApiKeyAuth(HttpAuthBase):
     """django-ninja authentication by API key; also sets request.user for the views.
-    Reading (GET, HEAD) needs the key's "read" scope."""
+
+    A request that sends an Authorization header is judged by it alone: a bad key is a 401,
+    whatever cookies come along (not a CSRF 403 from the session check that would follow).
+    Reading (GET, HEAD) needs the key's "read" scope.
+    """
 
     openapi_scheme = "bearer"
 
     def __call__(self, request):
+        if "Authorization" not in request.headers:
+            return None
         user = user_from_request(request)
         if user is None:
-            return None
+            raise AuthenticationError()
         if request.method in ("GET", "HEAD") and not key_allows(request, "read"):
-            return None
+            raise HttpError(403, "this API key has no read scope")
         request.user = user
         return user
+
+
+class BrowserSessionAuth(SessionAuth):
+    """The browser's login session; its CSRF check applies only to a logged-in session, so
+    that an anonymous write gets the API's 401 rather than a 403 about a token."""
+
+    def _get_key(self, request):
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)

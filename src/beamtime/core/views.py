@@ -1,5 +1,7 @@
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.forms.forms import NON_FIELD_ERRORS
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -7,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from beamtime.core import health
 from beamtime.core.access import api_key_for_user
 from beamtime.core.context import SYSTEMS
+from beamtime.core.forms import LoginForm
 from beamtime.core.models import ApiKey
 
 
@@ -19,6 +22,17 @@ def system_placeholder(request, slug):
     if system is None:
         raise Http404
     return render(request, "core/placeholder.html", {"system": system})
+
+
+class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "throttled"):
+            response.status_code = 429
+        return response
 
 
 def api_keys(request):
@@ -53,5 +67,5 @@ def revoke_api_key(request, key_id):
 @login_not_required
 @require_GET
 def healthz(request):
-    report = health.report()
+    report = health.cached_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)

@@ -4,22 +4,22 @@ Only members of the active experiment (and staff) reach any of it."""
 
 from datetime import datetime
 
-from django import forms
 from django.db import IntegrityError, transaction
-from django.forms import model_to_dict, modelform_factory
+from django.forms import model_to_dict
 from django.shortcuts import get_object_or_404
 from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
 from beamtime.daq import actions
+from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
 from beamtime.daq.models import Experiment
 from beamtime.daq.observables import ObservableForm, reorder
 from beamtime.daq.runs import RunRefused, activate_experiment
 from beamtime.daq.runsheet import RunSheetForm, observable_field, sheet_values
-from beamtime.daq.setup_views import COMPONENTS
+from beamtime.daq.setup_forms import FORMS
 from beamtime.daq.status import status
 
 router = Router(tags=["run control"])
@@ -40,8 +40,10 @@ class ServerOut(Schema):
 class RouterOut(Schema):
     pk: int
     name: str
-    online: bool
+    online: bool | None  # None until first checked
     clean: bool
+    staging_directory: str
+    filing: str  # "run 7: retry 3 in 30 s: connection refused", or ""
 
 
 class LogOut(Schema):
@@ -58,6 +60,11 @@ class StatusOut(Schema):
     overall_state_name: str
     run_number: int | None
     running: bool
+    run_state: str | None
+    run_title: str
+    run_class: str
+    abort_reason: str
+    transition: str
     start_time: datetime | None
     run_duration: str | None
     individual_results: list[ServerOut]
@@ -102,6 +109,17 @@ def server_action(request, pk: int, action: str):
     return server.to_dict()
 
 
+@router.post("/routers/{pk}/retry-filing", response=StatusOut, summary="Retry a failed filing now")
+def retry_filing(request, pk: int):
+    experiment = active_experiment_for(request.user)
+    router = get_object_or_404(experiment.data_routers, pk=pk)
+    try:
+        actions.retry_filing_now(router)
+    except ActionRefused as exc:
+        raise refused(exc) from None
+    return status(experiment)
+
+
 @router.post(
     "/servers/{pk}/config", response=ServerOut, summary="Choose the configuration set (while Idle)"
 )
@@ -114,9 +132,9 @@ def choose_config(request, pk: int, payload: ConfigIn):
     return server.to_dict()
 
 
-@router.delete("/log", response=StatusOut, summary="Clear the log entries")
+@router.delete("/log", response=StatusOut, summary="Clear the log entries (coordinators)")
 def clear_log(request):
-    experiment = active_experiment_for(request.user)
+    experiment = coordinated_experiment_for(request.user, "clear the log")
     experiment.log_entries.all().delete()
     return status(experiment)
 
@@ -194,6 +212,7 @@ class ObservableOut(Schema):
     units: str
     comment: str
     order: int
+    is_hidden: bool
 
 
 class ObservableIn(Schema):
@@ -243,11 +262,27 @@ def change_observable(request, pk: int, payload: ObservableIn):
 
 
 @router.delete(
-    "/observables/{pk}", response={204: None}, summary="Delete an observable and its values"
+    "/observables/{pk}",
+    response={204: None},
+    summary="Hide an observable (coordinators); the values past runs recorded are kept",
 )
-def delete_observable(request, pk: int):
-    observable_for(request.user, pk).delete()
+def hide_observable(request, pk: int):
+    observable = observable_for(request.user, pk)
+    coordinated_experiment_for(request.user, "hide observables")
+    observable.is_hidden = True
+    observable.save(update_fields=["is_hidden"])
     return Status(204, None)
+
+
+@router.post(
+    "/observables/{pk}/show", response=ObservableOut, summary="Show a hidden observable again"
+)
+def show_observable(request, pk: int):
+    observable = observable_for(request.user, pk)
+    coordinated_experiment_for(request.user, "show observables")
+    observable.is_hidden = False
+    observable.save(update_fields=["is_hidden"])
+    return observable
 
 
 class EasySetupIn(Schema):
@@ -255,6 +290,7 @@ class EasySetupIn(Schema):
     one_ecc_server: bool = False
     first_cobo_ecc_ip: str
     first_cobo_data_router_ip: str
+    staging_directory: str = ""
     mutant_is_present: bool = False
     mutant_ecc_ip: str = ""
     mutant_data_router_ip: str = ""
@@ -264,7 +300,7 @@ class EasySetupIn(Schema):
     "/easy-setup", response=StatusOut, summary="Replace the ECC servers, routers and sources"
 )
 def post_easy_setup(request, payload: EasySetupIn):
-    experiment = active_experiment_for(request.user)
+    experiment = coordinated_experiment_for(request.user)
     data = {k: v for k, v in payload.dict().items() if v not in (False, "")}
     form = EasySetupForm(data)
     if not form.is_valid():
@@ -279,24 +315,26 @@ def post_easy_setup(request, payload: EasySetupIn):
 
 
 def component_form(kind: str, experiment, data=None, instance=None):
-    if kind not in COMPONENTS:
-        raise HttpError(404, f"unknown kind {kind!r} (one of {', '.join(COMPONENTS)})")
-    model, fields = COMPONENTS[kind]
-    form = modelform_factory(model, fields=fields)(data, instance=instance)
-    for field in form.fields.values():
-        if isinstance(field, forms.ModelChoiceField):
-            field.queryset = field.queryset.filter(experiment=experiment)
-    return form
+    if kind not in FORMS:
+        raise HttpError(404, f"unknown kind {kind!r} (one of {', '.join(FORMS)})")
+    return FORMS[kind](data, instance=instance, experiment=experiment)
 
 
 def component_out(obj) -> dict:
     return {"id": obj.pk, **model_to_dict(obj, exclude=["experiment", "id", "selected_config"])}
 
 
-def save_component(form, experiment) -> dict:
+def changeable_setup(request):
+    """The experiment whose set-up the user may change now: coordinators, no run recording."""
+    experiment = coordinated_experiment_for(request.user)
+    if experiment.is_running:
+        raise HttpError(409, "a run is recording: stop it before changing the set-up")
+    return experiment
+
+
+def save_component(form) -> dict:
     if not form.is_valid():
         raise form_error(form)
-    form.instance.experiment = experiment
     try:
         with transaction.atomic():
             return component_out(form.save())
@@ -313,23 +351,23 @@ def list_components(request, kind: str):
     return [component_out(obj) for obj in model.objects.filter(experiment=experiment)]
 
 
-@router.post("/setup/{kind}", response={201: dict}, summary="Add one")
+@router.post("/setup/{kind}", response={201: dict}, summary="Add one (coordinators)")
 def add_component(request, kind: str, payload: dict = Body(...)):
-    experiment = active_experiment_for(request.user)
-    return Status(201, save_component(component_form(kind, experiment, payload), experiment))
+    experiment = changeable_setup(request)
+    return Status(201, save_component(component_form(kind, experiment, payload)))
 
 
-@router.put("/setup/{kind}/{pk}", response=dict, summary="Change one")
+@router.put("/setup/{kind}/{pk}", response=dict, summary="Change one (coordinators)")
 def change_component(request, kind: str, pk: int, payload: dict = Body(...)):
-    experiment = active_experiment_for(request.user)
+    experiment = changeable_setup(request)
     model = component_form(kind, experiment)._meta.model
     instance = get_object_or_404(model, pk=pk, experiment=experiment)
-    return save_component(component_form(kind, experiment, payload, instance), experiment)
+    return save_component(component_form(kind, experiment, payload, instance))
 
 
-@router.delete("/setup/{kind}/{pk}", response={204: None}, summary="Delete one")
+@router.delete("/setup/{kind}/{pk}", response={204: None}, summary="Delete one (coordinators)")
 def delete_component(request, kind: str, pk: int):
-    experiment = active_experiment_for(request.user)
+    experiment = changeable_setup(request)
     model = component_form(kind, experiment)._meta.model
     get_object_or_404(model, pk=pk, experiment=experiment).delete()
     return Status(204, None)

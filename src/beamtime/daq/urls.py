@@ -10,6 +10,7 @@ urlpatterns = [
     path("actions/<slug:action>", views.global_action, name="action"),
     path("servers/<int:pk>/actions/<slug:action>", views.server_action, name="server-action"),
     path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
+    path("routers/<int:pk>/retry", views.retry_filing, name="retry-filing"),
     path("log/clear", views.clear_log, name="clear-log"),
     path("<slug:kind>/<int:pk>/log", views.log_tail, name="log-tail"),
     path("setup/easy", views.easy_setup_page, name="easy-setup"),

@@ -5,13 +5,14 @@ from django.views.decorators.http import require_POST
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
 from beamtime.daq import actions, control
+from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.logs import LogRefused, read_log
 from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
 from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
 from beamtime.daq.status import status
-from beamtime.daq.workers import WorkerError, worker_for
 
 
 def status_page(request):
@@ -19,19 +20,22 @@ def status_page(request):
         experiment = active_experiment_for(request.user)
     except Http404:
         return render(request, "daq/no_experiment.html", status=200)
-    return render(
-        request, "daq/status.html", {"status": status(experiment), "actions": actions.ACTIONS}
-    )
+    return render(request, "daq/status.html", panel_context(request, experiment))
+
+
+def panel_context(request, experiment, notice: str = "") -> dict:
+    return {
+        "status": status(experiment),
+        "notice": notice,
+        "actions": actions.ACTIONS,
+        "can_coordinate": experiment.is_coordinator(request.user),
+    }
 
 
 def panels(request, notice: str = ""):
     """The live part of the status page, polled by htmx every two seconds."""
     experiment = active_experiment_for(request.user)
-    return render(
-        request,
-        "daq/_panels.html",
-        {"status": status(experiment), "notice": notice, "actions": actions.ACTIONS},
-    )
+    return render(request, "daq/_panels.html", panel_context(request, experiment, notice))
 
 
 @require_POST
@@ -53,8 +57,18 @@ def server_action(request, pk, action):
 
 
 @require_POST
+def retry_filing(request, pk):
+    experiment = active_experiment_for(request.user)
+    try:
+        actions.retry_filing_now(get_object_or_404(experiment.data_routers, pk=pk))
+    except ActionRefused as exc:
+        return panels(request, notice=str(exc))
+    return panels(request)
+
+
+@require_POST
 def clear_log(request):
-    active_experiment_for(request.user).log_entries.all().delete()
+    coordinated_experiment_for(request.user, "clear the log").log_entries.all().delete()
     return panels(request)
 
 
@@ -76,7 +90,7 @@ def choose_config(request, pk):
 
 
 def easy_setup_page(request):
-    experiment = active_experiment_for(request.user)
+    experiment = coordinated_experiment_for(request.user)
     form = EasySetupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if experiment.is_running:
@@ -136,14 +150,21 @@ def observables(request):
     return render(
         request,
         "daq/observables.html",
-        {"experiment": experiment, "observables": experiment.observables.all(), "form": form},
+        {
+            "experiment": experiment,
+            "observables": experiment.observables.all(),
+            "form": form,
+            "can_coordinate": experiment.is_coordinator(request.user),
+        },
     )
 
 
 def observable_edit(request, pk):
     observable = observable_for(request.user, pk)
-    if request.method == "POST" and "delete" in request.POST:
-        observable.delete()
+    if request.method == "POST" and ("hide" in request.POST or "show" in request.POST):
+        coordinated_experiment_for(request.user, "hide observables")
+        observable.is_hidden = "hide" in request.POST
+        observable.save(update_fields=["is_hidden"])
         return redirect("daq:observables")
     form = ObservableForm(
         request.POST or None, instance=observable, experiment=observable.experiment
@@ -151,7 +172,12 @@ def observable_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         form.save()
         return redirect("daq:observables")
-    return render(request, "daq/observable_edit.html", {"observable": observable, "form": form})
+    context = {
+        "observable": observable,
+        "form": form,
+        "can_coordinate": observable.experiment.is_coordinator(request.user),
+    }
+    return render(request, "daq/observable_edit.html", context)
 
 
 @require_POST
@@ -178,7 +204,8 @@ def observable_chart(request, pk):
 
 
 def log_tail(request, kind, pk):
-    """The end of an ECC server's or a data router's log file, read on its host."""
+    """The end of an ECC server's or a data router's log file, read on its host from a folder
+    the facility allows there (settings.DAQ_LOG_ROOTS), symbolic links resolved first."""
     experiment = active_experiment_for(request.user)
     model = {"servers": ECCServer, "routers": DataRouter}.get(kind)
     if model is None:
@@ -189,9 +216,8 @@ def log_tail(request, kind, pk):
         error = f"no log file is set for {component.name} (Set-up)"
     else:
         try:
-            with worker_for(component.ip_address) as worker:
-                text = worker.tail(component.log_path, lines=100)
-        except WorkerError as exc:
+            text = read_log(component, lines=100)
+        except LogRefused as exc:
             error = str(exc)
     return render(
         request, "daq/log_tail.html", {"component": component, "text": text, "error": error}

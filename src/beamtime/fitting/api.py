@@ -4,7 +4,7 @@ the caller's own: another user's ids answer 404."""
 from datetime import datetime
 
 from django.http import HttpResponse
-from ninja import File, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
@@ -25,8 +25,21 @@ class DatasetOut(Schema):
     created_at: datetime
 
 
+MODEL = (
+    "A layer model: {front, layers, back, scale, background, q_min, q_max, constraints}. "
+    "front is the medium the neutrons come in through (e.g. air), layers run from the front "
+    "to the back, back is the substrate. Each layer has name, thickness, sld, isld and "
+    "roughness, the roughness being the interface on its front side; back has name, sld, "
+    "isld and roughness (its interface with the last layer); front has name and sld only "
+    "(refl1d ignores its absorption). SLDs in 1e-6/Å², lengths in Å. A number is fixed; "
+    "{value, free, min, max} with free true is fitted within [min, max]. constraints maps "
+    "LAYER.param to an expression, "
+    'e.g. {"B.thickness": "0.1 * A.thickness"}.'
+)
+
+
 class ModelIn(Schema):
-    model: dict
+    model: dict = Field(description=MODEL)
 
 
 class EvaluateOut(Schema):
@@ -37,7 +50,7 @@ class EvaluateOut(Schema):
 
 class FitIn(Schema):
     dataset: int
-    model: dict
+    model: dict = Field(description=MODEL)
     engine: str = "lm"
     options: dict[str, int] = {}
 
@@ -60,7 +73,7 @@ class FitOut(Schema):
 class SavedIn(Schema):
     title: str = ""
     notes: str = ""
-    model: dict
+    model: dict = Field(description=MODEL)
 
 
 class SavedOut(Schema):

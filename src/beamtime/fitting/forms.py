@@ -4,7 +4,7 @@ Inputs are named ``<row>-<param>-<part>``: row ``front``, ``layer-<i>`` or ``bac
 ``value``, ``free``, ``min`` or ``max``; layers also have ``-name``, ``-number`` (their
 order, from the front) and ``-remove``."""
 
-from beamtime.fitting.layers import Layer, LayerModel, ModelError
+from beamtime.fitting.layers import MEDIUM_PARAMS, Layer, LayerModel, ModelError
 
 
 class FormError(ValueError):
@@ -15,7 +15,7 @@ class FormError(ValueError):
         self.field = field
 
 
-ROW_PARAMS = {"front": ("sld", "isld", "roughness"), "layer": Layer.PARAMS, "back": ("sld", "isld")}
+ROW_PARAMS = {"layer": Layer.PARAMS, **MEDIUM_PARAMS}
 LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
 
 
@@ -120,7 +120,13 @@ def describe(field: str, data: dict) -> str:
 
 
 def _cells(layer: Layer, params) -> list[dict]:
-    return [{"name": p, "label": LABELS[p], **getattr(layer, p).__dict__} for p in params]
+    """A cell per column; one the row does not have is ``na`` (shown as –)."""
+    return [
+        {"name": p, "label": LABELS[p], **getattr(layer, p).__dict__}
+        if p in params
+        else {"name": p, "na": True}
+        for p in Layer.PARAMS
+    ]
 
 
 def rows_for(model: LayerModel) -> dict:
@@ -164,7 +170,9 @@ def rows_for(model: LayerModel) -> dict:
 def rows_from_post(post) -> dict:
     """The same as rows_for, from what was typed, so a refused form comes back as it was."""
 
-    def cell(prefix, name):
+    def cell(prefix, name, kind):
+        if name not in ROW_PARAMS[kind]:
+            return {"name": name, "na": True}
         return {"name": name, "label": LABELS.get(name, name), **_typed(post, f"{prefix}-{name}")}
 
     def row(prefix, kind, **extra):
@@ -172,7 +180,7 @@ def rows_from_post(post) -> dict:
             "prefix": prefix,
             "kind": kind,
             "name": post.get(f"{prefix}-name", ""),
-            "cells": [cell(prefix, p) for p in ROW_PARAMS[kind]],
+            "cells": [cell(prefix, p, kind) for p in Layer.PARAMS],
             **extra,
         }
 
