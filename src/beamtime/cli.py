@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser(
         "worker", help="start a Celery worker against the configured Redis"
     )
-    worker.add_argument("--queues", default=None, help="comma-separated queues (default: all)")
+    worker.add_argument(
+        "--queues",
+        default=None,
+        help="comma-separated queues: daq (run control), fits, reduction, default (default: all)",
+    )
     worker.add_argument(
         "--concurrency", type=int, default=None, help="parallel tasks (default: one per core)"
     )
@@ -153,6 +157,7 @@ def prepare_database() -> str | None:
 
     try:
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)  # the "shared" cache (login throttling)
     except DatabaseError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
@@ -173,7 +178,9 @@ def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
     return False
 
 
-def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
+def celery_worker_argv(
+    queues: list[str], concurrency: int | None, time_limit: int, name: str = "beamtime"
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -184,13 +191,24 @@ def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
         "--queues",
         ",".join(queues),
         "--hostname",
-        "beamtime@%h",
+        f"{name}@%h",
         "--loglevel",
         "INFO",
+        # The soft limit lets a task end cleanly (a fit records why it stopped).
+        "--soft-time-limit",
+        str(max(1, time_limit - 10)),
+        "--time-limit",
+        str(time_limit),
     ]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     return argv
+
+
+def time_limit_for(queues: list[str], pools: dict) -> int:
+    """The longest time limit of the pools that serve any of ``queues``."""
+    limits = [p["time_limit"] for p in pools.values() if set(p["queues"]) & set(queues)]
+    return max(limits, default=max(p["time_limit"] for p in pools.values()))
 
 
 def run_serve(args) -> int:
@@ -223,7 +241,13 @@ def run_serve(args) -> int:
 
             call_command("load_demo")
             supervisor.start("ECC simulators", simulator_argv(settings.HOME))
-        supervisor.start("celery worker", celery_worker_argv(settings.QUEUES, None))
+        for pool, spec in settings.WORKER_POOLS.items():
+            supervisor.start(
+                f"{pool} worker",
+                celery_worker_argv(
+                    spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
+                ),
+            )
         supervisor.start(
             "celery beat",
             [
@@ -282,9 +306,16 @@ def run_worker(args) -> int:
     setup_django()
     from django.conf import settings
 
+    queues = [q.strip() for q in args.queues.split(",")] if args.queues else settings.QUEUES
+    unknown = sorted(set(queues) - set(settings.QUEUES))
+    if unknown:
+        raise ConfigError(
+            f"--queues: unknown queue {', '.join(unknown)} (one of {', '.join(settings.QUEUES)})"
+        )
     check_redis(settings.REDIS_URL)
-    queues = args.queues.split(",") if args.queues else settings.QUEUES
-    argv = celery_worker_argv(queues, args.concurrency)
+    argv = celery_worker_argv(
+        queues, args.concurrency, time_limit_for(queues, settings.WORKER_POOLS)
+    )
     os.execv(argv[0], argv)
 
 
