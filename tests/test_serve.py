@@ -148,6 +148,16 @@ class Server:
         self.log.unlink()
 
 
+def wait_in_file(path: Path, pattern: str, timeout: float = 30) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, path.read_text() if path.exists() else "")
+        if match:
+            return match
+        time.sleep(0.2)
+    pytest.fail(f"{path} never held {pattern!r}")
+
+
 def log_in(url: str, username: str, password: str) -> urllib.request.OpenerDirector:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -168,6 +178,15 @@ def test_serve_starts_everything_and_stops_it_all(home):
         assert health["workers"]["workers"]
 
         password = server.wait_printed(r'log in as "admin" with password "([^"]+)"').group(1)
+        # Also in a file only the owner reads; every process logs to a file of its own.
+        kept = home / "admin-password"
+        assert kept.read_text().strip() == password
+        assert kept.stat().st_mode & 0o777 == 0o600
+        logs = {p.name for p in (home / "logs").iterdir()}
+        assert {"serve.log", "redis.log", "gunicorn.log", "celery-beat.log"} <= logs
+        assert {"daq-worker.log", "fits-worker.log", "reduction-worker.log"} <= logs
+        assert "beamtime-daq@" in (home / "logs" / "daq-worker.log").read_text()
+        assert "celery.beat" not in server.output()  # the console stays calm
         page = log_in(server.url, "admin", password).open(server.url).read().decode()
         assert "Run control" in page and "Log out" in page
 
@@ -402,13 +421,15 @@ def test_run_control_is_not_delayed_by_running_fits(home):
         assert result.returncode == 0, result.stderr
         assert "RUNNING 2" in result.stdout
         task_id, sent = re.search(r"SENT (\S+) ([\d.]+)", result.stdout).groups()
-        received = server.wait_printed(
+        daq_log = home / "logs" / "daq-worker.log"
+        received = wait_in_file(
+            daq_log,
             rf"(\S+ \S+) INFO celery.worker.strategy: Task "
-            rf"beamtime.daq.tasks.refresh_state_all\[{task_id}\] received"
+            rf"beamtime.daq.tasks.refresh_state_all\[{task_id}\] received",
         ).group(1)
         started = datetime.strptime(received, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
         assert started.timestamp() - float(sent) < 1.0
-        server.wait_printed(rf"refresh_state_all\[{task_id}\] succeeded")
+        wait_in_file(daq_log, rf"refresh_state_all\[{task_id}\] succeeded")
         # The fits were still running meanwhile.
         assert "RUNNING 2" in result.stdout
     finally:

@@ -167,6 +167,25 @@ def prepare_database() -> str | None:
     return password
 
 
+def keep_password(home, password: str):
+    """Write the first admin password to a file only its owner can read; return its path."""
+    path = home / "admin-password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return path
+
+
+def first_start_notice(password: str, path) -> str:
+    lines = [
+        f'First start: log in as "admin" with password "{password}".',
+        f"It is also in {path} (readable only by you).",
+        "Change it from the user menu, then delete that file.",
+    ]
+    rule = "=" * max(len(line) for line in lines)
+    return "\n".join(["", rule, *lines, rule, ""])
+
+
 def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
@@ -213,7 +232,7 @@ def time_limit_for(queues: list[str], pools: dict) -> int:
 
 def run_serve(args) -> int:
     from beamtime import conf, embedded_redis
-    from beamtime.supervisor import HomeLock, Supervisor
+    from beamtime.supervisor import HomeLock, Supervisor, log_file_handler
 
     lock = HomeLock(conf.home())
     lock.acquire()
@@ -223,7 +242,12 @@ def run_serve(args) -> int:
     setup_django()
     from django.conf import settings
 
-    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE)
+    settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
+    own_log = log_file_handler(settings.LOG_DIR / "serve.log")
+    own_log.terminator = "\n"
+    own_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(own_log)
+    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE, log_dir=settings.LOG_DIR)
     supervisor.handle_signals()
     try:
         if settings.EMBEDDED_REDIS:
@@ -290,12 +314,9 @@ def run_serve(args) -> int:
                 f"\nBeamtime is running at {url}  (health: {url}healthz; stop with Ctrl-C)",
                 flush=True,
             )
+            print(f"Logs: {settings.LOG_DIR}/", flush=True)
             if password:
-                print(
-                    f'First start: log in as "admin" with password "{password}". '
-                    "It is shown only this once; change it from the user menu.\n",
-                    flush=True,
-                )
+                print(first_start_notice(password, keep_password(settings.HOME, password)))
         status = supervisor.wait()
     finally:
         supervisor.stop()

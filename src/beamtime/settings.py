@@ -202,6 +202,8 @@ REDUCTION_LOCAL_DATA = conf.env("REDUCTION_LOCAL_DATA")
 REDUCTION_HTTP_SOURCES = conf.envmap("REDUCTION_HTTP_SOURCES")
 LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
 
+# `beamtime serve` writes its processes' logs here, one rotated file per process.
+LOG_DIR = Path(conf.env("LOG_DIR") or HOME / "logs").expanduser().resolve()
 # Kept by `beamtime serve` while it runs: which of its processes run, which are restarting.
 SERVE_STATUS_FILE = HOME / "serve-status.json"
 # /healthz keeps each answer this long (seconds), so that polling it costs next to nothing.
