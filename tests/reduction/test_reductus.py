@@ -48,11 +48,13 @@ class Diagram:
     def __init__(self):
         self.nodes, self.wires = [], []
 
-    def __call__(self, module: str, *inputs: tuple[int, str], **config) -> int:
+    def __call__(self, module: str, *inputs: tuple, **config) -> int:
+        """inputs: (node, terminal) from the node's output, or (node, output, terminal)."""
         self.nodes.append({"module": f"refl.{module}", "config": config})
         index = len(self.nodes) - 1
-        for source, terminal in inputs:
-            self.wires.append({"source": [source, "output"], "target": [index, terminal]})
+        for wire in inputs:
+            source, output, terminal = wire if len(wire) == 3 else (wire[0], "output", wire[1])
+            self.wires.append({"source": [source, output], "target": [index, terminal]})
         return index
 
     def load(self, *files: str, base: str = "monitor", join: bool = False) -> int:
@@ -67,7 +69,9 @@ class Diagram:
 
 
 def compare(ours: list, theirs: list[dict], finite: bool = False):
-    """finite: ours are finite where reductus' are not (compared where reductus' are)."""
+    """finite: ours are finite where reductus' are not (compared where reductus' are).
+    Where reductus has no value (NaN) neither have we, and the uncertainty is not compared
+    (reductus gives it as 0, we as NaN)."""
     assert len(ours) == len(theirs)
     ours = sorted(ours, key=lambda d: d.polarization)
     theirs = sorted(theirs, key=lambda d: d["polarization"])
@@ -78,6 +82,9 @@ def compare(ours: list, theirs: list[dict], finite: bool = False):
             if finite:
                 assert np.all(np.isfinite(value)), f"{mine.name} {name}"
                 value, expected = value[np.isfinite(expected)], expected[np.isfinite(expected)]
+            elif name == "dv":
+                defined = np.isfinite(np.array(ref["v"], dtype=float))
+                value, expected = value[defined], expected[defined]
             np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=f"{mine.name} {name}")
 
 
@@ -428,3 +435,89 @@ def test_a_detector_dead_time_must_be_given_and_comes_before_normalizing(pbr_sou
         d.run(late)
     with pytest.raises(AssertionError, match="no valid deadtime"):
         reductus("detector_dead_time", ["mli0159.nxs.pbr"])
+
+
+# In the every_file source (both folders):
+SPIN_FLIP = "reductus-pbr/mli0170.nxs.pbr"  # specular, all four cross-sections
+BEAM = "ncnr-pbr/mli0159.nxs.pbr"  # the direct beam in all four
+TWO = "ncnr-pbr/mli0115.nxs.pbr"  # specular, -- and ++
+
+
+def both(*files: str) -> list[str]:
+    return [str(PBR.parent / f) for f in files]
+
+
+def polarized(spec: str, **estimate) -> tuple[Diagram, int, int]:
+    """spec and the direct beam, normalized and joined; the estimate and its correction."""
+    d = Diagram()
+    joined = d.load(spec, join=True)
+    pol = d("estimate_polarization", (d.load(BEAM, join=True), "data"), **estimate)
+    correct = d("correct_polarization", (joined, "data"), (pol, "polarization", "polarization"))
+    return d, pol, correct
+
+
+ESTIMATES = [
+    ({}, ()),
+    ({"FRbalance": 30.0}, ("--frbalance", "30")),
+    ({"clip": True, "Emin": 99.0, "Imin": 1.0}, ("--clip", "--emin", "99", "--imin", "1")),
+]
+
+
+@pytest.mark.parametrize(("estimate", "options"), ESTIMATES)
+def test_the_polarization_efficiencies_agree(every_file, estimate, options):
+    d, pol, _ = polarized(SPIN_FLIP, **estimate)
+    (ours,) = _run_terminal(d, pol, "polarization")
+    theirs = reductus_run("estimate_polarization", both(BEAM), *options)["params"]["efficiency"]
+    effs = ours.efficiency_errors()
+    np.testing.assert_allclose(ours.dT, theirs["dtheta"], rtol=RTOL)
+    for k, (value, error) in effs.items():
+        np.testing.assert_allclose(value, theirs[k], rtol=RTOL, err_msg=k)
+        np.testing.assert_allclose(error, theirs[f"d{k}"], rtol=RTOL, err_msg=f"d{k}")
+    if estimate.get("clip"):  # Emin 99 %: the clipped polarizers sit at the limit
+        assert np.all(effs["fp"][0] >= 0.99 - 1e-12)
+
+
+def _run_terminal(d: Diagram, node: int, terminal: str) -> list:
+    template = Template("test", d.nodes, d.wires, "refl")
+    return calculate(template, registry, node, terminal, MemoryCache())
+
+
+@pytest.mark.parametrize(
+    ("spec", "options"),
+    [(SPIN_FLIP, ()), (SPIN_FLIP, ("--no-spinflip",)), (TWO, ())],
+)
+def test_the_polarization_correction_agrees(every_file, spec, options):
+    d, _, corrected = polarized(spec)
+    if options:
+        d.nodes[corrected]["config"] = {"spinflip": False}
+    ours = d.run(corrected)
+    theirs = reductus("correct_polarization", both(spec, BEAM), *options)
+    fixed = {"--", "++"} | (set() if options or spec != SPIN_FLIP else {"+-", "-+"})
+    assert {x.polarization for x in ours if x.normbase == "reflectivity"} == fixed
+    compare(ours, theirs)
+
+
+def test_the_spin_asymmetry_agrees(every_file):
+    d = Diagram()
+    joined = d.load(SPIN_FLIP, join=True)
+    (ours,) = d.run(d("spin_asymmetry", (joined, "data")))
+    (theirs,) = reductus("spin_asymmetry", both(SPIN_FLIP))
+    for name, value in (("Qz", ours.Qz), ("dQ", ours.dQ), ("v", ours.v)):
+        expected = np.array(theirs[name], dtype=float)
+        np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=name)
+    # reductus 1.0.1 swaps the two uncertainties in its propagation; ours is the derivative's
+    pp, mm = ({x.polarization: x for x in d.run(joined)}[xs] for xs in ("++", "--"))
+    total = pp.v + mm.v
+    expected = np.sqrt((2 * mm.v * pp.dv) ** 2 + (2 * pp.v * mm.dv) ** 2) / total**2
+    np.testing.assert_allclose(ours.dv, expected, rtol=1e-12)
+
+
+def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):
+    d, pol, corrected = polarized("ncnr-pbr/mli0111.nxs.pbr")  # -- only
+    with pytest.raises(TemplateError, match=r"\(data\): no \+\+ cross-section"):
+        d.run(corrected)
+    d = Diagram()
+    partial = {**fileinfo(BEAM), "entries": ["DOWN_DOWN", "UP_UP", "UP_DOWN"]}
+    beam = d("normalize", (d("load", filelist=[partial]), "data"), base="monitor")
+    with pytest.raises(TemplateError, match="lacks the cross-section -\\+"):
+        _run_terminal(d, d("estimate_polarization", (beam, "data")), "polarization")
