@@ -521,3 +521,37 @@ def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):
     beam = d("normalize", (d("load", filelist=[partial]), "data"), base="monitor")
     with pytest.raises(TemplateError, match="lacks the cross-section -\\+"):
         _run_terminal(d, d("estimate_polarization", (beam, "data")), "polarization")
+
+
+def stock(name: str, files: dict[str, list[str]]) -> tuple[Template, dict[str, int]]:
+    """A reductus stock template as predefined, its loaders given files; node index by title."""
+    template = predefined_template(name, {t: [fileinfo(f) for f in fs] for t, fs in files.items()})
+    return template, {n["title"]: i for i, n in enumerate(template.nodes)}
+
+
+def test_the_stock_unpolarized_template_agrees(pbr_source):
+    files = ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]
+    template, node = stock(
+        "Unpolarized (reductus)",
+        {"specular": files[:1], "background−": files[1:2], "direct beam": files[2:]},
+    )
+    ours = calculate(template, registry, node["divide by direct beam"], "output", MemoryCache())
+    compare(ours, reductus("divide_intensity", files))
+
+
+def test_the_stock_polarized_and_spin_asymmetry_templates_agree(every_file):
+    template, node = stock("Polarized (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]})
+    cache = MemoryCache()
+    ours = calculate(template, registry, node["correct polarization"], "output", cache)
+    assert len(ours) == 4
+    compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM)))
+    (asymmetry,) = calculate(template, registry, node["spin asymmetry"], "output", cache)
+    (theirs,) = reductus("spin_asymmetry", both(SPIN_FLIP))
+    np.testing.assert_allclose(asymmetry.v, np.array(theirs["v"], dtype=float), rtol=RTOL)
+    template, node = stock(
+        "Spin asymmetry (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    (again,) = calculate(template, registry, node["spin asymmetry"], "output", MemoryCache())
+    np.testing.assert_array_equal(again.v, asymmetry.v)
+    divided = calculate(template, registry, node["divide by direct beam"], "output", cache)
+    compare(divided, reductus("divide_intensity", both(SPIN_FLIP, BEAM)))
