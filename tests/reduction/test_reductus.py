@@ -555,3 +555,52 @@ def test_the_stock_polarized_and_spin_asymmetry_templates_agree(every_file):
     np.testing.assert_array_equal(again.v, asymmetry.v)
     divided = calculate(template, registry, node["divide by direct beam"], "output", cache)
     compare(divided, reductus("divide_intensity", both(SPIN_FLIP, BEAM)))
+
+
+@pytest.mark.parametrize(
+    ("file", "fit", "options"),
+    [
+        ("mli0111.nxs.pbr", {"Qmin": 0.002, "Qmax": 0.012}, ("--qmin", "0.002", "--qmax", "0.012")),
+        ("mli0111.nxs.pbr", {"Qmax": 0.012, "origin": True}, ("--qmax", "0.012", "--origin")),
+        ("mli0115.nxs.pbr", {}, ()),
+    ],
+)
+def test_the_fitted_footprint_agrees(pbr_source, file, fit, options):
+    d = Diagram()
+    joined = d.load(file, join=True)
+    fitted = d("fit_footprint", (joined, "data"), **fit)
+    errors = {"slope_error": 1.0, "intercept_error": 0.01}
+    node = d(
+        "correct_footprint", (joined, "data"), (fitted, "fitted_footprint", "fitted_footprint")
+    )
+    d.nodes[node]["config"] = errors
+    (ours,) = _run_terminal(d, fitted, "fitted_footprint")
+    answer = reductus_run(
+        "fit_footprint", [file], *options, "--slope-error", "1", "--intercept-error", "0.01"
+    )
+    p, dp = answer["params"]["footprint"]["p"], answer["params"]["footprint"]["dp"]
+    np.testing.assert_allclose([ours.slope, ours.intercept], p, rtol=RTOL, atol=1e-15)
+    np.testing.assert_allclose(ours.dslope, dp[0], rtol=RTOL)
+    if not fit.get("origin"):
+        np.testing.assert_allclose(ours.dintercept, dp[1], rtol=RTOL)
+    compare(d.run(node), answer["datasets"])
+
+
+def test_a_footprint_needs_a_fit_or_a_line(pbr_source):
+    d = Diagram()
+    node = d("correct_footprint", (d.load("mli0111.nxs.pbr"), "data"))
+    with pytest.raises(TemplateError, match=r"\(slope\): wire a fitted footprint"):
+        d.run(node)
+    d.nodes[node]["config"] = {"slope": 0.0, "intercept": 2.0}
+    (halved,) = d.run(node)
+    (plain,) = d.run(d.load("mli0111.nxs.pbr"))
+    np.testing.assert_allclose(halved.v, plain.v / 2)
+
+
+def test_the_stock_polarized_template_with_footprint_agrees(every_file):
+    template, node = stock(
+        "Polarized with footprint (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    ours = calculate(template, registry, node["correct footprint"], "output", MemoryCache())
+    assert len(ours) == 4
+    compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM), "--footprint"))
