@@ -604,3 +604,20 @@ def test_the_stock_polarized_template_with_footprint_agrees(every_file):
     ours = calculate(template, registry, node["correct footprint"], "output", MemoryCache())
     assert len(ours) == 4
     compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM), "--footprint"))
+
+
+def test_an_efficiency_outside_zero_to_one_names_clip(pbr_source):
+    d = Diagram()
+    three = {**fileinfo("mli0159.nxs.pbr"), "entries": ["DOWN_DOWN", "DOWN_UP", "UP_UP"]}
+    spin_flip = {**fileinfo("mli0159.nxs.pbr"), "entries": ["UP_DOWN"]}
+    beam = d("normalize", (d("load", filelist=[three]), "data"), base="monitor")
+    flipped = d("normalize", (d("load", filelist=[spin_flip]), "data"), base="monitor")
+    louder = d("rescale", (flipped, "data"), scale=50.0)  # +- as bright as the beam: unphysical
+    estimate = d("estimate_polarization", (beam, "data"), (louder, "data"))
+    with pytest.raises(
+        TemplateError, match=r"\(clip\): the \w+ \w+ efficiency is .* at slit 1 = 0.9984 mm"
+    ):
+        _run_terminal(d, estimate, "polarization")
+    d.nodes[estimate]["config"] = {"clip": True}
+    (clipped,) = _run_terminal(d, estimate, "polarization")
+    assert clipped.efficiency()["reject"].all()

@@ -33,7 +33,8 @@ def estimate_polarization(data, FRbalance=50.0, Emin=0.0, Imin=0.0, clip=False):
     :math:`y = (I^{-+}/I_c - 1)/FR`, efficiencies :math:`(1 - x)/2` and :math:`(1 - y)/2`.
     With *clip*, :math:`I_c \\ge I_{min}`, :math:`E_{min}^2 \\le FR \\le 1` and
     :math:`-1 \\le x, y \\le 1 - 2E_{min}` are enforced (values moved to the limit keep
-    their uncertainty). Uncertainties are propagated with their correlations.
+    their uncertainty); without, an efficiency outside [0, 1] beyond its uncertainty is an
+    error. Uncertainties are propagated with their correlations.
 
     **Inputs**
 
@@ -76,7 +77,7 @@ def estimate_polarization(data, FRbalance=50.0, Emin=0.0, Imin=0.0, clip=False):
             raise ParameterError("data", f"the {xs} beam was not measured at the ++ slits")
         intensity.append(beam[xs].v[index])
         error.append(beam[xs].dv[index])
-    return PolData(
+    estimate = PolData(
         name=beam["++"].name,
         normbase=beam["++"].normbase,
         dT=dT,
@@ -88,6 +89,28 @@ def estimate_polarization(data, FRbalance=50.0, Emin=0.0, Imin=0.0, clip=False):
         Imin=Imin,
         clip=clip,
     )
+    if not clip:
+        _check_physical(estimate)
+    return estimate
+
+
+EFFICIENCIES = {"fp": "front polarizer", "rp": "rear polarizer"}
+EFFICIENCIES |= {"ff": "front flipper", "rf": "rear flipper"}
+
+
+def _check_physical(estimate: PolData) -> None:
+    """An efficiency outside [0, 1] (beyond its uncertainty) names itself and *clip*."""
+    effs = estimate.efficiency_errors()
+    for key, label in EFFICIENCIES.items():
+        value, error = effs[key]
+        outside = np.flatnonzero((value + error < 0) | (value - error > 1) | np.isnan(value))
+        if len(outside):
+            k = outside[0]
+            raise ParameterError(
+                "clip",
+                f"the {label} efficiency is {value[k]:.4g} ± {error[k]:.2g} at slit 1 ="
+                f" {estimate.slit1[k]:g} mm, outside [0, 1]: check the beam, or clip",
+            )
 
 
 def _matrix(eff: dict, parts: tuple) -> np.ndarray:
