@@ -50,3 +50,29 @@ def test_browse_the_focal_plane_history(live_server, page):
     page.goto(live_server.url + "/configs/hetdex/diff/?from=2017-06-01&to=")
     assert "differ" in page.inner_text("main")
     shoot(page, "configs-diff")
+
+    # A correction after a published tag: both views on the page and in the slot's history.
+    from datetime import UTC, datetime
+
+    from beamtime.configs import store
+    from tests.factory import make_unit
+
+    store.tag(hetdex(), "HDR3", publish=True, description="data release 3")
+    store.correct(
+        hetdex(),
+        {"044": make_unit("099", specid="399", specslot="199")},
+        valid_from=datetime(2017, 2, 1, tzinfo=UTC),
+        valid_until=datetime(2017, 3, 1, tzinfo=UTC),
+        reason="logbook: IFU 099 sat in 044 in February 2017",
+    )
+    page.goto(live_server.url + "/configs/hetdex/?at=20170215")
+    page.wait_for_selector("#focal-plane .main-svg")
+    assert "Revision 13" in page.inner_text("p.revision")
+    shoot(page, "configs-corrected")
+    page.click("p.revision a:text('tag HDR3')")
+    page.wait_for_selector("#focal-plane .main-svg")
+    assert "tag HDR3" in page.inner_text("p.revision")
+    shoot(page, "configs-tag")
+    page.goto(live_server.url + "/configs/hetdex/slots/044/")
+    assert "by revision 13" in page.inner_text("main")
+    shoot(page, "configs-slot-corrected")

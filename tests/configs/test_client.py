@@ -244,3 +244,54 @@ def test_the_downloaded_clients_do_what_get_fplane_sh_does(server, tmp_path, run
     assert "404" in refused.stderr and "no configuration before 2017-01-10T18:00:00Z" in (
         refused.stderr
     )
+
+
+def test_the_demo_history_imported_as_files_reads_back_the_same_through_both_clients(
+    live_server, tmp_path
+):
+    """The issue's "done": the demo's history goes out as files, comes back in through
+    `beamtime fplane import`, and the manual's snippet and the downloaded client read the
+    same files as before."""
+    import io
+
+    from django.core.management import call_command
+
+    from beamtime.configs.models import Change, ConfigEntry
+    from tests.factory import hetdex, make_user
+
+    hetdex()
+    call_command("load_demo", stdout=io.StringIO())
+    stamps = [f"{c.valid_from:%Y%m%dT%H:%M:%S}" for c in hetdex().changes.order_by("valid_from")]
+    before, after, files = tmp_path / "before", tmp_path / "after", tmp_path / "files"
+    for folder in (before, after, files):
+        folder.mkdir()
+    for stamp in stamps:
+        manual_get_fplane(live_server.url, files / f"fplane{stamp}.txt", stamp, actpos=True)
+        manual_get_fplane(live_server.url, before / f"{stamp}-nominal.txt", stamp)
+    ConfigEntry.objects.all().delete()
+    Change.objects.all().delete()
+
+    _, key = make_api_key(make_user("ops", is_staff=True), scopes=["read", "write:fplane"])
+    names = sorted(p.name for p in files.iterdir())
+    done = beamtime("fplane", "import", *names, "--url", live_server.url, "--key", key, cwd=files)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == len(stamps) and "unchanged" not in done.stdout
+
+    with urlopen(f"{live_server.url}/fplane/get_fplane.py") as response:
+        (tmp_path / "get_fplane.py").write_bytes(response.read())
+    for stamp in stamps:
+        manual_get_fplane(live_server.url, after / f"{stamp}-nominal.txt", stamp)
+        assert (after / f"{stamp}-nominal.txt").read_text() == (
+            before / f"{stamp}-nominal.txt"
+        ).read_text()
+        got = subprocess.run(
+            ["/usr/bin/python3", "-I", "-S", str(tmp_path / "get_fplane.py"), stamp, "-p"],
+            cwd=after,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert got.returncode == 0, got.stderr
+        assert (after / f"fplane{stamp}.txt").read_text() == (
+            files / f"fplane{stamp}.txt"
+        ).read_text()

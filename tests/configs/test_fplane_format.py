@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beamtime.configs.fplane import (
@@ -14,6 +14,9 @@ from beamtime.configs.fplane import (
     slot_problem,
 )
 from tests.factory import make_unit
+
+# The machine running the suite may be busy: no timing checks on the fuzzers.
+FUZZ = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
 # Rows of the fplane file in pyhetdex's own test data (tests/data/fplane.txt), written by
 # HETDEX: IFUSLOT, X_FP, Y_FP. They fix where each seat is.
@@ -139,17 +142,20 @@ rows = st.builds(
 )
 
 
+@FUZZ
 @given(st.lists(rows, unique_by=lambda r: r.slot))
 def test_render_then_parse_gives_the_same_rows(generated):
     assert parse(render(generated)) == generated
 
 
+@FUZZ
 @given(st.lists(rows, unique_by=lambda r: r.slot))
 def test_parse_then_render_gives_the_same_text(generated):
     text = render(generated)
     assert render(parse(text)) == text
 
 
+@FUZZ
 @given(st.text())
 def test_any_text_parses_or_fails_with_a_line_number(text):
     try:

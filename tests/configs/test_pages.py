@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -102,3 +102,35 @@ def test_the_date_box_takes_every_form_and_keeps_what_was_typed(signed_in, typed
     page = signed_in.get("/configs/hetdex/", {"at": typed}).content.decode()
     assert shown in page
     assert f'name="at" value="{typed}"' in page
+
+
+@pytest.mark.django_db
+def test_a_correction_and_a_tag_show_on_the_instrument_page_and_in_the_slot_history(
+    signed_in, alice
+):
+    from beamtime.configs import store
+    from tests.factory import hetdex
+
+    store.tag(hetdex(), "HDR3", publish=True)
+    store.correct(
+        hetdex(),
+        {"013": make_unit("026")},
+        valid_from=T0 + timedelta(days=1),
+        valid_until=T0 + timedelta(days=30),
+        user=alice,
+        reason="logbook says 026",
+    )
+    page = signed_in.get("/configs/hetdex/?at=20170115").content.decode()
+    assert "Revision <strong>3</strong>" in page and "the latest revision" in page
+    assert "tag HDR3</a>" in page
+    assert "correction of 2017-01-11 18:00 – 2017-02-09 18:00" in page
+    tagged = signed_in.get("/configs/hetdex/?at=20170115&tag=HDR3")
+    text = tagged.content.decode()
+    assert "Revision <strong>2</strong>" in text and "tag <strong>HDR3</strong>" in text
+    assert [e.attributes["ifuid"] for e in tagged.context["entries"]][0] == "024"
+    assert "&tag=HDR3" in text  # downloads and links keep the view
+    history = signed_in.get("/configs/hetdex/slots/013/").content.decode()
+    assert "superseded" in history and "by revision 3: logbook says 026" in history
+    assert "(correction, revision 3)" in history
+    old = signed_in.get("/configs/hetdex/slots/013/?tag=HDR3").content.decode()
+    assert "by revision 3" not in old and "As known in tag <strong>HDR3</strong>" in old

@@ -2,11 +2,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beamtime.configs.report import ReportError, check_timestamp, read_report
 from beamtime.configs.rest import BadRequest, flag, read_body, read_start
+
+# The machine running the suite may be busy: no timing checks on the fuzzers.
+FUZZ = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
 NOW = datetime(2026, 11, 21, 6, tzinfo=UTC)
 
@@ -38,6 +41,7 @@ reports = st.fixed_dictionaries(
 )
 
 
+@FUZZ
 @given(reports | json_values)
 def test_any_json_is_a_report_or_a_report_error_naming_a_config_field(value):
     try:
@@ -96,6 +100,7 @@ SITE = type("Site", (), {"timezone": "America/Chicago"})()
 deep = st.integers(1, 3000).map(lambda n: ("[" * n + "]" * n).encode())
 
 
+@FUZZ
 @given(st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()) | deep)
 def test_any_body_is_read_or_refused_with_a_reason(content):
     try:
@@ -107,6 +112,7 @@ def test_any_body_is_read_or_refused_with_a_reason(content):
         assert str(exc)
 
 
+@FUZZ
 @given(json_values | st.text(max_size=30))
 def test_any_start_is_an_instant_or_a_reason_naming_start(value):
     try:

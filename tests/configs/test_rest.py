@@ -106,6 +106,27 @@ class TestGet:
 
 
 @pytest.mark.django_db
+def test_a_file_read_again_comes_from_the_cache_until_the_next_revision(
+    client, django_assert_max_num_queries
+):
+    from beamtime.configs import store
+    from tests.factory import hetdex
+
+    make_history((T0, {"013": make_unit("024")}))
+    known = timezone.now()
+    first = client.get("/fplane/20180715?full_fplane=0")
+    with django_assert_max_num_queries(1):  # the instrument row: is the cached file current?
+        again = client.get("/fplane/20180715?full_fplane=0")
+    assert again.content == first.content and again["X-Configuration-Revision"] == "1"
+    store.correct(hetdex(), {"013": make_unit("031")}, valid_from=T1, reason="logbook")
+    corrected = client.get("/fplane/20180715?full_fplane=0")
+    assert corrected["X-Configuration-Revision"] == "2"
+    assert rows(corrected)["013"].ifuid == "031"
+    then = client.get(f"/fplane/20180715?full_fplane=0&as_of={known:%Y%m%dT%H:%M:%S.%f}")
+    assert rows(then)["013"].ifuid == "024" and then["X-Configuration-Revision"] == "1"
+
+
+@pytest.mark.django_db
 def test_an_empty_history_is_404(client):
     response = client.get("/fplane/")
     assert response.status_code == 404

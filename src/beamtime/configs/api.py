@@ -4,6 +4,7 @@ files (staff)."""
 
 from datetime import datetime
 
+from django.apps import apps as django_apps
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -103,6 +104,45 @@ def configuration(request, name: str, when: str = "latest", as_of: str = "", tag
     return {
         "instrument": name,
         "at": at,
+        "as_of": seen_at,
+        "tag": tagged.name if tagged else None,
+        "revision": revision.revision if revision else None,
+        "entries": [e.to_dict() for e in sorted(entries, key=lambda e: e.slot.name)],
+    }
+
+
+class RunConfigurationOut(ConfigurationOut):
+    run: int
+    experiment: str
+
+
+@router.get(
+    "/{name}/runs/{number}",
+    response=RunConfigurationOut,
+    summary="The configuration of a DAQ run: the one valid when the run started",
+)
+def run_configuration(request, name: str, number: int, as_of: str = "", tag: str = ""):
+    instrument = instrument_for_user(request.user, name)
+    # Runs point at the change of this instrument valid at their start (daq/runs.py).
+    RunMetadata = django_apps.get_model("daq", "RunMetadata")
+    run = (
+        RunMetadata.objects.filter(config_change__instrument=instrument, run_number=number)
+        .select_related("experiment")
+        .first()
+    )
+    user = request.user
+    if run is None or not (
+        user.is_staff or run.experiment.members.filter(pk=user.pk).exists()
+    ):  # runs exist only for the experiment's members
+        raise HttpError(404, f"no run {number} recorded with {name}")
+    seen_at, tagged = known(instrument, as_of, tag)
+    entries = store.configuration_at(instrument, run.start_datetime, seen_at).values()
+    revision = store.revision_at(instrument, seen_at)
+    return {
+        "instrument": name,
+        "run": run.run_number,
+        "experiment": run.experiment.name,
+        "at": run.start_datetime,
         "as_of": seen_at,
         "tag": tagged.name if tagged else None,
         "revision": revision.revision if revision else None,

@@ -30,6 +30,10 @@ class Instrument(models.Model):
     # The site's time zone: a night (YYYYMMDD) is counted in local time.
     timezone = models.CharField(max_length=64, default="UTC")
     description = models.TextField(blank=True)
+    # Kept by the store with each change, so that a read knows from the instrument row
+    # whether what it cached is still the latest: the last revision and when it was made.
+    revision = models.PositiveIntegerField(default=0)
+    revised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -73,6 +74,32 @@ def fplane_file(request, datestr: str = ""):
         )
     except (DateError, BadRequest, store.ViewError) as exc:
         return text(f"{exc}\n", 400)
+    key = (
+        f"fplane:{instrument.pk}:{instrument.revision}:{instrument.revised_at}:{when.isoformat()}:"
+        f"{as_of.isoformat() if as_of else ''}:{int(actual_pos)}:{int(full)}"
+    )
+    found = cache.get(key)
+    if found is None:
+        found = render_file(instrument, when, as_of, actual_pos=actual_pos, full=full)
+        if isinstance(found, HttpResponse):
+            return found
+        # The file at an instant changes only with a new revision, which is in the key.
+        cache.set(key, found, CACHE_SECONDS)
+    body, revision = found
+    response = text(body)
+    response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
+    if revision:  # which revision of the history this file comes from
+        response["X-Configuration-Revision"] = str(revision)
+    if tag is not None:
+        response["X-Configuration-Tag"] = tag.name
+    return response
+
+
+CACHE_SECONDS = 3600
+
+
+def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool):
+    """The file's text and the revision it comes from, or a 404 response."""
     first = store.first_start(instrument)
     if first is None:
         return text("no focal-plane configuration has been recorded yet\n", 404)
@@ -84,14 +111,12 @@ def fplane_file(request, datestr: str = ""):
         )
     entries = store.configuration_at(instrument, when, as_of)
     configuration = {k: e.attributes for k, e in entries.items()}
-    response = text(render(rows_for(configuration, actual_pos=actual_pos, full=full)))
-    response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
-    revision = store.revision_at(instrument, as_of)
-    if revision is not None:  # which revision of the history this file comes from
-        response["X-Configuration-Revision"] = str(revision.revision)
-    if tag is not None:
-        response["X-Configuration-Tag"] = tag.name
-    return response
+    if as_of is None:
+        revision = instrument.revision
+    else:
+        change = store.revision_at(instrument, as_of)
+        revision = change.revision if change else None
+    return render(rows_for(configuration, actual_pos=actual_pos, full=full)), revision
 
 
 def depth(value, limit: int = MAX_BODY_DEPTH + 1) -> int:

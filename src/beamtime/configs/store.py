@@ -81,6 +81,14 @@ def _next_revision(instrument: Instrument) -> int:
     return (instrument.changes.aggregate(n=Max("revision"))["n"] or 0) + 1
 
 
+def _made(change: Change) -> Change:
+    """Note a new revision on the instrument row (locked by the caller)."""
+    Instrument.objects.filter(pk=change.instrument_id).update(
+        revision=change.revision, revised_at=change.made_at
+    )
+    return change
+
+
 class StartTooFarAhead(ChangeRefused):
     """Bad input rather than a conflict with the history."""
 
@@ -173,7 +181,7 @@ def apply_change(
                     opened_by=change,
                     recorded_at=now,
                 )
-        return change
+        return _made(change)
 
 
 def diff(
@@ -310,7 +318,7 @@ def correct(
             for piece in pieces:
                 piece.recorded_at = now
                 piece.save()
-        return change
+        return _made(change)
 
 
 def _differs(overlapping, attrs, start, end) -> bool:

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -32,17 +34,43 @@ def read_date(request, param: str, instrument: Instrument):
         return timezone.now(), f"{param}: {exc}"
 
 
+def read_view(request, instrument: Instrument):
+    """The revision a page shows: as known at ?as_of=, or at ?tag= (default: the latest),
+    its context for the page, and an error message."""
+    as_of, tag = request.GET.get("as_of", ""), request.GET.get("tag", "")
+    try:
+        seen_at, tagged = store.as_known(instrument, as_of, tag)
+        error = None
+    except store.ViewError as exc:
+        seen_at, tagged, error = None, None, str(exc)
+    view = {
+        "as_of": seen_at,
+        "tag": tagged,
+        "revision": store.revision_at(instrument, seen_at),
+        "query": ""
+        if error
+        else urlencode({k: v for k, v in (("as_of", as_of), ("tag", tag)) if v}),
+        "tags": instrument.tags.all()[:20],
+    }
+    return seen_at, view, error
+
+
 def instrument(request, name):
     instrument = instrument_for_user(request.user, name)
     when, error = read_date(request, "at", instrument)
-    entries = store.configuration_at(instrument, when)
+    as_of, view, view_error = read_view(request, instrument)
+    entries = store.configuration_at(instrument, when, as_of)
+    changes = instrument.changes.select_related("made_by").order_by("-revision")
+    if as_of is not None:
+        changes = changes.filter(made_at__lte=as_of)
     context = {
         "instrument": instrument,
         "when": when,
         "at": request.GET.get("at", ""),
-        "error": error,
+        "error": error or view_error,
+        "view": view,
         "entries": sorted(entries.values(), key=lambda e: e.slot.name),
-        "changes": instrument.changes.select_related("made_by")[:20],
+        "changes": changes[:20],
         "first": store.first_start(instrument),
     }
     if instrument.kind == Instrument.FPLANE:
@@ -95,10 +123,16 @@ def focal_plane_plot(entries) -> list[dict]:
 def slot(request, name, slot):
     instrument = instrument_for_user(request.user, name)
     slot = get_object_or_404(instrument.slots, name=slot)
+    as_of, view, error = read_view(request, instrument)
+    history = [
+        (e, e.superseded_at is not None and (as_of is None or e.superseded_at <= as_of))
+        for e in store.slot_history(slot, everything=True)
+        if as_of is None or e.recorded_at <= as_of
+    ]
     return render(
         request,
         "configs/slot.html",
-        {"instrument": instrument, "slot": slot, "history": store.slot_history(slot)},
+        {"instrument": instrument, "slot": slot, "history": history, "view": view, "error": error},
     )
 
 
