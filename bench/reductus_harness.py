@@ -37,6 +37,17 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   monitor_dead_time     monitor_dead_time(--nonparalyzing, --paralyzing) -> normalize(monitor)
 
 --sample-width W loads with super_load(sample_width=W) (the sample as a slit in dT).
+  estimate_polarization normalize(monitor) -> join the intensity scans ->
+                        estimate_polarization(--frbalance, --emin, --imin, --clip);
+                        params.efficiency holds beta, fp, rp, ff, rf and their d* per setting
+  correct_polarization  as background -> correct_polarization(estimate as above,
+                        spinflip unless --no-spinflip) of the background-subtracted data;
+                        with --footprint, then extract_xs(++) -> fit_footprint ->
+                        correct_footprint of each (reductus' polfoot template)
+  spin_asymmetry        normalize(monitor) -> join the specular scans -> spin_asymmetry
+  fit_footprint         normalize(monitor) -> join the specular scans -> fit_footprint
+                        (fit_range [--qmin, --qmax], --origin) -> correct_footprint of
+                        each (--slope-error, --intercept-error); params.footprint: p, dp
   group_by_intent       the loaded data sets, group by group (specular, backp, backm,
                         intensity, rock, other); params.group_sizes says where each ends
   extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
@@ -52,6 +63,7 @@ arrays per point; non-finite numbers are null. dT, dL and dQ are reductus' 1-sig
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -85,6 +97,10 @@ CASES = (
     "sample_broadening",
     "detector_dead_time",
     "monitor_dead_time",
+    "estimate_polarization",
+    "correct_polarization",
+    "spin_asymmetry",
+    "fit_footprint",
     "group_by_intent",
     "extract_xs",
     "filter",
@@ -193,7 +209,44 @@ def run(case, files, a):
         return [steps.abinitio_footprint(d, **fp) for d in data], params | {
             "abinitio_footprint": fp
         }
+    if case == "spin_asymmetry":
+        (spec, *_rest) = steps.group_by_intent(data)
+        return [steps.spin_asymmetry(steps.join(spec))], params
+    if case == "fit_footprint":
+        joined = steps.join(steps.group_by_intent(data)[0])
+        fit = dict(fit_range=[a.qmin, a.qmax], origin=a.origin)
+        fitted = steps.fit_footprint(joined, **fit)
+        params["footprint"] = {"p": list(map(float, fitted.p)), "dp": list(map(float, fitted.dp))}
+        errors = dict(slope_error=a.slope_error, intercept_error=a.intercept_error)
+        out = [steps.correct_footprint(d, copy.deepcopy(fitted), **errors) for d in joined]
+        return out, params | {"fit_footprint": fit, "correct_footprint": errors}
     params["join"] = dict(Q_tolerance=0.5, dQ_tolerance=0.002)
+    if case in ("estimate_polarization", "correct_polarization"):
+        estimate = dict(FRbalance=a.frbalance, Emin=a.emin, Imin=a.imin, clip=a.clip)
+        params["estimate_polarization"] = estimate
+        intensity = steps.join(steps.group_by_intent(data)[3])
+        pol = steps.estimate_polarization(intensity, **estimate)
+        if case == "estimate_polarization":
+            from reductus.reflred.polarization import polarization_efficiency
+            from uncertainties.unumpy import nominal_values, std_devs
+
+            eff = polarization_efficiency(
+                pol.beam, Imin=pol.Imin, Emin=pol.Emin, FRbal=pol.FRbal, clip=pol.clip
+            )
+            params["efficiency"] = {"dtheta": column(eff["dtheta"], len(eff["dtheta"]))}
+            for k in ("beta", "fp", "rp", "ff", "rf"):
+                n = len(eff["dtheta"])
+                params["efficiency"][k] = column(nominal_values(eff[k]), n)
+                params["efficiency"]["d" + k] = column(std_devs(eff[k]), n)
+            return intensity, params
+        out, _intensity = subtract(data)
+        params["correct_polarization"] = dict(spinflip=not a.no_spinflip)
+        out = steps.correct_polarization(out, pol, spinflip=not a.no_spinflip)
+        if a.footprint:  # as reductus' stock polarized-with-footprint template
+            fitted = steps.fit_footprint(steps.extract_xs(out, xs="++"))
+            params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"
+            out = [steps.correct_footprint(d, copy.deepcopy(fitted)) for d in out]
+        return out, params
     params["subtract_background"] = dict(align="none", ordinate="Qz (Qz_basis='actual')")
     out, intensity = subtract(data)
     if case == "background":
@@ -269,6 +322,17 @@ def main():
     p.add_argument("--intent", default="auto", help="mark_intent's intent (auto, infer, ...)")
     p.add_argument("--xs", default="++", help="extract_xs's cross-section")
     p.add_argument("--theta-offset", type=float, default=0.0, help="degrees")
+    p.add_argument("--frbalance", type=float, default=50.0, help="percent")
+    p.add_argument("--qmin", type=float, default=None, help="fit_footprint range")
+    p.add_argument("--qmax", type=float, default=None, help="fit_footprint range")
+    p.add_argument("--origin", action="store_true", help="fit_footprint through the origin")
+    p.add_argument("--slope-error", type=float, default=0.0, help="correct_footprint")
+    p.add_argument("--intercept-error", type=float, default=0.0, help="correct_footprint")
+    p.add_argument("--emin", type=float, default=0.0, help="percent")
+    p.add_argument("--imin", type=float, default=0.0, help="counts/s")
+    p.add_argument("--clip", action="store_true", help="clip the efficiencies")
+    p.add_argument("--no-spinflip", action="store_true", help="correct ++ and -- only")
+    p.add_argument("--footprint", action="store_true", help="fit and correct the footprint")
     p.add_argument("--broadening", type=float, default=0.0, help="degrees, 1-sigma")
     p.add_argument("--sample-width", type=float, default=None, help="mm, for super_load")
     p.add_argument("--nonparalyzing", type=float, default=0.0, help="dead time, us")

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,16 @@ class Server:
         self.log.unlink()
 
 
+def wait_in_file(path: Path, pattern: str, timeout: float = 30) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, path.read_text() if path.exists() else "")
+        if match:
+            return match
+        time.sleep(0.2)
+    pytest.fail(f"{path} never held {pattern!r}")
+
+
 def log_in(url: str, username: str, password: str) -> urllib.request.OpenerDirector:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -167,12 +178,21 @@ def test_serve_starts_everything_and_stops_it_all(home):
         assert health["workers"]["workers"]
 
         password = server.wait_printed(r'log in as "admin" with password "([^"]+)"').group(1)
+        # Also in a file only the owner reads; every process logs to a file of its own.
+        kept = home / "admin-password"
+        assert kept.read_text().strip() == password
+        assert kept.stat().st_mode & 0o777 == 0o600
+        logs = {p.name for p in (home / "logs").iterdir()}
+        assert {"serve.log", "redis.log", "gunicorn.log", "celery-beat.log"} <= logs
+        assert {"daq-worker.log", "fits-worker.log", "reduction-worker.log"} <= logs
+        assert "beamtime-daq@" in (home / "logs" / "daq-worker.log").read_text()
+        assert "celery.beat" not in server.output()  # the console stays calm
         page = log_in(server.url, "admin", password).open(server.url).read().decode()
         assert "Run control" in page and "Log out" in page
 
         children = descendants(server.proc.pid)
-        # redis, celery worker (+ its pool), beat, gunicorn (+ its workers)
-        assert len(children) >= 6, children
+        # redis, three celery workers (+ their pools), beat, gunicorn (+ its workers)
+        assert len(children) >= 10, children
         assert server.stop(signal.SIGTERM) == 0
         assert wait_gone(children) == []
         assert not (home / "redis" / "redis.sock").exists()
@@ -263,6 +283,12 @@ class TestStartupErrors:
         result = run(["serve"], beamtime_env(tmp_path / "file" / "var"))
         assert "BEAMTIME_HOME=" in one_line_error(result)
 
+    def test_a_worker_for_an_unknown_queue(self, home):
+        result = run(["worker", "--queues", "fits,dac"], beamtime_env(home))
+        assert one_line_error(result) == (
+            "beamtime: --queues: unknown queue dac (one of daq, fits, reduction, default)"
+        )
+
     def test_a_worker_without_redis(self, home):
         result = run(["worker"], beamtime_env(home, BEAMTIME_REDIS_URL="redis://127.0.0.1:1/0"))
         assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://127.0.0.1:1/0" in one_line_error(
@@ -291,11 +317,14 @@ def child_pids(home: Path) -> dict[str, int]:
     return {name: child["pid"] for name, child in status["children"].items()}
 
 
+KILLED = ["daq worker", "redis", "celery beat", "gunicorn"]
+
+
 def test_every_process_that_dies_is_restarted(home):
     server = Server(home, env={"BEAMTIME_HEALTH_CACHE_SECONDS": "0.2"})
     try:
         server.wait_healthy()
-        for name in ["celery worker", "redis", "celery beat", "gunicorn"]:
+        for name in KILLED:
             before = child_pids(home)
             os.kill(before[name], signal.SIGKILL)
             seen = set()
@@ -310,19 +339,16 @@ def test_every_process_that_dies_is_restarted(home):
                 pytest.fail(f"{name} was not restarted: {body}\n{server.output()}")
             assert server.proc.poll() is None
             assert f"{name} was killed by signal 9; restarting it in 1 s" in server.output()
-            if name in ("celery worker", "redis"):
+            if name in ("daq worker", "redis"):
                 assert "degraded" in seen, seen
             # The others were left alone.
             after = child_pids(home)
             assert {n: p for n, p in after.items() if n != name} == {
                 n: p for n, p in before.items() if n != name
             }
-        assert health(server.url)["processes"]["restarts"] == {
-            "redis": 1,
-            "celery worker": 1,
-            "celery beat": 1,
-            "gunicorn": 1,
-        }
+        restarts = health(server.url)["processes"]["restarts"]
+        assert restarts == {name: int(name in KILLED) for name in restarts}
+        assert set(restarts) == {*KILLED, "fits worker", "reduction worker"}
         children = descendants(server.proc.pid)
         assert server.stop() == 0
         assert wait_gone(children) == []
@@ -353,6 +379,59 @@ def test_a_second_serve_on_the_same_home_refuses_and_a_quick_restart_works(home)
         time.sleep(3)
         assert (home / "redis" / "redis.sock").exists()
         assert health(server.url)["ok"]
+    finally:
+        server.stop()
+        server.close()
+
+
+FITS_THEN_DAQ = """
+import time
+from django.contrib.auth import get_user_model
+from beamtime.daq import tasks
+from beamtime.fitting import jobs
+from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.models import Dataset, FitJob
+from tests.fitting.test_layers import session_model
+from tests.fitting.test_pages import DOUBLE_LAYER
+
+user = get_user_model().objects.create_user("fitter")
+data = Dataset.objects.create(owner=user, name="d.txt", content=DOUBLE_LAYER.decode(), points=300)
+model = LayerModel.from_dict(session_model())
+for _ in range(2):
+    jobs.submit(user, data, model, "dream", {"samples": 1000000, "burn": 100000})
+deadline = time.monotonic() + 120
+while FitJob.objects.filter(state="running").count() < 2 and time.monotonic() < deadline:
+    time.sleep(0.2)
+print("RUNNING", FitJob.objects.filter(state="running").count())
+time.sleep(2)
+print("SENT", tasks.refresh_state_all.delay().id, time.time())
+"""
+
+
+def test_run_control_is_not_delayed_by_running_fits(home):
+    server = Server(home, env={"BEAMTIME_FIT_WORKERS": "2"})
+    try:
+        server.wait_healthy()
+        # Two long DREAM fits occupy the fits pool; then a DAQ task is sent.
+        result = run(
+            ["manage", "shell", "--no-imports", "-c", FITS_THEN_DAQ],
+            beamtime_env(home, BEAMTIME_FIT_WORKERS="2"),
+            timeout=240,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "RUNNING 2" in result.stdout
+        task_id, sent = re.search(r"SENT (\S+) ([\d.]+)", result.stdout).groups()
+        daq_log = home / "logs" / "daq-worker.log"
+        received = wait_in_file(
+            daq_log,
+            rf"(\S+ \S+) INFO celery.worker.strategy: Task "
+            rf"beamtime.daq.tasks.refresh_state_all\[{task_id}\] received",
+        ).group(1)
+        started = datetime.strptime(received, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+        assert started.timestamp() - float(sent) < 1.0
+        wait_in_file(daq_log, rf"refresh_state_all\[{task_id}\] succeeded")
+        # The fits were still running meanwhile.
+        assert "RUNNING 2" in result.stdout
     finally:
         server.stop()
         server.close()

@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser(
         "worker", help="start a Celery worker against the configured Redis"
     )
-    worker.add_argument("--queues", default=None, help="comma-separated queues (default: all)")
+    worker.add_argument(
+        "--queues",
+        default=None,
+        help="comma-separated queues: daq (run control), fits, reduction, default (default: all)",
+    )
     worker.add_argument(
         "--concurrency", type=int, default=None, help="parallel tasks (default: one per core)"
     )
@@ -166,6 +170,7 @@ def prepare_database() -> str | None:
 
     try:
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)  # the "shared" cache (login throttling)
     except DatabaseError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
@@ -173,6 +178,25 @@ def prepare_database() -> str | None:
     password = create_first_admin()
     connection.close()
     return password
+
+
+def keep_password(home, password: str):
+    """Write the first admin password to a file only its owner can read; return its path."""
+    path = home / "admin-password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return path
+
+
+def first_start_notice(password: str, path) -> str:
+    lines = [
+        f'First start: log in as "admin" with password "{password}".',
+        f"It is also in {path} (readable only by you).",
+        "Change it from the user menu, then delete that file.",
+    ]
+    rule = "=" * max(len(line) for line in lines)
+    return "\n".join(["", rule, *lines, rule, ""])
 
 
 def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
@@ -186,7 +210,9 @@ def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
     return False
 
 
-def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
+def celery_worker_argv(
+    queues: list[str], concurrency: int | None, time_limit: int, name: str = "beamtime"
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -197,18 +223,29 @@ def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
         "--queues",
         ",".join(queues),
         "--hostname",
-        "beamtime@%h",
+        f"{name}@%h",
         "--loglevel",
         "INFO",
+        # The soft limit lets a task end cleanly (a fit records why it stopped).
+        "--soft-time-limit",
+        str(max(1, time_limit - 10)),
+        "--time-limit",
+        str(time_limit),
     ]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     return argv
 
 
+def time_limit_for(queues: list[str], pools: dict) -> int:
+    """The longest time limit of the pools that serve any of ``queues``."""
+    limits = [p["time_limit"] for p in pools.values() if set(p["queues"]) & set(queues)]
+    return max(limits, default=max(p["time_limit"] for p in pools.values()))
+
+
 def run_serve(args) -> int:
     from beamtime import conf, embedded_redis
-    from beamtime.supervisor import HomeLock, Supervisor
+    from beamtime.supervisor import HomeLock, Supervisor, log_file_handler
 
     lock = HomeLock(conf.home())
     lock.acquire()
@@ -218,7 +255,12 @@ def run_serve(args) -> int:
     setup_django()
     from django.conf import settings
 
-    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE)
+    settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
+    own_log = log_file_handler(settings.LOG_DIR / "serve.log")
+    own_log.terminator = "\n"
+    own_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(own_log)
+    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE, log_dir=settings.LOG_DIR)
     supervisor.handle_signals()
     try:
         if settings.EMBEDDED_REDIS:
@@ -236,7 +278,13 @@ def run_serve(args) -> int:
 
             call_command("load_demo")
             supervisor.start("ECC simulators", simulator_argv(settings.HOME))
-        supervisor.start("celery worker", celery_worker_argv(settings.QUEUES, None))
+        for pool, spec in settings.WORKER_POOLS.items():
+            supervisor.start(
+                f"{pool} worker",
+                celery_worker_argv(
+                    spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
+                ),
+            )
         supervisor.start(
             "celery beat",
             [
@@ -279,12 +327,9 @@ def run_serve(args) -> int:
                 f"\nBeamtime is running at {url}  (health: {url}healthz; stop with Ctrl-C)",
                 flush=True,
             )
+            print(f"Logs: {settings.LOG_DIR}/", flush=True)
             if password:
-                print(
-                    f'First start: log in as "admin" with password "{password}". '
-                    "It is shown only this once; change it from the user menu.\n",
-                    flush=True,
-                )
+                print(first_start_notice(password, keep_password(settings.HOME, password)))
         status = supervisor.wait()
     finally:
         supervisor.stop()
@@ -295,9 +340,16 @@ def run_worker(args) -> int:
     setup_django()
     from django.conf import settings
 
+    queues = [q.strip() for q in args.queues.split(",")] if args.queues else settings.QUEUES
+    unknown = sorted(set(queues) - set(settings.QUEUES))
+    if unknown:
+        raise ConfigError(
+            f"--queues: unknown queue {', '.join(unknown)} (one of {', '.join(settings.QUEUES)})"
+        )
     check_redis(settings.REDIS_URL)
-    queues = args.queues.split(",") if args.queues else settings.QUEUES
-    argv = celery_worker_argv(queues, args.concurrency)
+    argv = celery_worker_argv(
+        queues, args.concurrency, time_limit_for(queues, settings.WORKER_POOLS)
+    )
     os.execv(argv[0], argv)
 
 

@@ -57,6 +57,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "beamtime.core.context.site",
+                "beamtime.daq.alarms.banner",
             ],
         },
     },
@@ -156,8 +157,11 @@ CONTENT_SECURITY_POLICY = (
 REDIS_URL = conf.redis_url(HOME)
 EMBEDDED_REDIS = conf.embedded_redis()
 CELERY_BROKER_URL = conf.celery_url(REDIS_URL)
+# A caller that reads a task's result asks for it (apply_async(ignore_result=False)); nothing
+# in the platform does, since jobs keep their state in the database.
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
-CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "beamtime.daq.tasks.*": {"queue": "daq"},
@@ -165,15 +169,22 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Fits hold a worker for minutes: each takes one message at a time, so that the next queued
+# fit waits for a free process instead of behind a busy one.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+
+def _every(seconds: float, task: str) -> dict:
+    """A periodic task; a run not started within its period is dropped, not piled up."""
+    return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "clear-expired-sessions": {
-        "task": "beamtime.core.tasks.clear_expired_sessions",
-        "schedule": 3600.0,
-    },
-    "refresh-ecc-states": {"task": "beamtime.daq.tasks.refresh_state_all", "schedule": 3.0},
-    "check-data-routers": {"task": "beamtime.daq.tasks.check_routers", "schedule": 10.0},
-    "retry-filing": {"task": "beamtime.daq.tasks.retry_filing", "schedule": 5.0},
-    "fail-stale-fits": {"task": "beamtime.fitting.tasks.fail_stale_fits", "schedule": 30.0},
+    "clear-expired-sessions": _every(3600.0, "beamtime.core.tasks.clear_expired_sessions"),
+    "refresh-ecc-states": _every(3.0, "beamtime.daq.tasks.refresh_state_all"),
+    "check-data-routers": _every(10.0, "beamtime.daq.tasks.check_routers"),
+    "retry-filing": _every(5.0, "beamtime.daq.tasks.retry_filing"),
+    "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
 DAQ_ECC_TIMEOUT = 5.0
@@ -187,6 +198,10 @@ DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
 # host ("*": any), from which their log files may be read (README, "Run control").
 DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
 DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
+# Alarms are e-mailed to the experiment's coordinators through this SMTP server.
+EMAIL_HOST = conf.env("EMAIL_HOST", "localhost")
+EMAIL_PORT = conf.envint("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = conf.env("EMAIL_FROM", "beamtime@localhost")
 
 # Data reduction (README, "Data reduction"): where computed steps are kept, and the raw data
 # sources. The local folder is offered only while `beamtime serve` listens on loopback.
@@ -197,13 +212,35 @@ REDUCTION_LOCAL_DATA = conf.env("REDUCTION_LOCAL_DATA")
 REDUCTION_HTTP_SOURCES = conf.envmap("REDUCTION_HTTP_SOURCES")
 LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
 
+# `beamtime serve` writes its processes' logs here, one rotated file per process.
+LOG_DIR = Path(conf.env("LOG_DIR") or HOME / "logs").expanduser().resolve()
 # Kept by `beamtime serve` while it runs: which of its processes run, which are restarting.
 SERVE_STATUS_FILE = HOME / "serve-status.json"
 # /healthz keeps each answer this long (seconds), so that polling it costs next to nothing.
 HEALTH_CACHE_SECONDS = conf.envfloat("HEALTH_CACHE_SECONDS", 5.0)
 
-# Every queue the platform uses; `beamtime serve` and `beamtime worker` consume all by default.
-QUEUES = ["default", "fits", "reduction", "daq"]
+# Worker pools (README, "Queues and workers"): `beamtime serve` runs one Celery worker per pool,
+# so that a long fit never delays run control; a task running past its pool's time limit (in
+# seconds) is stopped. `beamtime worker --queues …` applies the same limits on other machines.
+WORKER_POOLS = {
+    "daq": {
+        "queues": ["daq"],
+        "concurrency": conf.envint("DAQ_WORKERS", 2),
+        "time_limit": int(DAQ_TRANSITION_TIMEOUT) + 60,
+    },
+    "fits": {
+        "queues": ["fits"],
+        "concurrency": conf.envint("FIT_WORKERS", 1),
+        "time_limit": conf.envint("FIT_TIME_LIMIT_MINUTES", 24 * 60) * 60,
+    },
+    "reduction": {
+        "queues": ["reduction", "default"],
+        "concurrency": conf.envint("REDUCTION_WORKERS", 1),
+        "time_limit": conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60,
+    },
+}
+# Every queue the platform uses; `beamtime worker` consumes all by default.
+QUEUES = [queue for pool in WORKER_POOLS.values() for queue in pool["queues"]]
 
 LOGGING = {
     "version": 1,

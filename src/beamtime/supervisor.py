@@ -6,6 +6,8 @@ die with the supervisor (PR_SET_PDEATHSIG), so that even a killed supervisor lea
 no orphans behind. A child that exits while the platform runs is started again after a
 back-off (1 s, doubling up to 30 s while it keeps dying within a minute of its start),
 and the supervisor keeps a status file that /healthz reads to say "degraded" meanwhile.
+Each child's output goes to its own log file (``<name>.log`` in the log folder, rotated by
+size); the console shows only the supervisor's own messages.
 """
 
 import contextlib
@@ -13,6 +15,7 @@ import ctypes
 import fcntl
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import subprocess
@@ -31,6 +34,8 @@ FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
 HEALTHY_AFTER = 60.0  # a child that ran this long before dying starts the back-off afresh
 POLL = 0.2
+LOG_MAX_BYTES = 10 * 2**20  # each child's log file is rotated at this size …
+LOG_BACKUPS = 5  # … keeping this many old ones
 
 
 def _die_with_parent():
@@ -48,24 +53,56 @@ class Child:
     restarts: int = 0
     restart_at: float | None = None
     exit_codes: list[int] = field(default_factory=list)
+    log: logging.Handler | None = None
+
+
+def log_file_handler(path: Path) -> logging.Handler:
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
+    handler.terminator = ""  # the lines keep their own newline
+    return handler
+
+
+def _copy_output(pipe, handler: logging.Handler) -> None:
+    for line in iter(pipe.readline, b""):
+        handler.emit(logging.makeLogRecord({"msg": line.decode(errors="replace")}))
+    pipe.close()
 
 
 class Supervisor:
-    def __init__(self, status_file: Path | None = None):
+    def __init__(self, status_file: Path | None = None, log_dir: Path | None = None):
         self.children: list[Child] = []
         self.status_file = status_file
+        self.log_dir = log_dir
         self.stop_requested = threading.Event()
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         child = Child(name, argv, env)
+        if self.log_dir is not None:
+            child.log = log_file_handler(self.log_path(name))
         self.children.append(child)
         self._spawn(child)
         return child.proc
 
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / (name.replace(" ", "-") + ".log")
+
     def _spawn(self, child: Child) -> None:
-        child.proc = subprocess.Popen(
-            child.argv, env=child.env, start_new_session=True, preexec_fn=_die_with_parent
+        output = (
+            {} if child.log is None else {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
         )
+        child.proc = subprocess.Popen(
+            child.argv,
+            env=child.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            **output,
+        )
+        if child.log is not None:
+            threading.Thread(
+                target=_copy_output, args=(child.proc.stdout, child.log), daemon=True
+            ).start()
         child.started_at = time.monotonic()
         child.restart_at = None
         self.write_status()
@@ -98,7 +135,8 @@ class Supervisor:
             child.quick_deaths = 1
         delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (child.quick_deaths - 1))
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        log.error("%s %s; restarting it in %g s", child.name, how, delay)
+        where = f" (its log: {self.log_path(child.name)})" if child.log else ""
+        log.error("%s %s; restarting it in %g s%s", child.name, how, delay, where)
         child.restart_at = now + delay
         self.write_status()
 

@@ -130,3 +130,32 @@ def test_observables_run_sheet_and_chart(live_server, page):
     page.wait_for_selector("#chart .main-svg")
     assert page.locator("#chart .scatterlayer .point").count() == 3
     shoot(page, "daq-observable-chart")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_router_waiting_to_file_and_a_refused_log(live_server, page):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from beamtime.daq.models import DataRouter, ECCServer
+
+    ada = make_user("ada")
+    experiment = make_experiment(members=[ada])
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging="/data/staging")
+    DataRouter.objects.update(
+        staging_directory_is_clean=False,
+        filing_run=7,
+        filing_attempts=2,
+        filing_error="cannot reach 10.0.0.5:22: Connection refused",
+        filing_next_try=timezone.now() + timedelta(seconds=40),
+    )
+    ECCServer.objects.update(log_path="/etc/passwd")  # saved before the log folders existed
+    log_in(page, live_server, "/daq/")
+    assert "run 7: retry 3 in" in page.inner_text("main")
+    assert page.locator("button:text('Retry now')").count() == 1
+    shoot(page, "daq-status-filing-retry")
+    page.goto(live_server.url + f"/daq/servers/{ECCServer.objects.get().pk}/log")
+    assert "root:" not in page.inner_text("main")
+    assert "BEAMTIME_DAQ_LOG_ROOTS" in page.inner_text("[role=alert]")
+    shoot(page, "daq-log-refused")

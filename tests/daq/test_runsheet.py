@@ -194,3 +194,10 @@ class TestObservables:
         assert (
             client.post("/daq/observables/order", {"order": str(observable.pk)}).status_code == 404
         )
+
+
+def test_saving_the_sheet_says_so_and_the_first_run_offers_no_previous(member, experiment):
+    response = member.post("/daq/runs/1", {"run_class": "beam", "title": "t"}, follow=True)
+    assert "Run 1: the run sheet is saved." in response.content.decode()
+    assert "Same as previous" not in member.get("/daq/runs/0").content.decode()
+    assert "Same as previous" in member.get("/daq/runs/1").content.decode()

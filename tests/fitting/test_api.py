@@ -142,3 +142,12 @@ def test_a_fit_through_the_api(client, alice, celery_worker):
         time.sleep(0.1)
     assert job["state"] == "done", job
     assert job["result"]["values"]["A thickness"] == pytest.approx(577.6, abs=2)
+
+
+def test_openapi_describes_the_fit_submission(client):
+    schema = client.get("/api/openapi.json").json()
+    body = schema["paths"]["/api/fitting/fits"]["post"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = schema["components"]["schemas"][ref]["properties"]
+    assert set(properties) == {"dataset", "model", "engine", "options"}
+    assert "front side" in properties["model"]["description"]  # the orientation, documented

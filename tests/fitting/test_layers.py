@@ -121,3 +121,46 @@ def test_constraints_cannot_use_the_front_mediums_roughness():
 def test_a_model_without_free_parameters_has_none():
     assert LayerModel().check().free_parameters() == []
     assert Layer("x").thickness == Param(0.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (lambda m: m["layers"][0].update(thickness=1.5e5), "layers.0.thickness.value", "at most"),
+        (
+            lambda m: m["layers"][0].update(
+                thickness={"value": 40, "free": True, "min": 30, "max": 1e9}
+            ),
+            "layers.0.thickness.max",
+            "at most 100000",
+        ),
+        (lambda m: m["layers"][0].update(roughness=2e3), "layers.0.roughness.value", "most 1000"),
+        (lambda m: m["layers"][0].update(sld=-2000), "layers.0.sld.value", "at least -1000"),
+        (lambda m: m["back"].update(isld=1e4), "back.isld.value", "at most 1000"),
+        (
+            lambda m: m.update(layers=[{"name": f"L{i}"} for i in range(400_000)]),
+            "layers",
+            "400000 layers, at most 100",
+        ),
+    ],
+)
+def test_the_documented_maxima(change, field, message):
+    data = session_model()
+    change(data)
+    with pytest.raises(ModelError) as raised:
+        LayerModel.from_dict(data)
+    assert raised.value.field == field and message in str(raised.value)
+
+
+def test_a_hundred_layers_is_a_model():
+    data = session_model()
+    data["layers"] = [{"name": f"L{i}", "thickness": 1e5} for i in range(100)]
+    assert len(LayerModel.from_dict(data).layers) == 100
+
+
+def test_a_constraint_is_one_line():
+    data = session_model()
+    data["layers"][0]["thickness"] = 40
+    data["constraints"] = {"B.thickness": "(0.1 *\n A.thickness)"}
+    with pytest.raises(ModelError, match="the expression must be on one line"):
+        LayerModel.from_dict(data)

@@ -261,3 +261,36 @@ def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, 
     page = client.get(f"/fitting/jobs/{job.pk}/")
     assert page.status_code == 200
     assert "Data set 2 of this co-refinement has been deleted." in page.content.decode()
+
+
+def test_a_broken_or_huge_layer_count_is_refused_at_once(client, dataset):
+    import time
+
+    post = editor_post(session_model()) | {"layer_count": "abc"}
+    page = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert page.status_code == 200
+    assert page.context["error"] == "layer count: 'abc' is not a whole number"
+    start = time.monotonic()
+    page = client.post(f"/fit/upload/{dataset.pk}", post | {"layer_count": "400000"})
+    assert time.monotonic() - start < 2
+    assert page.context["error"] == "400000 layers: a model has at most 100"
+
+
+def test_an_export_naming_an_odd_instrument_uploads_and_lists(client, alice):
+    import json
+
+    header = {"template": {"instrument": "ncnr.refl/../x y"}, "config": {}, "node": 0}
+    text = "# " + json.dumps(header | {"terminal": "output"}) + "\n" + DOUBLE_LAYER.decode()
+    client.force_login(alice)
+    response = upload(client, text.encode(), name="export.txt")
+    dataset = Dataset.objects.get()
+    assert dataset.instrument == "ncnr-refl-x-y"
+    assert response.redirect_chain[-1][0] == f"/fit/ncnr-refl-x-y/{dataset.pk}"
+    assert client.get("/fitting/").status_code == 200
+
+
+def test_a_data_set_is_parsed_once_and_shared_read_only(dataset):
+    first = Dataset.objects.get(pk=dataset.pk).data()
+    assert Dataset.objects.get(pk=dataset.pk).data() is first
+    with pytest.raises(ValueError):
+        first.q[0] = 1.0

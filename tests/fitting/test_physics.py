@@ -196,3 +196,25 @@ def test_the_downloaded_script_fits_the_same_with_refl1ds_command_line(tmp_path)
     fitted = {m[0]: float(m[1]) for m in re.findall(r"(\w+ thickness) [.|]+\s+([\d.]+)", final)}
     assert fitted["A thickness"] == pytest.approx(ours.values["A thickness"], abs=0.01)
     assert fitted["B thickness"] == pytest.approx(ours.values["B thickness"], abs=0.01)
+
+
+def test_data_too_dense_for_their_resolution_are_not_drawn_in_a_request():
+    # refl1d's convolution visits every point within ±3.7 σ of each point: 100 000 points
+    # with dQ/Q = 2.5 % would take tens of seconds; evaluate refuses at once, saying why.
+    q = np.linspace(0.005, 0.3, 100_000)
+    dense = ReflData(q, np.ones_like(q), np.ones_like(q), 0.025 * q)
+    assert refl1d_adapter.convolution_work(q, 0.025 * q / refl1d_adapter.FWHM_PER_SIGMA) > 4e8
+    with pytest.raises(ValueError, match="too dense for their resolution to be drawn at once"):
+        refl1d_adapter.evaluate(LayerModel(), dense)
+    # the real SNS file (665 points) is far from it
+    sns = parse_data((REFLECTIVITY / "sns_ref_l_sample.txt").read_bytes())
+    work = refl1d_adapter.convolution_work(sns.q, sns.dq / refl1d_adapter.FWHM_PER_SIGMA)
+    assert work < refl1d_adapter.MAX_CONVOLUTION / 100
+
+
+def test_many_points_times_many_layers_are_not_drawn_in_a_request():
+    q = np.linspace(0.005, 0.3, 100_000)
+    many = ReflData(q, np.ones_like(q), np.ones_like(q), None)
+    layers = [(f"L{i}", 10.0, 1.0, 0.0) for i in range(100)]
+    with pytest.raises(ValueError, match=r"100000 points × 102 slabs is too much"):
+        refl1d_adapter.evaluate(model(("air", 0.0), ("Si", 2.07), layers), many)

@@ -47,6 +47,10 @@ def test_the_stack_is_read_as_refl1d_builds_it_from_the_substrate_up():
         ("sample = SLD('Si')(0, 0) | SLD('air')(0, 3)\n", "line 1: the last slab is the front"),
         ("sample = SLD('Si')(5, 0) | SLD('air')(0, 0)\n", "line 1: the first slab"),
         (
+            f"sample = SLD('Si')(0, 0) | SLD('A')({'9' * 400}, 0) | SLD('air')(0, 0)\n",
+            "line 1: the number 99999999999999999999… is too large",
+        ),
+        (
             "sample = SLD('air')(0, 0) | SLD('Si')(0, 0)\nsample[0].interface.equals(1)\n",
             "line 2: a constraint needs",
         ),
@@ -74,9 +78,12 @@ def test_any_text_is_a_model_or_a_model_error(text):
 
 
 def test_long_stacks_are_read_and_absurd_ones_refused_cleanly():
-    layers = " | ".join(f"SLD('L{i}')(1.0, 0.0)" for i in range(200))
-    model = model_from_script(f"sample = SLD('air')(0, 0) | {layers} | SLD('Si')(0, 0)\n")
-    assert len(model.layers) == 200
+    layers = " | ".join(f"SLD('L{i}')(1.0, 0.0)" for i in range(100))
+    model = model_from_script(f"sample = SLD('Si')(0, 0) | {layers} | SLD('air')(0, 0)\n")
+    assert len(model.layers) == 100  # the most a model has
+    layers = " | ".join(f"SLD('L{i}')(1.0, 0.0)" for i in range(101))
+    with pytest.raises(ModelError, match="101 layers, at most 100"):
+        model_from_script(f"sample = SLD('Si')(0, 0) | {layers} | SLD('air')(0, 0)\n")
     absurd = " | ".join(f"SLD('L{i}')(1.0, 0.0)" for i in range(20000))
     with pytest.raises(ModelError, match="nested too deeply"):  # Python's own parser gives up
         model_from_script(f"sample = {absurd}\n")

@@ -48,11 +48,13 @@ class Diagram:
     def __init__(self):
         self.nodes, self.wires = [], []
 
-    def __call__(self, module: str, *inputs: tuple[int, str], **config) -> int:
+    def __call__(self, module: str, *inputs: tuple, **config) -> int:
+        """inputs: (node, terminal) from the node's output, or (node, output, terminal)."""
         self.nodes.append({"module": f"refl.{module}", "config": config})
         index = len(self.nodes) - 1
-        for source, terminal in inputs:
-            self.wires.append({"source": [source, "output"], "target": [index, terminal]})
+        for wire in inputs:
+            source, output, terminal = wire if len(wire) == 3 else (wire[0], "output", wire[1])
+            self.wires.append({"source": [source, output], "target": [index, terminal]})
         return index
 
     def load(self, *files: str, base: str = "monitor", join: bool = False) -> int:
@@ -67,7 +69,9 @@ class Diagram:
 
 
 def compare(ours: list, theirs: list[dict], finite: bool = False):
-    """finite: ours are finite where reductus' are not (compared where reductus' are)."""
+    """finite: ours are finite where reductus' are not (compared where reductus' are).
+    Where reductus has no value (NaN) neither have we, and the uncertainty is not compared
+    (reductus gives it as 0, we as NaN)."""
     assert len(ours) == len(theirs)
     ours = sorted(ours, key=lambda d: d.polarization)
     theirs = sorted(theirs, key=lambda d: d["polarization"])
@@ -78,6 +82,9 @@ def compare(ours: list, theirs: list[dict], finite: bool = False):
             if finite:
                 assert np.all(np.isfinite(value)), f"{mine.name} {name}"
                 value, expected = value[np.isfinite(expected)], expected[np.isfinite(expected)]
+            elif name == "dv":
+                defined = np.isfinite(np.array(ref["v"], dtype=float))
+                value, expected = value[defined], expected[defined]
             np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=f"{mine.name} {name}")
 
 
@@ -428,3 +435,189 @@ def test_a_detector_dead_time_must_be_given_and_comes_before_normalizing(pbr_sou
         d.run(late)
     with pytest.raises(AssertionError, match="no valid deadtime"):
         reductus("detector_dead_time", ["mli0159.nxs.pbr"])
+
+
+# In the every_file source (both folders):
+SPIN_FLIP = "reductus-pbr/mli0170.nxs.pbr"  # specular, all four cross-sections
+BEAM = "ncnr-pbr/mli0159.nxs.pbr"  # the direct beam in all four
+TWO = "ncnr-pbr/mli0115.nxs.pbr"  # specular, -- and ++
+
+
+def both(*files: str) -> list[str]:
+    return [str(PBR.parent / f) for f in files]
+
+
+def polarized(spec: str, **estimate) -> tuple[Diagram, int, int]:
+    """spec and the direct beam, normalized and joined; the estimate and its correction."""
+    d = Diagram()
+    joined = d.load(spec, join=True)
+    pol = d("estimate_polarization", (d.load(BEAM, join=True), "data"), **estimate)
+    correct = d("correct_polarization", (joined, "data"), (pol, "polarization", "polarization"))
+    return d, pol, correct
+
+
+ESTIMATES = [
+    ({}, ()),
+    ({"FRbalance": 30.0}, ("--frbalance", "30")),
+    ({"clip": True, "Emin": 99.0, "Imin": 1.0}, ("--clip", "--emin", "99", "--imin", "1")),
+]
+
+
+@pytest.mark.parametrize(("estimate", "options"), ESTIMATES)
+def test_the_polarization_efficiencies_agree(every_file, estimate, options):
+    d, pol, _ = polarized(SPIN_FLIP, **estimate)
+    (ours,) = _run_terminal(d, pol, "polarization")
+    theirs = reductus_run("estimate_polarization", both(BEAM), *options)["params"]["efficiency"]
+    effs = ours.efficiency_errors()
+    np.testing.assert_allclose(ours.dT, theirs["dtheta"], rtol=RTOL)
+    for k, (value, error) in effs.items():
+        np.testing.assert_allclose(value, theirs[k], rtol=RTOL, err_msg=k)
+        np.testing.assert_allclose(error, theirs[f"d{k}"], rtol=RTOL, err_msg=f"d{k}")
+    if estimate.get("clip"):  # Emin 99 %: the clipped polarizers sit at the limit
+        assert np.all(effs["fp"][0] >= 0.99 - 1e-12)
+
+
+def _run_terminal(d: Diagram, node: int, terminal: str) -> list:
+    template = Template("test", d.nodes, d.wires, "refl")
+    return calculate(template, registry, node, terminal, MemoryCache())
+
+
+@pytest.mark.parametrize(
+    ("spec", "options"),
+    [(SPIN_FLIP, ()), (SPIN_FLIP, ("--no-spinflip",)), (TWO, ())],
+)
+def test_the_polarization_correction_agrees(every_file, spec, options):
+    d, _, corrected = polarized(spec)
+    if options:
+        d.nodes[corrected]["config"] = {"spinflip": False}
+    ours = d.run(corrected)
+    theirs = reductus("correct_polarization", both(spec, BEAM), *options)
+    fixed = {"--", "++"} | (set() if options or spec != SPIN_FLIP else {"+-", "-+"})
+    assert {x.polarization for x in ours if x.normbase == "reflectivity"} == fixed
+    compare(ours, theirs)
+
+
+def test_the_spin_asymmetry_agrees(every_file):
+    d = Diagram()
+    joined = d.load(SPIN_FLIP, join=True)
+    (ours,) = d.run(d("spin_asymmetry", (joined, "data")))
+    (theirs,) = reductus("spin_asymmetry", both(SPIN_FLIP))
+    for name, value in (("Qz", ours.Qz), ("dQ", ours.dQ), ("v", ours.v)):
+        expected = np.array(theirs[name], dtype=float)
+        np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=name)
+    # reductus 1.0.1 swaps the two uncertainties in its propagation; ours is the derivative's
+    pp, mm = ({x.polarization: x for x in d.run(joined)}[xs] for xs in ("++", "--"))
+    total = pp.v + mm.v
+    expected = np.sqrt((2 * mm.v * pp.dv) ** 2 + (2 * pp.v * mm.dv) ** 2) / total**2
+    np.testing.assert_allclose(ours.dv, expected, rtol=1e-12)
+
+
+def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):
+    d, pol, corrected = polarized("ncnr-pbr/mli0111.nxs.pbr")  # -- only
+    with pytest.raises(TemplateError, match=r"\(data\): no \+\+ cross-section"):
+        d.run(corrected)
+    d = Diagram()
+    partial = {**fileinfo(BEAM), "entries": ["DOWN_DOWN", "UP_UP", "UP_DOWN"]}
+    beam = d("normalize", (d("load", filelist=[partial]), "data"), base="monitor")
+    with pytest.raises(TemplateError, match="lacks the cross-section -\\+"):
+        _run_terminal(d, d("estimate_polarization", (beam, "data")), "polarization")
+
+
+def stock(name: str, files: dict[str, list[str]]) -> tuple[Template, dict[str, int]]:
+    """A reductus stock template as predefined, its loaders given files; node index by title."""
+    template = predefined_template(name, {t: [fileinfo(f) for f in fs] for t, fs in files.items()})
+    return template, {n["title"]: i for i, n in enumerate(template.nodes)}
+
+
+def test_the_stock_unpolarized_template_agrees(pbr_source):
+    files = ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]
+    template, node = stock(
+        "Unpolarized (reductus)",
+        {"specular": files[:1], "background−": files[1:2], "direct beam": files[2:]},
+    )
+    ours = calculate(template, registry, node["divide by direct beam"], "output", MemoryCache())
+    compare(ours, reductus("divide_intensity", files))
+
+
+def test_the_stock_polarized_and_spin_asymmetry_templates_agree(every_file):
+    template, node = stock("Polarized (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]})
+    cache = MemoryCache()
+    ours = calculate(template, registry, node["correct polarization"], "output", cache)
+    assert len(ours) == 4
+    compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM)))
+    (asymmetry,) = calculate(template, registry, node["spin asymmetry"], "output", cache)
+    (theirs,) = reductus("spin_asymmetry", both(SPIN_FLIP))
+    np.testing.assert_allclose(asymmetry.v, np.array(theirs["v"], dtype=float), rtol=RTOL)
+    template, node = stock(
+        "Spin asymmetry (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    (again,) = calculate(template, registry, node["spin asymmetry"], "output", MemoryCache())
+    np.testing.assert_array_equal(again.v, asymmetry.v)
+    divided = calculate(template, registry, node["divide by direct beam"], "output", cache)
+    compare(divided, reductus("divide_intensity", both(SPIN_FLIP, BEAM)))
+
+
+@pytest.mark.parametrize(
+    ("file", "fit", "options"),
+    [
+        ("mli0111.nxs.pbr", {"Qmin": 0.002, "Qmax": 0.012}, ("--qmin", "0.002", "--qmax", "0.012")),
+        ("mli0111.nxs.pbr", {"Qmax": 0.012, "origin": True}, ("--qmax", "0.012", "--origin")),
+        ("mli0115.nxs.pbr", {}, ()),
+    ],
+)
+def test_the_fitted_footprint_agrees(pbr_source, file, fit, options):
+    d = Diagram()
+    joined = d.load(file, join=True)
+    fitted = d("fit_footprint", (joined, "data"), **fit)
+    errors = {"slope_error": 1.0, "intercept_error": 0.01}
+    node = d(
+        "correct_footprint", (joined, "data"), (fitted, "fitted_footprint", "fitted_footprint")
+    )
+    d.nodes[node]["config"] = errors
+    (ours,) = _run_terminal(d, fitted, "fitted_footprint")
+    answer = reductus_run(
+        "fit_footprint", [file], *options, "--slope-error", "1", "--intercept-error", "0.01"
+    )
+    p, dp = answer["params"]["footprint"]["p"], answer["params"]["footprint"]["dp"]
+    np.testing.assert_allclose([ours.slope, ours.intercept], p, rtol=RTOL, atol=1e-15)
+    np.testing.assert_allclose(ours.dslope, dp[0], rtol=RTOL)
+    if not fit.get("origin"):
+        np.testing.assert_allclose(ours.dintercept, dp[1], rtol=RTOL)
+    compare(d.run(node), answer["datasets"])
+
+
+def test_a_footprint_needs_a_fit_or_a_line(pbr_source):
+    d = Diagram()
+    node = d("correct_footprint", (d.load("mli0111.nxs.pbr"), "data"))
+    with pytest.raises(TemplateError, match=r"\(slope\): wire a fitted footprint"):
+        d.run(node)
+    d.nodes[node]["config"] = {"slope": 0.0, "intercept": 2.0}
+    (halved,) = d.run(node)
+    (plain,) = d.run(d.load("mli0111.nxs.pbr"))
+    np.testing.assert_allclose(halved.v, plain.v / 2)
+
+
+def test_the_stock_polarized_template_with_footprint_agrees(every_file):
+    template, node = stock(
+        "Polarized with footprint (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    ours = calculate(template, registry, node["correct footprint"], "output", MemoryCache())
+    assert len(ours) == 4
+    compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM), "--footprint"))
+
+
+def test_an_efficiency_outside_zero_to_one_names_clip(pbr_source):
+    d = Diagram()
+    three = {**fileinfo("mli0159.nxs.pbr"), "entries": ["DOWN_DOWN", "DOWN_UP", "UP_UP"]}
+    spin_flip = {**fileinfo("mli0159.nxs.pbr"), "entries": ["UP_DOWN"]}
+    beam = d("normalize", (d("load", filelist=[three]), "data"), base="monitor")
+    flipped = d("normalize", (d("load", filelist=[spin_flip]), "data"), base="monitor")
+    louder = d("rescale", (flipped, "data"), scale=50.0)  # +- as bright as the beam: unphysical
+    estimate = d("estimate_polarization", (beam, "data"), (louder, "data"))
+    with pytest.raises(
+        TemplateError, match=r"\(clip\): the \w+ \w+ efficiency is .* at slit 1 = 0.9984 mm"
+    ):
+        _run_terminal(d, estimate, "polarization")
+    d.nodes[estimate]["config"] = {"clip": True}
+    (clipped,) = _run_terminal(d, estimate, "polarization")
+    assert clipped.efficiency()["reject"].all()

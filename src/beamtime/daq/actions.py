@@ -116,16 +116,27 @@ def retry_filing_now(router: DataRouter) -> None:
         raise ActionRefused("the task queue does not answer: it will try on its own", 503) from None
 
 
-def choose_config(server: ECCServer, name: str) -> None:
+def choose_config(server: ECCServer, name: str, for_all: bool = False) -> list[str]:
+    """Select the configuration set ``name`` on the server (Idle only); with ``for_all``, on
+    every Idle server of the experiment that offers it too. The names of the servers changed."""
     if server.state != State.IDLE:
         raise ActionRefused(f"{server.name} must be Idle to change its configuration")
     parts = name.split("/")
-    config = None
-    if len(parts) == 3:
-        config = server.configs.filter(
+    if (
+        len(parts) != 3
+        or not server.configs.filter(
+            describe=parts[0], prepare=parts[1], configure=parts[2]
+        ).exists()
+    ):
+        raise ActionRefused(f"{server.name} offers no configuration set {name!r}", 422)
+    servers = server.experiment.ecc_servers.filter(state=State.IDLE) if for_all else [server]
+    changed = []
+    for each in servers:
+        config = each.configs.filter(
             describe=parts[0], prepare=parts[1], configure=parts[2]
         ).first()
-    if config is None:
-        raise ActionRefused(f"{server.name} offers no configuration set {name!r}", 422)
-    server.selected_config = config
-    server.save(update_fields=["selected_config"])
+        if config is not None:
+            ECCServer.objects.filter(pk=each.pk).update(selected_config=config)
+            changed.append(each.name)
+    server.refresh_from_db(fields=["selected_config"])
+    return changed

@@ -4,22 +4,26 @@ Only members of the active experiment (and staff) reach any of it."""
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.forms import model_to_dict
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
 from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions
+from beamtime.daq import actions, alarms, control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
 from beamtime.daq.models import Experiment
 from beamtime.daq.observables import ObservableForm, reorder
 from beamtime.daq.runs import RunRefused, activate_experiment
-from beamtime.daq.runsheet import RunSheetForm, observable_field, sheet_values
+from beamtime.daq.runsheet import RunSheetForm, observable_field, run_table_csv
 from beamtime.daq.setup_forms import FORMS
+from beamtime.daq.setup_views import ExperimentForm
 from beamtime.daq.status import status
 
 router = Router(tags=["run control"])
@@ -74,6 +78,12 @@ class StatusOut(Schema):
 
 class ConfigIn(Schema):
     config: str  # "describe/prepare/configure"
+    for_all: bool = False  # also on every Idle server that offers it
+
+
+class ConfigOut(Schema):
+    config: str
+    last_fetched: datetime
 
 
 def refused(exc: ActionRefused) -> HttpError:
@@ -121,15 +131,60 @@ def retry_filing(request, pk: int):
 
 
 @router.post(
-    "/servers/{pk}/config", response=ServerOut, summary="Choose the configuration set (while Idle)"
+    "/servers/{pk}/config",
+    response=StatusOut,
+    summary="Choose the configuration set (while Idle), optionally for every server offering it",
 )
 def choose_config(request, pk: int, payload: ConfigIn):
     server = ecc_server_for(request.user, pk)
     try:
-        actions.choose_config(server, payload.config)
+        actions.choose_config(server, payload.config, payload.for_all)
     except ActionRefused as exc:
         raise refused(exc) from None
-    return server.to_dict()
+    return status(server.experiment)
+
+
+def configs_out(configs) -> list[dict]:
+    return [{"config": str(c), "last_fetched": c.last_fetched} for c in configs]
+
+
+@router.get(
+    "/servers/{pk}/configs", response=list[ConfigOut], summary="The sets the server offered"
+)
+def list_configs(request, pk: int):
+    return configs_out(ecc_server_for(request.user, pk).configs.all())
+
+
+@router.post(
+    "/servers/{pk}/configs/refresh",
+    response=list[ConfigOut],
+    summary="Ask the server for its configuration sets now",
+)
+def refresh_configs(request, pk: int):
+    return configs_out(control.refresh_configs(ecc_server_for(request.user, pk)))
+
+
+class AlarmOut(Schema):
+    id: int
+    key: str
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+@router.get("/alarms", response=list[AlarmOut], summary="Alarms of the active experiment")
+def list_alarms(request, active: bool = True):
+    alarms_ = active_experiment_for(request.user).alarms.all()
+    return alarms_.filter(cleared_at=None) if active else alarms_[:200]
+
+
+@router.post("/alarms/{pk}/acknowledge", response=AlarmOut, summary="Acknowledge an alarm")
+def acknowledge_alarm(request, pk: int):
+    alarm = get_object_or_404(active_experiment_for(request.user).alarms, pk=pk)
+    alarms.acknowledge(alarm, request.user)
+    alarm.refresh_from_db()
+    return alarm
 
 
 @router.delete("/log", response=StatusOut, summary="Clear the log entries (coordinators)")
@@ -157,6 +212,7 @@ class RunIn(Schema):
     run_class: str | None = None
     title: str | None = None
     values: dict[str, int | float | str | None] = {}
+    same_as_previous: bool = False  # fill what stays empty from the run before
 
 
 def run_out(run) -> dict:
@@ -187,6 +243,14 @@ def runs(request):
     return [run_out(run) for run in active_experiment_for(request.user).runs.all()]
 
 
+@router.get("/runs.csv", summary="The runs table as CSV (as the Runs page downloads it)")
+def runs_csv(request):
+    experiment = active_experiment_for(request.user)
+    response = HttpResponse(run_table_csv(experiment), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(experiment.name)}-runs.csv"'
+    return response
+
+
 @router.patch("/runs/{number}", response=RunOut, summary="Fill in a run's metadata (the run sheet)")
 def update_run(request, number: int, payload: RunIn):
     run = get_object_or_404(active_experiment_for(request.user).runs, run_number=number)
@@ -194,10 +258,11 @@ def update_run(request, number: int, payload: RunIn):
     unknown = sorted(set(payload.values) - observables.keys())
     if unknown:
         raise HttpError(422, f"values: no observable {unknown[0]!r} in this experiment")
-    data = sheet_values(run) | {
-        "run_class": payload.run_class or run.run_class,
-        "title": run.title if payload.title is None else payload.title,
-    }
+    data = RunSheetForm.for_run(run, same_as_previous=payload.same_as_previous).initial
+    if payload.run_class:
+        data["run_class"] = payload.run_class
+    if payload.title is not None:
+        data["title"] = payload.title
     data |= {observable_field(observables[name]): value for name, value in payload.values.items()}
     form = RunSheetForm({k: "" if v is None else v for k, v in data.items()}, run=run)
     if not form.is_valid():
@@ -378,6 +443,13 @@ class ExperimentOut(Schema):
     name: str
     is_active: bool
     members: list[str]
+    coordinators: list[str]
+
+
+class ExperimentIn(Schema):
+    name: str
+    members: list[str] = []  # user names
+    coordinators: list[str] = []
 
 
 def experiment_out(e) -> dict:
@@ -386,7 +458,25 @@ def experiment_out(e) -> dict:
         "name": e.name,
         "is_active": e.is_active,
         "members": [u.get_username() for u in e.members.all()],
+        "coordinators": [u.get_username() for u in e.coordinators.all()],
     }
+
+
+def save_experiment(payload: ExperimentIn, instance=None) -> dict:
+    """Through the page's form (name checked as a folder name); people by user name."""
+    users = get_user_model().objects
+    data = {"name": payload.name}
+    for field in ("members", "coordinators"):
+        names = getattr(payload, field)
+        found = {u.get_username(): u.pk for u in users.filter(username__in=names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise HttpError(422, f"{field}: no user {missing[0]!r}")
+        data[field] = [found[n] for n in names]
+    form = ExperimentForm(data, instance=instance)
+    if not form.is_valid():
+        raise form_error(form)
+    return experiment_out(form.save())
 
 
 def staff_only(request):
@@ -398,6 +488,18 @@ def staff_only(request):
 def list_experiments(request):
     staff_only(request)
     return [experiment_out(e) for e in Experiment.objects.prefetch_related("members")]
+
+
+@router.post("/experiments", response={201: ExperimentOut}, summary="Create an experiment (staff)")
+def create_experiment(request, payload: ExperimentIn):
+    staff_only(request)
+    return Status(201, save_experiment(payload))
+
+
+@router.put("/experiments/{pk}", response=ExperimentOut, summary="Rename, set people (staff)")
+def change_experiment(request, pk: int, payload: ExperimentIn):
+    staff_only(request)
+    return save_experiment(payload, get_object_or_404(Experiment, pk=pk))
 
 
 @router.post(

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from beamtime.daq import alarms
 from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, DataRouter, ECCServer, LogEntry
@@ -61,6 +62,11 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
     except EccUnreachable as exc:
         if server.is_online:
             log_error(server, f"went offline: {exc}")
+            alarms.raise_alarm(
+                server.experiment_id,
+                f"offline:{server.name}",
+                f"ECC server {server.name} is offline",
+            )
         save(server, is_online=False, is_transitioning=False)
         return server
     except EccError as exc:
@@ -69,8 +75,10 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
         save(server, error_message=str(exc))
         return server
     state, fields = int(status.state), {}
-    if not server.is_online and server.last_seen_offline():
-        log_error(server, f"back online, {STATE_NAMES[state]}")
+    if not server.is_online:
+        alarms.clear_alarm(server.experiment_id, f"offline:{server.name}")
+        if server.last_seen_offline():
+            log_error(server, f"back online, {STATE_NAMES[state]}")
     if not status.transitioning:
         expected = server.target_state
         if expected is None or state == expected:
@@ -79,7 +87,16 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
             message = f"is {STATE_NAMES[state]}, expected {STATE_NAMES[expected]}"
             log_error(server, message)
             fields["error_message"] = message
+    # The list of configuration sets changes while a server is Idle (files edited): fetch it
+    # when a server answers Idle after being elsewhere, offline or new.
+    fetch = (
+        state == State.IDLE
+        and not status.transitioning
+        and (server.state != State.IDLE or not server.is_online)
+    )
     save(server, is_online=True, state=state, is_transitioning=status.transitioning, **fields)
+    if fetch:
+        refresh_configs(server)
     return server
 
 
@@ -218,6 +235,11 @@ def check_router(router: DataRouter) -> DataRouter:
         online, clean = False, router.staging_directory_is_clean
     if router.filing_run is not None:
         clean = False  # a run waits to be filed: not clean, whatever the folder says now
+    key = f"router-offline:{router.name}"
+    if not online and (router.is_online or router.last_checked is None):
+        alarms.raise_alarm(router.experiment_id, key, f"data router {router.name} is offline")
+    elif online and not router.is_online:
+        alarms.clear_alarm(router.experiment_id, key)
     now = timezone.now()
     DataRouter.objects.filter(pk=router.pk).update(
         is_online=online, staging_directory_is_clean=clean, last_checked=now
@@ -258,11 +280,17 @@ def organize_files(router: DataRouter, experiment_name: str, run_number: int) ->
         log_error(
             router, f"run {run_number:04d} not filed (attempt {attempts}, next in {wait} s): {exc}"
         )
+        alarms.raise_alarm(
+            router.experiment_id,
+            f"filing:{router.name}",
+            f"run {run_number} could not be filed on {router.name}; retrying",
+        )
         return False
     for name, kept_as in result.renamed.items():
         log_error(
             router, f"run {run_number:04d}: {name} existed already; the new file is {kept_as}"
         )
+    alarms.clear_alarm(router.experiment_id, f"filing:{router.name}")
     rows.update(
         staging_directory_is_clean=clean,
         filing_run=None,

@@ -80,6 +80,29 @@ class EasySetupForm(forms.Form):
         return data
 
 
+def current_values(experiment: Experiment) -> dict:
+    """The form's fields as the experiment's set-up has them now, to start from."""
+    sources = list(experiment.data_sources.select_related("ecc_server", "data_router"))
+    cobos = [s for s in sources if s.name != "MuTAnT"]
+    mutant = next((s for s in sources if s.name == "MuTAnT"), None)
+    if not cobos:
+        return {}
+    values = {
+        "num_cobos": len(cobos),
+        "one_ecc_server": len({s.ecc_server_id for s in sources}) == 1,
+        "first_cobo_ecc_ip": cobos[0].ecc_server.ip_address,
+        "first_cobo_data_router_ip": cobos[0].data_router.ip_address,
+        "staging_directory": cobos[0].data_router.staging_directory,
+    }
+    if mutant is not None:
+        values |= {
+            "mutant_is_present": True,
+            "mutant_ecc_ip": mutant.ecc_server.ip_address,
+            "mutant_data_router_ip": mutant.data_router.ip_address,
+        }
+    return values
+
+
 def addresses(form, field: str, first: str, count: int) -> list[str]:
     """``count`` consecutive addresses from ``first``, within its /24 network."""
     start = ipaddress.IPv4Address(first)

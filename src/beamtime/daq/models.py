@@ -352,3 +352,32 @@ class LogEntry(models.Model):
 
     def __str__(self):
         return f"{self.source}: {self.message}"
+
+
+class Alarm(models.Model):
+    """A condition that needs a person: raised once (and e-mailed to the experiment's
+    coordinators), shown as a banner on every page until acknowledged, cleared when the
+    condition clears (alarms.py)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="alarms")
+    key = models.CharField(max_length=150)  # what it is about: "offline:ecc1", "filing:r0" …
+    message = models.CharField(max_length=500)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-raised_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "key"],
+                condition=Q(cleared_at__isnull=True),
+                name="one_active_alarm_per_condition",
+            )
+        ]
+
+    def __str__(self):
+        return self.message

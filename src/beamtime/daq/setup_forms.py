@@ -1,11 +1,16 @@
 """The forms that change an experiment's set-up, for the pages and the API alike: hosts and
 log files only where the facility allows them (safety.py), links only within the experiment."""
 
+import logging
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from beamtime.daq import safety
 from beamtime.daq.models import DataRouter, DataSource, ECCServer
+
+log = logging.getLogger("beamtime.daq")
 
 
 class ComponentForm(forms.ModelForm):
@@ -37,6 +42,22 @@ class ECCServerForm(ComponentForm):
     class Meta:
         model = ECCServer
         fields = ["name", "ip_address", "port", "log_path"]
+
+    def save(self, commit=True):
+        server = super().save(commit)
+        if commit and {"ip_address", "port"} & set(self.changed_data):
+            # A new address: ask it for its configuration sets once the row is committed.
+            transaction.on_commit(lambda: fetch_configs_later(server.pk))
+        return server
+
+
+def fetch_configs_later(server_pk: int) -> None:
+    from beamtime.daq import tasks
+
+    try:
+        tasks.refresh_configs.delay(server_pk)
+    except Exception:  # the next poll that finds it Idle fetches them anyway
+        log.exception("cannot queue the configuration list of server %s", server_pk)
 
 
 class DataRouterForm(ComponentForm):

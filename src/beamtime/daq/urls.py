@@ -12,6 +12,7 @@ urlpatterns = [
     path("servers/<int:pk>/config", views.choose_config, name="choose-config"),
     path("routers/<int:pk>/retry", views.retry_filing, name="retry-filing"),
     path("log/clear", views.clear_log, name="clear-log"),
+    path("alarms/<int:pk>/acknowledge", views.acknowledge_alarm, name="acknowledge-alarm"),
     path("<slug:kind>/<int:pk>/log", views.log_tail, name="log-tail"),
     path("setup/easy", views.easy_setup_page, name="easy-setup"),
     *setup_views.component_urls(),

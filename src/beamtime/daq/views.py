@@ -1,13 +1,14 @@
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions, control
+from beamtime.daq import actions, alarms, control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
-from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
 from beamtime.daq.logs import LogRefused, read_log
 from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
@@ -67,6 +68,13 @@ def retry_filing(request, pk):
 
 
 @require_POST
+def acknowledge_alarm(request, pk):
+    experiment = active_experiment_for(request.user)
+    alarms.acknowledge(get_object_or_404(experiment.alarms, pk=pk), request.user)
+    return redirect(request.headers.get("Referer") or "daq:status")
+
+
+@require_POST
 def clear_log(request):
     coordinated_experiment_for(request.user, "clear the log").log_entries.all().delete()
     return panels(request)
@@ -77,7 +85,9 @@ def choose_config(request, pk):
     error = ""
     if request.method == "POST":
         try:
-            actions.choose_config(server, request.POST.get("config", ""))
+            actions.choose_config(
+                server, request.POST.get("config", ""), for_all="for_all" in request.POST
+            )
             return redirect("daq:status")
         except ActionRefused as exc:
             error = str(exc)
@@ -91,7 +101,7 @@ def choose_config(request, pk):
 
 def easy_setup_page(request):
     experiment = coordinated_experiment_for(request.user)
-    form = EasySetupForm(request.POST or None)
+    form = EasySetupForm(request.POST or None, initial=current_values(experiment))
     if request.method == "POST" and form.is_valid():
         if experiment.is_running:
             form.add_error(None, "a run is in progress: stop it before replacing the set-up")
@@ -135,6 +145,7 @@ def run_sheet(request, number=None):
         form = RunSheetForm(request.POST, run=run)
         if form.is_valid():
             form.save()
+            messages.success(request, f"Run {run.run_number}: the run sheet is saved.")
             return redirect("daq:runs")
     else:
         form = RunSheetForm.for_run(run, same_as_previous="same_as_previous" in request.GET)

@@ -48,11 +48,15 @@ class EvaluateOut(Schema):
     r: list[float]
 
 
-class FitIn(Schema):
-    dataset: int
+class FitSubmission(Schema):
+    """A fit to run (named apart from the reduction's FitIn: OpenAPI keys schemas by name)."""
+
+    dataset: int = Field(description="the id of one of your data sets")
     model: dict = Field(description=MODEL)
-    engine: str = "lm"
-    options: dict[str, int] = {}
+    engine: str = Field("lm", description="lm, amoeba, de or dream")
+    options: dict[str, int] = Field(
+        {}, description="steps, burn, samples: whole numbers from 1 to 1 000 000"
+    )
 
 
 class FitOut(Schema):
@@ -132,7 +136,7 @@ def evaluate(request, pk: int, payload: ModelIn):
 
 
 @router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
-def submit(request, payload: FitIn):
+def submit(request, payload: FitSubmission):
     dataset = dataset_for(request.user, payload.dataset)
     try:
         job = jobs.submit(

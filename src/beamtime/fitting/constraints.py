@@ -150,6 +150,8 @@ def _checked(target: str, expression: str, names: set[str] | None):
     text = expression.strip()
     if not text:
         raise ConstraintError(target, "the expression is empty")
+    if any(c in text for c in "\r\n\v\f\x85\u2028\u2029"):  # a script writes it on one line
+        raise ConstraintError(target, "the expression must be on one line")
     if len(text) > MAX_LENGTH:
         raise ConstraintError(
             target, f"the expression is too long ({len(text)} characters, at most {MAX_LENGTH})"

@@ -4,7 +4,7 @@ Inputs are named ``<row>-<param>-<part>``: row ``front``, ``layer-<i>`` or ``bac
 ``value``, ``free``, ``min`` or ``max``; layers also have ``-name``, ``-number`` (their
 order, from the front) and ``-remove``."""
 
-from beamtime.fitting.layers import MEDIUM_PARAMS, Layer, LayerModel, ModelError
+from beamtime.fitting.layers import MAX_LAYERS, MEDIUM_PARAMS, Layer, LayerModel, ModelError
 
 
 class FormError(ValueError):
@@ -42,10 +42,21 @@ def _row(post, row: str, kind: str) -> dict:
     return layer
 
 
+def layer_count(post) -> int:
+    """How many layer rows the form holds; FormError unless a whole number up to MAX_LAYERS,
+    so that no form can ask for more work than the largest model."""
+    raw = post.get("layer_count", "0").strip() or "0"
+    if not raw.isdigit() or len(raw) > 6:
+        raise FormError("layer_count", f"layer count: {raw[:20]!r} is not a whole number")
+    if int(raw) > MAX_LAYERS:
+        raise FormError("layers", f"{int(raw)} layers: a model has at most {MAX_LAYERS}")
+    return int(raw)
+
+
 def model_from_post(post, add_layer: bool = False) -> LayerModel:
     """The model the form describes; raises FormError naming the input in words."""
     rows = []
-    for i in range(int(post.get("layer_count", "0") or 0)):
+    for i in range(layer_count(post)):
         if post.get(f"layer-{i}-remove") == "on":
             continue
         try:
@@ -184,7 +195,10 @@ def rows_from_post(post) -> dict:
             **extra,
         }
 
-    count = int(post.get("layer_count", "0") or 0)
+    try:
+        count = layer_count(post)
+    except FormError:  # shown with the message: the rows as far as they can be
+        count = 0
     rows = [row("front", "front")]
     rows += [
         row(f"layer-{i}", "layer", number=post.get(f"layer-{i}-number", i + 1))

@@ -19,6 +19,14 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 
+# Bounds on what one model can ask for (README: "Limits"): 100 layers, a thickness up to
+# 10 µm, a roughness up to 1000 Å (beyond, refl1d's Névot–Croce factor overflows for common
+# contrasts), SLDs up to ±1000 × 10⁻⁶/Å² (real materials stay below 20).
+MAX_LAYERS = 100
+MAX_LENGTH = 1e5  # Å, a thickness
+MAX_ROUGHNESS = 1e3  # Å
+MAX_SLD = 1e3  # 10⁻⁶/Å², SLD and iSLD
+
 # refl1d parameter names are built from these names ("A thickness") and constraints refer to
 # them ("A.thickness"): a name must not look like an expression.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
@@ -39,11 +47,13 @@ class Param:
     min: float | None = None
     max: float | None = None
 
-    def check(self, where: str, lower: float = -math.inf) -> None:
+    def check(self, where: str, lower: float = -math.inf, upper: float = math.inf) -> None:
         if not math.isfinite(self.value):
             raise ModelError(f"{where}.value", "must be a finite number")
         if self.value < lower:
             raise ModelError(f"{where}.value", f"must be at least {lower:g}")
+        if self.value > upper:
+            raise ModelError(f"{where}.value", f"must be at most {upper:g}")
         if not self.free:
             return
         if self.min is None or self.max is None:
@@ -56,6 +66,8 @@ class Param:
             )
         if self.min < lower:
             raise ModelError(f"{where}.min", f"must be at least {lower:g}")
+        if self.max > upper:
+            raise ModelError(f"{where}.max", f"must be at most {upper:g}")
         if not self.min <= self.value <= self.max:
             raise ModelError(
                 f"{where}.value",
@@ -102,6 +114,8 @@ class LayerModel:
 
     def check(self) -> "LayerModel":
         """Raise ModelError for the first problem, naming its field; return self."""
+        if len(self.layers) > MAX_LAYERS:
+            raise ModelError("layers", f"{len(self.layers)} layers, at most {MAX_LAYERS}")
         names = set()
         for where, layer in self.stack():
             if not NAME.fullmatch(layer.name) or keyword.iskeyword(layer.name):
@@ -118,10 +132,10 @@ class LayerModel:
                 missing = where in MEDIUM_PARAMS and name not in MEDIUM_PARAMS[where]
                 if missing and (param.free or param.value != 0):
                     raise ModelError(f"{where}.{name}", _NO_SUCH[where, name])
-            layer.thickness.check(f"{where}.thickness", lower=0.0)
-            layer.roughness.check(f"{where}.roughness", lower=0.0)
-            layer.sld.check(f"{where}.sld")
-            layer.isld.check(f"{where}.isld", lower=0.0)
+            layer.thickness.check(f"{where}.thickness", lower=0.0, upper=MAX_LENGTH)
+            layer.roughness.check(f"{where}.roughness", lower=0.0, upper=MAX_ROUGHNESS)
+            layer.sld.check(f"{where}.sld", lower=-MAX_SLD, upper=MAX_SLD)
+            layer.isld.check(f"{where}.isld", lower=0.0, upper=MAX_SLD)
         self.scale.check("scale", lower=0.0)
         self.background.check("background", lower=0.0)
         if not 0 <= self.q_min < self.q_max:
@@ -259,6 +273,8 @@ class LayerModel:
         layers = data.get("layers", [])
         if not isinstance(layers, list):
             raise ModelError("layers", "must be a list")
+        if len(layers) > MAX_LAYERS:  # before reading them: a request cannot ask for more work
+            raise ModelError("layers", f"{len(layers)} layers, at most {MAX_LAYERS}")
         try:
             q_min, q_max = float(data.get("q_min", 0.0)), float(data.get("q_max", 1.0))
         except (TypeError, ValueError):

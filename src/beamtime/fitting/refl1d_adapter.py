@@ -13,7 +13,7 @@ from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
 from beamtime.fitting import constraints
 from beamtime.fitting.data import ReflData
-from beamtime.fitting.layers import Layer, LayerModel
+from beamtime.fitting.layers import MAX_LENGTH, MAX_ROUGHNESS, MAX_SLD, Layer, LayerModel
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 ENGINES = {
@@ -75,8 +75,9 @@ class FitError(ValueError):
     """A fit whose result cannot be trusted (not finite, impossible values); says why."""
 
 
-# The least a parameter may be, by kind, as LayerModel.check requires of typed values.
+# What a parameter may be, by kind, as LayerModel.check requires of typed values.
 LOWEST = {"thickness": 0.0, "roughness": 0.0, "isld": 0.0, "scale": 0.0, "background": 0.0}
+HIGHEST = {"thickness": MAX_LENGTH, "roughness": MAX_ROUGHNESS, "sld": MAX_SLD, "isld": MAX_SLD}
 
 
 def check_constrained(model: LayerModel, parameters: dict, when: str = "", error=ValueError):
@@ -93,10 +94,12 @@ def check_constrained(model: LayerModel, parameters: dict, when: str = "", error
         if not math.isfinite(value):
             raise error(f"constraint on {target}: {expression} gives {value}{when}")
         kind = target.rpartition(".")[2]
-        if value < LOWEST.get(kind, -math.inf):
+        low, high = LOWEST.get(kind, -HIGHEST.get(kind, math.inf)), HIGHEST.get(kind, math.inf)
+        if not low <= value <= high:
+            bound = f"above {high:g}" if value > high else f"below {low:g}"
             raise error(
                 f"constraint on {target}: {expression} gives {value:g}{when}, "
-                f"but a {kind} cannot be negative",
+                f"but a {kind} cannot be {'negative' if value < low == 0 else bound}"
             )
 
 
@@ -162,18 +165,52 @@ class Curve:
     profile_sld: list[float]
 
 
+# refl1d convolves the theory with each point's Gaussian resolution by summing over the points
+# within ±3.7 σ of it (its LOG_RESLIMIT), about 4.5 million of those per second on the
+# project's machine: dense data with a broad resolution cost O(points²). A web request draws
+# at most this many (≈ 2 s); fits, on a worker, are not limited.
+MAX_CONVOLUTION = 10_000_000
+# The reflectivity itself costs points × slabs (about 10 million per 2–5 s here).
+MAX_SLAB_POINTS = 5_000_000
+
+
+def convolution_work(q: np.ndarray, dq_sigma: np.ndarray) -> int:
+    """How many (point, neighbour) pairs refl1d's resolution convolution visits."""
+    reach = np.sqrt(2 * 6.907755278982137) * dq_sigma  # refl1d: LOG_RESLIMIT = ln 1e-3
+    return int((np.searchsorted(q, q + reach) - np.searchsorted(q, q - reach)).sum())
+
+
 def evaluate(model: LayerModel, data: ReflData) -> Curve:
     """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
     below the front surface (the front medium at negative depth, the back medium beyond the
     last layer), with at most about PROFILE_POINTS points whatever the thicknesses."""
     experiment = build_experiment(model, data)
+    probe = experiment.probe
+    work = convolution_work(probe.Q, probe.dQ)
+    if work > MAX_CONVOLUTION:
+        raise ValueError(
+            f"these data are too dense for their resolution to be drawn at once: each of the "
+            f"{len(probe.Q)} points averages the model over {work / len(probe.Q):.0f} of its "
+            "neighbours on average; narrow the Q range, rebin the data, or fit them (fits run "
+            "on a worker)"
+        )
+    slabs = len(probe.Q) * (len(model.layers) + 2)
+    if slabs > MAX_SLAB_POINTS:
+        raise ValueError(
+            f"{len(probe.Q)} points × {len(model.layers) + 2} slabs is too much to draw at once "
+            f"(at most {MAX_SLAB_POINTS:,} in a request): narrow the Q range or fit them (fits "
+            "run on a worker)"
+        )
     with np.errstate(all="ignore"):  # checked below
         q, r = experiment.reflectivity()
         chisq = float(FitProblem(experiment).chisq())
         z, rho = profile(experiment)
     for what, values in (("reflectivity", r), ("χ²", chisq), ("SLD profile", rho)):
         if not np.isfinite(values).all():
-            raise ValueError(f"the model's {what} is not finite: check its values")
+            raise ValueError(
+                f"the model's {what} is not finite: refl1d's calculation overflowed (a layer "
+                "of several µm below its critical edge, or a very large roughness?)"
+            )
     return Curve(q.tolist(), r.tolist(), chisq, z.tolist(), rho.tolist())
 
 

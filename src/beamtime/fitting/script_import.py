@@ -24,15 +24,15 @@ def _fail(line: int, message: str):
 
 
 def _number(node: ast.expr, line: int) -> float:
-    match node:
-        case ast.Constant(value=value) if type(value) in (int, float):
-            return float(value)
-        case ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=value)) if type(value) in (
-            int,
-            float,
-        ):
-            return -float(value)
-    _fail(line, "a number is expected here")
+    sign = 1.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -1.0, node.operand
+    if not isinstance(node, ast.Constant) or type(node.value) not in (int, float):
+        _fail(line, "a number is expected here")
+    try:
+        return sign * float(node.value)
+    except OverflowError:  # a 400-digit integer
+        _fail(line, f"the number {str(node.value)[:20]}… is too large")
 
 
 def _place(node: ast.expr) -> str | None:

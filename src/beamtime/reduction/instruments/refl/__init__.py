@@ -1,6 +1,7 @@
 """Specular reflectometry at a monochromatic instrument (NCNR PBR, MAGIK): the refl
 instrument's data type and reduction steps, one module per topic — loading, corrections
-(normalization, scaling, resolution, the direct beam), join, background, footprint — all
+(normalization, scaling, resolution, the direct beam), join, background, footprint,
+polarization — all
 sharing the arithmetic of values with uncertainties in ``numerics``.
 
 Every step takes values with 1-σ uncertainties and propagates them to first order, assuming
@@ -21,6 +22,7 @@ TOPICS = (
     "join",
     "background",
     "footprint",
+    "polarization",
 )
 for _topic in TOPICS:
     importlib.import_module(f"{__name__}.{_topic}")

@@ -85,7 +85,7 @@ class ReflData:
     start: str
     wavelength: float
     dL: float
-    normbase: str  # "counts", "monitor", "time", "roi" or "reflectivity"
+    normbase: str  # "counts", "monitor", "time", "roi", "reflectivity" or "asymmetry"
     Ti: np.ndarray
     Td: np.ndarray
     slit1: np.ndarray
@@ -241,6 +241,7 @@ YLABEL = {
     "time": "counts per second",
     "roi": "counts per roi count",
     "reflectivity": "reflectivity",
+    "asymmetry": "spin asymmetry (R++ − R−−)/(R++ + R−−)",
 }
 
 

@@ -3,7 +3,9 @@ with ``@module``) and what the file browser shows of a raw file.
 """
 
 from beamtime.reduction.dataflow.calc import DataType, Registry
+from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.nexus import load_nexus
+from beamtime.reduction.instruments.refl.poldata import PolData
 from beamtime.reduction.instruments.refl.refldata import ReflData
 
 
@@ -31,7 +33,23 @@ registry = Registry(
             display=ReflData.display,
             columns=ReflData.columns,
             metadata=ReflData.metadata,
-        )
+        ),
+        "footprint": DataType(
+            "footprint",
+            to_json=FootprintFit.to_dict,
+            from_json=FootprintFit.from_dict,
+            display=FootprintFit.display,
+            columns=FootprintFit.columns,
+            metadata=FootprintFit.metadata,
+        ),
+        "poldata": DataType(
+            "poldata",
+            to_json=PolData.to_dict,
+            from_json=PolData.from_dict,
+            display=PolData.display,
+            columns=PolData.columns,
+            metadata=PolData.metadata,
+        ),
     },
     describe_file=describe_file,
 )
