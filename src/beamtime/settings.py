@@ -118,6 +118,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-ecc-states": {"task": "beamtime.daq.tasks.refresh_state_all", "schedule": 3.0},
     "check-data-routers": {"task": "beamtime.daq.tasks.check_routers", "schedule": 10.0},
     "retry-filing": {"task": "beamtime.daq.tasks.retry_filing", "schedule": 5.0},
+    "run-limits": {"task": "beamtime.daq.tasks.enforce_run_limits", "schedule": 5.0},
     "fail-stale-fits": {"task": "beamtime.fitting.tasks.fail_stale_fits", "schedule": 30.0},
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
