@@ -9,11 +9,11 @@ def make_user(username: str = "alice", password: str = PASSWORD, **fields):
     return get_user_model().objects.create_user(username=username, password=password, **fields)
 
 
-def make_api_key(user, name: str = "laptop"):
+def make_api_key(user, name: str = "laptop", scopes=("read",)):
     """Return (row, key) for a new API key of ``user``."""
     from beamtime.core.models import ApiKey
 
-    return ApiKey.issue(user, name)
+    return ApiKey.issue(user, name, scopes)
 
 
 def make_unit(ifuid: str = "024", specid: str = "037", specslot: str = "042", **fields) -> dict:

@@ -4,12 +4,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import django_auth
 
 import beamtime
 from beamtime.configs.api import router as configs_router
 from beamtime.core.api import router as core_router
-from beamtime.core.auth import ApiKeyAuth
+from beamtime.core.auth import ApiKeyAuth, BrowserSessionAuth
 from beamtime.daq.api import router as daq_router
 from beamtime.fitting.api import router as fitting_router
 from beamtime.reduction.api import router as reduction_router
@@ -22,7 +21,7 @@ api = NinjaAPI(
         "`Authorization: Bearer <key>` (FPlane clients may send `FPS_API APIKEY=<key>`). "
         'Errors are JSON: `{"error": "…", "field": "…"}`.'
     ),
-    auth=[ApiKeyAuth(), django_auth],
+    auth=[ApiKeyAuth(), BrowserSessionAuth()],
     urls_namespace="api",
 )
 

@@ -6,6 +6,7 @@ This module does not import Django: the command line validates the configuration
 before it starts any process.
 """
 
+import ipaddress
 import os
 import re
 import secrets
@@ -48,6 +49,14 @@ def envint(name: str, default: int) -> int:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
 
 
+def envfloat(name: str, default: float) -> float:
+    raw = env(name, str(default)).strip()
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number") from None
+
+
 def envchoice(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = env(name, default).strip().lower()
     if raw not in choices:
@@ -73,8 +82,6 @@ def envlist(name: str, default: str) -> list[str]:
 def envhosts(name: str, default: str) -> list[str]:
     """Host names and networks (``10.0.0.0/24``, ``192.168.1.7``, ``daq1.lab``), normalised:
     networks in CIDR form, names in lower case."""
-    import ipaddress
-
     found = []
     for item in envlist(name, default):
         try:
@@ -102,6 +109,27 @@ def envpathmap(name: str) -> dict[str, list[str]]:
             raise ConfigError(f"{PREFIX}{name}: {path!r} is not an absolute, normal path")
         found.setdefault(host.lower(), []).append(path.rstrip("/") or "/")
     return found
+
+
+def envaddresses(name: str) -> list[str]:
+    """A comma-separated list of IP addresses (e.g. the proxies whose X-Forwarded-For counts)."""
+    found = []
+    for item in envlist(name, ""):
+        try:
+            found.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {item!r} is not an IP address") from None
+    return found
+
+
+def envheader(name: str, default: str) -> str:
+    """An HTTP header name such as X-Forwarded-Proto ("" or "none": no header)."""
+    raw = env(name, default).strip()
+    if raw.lower() in ("", "none"):
+        return ""
+    if not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not an HTTP header name")
+    return raw
 
 
 def envsecret(name: str) -> str:
