@@ -184,6 +184,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-ecc-states": _every(3.0, "beamtime.daq.tasks.refresh_state_all"),
     "check-data-routers": _every(10.0, "beamtime.daq.tasks.check_routers"),
     "retry-filing": _every(5.0, "beamtime.daq.tasks.retry_filing"),
+    "run-limits": _every(5.0, "beamtime.daq.tasks.enforce_run_limits"),
     "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
