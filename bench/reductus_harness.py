@@ -26,6 +26,36 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         (pass specular and background files; the sign is inferred)
   divide_intensity      as background (if any given) -> divide_intensity by the joined
                         SLIT scan of the same polarization (pass e.g. mli0159)
+  reflectivity          as divide_intensity -> abinitio_footprint(--width, --offset)
+                        -> rescale(--scale, --dscale): the predefined templates' last steps
+  normalize_roi, normalize_auto, normalize_power   normalize(base=...) likewise
+  theta_offset          normalize(monitor) -> theta_offset(--theta-offset)
+  back_reflection       normalize(monitor) -> back_reflection
+  absolute_angle        normalize(monitor) -> absolute_angle
+  sample_broadening     normalize(monitor) -> sample_broadening(--broadening)
+  detector_dead_time    detector_dead_time(--nonparalyzing, --paralyzing) -> normalize(monitor)
+  monitor_dead_time     monitor_dead_time(--nonparalyzing, --paralyzing) -> normalize(monitor)
+
+--sample-width W loads with super_load(sample_width=W) (the sample as a slit in dT).
+  estimate_polarization normalize(monitor) -> join the intensity scans ->
+                        estimate_polarization(--frbalance, --emin, --imin, --clip);
+                        params.efficiency holds beta, fp, rp, ff, rf and their d* per setting
+  correct_polarization  as background -> correct_polarization(estimate as above,
+                        spinflip unless --no-spinflip) of the background-subtracted data;
+                        with --footprint, then extract_xs(++) -> fit_footprint ->
+                        correct_footprint of each (reductus' polfoot template)
+  spin_asymmetry        normalize(monitor) -> join the specular scans -> spin_asymmetry
+  fit_footprint         normalize(monitor) -> join the specular scans -> fit_footprint
+                        (fit_range [--qmin, --qmax], --origin) -> correct_footprint of
+                        each (--slope-error, --intercept-error); params.footprint: p, dp
+  group_by_intent       the loaded data sets, group by group (specular, backp, backm,
+                        intensity, rock, other); params.group_sizes says where each ends
+  extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
+  filter                filter(--key, --comparator, --value) of the loaded data sets
+                        (a polarization value with p and m, as --xs)
+
+--entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
+"entries" does in reductus; --intent X calls mark_intent(intent=X) instead of 'auto'.
 
 Output (stdout): JSON {reductus, case, params, datasets: [...]}, one dataset per cross-section,
 arrays per point; non-finite numbers are null. dT, dL and dQ are reductus' 1-sigma values
@@ -33,6 +63,7 @@ arrays per point; non-finite numbers are null. dT, dL and dQ are reductus' 1-sig
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -56,6 +87,23 @@ CASES = (
     "footprint",
     "background",
     "divide_intensity",
+    "reflectivity",
+    "normalize_roi",
+    "normalize_auto",
+    "normalize_power",
+    "theta_offset",
+    "back_reflection",
+    "absolute_angle",
+    "sample_broadening",
+    "detector_dead_time",
+    "monitor_dead_time",
+    "estimate_polarization",
+    "correct_polarization",
+    "spin_asymmetry",
+    "fit_footprint",
+    "group_by_intent",
+    "extract_xs",
+    "filter",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -71,9 +119,12 @@ def _str_data_unwrapped(group, field, default=""):
 nexusref.str_data = _str_data_unwrapped
 
 
-def load(files):
+def load(files, entries=None, intent="auto", sample_width=None):
     filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
-    return [steps.mark_intent(d, intent="auto") for d in steps.super_load(filelist, base="none")]
+    if entries:
+        filelist = [{**info, "entries": entries} for info in filelist]
+    loaded = steps.super_load(filelist, base="none", sample_width=sample_width)
+    return [steps.mark_intent(d, intent=intent) for d in loaded]
 
 
 def normalize(datasets, base):
@@ -92,15 +143,55 @@ def subtract(datasets):
     return out, intensity
 
 
+def spins(text):
+    """A cross-section written with p and m for + and - (argparse swallows a value '--')."""
+    return text.replace("p", "+").replace("m", "-")
+
+
 def run(case, files, a):
     params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
-    data = load(files)
+    entries = a.entries.split(",") if a.entries else None
+    data = load(files, entries, a.intent, a.sample_width)
+    if a.sample_width is not None:
+        params["sample_width"] = a.sample_width
+    if a.intent != "auto":
+        params["mark_intent"] = a.intent
+    if entries:
+        params["entries"] = entries
     if case == "load":
         return data, params
-    params["normalize"] = "time" if case == "normalize_time" else "monitor"
-    data = normalize(data, params["normalize"])
-    if case in ("normalize_monitor", "normalize_time"):
+    if case == "group_by_intent":
+        groups = steps.group_by_intent(data)
+        return [d for g in groups for d in g], params | {"group_sizes": [len(g) for g in groups]}
+    if case == "extract_xs":
+        xs = spins(a.xs)
+        return steps.extract_xs(data, xs=xs), params | {"extract_xs": xs}
+    if case == "filter":
+        value = spins(a.value) if a.key == "polarization" else a.value
+        chosen = dict(key=a.key, comparator=a.comparator, value=value)
+        return steps.filter(data, **chosen), params | {"filter": chosen}
+    dead_time = dict(nonparalyzing=a.nonparalyzing, paralyzing=a.paralyzing)
+    if case == "detector_dead_time":
+        data = [steps.detector_dead_time(d, None, **dead_time) for d in data]
+        params["detector_dead_time"] = dead_time
+    if case == "monitor_dead_time":
+        data = [steps.monitor_dead_time(d, None, **dead_time) for d in data]
+        params["monitor_dead_time"] = dead_time
+    base = case.removeprefix("normalize_") if case.startswith("normalize_") else "monitor"
+    params["normalize"] = base
+    data = normalize(data, base)
+    if case.startswith("normalize_") or case.endswith("_dead_time"):
         return data, params
+    if case == "theta_offset":
+        return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
+            "theta_offset": a.theta_offset
+        }
+    if case in ("back_reflection", "absolute_angle"):
+        return [getattr(steps, case)(d) for d in data], params
+    if case == "sample_broadening":
+        return [steps.sample_broadening(d, a.broadening) for d in data], params | {
+            "sample_broadening": a.broadening
+        }
     if case == "join":
         joined = [j for group in steps.group_by_intent(data) for j in steps.join(group)]
         return joined, params | {"join": "per intent group, Q_tolerance=0.5, dQ_tolerance=0.002"}
@@ -118,14 +209,56 @@ def run(case, files, a):
         return [steps.abinitio_footprint(d, **fp) for d in data], params | {
             "abinitio_footprint": fp
         }
+    if case == "spin_asymmetry":
+        (spec, *_rest) = steps.group_by_intent(data)
+        return [steps.spin_asymmetry(steps.join(spec))], params
+    if case == "fit_footprint":
+        joined = steps.join(steps.group_by_intent(data)[0])
+        fit = dict(fit_range=[a.qmin, a.qmax], origin=a.origin)
+        fitted = steps.fit_footprint(joined, **fit)
+        params["footprint"] = {"p": list(map(float, fitted.p)), "dp": list(map(float, fitted.dp))}
+        errors = dict(slope_error=a.slope_error, intercept_error=a.intercept_error)
+        out = [steps.correct_footprint(d, copy.deepcopy(fitted), **errors) for d in joined]
+        return out, params | {"fit_footprint": fit, "correct_footprint": errors}
     params["join"] = dict(Q_tolerance=0.5, dQ_tolerance=0.002)
+    if case in ("estimate_polarization", "correct_polarization"):
+        estimate = dict(FRbalance=a.frbalance, Emin=a.emin, Imin=a.imin, clip=a.clip)
+        params["estimate_polarization"] = estimate
+        intensity = steps.join(steps.group_by_intent(data)[3])
+        pol = steps.estimate_polarization(intensity, **estimate)
+        if case == "estimate_polarization":
+            from reductus.reflred.polarization import polarization_efficiency
+            from uncertainties.unumpy import nominal_values, std_devs
+
+            eff = polarization_efficiency(
+                pol.beam, Imin=pol.Imin, Emin=pol.Emin, FRbal=pol.FRbal, clip=pol.clip
+            )
+            params["efficiency"] = {"dtheta": column(eff["dtheta"], len(eff["dtheta"]))}
+            for k in ("beta", "fp", "rp", "ff", "rf"):
+                n = len(eff["dtheta"])
+                params["efficiency"][k] = column(nominal_values(eff[k]), n)
+                params["efficiency"]["d" + k] = column(std_devs(eff[k]), n)
+            return intensity, params
+        out, _intensity = subtract(data)
+        params["correct_polarization"] = dict(spinflip=not a.no_spinflip)
+        out = steps.correct_polarization(out, pol, spinflip=not a.no_spinflip)
+        if a.footprint:  # as reductus' stock polarized-with-footprint template
+            fitted = steps.fit_footprint(steps.extract_xs(out, xs="++"))
+            params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"
+            out = [steps.correct_footprint(d, copy.deepcopy(fitted)) for d in out]
+        return out, params
     params["subtract_background"] = dict(align="none", ordinate="Qz (Qz_basis='actual')")
     out, intensity = subtract(data)
     if case == "background":
         return out, params
     base = by_polarization(steps.join(intensity))
     params["divide_intensity"] = "joined intensity scan, same polarization, aligned by dT"
-    return [steps.divide_intensity(d, base[d.polarization]) for d in out], params
+    out = [steps.divide_intensity(d, base[d.polarization]) for d in out]
+    if case == "divide_intensity":
+        return out, params
+    fp = dict(Io=1.0, width=a.width, offset=a.offset)
+    out = [steps.rescale(steps.abinitio_footprint(d, **fp), a.scale, a.dscale) for d in out]
+    return out, params | {"abinitio_footprint": fp, "rescale": dict(scale=a.scale, dscale=a.dscale)}
 
 
 def column(value, n):
@@ -137,7 +270,6 @@ def column(value, n):
 
 
 def describe(d):
-    n = len(d.v)
     arrays = dict(
         x=d.x,
         v=d.v,
@@ -160,6 +292,8 @@ def describe(d):
         counts=d.detector.counts,
         counts_variance=d.detector.counts_variance,
     )
+    # a field read once (e.g. one count for all points) stays one value in reductus
+    n = max(np.size(v) for v in arrays.values() if v is not None)
     return dict(
         name=d.name,
         entry=d.entry,
@@ -184,6 +318,28 @@ def main():
     p.add_argument("--mask", default="0", help="comma-separated 0-origin point indices")
     p.add_argument("--width", type=float, default=10.0, help="sample length along beam, mm")
     p.add_argument("--offset", type=float, default=0.0, help="sample offset along beam, mm")
+    p.add_argument("--entries", default="", help="comma-separated entry names to load")
+    p.add_argument("--intent", default="auto", help="mark_intent's intent (auto, infer, ...)")
+    p.add_argument("--xs", default="++", help="extract_xs's cross-section")
+    p.add_argument("--theta-offset", type=float, default=0.0, help="degrees")
+    p.add_argument("--frbalance", type=float, default=50.0, help="percent")
+    p.add_argument("--qmin", type=float, default=None, help="fit_footprint range")
+    p.add_argument("--qmax", type=float, default=None, help="fit_footprint range")
+    p.add_argument("--origin", action="store_true", help="fit_footprint through the origin")
+    p.add_argument("--slope-error", type=float, default=0.0, help="correct_footprint")
+    p.add_argument("--intercept-error", type=float, default=0.0, help="correct_footprint")
+    p.add_argument("--emin", type=float, default=0.0, help="percent")
+    p.add_argument("--imin", type=float, default=0.0, help="counts/s")
+    p.add_argument("--clip", action="store_true", help="clip the efficiencies")
+    p.add_argument("--no-spinflip", action="store_true", help="correct ++ and -- only")
+    p.add_argument("--footprint", action="store_true", help="fit and correct the footprint")
+    p.add_argument("--broadening", type=float, default=0.0, help="degrees, 1-sigma")
+    p.add_argument("--sample-width", type=float, default=None, help="mm, for super_load")
+    p.add_argument("--nonparalyzing", type=float, default=0.0, help="dead time, us")
+    p.add_argument("--paralyzing", type=float, default=0.0, help="dead time, us")
+    p.add_argument("--key", default="intent", help="filter's key")
+    p.add_argument("--comparator", default="eq", help="filter's comparator")
+    p.add_argument("--value", default="specular", help="filter's value")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

@@ -1,5 +1,6 @@
 """The JSON API root: one NinjaAPI, one error format, a router per app."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -59,6 +60,11 @@ def on_http_error(request, exc):
 @api.exception_handler(Http404)
 def on_not_found(request, exc):
     return error(request, "not found", 404)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request, exc):
+    return error(request, str(exc) or "permission denied", 403)
 
 
 @api.get("/", auth=None, summary="API root")

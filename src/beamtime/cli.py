@@ -76,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         help="Beamtime server (default: $BEAMTIME_URL or http://127.0.0.1:8000)",
     )
     update.set_defaults(run=run_fplane_update)
+    imp = fplane_commands.add_parser(
+        "import", help="import fplane files as history (staff key; all or nothing)"
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE", help="fplaneYYYYMMDD[THH:MM:SS].txt")
+    imp.add_argument("--start", default="", help="the start of a single file not named by date")
+    imp.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
+    imp.add_argument("--key", default=None, help="API key (default: $BEAMTIME_API_KEY)")
+    imp.add_argument(
+        "--url",
+        default=None,
+        help="Beamtime server (default: $BEAMTIME_URL or http://127.0.0.1:8000)",
+    )
+    imp.set_defaults(run=run_fplane_import)
 
     sim = commands.add_parser("ecc-sim", help="run a simulated ECC server (SOAP over HTTP)")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -385,6 +398,41 @@ def run_fplane_update(args) -> int:
         print(f"beamtime fplane: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(text)
+    return 0
+
+
+def run_fplane_import(args) -> int:
+    from pathlib import Path
+
+    from beamtime.configs import client
+
+    key = args.key or os.environ.get("BEAMTIME_API_KEY")
+    if not key:
+        print(
+            "beamtime fplane: an API key is needed: --key KEY or BEAMTIME_API_KEY", file=sys.stderr
+        )
+        return 2
+    if args.start and len(args.files) > 1:
+        print("beamtime fplane: --start is for a single file", file=sys.stderr)
+        return 2
+    files = []
+    for name in args.files:
+        try:
+            text = Path(name).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"beamtime fplane: cannot read {name}: {exc}", file=sys.stderr)
+            return 2
+        files.append({"name": Path(name).name, "text": text, "start": args.start})
+    try:
+        outcomes = client.import_fplane(
+            files, key, dry_run=args.dry_run, url=args.url or client.DEFAULT_URL
+        )
+    except client.FplaneClientError as exc:
+        print(f"beamtime fplane: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(client.describe_import(outcomes))
+    if args.dry_run:
+        print("dry run: nothing was written")
     return 0
 
 

@@ -57,6 +57,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "beamtime.core.context.site",
+                "beamtime.daq.alarms.banner",
             ],
         },
     },
@@ -182,6 +183,7 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": _every(3600.0, "beamtime.core.tasks.clear_expired_sessions"),
     "refresh-ecc-states": _every(3.0, "beamtime.daq.tasks.refresh_state_all"),
     "check-data-routers": _every(10.0, "beamtime.daq.tasks.check_routers"),
+    "retry-filing": _every(5.0, "beamtime.daq.tasks.retry_filing"),
     "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
@@ -192,6 +194,14 @@ DAQ_SSH_USER = conf.env("DAQ_SSH_USER")
 DAQ_SSH_KEY = conf.env("DAQ_SSH_KEY")
 DAQ_SSH_KNOWN_HOSTS = conf.env("DAQ_SSH_KNOWN_HOSTS")
 DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
+# Where ECC servers and data routers may be (networks and host names), and the folders, per
+# host ("*": any), from which their log files may be read (README, "Run control").
+DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
+DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
+# Alarms are e-mailed to the experiment's coordinators through this SMTP server.
+EMAIL_HOST = conf.env("EMAIL_HOST", "localhost")
+EMAIL_PORT = conf.envint("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = conf.env("EMAIL_FROM", "beamtime@localhost")
 
 # Data reduction (README, "Data reduction"): where computed steps are kept, and the raw data
 # sources. The local folder is offered only while `beamtime serve` listens on loopback.

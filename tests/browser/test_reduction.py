@@ -296,3 +296,73 @@ def test_reduced_data_go_to_fitting_and_the_fit_leads_back(live_server, page):
     expect(page.locator("#message")).to_contain_text("Reloaded the reduction of data set")
     expect(page.locator(LEGEND)).to_have_count(2)
     expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_a_files_cross_sections_are_chosen_in_the_browser(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    menu(page, "Template", "new-template")
+    add_step(page, "refl.load")
+    node(page, 0).locator(".title").click()
+    slit = page.locator("#files li.file", has_text="mli0159.nxs.pbr")
+    expect(slit.locator(".summary")).to_contain_text("-- 1, -+ 1, +- 1, ++ 1 points")
+    slit.locator("label").first.click()
+    boxes = slit.locator("fieldset.cross-sections input")
+    expect(boxes).to_have_count(4)
+    boxes.nth(1).uncheck()  # -+
+    page.locator("#files li.file", has_text="mli0159.nxs.pbr").locator(
+        "fieldset.cross-sections input"
+    ).nth(2).uncheck()  # +-
+    expect(page.locator("#panel .chosen-files li")).to_have_text(
+        ["mli0159.nxs.pbr · DOWN_DOWN, UP_UP×"]
+    )
+    screenshot(page, "reduction-cross-sections")
+    plot_terminal(page, 0, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)
+
+
+@pytest.fixture
+def both_folders():
+    """Both folders of PBR files as the local source."""
+    from beamtime.reduction import sources
+    from tests.reduction.conftest import PBR
+
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", PBR.parent)])
+    yield
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_folders", "fresh_cache")
+def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    page.click("#reduction summary:text-is('Template')")
+    page.click("#predefined a:text-is('Polarized (reductus)')")
+    template = next(
+        t
+        for t in service.instrument_definitions()[0]["templates"]
+        if t["name"] == "Polarized (reductus)"
+    )
+    titles = [n["title"] for n in template["nodes"]]
+    for title, folder, file in (
+        ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
+        ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
+    ):
+        node(page, titles.index(title)).locator(".title").click()
+        page.locator("#files li.folder a", has_text=folder).click()
+        page.locator("#files li.file", has_text=file).locator("label").first.click()
+        expect(page.locator("#panel .chosen-files li")).to_have_count(1)
+        page.locator("#files nav a", has_text="local").click()
+    estimate = titles.index("estimate polarization")
+    plot_terminal(page, estimate, "output", "polarization")
+    expect(page.locator(LEGEND)).to_have_count(4)
+    expect(page.locator("#plot .ytitle")).to_have_text("efficiency (%)")
+    screenshot(page, "reduction-polarization-efficiency")
+    plot_terminal(page, titles.index("correct polarization"), "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(4)
+    expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")
+    screenshot(page, "reduction-polarized")

@@ -25,13 +25,19 @@ class TestKeysPage:
         assert key in response.content.decode()
 
         row = ApiKey.objects.get(user=alice)
-        assert row.name == "shift laptop"
+        assert row.name == "shift laptop" and row.scopes == ["read"]
         assert row.digest == hashlib.sha256(key.encode()).hexdigest()
         assert key not in {row.prefix, row.digest, row.name}
 
         again = client.get("/accounts/keys/").content.decode()
         assert key not in again
         assert f"{row.prefix}…" in again
+
+    def test_it_gives_a_key_the_write_scope_only_when_asked(self, client, alice):
+        client.force_login(alice)
+        client.post("/accounts/keys/", {"name": "tcs", "write_fplane": "on"})
+        assert ApiKey.objects.get(user=alice).scopes == ["read", "write:fplane"]
+        assert "read, write:fplane" in client.get("/accounts/keys/").content.decode()
 
     def test_it_rejects_a_key_without_a_name(self, client, alice):
         client.force_login(alice)
@@ -132,10 +138,15 @@ class TestKeyAuthentication:
 class TestKeysApi:
     def test_it_creates_lists_and_revokes_keys(self, client, alice):
         _, key = make_api_key(alice, "first")
+        client.force_login(alice)  # keys are created signed in
         created = client.post(
-            "/api/keys", {"name": "second"}, content_type="application/json", headers=auth(key)
+            "/api/keys",
+            {"name": "second", "scopes": ["read", "write:fplane"]},
+            content_type="application/json",
         )
+        client.logout()
         assert created.status_code == 201
+        assert created.json()["scopes"] == ["read", "write:fplane"]
         new_key = created.json()["key"]
         assert client.get("/api/me", headers=auth(new_key)).status_code == 200
 
@@ -148,6 +159,21 @@ class TestKeysApi:
         assert revoked.json()["revoked_at"] is not None
         assert client.get("/api/me", headers=auth(new_key)).status_code == 401
 
+    def test_a_key_cannot_create_keys(self, client, alice):
+        _, key = make_api_key(alice, "first", ["read", "write:fplane"])
+        response = client.post(
+            "/api/keys", {"name": "more"}, content_type="application/json", headers=auth(key)
+        )
+        assert response.status_code == 403
+        assert "keys are created signed in" in response.json()["error"]
+        assert ApiKey.objects.count() == 1
+
+    def test_a_key_without_the_read_scope_cannot_read(self, client, alice):
+        _, key = make_api_key(alice, "writer", ["write:fplane"])
+        assert client.get("/api/me", headers=auth(key)).status_code == 403
+        _, reader = make_api_key(alice, "reader", ["read"])
+        assert client.get("/api/me", headers=auth(reader)).status_code == 200
+
     def test_charlie_cannot_see_or_revoke_alices_keys(self, client, alice, charlie):
         alice_row, alice_key = make_api_key(alice)
         _, charlie_key = make_api_key(charlie)
@@ -157,10 +183,8 @@ class TestKeysApi:
         assert client.get("/api/me", headers=auth(alice_key)).status_code == 200
 
     def test_it_names_the_field_of_a_bad_request(self, client, alice):
-        _, key = make_api_key(alice)
-        response = client.post(
-            "/api/keys", {"name": ""}, content_type="application/json", headers=auth(key)
-        )
+        client.force_login(alice)
+        response = client.post("/api/keys", {"name": ""}, content_type="application/json")
         assert response.status_code == 422
         assert response.json()["field"] == "name"
 

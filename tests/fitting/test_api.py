@@ -55,6 +55,25 @@ class TestFittingApi:
             headers=headers,
         )
         assert response.status_code == 422 and response.json()["error"].startswith("layers.0.name")
+        model = session_model() | {"constraints": {"A.roughness": "sqrt(B.thickness - 45)"}}
+        response = client.post(
+            f"/api/fitting/datasets/{pk}/evaluate",
+            {"model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422  # never a 500, never Infinity or NaN in the JSON
+        assert response.json()["error"].startswith("constraint on A.roughness: sqrt(B.thickness")
+        model = session_model()
+        model["front"]["roughness"] = {"value": 0, "free": True, "min": 0, "max": 5}
+        response = client.post(
+            "/api/fitting/fits",
+            {"dataset": pk, "model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("front.roughness: the front medium has no")
         response = client.post(
             "/api/fitting/fits",
             {"dataset": pk, "model": session_model(), "engine": "magic"},
@@ -123,3 +142,12 @@ def test_a_fit_through_the_api(client, alice, celery_worker):
         time.sleep(0.1)
     assert job["state"] == "done", job
     assert job["result"]["values"]["A thickness"] == pytest.approx(577.6, abs=2)
+
+
+def test_openapi_describes_the_fit_submission(client):
+    schema = client.get("/api/openapi.json").json()
+    body = schema["paths"]["/api/fitting/fits"]["post"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = schema["components"]["schemas"][ref]["properties"]
+    assert set(properties) == {"dataset", "model", "engine", "options"}
+    assert "front side" in properties["model"]["description"]  # the orientation, documented

@@ -31,12 +31,13 @@ def editor_post(model: dict, action="evaluate", **extra) -> dict:
             post[f"{prefix}-{name}-value"] = str(value)
 
     for prefix, layer, params in [
-        ("front", model["front"], ("sld", "isld", "roughness")),
+        # The page's rows: the front medium has an SLD only, the back medium a roughness too.
+        ("front", model["front"], ("sld",)),
         *(
             (f"layer-{i}", layer, ("thickness", "sld", "isld", "roughness"))
             for i, layer in enumerate(model["layers"])
         ),
-        ("back", model["back"], ("sld", "isld")),
+        ("back", model["back"], ("sld", "isld", "roughness")),
     ]:
         post[f"{prefix}-name"] = layer["name"]
         for name in params:
@@ -219,3 +220,77 @@ def test_a_refl1d_script_uploads_as_a_saved_model(client, alice):
     )
     assert "x.py: line 1: not Python" in bad.content.decode()
     assert SavedModel.objects.count() == 1
+
+
+def test_what_cannot_be_shown_is_explained_not_a_500(client, dataset, alice):
+    assert (
+        "is not the number of a saved model"
+        in client.get(f"/fit/upload/{dataset.pk}?model=abc").context["error"]
+    )
+    far = session_model() | {"q_min": 0.5, "q_max": 0.6}
+    saved = SavedModel.objects.create(owner=alice, model=far)
+    page = client.get(f"/fit/upload/{dataset.pk}?model={saved.pk}")
+    assert page.status_code == 200
+    assert page.context["error"] == "no data point lies in the Q range 0.5 to 0.6"
+    assert [row["name"] for row in page.context["editor"]["rows"]] == ["air", "B", "A", "Si"]
+
+
+def test_an_impossible_constraint_is_explained_on_the_page(client, dataset):
+    post = editor_post(session_model(), constraints="A.roughness = 1 / (B.thickness - 40)")
+    page = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert page.context["error"] == (
+        "constraint on A.roughness: 1 / (B.thickness - 40) cannot be computed "
+        "(float division by zero)"
+    )
+
+
+def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, alice):
+    upload(client, DOUBLE_LAYER, name="other.txt")
+    other = Dataset.objects.get(name="other.txt")
+    fitted = {"values": {}, "errors": {}, "chisq": 1.0, "model": session_model()}
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=dataset,
+        model=session_model(),
+        engine="lm",
+        state="done",
+        partners=[{"dataset": other.pk, "model": session_model()}],
+        result=fitted | {"models": [session_model(), session_model()]},
+    )
+    other.delete()
+    page = client.get(f"/fitting/jobs/{job.pk}/")
+    assert page.status_code == 200
+    assert "Data set 2 of this co-refinement has been deleted." in page.content.decode()
+
+
+def test_a_broken_or_huge_layer_count_is_refused_at_once(client, dataset):
+    import time
+
+    post = editor_post(session_model()) | {"layer_count": "abc"}
+    page = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert page.status_code == 200
+    assert page.context["error"] == "layer count: 'abc' is not a whole number"
+    start = time.monotonic()
+    page = client.post(f"/fit/upload/{dataset.pk}", post | {"layer_count": "400000"})
+    assert time.monotonic() - start < 2
+    assert page.context["error"] == "400000 layers: a model has at most 100"
+
+
+def test_an_export_naming_an_odd_instrument_uploads_and_lists(client, alice):
+    import json
+
+    header = {"template": {"instrument": "ncnr.refl/../x y"}, "config": {}, "node": 0}
+    text = "# " + json.dumps(header | {"terminal": "output"}) + "\n" + DOUBLE_LAYER.decode()
+    client.force_login(alice)
+    response = upload(client, text.encode(), name="export.txt")
+    dataset = Dataset.objects.get()
+    assert dataset.instrument == "ncnr-refl-x-y"
+    assert response.redirect_chain[-1][0] == f"/fit/ncnr-refl-x-y/{dataset.pk}"
+    assert client.get("/fitting/").status_code == 200
+
+
+def test_a_data_set_is_parsed_once_and_shared_read_only(dataset):
+    first = Dataset.objects.get(pk=dataset.pk).data()
+    assert Dataset.objects.get(pk=dataset.pk).data() is first
+    with pytest.raises(ValueError):
+        first.q[0] = 1.0

@@ -34,7 +34,7 @@ def test_instruments_list_modules_with_html_help(client):
     assert "refl.normalize" in modules
     normalize = modules["refl.normalize"]
     assert [c["id"] for c in normalize["controls"]] == ["base"]
-    assert normalize["controls"][0]["units"] == "auto|monitor|time|none"
+    assert normalize["controls"][0]["units"] == "auto|monitor|time|roi|power|none"
     # docutils rendered the docstring; the TeX is left for KaTeX
     assert "<p>" in normalize["html"] and r"\(" in normalize["html"]
 
@@ -87,8 +87,19 @@ def test_text_export_starts_with_provenance_and_reloads(client, pbr_source, fres
     [
         ({"1": {"base": "weekly"}}, 1, "base", "'weekly' is not one of auto, monitor"),
         ({"0": {"filelist": [fileinfo("../secret")]}}, 0, "filelist", "outside"),
-        ({"0": {"filelist": [fileinfo("README.md")]}}, 0, None, "not a readable HDF5 file"),
-        ({"0": {"filelist": []}}, 0, "filelist", "choose at least one file"),
+        ({"0": {"filelist": [fileinfo("README.md")]}}, 0, "filelist", "not a readable HDF5 file"),
+        (
+            {"0": {"filelist": [{**fileinfo("mli0115.nxs.pbr"), "entries": ["UP_DOWN"]}]}},
+            0,
+            "filelist",
+            "mli0115.nxs.pbr: has no entry UP_DOWN (it has DOWN_DOWN, UP_UP)",
+        ),
+        (
+            {"0": {"filelist": [{**fileinfo("mli0115.nxs.pbr"), "entries": "UP"}]}},
+            0,
+            "filelist",
+            "entries",
+        ),
     ],
 )
 def test_errors_name_the_node_and_parameter(
@@ -99,6 +110,12 @@ def test_errors_name_the_node_and_parameter(
     error = answer.json()
     assert error["node"] == node and error.get("field") == field
     assert message in error["error"]
+
+
+def test_an_empty_loader_passes_nothing_on(client, pbr_source, fresh_cache):
+    config = {"0": {"filelist": []}}
+    answer = post(client, "calculate", {"template": spec_template(), "config": config, "node": 1})
+    assert answer.status_code == 200 and answer.json()["values"] == []
 
 
 def test_a_cycle_and_an_unknown_module_are_refused(client, pbr_source):
@@ -130,16 +147,15 @@ def test_predefined_templates_reduce_the_pbr_files_to_reflectivity(client, pbr_s
     templates = {t["name"]: t for t in refl["templates"]}
     full = templates["Specular with backgrounds and direct beam"]
     files = {
-        "specular": "mli0115.nxs.pbr",
-        "background−": "mli01120.nxs.pbr",
-        "direct beam": "mli0159.nxs.pbr",
+        "specular": [fileinfo("mli0115.nxs.pbr")],
+        "background+": [],  # one sign only: that branch stays empty
+        "background−": [fileinfo("mli01120.nxs.pbr")],
+        "direct beam": [fileinfo("mli0159.nxs.pbr")],
     }
     config = {}
     for index, node in enumerate(full["nodes"]):
         if node["module"] == "refl.load":
-            config[str(index)] = {
-                "filelist": [fileinfo(files.get(node["title"], "mli01120.nxs.pbr"))]
-            }
+            config[str(index)] = {"filelist": files[node["title"]]}
     last = len(full["nodes"]) - 1
     answer = post(client, "calculate", {"template": full, "config": config, "node": last})
     assert answer.status_code == 200, answer.content
@@ -216,7 +232,10 @@ def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_
         "sample": "mli01",
         "start": first[0]["start"],
         "intent": "specular",
-        "entries": [{"polarization": "--", "points": 15}, {"polarization": "++", "points": 14}],
+        "entries": [
+            {"entry": "DOWN_DOWN", "polarization": "--", "points": 15},
+            {"entry": "UP_UP", "polarization": "++", "points": 14},
+        ],
     }
     assert first[0]["start"].startswith("2014-")
     assert first[1]["intent"] == "background-"

@@ -107,6 +107,27 @@ def label(data):
     return f"{data:g}"
 
 
+@toy.module
+def difference(data, other):
+    """
+    Subtract.
+
+    **Inputs**
+
+    data (number) : a number
+
+    other (number) : another
+
+    **Returns**
+
+    output (number) : data less other
+
+    Author: test
+    Version: 1
+    """
+    return data - other
+
+
 def chain(values=(1.0, 2.0, 3.0)) -> Template:
     return Template(
         "chain",
@@ -146,6 +167,29 @@ def test_bundles_map_single_inputs_and_pass_lists_to_multiple_ones():
     assert calculate(chain(), toy, 1, "output", MemoryCache()) == [10.0, 20.0, 30.0]
     assert calls["scale"] == 3
     assert calculate(chain(), toy, 2, "output", MemoryCache()) == [60.0]
+
+
+def test_an_empty_bundle_passes_nothing_on_without_running_the_steps_it_feeds():
+    assert calculate(chain(values=()), toy, 2, "output", MemoryCache()) == []
+    assert calls["scale"] == calls["total"] == 0
+
+
+def test_nothing_arriving_at_a_later_required_input_names_it():
+    template = Template(
+        "pair",
+        nodes=[
+            {"module": "toy.load", "config": {"values": [5.0]}},
+            {"module": "toy.load", "config": {"values": []}},
+            {"module": "toy.difference"},
+        ],
+        wires=[
+            {"source": [0, "output"], "target": [2, "data"]},
+            {"source": [1, "output"], "target": [2, "other"]},
+        ],
+    )
+    with pytest.raises(TemplateError, match=r"node 2 \(other\): nothing arrived here") as caught:
+        calculate(template, toy, 2, "output", MemoryCache())
+    assert caught.value.terminal == "other"
 
 
 def test_only_the_changed_node_and_its_descendants_are_computed_again(tmp_path):

@@ -274,6 +274,37 @@ def test_it_names_an_array_of_the_wrong_length(tmp_path):
     assert "14 values for 15 points" in str(e)
 
 
+def test_a_count_written_once_is_repeated_over_the_monitors_points(tmp_path):
+    path = copy_of(tmp_path)
+    replace(path, f"UP_UP/{COUNTS}", np.array([[7]], "i4"))
+    scan = load_nexus(path)[1]
+    assert len(scan) == 14 and set(scan.counts) == {7.0}
+
+
+def test_the_scan_length_nice_writes_decides_the_points(tmp_path):
+    path = copy_of(tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["UP_UP/trajectory/liveScanLength"] = np.int32(14)
+        f["DOWN_DOWN/trajectory/liveScanLength"] = np.int32(16)
+    assert len(load_nexus(path, entries=["UP_UP"])[0]) == 14
+    e = error(path)
+    assert (e.entry, e.field) == ("DOWN_DOWN", COUNTS)
+    assert "15 values for 16 points (as in trajectory/liveScanLength)" in e.message
+
+
+def test_it_reads_only_the_entries_asked_for():
+    scans = load_nexus(DATA / "mli0159.nxs.pbr", entries=["UP_UP", "DOWN_DOWN"])
+    assert [s.polarization for s in scans] == ["--", "++"]  # in the file's order
+    e = error_of(lambda: load_nexus(DATA / "mli0115.nxs.pbr", entries=["DOWN_UP"]))
+    assert str(e) == "mli0115.nxs.pbr: has no entry DOWN_UP (it has DOWN_DOWN, UP_UP)"
+
+
+def error_of(action) -> NexusError:
+    with pytest.raises(NexusError) as caught:
+        action()
+    return caught.value
+
+
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from beamtime.reduction.dataflow.calc import MemoryCache, calculate
-from beamtime.reduction.dataflow.template import Template
+from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.instruments.refl import registry
 from tests.conftest import require
 from tests.reduction.conftest import PBR, fileinfo
@@ -26,6 +26,11 @@ RTOL = 1e-6
 
 
 def reductus(case: str, files: list[str], *options: str) -> list[dict]:
+    return reductus_run(case, files, *options)["datasets"]
+
+
+def reductus_run(case: str, files: list[str], *options: str) -> dict:
+    """The harness's whole answer: {reductus, case, files, params, datasets}."""
     require(bool(REDUCTUS) and Path(REDUCTUS).exists(), "reductus (BEAMTIME_REDUCTUS_PYTHON)")
     done = subprocess.run(
         [REDUCTUS, HARNESS, case, *(str(PBR / f) for f in files), *options],
@@ -34,7 +39,7 @@ def reductus(case: str, files: list[str], *options: str) -> list[dict]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)["datasets"]
+    return json.loads(done.stdout)
 
 
 class Diagram:
@@ -43,11 +48,13 @@ class Diagram:
     def __init__(self):
         self.nodes, self.wires = [], []
 
-    def __call__(self, module: str, *inputs: tuple[int, str], **config) -> int:
+    def __call__(self, module: str, *inputs: tuple, **config) -> int:
+        """inputs: (node, terminal) from the node's output, or (node, output, terminal)."""
         self.nodes.append({"module": f"refl.{module}", "config": config})
         index = len(self.nodes) - 1
-        for source, terminal in inputs:
-            self.wires.append({"source": [source, "output"], "target": [index, terminal]})
+        for wire in inputs:
+            source, output, terminal = wire if len(wire) == 3 else (wire[0], "output", wire[1])
+            self.wires.append({"source": [source, output], "target": [index, terminal]})
         return index
 
     def load(self, *files: str, base: str = "monitor", join: bool = False) -> int:
@@ -61,16 +68,27 @@ class Diagram:
         return calculate(template, registry, node, "output", MemoryCache())
 
 
-def compare(ours: list, theirs: list[dict]):
+def compare(ours: list, theirs: list[dict], finite: bool = False):
+    """finite: ours are finite where reductus' are not (compared where reductus' are).
+    Where reductus has no value (NaN) neither have we, and the uncertainty is not compared
+    (reductus gives it as 0, we as NaN)."""
     assert len(ours) == len(theirs)
     ours = sorted(ours, key=lambda d: d.polarization)
     theirs = sorted(theirs, key=lambda d: d["polarization"])
     for mine, ref in zip(ours, theirs, strict=True):
         assert mine.polarization == ref["polarization"]
         for name, value in (("Qz", mine.Qz), ("dQ", mine.dQ), ("v", mine.v), ("dv", mine.dv)):
-            np.testing.assert_allclose(value, ref[name], rtol=RTOL, err_msg=f"{mine.name} {name}")
+            expected = np.array(ref[name], dtype=float)  # null (not finite) as NaN
+            if finite:
+                assert np.all(np.isfinite(value)), f"{mine.name} {name}"
+                value, expected = value[np.isfinite(expected)], expected[np.isfinite(expected)]
+            elif name == "dv":
+                defined = np.isfinite(np.array(ref["v"], dtype=float))
+                value, expected = value[defined], expected[defined]
+            np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=f"{mine.name} {name}")
 
 
+ALL_FILES = sorted(f.name for f in PBR.iterdir() if f.name.endswith(".pbr"))
 ALL_BUT_ABORTED = [
     "mli0111.nxs.pbr",
     "mli0115.nxs.pbr",
@@ -81,14 +99,24 @@ ALL_BUT_ABORTED = [
 ]
 
 
-@pytest.mark.parametrize("base", ["monitor", "time"])
+@pytest.mark.parametrize("base", ["monitor", "time", "roi", "auto"])
 def test_normalized_counts_agree(pbr_source, base):
     for file in ALL_BUT_ABORTED:
         d = Diagram()
         compare(d.run(d.load(file, base=base)), reductus(f"normalize_{base}", [file]))
 
 
-@pytest.mark.parametrize("base", ["monitor", "time"])
+def test_normalizing_by_reactor_power_fails_as_in_reductus(pbr_source):
+    d = Diagram()
+    with pytest.raises(
+        TemplateError, match=r"\(base\): mli0115.nxs.pbr:DOWN_DOWN holds no reactor"
+    ):
+        d.run(d.load("mli0115.nxs.pbr", base="power"))
+    with pytest.raises(AssertionError, match="source power is unknown"):
+        reductus("normalize_power", ["mli0115.nxs.pbr"])
+
+
+@pytest.mark.parametrize("base", ["monitor", "time", "roi", "auto"])
 def test_the_aborted_scan_agrees_too(pbr_source, base):
     d = Diagram()
     file = "mli01121.nxs.pbr"
@@ -137,3 +165,459 @@ def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source
         result,
         reductus("divide_intensity", ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]),
     )
+
+
+@pytest.fixture
+def counted_once(tmp_path):
+    """mli0115 as a counter that stores one detector count for all the points of a scan
+    writes it: liveROI holds the first point's count only (liveMonitor still one per point)."""
+    import h5py
+
+    from beamtime.reduction import sources
+
+    path = tmp_path / "once.nxs.pbr"
+    path.write_bytes((PBR / "mli0115.nxs.pbr").read_bytes())
+    with h5py.File(path, "r+") as f:
+        for entry in ("DOWN_DOWN", "UP_UP"):
+            field = f"{entry}/DAS_logs/counter/liveROI"
+            first = f[field][:1]
+            del f[field]
+            f[field] = first
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield path
+    sources.configure(list(saved.values()))
+
+
+def test_a_count_written_once_is_repeated_over_the_points_as_reductus_does(counted_once):
+    d = Diagram()
+    raw = d("load", filelist=[fileinfo(counted_once.name)])
+    loaded = d.run(raw)
+    assert [len(item) for item in loaded] == [15, 14]
+    assert all(np.all(item.v == item.v[0]) for item in loaded)
+    compare(loaded, reductus("load", [str(counted_once)]))
+    d = Diagram()
+    compare(d.run(d.load(counted_once.name)), reductus("normalize_monitor", [str(counted_once)]))
+
+
+def test_the_slit_scans_cross_sections_can_be_chosen(pbr_source):
+    file = "mli0159.nxs.pbr"
+    d = Diagram()
+    chosen = {**fileinfo(file), "entries": ["DOWN_DOWN", "UP_UP"]}
+    node = d("normalize", (d("load", filelist=[chosen]), "data"), base="monitor")
+    result = d.run(node)
+    assert [r.polarization for r in result] == ["--", "++"]
+    compare(result, reductus("normalize_monitor", [file], "--entries", "DOWN_DOWN,UP_UP"))
+
+
+def predefined_template(name: str, files: dict[str, list]) -> Template:
+    """A predefined template of the refl instrument, its loaders given files by title."""
+    from beamtime.reduction.instruments.templates import predefined
+
+    (found,) = [t for t in predefined("refl") if t["name"] == name]
+    nodes = [
+        {**n, "config": {**n.get("config", {}), "filelist": files.get(n["title"], [])}}
+        if n["module"] == "refl.load"
+        else n
+        for n in found["nodes"]
+    ]
+    return Template(name, nodes, found["wires"], "refl")
+
+
+def test_the_background_template_runs_with_one_background_sign(pbr_source):
+    files = ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]
+    template = predefined_template(
+        "Specular with backgrounds and direct beam",
+        {
+            "specular": [fileinfo(files[0])],
+            "background+": [],  # left empty: that branch passes nothing
+            "background−": [fileinfo(files[1])],
+            "direct beam": [fileinfo(files[2])],
+        },
+    )
+    titles = [n["title"] for n in template.nodes]
+    cache = MemoryCache()
+    assert calculate(template, registry, titles.index("background+"), "output", cache) == []
+    subtracted = calculate(template, registry, titles.index("subtract background"), "output", cache)
+    compare(subtracted, reductus("background", files[:2]))
+    last = len(template.nodes) - 1
+    compare(
+        calculate(template, registry, last, "output", cache),
+        reductus("reflectivity", files, "--scale", "1", "--dscale", "0", "--width", "10"),
+    )
+
+
+# Every PBR file of reductus' public test data that Beamtime has (both folders).
+EVERY_FILE = sorted(
+    f"{folder.name}/{f.name}"
+    for folder in (PBR, PBR.parent / "reductus-pbr")
+    for f in folder.iterdir()
+    if f.name.endswith(".pbr")
+)
+
+
+@pytest.fixture
+def every_file():
+    """Both folders of PBR files as the server's local data (named "local")."""
+    from beamtime.reduction import sources
+
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", PBR.parent)])
+    yield
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.parametrize("intent", ["auto", "infer"])
+def test_every_file_loads_with_the_numbers_and_intent_reductus_gives(every_file, intent):
+    assert len(EVERY_FILE) == 111
+    d = Diagram()
+    node = d("load", filelist=[fileinfo(f) for f in EVERY_FILE], intent=intent)
+    ours = d.run(node)
+    theirs = reductus("load", [str(PBR.parent / f) for f in EVERY_FILE], "--intent", intent)
+    assert len(ours) == len(theirs) == 123
+    for mine, ref in zip(ours, theirs, strict=True):
+        assert mine.name.endswith(f":{ref['entry']}") and mine.polarization == ref["polarization"]
+        assert mine.intent == ref["intent"], mine.name
+        for name, value in (("Qz", mine.Qz), ("dQ", mine.dQ), ("v", mine.v), ("dv", mine.dv)):
+            expected = np.array(ref[name], dtype=float)  # null (not finite) as NaN
+            np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=f"{mine.name} {name}")
+
+
+def same_sets(ours: list, theirs: list[dict]):
+    """The same data sets, in the same order: file, entry and intent."""
+    assert [(d.name.split(".")[0], d.name.rsplit(":", 1)[1]) for d in ours] == [
+        (ref["name"], ref["entry"]) for ref in theirs
+    ]
+    assert [d.intent for d in ours] == [r["intent"] for r in theirs]
+
+
+def test_mark_intent_infers_what_reductus_infers(pbr_source):
+    d = Diagram()
+    node = d("mark_intent", (d("load", filelist=[fileinfo(f) for f in ALL_FILES]), "data"))
+    d.nodes[node]["config"] = {"intent": "infer"}
+    ours = d.run(node)
+    theirs = reductus("load", ALL_FILES, "--intent", "infer")
+    same_sets(ours, theirs)
+    assert {x.intent for x in ours} == {"specular", "background-", "intensity", "rock sample"}
+    compare_in_order(ours, theirs)
+
+
+def test_group_by_intent_groups_as_reductus_does(pbr_source):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(f) for f in ALL_FILES])
+    grouped = d("group_by_intent", (loaded, "data"))
+    template = Template("test", d.nodes, d.wires, "refl")
+    cache = MemoryCache()
+    names = ("specular", "backp", "backm", "intensity", "rock", "other")
+    groups = [calculate(template, registry, grouped, name, cache) for name in names]
+    answer = reductus_run("group_by_intent", ALL_FILES)
+    assert [len(g) for g in groups] == answer["params"]["group_sizes"]
+    assert [bool(g) for g in groups] == [True, False, True, True, True, False]  # no background+
+    same_sets([x for g in groups for x in g], answer["datasets"])
+
+
+@pytest.mark.parametrize("xs", ["++", "+-", "--"])
+def test_extract_xs_keeps_the_cross_section_reductus_keeps(pbr_source, xs):
+    files = ["mli0115.nxs.pbr", "mli0181.nxs.pbr"]
+    d = Diagram()
+    node = d("extract_xs", (d("load", filelist=[fileinfo(f) for f in files]), "data"), xs=xs)
+    ours = d.run(node)
+    theirs = reductus("extract_xs", files, "--xs", spins(xs))
+    same_sets(ours, theirs)
+    assert {x.polarization for x in ours} == {xs}
+    compare_in_order(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("key", "comparator", "value"),
+    [("intent", "eq", "specular"), ("polarization", "ne", "--"), ("intent", "lt", "rock")],
+)
+def test_filter_keeps_what_reductus_keeps(pbr_source, key, comparator, value):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(f) for f in ALL_FILES])
+    node = d("filter", (loaded, "data"), key=key, comparator=comparator, value=value)
+    ours = d.run(node)
+    options = ("--key", key, "--comparator", comparator, "--value", spins(value))
+    theirs = reductus("filter", ALL_FILES, *options)
+    assert ours
+    same_sets(ours, theirs)
+
+
+def test_filter_by_wavelength_compares_numbers(pbr_source):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo("mli0115.nxs.pbr")])
+    kept = d("filter", (loaded, "data"), key="wavelength", comparator="gt", value="4.7")
+    assert len(d.run(kept)) == 2  # the README: 4.75 Å
+    d.nodes[kept]["config"]["value"] = "4.8"
+    assert d.run(kept) == []
+    d.nodes[kept]["config"]["value"] = "blue"
+    with pytest.raises(TemplateError, match="'blue' is not a number"):
+        d.run(kept)
+
+
+def spins(xs: str) -> str:
+    """A cross-section as the harness takes it: p and m for + and -."""
+    return xs.replace("+", "p").replace("-", "m")
+
+
+def compare_in_order(ours: list, theirs: list[dict]):
+    for mine, ref in zip(ours, theirs, strict=True):
+        for name, value in (("Qz", mine.Qz), ("dQ", mine.dQ), ("v", mine.v), ("dv", mine.dv)):
+            expected = np.array(ref[name], dtype=float)  # null (not finite) as NaN
+            np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=f"{mine.name} {name}")
+
+
+def corrected(file: str, step: str, base: str = "monitor", **config) -> list:
+    """file → load → normalize → step(**config)."""
+    d = Diagram()
+    return d.run(d(step, (d.load(file, base=base), "data"), **config))
+
+
+@pytest.mark.parametrize(("file", "offset"), [("mli0115.nxs.pbr", 0.1), ("mli0164.nxs.pbr", -0.25)])
+def test_theta_offset_agrees(pbr_source, file, offset):
+    theirs = reductus("theta_offset", [file], "--theta-offset", str(offset))
+    compare(corrected(file, "theta_offset", offset=offset), theirs)
+
+
+@pytest.mark.parametrize("step", ["back_reflection", "absolute_angle"])
+def test_the_sense_of_the_angles_agrees(pbr_source, step):
+    file = "mli0164.nxs.pbr"  # Ti from -1.9 to 2.4 degrees
+    ours = corrected(file, step)
+    assert (ours[0].Ti < 0).any() != (step == "absolute_angle")
+    compare(ours, reductus(step, [file]))
+
+
+def test_sample_broadening_agrees(pbr_source):
+    file = "mli0111.nxs.pbr"
+    ours = corrected(file, "sample_broadening", width=0.01)
+    compare(ours, reductus("sample_broadening", [file], "--broadening", "0.01"))
+
+
+@pytest.mark.parametrize("file", ["mli0111.nxs.pbr", "mli0159.nxs.pbr", "mli0181.nxs.pbr"])
+def test_a_sample_narrower_than_the_beam_narrows_the_resolution_as_in_reductus(pbr_source, file):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(file)])
+    narrowed = d("angular_resolution", (loaded, "data"), sample_width=5.0)
+    ours = d.run(d("normalize", (narrowed, "data"), base="monitor"))
+    wide = d.run(d("normalize", (loaded, "data"), base="monitor"))
+    if file != "mli0159.nxs.pbr":  # not for the direct beam
+        assert all(np.any(a.dT < b.dT) for a, b in zip(ours, wide, strict=True))
+    compare(ours, reductus("normalize_monitor", [file], "--sample-width", "5"))
+
+
+DEAD_TIMES = [(5.0, 0.0), (0.0, 2.0), (5.0, 2.0)]
+
+
+@pytest.mark.parametrize(("nonparalyzing", "paralyzing"), DEAD_TIMES)
+@pytest.mark.parametrize("step", ["detector_dead_time", "monitor_dead_time"])
+def test_dead_time_corrections_agree(pbr_source, step, nonparalyzing, paralyzing):
+    for file in ("mli0159.nxs.pbr", "mli0111.nxs.pbr"):  # the direct beam: the highest rates
+        d = Diagram()
+        loaded = d("load", filelist=[fileinfo(file)])
+        fixed = d(step, (loaded, "data"), nonparalyzing=nonparalyzing, paralyzing=paralyzing)
+        ours = d.run(d("normalize", (fixed, "data"), base="monitor"))
+        raw = d.run(d("normalize", (loaded, "data"), base="monitor"))
+        assert all(np.any(a.v != b.v) for a, b in zip(ours, raw, strict=True))
+        options = ("--nonparalyzing", str(nonparalyzing), "--paralyzing", str(paralyzing))
+        # reductus' paralyzing model gives a point without counts a NaN uncertainty
+        compare(ours, reductus(step, [file], *options), finite=True)
+
+
+def test_a_detector_dead_time_must_be_given_and_comes_before_normalizing(pbr_source):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo("mli0159.nxs.pbr")])
+    node = d("detector_dead_time", (loaded, "data"))
+    with pytest.raises(TemplateError, match=r"\(nonparalyzing\): the files hold no dead time"):
+        d.run(node)
+    normalized = d("normalize", (loaded, "data"))
+    late = d("detector_dead_time", (normalized, "data"), nonparalyzing=1.0)
+    with pytest.raises(TemplateError, match="before normalizing"):
+        d.run(late)
+    with pytest.raises(AssertionError, match="no valid deadtime"):
+        reductus("detector_dead_time", ["mli0159.nxs.pbr"])
+
+
+# In the every_file source (both folders):
+SPIN_FLIP = "reductus-pbr/mli0170.nxs.pbr"  # specular, all four cross-sections
+BEAM = "ncnr-pbr/mli0159.nxs.pbr"  # the direct beam in all four
+TWO = "ncnr-pbr/mli0115.nxs.pbr"  # specular, -- and ++
+
+
+def both(*files: str) -> list[str]:
+    return [str(PBR.parent / f) for f in files]
+
+
+def polarized(spec: str, **estimate) -> tuple[Diagram, int, int]:
+    """spec and the direct beam, normalized and joined; the estimate and its correction."""
+    d = Diagram()
+    joined = d.load(spec, join=True)
+    pol = d("estimate_polarization", (d.load(BEAM, join=True), "data"), **estimate)
+    correct = d("correct_polarization", (joined, "data"), (pol, "polarization", "polarization"))
+    return d, pol, correct
+
+
+ESTIMATES = [
+    ({}, ()),
+    ({"FRbalance": 30.0}, ("--frbalance", "30")),
+    ({"clip": True, "Emin": 99.0, "Imin": 1.0}, ("--clip", "--emin", "99", "--imin", "1")),
+]
+
+
+@pytest.mark.parametrize(("estimate", "options"), ESTIMATES)
+def test_the_polarization_efficiencies_agree(every_file, estimate, options):
+    d, pol, _ = polarized(SPIN_FLIP, **estimate)
+    (ours,) = _run_terminal(d, pol, "polarization")
+    theirs = reductus_run("estimate_polarization", both(BEAM), *options)["params"]["efficiency"]
+    effs = ours.efficiency_errors()
+    np.testing.assert_allclose(ours.dT, theirs["dtheta"], rtol=RTOL)
+    for k, (value, error) in effs.items():
+        np.testing.assert_allclose(value, theirs[k], rtol=RTOL, err_msg=k)
+        np.testing.assert_allclose(error, theirs[f"d{k}"], rtol=RTOL, err_msg=f"d{k}")
+    if estimate.get("clip"):  # Emin 99 %: the clipped polarizers sit at the limit
+        assert np.all(effs["fp"][0] >= 0.99 - 1e-12)
+
+
+def _run_terminal(d: Diagram, node: int, terminal: str) -> list:
+    template = Template("test", d.nodes, d.wires, "refl")
+    return calculate(template, registry, node, terminal, MemoryCache())
+
+
+@pytest.mark.parametrize(
+    ("spec", "options"),
+    [(SPIN_FLIP, ()), (SPIN_FLIP, ("--no-spinflip",)), (TWO, ())],
+)
+def test_the_polarization_correction_agrees(every_file, spec, options):
+    d, _, corrected = polarized(spec)
+    if options:
+        d.nodes[corrected]["config"] = {"spinflip": False}
+    ours = d.run(corrected)
+    theirs = reductus("correct_polarization", both(spec, BEAM), *options)
+    fixed = {"--", "++"} | (set() if options or spec != SPIN_FLIP else {"+-", "-+"})
+    assert {x.polarization for x in ours if x.normbase == "reflectivity"} == fixed
+    compare(ours, theirs)
+
+
+def test_the_spin_asymmetry_agrees(every_file):
+    d = Diagram()
+    joined = d.load(SPIN_FLIP, join=True)
+    (ours,) = d.run(d("spin_asymmetry", (joined, "data")))
+    (theirs,) = reductus("spin_asymmetry", both(SPIN_FLIP))
+    for name, value in (("Qz", ours.Qz), ("dQ", ours.dQ), ("v", ours.v)):
+        expected = np.array(theirs[name], dtype=float)
+        np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=name)
+    # reductus 1.0.1 swaps the two uncertainties in its propagation; ours is the derivative's
+    pp, mm = ({x.polarization: x for x in d.run(joined)}[xs] for xs in ("++", "--"))
+    total = pp.v + mm.v
+    expected = np.sqrt((2 * mm.v * pp.dv) ** 2 + (2 * pp.v * mm.dv) ** 2) / total**2
+    np.testing.assert_allclose(ours.dv, expected, rtol=1e-12)
+
+
+def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):
+    d, pol, corrected = polarized("ncnr-pbr/mli0111.nxs.pbr")  # -- only
+    with pytest.raises(TemplateError, match=r"\(data\): no \+\+ cross-section"):
+        d.run(corrected)
+    d = Diagram()
+    partial = {**fileinfo(BEAM), "entries": ["DOWN_DOWN", "UP_UP", "UP_DOWN"]}
+    beam = d("normalize", (d("load", filelist=[partial]), "data"), base="monitor")
+    with pytest.raises(TemplateError, match="lacks the cross-section -\\+"):
+        _run_terminal(d, d("estimate_polarization", (beam, "data")), "polarization")
+
+
+def stock(name: str, files: dict[str, list[str]]) -> tuple[Template, dict[str, int]]:
+    """A reductus stock template as predefined, its loaders given files; node index by title."""
+    template = predefined_template(name, {t: [fileinfo(f) for f in fs] for t, fs in files.items()})
+    return template, {n["title"]: i for i, n in enumerate(template.nodes)}
+
+
+def test_the_stock_unpolarized_template_agrees(pbr_source):
+    files = ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]
+    template, node = stock(
+        "Unpolarized (reductus)",
+        {"specular": files[:1], "background−": files[1:2], "direct beam": files[2:]},
+    )
+    ours = calculate(template, registry, node["divide by direct beam"], "output", MemoryCache())
+    compare(ours, reductus("divide_intensity", files))
+
+
+def test_the_stock_polarized_and_spin_asymmetry_templates_agree(every_file):
+    template, node = stock("Polarized (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]})
+    cache = MemoryCache()
+    ours = calculate(template, registry, node["correct polarization"], "output", cache)
+    assert len(ours) == 4
+    compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM)))
+    (asymmetry,) = calculate(template, registry, node["spin asymmetry"], "output", cache)
+    (theirs,) = reductus("spin_asymmetry", both(SPIN_FLIP))
+    np.testing.assert_allclose(asymmetry.v, np.array(theirs["v"], dtype=float), rtol=RTOL)
+    template, node = stock(
+        "Spin asymmetry (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    (again,) = calculate(template, registry, node["spin asymmetry"], "output", MemoryCache())
+    np.testing.assert_array_equal(again.v, asymmetry.v)
+    divided = calculate(template, registry, node["divide by direct beam"], "output", cache)
+    compare(divided, reductus("divide_intensity", both(SPIN_FLIP, BEAM)))
+
+
+@pytest.mark.parametrize(
+    ("file", "fit", "options"),
+    [
+        ("mli0111.nxs.pbr", {"Qmin": 0.002, "Qmax": 0.012}, ("--qmin", "0.002", "--qmax", "0.012")),
+        ("mli0111.nxs.pbr", {"Qmax": 0.012, "origin": True}, ("--qmax", "0.012", "--origin")),
+        ("mli0115.nxs.pbr", {}, ()),
+    ],
+)
+def test_the_fitted_footprint_agrees(pbr_source, file, fit, options):
+    d = Diagram()
+    joined = d.load(file, join=True)
+    fitted = d("fit_footprint", (joined, "data"), **fit)
+    errors = {"slope_error": 1.0, "intercept_error": 0.01}
+    node = d(
+        "correct_footprint", (joined, "data"), (fitted, "fitted_footprint", "fitted_footprint")
+    )
+    d.nodes[node]["config"] = errors
+    (ours,) = _run_terminal(d, fitted, "fitted_footprint")
+    answer = reductus_run(
+        "fit_footprint", [file], *options, "--slope-error", "1", "--intercept-error", "0.01"
+    )
+    p, dp = answer["params"]["footprint"]["p"], answer["params"]["footprint"]["dp"]
+    np.testing.assert_allclose([ours.slope, ours.intercept], p, rtol=RTOL, atol=1e-15)
+    np.testing.assert_allclose(ours.dslope, dp[0], rtol=RTOL)
+    if not fit.get("origin"):
+        np.testing.assert_allclose(ours.dintercept, dp[1], rtol=RTOL)
+    compare(d.run(node), answer["datasets"])
+
+
+def test_a_footprint_needs_a_fit_or_a_line(pbr_source):
+    d = Diagram()
+    node = d("correct_footprint", (d.load("mli0111.nxs.pbr"), "data"))
+    with pytest.raises(TemplateError, match=r"\(slope\): wire a fitted footprint"):
+        d.run(node)
+    d.nodes[node]["config"] = {"slope": 0.0, "intercept": 2.0}
+    (halved,) = d.run(node)
+    (plain,) = d.run(d.load("mli0111.nxs.pbr"))
+    np.testing.assert_allclose(halved.v, plain.v / 2)
+
+
+def test_the_stock_polarized_template_with_footprint_agrees(every_file):
+    template, node = stock(
+        "Polarized with footprint (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    ours = calculate(template, registry, node["correct footprint"], "output", MemoryCache())
+    assert len(ours) == 4
+    compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM), "--footprint"))
+
+
+def test_an_efficiency_outside_zero_to_one_names_clip(pbr_source):
+    d = Diagram()
+    three = {**fileinfo("mli0159.nxs.pbr"), "entries": ["DOWN_DOWN", "DOWN_UP", "UP_UP"]}
+    spin_flip = {**fileinfo("mli0159.nxs.pbr"), "entries": ["UP_DOWN"]}
+    beam = d("normalize", (d("load", filelist=[three]), "data"), base="monitor")
+    flipped = d("normalize", (d("load", filelist=[spin_flip]), "data"), base="monitor")
+    louder = d("rescale", (flipped, "data"), scale=50.0)  # +- as bright as the beam: unphysical
+    estimate = d("estimate_polarization", (beam, "data"), (louder, "data"))
+    with pytest.raises(
+        TemplateError, match=r"\(clip\): the \w+ \w+ efficiency is .* at slit 1 = 0.9984 mm"
+    ):
+        _run_terminal(d, estimate, "polarization")
+    d.nodes[estimate]["config"] = {"clip": True}
+    (clipped,) = _run_terminal(d, estimate, "polarization")
+    assert clipped.efficiency()["reject"].all()

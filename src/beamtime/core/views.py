@@ -41,7 +41,8 @@ def api_keys(request):
         if not name or len(name) > 100:
             messages.error(request, "Name: give the key a name of 1 to 100 characters.")
             return redirect("api-keys")
-        _, key = ApiKey.issue(request.user, name)
+        scopes = ["read", "write:fplane"] if request.POST.get("write_fplane") else ["read"]
+        _, key = ApiKey.issue(request.user, name, scopes)
         # Shown once, on the next page only; it is not stored in clear anywhere.
         request.session["new_api_key"] = key
         return redirect("api-keys")

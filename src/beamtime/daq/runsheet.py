@@ -30,7 +30,7 @@ class RunSheetForm(forms.Form):
     def __init__(self, *args, run: RunMetadata, **kwargs):
         super().__init__(*args, **kwargs)
         self.run = run
-        self.observables = list(run.experiment.observables.all())
+        self.observables = list(run.experiment.observables.shown())
         for observable in self.observables:
             label = (
                 f"{observable.name} [{observable.units}]" if observable.units else observable.name
@@ -80,8 +80,9 @@ def sheet_values(run: RunMetadata) -> dict:
 
 
 def run_table(experiment) -> tuple[list[Observable], list[dict]]:
-    """Every run of the experiment with its measurements, newest first."""
-    observables = list(experiment.observables.all())
+    """Every run of the experiment with its measurements, newest first (hidden observables
+    keep their values but have no column)."""
+    observables = list(experiment.observables.shown())
     runs = experiment.runs.select_related("config_change__instrument").prefetch_related(
         "measurements__observable"
     )

@@ -16,6 +16,7 @@ COLUMNS = ("Q", "R", "dR", "dQ")
 # float() also takes "1_000", non-ASCII digits, "nan" and "inf"; a data file holds plain decimal
 # numbers, so anything else is refused rather than read in a way the user did not intend.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_NOT_IN_A_NUMBER = re.compile(r"[^0-9eE+\-.\s]")
 
 
 class DataError(ValueError):
@@ -83,8 +84,33 @@ def parse_data(content: bytes) -> ReflData:
     width = len(_fields(line, comma))
     if width not in (3, 4):
         raise DataError(f"{width} columns found, 3 or 4 expected (Q R dR [dQ])", first)
+    return _read_at_once(data, comma, width) or _read_line_by_line(data, comma, width, first)
+
+
+def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflData | None:
+    """The common case, a file with nothing wrong, read with a few whole-array operations;
+    None at the first doubt, so that the line-by-line reading finds and names the fault."""
+    lines = [line for _, line in data]
+    if comma or any(len(line.split()) != width for line in lines):
+        return None
+    body = " ".join(lines)
+    if _NOT_IN_A_NUMBER.search(body):  # within these characters float() reads what _NUMBER does
+        return None
+    try:
+        values = [float(field) for field in body.split()]
+    except ValueError:
+        return None
+    columns = np.array(values).reshape(-1, width).T.copy()
+    q, dr = columns[0], columns[2]
+    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) > 0).all() and (dr > 0).all()
+    if not ok or (width == 4 and not (columns[3] > 0).all()):
+        return None
+    return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
+
+
+def _read_line_by_line(data, comma: bool, width: int, first: int) -> ReflData:
     rows = []
-    previous_q = ""
+    previous = (0, "")  # line number and Q field of the row before, for a message
     for number, line in data:
         if ("," in line) != comma:
             this, that = ("no comma", "commas") if comma else ("a comma", "spaces")
@@ -100,14 +126,16 @@ def parse_data(content: bytes) -> ReflData:
             raise DataError(f"Q {_clip(fields[0])} is not greater than 0", number)
         if rows and row[0] <= rows[-1][0]:
             raise DataError(
-                f"Q {_clip(fields[0])} is not greater than the Q before it ({previous_q})", number
+                f"Q {_clip(fields[0])} is not greater than the Q before it "
+                f"({_clip(previous[1])} on line {previous[0]})",
+                number,
             )
         if row[2] <= 0:  # dR weights the fit (1/dR²), so it must be a real uncertainty
             raise DataError(f"dR {_clip(fields[2])} is not greater than 0", number)
         if width == 4 and row[3] <= 0:
             raise DataError(f"negative or zero dQ {_clip(fields[3])}", number)
         rows.append(row)
-        previous_q = f"{_clip(fields[0])} on line {number}"
+        previous = (number, fields[0])
 
     columns = np.array(rows, dtype=float).T.copy()
     return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
@@ -118,14 +146,18 @@ def _fields(line: str, comma: bool) -> list[str]:
 
 
 def _number(field: str, column: int, line: int) -> float:
-    where = f"column {column + 1} ({COLUMNS[column]}) {_clip(field)!r}"
     if not _NUMBER.fullmatch(field):
         special = field.lower().lstrip("+-") in ("nan", "inf", "infinity")
-        raise DataError(f"{where} {'is not finite' if special else 'is not a number'}", line)
+        problem = "is not finite" if special else "is not a number"
+        raise DataError(f"{_where(field, column)} {problem}", line)
     value = float(field)
     if not math.isfinite(value):  # e.g. 1e999, which float() turns into inf
-        raise DataError(f"{where} is too large (not finite)", line)
+        raise DataError(f"{_where(field, column)} is too large (not finite)", line)
     return value
+
+
+def _where(field: str, column: int) -> str:
+    return f"column {column + 1} ({COLUMNS[column]}) {_clip(field)!r}"
 
 
 def _clip(field: str) -> str:

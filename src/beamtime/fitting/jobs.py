@@ -83,14 +83,19 @@ def run(job_pk: int) -> str:
     try:
         models = [LayerModel.from_dict(job.model)]
         datasets = [job.dataset.data()]
-        for partner in job.partners:
+        for number, partner in enumerate(job.partners, start=2):
+            partner_data = Dataset.objects.filter(pk=partner["dataset"], owner=job.owner).first()
+            if partner_data is None:
+                raise ValueError(f"co-refinement: data set {number} has been deleted")
             models.append(LayerModel.from_dict(partner["model"]))
-            datasets.append(Dataset.objects.get(pk=partner["dataset"], owner=job.owner).data())
+            datasets.append(partner_data.data())
         result = refl1d_adapter.fit_together(
             models, datasets, job.shared, job.engine, job.options, progress
         )
     except Exception as exc:  # refl1d, bumps or the data: the job fails with the reason
-        finish(job_pk, FitJob.FAILED, message=f"{type(exc).__name__}: {exc}")
+        # Our own errors (ValueError: the model, the data, the fit) say what is wrong in words.
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        finish(job_pk, FitJob.FAILED, message=reason)
         return FitJob.FAILED
     state = FitJob.CANCELLED if result.stopped else FitJob.DONE
     finish(

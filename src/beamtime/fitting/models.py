@@ -1,11 +1,21 @@
 """Reflectivity data sets, saved models and fit jobs; every row belongs to one user."""
 
+import re
+import threading
+from collections import OrderedDict
+
 from django.conf import settings
 from django.db import models
 
 from beamtime.fitting.data import parse_data
 from beamtime.fitting.layers import LayerModel
 from beamtime.reduction.export import read_provenance
+
+# Parsed data sets by (id, hash of the text), most recent last: evaluating does not parse again.
+# At most 100 000 points × 4 columns × 8 bytes = 3.2 MB each.
+PARSED_KEPT = 8
+_PARSED: OrderedDict = OrderedDict()
+_PARSED_LOCK = threading.Lock()
 
 
 class Dataset(models.Model):
@@ -29,7 +39,20 @@ class Dataset(models.Model):
         return self.name
 
     def data(self):
-        return parse_data(self.content.encode())
+        """The parsed data; parsed once per process (a few recent data sets are kept)."""
+        key = (self.pk, hash(self.content))
+        with _PARSED_LOCK:
+            if key in _PARSED:
+                _PARSED.move_to_end(key)
+                return _PARSED[key]
+        parsed = parse_data(self.content.encode())
+        for column in parsed._columns():  # shared between requests: nobody may change it
+            column.flags.writeable = False
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+            while len(_PARSED) > PARSED_KEPT:
+                _PARSED.popitem(last=False)
+        return parsed
 
     @classmethod
     def from_upload(cls, owner, name: str, content: bytes) -> "Dataset":
@@ -46,7 +69,7 @@ class Dataset(models.Model):
             name=name,
             content=text,
             points=len(data),
-            instrument=provenance.get("template", {}).get("instrument") or "upload",
+            instrument=_instrument(provenance),
             provenance=provenance,
         )
 
@@ -61,6 +84,15 @@ class Dataset(models.Model):
             }
             found += [f for f in config.get("filelist", []) if isinstance(f, dict)]
         return found
+
+
+def _instrument(provenance) -> str:
+    """The instrument a reduction export names, as a URL part (``/fit/<instrument>/<id>``);
+    ``upload`` when there is none or it is not a plain name."""
+    template = provenance.get("template") if isinstance(provenance, dict) else None
+    name = template.get("instrument") if isinstance(template, dict) else None
+    slug = re.sub(r"[^-a-zA-Z0-9_]+", "-", name).strip("-")[:50] if isinstance(name, str) else ""
+    return slug or "upload"
 
 
 class SavedModel(models.Model):

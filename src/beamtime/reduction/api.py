@@ -106,7 +106,9 @@ def calculate(request, payload: CalculateIn):
     except TemplateError as exc:
         return template_error(exc)
     if payload.export is None:
-        return {"datatype": datatype.name, "values": [datatype.display(v) for v in values]}
+        shown = [datatype.display(v) for v in values]  # a value may show as several curves
+        flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
+        return {"datatype": datatype.name, "values": flat}
     name, data, media = export.export(values, datatype, header, payload.export)
     response = HttpResponse(data, content_type=media)
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -315,11 +315,13 @@ def check_fileinfo(info) -> tuple[Source, str]:
 
 
 def current(info: dict, user) -> dict:
-    """The file info with the file's current mtime, if ``user`` may read it."""
+    """The file info with the file's current mtime, if ``user`` may read it; the entries
+    (cross-sections) it chooses, if any, are kept for the loader to check."""
     src, path = check_fileinfo(info)
     if not src.allows(user, path):
         raise SourceError(f"{src.name}:{path}: not yours to read")
-    return {"source": src.name, "path": path, "mtime": src.mtime(path)}
+    chosen = {"entries": info["entries"]} if "entries" in info else {}
+    return {"source": src.name, "path": path, "mtime": src.mtime(path), **chosen}
 
 
 def fetch(info: dict) -> bytes:

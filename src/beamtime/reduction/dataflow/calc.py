@@ -3,7 +3,9 @@ looked up in the cache by a key that hashes what determines its result.
 
 Values flow as bundles (lists). Into a single input, a bundle maps the action over its items;
 a multiple input receives the whole list in one call. A single output gives one item per
-call; a multiple output returns the list itself.
+call; a multiple output returns the list itself. A step whose first input receives an empty
+bundle passes an empty bundle on without running (as in reductus: an empty loader leaves its
+branch empty); any other required input that receives nothing is an error naming it.
 """
 
 import hashlib
@@ -144,12 +146,17 @@ def calculate(
 
 def run_step(module: ModuleDef, inputs: dict[str, list], controls: dict) -> dict[str, list]:
     """Call the action once per item of the single inputs (broadcasting bundles of one)."""
+    results = {t.name: [] for t in module.outputs}
+    if module.inputs and not inputs[module.inputs[0].name]:
+        return results  # nothing in, nothing out
+    for t in module.inputs:
+        if t.required and not inputs[t.name]:
+            raise ParameterError(t.name, "nothing arrived here (is the step before it empty?)")
     singles = [t for t in module.inputs if not t.multiple]
     sizes = {len(inputs[t.name]) for t in singles if inputs[t.name]}
     if len(sizes - {1}) > 1:
         raise ValueError(f"bundles of different sizes {sorted(sizes)} cannot be paired")
     count = max(sizes, default=1)
-    results = {t.name: [] for t in module.outputs}
     for item in range(count):
         args = []
         for t in module.inputs:

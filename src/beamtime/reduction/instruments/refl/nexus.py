@@ -4,7 +4,9 @@ A file holds one HDF5 group ("entry") per polarization cross-section (DOWN_DOWN,
 Per-point values come from the entry's DAS_logs: in the PBR files the NeXus summary groups
 (`control`, `data`) hold the first point only, although their `target` attributes name the
 DAS_logs arrays.
-A device that did not move during the scan is written once; its value is repeated per point.
+A device that did not move during the scan, or a counter that counted once for several points,
+is written once; its value is repeated over the scan's points (NICE's scan length where the file
+has it, else the length of the first counter holding more than one value, as reductus does).
 
 Anything wrong with a file becomes a NexusError whose one-line message names the file, the entry
 and the field, because it is shown as-is to the person who uploaded the file.
@@ -18,11 +20,13 @@ from dataclasses import dataclass, fields
 import h5py
 import numpy as np
 
+from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA
+
 # Not in the files (README of the PBR test data): dλ/λ = 1.5 % FWHM for the PBR monochromator.
 WAVELENGTH_SPREAD_FWHM = 0.015
-FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
 
 COUNTS = "DAS_logs/counter/liveROI"
+SCAN_LENGTH = "trajectory/liveScanLength"
 MONITOR = "DAS_logs/counter/liveMonitor"
 COUNT_TIME = "DAS_logs/counter/liveTime"
 SAMPLE_ANGLE = "DAS_logs/sampleAngle/softPosition"
@@ -135,8 +139,11 @@ class ReflScan:
         return cls(**{f.name: d[f.name] for f in fields(cls)})
 
 
-def load_nexus(path_or_bytes: str | os.PathLike | bytes, name: str = "") -> list[ReflScan]:
-    """Read every entry (cross-section) of a NICE NeXus file, in the file's entry order.
+def load_nexus(
+    path_or_bytes: str | os.PathLike | bytes, name: str = "", entries: list[str] | None = None
+) -> list[ReflScan]:
+    """Read every entry (cross-section) of a NICE NeXus file, in the file's entry order; only
+    those named in `entries` when it is given (a name the file lacks is a NexusError).
 
     `name` labels the scans and error messages; it defaults to the file's base name. Raise
     NexusError for any content that is not a readable reflectometry scan; TypeError only for an
@@ -152,16 +159,20 @@ def load_nexus(path_or_bytes: str | os.PathLike | bytes, name: str = "") -> list
         raise TypeError(f"expected a path or bytes, not {type(path_or_bytes).__name__}")
     try:
         with h5py.File(source, "r") as root:
-            entries = []
+            found = []
             for key in root:
                 link = root.get(key, getlink=True)
                 if isinstance(link, h5py.ExternalLink):
                     raise NexusError(label, "links to another file, which is not read", key)
                 if isinstance(link, h5py.HardLink) and isinstance(root[key], h5py.Group):
-                    entries.append(key)
-            if not entries:
+                    found.append(key)
+            if not found:
                 raise NexusError(label, "no entries (HDF5 groups) in the file")
-            return [_Entry(label, key, root[key]).scan() for key in entries]
+            missing = [key for key in entries or () if key not in found]
+            if missing:
+                raise NexusError(label, f"has no entry {missing[0]} (it has {', '.join(found)})")
+            chosen = found if entries is None else [key for key in found if key in entries]
+            return [_Entry(label, key, root[key]).scan() for key in chosen]
     except NexusError:
         raise
     except _H5_ERRORS as exc:
@@ -178,12 +189,10 @@ class _Entry:
         return NexusError(self.file, message, self.name, field)
 
     def scan(self) -> ReflScan:
-        counts = self.points(COUNTS)
-        if len(counts) == 0:
-            raise self.error(COUNTS, "no points")
-        arrays = [counts] + [
-            self.per_point(path, len(counts))
-            for path in (MONITOR, COUNT_TIME, SAMPLE_ANGLE, DETECTOR_ANGLE, *SLITS)
+        n = self.length()
+        arrays = [
+            self.per_point(path, n)
+            for path in (COUNTS, MONITOR, COUNT_TIME, SAMPLE_ANGLE, DETECTOR_ANGLE, *SLITS)
         ]
         wavelength_path = next((p for p in WAVELENGTH if self.has(p)), None)
         if wavelength_path is None:
@@ -278,13 +287,31 @@ class _Entry:
             raise self.error(path, f"has shape {value.shape}, not one value per point")
         return value.reshape(value.shape[0])
 
+    def length(self) -> int:
+        """The number of points: NICE's scan length where the file has it, else the length of
+        the first counter that holds more than one value (as reductus counts them)."""
+        if self.has(SCAN_LENGTH):
+            n = self.number(SCAN_LENGTH)
+            if not (n.is_integer() and n > 0):
+                raise self.error(SCAN_LENGTH, f"{n} is not a number of points")
+            self.length_from = SCAN_LENGTH
+            return int(n)
+        for path in (COUNTS, MONITOR, COUNT_TIME):
+            n = len(self.points(path))
+            if n == 0:
+                raise self.error(path, "no points")
+            self.length_from = path
+            if n > 1:
+                break
+        return n
+
     def per_point(self, path: str, n: int) -> np.ndarray:
         value = self.points(path)
         if len(value) == n:
             return value
         if len(value) == 1:  # NICE writes a value that stayed the same once
             return np.repeat(value, n)
-        raise self.error(path, f"has {len(value)} values for {n} points (as in {COUNTS})")
+        raise self.error(path, f"has {len(value)} values for {n} points (as in {self.length_from})")
 
     def number(self, path: str) -> float:
         value = self.points(path)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.nexus import ReflScan
+from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, poisson_sigma
 
 ARRAYS = (
     "Ti",
@@ -26,22 +28,50 @@ ARRAYS = (
     "v",
     "dv",
     "dT",
+    "monitor_variance",
+    "roi",
 )
-# NICE's _scanType and the user's choice for background scans, as the modules know them.
-INTENTS = ("specular", "background+", "background-", "slit", "rock", "unknown")
-_NICE_INTENT = {"SPEC": "specular", "SLIT": "slit", "ROCK": "rock", "BGP": "background+"}
-_NICE_INTENT["BGM"] = "background-"
+# What a scan measures, with reductus' names ("intensity": a direct-beam slit scan): NICE's
+# _scanType where it says, else inferred from the angles (infer_intent), or the user's choice.
+INTENTS = (
+    "specular",
+    "background+",
+    "background-",
+    "intensity",
+    "rock sample",
+    "rock detector",
+    "rock qx",
+    "unknown",
+)
+NICE_INTENT = {
+    "SPEC": "specular",
+    "SLIT": "intensity",
+    "BGP": "background+",
+    "BGM": "background-",
+    "ROCK": "rock sample",
+}
 
 # Not in the PBR files (see their README): slit 1 and slit 2 to sample, in mm.
 SLIT1_DISTANCE = 2000.0
 SLIT2_DISTANCE = 1000.0
-FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
+# The counters count time in steps of 1 ms.
+TIMER_RESOLUTION = 0.001
 
 
-def divergence(slit1, slit2, distance1: float, distance2: float) -> np.ndarray:
+def divergence(
+    slit1, slit2, distance1: float, distance2: float, sample_width=None, theta=None
+) -> np.ndarray:
     """1-σ angular divergence in degrees of a beam through two slits: the FWHM is
-    ½(s1 + s2)/|d1 − d2| radians."""
-    fwhm = 0.5 * (np.asarray(slit1) + np.asarray(slit2)) / abs(distance1 - distance2)
+    ½(s1 + s2)/|d1 − d2| radians. A sample of width w at angle θ is a slit of opening
+    w·|sin θ| at the sample: then the narrowest of the three pairs counts."""
+    s1, s2 = np.asarray(slit1), np.asarray(slit2)
+    fwhm = 0.5 * (s1 + s2) / abs(distance1 - distance2)
+    if sample_width is not None and np.isfinite(sample_width):
+        sample = sample_width * np.abs(np.sin(np.radians(theta)))
+        through_sample = np.minimum(
+            0.5 * (s1 + sample) / abs(distance1), 0.5 * (s2 + sample) / abs(distance2)
+        )
+        fwhm = np.minimum(fwhm, through_sample)
     return np.degrees(fwhm * FWHM_TO_SIGMA)
 
 
@@ -55,7 +85,7 @@ class ReflData:
     start: str
     wavelength: float
     dL: float
-    normbase: str  # "counts", "monitor", "time" or "reflectivity"
+    normbase: str  # "counts", "monitor", "time", "roi", "reflectivity" or "asymmetry"
     Ti: np.ndarray
     Td: np.ndarray
     slit1: np.ndarray
@@ -67,6 +97,10 @@ class ReflData:
     v: np.ndarray
     dv: np.ndarray
     dT: np.ndarray
+    # The monitor's variance: its counts until a dead-time correction; the detector's
+    # region-of-interest counts as read (for normalizing by roi).
+    monitor_variance: np.ndarray
+    roi: np.ndarray
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -82,16 +116,13 @@ class ReflData:
     @classmethod
     def from_scan(cls, scan: ReflScan, intent: str = "auto") -> "ReflData":
         """Raw counts with Poisson uncertainty (1 for a point with no counts), the angular
-        resolution from slits 1 and 2 at the default distances."""
-        if intent == "auto":
-            intent = _NICE_INTENT.get(scan.intent.upper(), "unknown")
-            if scan.intent.upper() == "BG":  # NICE gives no sign: θi > θf is background−
-                offset = np.mean(scan.sample_angle - scan.detector_angle / 2)
-                intent = "background-" if offset > 0 else "background+"
-        return cls(
+        resolution from slits 1 and 2 at the default distances. ``intent``: *auto* takes
+        NICE's scan type where it names one (NICE's "BG" has no sign) and infers it from the
+        angles otherwise, *infer* always infers it, anything else is taken as it is."""
+        data = cls(
             name=scan.name,
             polarization=scan.polarization,
-            intent=intent,
+            intent=NICE_INTENT.get(scan.intent.upper(), "unknown"),
             sample_name=scan.sample_name,
             description=scan.description,
             start=scan.start,
@@ -107,15 +138,32 @@ class ReflData:
             monitor=scan.monitor,
             count_time=scan.count_time,
             v=scan.counts,
-            dv=np.sqrt(np.where(scan.counts == 0, 1.0, scan.counts)),
+            dv=poisson_sigma(scan.counts),
             dT=divergence(scan.slit1, scan.slit2, SLIT1_DISTANCE, SLIT2_DISTANCE),
+            monitor_variance=scan.monitor,
+            roi=scan.counts,
         )
+        return data.with_intent(intent)
+
+    def with_intent(self, intent: str) -> "ReflData":
+        """*auto*: the intent it has, inferred if unknown; *infer*: inferred; else ``intent``."""
+        if intent == "infer" or (intent == "auto" and self.intent == "unknown"):
+            intent = infer_intent(self)
+        elif intent == "auto":
+            intent = self.intent
+        return replace(self, intent=intent)
 
     @property
     def Qz(self) -> np.ndarray:
         """(2π/λ)(sin(Td − Ti) + sin Ti), in 1/Å."""
         ti, td = np.radians(self.Ti), np.radians(self.Td)
         return 2 * np.pi / self.wavelength * (np.sin(td - ti) + np.sin(ti))
+
+    @property
+    def Qx(self) -> np.ndarray:
+        """(2π/λ)(cos(Td − Ti) − cos Ti), in 1/Å."""
+        ti, td = np.radians(self.Ti), np.radians(self.Td)
+        return 2 * np.pi / self.wavelength * (np.cos(td - ti) - np.cos(ti))
 
     @property
     def dQ(self) -> np.ndarray:
@@ -145,10 +193,14 @@ class ReflData:
     @property
     def x(self) -> tuple[str, np.ndarray]:
         """What the points are plotted against: Qz, except for slit scans and rocking curves."""
-        if self.intent == "slit":
+        if self.intent == "intensity":
             return "slit 1 (mm)", self.slit1
-        if self.intent == "rock":
+        if self.intent == "rock sample":
             return "sample angle Ti (°)", self.Ti
+        if self.intent == "rock detector":
+            return "detector angle Td (°)", self.Td
+        if self.intent == "rock qx":
+            return "Qx (1/Å)", self.Qx
         return "Qz (1/Å)", self.Qz
 
     def display(self) -> dict:
@@ -187,10 +239,52 @@ YLABEL = {
     "counts": "counts",
     "monitor": "counts per monitor count",
     "time": "counts per second",
+    "roi": "counts per roi count",
     "reflectivity": "reflectivity",
+    "asymmetry": "spin asymmetry (R++ − R−−)/(R++ + R−−)",
 }
 
 
 def _floats(values) -> list:
     # JSON has no NaN or infinity: such points become null and are not drawn.
     return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
+
+
+def matching(data: ReflData, candidates: list, parameter: str) -> ReflData:
+    """The data set among ``candidates`` of the polarization of ``data``, normalized alike;
+    else ParameterError naming the input ``parameter``."""
+    match = [c for c in candidates if c.polarization == data.polarization]
+    if not match:
+        raise ParameterError(parameter, f"nothing wired here has polarization {data.polarization}")
+    if match[0].normbase != data.normbase:
+        raise ParameterError(
+            parameter, f"normalized by {match[0].normbase}, the data by {data.normbase}"
+        )
+    return match[0]
+
+
+def infer_intent(data: ReflData) -> str:
+    """What the angles say a scan measures, as reductus infers it. With θi = Ti, θf = Td/2
+    and a tolerance δ = 0.1·dT (per point): *intensity* (a slit scan) when |θi| < δ and
+    |θf| < δ everywhere; else when both angles move (their range exceeds δ) or neither does:
+    *specular* when |θf − θi| < δ everywhere, *rock qx* when Qz stays within the largest dQ
+    while Qx moves more, *background+* when θf − θi > δ for over 90 % of the points,
+    *background−* when θi − θf > δ for over 90 %, else *unknown*; *rock sample* when only θi
+    moves, *rock detector* when only θf moves."""
+    theta_i, theta_f, delta = data.Ti, data.Td / 2, 0.1 * data.dT
+    moves_i = bool(np.any(np.ptp(theta_i) > delta))
+    moves_f = bool(np.any(np.ptp(theta_f) > delta))
+    if np.all(np.abs(theta_i) < delta) and np.all(np.abs(theta_f) < delta):
+        return "intensity"
+    if moves_i == moves_f:
+        qz, qx, dq = data.Qz, data.Qx, data.dQ.max()
+        if np.all(np.abs(theta_f - theta_i) < delta):
+            return "specular"
+        if np.ptp(qz) < dq and np.ptp(qx) > dq:
+            return "rock qx"
+        if np.sum(theta_f - theta_i > delta) > 0.9 * len(data):
+            return "background+"
+        if np.sum(theta_i - theta_f > delta) > 0.9 * len(data):
+            return "background-"
+        return "unknown"
+    return "rock sample" if moves_i else "rock detector"

@@ -7,6 +7,7 @@ import * as store from "reduction/store.js";
 
 export class FileBrowser {
   /** handlers: target() → {files} of the node that takes files, or null; toggle(fileinfo);
+   *  entries(fileinfo, names | null for all) chooses a picked file's cross-sections;
    *  instrument() → the instrument whose reader describes the files. */
   constructor(element, handlers) {
     this.element = element;
@@ -139,23 +140,47 @@ export class FileBrowser {
 
   file(entry, target) {
     const info = this.fileinfo(entry);
-    const chosen = Boolean(target?.files.some((f) => f.source === info.source && f.path === info.path));
+    const picked = target?.files.find((f) => f.source === info.source && f.path === info.path);
+    const summary = this.summaries.get(summaryKey(info));
     return h(
       "li",
-      { class: chosen ? "file chosen" : "file" },
+      { class: picked ? "file chosen" : "file" },
       h(
         "label",
         {},
         h("input", {
           type: "checkbox",
-          checked: chosen,
+          checked: Boolean(picked),
           disabled: !target,
           onchange: () => this.handlers.toggle(info),
         }),
         h("span", { class: "name" }, entry.name),
         h("small", {}, `${formatSize(entry.size)} · ${formatTime(entry.mtime)}`),
-        summaryLine(this.summaries.get(summaryKey(info))),
+        summaryLine(summary),
       ),
+      picked && summary?.entries?.length > 1 ? this.crossSections(picked, summary) : null,
+    );
+  }
+
+  /** Tick boxes for the cross-sections of a picked file: all of them unless some are chosen. */
+  crossSections(picked, summary) {
+    const boxes = summary.entries.map((e) =>
+      h("input", {
+        type: "checkbox",
+        value: e.entry,
+        checked: !picked.entries || picked.entries.includes(e.entry),
+        onchange: () => {
+          const names = boxes.filter((box) => box.checked).map((box) => box.value);
+          if (!names.length) return this.refresh(); // at least one: untick the file instead
+          this.handlers.entries(picked, names.length === boxes.length ? null : names);
+        },
+      }),
+    );
+    return h(
+      "fieldset",
+      { class: "cross-sections" },
+      h("legend", {}, "cross-sections"),
+      ...summary.entries.map((e, i) => h("label", { title: e.entry }, boxes[i], ` ${e.polarization}`)),
     );
   }
 }

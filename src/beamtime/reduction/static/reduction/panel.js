@@ -185,6 +185,19 @@ export class Panel {
     this.changed();
   }
 
+  /** Load only these entries (cross-sections) of a picked file; null: all of them. */
+  setEntries(info, entries) {
+    const { control, files } = this.fileTarget();
+    const chosen = files.map((f) => {
+      if (f.source !== info.source || f.path !== info.path) return f;
+      const { entries: _all, ...file } = f;
+      return entries ? { ...file, entries } : file;
+    });
+    this.set(control.id, control.multiple ? chosen : (chosen[0] ?? null));
+    this.renderControls();
+    this.changed();
+  }
+
   /** The point-index control of the shown node, or null. */
   indexControl() {
     return this.module?.controls.find((c) => c.datatype === "index" && c.multiple) || null;
@@ -285,7 +298,7 @@ function fileWidget(control, value, change, report, panel) {
       h(
         "li",
         { title: `${file.source}: ${file.path}` },
-        h("span", {}, file.path),
+        h("span", {}, file.entries ? `${file.path} · ${file.entries.join(", ")}` : file.path),
         h(
           "button",
           {

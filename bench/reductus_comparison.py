@@ -1,0 +1,230 @@
+"""The comparison table of docs/reductus-comparison.md: Beamtime's refl reduction against
+reductus 1.0.1 (run in its own environment by bench/reductus_harness.py) on every PBR file of
+shared/data/ncnr-pbr and shared/data/reductus-pbr, and on the stock templates. For each file
+and template: the largest relative deviation of Qz, dQ, v and dv over all points.
+
+    PYTHONPATH=src .venv/bin/python bench/reductus_comparison.py \
+        --reductus .reductus-env/bin/python [--out docs/reductus-comparison.md]
+"""
+
+import argparse
+import datetime
+import json
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from beamtime.reduction import sources
+from beamtime.reduction.dataflow.calc import MemoryCache, calculate
+from beamtime.reduction.dataflow.template import Template
+from beamtime.reduction.instruments.refl import registry
+from beamtime.reduction.instruments.templates import predefined
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HARNESS = Path(__file__).parent / "reductus_harness.py"
+QUANTITIES = ("Qz", "dQ", "v", "dv")
+
+
+def reductus(python: str, case: str, files: list[str], *options: str) -> list[dict]:
+    done = subprocess.run(
+        [python, HARNESS, case, *(str(DATA / f) for f in files), *options],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)["datasets"]
+
+
+def deviation(ours, theirs: dict) -> tuple[float, str]:
+    """The largest relative deviation over the four quantities, and which one it is.
+    NaN where reductus has NaN counts as agreement (its uncertainty there is 0: skipped)."""
+    worst, where = 0.0, ""
+    defined = np.isfinite(np.array(theirs["v"], dtype=float))
+    for name in QUANTITIES:
+        mine = np.asarray(getattr(ours, name), dtype=float)
+        ref = np.array(theirs[name], dtype=float)
+        if name == "dv":
+            mine, ref = mine[defined], ref[defined]
+        both = np.isfinite(mine) & np.isfinite(ref)
+        if np.any(np.isfinite(mine) != np.isfinite(ref)) and name != "dv":
+            return float("inf"), name
+        if not both.any():
+            continue
+        scale = np.where(ref[both] != 0, np.abs(ref[both]), 1.0)
+        value = float(np.max(np.abs(mine[both] - ref[both]) / scale))
+        if value > worst:
+            worst, where = value, name
+    return worst, where
+
+
+def diagram(files: list[str], base: str = "monitor") -> Template:
+    info = [{"source": "local", "path": f, "mtime": 0} for f in files]
+    nodes = [
+        {"module": "refl.load", "config": {"filelist": info}},
+        {"module": "refl.normalize", "config": {"base": base}},
+    ]
+    wires = [{"source": [0, "output"], "target": [1, "data"]}]
+    return Template("compare", nodes, wires, "refl")
+
+
+def files_table(python: str) -> list[str]:
+    files = sorted(
+        f"{folder}/{p.name}"
+        for folder in ("ncnr-pbr", "reductus-pbr")
+        for p in (DATA / folder).iterdir()
+        if p.name.endswith(".pbr")
+    )
+    template = diagram(files)
+    cache = MemoryCache()
+    rows = defaultdict(lambda: {"xs": [], "points": 0, "intent": set(), "load": 0.0, "norm": 0.0})
+    loaded = calculate(template, registry, 0, "output", cache)
+    normalized = calculate(template, registry, 1, "output", cache)
+    their_load = reductus(python, "load", files)
+    their_norm = reductus(python, "normalize_monitor", files)
+    assert len(loaded) == len(their_load) == len(normalized) == len(their_norm)
+    for mine, norm, ref, ref_norm in zip(loaded, normalized, their_load, their_norm, strict=True):
+        file = mine.name.rsplit(":", 1)[0]
+        row = rows[file]
+        row["xs"].append(mine.polarization)
+        row["points"] += len(mine)
+        same = mine.intent == ref["intent"]
+        row["intent"].add(mine.intent if same else f"{mine.intent} ≠ {ref['intent']}")
+        row["load"] = max(row["load"], deviation(mine, ref)[0])
+        row["norm"] = max(row["norm"], deviation(norm, ref_norm)[0])
+    lines = [
+        "| file | cross-sections | points | intent (both) | load | normalize (monitor) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for file, row in sorted(rows.items()):
+        intents = ", ".join(sorted(row["intent"]))
+        lines.append(
+            f"| {file} | {' '.join(row['xs'])} | {row['points']} | {intents}"
+            f" | {row['load']:.1e} | {row['norm']:.1e} |"
+        )
+    return lines
+
+
+TEMPLATES = [
+    # (predefined name, files per loader title, node title, harness case, files, options)
+    (
+        "Unpolarized (reductus)",
+        {
+            "specular": ["ncnr-pbr/mli0115.nxs.pbr"],
+            "background−": ["ncnr-pbr/mli01120.nxs.pbr"],
+            "direct beam": ["ncnr-pbr/mli0159.nxs.pbr"],
+        },
+        "divide by direct beam",
+        "divide_intensity",
+        ["ncnr-pbr/mli0115.nxs.pbr", "ncnr-pbr/mli01120.nxs.pbr", "ncnr-pbr/mli0159.nxs.pbr"],
+        (),
+    ),
+    (
+        "Polarized (reductus)",
+        {"specular": ["reductus-pbr/mli0170.nxs.pbr"], "direct beam": ["ncnr-pbr/mli0159.nxs.pbr"]},
+        "correct polarization",
+        "correct_polarization",
+        ["reductus-pbr/mli0170.nxs.pbr", "ncnr-pbr/mli0159.nxs.pbr"],
+        (),
+    ),
+    (
+        "Polarized with footprint (reductus)",
+        {"specular": ["reductus-pbr/mli0170.nxs.pbr"], "direct beam": ["ncnr-pbr/mli0159.nxs.pbr"]},
+        "correct footprint",
+        "correct_polarization",
+        ["reductus-pbr/mli0170.nxs.pbr", "ncnr-pbr/mli0159.nxs.pbr"],
+        ("--footprint",),
+    ),
+    (
+        "Spin asymmetry (reductus)",
+        {"specular": ["reductus-pbr/mli0170.nxs.pbr"], "direct beam": ["ncnr-pbr/mli0159.nxs.pbr"]},
+        "divide by direct beam",
+        "divide_intensity",
+        ["reductus-pbr/mli0170.nxs.pbr", "ncnr-pbr/mli0159.nxs.pbr"],
+        (),
+    ),
+    (
+        "Specular with backgrounds and direct beam",
+        {
+            "specular": ["ncnr-pbr/mli0115.nxs.pbr"],
+            "background−": ["ncnr-pbr/mli01120.nxs.pbr"],
+            "direct beam": ["ncnr-pbr/mli0159.nxs.pbr"],
+        },
+        "rescale",
+        "reflectivity",
+        ["ncnr-pbr/mli0115.nxs.pbr", "ncnr-pbr/mli01120.nxs.pbr", "ncnr-pbr/mli0159.nxs.pbr"],
+        ("--scale", "1", "--dscale", "0", "--width", "10"),
+    ),
+]
+
+
+def templates_table(python: str) -> list[str]:
+    lines = [
+        "| template | files | node compared | data sets | largest deviation (quantity) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    stock = {t["name"]: t for t in predefined("refl")}
+    for name, loaders, title, case, files, options in TEMPLATES:
+        found = stock[name]
+        nodes = [
+            {
+                **n,
+                "config": {
+                    **n.get("config", {}),
+                    "filelist": [
+                        {"source": "local", "path": f, "mtime": 0}
+                        for f in loaders.get(n["title"], [])
+                    ],
+                },
+            }
+            if n["module"] == "refl.load"
+            else n
+            for n in found["nodes"]
+        ]
+        template = Template(name, nodes, found["wires"], "refl")
+        index = [n["title"] for n in nodes].index(title)
+        ours = calculate(template, registry, index, "output", MemoryCache())
+        theirs = reductus(python, case, files, *options)
+        ours = sorted(ours, key=lambda d: d.polarization)
+        theirs = sorted(theirs, key=lambda d: d["polarization"])
+        worst = max((deviation(a, b) for a, b in zip(ours, theirs, strict=True)), default=(0, ""))
+        lines.append(
+            f"| {name} | {', '.join(Path(f).name for f in files)} | {title} | {len(ours)}"
+            f" | {worst[0]:.1e} ({worst[1] or '—'}) |"
+        )
+    return lines
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--reductus", default=".reductus-env/bin/python")
+    p.add_argument("--out", default="docs/reductus-comparison.md")
+    a = p.parse_args()
+    sources.configure([sources.LocalSource("local", DATA)])
+    text = [
+        "# Beamtime's reflectometry reduction against reductus 1.0.1",
+        "",
+        "Made by `bench/reductus_comparison.py` (reductus run by `bench/reductus_harness.py` in",
+        "its own environment, with the 1×1-string shim the PBR READMEs describe) on"
+        f" {datetime.date.today().isoformat()}.",
+        "Each figure is the largest relative deviation |ours − reductus|/|reductus| over all",
+        "points of Qz, dQ, v and dv (where reductus has no value, NaN, neither have we and the",
+        "uncertainty is not compared). The CI test (`tests/reduction/test_reductus.py`) holds",
+        "every one of them to 1e-6.",
+        "",
+        "## Every PBR file: load (raw counts) and normalize by monitor",
+        "",
+        *files_table(a.reductus),
+        "",
+        "## Templates",
+        "",
+        *templates_table(a.reductus),
+        "",
+    ]
+    Path(a.out).write_text("\n".join(text))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Steps that turn counts into rates and rates into reflectivity: normalization, scaling,
+resolution, and division by the direct beam."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from beamtime.reduction.dataflow.interface import ParameterError
+from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, interpolate, product, ratio
+from beamtime.reduction.instruments.refl.refldata import (
+    SLIT1_DISTANCE,
+    SLIT2_DISTANCE,
+    TIMER_RESOLUTION,
+    divergence,
+    matching,
+)
+from beamtime.reduction.instruments.refl.registry import module
+
+
+@module
+def normalize(data, base="auto"):
+    """
+    Divide the counts by the monitor counts, the counting time or the region-of-interest
+    counts, as reductus does. For :math:`C` counts over a base :math:`M` of variance
+    :math:`\\sigma_M^2`, :math:`v = C/M` and :math:`\\sigma_v^2 = (\\sigma_C^2 + v^2
+    \\sigma_M^2)/M^2`. Monitor (and roi) counts are Poisson, :math:`\\sigma_M^2 = M` (or what
+    a dead-time correction left); a point without monitor counts is taken as 1 ± 1. The time
+    is known to the counter's 1 ms step :math:`\\Delta` (uniformly),
+    :math:`\\sigma_t^2 = \\Delta^2/12`; a point counted for no time is taken as
+    :math:`\\Delta/2`. Normalizing by reactor power needs the power, which the NICE PBR
+    files do not hold.
+
+    **Inputs**
+
+    data (refldata) : raw (or joined) counts
+
+    base (opt:auto|monitor|time|roi|power|none) : what to divide by; *auto* takes the
+        monitor when any point has monitor counts, else the time [auto]
+
+    **Returns**
+
+    output (refldata) : counts per monitor count, per second or per roi count
+
+    Author: Beamtime team
+    Version: 2026-12-07.2
+    """
+    if data.normbase != "counts":
+        raise ParameterError("base", f"the data are already normalized ({data.normbase})")
+    if base == "auto":
+        base = (
+            "monitor"
+            if np.any(data.monitor > 0)
+            else "time"
+            if np.any(data.count_time > 0)
+            else "none"
+        )
+    if base == "none":
+        return data
+    if base == "power":
+        raise ParameterError("base", f"{data.name} holds no reactor power to normalize by")
+    if base == "time":
+        norm = np.where(data.count_time == 0, TIMER_RESOLUTION / 2, data.count_time)
+        variance = np.full_like(norm, TIMER_RESOLUTION**2 / 12)
+    else:
+        counts, variance = {
+            "monitor": (data.monitor, data.monitor_variance),
+            "roi": (data.roi, data.roi),
+        }[base]
+        norm = np.where(counts == 0, 1.0, counts)
+        variance = np.where(variance == 0, 1.0, variance)
+    v, dv = ratio(data.v, data.dv, norm, np.sqrt(variance))
+    return replace(data, v=v, dv=dv, normbase=base)
+
+
+@module
+def rescale(data, scale=1.0, dscale=0.0):
+    """
+    Multiply by a factor known to :math:`\\pm` ``dscale``:
+    :math:`\\sigma_{sv}^2 = (s\\,\\sigma_v)^2 + (v\\,\\sigma_s)^2`.
+
+    **Inputs**
+
+    data (refldata) : data
+
+    scale (float) : the factor [1.0]
+
+    dscale (float) : its 1-σ uncertainty [0.0]
+
+    **Returns**
+
+    output (refldata) : scaled data
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    if dscale < 0:
+        raise ParameterError("dscale", "an uncertainty cannot be negative")
+    v, dv = product(data.v, data.dv, scale, dscale)
+    return replace(data, v=v, dv=dv)
+
+
+@module
+def angular_resolution(
+    data,
+    distance1=SLIT1_DISTANCE,
+    distance2=SLIT2_DISTANCE,
+    wavelength_spread=0.015,
+    sample_width=None,
+):
+    """
+    The resolution of Qz: the angular divergence through slits 1 and 2,
+    :math:`\\Delta\\theta = \\tfrac12 (s_1 + s_2)/|d_1 - d_2|` (FWHM); a sample of width
+    :math:`w` narrower than the beam acts as a slit of opening :math:`p = w|\\sin T_i|` at
+    the sample, and then :math:`\\Delta\\theta = \\min(\\tfrac12 (s_1 + s_2)/|d_1 - d_2|,
+    \\tfrac12 (s_1 + p)/d_1, \\tfrac12 (s_2 + p)/d_2)` (not for direct-beam scans, as
+    reductus). With the wavelength spread, combined as
+    :math:`\\sigma_Q = \\frac{4\\pi}{\\lambda}\\sqrt{(\\sin\\theta\\,\\sigma_\\lambda/\\lambda)^2
+    + (\\cos\\theta\\,\\sigma_\\theta)^2}`.
+
+    **Inputs**
+
+    data (refldata) : data
+
+    distance1 (float:mm) : slit 1 to sample [2000.0]
+
+    distance2 (float:mm) : slit 2 to sample [1000.0]
+
+    wavelength_spread (float:FWHM, fraction of λ) : dλ/λ [0.015]
+
+    sample_width (float:mm) : the sample's length along the beam, when it acts as a slit;
+        empty: a sample wider than the beam
+
+    **Returns**
+
+    output (refldata) : data with their angular and wavelength resolution
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    if distance1 <= 0 or distance2 <= 0:
+        raise ParameterError("distance1" if distance1 <= 0 else "distance2", "must be positive")
+    if distance1 == distance2:
+        raise ParameterError("distance2", "the slits cannot be at the same distance")
+    if not 0 <= wavelength_spread < 1:
+        raise ParameterError("wavelength_spread", "must be a fraction between 0 and 1")
+    if sample_width is not None and sample_width <= 0:
+        raise ParameterError("sample_width", "must be positive")
+    if data.intent == "intensity":
+        sample_width = None
+    return replace(
+        data,
+        dT=divergence(data.slit1, data.slit2, distance1, distance2, sample_width, data.Ti),
+        dL=wavelength_spread * data.wavelength * FWHM_TO_SIGMA,
+    )
+
+
+@module
+def divide_intensity(data, base):
+    """
+    Divide by the direct beam measured through the same slits (a slit scan), interpolated
+    against the angular resolution (the slit openings) — one point serves every angle of a
+    fixed-slit scan. :math:`R = I/S`, :math:`\\sigma_R^2 = (\\sigma_I^2 + R^2\\sigma_S^2)/S^2`.
+
+    **Inputs**
+
+    data (refldata) : specular (or background-subtracted) data
+
+    base (refldata[]) : the slit scans, one per polarization, normalized like the data
+
+    **Returns**
+
+    output (refldata) : reflectivity
+
+    Author: Beamtime team
+    Version: 2026-11-21
+    """
+    slit = matching(data, base, "base")
+    s, ds = interpolate(data.dT, slit.dT, slit.v, slit.dv)
+    if np.any(s <= 0):
+        raise ParameterError("base", f"the direct beam of {slit.name} has no intensity")
+    v, dv = ratio(data.v, data.dv, s, ds)
+    return replace(data, v=v, dv=dv, normbase="reflectivity")

@@ -1,0 +1,145 @@
+"""Dead-time corrections of the detector and the monitor, from given dead-time constants.
+
+A counter that is busy for a time after each event loses events. With a non-paralyzing
+dead time :math:`\\tau_{NP}` and a paralyzing one :math:`\\tau_P` (the hybrid model reductus
+uses), an incident rate :math:`I` is observed as
+:math:`R = I\\,e^{-I\\tau_P}/(1 + I\\tau_{NP})`; the correction solves this for :math:`I`.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from beamtime.reduction.dataflow.interface import ParameterError
+from beamtime.reduction.instruments.refl.registry import module
+
+MICROSECOND = 1e-6
+
+
+def observed_rate(incident, n, p):
+    """R(I) of the hybrid model; n, p the dead times in seconds."""
+    return incident * np.exp(-incident * p) / (1 + incident * n)
+
+
+def incident_rate(rate, drate, n: float, p: float):
+    """I and its uncertainty for observed rates R ± dR, below the peak of R(I).
+
+    Non-paralyzing only: :math:`I = R/(1 - R\\tau_{NP})`, :math:`\\sigma_I = \\sigma_R/(1 -
+    R\\tau_{NP})^2`. Otherwise Newton's method from :math:`I = R` (bisection near the peak
+    observed rate, where the slope vanishes; the peak for rates beyond it), and
+    :math:`\\sigma_I = (I/R)\\,\\sigma_R` (:math:`\\sigma_R` at :math:`R = 0`)."""
+    rate, drate = np.asarray(rate, dtype=float), np.asarray(drate, dtype=float)
+    if p == 0:
+        loss = 1 - rate * n
+        return rate / loss, drate / loss**2
+    peak = 1 / p if n <= 0 else 0.5 * (np.sqrt(4 * n / p + 1) - 1) / n
+    peak_rate = observed_rate(peak, n, p)
+    incident = rate.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(50):
+            slope = (
+                np.exp(-incident * p) / (1 + incident * n) * (1 / (1 + incident * n) - incident * p)
+            )
+            step = (observed_rate(incident, n, p) - rate) / slope
+            incident = incident - step
+            if np.all(np.abs(step) <= 1e-14 * np.abs(incident)):
+                break
+        near = rate > 0.9 * peak_rate
+        incident[near] = [_bisect(r, peak, peak_rate, n, p) for r in rate[near]]
+        # dI/dR → 1 as R → 0: a point without counts keeps its uncertainty (reductus: NaN)
+        gain = np.where(rate == 0, 1.0, incident / np.where(rate == 0, 1.0, rate))
+        return incident, gain * drate
+
+
+def _bisect(rate: float, peak: float, peak_rate: float, n: float, p: float) -> float:
+    if rate >= peak_rate:
+        return peak
+    low, high = rate, peak
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if observed_rate(middle, n, p) < rate:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-15 * high:
+            break
+    return 0.5 * (low + high)
+
+
+def _constants(nonparalyzing: float, paralyzing: float) -> tuple[float, float]:
+    for name, value in (("nonparalyzing", nonparalyzing), ("paralyzing", paralyzing)):
+        if value < 0:
+            raise ParameterError(name, "a dead time cannot be negative")
+    return nonparalyzing * MICROSECOND, paralyzing * MICROSECOND
+
+
+def _raw(data, parameter: str):
+    if data.normbase != "counts":
+        raise ParameterError(parameter, f"correct the counts before normalizing ({data.normbase})")
+
+
+@module
+def detector_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
+    """
+    Correct the detector counts for its dead time: with :math:`t` the counting time, the
+    observed rate :math:`R = C/t` becomes the incident rate :math:`I` of the hybrid model
+    :math:`R = I\\,e^{-I\\tau_P}/(1 + I\\tau_{NP})`, and :math:`C' = I t`. Non-paralyzing
+    only: :math:`I = R/(1 - R\\tau_{NP})`, :math:`\\sigma_I = \\sigma_R/(1 - R\\tau_{NP})^2`;
+    with a paralyzing part the equation is solved numerically and
+    :math:`\\sigma_I = (I/R)\\,\\sigma_R`. The NICE PBR files hold no dead times: give them.
+
+    **Inputs**
+
+    data (refldata) : raw counts
+
+    nonparalyzing (float:µs) : the non-paralyzing dead time :math:`\\tau_{NP}` [0.0]
+
+    paralyzing (float:µs) : the paralyzing dead time :math:`\\tau_P` [0.0]
+
+    **Returns**
+
+    output (refldata) : counts corrected for the detector's dead time
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    n, p = _constants(nonparalyzing, paralyzing)
+    if n == 0 and p == 0:
+        raise ParameterError("nonparalyzing", "the files hold no dead time: give one")
+    _raw(data, "nonparalyzing")
+    t = data.count_time
+    incident, error = incident_rate(data.v / t, data.dv / t, n, p)
+    return replace(data, v=incident * t, dv=error * t)
+
+
+@module
+def monitor_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
+    """
+    Correct the monitor counts for the monitor's dead time, as *detector dead time* does the
+    detector's: :math:`M' = I t` with :math:`I` the incident rate for the observed rate
+    :math:`M/t`, and its variance :math:`(\\sigma_I t)^2` for normalizing. With both
+    constants zero (the NICE PBR files hold none) the data pass unchanged, as in reductus.
+
+    **Inputs**
+
+    data (refldata) : raw counts
+
+    nonparalyzing (float:µs) : the non-paralyzing dead time :math:`\\tau_{NP}` [0.0]
+
+    paralyzing (float:µs) : the paralyzing dead time :math:`\\tau_P` [0.0]
+
+    **Returns**
+
+    output (refldata) : data whose monitor counts are corrected for its dead time
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    n, p = _constants(nonparalyzing, paralyzing)
+    if n == 0 and p == 0:
+        return data
+    _raw(data, "nonparalyzing")
+    t = data.count_time
+    rate, drate = data.monitor / t, np.sqrt(data.monitor_variance) / t
+    incident, error = incident_rate(rate, drate, n, p)
+    return replace(data, monitor=incident * t, monitor_variance=(error * t) ** 2)

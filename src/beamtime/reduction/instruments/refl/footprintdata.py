@@ -1,0 +1,48 @@
+"""The fitted-footprint data type: a line R = slope·|Qz| + intercept fitted to the data below
+the critical edge, with the range it was fitted over."""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(eq=False)
+class FootprintFit:
+    name: str
+    slope: float
+    intercept: float
+    dslope: float
+    dintercept: float
+    Qmin: float  # the |Qz| range of the points fitted
+    Qmax: float
+
+    def to_dict(self) -> dict:
+        return {k: _json(v) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FootprintFit":
+        return cls(**{k: float(v) if k != "name" else v for k, v in data.items()})
+
+    def display(self) -> dict:
+        x = np.linspace(self.Qmin, self.Qmax, 2)
+        return {
+            "name": f"{self.name} footprint {self.slope:.4g}·|Qz| + {self.intercept:.4g}",
+            "xlabel": "|Qz| (1/Å)",
+            "ylabel": "footprint",
+            "x": x.tolist(),
+            "y": (self.slope * x + self.intercept).tolist(),
+            "dy": [0.0, 0.0],
+        }
+
+    def columns(self) -> dict:
+        return {k: np.array([getattr(self, k)]) for k in ("slope", "dslope", "intercept")} | {
+            "dintercept": np.array([self.dintercept])
+        }
+
+    def metadata(self) -> dict:
+        return {"name": self.name, "Qmin": self.Qmin, "Qmax": self.Qmax}
+
+
+def _json(value: float):
+    return value if math.isfinite(value) else repr(value)

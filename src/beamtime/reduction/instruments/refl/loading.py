@@ -1,0 +1,83 @@
+"""Steps that read raw files and choose among their points."""
+
+import numpy as np
+
+from beamtime.reduction import sources
+from beamtime.reduction.dataflow.interface import ParameterError
+from beamtime.reduction.instruments.refl.nexus import NexusError, load_nexus
+from beamtime.reduction.instruments.refl.refldata import ReflData
+from beamtime.reduction.instruments.refl.registry import module
+
+
+@module
+def load(filelist=(), intent="auto"):
+    """
+    Load NICE NeXus reflectometry files: one data set per polarization cross-section, raw
+    detector counts with Poisson uncertainty :math:`\\sigma = \\sqrt{N}` (1 for no counts).
+    A value written once (a motor that did not move, a counter read once) is repeated over
+    the scan's points. With no files the loader passes nothing on, and the steps it feeds
+    pass nothing either: an unused branch of a template just stays empty.
+
+    **Inputs**
+
+    filelist (fileinfo[]) : the files to load; a file's ``entries`` (e.g.
+        ``["DOWN_DOWN", "UP_UP"]``) choose its cross-sections, all of them when absent []
+
+    intent (opt:auto|infer|specular|background+|background-|intensity|rock sample|rock detector|rock qx):
+        what the scans measure; *auto* reads NICE's scan type and infers it from the
+        angles where the file names none (NICE's "BG" has no sign), *infer* always infers
+        it (see *mark intent*) [auto]
+
+    **Returns**
+
+    output (refldata[]) : the cross-sections of every file, in file order
+
+    Author: Beamtime team
+    Version: 2026-12-07.3
+    """  # noqa: E501  (an option list is one line)
+    found = []
+    for info in filelist:
+        entries = info.get("entries")
+        if entries is not None and not (
+            isinstance(entries, list) and entries and all(isinstance(e, str) for e in entries)
+        ):
+            raise ParameterError("filelist", f"{info['path']}: entries must name cross-sections")
+        name = info["path"].rsplit("/", 1)[-1]
+        try:
+            scans = load_nexus(sources.fetch(info), name=name, entries=entries)
+        except NexusError as exc:
+            raise ParameterError("filelist", str(exc)) from None
+        found.extend(ReflData.from_scan(scan, intent) for scan in scans)
+    return found
+
+
+@module
+def mask_points(data, mask_indices=()):
+    """
+    Leave out points: click them on the plot of this node's input, or list their indices.
+
+    **Inputs**
+
+    data (refldata[]) : data sets
+
+    mask_indices (index[]) : for each data set in order, the indices of the points to leave
+        out (0 is the first point) []
+
+    **Returns**
+
+    output (refldata[]) : the data sets without those points
+
+    Author: Beamtime team
+    Version: 2026-11-21
+    """
+    if len(mask_indices) > len(data):
+        raise ParameterError("mask_indices", f"{len(mask_indices)} lists for {len(data)} data sets")
+    result = []
+    for number, item in enumerate(data):
+        masked = mask_indices[number] if number < len(mask_indices) else []
+        if masked and masked[-1] >= len(item):
+            raise ParameterError(
+                "mask_indices", f"data set {number} has no point {masked[-1]} ({len(item)} points)"
+            )
+        result.append(item.select(np.setdiff1d(np.arange(len(item)), masked)))
+    return result

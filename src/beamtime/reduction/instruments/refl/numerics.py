@@ -1,0 +1,64 @@
+"""The arithmetic every refl step shares: values with 1-σ uncertainties, propagated to first
+order assuming independent errors — for f(a, b), σf² = (∂f/∂a·σa)² + (∂f/∂b·σb)² — and
+linear interpolation of such values."""
+
+import math
+
+import numpy as np
+
+FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
+
+
+def poisson_sigma(counts):
+    """√N, the uncertainty of N counted events; 1 for none (nothing seen is not certainty)."""
+    counts = np.asarray(counts, dtype=float)
+    return np.sqrt(np.where(counts == 0, 1.0, counts))
+
+
+def ratio(a, da, b, db):
+    """a/b and its uncertainty: σ² = (σa/b)² + (a·σb/b²)². A Poisson average — total counts
+    over total monitor (or time) — is the ratio of the sums with their variances."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / b, np.sqrt((da / b) ** 2 + (a * db / b**2) ** 2)
+
+
+def difference(a, da, b, db):
+    """a − b and its uncertainty: σ² = σa² + σb²."""
+    return a - b, np.hypot(da, db)
+
+
+def product(a, da, b, db):
+    """a·b and its uncertainty: σ² = (b·σa)² + (a·σb)²."""
+    return a * b, np.hypot(b * da, a * db)
+
+
+def interpolate(x, xp, fp, dfp, outside=None):
+    """fp(x) by linear interpolation (the end values beyond the ends, or ``outside`` when
+    given) and its uncertainty: between points i and i+1 with weight p on i,
+    σ² = p²σᵢ² + (1 − p)²σᵢ₊₁²."""
+    order = np.argsort(xp, kind="stable")
+    xp, fp, dfp = xp[order], fp[order], dfp[order]
+    if len(xp) == 1:
+        value, error = np.full_like(x, fp[0]), np.full_like(x, dfp[0])
+    else:
+        right = np.clip(np.searchsorted(xp, x, side="right"), 1, len(xp) - 1)
+        left = right - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(xp[right] > xp[left], (xp[right] - x) / (xp[right] - xp[left]), 1.0)
+        p = np.clip(p, 0.0, 1.0)
+        value = p * fp[left] + (1 - p) * fp[right]
+        error = np.hypot(p * dfp[left], (1 - p) * dfp[right])
+    if outside is not None:
+        beyond = (x < xp[0]) | (x > xp[-1])
+        value, error = np.where(beyond, outside, value), np.where(beyond, outside, error)
+    return value, error
+
+
+def nearest(x, xp):
+    """The index of the xp nearest to each x (the midpoints between sorted xp decide)."""
+    xp = np.asarray(xp)
+    if len(xp) == 1:
+        return np.zeros(np.shape(x), dtype=int)
+    order = np.argsort(xp, kind="stable")
+    middles = 0.5 * (xp[order][:-1] + xp[order][1:])
+    return order[np.searchsorted(middles, x)]
