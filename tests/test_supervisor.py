@@ -14,8 +14,11 @@ def test_each_child_logs_to_a_rotated_file_of_its_own(tmp_path, monkeypatch):
     talker = boss.start("talker", [sys.executable, "-c", "for i in range(3000): print('line', i)"])
     boss.start("quiet one", [sys.executable, "-c", "import sys; sys.stderr.write('oops\\n')"])
     talker.wait(30)
-    time.sleep(0.5)  # the copying thread drains the pipe
     try:
+        for _ in range(100):  # the copying thread drains the pipe
+            if (tmp_path / "talker.log").read_text().endswith("line 2999\n"):
+                break
+            time.sleep(0.1)
         names = sorted(p.name for p in tmp_path.iterdir())
         assert names == ["quiet-one.log", "talker.log", "talker.log.1", "talker.log.2"]
         assert all(p.stat().st_size <= 10_000 for p in tmp_path.iterdir())

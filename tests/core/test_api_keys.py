@@ -90,6 +90,26 @@ class TestKeyAuthentication:
         row.refresh_from_db()
         assert row.last_used_at is not None
 
+    def test_it_writes_last_used_at_at_most_once_a_minute(
+        self, client, alice, django_assert_num_queries
+    ):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        row, key = make_api_key(alice)
+        client.get("/api/me", headers=auth(key))
+        row.refresh_from_db()
+        first = row.last_used_at
+        with django_assert_num_queries(1):  # the key's lookup, no write
+            client.get("/api/me", headers=auth(key))
+        row.refresh_from_db()
+        assert row.last_used_at == first
+        ApiKey.objects.filter(pk=row.pk).update(last_used_at=first - timedelta(minutes=2))
+        client.get("/api/me", headers=auth(key))
+        row.refresh_from_db()
+        assert timezone.now() - row.last_used_at < timedelta(seconds=10)
+
     def test_unknown_and_revoked_keys_get_the_same_401(self, client, alice):
         row, key = make_api_key(alice)
         row.revoke()

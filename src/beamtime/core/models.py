@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,9 @@ from django.utils import timezone
 KEY_PREFIX = "bt_"
 # Characters of the key kept in clear so that a user can tell keys apart.
 SHOWN_CHARS = 10
+# last_used_at is written at most this often per key: a write per request would queue every
+# API call behind SQLite's single write lock.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 # What a key may do besides acting as its user: "read" lets it read the JSON APIs;
 # "write:fplane" lets it change configuration history (POST /fplane, configs writes).
 SCOPES = {"read": "read", "write:fplane": "update configurations (fplane)"}
@@ -73,7 +77,9 @@ class ApiKey(models.Model):
         row = cls.objects.active().select_related("user").filter(digest=hash_key(key)).first()
         if row is None or not row.user.is_active:
             return None
-        cls.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+            cls.objects.filter(pk=row.pk).update(last_used_at=now)
         return row
 
     @classmethod
