@@ -135,11 +135,14 @@ def by_polarization(datasets):
     return {d.polarization: d for d in datasets}
 
 
-def subtract(datasets):
+def subtract(datasets, align="none"):
     """Join each intent group, then subtract joined backgrounds of the same polarization."""
     spec, backp, backm, intensity, _rock, _other = steps.group_by_intent(datasets)
     spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
-    out = [steps.subtract_background(s, backp.get(p), backm.get(p)) for p, s in spec.items()]
+    out = [
+        steps.subtract_background(s, backp.get(p), backm.get(p), align=align)
+        for p, s in spec.items()
+    ]
     return out, intensity
 
 
@@ -247,8 +250,8 @@ def run(case, files, a):
             params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"
             out = [steps.correct_footprint(d, copy.deepcopy(fitted)) for d in out]
         return out, params
-    params["subtract_background"] = dict(align="none", ordinate="Qz (Qz_basis='actual')")
-    out, intensity = subtract(data)
+    params["subtract_background"] = dict(align=a.align, ordinate="Qz (Qz_basis='actual')")
+    out, intensity = subtract(data, a.align)
     if case == "background":
         return out, params
     base = by_polarization(steps.join(intensity))
@@ -323,6 +326,7 @@ def main():
     p.add_argument("--xs", default="++", help="extract_xs's cross-section")
     p.add_argument("--theta-offset", type=float, default=0.0, help="degrees")
     p.add_argument("--frbalance", type=float, default=50.0, help="percent")
+    p.add_argument("--align", default="none", help="subtract_background's align")
     p.add_argument("--qmin", type=float, default=None, help="fit_footprint range")
     p.add_argument("--qmax", type=float, default=None, help="fit_footprint range")
     p.add_argument("--origin", action="store_true", help="fit_footprint through the origin")
