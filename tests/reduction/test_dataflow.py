@@ -361,3 +361,41 @@ def test_the_redis_cache_is_shared_and_evicts_the_least_recently_used(redis_serv
     assert "filler-0" in cache  # recently used: kept
     assert "filler-1" not in cache  # least recently used: gone
     assert client.get("celery-broker-key") == b"must survive"
+
+
+DOC = "X.\n\n**Inputs**\n\ndata (number{q}) : x{d}\n\nfactor (float) : f{f}\n\n"
+DOC += "**Returns**\n\noutput (number) : y\n\nAuthor: a\nVersion: 1"
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            DOC.format(q="", d="", f=" [3.0]"),
+            "gives 'factor' the default \\[3.0\\], the signature 2.0",
+        ),
+        (DOC.format(q="?", d=" [1]", f=""), "input 'data' has a default \\[1\\] in the docstring"),
+    ],
+)
+def test_a_default_the_signature_does_not_have_is_refused(written, message):
+    def step(data=None, /, factor=2.0):
+        return data
+
+    step.__doc__ = written
+    if "input" not in message:
+
+        def step(data, factor=2.0):  # noqa: F811
+            return data
+
+        step.__doc__ = written
+    with pytest.raises(ModuleDefinitionError, match=message):
+        define(step, "toy.step")
+    step.__doc__ = DOC.format(q="", d="", f=" [2.0]")
+    if "input" not in message:
+        assert define(step, "toy.step").controls[0].default == 2.0
+
+
+def test_every_step_of_the_refl_instrument_says_its_defaults_right():
+    from beamtime.reduction.instruments.refl import registry
+
+    assert len(registry.modules) >= 20  # defined (and so checked) at import

@@ -22,7 +22,8 @@ Positional parameters are inputs (wired from other nodes); keyword parameters ar
     Author: Beamtime team
     Version: 2026-11-21
 
-``name (type[]?:units) : description [default]``, continued on indented lines. ``[]``
+``name (type[]?:units) : description [default]``, continued on indented lines; a written
+default must say the signature's (it is refused at registration otherwise), an input has none. ``[]``
 marks a list (several values wired, or a list control), ``?`` marks it optional, ``:units``
 its units. The docstring ends
 with the author and the version; the version enters every cache key, so a change of the
@@ -168,8 +169,20 @@ def define(function, module_id: str) -> ModuleDef:
                 raise ModuleDefinitionError(
                     module_id, f"input {name!r} must be marked '?' exactly when it has a default"
                 )
+            if terminal.default is not None:
+                raise ModuleDefinitionError(
+                    module_id, f"input {name!r} has a default [{terminal.default}] in the docstring"
+                )
             inputs.append(terminal)
         elif parameter.default is not parameter.empty:
+            if terminal.default is not None and not _same_default(
+                terminal.default, parameter.default
+            ):
+                raise ModuleDefinitionError(
+                    module_id,
+                    f"the docstring gives {name!r} the default [{terminal.default}],"
+                    f" the signature {parameter.default!r}",
+                )
             controls.append(
                 Terminal(**{**terminal.__dict__, "default": parameter.default, "required": False})
             )
@@ -194,6 +207,15 @@ def define(function, module_id: str) -> ModuleDef:
         tuple(returns),
         function,
     )
+
+
+def _same_default(written: str, default) -> bool:
+    """Whether a docstring's ``[default]`` says the signature's default: the default's text
+    (``[2.0]`` for 2.0, ``[auto]`` for "auto"), a list's items joined by ", " (``[]`` for
+    an empty one)."""
+    if isinstance(default, list | tuple):
+        return written == ", ".join(map(str, default))
+    return written == str(default)
 
 
 def _terminal(match: re.Match) -> Terminal:
