@@ -23,9 +23,9 @@ Positional parameters are inputs (wired from other nodes); keyword parameters ar
     Version: 2026-11-21
 
 ``name (type[]?:units) : description [default]``, continued on indented lines; a written
-default must say the signature's (it is refused at registration otherwise), an input has none. ``[]``
-marks a list (several values wired, or a list control), ``?`` marks it optional, ``:units``
-its units. The docstring ends
+default must say the signature's (it is refused at registration otherwise), an input has
+none. ``[]`` marks a list (several values wired, or a list control), ``?`` marks it
+optional, ``:units`` its units. The docstring ends
 with the author and the version; the version enters every cache key, so a change of the
 code must change it.
 
