@@ -363,6 +363,38 @@ def test_the_redis_cache_is_shared_and_evicts_the_least_recently_used(redis_serv
     assert client.get("celery-broker-key") == b"must survive"
 
 
+def test_the_redis_byte_count_stays_right_when_two_processes_store_the_same_step(redis_server):
+    import redis
+
+    from beamtime.reduction.dataflow.cache import RedisCache
+
+    client = redis.Redis.from_url(redis_server)
+    client.delete(*client.keys("bt-same:*") or ["none"])
+    one, other = (RedisCache(client, 10**6, "bt-same:") for _ in range(2))
+    for cache in (one, other, one):  # the same step computed by two processes at once
+        cache.set_bundle("step", {"output": ["é" * 10]})
+    other.set_bundle("step", {"output": ["shorter"]})  # a new value replaces the old
+    stored = sum(len(client.get(k)) for k in client.keys("bt-same:*") if k.endswith(b"step"))
+    assert int(client.get("bt-same:bytes")) == stored == len(b'{"output": ["shorter"]}')
+
+
+def test_the_disk_cache_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path):
+    import os
+
+    cache = DiskCache(tmp_path, max_bytes=1000)
+    for n in range(30):  # 30 steps of ~60 bytes: twice the cap
+        cache.set_bundle(f"{n:02d}" + "k" * 62, {"output": ["x" * 40]})
+        os.utime(cache._path(f"{n:02d}" + "k" * 62), (n, n))  # used in this order
+        if n >= 1:
+            assert cache.get_bundle("00" + "k" * 62) is not None  # the first, in use
+            os.utime(cache._path("00" + "k" * 62), (n + 0.5, n + 0.5))
+    total = sum(f.stat().st_size for f in tmp_path.glob("*/*.json"))
+    assert total <= 1000
+    assert ("00" + "k" * 62) in cache  # recently used: kept
+    assert ("01" + "k" * 62) not in cache  # least recently used: gone
+    assert ("29" + "k" * 62) in cache
+
+
 DOC = "X.\n\n**Inputs**\n\ndata (number{q}) : x{d}\n\nfactor (float) : f{f}\n\n"
 DOC += "**Returns**\n\noutput (number) : y\n\nAuthor: a\nVersion: 1"
 

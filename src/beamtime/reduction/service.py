@@ -44,7 +44,7 @@ def step_cache():
 
         client = redis.Redis.from_url(settings.REDIS_URL)
         return RedisCache(client, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
-    return DiskCache(settings.REDUCTION_CACHE_DIR)
+    return DiskCache(settings.REDUCTION_CACHE_DIR, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
 
 
 def registry_for(template: Template) -> Registry:
