@@ -210,11 +210,58 @@ def test_only_the_changed_node_and_its_descendants_are_computed_again(tmp_path):
     assert calls == {}  # a new process would find the disk cache
 
 
-def test_keys_depend_on_controls_inputs_and_version_only():
+def test_keys_depend_on_controls_inputs_version_and_code_only():
     first, second = plan(chain(), toy, 2), plan(chain(), toy, 2)
     assert first == second
     changed = plan(chain(values=(1.0, 2.0)), toy, 2)
     assert changed[0] != first[0] and changed[1] != first[1] and changed[2] != first[2]
+
+
+STEP_FILE = '''
+from helper import FACTOR
+
+
+def triple(data, factor=2.0):
+    """
+    Multiply.
+
+    **Inputs**
+
+    data (number) : a number
+
+    factor (float) : the factor [2.0]
+
+    **Returns**
+
+    output (number) : data times factor times FACTOR
+
+    Author: test
+    Version: 1
+    """
+    return data * factor * FACTOR
+'''
+
+
+def test_a_changed_helper_changes_the_key_though_the_version_stays(tmp_path, monkeypatch):
+    """A step's key follows its code: a helper beside it changed, the version forgotten."""
+    import importlib
+    import sys
+
+    from beamtime.reduction.dataflow import interface
+    from beamtime.reduction.dataflow.calc import step_key
+
+    (tmp_path / "step.py").write_text(STEP_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    keys = []
+    for factor in (3, 4):
+        (tmp_path / "helper.py").write_text(f"FACTOR = {factor}\n")
+        interface._fingerprint.cache_clear()
+        for name in ("step", "helper"):
+            sys.modules.pop(name, None)
+        module = define(importlib.import_module("step").triple, "toy.triple")
+        assert module.version == "1"
+        keys.append(step_key(module, {"factor": 2.0}, []))
+    assert keys[0] != keys[1]
 
 
 @pytest.mark.parametrize(
