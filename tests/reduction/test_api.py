@@ -76,6 +76,9 @@ def test_text_export_starts_with_provenance_and_reloads(client, pbr_source, fres
     text = answer.content.decode()
     header = read_provenance(text)
     assert header["template"] == template and header["node"] == 1
+    # the file as read: its version on the server, not the client's mtime (0)
+    (read,) = header["config"]["0"]["filelist"]
+    assert read["mtime"] == (PBR / "mli0111.nxs.pbr").stat().st_mtime != 0
     table = np.loadtxt(text.splitlines())
     assert table.shape == (101, 4)
     again = post(client, "calculate", {"template": header["template"], "node": header["node"]})

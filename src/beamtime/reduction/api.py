@@ -39,10 +39,11 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     """The values at the payload's node and terminal, their data type and their provenance;
     TemplateError for a template that cannot run."""
     template = Template.from_dict(payload.template)
-    values, datatype = service.run(
+    values, datatype, used = service.run(
         request.user, template, payload.config, payload.node, payload.terminal
     )
-    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
+    # The files as read (their mtimes now), not as the client last saw them.
+    header = export.provenance(payload.template, used, payload.node, payload.terminal)
     return values, datatype, header
 
 
