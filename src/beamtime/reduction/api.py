@@ -28,7 +28,7 @@ class NodeIn(TemplateIn):
 
 
 class CalculateIn(NodeIn):
-    export: Literal["text", "hdf5"] | None = None
+    export: Literal["text", "hdf5", "orso"] | None = None
 
 
 class FitIn(NodeIn):
@@ -110,7 +110,11 @@ def calculate(request, payload: CalculateIn):
         shown = [datatype.display(v) for v in values]  # a value may show as several curves
         flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
         return {"datatype": datatype.name, "values": flat}
-    name, data, media = export.export(values, datatype, header, payload.export)
+    try:
+        name, data, media = export.export(values, datatype, header, payload.export)
+    except ValueError as exc:  # e.g. ORSO of data that are no reflectivity
+        body = {"error": str(exc), "node": payload.node, "field": "export"}
+        return JsonResponse(body, status=422)
     response = HttpResponse(data, content_type=media)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -5,7 +5,8 @@ node and terminal exported and the Beamtime version, from which the reduction ca
 Column text: the first line is ``# `` and the provenance as one line of JSON, then ``#``
 comment lines naming the data set and the columns, then the numbers (readable by the fitting
 app, refl1d and numpy.loadtxt). HDF5: one group per data set holding every array, the
-provenance in the file's ``provenance`` attribute.
+provenance in the file's ``provenance`` attribute. ORSO (``.ort``, via orsopy): the
+reflectivity with dQ as 1-σ, the provenance in the header's reduction comment.
 """
 
 import io
@@ -48,8 +49,13 @@ def text_file(value, datatype: DataType, header: dict) -> str:
 
 
 def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[str, bytes, str]:
-    """(file name, contents, media type) of ``values`` exported as ``form``, "text" or
-    "hdf5". Several text files come zipped, each with the whole provenance."""
+    """(file name, contents, media type) of ``values`` exported as ``form``, "text", "hdf5"
+    or "orso" (ORSO reflectivity text, every data set in one file). Several text files come
+    zipped, each with the whole provenance."""
+    if form == "orso":
+        if datatype.orso is None:
+            raise ValueError(f"{datatype.name} data cannot be written as ORSO reflectivity")
+        return "reduced.ort", datatype.orso(values, header).encode(), "text/plain"
     names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
     names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]
     if form == "hdf5":

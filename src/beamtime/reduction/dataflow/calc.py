@@ -28,6 +28,8 @@ class DataType:
     display: Callable = lambda value: value
     columns: Callable = lambda value: {"value": [value]}
     metadata: Callable = lambda value: {}
+    # (values, provenance header) → ORSO reflectivity text, for types that are reflectivity
+    orso: Callable | None = None
 
 
 @dataclass

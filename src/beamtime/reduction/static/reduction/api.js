@@ -71,7 +71,7 @@ export async function calculate(template, node, terminal) {
   return (await post("calculate", { template, config: {}, node, terminal }).then(json)).values;
 }
 
-/** An export of a node's output terminal ("text" or "hdf5") as {name, blob}. */
+/** An export of a node's output terminal ("text", "hdf5" or "orso") as {name, blob}. */
 export async function exportFile(template, node, terminal, form) {
   const response = await post("calculate", { template, config: {}, node, terminal, export: form });
   const disposition = response.headers.get("Content-Disposition") || "";

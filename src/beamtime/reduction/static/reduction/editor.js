@@ -552,6 +552,7 @@ const ACTIONS = {
   "upload-template": () => $("#upload-template").click(),
   "export-text": () => exportPlotted("text"),
   "export-hdf5": () => exportPlotted("hdf5"),
+  "export-orso": () => exportPlotted("orso"),
   "reload-exported": () => $("#reload-exported").click(),
   "fit-this": fitThis,
   stash: () => stash.stashCurrent(),
