@@ -305,3 +305,17 @@ def test_orso_is_refused_for_polarization_efficiencies(client, pbr_source, fresh
     answer = post(client, "calculate", body)
     assert answer.status_code == 422 and answer.json()["field"] == "export"
     assert "poldata data cannot be written as ORSO" in answer.json()["error"]
+
+
+def test_the_column_text_gives_dq_as_fwhm_or_sigma_and_says_which(client, pbr_source, fresh_cache):
+    body = {"template": spec_template("mli0111.nxs.pbr"), "node": 1, "export": "text"}
+    texts = {
+        r: post(client, "calculate", {**body, "resolution": r}).content.decode()
+        for r in ("FWHM", "sigma")
+    }
+    for resolution, text in texts.items():
+        assert read_provenance(text)["resolution"] == resolution
+        assert f"# columns: Qz v dv dQ_{resolution}" in text
+    fwhm, sigma = (np.loadtxt(texts[r].splitlines()) for r in ("FWHM", "sigma"))
+    np.testing.assert_allclose(fwhm[:, 3] / sigma[:, 3], 2 * np.sqrt(2 * np.log(2)), rtol=1e-8)
+    np.testing.assert_array_equal(fwhm[:, :3], sigma[:, :3])

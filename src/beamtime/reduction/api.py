@@ -29,6 +29,8 @@ class NodeIn(TemplateIn):
 
 class CalculateIn(NodeIn):
     export: Literal["text", "hdf5", "orso"] | None = None
+    # dQ in the column text: as FWHM (what refl1d and the fitting app read) or as 1-σ
+    resolution: Literal["FWHM", "sigma"] = "FWHM"
 
 
 class FitIn(NodeIn):
@@ -111,6 +113,8 @@ def calculate(request, payload: CalculateIn):
         flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
         return {"datatype": datatype.name, "values": flat}
     try:
+        if payload.export == "text":
+            header = {**header, "resolution": payload.resolution}
         name, data, media = export.export(values, datatype, header, payload.export)
     except ValueError as exc:  # e.g. ORSO of data that are no reflectivity
         body = {"error": str(exc), "node": payload.node, "field": "export"}
