@@ -9,6 +9,7 @@ steps there and prints the numbers as JSON.
 import json
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -655,3 +656,24 @@ def test_background_aligned_by_one_angle_is_subtracted_at_that_angles_qz(pbr_sou
     d.nodes[node]["config"] = {"align": "none"}
     (plain,) = d.run(node)
     assert not np.allclose(plain.v, ours.v)
+
+
+@pytest.mark.parametrize(
+    ("coeff", "cov"),
+    [((30.0,), ()), ((20.0, 5.0), (4.0, 0.5, 0.5, 1.0)), ((1e6,), ())],  # the last: all dark
+)
+def test_dark_current_agrees(pbr_source, coeff, cov):
+    for file in ("mli0159.nxs.pbr", "mli0111.nxs.pbr"):
+        d = Diagram()
+        loaded = d("load", filelist=[fileinfo(file)])
+        dark = d("dark_current", (loaded, "data"), poly_coeff=list(coeff), poly_cov=list(cov))
+        ours = d.run(d("normalize", (dark, "data"), base="monitor"))
+        options = ["--dark", ",".join(map(str, coeff))]
+        if cov:
+            options += ["--dark-cov", ",".join(map(str, cov))]
+        theirs = reductus("dark_current", [file], *options)
+        if cov and file == "mli0111.nxs.pbr":  # reductus: a point without counts has no
+            for x in theirs:  # Poisson variance once the dark current's is added
+                x["dv"] = [None if c == 0 else e for c, e in zip(x["counts"], x["dv"], strict=True)]
+            ours = [replace(x, dv=np.where(x.v == 0, np.nan, x.dv)) for x in ours]
+        compare(ours, theirs)
