@@ -71,7 +71,10 @@ def test_a_run_is_reduced_and_fitted_and_the_fit_leads_back(alice, charlie, file
     assert answer.json()["url"] == f"/fit/refl/{dataset.pk}"
     assert dataset.owner == alice and dataset.name == "mli0115.nxs.pbr:UP_UP"
     assert dataset.provenance["template"] == template and dataset.provenance["node"] == 2
-    assert dataset.provenance_files() == [{"source": "daq", "path": filed_run, "mtime": 0}]
+    # the file as it was read (its version now), not as the client named it (mtime 0)
+    read = sources.current({"source": "daq", "path": filed_run}, alice)["mtime"]
+    assert read != 0
+    assert dataset.provenance_files() == [{"source": "daq", "path": filed_run, "mtime": read}]
     assert dataset.points == 14
 
     page = client.get(answer.json()["url"]).content.decode()
