@@ -9,11 +9,11 @@ def make_user(username: str = "alice", password: str = PASSWORD, **fields):
     return get_user_model().objects.create_user(username=username, password=password, **fields)
 
 
-def make_api_key(user, name: str = "laptop"):
+def make_api_key(user, name: str = "laptop", scopes=("read",)):
     """Return (row, key) for a new API key of ``user``."""
     from beamtime.core.models import ApiKey
 
-    return ApiKey.issue(user, name)
+    return ApiKey.issue(user, name, scopes)
 
 
 def make_unit(ifuid: str = "024", specid: str = "037", specslot: str = "042", **fields) -> dict:
@@ -57,20 +57,28 @@ def make_history(*changes):
     ]
 
 
-def make_experiment(name: str = "e20009", active: bool = True, members=()):
+def make_experiment(name: str = "e20009", active: bool = True, members=(), coordinators=()):
     from beamtime.daq.models import Experiment
 
     experiment = Experiment.objects.create(name=name, is_active=active)
     experiment.members.set(members)
+    experiment.coordinators.set(coordinators)
     return experiment
 
 
 def make_ecc_server(
-    experiment, url: str, name: str = "ecc0", config=("cobo", "standard", "beam"), sources=1
+    experiment,
+    url: str,
+    name: str = "ecc0",
+    config=("cobo", "standard", "beam"),
+    sources=1,
+    staging: str = "",
 ):
-    """An ECC server at ``url`` (a simulator's), with its data sources and routers, and a
-    selected configuration set."""
+    """An ECC server at ``url`` (a simulator's), with its data sources and routers (online,
+    filing into ``staging``), and a selected configuration set."""
     from urllib.parse import urlsplit
+
+    from django.utils import timezone
 
     from beamtime.daq.models import ConfigId, DataRouter, DataSource, ECCServer
 
@@ -80,7 +88,13 @@ def make_ecc_server(
     )
     for i in range(sources):
         router = DataRouter.objects.create(
-            experiment=experiment, name=f"{name}-router{i}", ip_address="127.0.0.1", port=46005 + i
+            experiment=experiment,
+            name=f"{name}-router{i}",
+            ip_address="127.0.0.1",
+            port=46005 + i,
+            staging_directory=staging,
+            is_online=True,
+            last_checked=timezone.now(),
         )
         DataSource.objects.create(
             experiment=experiment, name=f"{name}-CoBo[{i}]", ecc_server=server, data_router=router

@@ -20,3 +20,5 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The tests read what tasks return (the platform itself never does).
+CELERY_TASK_IGNORE_RESULT = False

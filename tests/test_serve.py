@@ -10,15 +10,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
-START_TIMEOUT = 60
+START_TIMEOUT = 120  # a loaded CI machine takes a while to start every process
 
 
 def free_port() -> int:
@@ -96,14 +98,14 @@ def wait_gone(processes: dict[int, str], timeout: float = 30) -> list[int]:
 class Server:
     """A `beamtime serve` process with its output in a file."""
 
-    def __init__(self, home: Path, *args: str):
+    def __init__(self, home: Path, *args: str, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = Path(tempfile.mkstemp(prefix="bt-serve-", suffix=".log")[1])
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "beamtime", "serve", "--port", str(self.port), *args],
-                env=beamtime_env(home),
+                env=beamtime_env(home, **(env or {})),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -146,6 +148,16 @@ class Server:
         self.log.unlink()
 
 
+def wait_in_file(path: Path, pattern: str, timeout: float = 30) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, path.read_text() if path.exists() else "")
+        if match:
+            return match
+        time.sleep(0.2)
+    pytest.fail(f"{path} never held {pattern!r}")
+
+
 def log_in(url: str, username: str, password: str) -> urllib.request.OpenerDirector:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -166,12 +178,21 @@ def test_serve_starts_everything_and_stops_it_all(home):
         assert health["workers"]["workers"]
 
         password = server.wait_printed(r'log in as "admin" with password "([^"]+)"').group(1)
+        # Also in a file only the owner reads; every process logs to a file of its own.
+        kept = home / "admin-password"
+        assert kept.read_text().strip() == password
+        assert kept.stat().st_mode & 0o777 == 0o600
+        logs = {p.name for p in (home / "logs").iterdir()}
+        assert {"serve.log", "redis.log", "gunicorn.log", "celery-beat.log"} <= logs
+        assert {"daq-worker.log", "fits-worker.log", "reduction-worker.log"} <= logs
+        assert "beamtime-daq@" in (home / "logs" / "daq-worker.log").read_text()
+        assert "celery.beat" not in server.output()  # the console stays calm
         page = log_in(server.url, "admin", password).open(server.url).read().decode()
         assert "Run control" in page and "Log out" in page
 
         children = descendants(server.proc.pid)
-        # redis, celery worker (+ its pool), beat, gunicorn (+ its workers)
-        assert len(children) >= 6, children
+        # redis, three celery workers (+ their pools), beat, gunicorn (+ its workers)
+        assert len(children) >= 10, children
         assert server.stop(signal.SIGTERM) == 0
         assert wait_gone(children) == []
         assert not (home / "redis" / "redis.sock").exists()
@@ -262,6 +283,12 @@ class TestStartupErrors:
         result = run(["serve"], beamtime_env(tmp_path / "file" / "var"))
         assert "BEAMTIME_HOME=" in one_line_error(result)
 
+    def test_a_worker_for_an_unknown_queue(self, home):
+        result = run(["worker", "--queues", "fits,dac"], beamtime_env(home))
+        assert one_line_error(result) == (
+            "beamtime: --queues: unknown queue dac (one of daq, fits, reduction, default)"
+        )
+
     def test_a_worker_without_redis(self, home):
         result = run(["worker"], beamtime_env(home, BEAMTIME_REDIS_URL="redis://127.0.0.1:1/0"))
         assert "cannot reach Redis at BEAMTIME_REDIS_URL=redis://127.0.0.1:1/0" in one_line_error(
@@ -273,3 +300,138 @@ def test_manage_passes_through_to_django(home):
     result = run(["manage", "check"], beamtime_env(home))
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def health(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        return json.load(exc)
+    except OSError:
+        return None
+
+
+def child_pids(home: Path) -> dict[str, int]:
+    status = json.loads((home / "serve-status.json").read_text())
+    return {name: child["pid"] for name, child in status["children"].items()}
+
+
+KILLED = ["daq worker", "redis", "celery beat", "gunicorn"]
+
+
+def test_every_process_that_dies_is_restarted(home):
+    server = Server(home, env={"BEAMTIME_HEALTH_CACHE_SECONDS": "0.2"})
+    try:
+        server.wait_healthy()
+        for name in KILLED:
+            before = child_pids(home)
+            os.kill(before[name], signal.SIGKILL)
+            seen = set()
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                body = health(server.url)
+                seen.add(body["status"] if body else "unreachable")
+                if child_pids(home)[name] != before[name] and body and body["ok"]:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail(f"{name} was not restarted: {body}\n{server.output()}")
+            assert server.proc.poll() is None
+            assert f"{name} was killed by signal 9; restarting it in 1 s" in server.output()
+            if name in ("daq worker", "redis"):
+                assert "degraded" in seen, seen
+            # The others were left alone.
+            after = child_pids(home)
+            assert {n: p for n, p in after.items() if n != name} == {
+                n: p for n, p in before.items() if n != name
+            }
+        restarts = health(server.url)["processes"]["restarts"]
+        assert restarts == {name: int(name in KILLED) for name in restarts}
+        assert set(restarts) == {*KILLED, "fits worker", "reduction worker"}
+        children = descendants(server.proc.pid)
+        assert server.stop() == 0
+        assert wait_gone(children) == []
+        assert not (home / "serve-status.json").exists()
+        assert not (home / "redis" / "redis.sock").exists()
+    finally:
+        server.close()
+
+
+def test_a_second_serve_on_the_same_home_refuses_and_a_quick_restart_works(home):
+    server = Server(home)
+    try:
+        server.wait_healthy()
+        second = run(["serve", "--port", str(free_port())], beamtime_env(home))
+        line = one_line_error(second)
+        assert line == (
+            f"beamtime: another beamtime serve (pid {server.proc.pid}) is running on "
+            f"BEAMTIME_HOME={home}; stop it first"
+        )
+        assert health(server.url)["ok"]  # the first one is untouched
+        assert server.stop() == 0
+    finally:
+        server.close()
+    # Started again at once: the old Redis is gone for good and takes nothing of the new one.
+    server = Server(home)
+    try:
+        server.wait_healthy()
+        time.sleep(3)
+        assert (home / "redis" / "redis.sock").exists()
+        assert health(server.url)["ok"]
+    finally:
+        server.stop()
+        server.close()
+
+
+FITS_THEN_DAQ = """
+import time
+from django.contrib.auth import get_user_model
+from beamtime.daq import tasks
+from beamtime.fitting import jobs
+from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.models import Dataset, FitJob
+from tests.fitting.test_layers import session_model
+from tests.fitting.test_pages import DOUBLE_LAYER
+
+user = get_user_model().objects.create_user("fitter")
+data = Dataset.objects.create(owner=user, name="d.txt", content=DOUBLE_LAYER.decode(), points=300)
+model = LayerModel.from_dict(session_model())
+for _ in range(2):
+    jobs.submit(user, data, model, "dream", {"samples": 1000000, "burn": 100000})
+deadline = time.monotonic() + 120
+while FitJob.objects.filter(state="running").count() < 2 and time.monotonic() < deadline:
+    time.sleep(0.2)
+print("RUNNING", FitJob.objects.filter(state="running").count())
+time.sleep(2)
+print("SENT", tasks.refresh_state_all.delay().id, time.time())
+"""
+
+
+def test_run_control_is_not_delayed_by_running_fits(home):
+    server = Server(home, env={"BEAMTIME_FIT_WORKERS": "2"})
+    try:
+        server.wait_healthy()
+        # Two long DREAM fits occupy the fits pool; then a DAQ task is sent.
+        result = run(
+            ["manage", "shell", "--no-imports", "-c", FITS_THEN_DAQ],
+            beamtime_env(home, BEAMTIME_FIT_WORKERS="2"),
+            timeout=240,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "RUNNING 2" in result.stdout
+        task_id, sent = re.search(r"SENT (\S+) ([\d.]+)", result.stdout).groups()
+        daq_log = home / "logs" / "daq-worker.log"
+        received = wait_in_file(
+            daq_log,
+            rf"(\S+ \S+) INFO celery.worker.strategy: Task "
+            rf"beamtime.daq.tasks.refresh_state_all\[{task_id}\] received",
+        ).group(1)
+        started = datetime.strptime(received, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+        assert started.timestamp() - float(sent) < 1.0
+        wait_in_file(daq_log, rf"refresh_state_all\[{task_id}\] succeeded")
+        # The fits were still running meanwhile.
+        assert "RUNNING 2" in result.stdout
+    finally:
+        server.stop()
+        server.close()

@@ -1,14 +1,14 @@
 """The JSON API root: one NinjaAPI, one error format, a router per app."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import django_auth
 
 import beamtime
 from beamtime.configs.api import router as configs_router
 from beamtime.core.api import router as core_router
-from beamtime.core.auth import ApiKeyAuth
+from beamtime.core.auth import ApiKeyAuth, BrowserSessionAuth
 from beamtime.daq.api import router as daq_router
 from beamtime.fitting.api import router as fitting_router
 from beamtime.reduction.api import router as reduction_router
@@ -21,7 +21,7 @@ api = NinjaAPI(
         "`Authorization: Bearer <key>` (FPlane clients may send `FPS_API APIKEY=<key>`). "
         'Errors are JSON: `{"error": "…", "field": "…"}`.'
     ),
-    auth=[ApiKeyAuth(), django_auth],
+    auth=[ApiKeyAuth(), BrowserSessionAuth()],
     urls_namespace="api",
 )
 
@@ -60,6 +60,11 @@ def on_http_error(request, exc):
 @api.exception_handler(Http404)
 def on_not_found(request, exc):
     return error(request, "not found", 404)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request, exc):
+    return error(request, str(exc) or "permission denied", 403)
 
 
 @api.get("/", auth=None, summary="API root")

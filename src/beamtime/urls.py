@@ -3,9 +3,11 @@ from django.urls import include, path
 
 from beamtime.api import api
 from beamtime.configs.urls import fplane_urlpatterns
+from beamtime.core.forms import AdminLoginForm
 
 admin.site.site_header = "Beamtime administration"
 admin.site.site_title = "Beamtime"
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -8,11 +8,14 @@ from tests.factory import make_ecc_server, make_experiment, make_user
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_worker):
+def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_worker, tmp_path):
     ada = make_user("ada")
     experiment = make_experiment(members=[ada])
+    (tmp_path / "staging").mkdir()
     for i in range(3):
-        make_ecc_server(experiment, ecc_sim(delay=0.3)[1], name=f"ecc{i}")
+        make_ecc_server(
+            experiment, ecc_sim(delay=0.3)[1], name=f"ecc{i}", staging=str(tmp_path / "staging")
+        )
 
     log_in(page, live_server, "/daq/")
     shoot(page, "daq-status-idle")
@@ -28,8 +31,11 @@ def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_wor
         overall.filter(has_text=state).wait_for(timeout=30_000)
     assert page.inner_text("#run-number").startswith("0")
     shoot(page, "daq-status-running")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click("button:text('Stop all')")
     overall.filter(has_text="Ready").wait_for(timeout=30_000)
+    assert asked == ["End run 0 and stop every ECC server?"]
 
     # A refused action explains itself.
     page.click("button:text('Describe all')")
@@ -39,13 +45,40 @@ def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_wor
 
 
 @pytest.mark.django_db(transaction=True)
-def test_easy_setup_shows_what_is_wrong(live_server, page):
+def test_a_failed_start_shows_an_aborted_run(live_server, page, ecc_sim, celery_worker, tmp_path):
+    from beamtime.daq.ecc.client import EccClient
+    from beamtime.daq.ecc.protocol import State
+    from beamtime.daq.models import ECCServer
+
     ada = make_user("ada")
-    make_experiment(members=[ada])
+    experiment = make_experiment(members=[ada])
+    for i in range(3):
+        simulator, url = ecc_sim(delay=0.1)
+        simulator.state = State.READY
+        simulator.staging = tmp_path / "staging"
+        simulator.staging.mkdir(exist_ok=True)
+        make_ecc_server(experiment, url, name=f"ecc{i}", staging=str(simulator.staging))
+    ECCServer.objects.update(state=State.READY, target_state=State.READY)
+    EccClient(url).special("fail-next")
+
+    log_in(page, live_server, "/daq/")
+    page.click("button:text('Start all')")
+    page.locator("#run-number .badge", has_text="aborted").wait_for(timeout=30_000)
+    page.locator("#overall-state", has_text="Ready").wait_for(timeout=30_000)
+    assert "ecc2: Start failed" in page.inner_text("main")
+    shoot(page, "daq-status-aborted")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_easy_setup_shows_what_is_wrong(live_server, page, settings):
+    settings.DAQ_HOSTS = ["127.0.0.0/8", "192.168.0.0/16"]
+    ada = make_user("ada")
+    make_experiment(members=[ada], coordinators=[ada])
     log_in(page, live_server, "/daq/setup/easy")
     page.fill("input[name=num_cobos]", "10")
     page.fill("input[name=first_cobo_ecc_ip]", "192.168.1.250")
     page.fill("input[name=first_cobo_data_router_ip]", "192.168.2.60")
+    page.fill("input[name=staging_directory]", "/data/staging")
     page.click("button:text('Replace the set-up')")
     page.locator("small.error").first.wait_for()
     assert "run past the end of its subnet" in page.inner_text("main form")
@@ -97,3 +130,38 @@ def test_observables_run_sheet_and_chart(live_server, page):
     page.wait_for_selector("#chart .main-svg")
     assert page.locator("#chart .scatterlayer .point").count() == 3
     shoot(page, "daq-observable-chart")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_router_waiting_to_file_and_a_refused_log(live_server, page):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from beamtime.daq.models import DataRouter, ECCServer
+
+    ada = make_user("ada")
+    experiment = make_experiment(members=[ada])
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging="/data/staging")
+    DataRouter.objects.update(
+        staging_directory_is_clean=False,
+        filing_run=7,
+        filing_attempts=2,
+        filing_error="cannot reach 10.0.0.5:22: Connection refused",
+        filing_next_try=timezone.now() + timedelta(seconds=40),
+    )
+    ECCServer.objects.update(log_path="/etc/passwd")  # saved before the log folders existed
+    from beamtime.daq.models import Alarm
+
+    Alarm.objects.create(
+        experiment=experiment, key="filing:ecc0-router0", message="run 7 could not be filed"
+    )
+    log_in(page, live_server, "/daq/")
+    assert "run 7: retry 3 in" in page.inner_text("main")
+    assert "run 7 could not be filed" in page.inner_text("[role=alert].alarm")
+    assert page.locator("button:text('Retry now')").count() == 1
+    shoot(page, "daq-status-filing-retry")
+    page.goto(live_server.url + f"/daq/servers/{ECCServer.objects.get().pk}/log")
+    assert "root:" not in page.inner_text("main")
+    assert "BEAMTIME_DAQ_LOG_ROOTS" in page.inner_text("p[role=alert]")
+    shoot(page, "daq-log-refused")

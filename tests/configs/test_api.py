@@ -65,3 +65,29 @@ class TestConfigsApi:
 
     def test_it_needs_authentication(self, client, key):
         assert client.get("/api/configs/hetdex/at").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_configuration_of_a_run_is_the_one_valid_when_it_started(client, alice, bob):
+    from beamtime.configs import store
+    from beamtime.configs.models import Instrument
+    from beamtime.daq.models import RunMetadata
+    from tests.factory import make_experiment
+
+    experiment = make_experiment("e20009", members=[alice])
+    ecc = Instrument.objects.create(name="ecc-e20009", title="ECC configurations")
+    first = store.apply_change(ecc, {"cobo-0": {"describe": "d1"}}, valid_from=T0)
+    second = store.apply_change(ecc, {"cobo-0": {"describe": "d2"}}, valid_from=T1)
+    for number, start, change in [(11, T0 + (T1 - T0) / 2, first), (12, T1, second)]:
+        RunMetadata.objects.create(
+            experiment=experiment, run_number=number, start_datetime=start, config_change=change
+        )
+    key = {"Authorization": f"Bearer {make_api_key(alice)[1]}"}
+    body = client.get("/api/configs/ecc-e20009/runs/11", headers=key).json()
+    assert (body["run"], body["experiment"]) == (11, "e20009")
+    assert [e["attributes"] for e in body["entries"]] == [{"describe": "d1"}]
+    body = client.get("/api/configs/ecc-e20009/runs/12", headers=key).json()
+    assert [e["attributes"] for e in body["entries"]] == [{"describe": "d2"}]
+    assert client.get("/api/configs/ecc-e20009/runs/13", headers=key).status_code == 404
+    outsider = {"Authorization": f"Bearer {make_api_key(bob)[1]}"}
+    assert client.get("/api/configs/ecc-e20009/runs/11", headers=outsider).status_code == 404

@@ -1,10 +1,15 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beamtime.configs.report import ReportError, check_timestamp, read_report
+from beamtime.configs.rest import BadRequest, flag, read_body, read_start
+
+# The machine running the suite may be busy: no timing checks on the fuzzers.
+FUZZ = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
 NOW = datetime(2026, 11, 21, 6, tzinfo=UTC)
 
@@ -18,7 +23,7 @@ json_values = st.recursive(
 unit_like = st.fixed_dictionaries(
     {
         "type": st.sampled_from(["VIRUS", "LRS", "HRS", "HPF", "X"]),
-        "ifuid": json_values | st.integers(0, 1000),
+        "ifuid": json_values | st.integers(0, 10000) | st.sampled_from(["7001", "０２４", True]),
         "specid": st.integers(0, 1000),
         "specslot": st.integers(0, 1000),
     },
@@ -28,12 +33,15 @@ reports = st.fixed_dictionaries(
     {
         "timestamp": st.sampled_from(["2026-11-21T05:00:00Z", "yesterday", 5]),
         "slots": st.dictionaries(
-            st.sampled_from(["013", "014", "055", "123", "x"]), unit_like | json_values, max_size=4
+            st.sampled_from(["013", "014", "056", "103", "010", "123", "x"]),
+            unit_like | json_values,
+            max_size=4,
         ),
     }
 )
 
 
+@FUZZ
 @given(reports | json_values)
 def test_any_json_is_a_report_or_a_report_error_naming_a_config_field(value):
     try:
@@ -42,7 +50,10 @@ def test_any_json_is_a_report_or_a_report_error_naming_a_config_field(value):
         assert exc.field.startswith("config")
         return
     assert timestamp.tzinfo is not None
-    assert all(unit["ifuid"].isdigit() and len(unit["ifuid"]) == 3 for unit in state.values())
+    assert all(
+        unit["ifuid"].isascii() and unit["ifuid"].isdigit() and len(unit["ifuid"]) in (3, 4)
+        for unit in state.values()
+    )
 
 
 def test_ids_given_as_numbers_are_zero_padded():
@@ -78,3 +89,35 @@ def test_timestamp_rules(age, outcome):
 def test_data_older_than_6_hours_are_refused():
     with pytest.raises(ReportError, match="more than 6 hours ago"):
         check_timestamp(NOW - timedelta(hours=6, seconds=1), NOW)
+
+
+class Body:
+    def __init__(self, content: bytes):
+        self.body = content
+
+
+SITE = type("Site", (), {"timezone": "America/Chicago"})()
+deep = st.integers(1, 3000).map(lambda n: ("[" * n + "]" * n).encode())
+
+
+@FUZZ
+@given(st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()) | deep)
+def test_any_body_is_read_or_refused_with_a_reason(content):
+    try:
+        body = read_body(Body(content))
+        read_start(body.get("start"), SITE, NOW)
+        flag(body.get("commit", False), "commit")
+        read_report(body.get("config"))
+    except (BadRequest, ReportError) as exc:
+        assert str(exc)
+
+
+@FUZZ
+@given(json_values | st.text(max_size=30))
+def test_any_start_is_an_instant_or_a_reason_naming_start(value):
+    try:
+        when = read_start(value, SITE, NOW)
+    except BadRequest as exc:
+        assert str(exc).startswith("start: ")
+        return
+    assert when.tzinfo is not None

@@ -42,7 +42,7 @@ def updater(alice):
     alice.user_permissions.add(
         Permission.objects.get(codename="add_change", content_type__app_label="configs")
     )
-    return make_api_key(alice)[1]
+    return make_api_key(alice, scopes=["read", "write:fplane"])[1]
 
 
 def rows(response) -> dict:
@@ -57,7 +57,7 @@ class TestGet:
         assert response["Content-Type"].startswith("text/plain")
         assert response["Content-Disposition"] == 'attachment; filename="fplane20180715.txt"'
         found = rows(response)
-        assert len(found) == 99
+        assert len(found) == 84
         assert found["014"].commented  # inactive since T1
 
     def test_a_fits_date_names_the_file_after_itself(self, client):
@@ -81,7 +81,7 @@ class TestGet:
     def test_actual_pos_uses_measured_positions(self, client):
         nominal = rows(client.get("/fplane/20180715?actual_pos=0"))["013"]
         actual = rows(client.get("/fplane/20180715?actual_pos=1"))["013"]
-        assert (nominal.x, nominal.y) == (-200.0, -400.0)
+        assert (nominal.x, nominal.y) == (-450.0, 150.0)
         assert (actual.x, actual.y) == (-201.5, -398.2)
 
     def test_a_date_before_the_first_configuration_is_404_with_the_first_date(self, client):
@@ -106,6 +106,27 @@ class TestGet:
 
 
 @pytest.mark.django_db
+def test_a_file_read_again_comes_from_the_cache_until_the_next_revision(
+    client, django_assert_max_num_queries
+):
+    from beamtime.configs import store
+    from tests.factory import hetdex
+
+    make_history((T0, {"013": make_unit("024")}))
+    known = timezone.now()
+    first = client.get("/fplane/20180715?full_fplane=0")
+    with django_assert_max_num_queries(1):  # the instrument row: is the cached file current?
+        again = client.get("/fplane/20180715?full_fplane=0")
+    assert again.content == first.content and again["X-Configuration-Revision"] == "1"
+    store.correct(hetdex(), {"013": make_unit("031")}, valid_from=T1, reason="logbook")
+    corrected = client.get("/fplane/20180715?full_fplane=0")
+    assert corrected["X-Configuration-Revision"] == "2"
+    assert rows(corrected)["013"].ifuid == "031"
+    then = client.get(f"/fplane/20180715?full_fplane=0&as_of={known:%Y%m%dT%H:%M:%S.%f}")
+    assert rows(then)["013"].ifuid == "024" and then["X-Configuration-Revision"] == "1"
+
+
+@pytest.mark.django_db
 def test_an_empty_history_is_404(client):
     response = client.get("/fplane/")
     assert response.status_code == 404
@@ -127,13 +148,13 @@ REPORT_SLOTS = {
     "014": {
         "type": "VIRUS",
         "ifuid": 31,
-        "specid": 37,
+        "specid": 38,
         "specslot": 43,
         "ifurot": 180,
         "platesc": 1.01,
-        "measured": {"x": -101.0, "y": -399.0},
+        "measured": {"x": -451.0, "y": 49.0},
     },
-    "056": {"type": "LRS", "ifuid": "900", "specid": "100", "specslot": "001"},
+    "056": {"type": "LRS", "ifuid": "7001", "specid": "503", "specslot": "000"},
 }
 
 
@@ -145,7 +166,8 @@ class TestUpdate:
         text = response.content.decode()
         assert text.startswith("## dry run: nothing was written")
         found = {r.slot: r for r in parse(text)}
-        assert found["014"].line() == "014 -100.0 -400.0 037 043 031 180.0 1.01"  # row 1, column 4
+        assert found["014"].line() == "014 -450.0 50.0 038 043 031 180.0 1.01"  # column 1, row 4
+        assert found["056"].line() == "056 -50.0 -150.0 503 000 7001 0.0 1.00"  # LRS2-B
         assert not Change.objects.exists()
 
     @pytest.mark.parametrize("scheme", ["FPS_API", "Bearer"])
@@ -254,10 +276,17 @@ class TestUpdateRefusals:
         )
 
     def test_without_the_permission(self, client, bob):
-        _, key = make_api_key(bob)
+        _, key = make_api_key(bob, scopes=["read", "write:fplane"])
         response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, key)
         assert response.status_code == 403
         assert "bob may not update the focal plane" in response.content.decode()
+
+    def test_with_a_key_without_the_write_scope(self, client, alice, updater):
+        _, key = make_api_key(alice, scopes=["read"])
+        response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, key)
+        assert response.status_code == 403
+        assert "this key may not update configurations" in response.content.decode()
+        assert not Change.objects.exists()
 
     @pytest.mark.parametrize(
         ("body", "message"),
@@ -279,11 +308,35 @@ class TestUpdateRefusals:
     @pytest.mark.parametrize(
         ("slots", "message"),
         [
-            ({"123": REPORT_SLOTS["013"]}, "config.slots.123: slot '123' is not an IFU slot"),
-            ({"055": REPORT_SLOTS["013"]}, "config.slots.055: slot '055' holds no unit"),
+            (
+                {"123": REPORT_SLOTS["013"]},
+                "config.slots.123: IFUSLOT '123' is not a two-digit column 01–10",
+            ),
+            (
+                {"010": REPORT_SLOTS["013"]},
+                "config.slots.010: IFUSLOT 010 (column 1, row 0) is not a seat of the plate",
+            ),
+            (
+                {"066": REPORT_SLOTS["013"]},
+                "config.slots.066.type: slot 066 holds LRS2-R, not a VIRUS unit",
+            ),
+            (
+                {"013": REPORT_SLOTS["056"]},
+                "config.slots.013.type: an LRS unit sits in 056 (LRS2-B) or 066 (LRS2-R)",
+            ),
+            (
+                {"013": {**REPORT_SLOTS["013"], "ifuid": True}},
+                "config.slots.013.ifuid: True is not",
+            ),
+            ({"013": {**REPORT_SLOTS["013"], "ifuid": "０２４"}}, "config.slots.013.ifuid"),
+            ({"013": {**REPORT_SLOTS["013"], "active": "yes"}}, "config.slots.013.active"),
+            (
+                {"013": {**REPORT_SLOTS["013"], "specid": "000"}},
+                "config.slots.013.specid: an active unit needs a spectrograph",
+            ),
             (
                 {"013": {**REPORT_SLOTS["013"], "ifuid": "24x"}},
-                "config.slots.013.ifuid: '24x' is not a three-digit ID",
+                "config.slots.013.ifuid: '24x' is not an ID of three or four digits",
             ),
             ({"013": {**REPORT_SLOTS["013"], "ifuid": 0}}, "config.slots.013.ifuid"),
             ({"013": {**REPORT_SLOTS["013"], "type": "XYZ"}}, "config.slots.013.type"),
@@ -297,12 +350,12 @@ class TestUpdateRefusals:
                 "config.slots.013.measured.x",
             ),
             (
-                {"013": REPORT_SLOTS["013"], "014": {**REPORT_SLOTS["013"], "specslot": "043"}},
+                {"013": REPORT_SLOTS["013"], "014": {**REPORT_SLOTS["013"], "specid": "038"}},
                 "config.slots.014.ifuid: IFU 024 is in two slots, 013 and 014",
             ),
             (
                 {"013": REPORT_SLOTS["013"], "014": {**REPORT_SLOTS["013"], "ifuid": "025"}},
-                "spectrograph 037 slot 042 is used twice, by 013 and 014",
+                "config.slots.014.specid: spectrograph 037 is used twice, by 013 and 014",
             ),
         ],
     )
@@ -315,3 +368,76 @@ class TestUpdateRefusals:
     def test_other_methods_are_refused(self, client):
         assert client.put("/fplane").status_code == 405
         assert client.post("/fplane/20180101").status_code == 405
+
+
+@pytest.mark.django_db
+class TestBadInput:
+    """Bad input gets a one-line 400 naming the field; nothing is written; never a 500."""
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            ({"start": "29991231"}, "start: 3000-01-01T06:00:00Z is more than a day ahead of now"),
+            ({"start": "２０１８０７１５"}, "start: cannot read the date"),
+            ({"start": "0001-01-01T00:00:00+14:00"}, "start: cannot read the date"),
+            ({"start": 20180715}, "start: 20180715 is not a date string"),
+            (
+                {"config_timestamp": "0001-01-01T00:00:00+14:00"},
+                "config.timestamp: 0001-01-01 00:00:00+14:00 is out of range",
+            ),
+        ],
+    )
+    def test_bad_values_are_refused_naming_the_field(self, client, updater, body, message):
+        report = make_report(REPORT_SLOTS)
+        if "config_timestamp" in body:
+            report["timestamp"] = body.pop("config_timestamp")
+        for commit in (True, False):
+            response = post(client, {"config": report, "commit": commit, **body}, updater)
+            assert response.status_code == 400, response.content
+            assert response.content.decode().startswith(message)
+        assert not Change.objects.exists()
+
+    def test_a_start_far_ahead_does_not_block_later_updates(self, client, updater):
+        post(
+            client,
+            {"config": make_report(REPORT_SLOTS), "commit": True, "start": "29991231"},
+            updater,
+        )
+        response = post(client, {"config": make_report(REPORT_SLOTS), "commit": True}, updater)
+        assert response.status_code == 201
+
+    @pytest.mark.parametrize("nesting", [25, 100_000])
+    def test_a_deeply_nested_body_is_refused(self, client, updater, nesting):
+        body = '{"config": ' + "[" * nesting + "]" * nesting + ', "commit": true}'
+        response = post(client, body, updater)
+        assert response.status_code == 400
+        assert "nested" in response.content.decode()
+
+    def test_post_with_a_trailing_slash_is_the_same_update(self, updater):
+        from django.test import Client
+
+        browserless = Client(enforce_csrf_checks=True)  # as a script posts: no CSRF cookie
+        response = browserless.post(
+            "/fplane/",
+            json.dumps({"config": make_report(REPORT_SLOTS), "commit": True}),
+            content_type="application/json",
+            headers={"Authorization": f"FPS_API APIKEY={updater}"},
+        )
+        assert response.status_code == 201
+        assert response["Content-Type"].startswith("text/plain")
+        assert Change.objects.count() == 1
+        refused = browserless.post("/fplane/", "{}", content_type="application/json")
+        assert refused.status_code == 401 and refused["Content-Type"].startswith("text/plain")
+        other = browserless.post("/fplane/20180101", "{}", content_type="application/json")
+        assert other.status_code == 405 and other["Content-Type"].startswith("text/plain")
+
+
+def test_the_file_cache_keeps_the_most_recently_used():
+    from beamtime.configs.rest import Recent
+
+    recent = Recent(2)
+    recent.put("a", 1)
+    recent.put("b", 2)
+    assert recent.get("a") == 1  # a is now the most recent
+    recent.put("c", 3)
+    assert (recent.get("a"), recent.get("b"), recent.get("c")) == (1, None, 3)

@@ -76,6 +76,17 @@ class TestHistory:
         assert raised.value.field == "start"
         assert ConfigEntry.objects.count() == 1
 
+    def test_a_start_more_than_a_day_ahead_is_refused(self):
+        from django.utils import timezone
+
+        now = timezone.now()
+        with pytest.raises(store.StartTooFarAhead, match="more than a day ahead") as raised:
+            store.apply_change(hetdex(), {"013": make_unit()}, valid_from=now + timedelta(days=2))
+        assert raised.value.field == "start" and not Change.objects.exists()
+        assert store.apply_change(
+            hetdex(), {"013": make_unit()}, valid_from=now + timedelta(hours=23)
+        )
+
     def test_the_audit_trail_says_who_when_and_why(self, alice):
         change = store.apply_change(
             hetdex(),
@@ -87,7 +98,10 @@ class TestHistory:
         )
         assert change.to_dict() | {"made_at": None} == {
             "id": change.pk,
+            "revision": 1,
+            "correction": False,
             "valid_from": T0,
+            "valid_until": None,
             "made_at": None,
             "made_by": "alice",
             "reason": "IFU 024 installed",

@@ -25,13 +25,19 @@ class TestKeysPage:
         assert key in response.content.decode()
 
         row = ApiKey.objects.get(user=alice)
-        assert row.name == "shift laptop"
+        assert row.name == "shift laptop" and row.scopes == ["read"]
         assert row.digest == hashlib.sha256(key.encode()).hexdigest()
         assert key not in {row.prefix, row.digest, row.name}
 
         again = client.get("/accounts/keys/").content.decode()
         assert key not in again
         assert f"{row.prefix}…" in again
+
+    def test_it_gives_a_key_the_write_scope_only_when_asked(self, client, alice):
+        client.force_login(alice)
+        client.post("/accounts/keys/", {"name": "tcs", "write_fplane": "on"})
+        assert ApiKey.objects.get(user=alice).scopes == ["read", "write:fplane"]
+        assert "read, write:fplane" in client.get("/accounts/keys/").content.decode()
 
     def test_it_rejects_a_key_without_a_name(self, client, alice):
         client.force_login(alice)
@@ -84,6 +90,26 @@ class TestKeyAuthentication:
         row.refresh_from_db()
         assert row.last_used_at is not None
 
+    def test_it_writes_last_used_at_at_most_once_a_minute(
+        self, client, alice, django_assert_num_queries
+    ):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        row, key = make_api_key(alice)
+        client.get("/api/me", headers=auth(key))
+        row.refresh_from_db()
+        first = row.last_used_at
+        with django_assert_num_queries(1):  # the key's lookup, no write
+            client.get("/api/me", headers=auth(key))
+        row.refresh_from_db()
+        assert row.last_used_at == first
+        ApiKey.objects.filter(pk=row.pk).update(last_used_at=first - timedelta(minutes=2))
+        client.get("/api/me", headers=auth(key))
+        row.refresh_from_db()
+        assert timezone.now() - row.last_used_at < timedelta(seconds=10)
+
     def test_unknown_and_revoked_keys_get_the_same_401(self, client, alice):
         row, key = make_api_key(alice)
         row.revoke()
@@ -112,10 +138,15 @@ class TestKeyAuthentication:
 class TestKeysApi:
     def test_it_creates_lists_and_revokes_keys(self, client, alice):
         _, key = make_api_key(alice, "first")
+        client.force_login(alice)  # keys are created signed in
         created = client.post(
-            "/api/keys", {"name": "second"}, content_type="application/json", headers=auth(key)
+            "/api/keys",
+            {"name": "second", "scopes": ["read", "write:fplane"]},
+            content_type="application/json",
         )
+        client.logout()
         assert created.status_code == 201
+        assert created.json()["scopes"] == ["read", "write:fplane"]
         new_key = created.json()["key"]
         assert client.get("/api/me", headers=auth(new_key)).status_code == 200
 
@@ -128,6 +159,21 @@ class TestKeysApi:
         assert revoked.json()["revoked_at"] is not None
         assert client.get("/api/me", headers=auth(new_key)).status_code == 401
 
+    def test_a_key_cannot_create_keys(self, client, alice):
+        _, key = make_api_key(alice, "first", ["read", "write:fplane"])
+        response = client.post(
+            "/api/keys", {"name": "more"}, content_type="application/json", headers=auth(key)
+        )
+        assert response.status_code == 403
+        assert "keys are created signed in" in response.json()["error"]
+        assert ApiKey.objects.count() == 1
+
+    def test_a_key_without_the_read_scope_cannot_read(self, client, alice):
+        _, key = make_api_key(alice, "writer", ["write:fplane"])
+        assert client.get("/api/me", headers=auth(key)).status_code == 403
+        _, reader = make_api_key(alice, "reader", ["read"])
+        assert client.get("/api/me", headers=auth(reader)).status_code == 200
+
     def test_charlie_cannot_see_or_revoke_alices_keys(self, client, alice, charlie):
         alice_row, alice_key = make_api_key(alice)
         _, charlie_key = make_api_key(charlie)
@@ -137,10 +183,8 @@ class TestKeysApi:
         assert client.get("/api/me", headers=auth(alice_key)).status_code == 200
 
     def test_it_names_the_field_of_a_bad_request(self, client, alice):
-        _, key = make_api_key(alice)
-        response = client.post(
-            "/api/keys", {"name": ""}, content_type="application/json", headers=auth(key)
-        )
+        client.force_login(alice)
+        response = client.post("/api/keys", {"name": ""}, content_type="application/json")
         assert response.status_code == 422
         assert response.json()["field"] == "name"
 

@@ -41,3 +41,35 @@ def test_beat_clears_sessions_hourly():
     entry = app.conf.beat_schedule["clear-expired-sessions"]
     assert entry["task"] == clear_expired_sessions.name
     assert entry["schedule"] == 3600.0
+
+
+def test_periodic_tasks_expire_after_their_period():
+    from beamtime.celery import app
+
+    for name, entry in app.conf.beat_schedule.items():
+        assert entry["options"]["expires"] == entry["schedule"], name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_platform_stores_no_results(celery_worker, redis_server):
+    import time
+
+    import redis
+
+    from beamtime import settings as platform_settings
+
+    assert platform_settings.CELERY_TASK_IGNORE_RESULT is True  # the suite's own reads them
+    expired = make_session(timedelta(hours=-1))
+    result = clear_expired_sessions.apply_async(ignore_result=True)  # as the platform sends it
+    for _ in range(100):
+        if not Session.objects.filter(pk=expired).exists():
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the task did not run")
+    time.sleep(0.5)
+    assert redis.Redis.from_url(redis_server).keys(f"*{result.id}*") == []
+    # Whereas a caller that asks for the result gets it.
+    asked = clear_expired_sessions.apply_async(ignore_result=False)
+    assert asked.get(timeout=30) == 0
+    assert redis.Redis.from_url(redis_server).keys(f"*{asked.id}*") != []

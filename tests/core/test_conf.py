@@ -132,7 +132,7 @@ class TestLdap:
         with pytest.raises(ConfigError, match="BEAMTIME_LDAP_USER_DN_TEMPLATE must contain"):
             ldap_settings("ldap://ldap.lab.org")
 
-    def test_django_uses_the_ldap_backend_first_when_a_server_is_set(self, tmp_path):
+    def test_django_asks_ldap_first_when_a_server_is_set(self, tmp_path):
         require(_ldap_installed(), "django-auth-ldap (pip install 'beamtime[ldap]')")
         env = {
             **os.environ,
@@ -144,7 +144,7 @@ class TestLdap:
         code = (
             "from django.conf import settings\n"
             "from django_auth_ldap.backend import LDAPBackend\n"
-            "print(settings.AUTHENTICATION_BACKENDS[0])\n"
+            "print(*settings.AUTHENTICATION_BACKENDS)\n"
             "print(LDAPBackend().settings.SERVER_URI)\n"
             "print(LDAPBackend().settings.USER_DN_TEMPLATE % {'user': 'ada'})\n"
         )
@@ -157,7 +157,10 @@ class TestLdap:
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == [
+            # The login throttle first, then the directory, then local accounts.
+            "beamtime.core.throttle.LoginThrottleBackend",
             "django_auth_ldap.backend.LDAPBackend",
+            "django.contrib.auth.backends.ModelBackend",
             "ldap://ldap.lab.org",
             "uid=ada,ou=people,dc=lab,dc=org",
         ]

@@ -8,8 +8,8 @@ from tests.factory import make_api_key, make_ecc_server, make_experiment
 
 @pytest.fixture
 def setup(alice, bob, charlie):
-    """alice and bob are members of the active experiment; charlie is not."""
-    experiment = make_experiment(members=[alice, bob])
+    """alice coordinates the active experiment, bob is a member (a shifter); charlie is not."""
+    experiment = make_experiment(members=[alice, bob], coordinators=[alice])
     # Addresses nobody answers on: the status must come from the database alone.
     servers = [
         make_ecc_server(experiment, f"http://127.0.0.1:1{i}/", name=f"ecc{i}") for i in range(2)
@@ -44,7 +44,7 @@ class TestStatus:
 
     def test_a_running_run_is_shown_with_its_duration(self, client, setup, alice):
         experiment, _ = setup
-        RunMetadata.objects.create(experiment=experiment, run_number=7)
+        RunMetadata.objects.create(experiment=experiment, run_number=7, state="recording")
         body = client.get("/api/daq/status", headers=auth(alice)).json()
         assert body["run_number"] == 7 and body["running"] is True
         assert body["run_duration"].count(":") == 2
@@ -158,13 +158,16 @@ def test_clearing_the_log(client, setup, alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_whole_run_through_the_api_with_real_servers_and_worker(
-    client, ecc_sim, celery_worker, alice
+    client, ecc_sim, celery_worker, alice, tmp_path
 ):
     import time
 
     experiment = make_experiment(members=[alice])
+    (tmp_path / "staging").mkdir()
     for i in range(2):
-        make_ecc_server(experiment, ecc_sim(delay=0.1)[1], name=f"ecc{i}")
+        make_ecc_server(
+            experiment, ecc_sim(delay=0.1)[1], name=f"ecc{i}", staging=str(tmp_path / "staging")
+        )
     headers = auth(alice)
 
     def wait_for(name):
@@ -272,6 +275,7 @@ class TestRunLogApi:
                 "num_cobos": 2,
                 "first_cobo_ecc_ip": "10.1.0.1",
                 "first_cobo_data_router_ip": "10.2.0.1",
+                "staging_directory": "/data/staging",
             },
             content_type="application/json",
             headers=headers,
@@ -284,6 +288,7 @@ class TestRunLogApi:
                 "num_cobos": 2,
                 "first_cobo_ecc_ip": "10.1.0.999",
                 "first_cobo_data_router_ip": "10.2.0.1",
+                "staging_directory": "/data/staging",
             },
             content_type="application/json",
             headers=headers,
@@ -313,7 +318,13 @@ class TestSetupApi:
         headers = auth(alice)
         created = client.post(
             "/api/daq/setup/routers",
-            {"name": "r9", "ip_address": "10.0.0.9", "port": 46005, "connection_type": "TCP"},
+            {
+                "name": "r9",
+                "ip_address": "10.0.0.9",
+                "port": 46005,
+                "connection_type": "TCP",
+                "staging_directory": "/data/staging",
+            },
             content_type="application/json",
             headers=headers,
         )
@@ -321,7 +332,13 @@ class TestSetupApi:
         pk = created.json()["id"]
         changed = client.put(
             f"/api/daq/setup/routers/{pk}",
-            {"name": "r9", "ip_address": "10.0.0.10", "port": 46006, "connection_type": "FDT"},
+            {
+                "name": "r9",
+                "ip_address": "10.0.0.10",
+                "port": 46006,
+                "connection_type": "FDT",
+                "staging_directory": "/data/staging",
+            },
             content_type="application/json",
             headers=headers,
         )
@@ -333,14 +350,14 @@ class TestSetupApi:
     def test_bad_input_names_the_field(self, client, setup, alice):
         response = client.post(
             "/api/daq/setup/servers",
-            {"name": "ecc9", "ip_address": "h", "port": "x"},
+            {"name": "ecc9", "ip_address": "127.0.0.1", "port": "x"},
             content_type="application/json",
             headers=auth(alice),
         )
         assert response.status_code == 422 and response.json()["error"].startswith("Port:")
         duplicate = client.post(
             "/api/daq/setup/servers",
-            {"name": "ecc0", "ip_address": "h", "port": 1},
+            {"name": "ecc0", "ip_address": "127.0.0.1", "port": 1},
             content_type="application/json",
             headers=auth(alice),
         )

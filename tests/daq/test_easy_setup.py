@@ -9,12 +9,13 @@ FORM = {
     "num_cobos": "3",
     "first_cobo_ecc_ip": "192.168.1.10",
     "first_cobo_data_router_ip": "192.168.2.60",
+    "staging_directory": "/data/staging",
 }
 
 
 @pytest.fixture
 def member(client, alice):
-    experiment = make_experiment(members=[alice])
+    experiment = make_experiment(members=[alice], coordinators=[alice])
     make_ecc_server(experiment, "http://10.9.9.9:8083/", name="old")
     client.force_login(alice)
     return client
@@ -99,3 +100,26 @@ def test_charlie_cannot_replace_the_set(client, charlie, alice):
     make_experiment(members=[alice])
     client.force_login(charlie)
     assert client.post("/daq/setup/easy", FORM).status_code == 404
+
+
+def test_the_form_starts_from_the_current_set_up(member):
+    member.post(
+        "/daq/setup/easy",
+        {
+            **FORM,
+            "mutant_is_present": "on",
+            "mutant_ecc_ip": "192.168.1.99",
+            "mutant_data_router_ip": "192.168.2.99",
+        },
+    )
+    initial = member.get("/daq/setup/easy").context["form"].initial
+    assert initial == {
+        "num_cobos": 3,
+        "one_ecc_server": False,
+        "first_cobo_ecc_ip": "192.168.1.10",
+        "first_cobo_data_router_ip": "192.168.2.60",
+        "staging_directory": "/data/staging",
+        "mutant_is_present": True,
+        "mutant_ecc_ip": "192.168.1.99",
+        "mutant_data_router_ip": "192.168.2.99",
+    }

@@ -94,7 +94,8 @@ def test_someone_not_in_the_experiment_sees_no_controls(client, charlie, alice):
     assert client.get(f"/daq/servers/{server.pk}/config").status_code == 404
 
 
-def test_the_end_of_a_log_file(member, tmp_path):
+def test_the_end_of_a_log_file(member, tmp_path, settings):
+    settings.DAQ_LOG_ROOTS = {"127.0.0.1": [str(tmp_path)]}
     log = tmp_path / "ecc.log"
     log.write_text("".join(f"line {i}\n" for i in range(500)))
     ECCServer.objects.filter(name="ecc0").update(log_path=str(log))
@@ -103,7 +104,8 @@ def test_the_end_of_a_log_file(member, tmp_path):
     assert "line 499" in page and "line 400" in page and "line 399\n" not in page
 
 
-def test_a_missing_log_file_is_explained(member, tmp_path):
+def test_a_missing_log_file_is_explained(member, tmp_path, settings):
+    settings.DAQ_LOG_ROOTS = {"127.0.0.1": [str(tmp_path)]}
     ECCServer.objects.filter(name="ecc0").update(log_path=str(tmp_path / "nope.log"))
     server = ECCServer.objects.get(name="ecc0")
     page = member.get(f"/daq/servers/{server.pk}/log").content.decode()

@@ -16,6 +16,7 @@ def ready():
     for i in range(2):
         make_ecc_server(experiment, f"http://10.0.0.{i + 1}:8083/", name=f"ecc{i}")
     ECCServer.objects.update(state=State.READY)
+    DataRouter.objects.update(staging_directory="/data/staging")
     return experiment
 
 

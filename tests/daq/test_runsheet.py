@@ -168,10 +168,23 @@ class TestObservables:
         points = member.get(f"/daq/observables/{observable.pk}/chart").context["points"]
         assert points == {"x": [0, 1], "y": [12.5, 11.0], "name": "Beam current [pA]"}
 
-    def test_deleting(self, member, experiment):
+    def test_hiding_keeps_the_values_of_past_runs(self, member, experiment):
         observable = experiment.observables.get(name="Species")
-        member.post(f"/daq/observables/{observable.pk}/", {"delete": "1"})
-        assert not experiment.observables.filter(name="Species").exists()
+        run = experiment.runs.get(run_number=0)
+        Measurement.objects.create(observable=observable, run=run, serialized_value="10Be")
+        experiment.coordinators.add(experiment.members.first())
+        member.post(f"/daq/observables/{observable.pk}/", {"hide": "1"})
+        assert "Species" not in member.get("/daq/runs/").content.decode()
+        assert "Species" not in member.get("/daq/runs/0").content.decode()
+        assert Measurement.objects.get(observable=observable).value == "10Be"
+        member.post(f"/daq/observables/{observable.pk}/", {"show": "1"})
+        assert "10Be" in member.get("/daq/runs/").content.decode()
+
+    def test_only_coordinators_hide(self, member, experiment):
+        observable = experiment.observables.get(name="Species")
+        response = member.post(f"/daq/observables/{observable.pk}/", {"hide": "1"})
+        assert response.status_code == 403
+        assert not Observable.objects.get(pk=observable.pk).is_hidden
 
     def test_charlie_cannot_touch_them(self, client, charlie, experiment):
         observable = experiment.observables.first()
@@ -181,3 +194,22 @@ class TestObservables:
         assert (
             client.post("/daq/observables/order", {"order": str(observable.pk)}).status_code == 404
         )
+
+
+def test_saving_the_sheet_says_so_and_the_first_run_offers_no_previous(member, experiment):
+    response = member.post("/daq/runs/1", {"run_class": "beam", "title": "t"}, follow=True)
+    assert "Run 1: the run sheet is saved." in response.content.decode()
+    assert "Same as previous" not in member.get("/daq/runs/0").content.decode()
+    assert "Same as previous" in member.get("/daq/runs/1").content.decode()
+
+
+def test_the_runs_table_sums_up_the_configurations(member, experiment):
+    run = experiment.runs.get(run_number=0)
+    run.configs = {f"ECC{i}": "cobo/standard/beam" for i in range(10)} | {
+        "ECC_mutant": "mutant/standard/beam"
+    }
+    run.state = "aborted"
+    run.save()
+    page = member.get("/daq/runs/").content.decode()
+    assert "cobo/standard/beam ×10<br>mutant/standard/beam<br>" in page
+    assert ">aborted</span>" in page

@@ -137,6 +137,23 @@ def test_it_lists_run_files_directly_in_a_folder(worker, staging):
     assert worker.list_files(str(staging), "*.log") == ["dataRouter.log"]
 
 
+def test_a_log_is_read_only_inside_the_allowed_folders_links_resolved(worker, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "ecc.log").write_text("ok\n")
+    (logs / "passwd").symlink_to("/etc/passwd")
+    (logs / "up").symlink_to(tmp_path)
+    (tmp_path / "secret_key").write_text("s3cret\n")
+    os.mkfifo(logs / "fifo")
+
+    assert worker.tail_within(str(logs / "ecc.log"), [str(logs)]) == "ok\n"
+    for path in ["passwd", "up/secret_key", "../secret_key", "fifo", "."]:
+        with pytest.raises(UnsafePath):
+            worker.tail_within(str(logs / path), [str(logs)])
+    with pytest.raises(WorkerError):
+        worker.tail_within(str(logs / "nope.log"), [str(logs)])
+
+
 def test_it_says_whether_the_staging_folder_is_clean(worker, staging):
     assert not worker.staging_is_clean(str(staging))
 
@@ -310,6 +327,7 @@ def test_it_picks_the_local_filesystem_for_this_host(settings):
     settings.DAQ_SSH_USER = "daq"
     settings.DAQ_SSH_KEY = "/etc/beamtime/id_ed25519"
 
+    settings.DAQ_HOSTS = ["127.0.0.0/8", "localhost", "daq-node-1"]
     assert isinstance(worker_for("localhost"), LocalWorker)
     assert isinstance(worker_for("127.0.0.1"), LocalWorker)
     remote = worker_for("daq-node-1")
@@ -317,3 +335,5 @@ def test_it_picks_the_local_filesystem_for_this_host(settings):
     assert (remote.host, remote.port, remote.username) == ("daq-node-1", 22, "daq")
     with pytest.raises(WorkerError):
         worker_for(" ")
+    with pytest.raises(WorkerError, match="not a host the facility allows"):
+        worker_for("daq-node-2")

@@ -45,6 +45,15 @@ class TestFittingApi:
         headers = auth(alice)
         bad = upload(client, headers, b"0.01 1 0.1\n0.02 x 0.1\n")
         assert bad.status_code == 422 and "line 2" in bad.json()["error"]
+        three = upload(client, headers, b"0.01 1 0.1\n0.02 0.5 0.1\n")
+        assert three.status_code == 422 and "say the resolution dQ/Q" in three.json()["error"]
+        three = client.post(
+            "/api/fitting/datasets?dq_over_q=0.03",
+            {"file": SimpleUploadedFile("three.txt", b"0.01 1 0.1\n0.02 0.5 0.1\n")},
+            headers=headers,
+        )
+        assert three.status_code == 201
+        assert Dataset.objects.get(pk=three.json()["id"]).data().dq.tolist() == [0.0003, 0.0006]
         pk = upload(client, headers).json()["id"]
         model = session_model()
         model["layers"][0]["name"] = "B-1"
@@ -55,6 +64,25 @@ class TestFittingApi:
             headers=headers,
         )
         assert response.status_code == 422 and response.json()["error"].startswith("layers.0.name")
+        model = session_model() | {"constraints": {"A.roughness": "sqrt(B.thickness - 45)"}}
+        response = client.post(
+            f"/api/fitting/datasets/{pk}/evaluate",
+            {"model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422  # never a 500, never Infinity or NaN in the JSON
+        assert response.json()["error"].startswith("constraint on A.roughness: sqrt(B.thickness")
+        model = session_model()
+        model["front"]["roughness"] = {"value": 0, "free": True, "min": 0, "max": 5}
+        response = client.post(
+            "/api/fitting/fits",
+            {"dataset": pk, "model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("front.roughness: the front medium has no")
         response = client.post(
             "/api/fitting/fits",
             {"dataset": pk, "model": session_model(), "engine": "magic"},
@@ -123,3 +151,12 @@ def test_a_fit_through_the_api(client, alice, celery_worker):
         time.sleep(0.1)
     assert job["state"] == "done", job
     assert job["result"]["values"]["A thickness"] == pytest.approx(577.6, abs=2)
+
+
+def test_openapi_describes_the_fit_submission(client):
+    schema = client.get("/api/openapi.json").json()
+    body = schema["paths"]["/api/fitting/fits"]["post"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = schema["components"]["schemas"][ref]["properties"]
+    assert set(properties) == {"dataset", "model", "engine", "options"}
+    assert "front side" in properties["model"]["description"]  # the orientation, documented

@@ -66,7 +66,9 @@ def test_parse_strips_the_expression():
 def test_the_model_names_its_parameters():
     names = LayerModel().parameter_names()
     assert {"air.sld", "material.thickness", "Si.roughness", "scale", "background"} <= names
-    assert len(names) == 3 * 4 + 2
+    # a layer's four; the front medium's SLD; the back medium's SLD, iSLD and roughness
+    assert len(names) == 4 + 1 + 3 + 2
+    assert not {"air.roughness", "air.isld", "air.thickness", "Si.thickness"} & names
 
 
 def test_refl1d_evaluates_the_compiled_expression():

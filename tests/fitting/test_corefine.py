@@ -13,17 +13,18 @@ from tests.fitting.test_pages import DOUBLE_LAYER, editor_post
 
 
 def second_contrast() -> bytes:
-    """double_layer's sample with B's SLD at 3.0, simulated by refl1d at the same Q."""
+    """double_layer's sample with B's SLD at 3.0, simulated by refl1d at the same Q. refl1d
+    stacks from the substrate up (the shared README): air / B / A / Si is Si | A | B | air."""
     from refl1d.names import SLD, Experiment, QProbe
 
     from beamtime.fitting.refl1d_adapter import FWHM_PER_SIGMA
 
     data = parse_data(DOUBLE_LAYER)
     sample = (
-        SLD("air")(0, 0)
-        | SLD("B", rho=3.0)(44.79, 1.0)
-        | SLD("A", rho=9.436)(577.67, 9.977)
-        | SLD("Si", rho=2.07)(0, 0)
+        SLD("Si", rho=2.07)(0, 1.566)
+        | SLD("A", rho=9.436)(577.6, 9.977)
+        | SLD("B", rho=3.0)(44.75, 1.0)
+        | SLD("air")
     )
     _, r = Experiment(probe=QProbe(data.q, data.dq / FWHM_PER_SIGMA), sample=sample).reflectivity()
     return ReflData(data.q, r, r * 0.05, data.dq).to_text().encode()

@@ -76,11 +76,91 @@ def test_reversing_swaps_the_media_and_keeps_each_interface():
     model = LayerModel.from_dict(session_model())
     flipped = model.reversed()
     assert [layer.name for layer in flipped.all_layers()] == ["Si", "A", "B", "air"]
-    # Interfaces, front to back: air/B 0, B/A 1.0, A/Si 9.977 → Si/A 9.977, A/B 1.0, B/air 0.
-    assert [layer.roughness.value for layer in flipped.all_layers()][:3] == [9.977, 1.0, 0.0]
-    assert flipped.reversed().all_layers()[1].name == "B"
+    # Interfaces, front to back: air/B 1.0, B/A 9.977, A/Si 1.566. Seen from the Si side:
+    # Si/A 1.566 (A's front side), A/B 9.977 (B's), B/air 1.0 (the back medium's); Si none.
+    assert [layer.roughness.value for layer in flipped.all_layers()] == [0.0, 1.566, 9.977, 1.0]
+    assert flipped.reversed() == model
+
+
+def test_reversing_moves_constraints_with_their_interfaces():
+    data = session_model()
+    data["constraints"] = {"A.roughness": "2 * B.roughness + Si.roughness"}
+    flipped = LayerModel.from_dict(data).reversed()
+    # A's roughness was the B/A interface: seen from Si it is B's front side, and so on.
+    assert flipped.constraints == {"B.roughness": "2 * air.roughness + A.roughness"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m["front"].update(roughness=3.0), "front.roughness"),
+        (
+            lambda m: m["front"].update(roughness={"value": 0, "free": True, "min": 0, "max": 5}),
+            "front.roughness",
+        ),
+        (lambda m: m["front"].update(thickness=10.0), "front.thickness"),
+        (lambda m: m["front"].update(isld=0.1), "front.isld"),  # refl1d ignores it
+        (lambda m: m["back"].update(thickness=10.0), "back.thickness"),
+    ],
+)
+def test_what_a_medium_does_not_have_cannot_be_set_or_fitted(change, field):
+    data = session_model()
+    change(data)
+    with pytest.raises(ModelError) as raised:
+        LayerModel.from_dict(data)
+    assert raised.value.field == field
+
+
+def test_constraints_cannot_use_the_front_mediums_roughness():
+    data = session_model()
+    data["constraints"] = {"A.roughness": "air.roughness"}
+    with pytest.raises(ModelError, match="'air.roughness' is not a parameter"):
+        LayerModel.from_dict(data)
 
 
 def test_a_model_without_free_parameters_has_none():
     assert LayerModel().check().free_parameters() == []
     assert Layer("x").thickness == Param(0.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (lambda m: m["layers"][0].update(thickness=1.5e5), "layers.0.thickness.value", "at most"),
+        (
+            lambda m: m["layers"][0].update(
+                thickness={"value": 40, "free": True, "min": 30, "max": 1e9}
+            ),
+            "layers.0.thickness.max",
+            "at most 100000",
+        ),
+        (lambda m: m["layers"][0].update(roughness=2e3), "layers.0.roughness.value", "most 1000"),
+        (lambda m: m["layers"][0].update(sld=-2000), "layers.0.sld.value", "at least -1000"),
+        (lambda m: m["back"].update(isld=1e4), "back.isld.value", "at most 1000"),
+        (
+            lambda m: m.update(layers=[{"name": f"L{i}"} for i in range(400_000)]),
+            "layers",
+            "400000 layers, at most 100",
+        ),
+    ],
+)
+def test_the_documented_maxima(change, field, message):
+    data = session_model()
+    change(data)
+    with pytest.raises(ModelError) as raised:
+        LayerModel.from_dict(data)
+    assert raised.value.field == field and message in str(raised.value)
+
+
+def test_a_hundred_layers_is_a_model():
+    data = session_model()
+    data["layers"] = [{"name": f"L{i}", "thickness": 1e5} for i in range(100)]
+    assert len(LayerModel.from_dict(data).layers) == 100
+
+
+def test_a_constraint_is_one_line():
+    data = session_model()
+    data["layers"][0]["thickness"] = 40
+    data["constraints"] = {"B.thickness": "(0.1 *\n A.thickness)"}
+    with pytest.raises(ModelError, match="the expression must be on one line"):
+        LayerModel.from_dict(data)

@@ -106,8 +106,9 @@ def test_an_uploaded_export_keeps_its_provenance(alice, pbr_source, fresh_cache)
     assert upload.status_code == 201, upload.content
     dataset = Dataset.objects.get(pk=upload.json()["id"])
     assert dataset.provenance["template"] == template and dataset.instrument == "refl"
-    plain = client.post(
-        "/api/fitting/datasets", {"file": _file("plain.txt", b"0.01 1 0.1\n0.02 0.5 0.05\n")}
+    plain = client.post(  # 3 columns: the resolution is the uploader's to say (fitting)
+        "/api/fitting/datasets?dq_over_q=0",
+        {"file": _file("plain.txt", b"0.01 1 0.1\n0.02 0.5 0.05\n")},
     )
     assert Dataset.objects.get(pk=plain.json()["id"]).provenance == {}
 

@@ -11,8 +11,14 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-NIGHT = re.compile(r"(\d{4})(\d{2})(\d{2})")
-FITS = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?")
+# [0-9], not \d: \d takes any Unicode digit ("２０１８…"), which no client means.
+NIGHT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
+FITS = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,6})?")
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
 NOW_WORDS = {"", "latest", "current", "now"}
 
 
@@ -30,6 +36,8 @@ def parse_datestr(
 ) -> tuple[datetime, str]:
     """Return the instant ``text`` names (aware, UTC) and the stem for file names."""
     text = text.strip()
+    if len(text) > 40:
+        raise DateError(f"cannot read the date {text[:20]!r}…: it is {len(text)} characters long")
     if text.lower() in NOW_WORDS:
         now = now or datetime.now(UTC)
         return now, now.astimezone(ZoneInfo(site_tz)).strftime("%Y%m%d")
@@ -41,12 +49,10 @@ def parse_datestr(
             y, mo, d, h, mi, s = map(int, m.groups()[:6])
             micro = int((m.group(7) or ".0")[1:].ljust(6, "0"))
             return datetime(y, mo, d, h, mi, s, micro, tzinfo=UTC), text
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if ISO_DAY.fullmatch(text):
             day = date.fromisoformat(text)
             return night_midnight(day, site_tz), day.strftime("%Y%m%d")
-        if re.fullmatch(
-            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?", text
-        ):
+        if ISO_TIME.fullmatch(text):
             when = datetime.fromisoformat(text)
             when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
             return when, when.strftime("%Y%m%dT%H:%M:%S")

@@ -1,19 +1,28 @@
-"""A plausible multi-year history of the HETDEX focal plane: IFUs installed in batches
-from first light on, a swap, a spectrograph out of service and back, and measured
-positions arriving."""
+"""A plausible multi-year history of the HETDEX focal plane: LRS2 in its real seats, VIRUS
+IFUs installed in batches from the centre out from first light on, a swap, a spectrograph
+out of service and back, and measured positions arriving.
+
+LRS2-B (IFUSLOT 056, SPECID 503, IFUID 7001) and LRS2-R (066, SPECID 502, IFUID 7002) are as
+in HETDEX's own files; their SPECSLOT is 000 (none), as no public file gives one. HRS and HPF
+are left out: no public fplane file shows where they would be.
+"""
 
 import random
 from datetime import UTC, datetime
 
 from beamtime.configs import store
-from beamtime.configs.fplane import nominal_position, slot_names
+from beamtime.configs.fplane import LRS2, nominal_position, slot_names
 from beamtime.configs.models import Instrument
 
-SPECIAL = {"056": "LRS", "066": "LRS", "046": "HRS", "064": "HPF"}
+LRS2_UNITS = {
+    "056": {"specid": "503", "ifuid": "7001"},  # LRS2-B
+    "066": {"specid": "502", "ifuid": "7002"},  # LRS2-R
+}
+CENTRAL = {"054", "055", "064", "065"}  # empty in every known file
 
 
 def _by_distance_from_centre() -> list[str]:
-    virus = [s for s in slot_names() if s not in SPECIAL]
+    virus = [s for s in slot_names() if s not in LRS2 and s not in CENTRAL]
     return sorted(virus, key=lambda s: (sum(v * v for v in nominal_position(s)), s))
 
 
@@ -21,8 +30,8 @@ def _unit(kind: str, n: int, active: bool = True) -> dict:
     return {
         "type": kind,
         "ifuid": f"{n + 1:03d}",
-        "specid": f"{n // 2 + 1:03d}",
-        "specslot": "001" if n % 2 == 0 else "002",
+        "specid": f"{301 + n:03d}",  # one spectrograph unit per IFU
+        "specslot": f"{101 + n:03d}",
         "ifurot": 0.0,
         "platesc": 1.0,
         "active": active,
@@ -55,12 +64,10 @@ def load(stdout) -> None:
             replace_all=True,
         )
 
-    for i, (slot, kind) in enumerate(SPECIAL.items()):
-        state[slot] = _unit(kind, 900 + i)
+    for slot, ids in LRS2_UNITS.items():
+        state[slot] = {**_unit("LRS", 0), **ids, "specslot": "000"}
     install(16)
-    record(
-        datetime(2017, 1, 10, 18, tzinfo=UTC), "first light: 16 VIRUS IFUs, LRS2, HRS and HPF feeds"
-    )
+    record(datetime(2017, 1, 10, 18, tzinfo=UTC), "first light: 16 VIRUS IFUs and LRS2")
     for year, month in [
         (2017, 5),
         (2017, 9),

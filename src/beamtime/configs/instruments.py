@@ -1,6 +1,6 @@
 """Instruments Beamtime knows from the start."""
 
-from beamtime.configs.fplane import nominal_position, slot_names
+from beamtime.configs.fplane import column_row, nominal_position, slot_names
 
 HETDEX = "hetdex"
 
@@ -19,8 +19,13 @@ def create_hetdex(Instrument, Slot):
         },
     )
     for name in slot_names():
-        x, y = nominal_position(name)
-        Slot.objects.get_or_create(
-            instrument=hetdex, name=name, defaults={"attributes": {"x": x, "y": y}}
+        Slot.objects.update_or_create(
+            instrument=hetdex, name=name, defaults={"attributes": seat_attributes(name)}
         )
     return hetdex
+
+
+def seat_attributes(name: str) -> dict:
+    """The fixed properties of a seat of the plate: column, row and nominal position."""
+    (column, row), (x, y) = column_row(name), nominal_position(name)
+    return {"column": column, "row": row, "x": x, "y": y}

@@ -4,14 +4,17 @@ The request body is ``{"config": REPORT, "commit": true|false, "start": DATE?}``
 REPORT is the complete hardware status at ``timestamp``::
 
     {"timestamp": "2026-11-21T05:40:00Z",
-     "slots": {"013": {"type": "VIRUS", "ifuid": "024", "specid": "037", "specslot": "042",
+     "slots": {"073": {"type": "VIRUS", "ifuid": "024", "specid": "037", "specslot": "042",
                        "ifurot": 0.0, "platesc": 1.0, "active": true,
-                       "measured": {"x": -399.2, "y": -200.4}}, ...}}
+                       "measured": {"x": 149.2, "y": 150.4}}, ...}}
 
-A slot that the report does not list is empty from ``start`` on. ``type`` is one of
-VIRUS, LRS, HRS, HPF; IDs are three digits (``"024"`` or ``24``), ``000`` meaning none;
-``active`` defaults to true, ``ifurot`` to 0 and ``platesc`` to 1; ``measured`` is the
-measured position in arcsec, when known. Nothing else is accepted.
+Slots are seats of the plate (fplane.py: column 01–10 then row 0–9). A slot that the report
+does not list is empty from ``start`` on. ``type`` is one of VIRUS, LRS, HRS, HPF; LRS units
+sit in 056 (LRS2-B) and 066 (LRS2-R), and those seats hold nothing else. IDs are ASCII
+digits, three or four (``"024"``, ``24`` → ``"024"``, LRS2's ``7001``); an IFUID is never
+``000``, a SPECID or SPECSLOT of ``000`` means none (an IFU not connected). ``active``
+defaults to true, ``ifurot`` to 0 and ``platesc`` to 1; ``measured`` is the measured position
+in arcsec (kept to 0.001″), when known. Nothing else is accepted.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from beamtime.configs.fplane import CENTRE, UNIT_TYPES, slot_names
+from beamtime.configs.fplane import LRS2, UNIT_TYPES, slot_problem
 
 MAX_AGE = timedelta(hours=6)
 FUTURE_GRACE = timedelta(minutes=10)
@@ -35,32 +38,56 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
-def _three_digits(value) -> str:
-    if isinstance(value, bool):
-        raise ValueError("must be a three-digit ID")
-    if isinstance(value, int) and 0 < value < 1000:
-        return f"{value:03d}"
-    if isinstance(value, str) and len(value) == 3 and value.isdigit() and value != "000":
-        return value
-    raise ValueError(f"{value!r} is not a three-digit ID from 001 to 999")
+def _id(value, *, none_allowed: bool) -> str:
+    """An ID as stored: ASCII digits, zero-padded to three; ``000`` only when allowed."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9999:
+        text = f"{value:03d}"
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and 3 <= len(value) <= 4:
+        text = value
+    else:
+        raise ValueError(f'{value!r} is not an ID of three or four digits (e.g. "024" or 24)')
+    if int(text) == 0 and not none_allowed:
+        raise ValueError(f"{value!r} is not an ID: 000 means none")
+    return text
 
 
 class Position(Strict):
-    x: float = Field(allow_inf_nan=False)
-    y: float = Field(allow_inf_nan=False)
+    x: float = Field(allow_inf_nan=False, ge=-10_000, le=10_000)
+    y: float = Field(allow_inf_nan=False, ge=-10_000, le=10_000)
+
+    @field_validator("x", "y")
+    @classmethod
+    def _milli_arcsec(cls, value: float) -> float:
+        return round(value, 3)
 
 
 class Unit(Strict):
     type: Literal[UNIT_TYPES]
-    ifuid: str | int
-    specid: str | int
-    specslot: str | int
+    ifuid: str
+    specid: str
+    specslot: str
     ifurot: float = Field(default=0.0, allow_inf_nan=False, ge=-360, le=360)
     platesc: float = Field(default=1.0, allow_inf_nan=False, gt=0, le=10)
     active: bool = True
     measured: Position | None = None
 
-    _ids = field_validator("ifuid", "specid", "specslot")(_three_digits)
+    # "before": pydantic would otherwise turn true into 1 and 1 into "001" first.
+    @field_validator("ifuid", mode="before")
+    @classmethod
+    def _ifuid(cls, value) -> str:
+        return _id(value, none_allowed=False)
+
+    @field_validator("specid", "specslot", mode="before")
+    @classmethod
+    def _spec(cls, value) -> str:
+        return _id(value, none_allowed=True)
+
+    @field_validator("active", mode="before")
+    @classmethod
+    def _boolean(cls, value) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, not {value!r}")
+        return value
 
 
 class Report(Strict):
@@ -79,31 +106,46 @@ def read_report(config) -> tuple[datetime, dict[str, dict]]:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ReportError(_location(first), first["msg"].removeprefix("Value error, ")) from None
-    valid = set(slot_names())
     units, specs = {}, {}
     for slot, unit in sorted(report.slots.items()):
-        if slot not in valid:
-            why = "holds no unit" if slot == CENTRE else "is not an IFU slot (000 to 099)"
-            raise ReportError(f"config.slots.{slot}", f"slot {slot!r} {why}")
+        if problem := slot_problem(slot):
+            raise ReportError(f"config.slots.{slot}", problem)
+        if (unit.type == "LRS") != (slot in LRS2):
+            raise ReportError(
+                f"config.slots.{slot}.type",
+                f"an LRS unit sits in 056 (LRS2-B) or 066 (LRS2-R), not in {slot}"
+                if unit.type == "LRS"
+                else f"slot {slot} holds {LRS2[slot]}, not a {unit.type} unit",
+            )
         if unit.ifuid in units:
             raise ReportError(
                 f"config.slots.{slot}.ifuid",
                 f"IFU {unit.ifuid} is in two slots, {units[unit.ifuid]} and {slot}",
             )
         units[unit.ifuid] = slot
-        spec = (unit.specid, unit.specslot)
-        if spec in specs:
+        if unit.specid == "000":
+            if unit.active:
+                raise ReportError(
+                    f"config.slots.{slot}.specid",
+                    "an active unit needs a spectrograph (SPECID 000 means none)",
+                )
+            continue
+        # One IFU per spectrograph unit: HETDEX's readers index the file by SPECID.
+        if unit.specid in specs:
             raise ReportError(
-                f"config.slots.{slot}.specslot",
-                f"spectrograph {unit.specid} slot {unit.specslot} is used twice, "
-                f"by {specs[spec]} and {slot}",
+                f"config.slots.{slot}.specid",
+                f"spectrograph {unit.specid} is used twice, by {specs[unit.specid]} and {slot}",
             )
-        specs[spec] = slot
+        specs[unit.specid] = slot
     timestamp = report.timestamp
     if timestamp.tzinfo is None:
         timestamp = timestamp.replace(tzinfo=UTC)
+    try:
+        timestamp = timestamp.astimezone(UTC)
+    except OverflowError:
+        raise ReportError("config.timestamp", f"{report.timestamp} is out of range") from None
     state = {slot: unit.model_dump() for slot, unit in report.slots.items()}
-    return timestamp.astimezone(UTC), state
+    return timestamp, state
 
 
 def check_timestamp(timestamp: datetime, now: datetime) -> str | None:

@@ -7,9 +7,13 @@ that date; ``POST /fplane`` with an API key updates it from a hardware status re
 
 import json
 import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -19,13 +23,15 @@ from beamtime.configs.fplane import render, rows_for
 from beamtime.configs.instruments import HETDEX
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, check_timestamp, read_report
-from beamtime.core.auth import user_from_request
+from beamtime.core.auth import key_allows, user_from_request
 
 log = logging.getLogger("beamtime.fplane")
 
 UPDATE_PERMISSION = "configs.add_change"
+WRITE_SCOPE = "write:fplane"
 BODY_KEYS = {"config", "commit", "start"}
 BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
+MAX_BODY_DEPTH = 20  # a report is 4 levels deep
 
 
 class BadRequest(ValueError):
@@ -52,6 +58,7 @@ def fplane_instrument() -> Instrument | None:
 NO_INSTRUMENT = f"no focal-plane instrument {HETDEX!r} on this server\n"
 
 
+@csrf_exempt  # changes nothing; a POST here gets the same plain-text answer as elsewhere
 @login_not_required
 def fplane_file(request, datestr: str = ""):
     if request.method != "GET":
@@ -63,8 +70,57 @@ def fplane_file(request, datestr: str = ""):
         when, stem = parse_datestr(datestr, instrument.timezone)
         actual_pos = flag(request.GET.get("actual_pos", "0"), "actual_pos")
         full = flag(request.GET.get("full_fplane", "1"), "full_fplane")
-    except (DateError, BadRequest) as exc:
+        as_of, tag = store.as_known(
+            instrument, request.GET.get("as_of", ""), request.GET.get("tag", "")
+        )
+    except (DateError, BadRequest, store.ViewError) as exc:
         return text(f"{exc}\n", 400)
+    key = (
+        f"fplane:{instrument.pk}:{instrument.revision}:{instrument.revised_at}:{when.isoformat()}:"
+        f"{as_of.isoformat() if as_of else ''}:{int(actual_pos)}:{int(full)}"
+    )
+    found = RENDERED.get(key)
+    if found is None:
+        found = render_file(instrument, when, as_of, actual_pos=actual_pos, full=full)
+        if isinstance(found, HttpResponse):
+            return found
+        # The file at an instant changes only with a new revision, which is in the key.
+        RENDERED.put(key, found)
+    body, revision = found
+    response = text(body)
+    response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
+    if revision:  # which revision of the history this file comes from
+        response["X-Configuration-Revision"] = str(revision)
+    if tag is not None:
+        response["X-Configuration-Tag"] = tag.name
+    return response
+
+
+class Recent:
+    """The last ``size`` files rendered by this process (a few MB), most recent kept."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+RENDERED = Recent(4096)  # five years of nights, ~3.5 kB each
+
+
+def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool):
+    """The file's text and the revision it comes from, or a 404 response."""
     first = store.first_start(instrument)
     if first is None:
         return text("no focal-plane configuration has been recorded yet\n", 404)
@@ -74,10 +130,27 @@ def fplane_file(request, datestr: str = ""):
             f"the first valid date is {first:%Y%m%dT%H:%M:%S}\n",
             404,
         )
-    configuration = {k: e.attributes for k, e in store.configuration_at(instrument, when).items()}
-    response = text(render(rows_for(configuration, actual_pos=actual_pos, full=full)))
-    response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
-    return response
+    configuration = store.attributes_at(instrument, when, as_of)
+    if as_of is None:
+        revision = instrument.revision
+    else:
+        change = store.revision_at(instrument, as_of)
+        revision = change.revision if change else None
+    return render(rows_for(configuration, actual_pos=actual_pos, full=full)), revision
+
+
+def depth(value, limit: int = MAX_BODY_DEPTH + 1) -> int:
+    """How deeply lists and objects nest in a JSON value (counted up to ``limit``)."""
+    level, layer = 0, [value]
+    while layer and level < limit:
+        layer = [
+            child
+            for item in layer
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        level += 1
+    return level
 
 
 @csrf_exempt  # authenticated by API key only, never by a session cookie
@@ -93,6 +166,8 @@ def fplane_update(request):
             "a valid API key is required: send 'Authorization: FPS_API APIKEY=<key>'\n", 401
         )
     request.user = user  # for the request log
+    if not key_allows(request, WRITE_SCOPE):
+        return text(f"this key may not update configurations (it lacks {WRITE_SCOPE!r})\n", 403)
     if not user.has_perm(UPDATE_PERMISSION):
         return text(f"user {user.get_username()} may not update the focal plane\n", 403)
     instrument = fplane_instrument()
@@ -104,9 +179,7 @@ def fplane_update(request):
         commit = flag(body.get("commit", False), "commit")
         timestamp, state = read_report(body["config"])
         warning = check_timestamp(timestamp, now)
-        start = (
-            parse_datestr(str(body["start"]), instrument.timezone)[0] if body.get("start") else now
-        )
+        start = read_start(body.get("start"), instrument, now)
         if commit:
             change = store.apply_change(
                 instrument,
@@ -119,7 +192,7 @@ def fplane_update(request):
             )
         else:
             store.check_start(instrument, start)
-    except (BadRequest, ReportError, DateError) as exc:
+    except (BadRequest, ReportError, DateError, store.StartTooFarAhead) as exc:
         return text(f"{exc}\n", 400)
     except store.ChangeRefused as exc:
         return text(f"{exc}\n", 409)
@@ -141,11 +214,27 @@ def fplane_update(request):
     )
 
 
+def read_start(value, instrument: Instrument, now):
+    """The ``start`` of an update: a date string, now when absent."""
+    if value is None or value == "":
+        return now
+    if not isinstance(value, str):
+        raise BadRequest(f"start: {value!r} is not a date string (e.g. 20180715T03:04:05)")
+    try:
+        return parse_datestr(value, instrument.timezone)[0]
+    except DateError as exc:
+        raise BadRequest(f"start: {exc}") from None
+
+
 def read_body(request) -> dict:
     try:
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is not JSON this server reads: nested too deeply") from None
+    if depth(body) > MAX_BODY_DEPTH:
+        raise BadRequest(f"the body is nested more than {MAX_BODY_DEPTH} levels deep")
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object {"config": {...}, "commit": true|false}')
     unknown = sorted(set(body) - BODY_KEYS)
@@ -154,3 +243,30 @@ def read_body(request) -> dict:
     if "config" not in body:
         raise BadRequest("config: the hardware status report is missing")
     return body
+
+
+CLIENT = Path(__file__).with_name("client.py")
+
+
+@login_not_required
+def download_client(request, name: str):
+    """get_fplane.sh (sh + curl) or get_fplane.py (Python's standard library), with this
+    server's address filled in."""
+    if request.method != "GET":
+        return text("use GET\n", 405)
+    server = request.build_absolute_uri("/").rstrip("/")  # the host is in ALLOWED_HOSTS
+    if name == "get_fplane.sh":
+        instrument = fplane_instrument()
+        body = render_to_string(
+            "configs/get_fplane.sh",
+            {"server": server, "timezone": instrument.timezone if instrument else "UTC"},
+        )
+        content_type = "text/x-shellscript; charset=utf-8"
+    else:
+        body = CLIENT.read_text().replace(
+            '"BEAMTIME_URL", "http://127.0.0.1:8000"', f'"BEAMTIME_URL", {server!r}', 1
+        )
+        content_type = "text/x-python; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

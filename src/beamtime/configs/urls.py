@@ -14,6 +14,11 @@ urlpatterns = [
 # The FPlane service's own URLs, unchanged for existing clients.
 fplane_urlpatterns = [
     path("fplane", rest.fplane_update, name="fplane-update"),
-    path("fplane/", rest.fplane_file, name="fplane-current"),
+    # POST /fplane/ is the same update as POST /fplane (clients add the slash).
+    path("fplane/", rest.fplane_update, name="fplane-current"),
+    *(
+        path(f"fplane/{name}", rest.download_client, {"name": name}, name=name)
+        for name in ("get_fplane.sh", "get_fplane.py")
+    ),
     path("fplane/<str:datestr>", rest.fplane_file, name="fplane-at"),
 ]

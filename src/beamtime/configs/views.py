@@ -1,13 +1,13 @@
-import re
+from urllib.parse import urlencode
 
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
-from beamtime.configs.fplane import nominal_position, slot_names
+from beamtime.configs.fplane import LRS2, column_row, nominal_position, slot_names
 from beamtime.configs.models import Instrument
-from beamtime.core.access import instrument_for_user
+from beamtime.core.access import instrument_for_user, instruments_for_user
 
 STATE_COLOURS = {
     "VIRUS": "#15803d",
@@ -20,7 +20,9 @@ STATE_COLOURS = {
 
 
 def index(request):
-    return render(request, "configs/index.html", {"instruments": Instrument.objects.all()})
+    return render(
+        request, "configs/index.html", {"instruments": instruments_for_user(request.user)}
+    )
 
 
 def read_date(request, param: str, instrument: Instrument):
@@ -32,28 +34,49 @@ def read_date(request, param: str, instrument: Instrument):
         return timezone.now(), f"{param}: {exc}"
 
 
-def date_value(text: str) -> str:
-    """The value for a date picker: the text when it is a plain date (a night), else empty."""
-    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else ""
+def read_view(request, instrument: Instrument):
+    """The revision a page shows: as known at ?as_of=, or at ?tag= (default: the latest),
+    its context for the page, and an error message."""
+    as_of, tag = request.GET.get("as_of", ""), request.GET.get("tag", "")
+    try:
+        seen_at, tagged = store.as_known(instrument, as_of, tag)
+        error = None
+    except store.ViewError as exc:
+        seen_at, tagged, error = None, None, str(exc)
+    view = {
+        "as_of": seen_at,
+        "tag": tagged,
+        "revision": store.revision_at(instrument, seen_at),
+        "query": ""
+        if error
+        else urlencode({k: v for k, v in (("as_of", as_of), ("tag", tag)) if v}),
+        "tags": instrument.tags.all()[:20],
+    }
+    return seen_at, view, error
 
 
 def instrument(request, name):
     instrument = instrument_for_user(request.user, name)
     when, error = read_date(request, "at", instrument)
-    entries = store.configuration_at(instrument, when)
+    as_of, view, view_error = read_view(request, instrument)
+    entries = store.configuration_at(instrument, when, as_of)
+    changes = instrument.changes.select_related("made_by").order_by("-revision")
+    if as_of is not None:
+        changes = changes.filter(made_at__lte=as_of)
     context = {
         "instrument": instrument,
         "when": when,
         "at": request.GET.get("at", ""),
-        "at_date": date_value(request.GET.get("at", "")),
-        "error": error,
+        "error": error or view_error,
+        "view": view,
         "entries": sorted(entries.values(), key=lambda e: e.slot.name),
-        "changes": instrument.changes.select_related("made_by")[:20],
+        "changes": changes[:20],
         "first": store.first_start(instrument),
     }
     if instrument.kind == Instrument.FPLANE:
         context["plot"] = focal_plane_plot(entries)
-        context["legend"] = STATE_COLOURS
+        shown = {p["state"] for p in context["plot"]}
+        context["legend"] = {k: v for k, v in STATE_COLOURS.items() if k in shown}
     return render(request, "configs/instrument.html", context)
 
 
@@ -66,7 +89,8 @@ def unit_state(attributes: dict | None) -> str:
 
 
 def focal_plane_plot(entries) -> list[dict]:
-    """One point per slot at its position (measured when known), coloured by state."""
+    """One point per seat of the plate at its position (measured when known), coloured by
+    state."""
     points = []
     for slot in slot_names():
         entry = entries.get(slot)
@@ -75,7 +99,10 @@ def focal_plane_plot(entries) -> list[dict]:
         if unit and unit.get("measured"):
             x, y = unit["measured"]["x"], unit["measured"]["y"]
         state = unit_state(unit)
-        label = f"slot {slot}"
+        column, row = column_row(slot)
+        label = f"IFUSLOT {slot}: column {column}, row {row}"
+        if slot in LRS2:
+            label += f" ({LRS2[slot]})"
         if unit:
             label += f"<br>{unit['type']} IFU {unit['ifuid']}"
             label += f"<br>spec {unit['specid']}/{unit['specslot']}"
@@ -96,10 +123,16 @@ def focal_plane_plot(entries) -> list[dict]:
 def slot(request, name, slot):
     instrument = instrument_for_user(request.user, name)
     slot = get_object_or_404(instrument.slots, name=slot)
+    as_of, view, error = read_view(request, instrument)
+    history = [
+        (e, e.superseded_at is not None and (as_of is None or e.superseded_at <= as_of))
+        for e in store.slot_history(slot, everything=True)
+        if as_of is None or e.recorded_at <= as_of
+    ]
     return render(
         request,
         "configs/slot.html",
-        {"instrument": instrument, "slot": slot, "history": store.slot_history(slot)},
+        {"instrument": instrument, "slot": slot, "history": history, "view": view, "error": error},
     )
 
 
@@ -107,6 +140,7 @@ def diff(request, name):
     instrument = instrument_for_user(request.user, name)
     before, error_from = read_date(request, "from", instrument)
     after, error_to = read_date(request, "to", instrument)
+    as_of, view, view_error = read_view(request, instrument)
     return render(
         request,
         "configs/diff.html",
@@ -114,8 +148,9 @@ def diff(request, name):
             "instrument": instrument,
             "before": before,
             "after": after,
+            "view": view,
             "params": {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")},
-            "error": error_from or error_to,
-            "rows": store.diff(instrument, before, after),
+            "error": error_from or error_to or view_error,
+            "rows": store.diff(instrument, before, after, as_of),
         },
     )

@@ -10,11 +10,24 @@ def api_key_for_user(user, key_id: int) -> ApiKey:
     return get_object_or_404(ApiKey, pk=key_id, user=user)
 
 
-def instrument_for_user(user, name: str):
-    """Any signed-in user may read every instrument's configuration history."""
+def instruments_for_user(user):
+    """Every signed-in user may read the configuration history of the facility's instruments;
+    an experiment's archive of ECC configurations only its members, coordinators and staff."""
+    from django.db.models import Q
+
     from beamtime.configs.models import Instrument
 
-    return get_object_or_404(Instrument, name=name)
+    if user.is_staff:
+        return Instrument.objects.all()
+    return Instrument.objects.filter(
+        Q(daq_experiment__isnull=True)
+        | Q(daq_experiment__members=user)
+        | Q(daq_experiment__coordinators=user)
+    ).distinct()
+
+
+def instrument_for_user(user, name: str):
+    return get_object_or_404(instruments_for_user(user), name=name)
 
 
 def active_experiment_for(user):
@@ -25,7 +38,7 @@ def active_experiment_for(user):
     from beamtime.daq.models import Experiment
 
     experiment = Experiment.objects.filter(is_active=True).first()
-    if experiment is None or not (user.is_staff or experiment.members.filter(pk=user.pk).exists()):
+    if experiment is None or not experiment.is_member(user):
         raise Http404("no active experiment of yours")
     return experiment
 

@@ -1,6 +1,8 @@
 from datetime import datetime
+from typing import Literal
 
 from ninja import Router, Schema, Status
+from ninja.errors import HttpError
 from pydantic import Field
 
 from beamtime.core.access import api_key_for_user
@@ -19,6 +21,7 @@ class UserOut(Schema):
 
 class KeyIn(Schema):
     name: str = Field(min_length=1, max_length=100)
+    scopes: list[Literal["read", "write:fplane"]] = Field(default=["read"], min_length=1)
 
 
 class KeyOut(Schema):
@@ -28,6 +31,7 @@ class KeyOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[str]
 
 
 class NewKeyOut(KeyOut):
@@ -48,7 +52,10 @@ def list_keys(request):
     "/keys", response={201: NewKeyOut}, summary="Create an API key; the key is shown only here"
 )
 def create_key(request, payload: KeyIn):
-    row, key = ApiKey.issue(request.user, payload.name.strip())
+    if getattr(request, "api_key", None) is not None:
+        # A leaked key must not be able to mint keys that outlive its revocation.
+        raise HttpError(403, "keys are created signed in (Account → API keys), not with a key")
+    row, key = ApiKey.issue(request.user, payload.name.strip(), payload.scopes)
     return Status(201, {**KeyOut.model_validate(row).model_dump(), "key": key})
 
 

@@ -10,3 +10,4 @@ class CoreConfig(AppConfig):
         # Make the project's Celery app the current one, so that .delay() from web
         # processes reaches the configured broker.
         import beamtime.celery  # noqa: F401
+        import beamtime.core.throttle  # noqa: F401  (connects the login signal receivers)

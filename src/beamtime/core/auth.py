@@ -4,6 +4,8 @@ Keys are accepted as ``Authorization: Bearer <key>`` and, for existing FPlane cl
 ``Authorization: FPS_API APIKEY=<key>``.
 """
 
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import SessionAuth
 from ninja.security.http import HttpAuthBase
 
 from beamtime.core.models import ApiKey
@@ -24,18 +26,48 @@ def key_from_header(header: str) -> str | None:
 
 
 def user_from_request(request):
-    """The user named by the request's API key, or None."""
+    """The user named by the request's API key, or None; the key's row is kept as
+    ``request.api_key`` so that views can check its scopes."""
     key = key_from_header(request.headers.get("Authorization", ""))
-    return ApiKey.user_for(key) if key else None
+    row = ApiKey.row_for(key) if key else None
+    request.api_key = row
+    return row.user if row else None
+
+
+def key_allows(request, scope: str) -> bool:
+    """Whether the request may act within ``scope``: always when signed in by session,
+    only when its key holds the scope when authenticated by key."""
+    row = getattr(request, "api_key", None)
+    return row is None or scope in row.scopes
 
 
 class ApiKeyAuth(HttpAuthBase):
-    """django-ninja authentication by API key; also sets request.user for the views."""
+    """django-ninja authentication by API key; also sets request.user for the views.
+
+    A request that sends an Authorization header is judged by it alone: a bad key is a 401,
+    whatever cookies come along (not a CSRF 403 from the session check that would follow).
+    Reading (GET, HEAD) needs the key's "read" scope.
+    """
 
     openapi_scheme = "bearer"
 
     def __call__(self, request):
+        if "Authorization" not in request.headers:
+            return None
         user = user_from_request(request)
-        if user is not None:
-            request.user = user
+        if user is None:
+            raise AuthenticationError()
+        if request.method in ("GET", "HEAD") and not key_allows(request, "read"):
+            raise HttpError(403, "this API key has no read scope")
+        request.user = user
         return user
+
+
+class BrowserSessionAuth(SessionAuth):
+    """The browser's login session; its CSRF check applies only to a logged-in session, so
+    that an anonymous write gets the API's 401 rather than a 403 about a token."""
+
+    def _get_key(self, request):
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)

@@ -1,10 +1,18 @@
-"""Reachability of the parts the platform needs: database, Redis, Celery workers."""
+"""Reachability of the parts the platform needs: database, Redis, Celery workers, and the
+processes `beamtime serve` supervises."""
+
+import threading
+import time
 
 import redis
 from django.conf import settings
 from django.db import connection
 
 from beamtime.celery import app
+from beamtime.supervisor import read_status
+
+_refreshing = threading.Lock()
+_cached: tuple[float, dict] | None = None
 
 
 def check_database() -> dict:
@@ -25,8 +33,9 @@ def check_redis() -> dict:
 
 
 def check_workers(timeout: float = 1.0) -> dict:
+    """Whether a worker answers; returns at the first answer, so a healthy check is fast."""
     try:
-        replies = app.control.ping(timeout=timeout)
+        replies = app.control.ping(timeout=timeout, limit=1)
     except Exception as exc:  # kombu raises several unrelated types when the broker is down
         return {"ok": False, "error": str(exc), "workers": []}
     workers = sorted(name for reply in replies for name in reply)
@@ -39,11 +48,51 @@ def check_workers(timeout: float = 1.0) -> dict:
     return {"ok": True, "workers": workers}
 
 
+def check_processes() -> dict | None:
+    """The processes of a `beamtime serve` on this data directory; None without one."""
+    status = read_status(settings.SERVE_STATUS_FILE)
+    if status is None:
+        return None
+    restarting = sorted(
+        name for name, child in status["children"].items() if child["state"] != "running"
+    )
+    report = {
+        "ok": not restarting,
+        "restarts": {n: c["restarts"] for n, c in status["children"].items()},
+    }
+    if restarting:
+        report["error"] = f"restarting: {', '.join(restarting)}"
+    return report
+
+
 def report() -> dict:
+    """The checks, and the platform's state: "ok", "degraded" (the database answers but some
+    part does not, or is being restarted) or "down" (no database)."""
     checks = {"database": check_database(), "redis": check_redis()}
     # Without Redis there is no way to reach a worker: say so instead of waiting.
     if checks["redis"]["ok"]:
         checks["workers"] = check_workers()
     else:
         checks["workers"] = {"ok": False, "error": "Redis is not reachable", "workers": []}
-    return {"ok": all(c["ok"] for c in checks.values()), **checks}
+    processes = check_processes()
+    if processes is not None:
+        checks["processes"] = processes
+    ok = all(c["ok"] for c in checks.values())
+    state = "ok" if ok else "degraded" if checks["database"]["ok"] else "down"
+    return {"ok": ok, "status": state, **checks}
+
+
+def cached_report() -> dict:
+    """report(), computed at most once per HEALTH_CACHE_SECONDS in this process; while one
+    thread computes a fresh one, the others answer with the last."""
+    global _cached
+    cached = _cached
+    if cached is not None and time.monotonic() - cached[0] < settings.HEALTH_CACHE_SECONDS:
+        return cached[1]
+    if not _refreshing.acquire(blocking=cached is None):
+        return cached[1]
+    try:
+        _cached = (time.monotonic(), report())
+        return _cached[1]
+    finally:
+        _refreshing.release()

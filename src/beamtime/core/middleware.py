@@ -1,8 +1,12 @@
 import logging
+import secrets
 import time
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.http import HttpResponse, JsonResponse
+
+from beamtime.core.client import client_ip
 
 log = logging.getLogger("beamtime.request")
 
@@ -21,13 +25,58 @@ class RequestLogMiddleware:
         name = user.get_username() if user is not None and user.is_authenticated else "-"
         log.info(
             "%s %s %s %s %s %.1fms",
-            request.META.get("REMOTE_ADDR", "-"),
+            client_ip(request),
             request.method,
             request.get_full_path(),
             response.status_code,
             name,
             elapsed_ms,
         )
+        return response
+
+
+class UploadSizeLimitMiddleware:
+    """Refuse a body larger than MAX_UPLOAD_MB from its Content-Length, before reading any of it.
+
+    Django itself limits form fields but streams every uploaded file to disk before a view
+    could refuse it. A body without Content-Length (chunked) is never read by Django.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.MAX_UPLOAD_MB * 1024 * 1024
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            message = f"the request is too large: at most {settings.MAX_UPLOAD_MB} MB"
+            if request.path_info.startswith(settings.API_PREFIX):
+                return JsonResponse({"error": message}, status=413)
+            return HttpResponse(message + "\n", status=413, content_type="text/plain")
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send settings.CONTENT_SECURITY_POLICY with every response that has none of its own.
+
+    Its ``{nonce}`` is a fresh random value per request, ``request.csp_nonce``: an inline
+    script a template really needs (an import map) carries ``nonce="{{ request.csp_nonce }}"``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.csp_nonce = secrets.token_urlsafe(16)
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY:
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                settings.CONTENT_SECURITY_POLICY.replace("{nonce}", request.csp_nonce),
+            )
         return response
 
 

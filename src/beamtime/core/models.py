@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,16 @@ from django.utils import timezone
 KEY_PREFIX = "bt_"
 # Characters of the key kept in clear so that a user can tell keys apart.
 SHOWN_CHARS = 10
+# last_used_at is written at most this often per key: a write per request would queue every
+# API call behind SQLite's single write lock.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# What a key may do besides acting as its user: "read" lets it read the JSON APIs;
+# "write:fplane" lets it change configuration history (POST /fplane, configs writes).
+SCOPES = {"read": "read", "write:fplane": "update configurations (fplane)"}
+
+
+def default_scopes() -> list[str]:
+    return ["read"]
 
 
 def hash_key(key: str) -> str:
@@ -33,6 +44,7 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=default_scopes)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -44,22 +56,37 @@ class ApiKey(models.Model):
         return f"{self.prefix}… ({self.name})"
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple["ApiKey", str]:
+    def issue(cls, user, name: str, scopes=("read",)) -> tuple["ApiKey", str]:
         """Create a key for ``user``; return the row and the key, which is never shown again."""
+        unknown = set(scopes) - set(SCOPES)
+        if unknown:
+            raise ValueError(f"unknown scope {sorted(unknown)[0]!r}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = cls.objects.create(
-            user=user, name=name, prefix=key[:SHOWN_CHARS], digest=hash_key(key)
+            user=user,
+            name=name,
+            prefix=key[:SHOWN_CHARS],
+            digest=hash_key(key),
+            scopes=sorted(set(scopes)),
         )
         return row, key
 
     @classmethod
-    def user_for(cls, key: str):
-        """The active user owning ``key``, or None for an unknown, revoked or inactive one."""
+    def row_for(cls, key: str):
+        """The active key row for ``key`` (of an active user), or None."""
         row = cls.objects.active().select_related("user").filter(digest=hash_key(key)).first()
         if row is None or not row.user.is_active:
             return None
-        cls.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
-        return row.user
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+            cls.objects.filter(pk=row.pk).update(last_used_at=now)
+        return row
+
+    @classmethod
+    def user_for(cls, key: str):
+        """The active user owning ``key``, or None for an unknown, revoked or inactive one."""
+        row = cls.row_for(key)
+        return row.user if row else None
 
     def revoke(self):
         if self.revoked_at is None:

@@ -1,5 +1,7 @@
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.forms.forms import NON_FIELD_ERRORS
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -7,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from beamtime.core import health
 from beamtime.core.access import api_key_for_user
 from beamtime.core.context import SYSTEMS
+from beamtime.core.forms import LoginForm
 from beamtime.core.models import ApiKey
 
 
@@ -21,13 +24,25 @@ def system_placeholder(request, slug):
     return render(request, "core/placeholder.html", {"system": system})
 
 
+class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "throttled"):
+            response.status_code = 429
+        return response
+
+
 def api_keys(request):
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
         if not name or len(name) > 100:
             messages.error(request, "Name: give the key a name of 1 to 100 characters.")
             return redirect("api-keys")
-        _, key = ApiKey.issue(request.user, name)
+        scopes = ["read", "write:fplane"] if request.POST.get("write_fplane") else ["read"]
+        _, key = ApiKey.issue(request.user, name, scopes)
         # Shown once, on the next page only; it is not stored in clear anywhere.
         request.session["new_api_key"] = key
         return redirect("api-keys")
@@ -52,5 +67,5 @@ def revoke_api_key(request, key_id):
 @login_not_required
 @require_GET
 def healthz(request):
-    report = health.report()
+    report = health.cached_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)

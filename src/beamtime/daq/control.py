@@ -7,20 +7,29 @@ Celery tasks (tasks.py) wrap them; tests call them directly.
 
 import time
 import traceback
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from beamtime.daq import alarms
 from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import ERROR, MIXED, STATE_NAMES, ConfigId, DataRouter, ECCServer, LogEntry
+from beamtime.daq.safety import host_allowed
 from beamtime.daq.workers import WorkerError, worker_for
 
 POLL = 0.2  # seconds between state checks while a transition runs
 
 
 def client_for(server: ECCServer) -> EccClient:
+    """A client for the server, if it is on a host the facility allows (checked on every use:
+    the list may have changed since the server was set up)."""
+    if not host_allowed(server.ip_address):
+        raise EccError(
+            f"{server.ip_address} is not a host the facility allows (BEAMTIME_DAQ_HOSTS)"
+        )
     return EccClient(server.url, timeout=settings.DAQ_ECC_TIMEOUT)
 
 
@@ -45,19 +54,49 @@ def save(server: ECCServer, **fields) -> None:
 
 
 def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServer:
-    """Ask the ECC server for its state. A server going offline is logged once."""
+    """Ask the ECC server for its state and keep the row truthful. Going offline and coming
+    back are logged once each; an error clears itself when the server answers, done with its
+    transition, in the state the DAQ last asked for (``target_state``)."""
     try:
         status = (client or client_for(server)).status()
     except EccUnreachable as exc:
         if server.is_online:
             log_error(server, f"went offline: {exc}")
+            alarms.raise_alarm(
+                server.experiment_id,
+                f"offline:{server.name}",
+                f"ECC server {server.name} is offline",
+            )
         save(server, is_online=False, is_transitioning=False)
         return server
     except EccError as exc:
-        log_error(server, str(exc))
-        save(server, is_online=True, error_message=str(exc))
+        if server.error_message != str(exc):  # logged once, not at every poll
+            log_error(server, str(exc))
+        save(server, error_message=str(exc))
         return server
-    save(server, is_online=True, state=int(status.state), is_transitioning=status.transitioning)
+    state, fields = int(status.state), {}
+    if not server.is_online:
+        alarms.clear_alarm(server.experiment_id, f"offline:{server.name}")
+        if server.last_seen_offline():
+            log_error(server, f"back online, {STATE_NAMES[state]}")
+    if not status.transitioning:
+        expected = server.target_state
+        if expected is None or state == expected:
+            fields["error_message"] = ""
+        elif not server.error_message or state != server.state:  # new news: say it
+            message = f"is {STATE_NAMES[state]}, expected {STATE_NAMES[expected]}"
+            log_error(server, message)
+            fields["error_message"] = message
+    # The list of configuration sets changes while a server is Idle (files edited): fetch it
+    # when a server answers Idle after being elsewhere, offline or new.
+    fetch = (
+        state == State.IDLE
+        and not status.transitioning
+        and (server.state != State.IDLE or not server.is_online)
+    )
+    save(server, is_online=True, state=state, is_transitioning=status.transitioning, **fields)
+    if fetch:
+        refresh_configs(server)
     return server
 
 
@@ -92,6 +131,7 @@ def change_state(server: ECCServer, target: int, follow_for: float | None = None
     config = server.selected_config
     if config is None:
         return fail(server, f"no configuration selected for {server.name}")
+    save(server, target_state=target)  # from now on, anything else is an error
     try:
         client = client_for(server)
         client.step(State(server.state), State(target), config.as_ecc(), server.data_links())
@@ -120,6 +160,29 @@ def fail(server: ECCServer, message: str) -> bool:
     save(server, error_message=message)
     log_error(server, message)
     return False
+
+
+def stop_server(server: ECCServer, wait_for: float | None = None) -> bool:
+    """Take the server out of Running, whatever else is going on; True if it does not run
+    afterwards. A transition under way (a Start) is waited for first; a server that does not
+    answer is logged as not stopped."""
+    wait_for = settings.DAQ_TRANSITION_TIMEOUT if wait_for is None else wait_for
+    deadline = time.monotonic() + wait_for
+    refresh_state(server)
+    while server.is_online and server.is_transitioning and time.monotonic() < deadline:
+        time.sleep(POLL)
+        refresh_state(server)
+    if not server.is_online:
+        log_error(server, "not reached: it could not be stopped; stop it when it is back")
+        return False
+    if server.state != State.RUNNING:
+        if server.target_state == State.RUNNING:  # not wanted running any more: Ready is right
+            if server.state == State.READY and not server.is_transitioning:
+                save(server, target_state=State.READY, error_message="")
+            else:
+                save(server, target_state=State.READY)
+        return not server.is_transitioning
+    return change_state(server, State.READY)
 
 
 def overall_state(servers) -> tuple[int | None, str]:
@@ -167,32 +230,84 @@ def check_router(router: DataRouter) -> DataRouter:
                 else True
             )
     except WorkerError as exc:
-        if router.is_online:
+        if router.is_online or router.last_checked is None:
             log_error(router, str(exc))
         online, clean = False, router.staging_directory_is_clean
+    if router.filing_run is not None:
+        clean = False  # a run waits to be filed: not clean, whatever the folder says now
+    key = f"router-offline:{router.name}"
+    if not online and (router.is_online or router.last_checked is None):
+        alarms.raise_alarm(router.experiment_id, key, f"data router {router.name} is offline")
+    elif online and not router.is_online:
+        alarms.clear_alarm(router.experiment_id, key)
+    now = timezone.now()
     DataRouter.objects.filter(pk=router.pk).update(
-        is_online=online, staging_directory_is_clean=clean
+        is_online=online, staging_directory_is_clean=clean, last_checked=now
     )
-    router.is_online, router.staging_directory_is_clean = online, clean
+    router.is_online, router.staging_directory_is_clean, router.last_checked = online, clean, now
     return router
+
+
+BACKOFF = [10, 20, 40, 80, 160, 300]  # seconds before retry 1, 2, …; then every 300 s
+
+
+def backoff(attempts: int) -> int:
+    return BACKOFF[min(attempts, len(BACKOFF)) - 1]
 
 
 def organize_files(router: DataRouter, experiment_name: str, run_number: int) -> bool:
     """File the run's data into STAGING/EXPERIMENT/run_NNNN/ on the router's host; True when
-    the staging folder is clean afterwards. Safe to repeat after a crash."""
-    if not router.staging_directory:  # nowhere to look: nothing to file
-        DataRouter.objects.filter(pk=router.pk).update(staging_directory_is_clean=True)
+    the staging folder is clean afterwards. Safe to repeat after a crash. A failure is kept
+    on the router (run, attempts, error, next try) and retried with back-off by
+    ``retry_filing`` until it succeeds."""
+    rows = DataRouter.objects.filter(pk=router.pk)
+    if not router.staging_directory:  # nowhere to look (set-up requires one now)
+        rows.update(staging_directory_is_clean=True, filing_run=None)
         return True
+    rows.update(filing_run=run_number, filing_next_try=None, staging_directory_is_clean=False)
     try:
         with worker_for(router.ip_address) as worker:
             result = worker.organize_run(router.staging_directory, experiment_name, run_number)
             clean = worker.staging_is_clean(router.staging_directory)
     except WorkerError as exc:
-        log_error(router, f"run {run_number:04d} not filed: {exc}")
+        attempts = (rows.values_list("filing_attempts", flat=True).first() or 0) + 1
+        wait = backoff(attempts)
+        rows.update(
+            filing_attempts=attempts,
+            filing_error=str(exc)[:300],
+            filing_next_try=timezone.now() + timedelta(seconds=wait),
+        )
+        log_error(
+            router, f"run {run_number:04d} not filed (attempt {attempts}, next in {wait} s): {exc}"
+        )
+        alarms.raise_alarm(
+            router.experiment_id,
+            f"filing:{router.name}",
+            f"run {run_number} could not be filed on {router.name}; retrying",
+        )
         return False
     for name, kept_as in result.renamed.items():
         log_error(
             router, f"run {run_number:04d}: {name} existed already; the new file is {kept_as}"
         )
-    DataRouter.objects.filter(pk=router.pk).update(staging_directory_is_clean=clean)
+    alarms.clear_alarm(router.experiment_id, f"filing:{router.name}")
+    rows.update(
+        staging_directory_is_clean=clean,
+        filing_run=None,
+        filing_attempts=0,
+        filing_error="",
+        filing_next_try=None,
+    )
     return clean
+
+
+def retry_filing(router: DataRouter, now=None) -> bool | None:
+    """File the router's waiting run if its next try is due; None when nothing was due.
+    The try is claimed with a conditional UPDATE, so two workers never file at once."""
+    now = now or timezone.now()
+    due = DataRouter.objects.filter(
+        pk=router.pk, filing_run__isnull=False, filing_next_try__lte=now
+    )
+    if router.filing_next_try is None or not due.update(filing_next_try=None):
+        return None
+    return organize_files(router, router.experiment.name, router.filing_run)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from beamtime.daq.models import DataRouter, DataSource, ECCServer, Experiment
+from beamtime.daq.safety import check_staging, host_allowed
 
 ECC_PORT, ROUTER_PORT = 8083, 46005
 
@@ -21,6 +22,11 @@ class EasySetupForm(forms.Form):
     first_cobo_data_router_ip = forms.GenericIPAddressField(
         label="IP address of the first CoBo's data router", protocol="IPv4"
     )
+    staging_directory = forms.CharField(
+        label="Staging folder of the data routers",
+        max_length=500,
+        help_text="absolute path, on each data router's host, where run files land",
+    )
     mutant_is_present = forms.BooleanField(label="There is a MuTAnT", required=False)
     mutant_ecc_ip = forms.GenericIPAddressField(
         label="IP address of the MuTAnT's ECC server", protocol="IPv4", required=False
@@ -28,6 +34,9 @@ class EasySetupForm(forms.Form):
     mutant_data_router_ip = forms.GenericIPAddressField(
         label="IP address of the MuTAnT's data router", protocol="IPv4", required=False
     )
+
+    def clean_staging_directory(self):
+        return check_staging(self.cleaned_data["staging_directory"])
 
     def clean(self):
         data = super().clean()
@@ -40,6 +49,19 @@ class EasySetupForm(forms.Form):
             else addresses(self, "first_cobo_ecc_ip", data["first_cobo_ecc_ip"], n)
         )
         routers = addresses(self, "first_cobo_data_router_ip", data["first_cobo_data_router_ip"], n)
+        for field, hosts in [
+            ("first_cobo_ecc_ip", eccs),
+            ("first_cobo_data_router_ip", routers),
+            ("mutant_ecc_ip", [data.get("mutant_ecc_ip")]),
+            ("mutant_data_router_ip", [data.get("mutant_data_router_ip")]),
+        ]:
+            refused = [h for h in hosts if h and not host_allowed(h)]
+            if refused:
+                self.add_error(
+                    field,
+                    f"{refused[0]} is not on a network the facility allows for the DAQ "
+                    "(BEAMTIME_DAQ_HOSTS)",
+                )
         if data["mutant_is_present"]:
             for field in ("mutant_data_router_ip",) + (
                 () if data["one_ecc_server"] else ("mutant_ecc_ip",)
@@ -56,6 +78,29 @@ class EasySetupForm(forms.Form):
                     "mutant_ecc_ip", f"overlaps the CoBos' ECC servers ({eccs[0]} … {eccs[-1]})"
                 )
         return data
+
+
+def current_values(experiment: Experiment) -> dict:
+    """The form's fields as the experiment's set-up has them now, to start from."""
+    sources = list(experiment.data_sources.select_related("ecc_server", "data_router"))
+    cobos = [s for s in sources if s.name != "MuTAnT"]
+    mutant = next((s for s in sources if s.name == "MuTAnT"), None)
+    if not cobos:
+        return {}
+    values = {
+        "num_cobos": len(cobos),
+        "one_ecc_server": len({s.ecc_server_id for s in sources}) == 1,
+        "first_cobo_ecc_ip": cobos[0].ecc_server.ip_address,
+        "first_cobo_data_router_ip": cobos[0].data_router.ip_address,
+        "staging_directory": cobos[0].data_router.staging_directory,
+    }
+    if mutant is not None:
+        values |= {
+            "mutant_is_present": True,
+            "mutant_ecc_ip": mutant.ecc_server.ip_address,
+            "mutant_data_router_ip": mutant.data_router.ip_address,
+        }
+    return values
 
 
 def addresses(form, field: str, first: str, count: int) -> list[str]:
@@ -94,6 +139,7 @@ def easy_setup(experiment: Experiment, data: dict) -> None:
             name=f"DataRouter{i}",
             ip_address=str(first_router + i),
             port=ROUTER_PORT,
+            staging_directory=data["staging_directory"],
         )
         DataSource.objects.create(
             experiment=experiment, name=f"CoBo[{i}]", ecc_server=server, data_router=router
@@ -110,6 +156,7 @@ def easy_setup(experiment: Experiment, data: dict) -> None:
             name="DataRouter_mutant",
             ip_address=data["mutant_data_router_ip"],
             port=ROUTER_PORT,
+            staging_directory=data["staging_directory"],
         )
         DataSource.objects.create(
             experiment=experiment, name="MuTAnT", ecc_server=server, data_router=router

@@ -16,10 +16,30 @@ MIXED, ERROR = -1, -2
 class Experiment(models.Model):
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=False)
+    # Members (shifters) run the controls and fill in the run sheet; coordinators also set
+    # the experiment up (hosts, log files, Easy setup), delete observables and clear the log.
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="experiments"
     )
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="coordinated_experiments"
+    )
+    # Where the ECC configurations of its runs are archived; readable by its people only.
+    config_instrument = models.OneToOneField(
+        "configs.Instrument",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="daq_experiment",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The one transition under way ("start", "stop", "ecc0: describe" …), claimed with a
+    # conditional UPDATE (transitions.claim) and released when it ends.
+    transition = models.CharField(max_length=150, blank=True)
+    transition_started_at = models.DateTimeField(null=True, blank=True)
+    # Run limits: a run that records this long is stopped (and the next one started).
+    run_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    restart_after_limit = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-is_active", "name"]
@@ -31,6 +51,17 @@ class Experiment(models.Model):
 
     def __str__(self):
         return self.name
+
+    def is_member(self, user) -> bool:
+        """Staff, members and coordinators see the experiment and run its controls."""
+        return bool(
+            user.is_staff
+            or self.members.filter(pk=user.pk).exists()
+            or self.coordinators.filter(pk=user.pk).exists()
+        )
+
+    def is_coordinator(self, user) -> bool:
+        return bool(user.is_staff or self.coordinators.filter(pk=user.pk).exists())
 
     @property
     def latest_run(self):
@@ -59,6 +90,8 @@ class ECCServer(models.Model):
         choices=[(s.value, s.name.capitalize()) for s in State], default=State.IDLE
     )
     is_transitioning = models.BooleanField(default=False)
+    # The state the DAQ last asked for: an error clears itself once the server is there.
+    target_state = models.IntegerField(null=True, blank=True)
     is_online = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
@@ -75,6 +108,16 @@ class ECCServer(models.Model):
     @property
     def url(self) -> str:
         return f"http://{self.ip_address}:{self.port}/"
+
+    def last_seen_offline(self) -> bool:
+        """True if the log's last word about this server is that it went offline."""
+        last = (
+            LogEntry.objects.filter(experiment_id=self.experiment_id, source=self.name)
+            .filter(Q(message__startswith="went offline") | Q(message__startswith="back online"))
+            .order_by("-pk")
+            .first()
+        )
+        return last is not None and last.message.startswith("went offline")
 
     @property
     def state_name(self) -> str:
@@ -126,7 +169,13 @@ class DataRouter(models.Model):
     # What `pgrep -f` looks for on the router's host to tell whether the router runs.
     process_name = models.CharField(max_length=100, default="dataRouter")
     is_online = models.BooleanField(default=False)
+    last_checked = models.DateTimeField(null=True, blank=True)
     staging_directory_is_clean = models.BooleanField(default=True)
+    # A run whose files could not be filed yet: retried with back-off (control.file_run).
+    filing_run = models.PositiveIntegerField(null=True, blank=True)
+    filing_attempts = models.PositiveIntegerField(default=0)
+    filing_error = models.CharField(max_length=300, blank=True)
+    filing_next_try = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -136,6 +185,19 @@ class DataRouter(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def filing_state(self) -> str:
+        """ "run 7: retry 3 in 30 s: connection refused", or "" when nothing waits."""
+        if self.filing_run is None:
+            return ""
+        text = f"run {self.filing_run}: "
+        if self.filing_next_try is not None:
+            wait = max(0, int((self.filing_next_try - timezone.now()).total_seconds()))
+            text += f"retry {self.filing_attempts + 1} in {wait} s"
+        else:
+            text += "filing"
+        return text + (f": {self.filing_error}" if self.filing_error else "")
 
 
 class DataSource(models.Model):
@@ -187,6 +249,10 @@ class ConfigId(models.Model):
 
 class RunMetadata(models.Model):
     CLASSES = [(c.lower(), c) for c in ("Testing", "Production", "Beam", "Pulser", "Junk")]
+    # starting: number taken, servers being started; recording: every server runs;
+    # stopped; aborted: the start failed and was rolled back (the number is not reused).
+    STARTING, RECORDING, STOPPED, ABORTED = "starting", "recording", "stopped", "aborted"
+    STATES = [(s, s.capitalize()) for s in (STARTING, RECORDING, STOPPED, ABORTED)]
 
     experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     run_number = models.PositiveIntegerField()
@@ -194,6 +260,8 @@ class RunMetadata(models.Model):
     title = models.CharField(max_length=200, blank=True)
     start_datetime = models.DateTimeField(default=timezone.now)
     stop_datetime = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=STATES, default=STARTING)
+    abort_reason = models.TextField(blank=True)
     # Server name → configuration set used, as the ECC servers had them selected at the start.
     configs = models.JSONField(default=dict, blank=True)
     config_change = models.ForeignKey(
@@ -220,6 +288,11 @@ class RunMetadata(models.Model):
         return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+class ObservableQuerySet(models.QuerySet):
+    def shown(self):
+        return self.filter(is_hidden=False)
+
+
 class Observable(models.Model):
     TYPES = [("int", "Integer"), ("float", "Floating point"), ("str", "String")]
     PYTHON_TYPES = {"int": int, "float": float, "str": str}
@@ -230,6 +303,10 @@ class Observable(models.Model):
     units = models.CharField(max_length=30, blank=True)
     comment = models.CharField(max_length=200, blank=True)
     order = models.PositiveIntegerField(default=0)
+    # "Deleting" an observable hides it: the values past runs recorded stay.
+    is_hidden = models.BooleanField(default=False)
+
+    objects = ObservableQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "name"]
@@ -278,3 +355,32 @@ class LogEntry(models.Model):
 
     def __str__(self):
         return f"{self.source}: {self.message}"
+
+
+class Alarm(models.Model):
+    """A condition that needs a person: raised once (and e-mailed to the experiment's
+    coordinators), shown as a banner on every page until acknowledged, cleared when the
+    condition clears (alarms.py)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="alarms")
+    key = models.CharField(max_length=150)  # what it is about: "offline:ecc1", "filing:r0" …
+    message = models.CharField(max_length=500)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-raised_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "key"],
+                condition=Q(cleared_at__isnull=True),
+                name="one_active_alarm_per_condition",
+            )
+        ]
+
+    def __str__(self):
+        return self.message

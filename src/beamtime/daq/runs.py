@@ -18,8 +18,9 @@ class RunRefused(Exception):
 
 def start_run(experiment: Experiment, user=None) -> RunMetadata:
     """Record a new run with the next number, if every ECC server is Ready and every data
-    router clean; the caller then sends Start to the servers. Numbers are never skipped
-    or reused: the experiment row is locked while the number is taken."""
+    router clean; the caller then sends Start to the servers (the run is *starting* until
+    every one records). Numbers are never skipped or reused, not even by an aborted run:
+    the experiment row is locked while the number is taken."""
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if experiment.is_running:
@@ -28,12 +29,18 @@ def start_run(experiment: Experiment, user=None) -> RunMetadata:
         state, name = overall_state(servers)
         if state != State.READY:
             raise RunRefused(f"every ECC server must be Ready to start a run; the system is {name}")
-        dirty = experiment.data_routers.filter(staging_directory_is_clean=False)
-        if dirty.exists():
-            names = ", ".join(r.name for r in dirty)
-            raise RunRefused(
-                f"data routers not clean yet (the last run's files are moving): {names}"
-            )
+        routers = list(experiment.data_routers.all())
+        for refused, why in [
+            ([r for r in routers if not r.staging_directory], "have no staging folder (Set-up)"),
+            ([r for r in routers if not r.is_online], "are offline"),
+            (
+                [r for r in routers if not r.staging_directory_is_clean],
+                "are not clean yet (the last run's files are moving)",
+            ),
+        ]:
+            if refused:
+                names = ", ".join(r.name for r in refused)
+                raise RunRefused(f"data routers {why}: {names}")
         now = timezone.now()
         number = experiment.next_run_number()
         return RunMetadata.objects.create(
@@ -53,19 +60,32 @@ def stop_run(experiment: Experiment) -> RunMetadata:
         if run is None or run.stop_datetime is not None:
             raise RunRefused("no run is in progress")
         run.stop_datetime = timezone.now()
-        run.save(update_fields=["stop_datetime"])
+        run.state = RunMetadata.STOPPED
+        run.save(update_fields=["stop_datetime", "state"])
         experiment.data_routers.update(staging_directory_is_clean=False)
         return run
 
 
 def ecc_instrument(experiment: Experiment) -> Instrument:
-    instrument, _ = Instrument.objects.get_or_create(
-        name=f"ecc-{slugify(experiment.name)}"[:50],
-        defaults={
-            "title": f"ECC configurations of {experiment.name}",
-            "description": "The configuration set each ECC server had selected when a run started.",
-        },
+    """The experiment's own archive of ECC configurations (it follows the experiment's
+    permissions, see core.access.instruments_for_user)."""
+    linked = (
+        Experiment.objects.filter(pk=experiment.pk)
+        .values_list("config_instrument", flat=True)
+        .first()
     )
+    if linked:
+        return Instrument.objects.get(pk=linked)
+    name = f"ecc-{slugify(experiment.name)}"[:50]
+    if Instrument.objects.filter(name=name).exists():  # another experiment's slug: keep apart
+        name = f"ecc-{experiment.pk}-{slugify(experiment.name)}"[:50]
+    instrument = Instrument.objects.create(
+        name=name,
+        title=f"ECC configurations of {experiment.name}",
+        description="The configuration set each ECC server had selected when a run started.",
+    )
+    Experiment.objects.filter(pk=experiment.pk).update(config_instrument=instrument)
+    experiment.config_instrument = instrument
     return instrument
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections import Counter
 
 from django import forms
 from django.db import transaction
@@ -30,7 +31,7 @@ class RunSheetForm(forms.Form):
     def __init__(self, *args, run: RunMetadata, **kwargs):
         super().__init__(*args, **kwargs)
         self.run = run
-        self.observables = list(run.experiment.observables.all())
+        self.observables = list(run.experiment.observables.shown())
         for observable in self.observables:
             label = (
                 f"{observable.name} [{observable.units}]" if observable.units else observable.name
@@ -80,16 +81,29 @@ def sheet_values(run: RunMetadata) -> dict:
 
 
 def run_table(experiment) -> tuple[list[Observable], list[dict]]:
-    """Every run of the experiment with its measurements, newest first."""
-    observables = list(experiment.observables.all())
+    """Every run of the experiment with its measurements, newest first (hidden observables
+    keep their values but have no column)."""
+    observables = list(experiment.observables.shown())
     runs = experiment.runs.select_related("config_change__instrument").prefetch_related(
         "measurements__observable"
     )
     rows = []
     for run in runs:
         measured = {m.observable_id: m.value for m in run.measurements.all()}
-        rows.append({"run": run, "values": [measured.get(o.pk) for o in observables]})
+        rows.append(
+            {
+                "run": run,
+                "values": [measured.get(o.pk) for o in observables],
+                "configs": configs_summary(run.configs),
+            }
+        )
     return observables, rows
+
+
+def configs_summary(configs: dict) -> list[str]:
+    """One line per configuration set, with how many servers used it: "cobo/standard/beam ×10"."""
+    counts = Counter(configs.values())
+    return [f"{config} ×{n}" if n > 1 else config for config, n in sorted(counts.items())]
 
 
 def run_table_csv(experiment) -> str:

@@ -10,19 +10,34 @@ from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DeleteView, ListView, UpdateView
 
 from beamtime.core.access import active_experiment_for
-from beamtime.daq.models import DataRouter, DataSource, ECCServer, Experiment
+from beamtime.daq.access import coordinated_experiment_for
+from beamtime.daq.models import Experiment
 from beamtime.daq.runs import RunRefused, activate_experiment
+from beamtime.daq.setup_forms import FORMS
+from beamtime.daq.workers import UnsafePath, check_name
 
 
 class ExperimentScoped:
-    """Views over one kind of component of the active experiment (members and staff only)."""
+    """Views over one kind of component of the active experiment: members and staff see them,
+    coordinators and staff change them, and not while a run records."""
 
     model = None
     fields: list[str] = []
     template_name = "daq/setup_list.html"
+    changes = False
 
     def dispatch(self, request, *args, **kwargs):
-        self.experiment = active_experiment_for(request.user)
+        if self.changes:
+            self.experiment = coordinated_experiment_for(request.user)
+            if request.method == "POST" and self.experiment.is_running:
+                return render(
+                    request,
+                    "daq/setup_locked.html",
+                    {"experiment": self.experiment, "kind": self.kind},
+                    status=409,
+                )
+        else:
+            self.experiment = active_experiment_for(request.user)
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -37,22 +52,24 @@ class ExperimentScoped:
             verbose=self.model._meta.verbose_name,
             fields=self.fields,
             experiment=self.experiment,
+            can_coordinate=self.experiment.is_coordinator(self.request.user),
             **kwargs,
         )
 
 
 class EditsComponent(ExperimentScoped):
-    """Add and edit forms: links only to components of the same experiment."""
+    """Add and edit forms (setup_forms.py): allowed hosts and log folders, links only to
+    components of the same experiment."""
 
-    def get_form(self, form_class=None):
-        form = super().get_form(form_class)
-        for field in form.fields.values():
-            if isinstance(field, forms.ModelChoiceField):
-                field.queryset = field.queryset.filter(experiment=self.experiment)
-        return form
+    changes = True
+
+    def get_form_class(self):
+        return FORMS[self.kind]
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "experiment": self.experiment}
 
     def form_valid(self, form):
-        form.instance.experiment = self.experiment
         try:
             with transaction.atomic():
                 return super().form_valid(form)
@@ -64,14 +81,11 @@ class EditsComponent(ExperimentScoped):
             return self.form_invalid(form)
 
 
-COMPONENTS = {
-    "servers": (ECCServer, ["name", "ip_address", "port", "log_path"]),
-    "routers": (
-        DataRouter,
-        ["name", "ip_address", "port", "connection_type", "staging_directory", "log_path"],
-    ),
-    "sources": (DataSource, ["name", "ecc_server", "data_router"]),
-}
+class DeletesComponent(ExperimentScoped):
+    changes = True
+
+
+COMPONENTS = {kind: (form._meta.model, form._meta.fields) for kind, form in FORMS.items()}
 
 
 def component_urls():
@@ -89,7 +103,7 @@ def component_urls():
                 type(
                     f"{kind}Add",
                     (EditsComponent, CreateView),
-                    {**attrs, "template_name": "daq/setup_form.html"},
+                    {**attrs, "fields": None, "template_name": "daq/setup_form.html"},
                 ).as_view(),
                 name=f"{kind}-add",
             ),
@@ -98,7 +112,7 @@ def component_urls():
                 type(
                     f"{kind}Edit",
                     (EditsComponent, UpdateView),
-                    {**attrs, "template_name": "daq/setup_form.html"},
+                    {**attrs, "fields": None, "template_name": "daq/setup_form.html"},
                 ).as_view(),
                 name=f"{kind}-edit",
             ),
@@ -106,7 +120,7 @@ def component_urls():
                 f"setup/{kind}/<int:pk>/delete",
                 type(
                     f"{kind}Delete",
-                    (ExperimentScoped, DeleteView),
+                    (DeletesComponent, DeleteView),
                     {**attrs, "template_name": "daq/setup_delete.html"},
                 ).as_view(),
                 name=f"{kind}-delete",
@@ -118,8 +132,19 @@ def component_urls():
 class ExperimentForm(forms.ModelForm):
     class Meta:
         model = Experiment
-        fields = ["name", "members"]
-        widgets = {"members": forms.CheckboxSelectMultiple}
+        fields = ["name", "members", "coordinators"]
+        widgets = {
+            "members": forms.CheckboxSelectMultiple,
+            "coordinators": forms.CheckboxSelectMultiple,
+        }
+
+    def clean_name(self):
+        """The name is the folder each run's files are filed in, on every router's host."""
+        name = self.cleaned_data["name"].strip()
+        try:
+            return check_name(name)
+        except UnsafePath as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @staff_member_required

@@ -14,7 +14,13 @@ def status(experiment: Experiment) -> dict:
         "overall_state": state,
         "overall_state_name": name,
         "run_number": run.run_number if run else None,
-        "running": bool(run and run.stop_datetime is None),
+        "running": bool(run and run.state == run.RECORDING),
+        "run_state": run.state if run else None,
+        "run_title": run.title if run else "",
+        "run_class": run.get_run_class_display() if run else "",
+        "abort_reason": run.abort_reason if run else "",
+        "transition": experiment.transition,
+        "run_limit_seconds": experiment.run_limit_seconds,
         "start_time": run.start_datetime if run else None,
         "run_duration": run.duration_string if run else None,
         "individual_results": [s.to_dict() for s in servers],
@@ -22,8 +28,10 @@ def status(experiment: Experiment) -> dict:
             {
                 "pk": r.pk,
                 "name": r.name,
-                "online": r.is_online,
+                "online": r.is_online if r.last_checked else None,
                 "clean": r.staging_directory_is_clean,
+                "staging_directory": r.staging_directory,
+                "filing": r.filing_state,
             }
             for r in experiment.data_routers.all()
         ],

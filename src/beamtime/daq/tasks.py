@@ -1,45 +1,24 @@
-"""DAQ work (routed to the ``daq`` queue in settings): thin wrappers around control.py.
+"""DAQ work (routed to the ``daq`` queue in settings): thin wrappers around control.py and
+transitions.py.
 
 Talking to ECC servers is waiting on the network, so one task serves all servers at once
 from a thread pool: fifty servers taking half a second each are done in about half a
 second, whatever the number of worker processes.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
-from django.db import connection
 
-from beamtime.daq import control
+from beamtime.daq import control, transitions
 from beamtime.daq.ecc.client import wsdl_client
-from beamtime.daq.models import DataRouter, ECCServer
-
-MAX_THREADS = 64
+from beamtime.daq.models import DataRouter, ECCServer, Experiment
+from beamtime.daq.transitions import in_parallel
 
 
 @worker_process_init.connect
 def parse_the_wsdl_before_the_first_click(**kwargs):
     wsdl_client(settings.DAQ_ECC_TIMEOUT)
-
-
-def in_parallel(objects: list, step) -> list:
-    """Run ``step(obj)`` for every object at once; the results in the same order."""
-
-    def one(obj):
-        try:
-            return step(obj)
-        except Exception:  # a bug with one server must not stop the others: log it, go on
-            control.log_error(obj, "unexpected error (see traceback)", with_traceback=True)
-            return None
-        finally:
-            connection.close()  # each thread has a connection of its own
-
-    if not objects:
-        return []
-    with ThreadPoolExecutor(min(MAX_THREADS, len(objects))) as pool:
-        return list(pool.map(one, objects))
 
 
 def servers(pks: list[int]) -> list[ECCServer]:
@@ -87,3 +66,44 @@ def organize_files(router_pks: list[int], experiment_name: str, run_number: int)
     """After a run stops: file its data on every router's host, all at once."""
     routers = list(DataRouter.objects.filter(pk__in=router_pks))
     return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))
+
+
+@shared_task
+def enforce_run_limits() -> str:
+    """Stop (and restart) the active experiment's run at its limit (run by beat)."""
+    experiment = Experiment.objects.filter(is_active=True).first()
+    return transitions.enforce_run_limit(experiment) if experiment else ""
+
+
+@shared_task
+def retry_filing() -> int:
+    """File the runs whose filing failed, when their next try is due (run by beat)."""
+    routers = list(
+        DataRouter.objects.filter(
+            filing_run__isnull=False, filing_next_try__isnull=False
+        ).select_related("experiment")
+    )
+    in_parallel(routers, control.retry_filing)
+    return len(routers)
+
+
+@shared_task
+def transition(experiment_pk: int, claim: str, kind: str, argument=None):
+    """Carry out a claimed transition (actions.py), then release the claim.
+
+    ``kind``: "step" (every server to the state ``argument``), "start" (the run ``argument``),
+    "stop" (the run number ``argument``, or None), "server" ((server pk, target state)).
+    """
+    try:
+        if kind == "step":
+            return transitions.step_all(experiment_pk, argument)
+        if kind == "start":
+            return transitions.start_all(experiment_pk, argument)
+        if kind == "stop":
+            return transitions.stop_all(experiment_pk, argument)
+        if kind == "server":
+            pk, target = argument
+            return in_parallel(servers([pk]), lambda s: control.change_state(s, target))
+        raise ValueError(f"unknown transition kind {kind!r}")
+    finally:
+        transitions.release(experiment_pk, claim)

@@ -1,17 +1,19 @@
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions, control
+from beamtime.daq import actions, alarms, control
+from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
-from beamtime.daq.easy_setup import EasySetupForm, easy_setup
+from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
+from beamtime.daq.logs import LogRefused, read_log
 from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
 from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
 from beamtime.daq.status import status
-from beamtime.daq.workers import WorkerError, worker_for
 
 
 def status_page(request):
@@ -19,19 +21,22 @@ def status_page(request):
         experiment = active_experiment_for(request.user)
     except Http404:
         return render(request, "daq/no_experiment.html", status=200)
-    return render(
-        request, "daq/status.html", {"status": status(experiment), "actions": actions.ACTIONS}
-    )
+    return render(request, "daq/status.html", panel_context(request, experiment))
+
+
+def panel_context(request, experiment, notice: str = "") -> dict:
+    return {
+        "status": status(experiment),
+        "notice": notice,
+        "actions": actions.ACTIONS,
+        "can_coordinate": experiment.is_coordinator(request.user),
+    }
 
 
 def panels(request, notice: str = ""):
     """The live part of the status page, polled by htmx every two seconds."""
     experiment = active_experiment_for(request.user)
-    return render(
-        request,
-        "daq/_panels.html",
-        {"status": status(experiment), "notice": notice, "actions": actions.ACTIONS},
-    )
+    return render(request, "daq/_panels.html", panel_context(request, experiment, notice))
 
 
 @require_POST
@@ -53,8 +58,25 @@ def server_action(request, pk, action):
 
 
 @require_POST
+def retry_filing(request, pk):
+    experiment = active_experiment_for(request.user)
+    try:
+        actions.retry_filing_now(get_object_or_404(experiment.data_routers, pk=pk))
+    except ActionRefused as exc:
+        return panels(request, notice=str(exc))
+    return panels(request)
+
+
+@require_POST
+def acknowledge_alarm(request, pk):
+    experiment = active_experiment_for(request.user)
+    alarms.acknowledge(get_object_or_404(experiment.alarms, pk=pk), request.user)
+    return redirect(request.headers.get("Referer") or "daq:status")
+
+
+@require_POST
 def clear_log(request):
-    active_experiment_for(request.user).log_entries.all().delete()
+    coordinated_experiment_for(request.user, "clear the log").log_entries.all().delete()
     return panels(request)
 
 
@@ -63,7 +85,9 @@ def choose_config(request, pk):
     error = ""
     if request.method == "POST":
         try:
-            actions.choose_config(server, request.POST.get("config", ""))
+            actions.choose_config(
+                server, request.POST.get("config", ""), for_all="for_all" in request.POST
+            )
             return redirect("daq:status")
         except ActionRefused as exc:
             error = str(exc)
@@ -76,8 +100,8 @@ def choose_config(request, pk):
 
 
 def easy_setup_page(request):
-    experiment = active_experiment_for(request.user)
-    form = EasySetupForm(request.POST or None)
+    experiment = coordinated_experiment_for(request.user)
+    form = EasySetupForm(request.POST or None, initial=current_values(experiment))
     if request.method == "POST" and form.is_valid():
         if experiment.is_running:
             form.add_error(None, "a run is in progress: stop it before replacing the set-up")
@@ -121,6 +145,7 @@ def run_sheet(request, number=None):
         form = RunSheetForm(request.POST, run=run)
         if form.is_valid():
             form.save()
+            messages.success(request, f"Run {run.run_number}: the run sheet is saved.")
             return redirect("daq:runs")
     else:
         form = RunSheetForm.for_run(run, same_as_previous="same_as_previous" in request.GET)
@@ -136,14 +161,21 @@ def observables(request):
     return render(
         request,
         "daq/observables.html",
-        {"experiment": experiment, "observables": experiment.observables.all(), "form": form},
+        {
+            "experiment": experiment,
+            "observables": experiment.observables.all(),
+            "form": form,
+            "can_coordinate": experiment.is_coordinator(request.user),
+        },
     )
 
 
 def observable_edit(request, pk):
     observable = observable_for(request.user, pk)
-    if request.method == "POST" and "delete" in request.POST:
-        observable.delete()
+    if request.method == "POST" and ("hide" in request.POST or "show" in request.POST):
+        coordinated_experiment_for(request.user, "hide observables")
+        observable.is_hidden = "hide" in request.POST
+        observable.save(update_fields=["is_hidden"])
         return redirect("daq:observables")
     form = ObservableForm(
         request.POST or None, instance=observable, experiment=observable.experiment
@@ -151,7 +183,12 @@ def observable_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         form.save()
         return redirect("daq:observables")
-    return render(request, "daq/observable_edit.html", {"observable": observable, "form": form})
+    context = {
+        "observable": observable,
+        "form": form,
+        "can_coordinate": observable.experiment.is_coordinator(request.user),
+    }
+    return render(request, "daq/observable_edit.html", context)
 
 
 @require_POST
@@ -178,7 +215,8 @@ def observable_chart(request, pk):
 
 
 def log_tail(request, kind, pk):
-    """The end of an ECC server's or a data router's log file, read on its host."""
+    """The end of an ECC server's or a data router's log file, read on its host from a folder
+    the facility allows there (settings.DAQ_LOG_ROOTS), symbolic links resolved first."""
     experiment = active_experiment_for(request.user)
     model = {"servers": ECCServer, "routers": DataRouter}.get(kind)
     if model is None:
@@ -189,9 +227,8 @@ def log_tail(request, kind, pk):
         error = f"no log file is set for {component.name} (Set-up)"
     else:
         try:
-            with worker_for(component.ip_address) as worker:
-                text = worker.tail(component.log_path, lines=100)
-        except WorkerError as exc:
+            text = read_log(component, lines=100)
+        except LogRefused as exc:
             error = str(exc)
     return render(
         request, "daq/log_tail.html", {"component": component, "text": text, "error": error}

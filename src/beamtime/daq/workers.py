@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 import shlex
+import stat
 import subprocess
 import threading
 from contextlib import contextmanager
@@ -112,6 +113,22 @@ class Worker:
                 return b"".join(parts[-lines:] if lines > 0 else []).decode(errors="replace")
             size *= 4
 
+    def tail_within(self, path: str, roots: list[str], lines: int = 50) -> str:
+        """``tail`` of a regular file that, symbolic links resolved, lies in one of ``roots``
+        (themselves resolved); else UnsafePath."""
+        real = self._realpath(path)
+        real_roots = []
+        for root in roots:
+            try:
+                real_roots.append(self._realpath(root))
+            except WorkerError:  # a root missing on this host allows nothing
+                continue
+        if not any(real == r or real.startswith(r.rstrip("/") + "/") for r in real_roots):
+            raise UnsafePath(f"{self.host}: {path} is outside the allowed folders")
+        if not self._is_regular_file(real):
+            raise UnsafePath(f"{self.host}: {path} is not a regular file")
+        return self.tail(real, lines)
+
     def organize_run(
         self, staging_directory: str, experiment_name: str, run_number: int
     ) -> OrganizeResult:
@@ -173,6 +190,13 @@ class Worker:
     def _makedirs(self, path: str) -> None:
         raise NotImplementedError
 
+    def _realpath(self, path: str) -> str:
+        """``path`` with every symbolic link and ``..`` resolved; it must exist."""
+        raise NotImplementedError
+
+    def _is_regular_file(self, path: str) -> bool:
+        raise NotImplementedError
+
     def _rename_new(self, src: str, dst: str) -> bool:
         """Rename ``src`` to ``dst`` unless ``dst`` exists; return False if it does."""
         raise NotImplementedError
@@ -219,6 +243,14 @@ class LocalWorker(Worker):
     def _makedirs(self, path):
         with self._errors(path):
             os.makedirs(path, exist_ok=True)
+
+    def _realpath(self, path):
+        with self._errors(path):
+            return os.path.realpath(path, strict=True)
+
+    def _is_regular_file(self, path):
+        with self._errors(path):
+            return stat.S_ISREG(os.stat(path).st_mode)
 
     def _rename_new(self, src, dst):
         # A hard link never replaces an existing name, unlike rename(). OpenSSH's sftp-server
@@ -354,6 +386,20 @@ class SshWorker(Worker):
     def _makedirs(self, path):
         self._call(path, lambda: self._sftp.makedirs(path, exist_ok=True))
 
+    def _realpath(self, path):
+        async def realpath():
+            real = await self._sftp.realpath(path)
+            await self._sftp.stat(real)  # some servers resolve paths that do not exist
+            return real
+
+        return self._call(path, realpath)
+
+    def _is_regular_file(self, path):
+        async def is_regular_file():
+            return (await self._sftp.stat(path)).type == asyncssh.FILEXFER_TYPE_REGULAR
+
+        return self._call(path, is_regular_file)
+
     def _rename_new(self, src, dst):
         # SFTP's own rename never replaces an existing name (the POSIX one would).
         async def rename_new():
@@ -391,6 +437,10 @@ def worker_for(host: str) -> Worker:
     as settings DAQ_SSH_USER, DAQ_SSH_KEY, DAQ_SSH_KNOWN_HOSTS and DAQ_SSH_PORT say."""
     from django.conf import settings
 
+    from beamtime.daq.safety import host_allowed
+
+    if host.strip() and not host_allowed(host):
+        raise WorkerError(f"{host.strip()} is not a host the facility allows (BEAMTIME_DAQ_HOSTS)")
     if host.strip().lower() in LOCAL_HOSTS:
         return LocalWorker()
     if not host.strip():

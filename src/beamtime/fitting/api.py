@@ -4,7 +4,7 @@ the caller's own: another user's ids answer 404."""
 from datetime import datetime
 
 from django.http import HttpResponse
-from ninja import File, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
@@ -25,8 +25,21 @@ class DatasetOut(Schema):
     created_at: datetime
 
 
+MODEL = (
+    "A layer model: {front, layers, back, scale, background, q_min, q_max, constraints}. "
+    "front is the medium the neutrons come in through (e.g. air), layers run from the front "
+    "to the back, back is the substrate. Each layer has name, thickness, sld, isld and "
+    "roughness, the roughness being the interface on its front side; back has name, sld, "
+    "isld and roughness (its interface with the last layer); front has name and sld only "
+    "(refl1d ignores its absorption). SLDs in 1e-6/Å², lengths in Å. A number is fixed; "
+    "{value, free, min, max} with free true is fitted within [min, max]. constraints maps "
+    "LAYER.param to an expression, "
+    'e.g. {"B.thickness": "0.1 * A.thickness"}.'
+)
+
+
 class ModelIn(Schema):
-    model: dict
+    model: dict = Field(description=MODEL)
 
 
 class EvaluateOut(Schema):
@@ -35,11 +48,15 @@ class EvaluateOut(Schema):
     r: list[float]
 
 
-class FitIn(Schema):
-    dataset: int
-    model: dict
-    engine: str = "lm"
-    options: dict[str, int] = {}
+class FitSubmission(Schema):
+    """A fit to run (named apart from the reduction's FitIn: OpenAPI keys schemas by name)."""
+
+    dataset: int = Field(description="the id of one of your data sets")
+    model: dict = Field(description=MODEL)
+    engine: str = Field("lm", description="lm, amoeba, de or dream")
+    options: dict[str, int] = Field(
+        {}, description="steps, burn, samples: whole numbers from 1 to 1 000 000"
+    )
 
 
 class FitOut(Schema):
@@ -60,7 +77,7 @@ class FitOut(Schema):
 class SavedIn(Schema):
     title: str = ""
     notes: str = ""
-    model: dict
+    model: dict = Field(description=MODEL)
 
 
 class SavedOut(Schema):
@@ -84,11 +101,23 @@ def datasets(request):
 
 
 @router.post("/datasets", response={201: DatasetOut}, summary="Upload a 3- or 4-column data file")
-def upload(request, file: File[UploadedFile], name: str = ""):
+def upload(
+    request,
+    file: File[UploadedFile],
+    name: str = "",
+    dq_column: str = "fwhm",
+    dq_over_q: float | None = None,
+):
+    """``dq_column``: the 4th column is the FWHM (``fwhm``, SNS) or the 1-σ width (``sigma``,
+    refl1d's load4, reductus, ORSO) of the resolution; ``dq_over_q``: for 3-column data, the
+    constant resolution dQ/Q (FWHM), required (0 for none)."""
     if file.size > MAX_BYTES:
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
-        return Status(201, Dataset.from_upload(request.user, name or file.name, file.read()))
+        dataset = Dataset.from_upload(
+            request.user, name or file.name, file.read(), dq_column, dq_over_q
+        )
+        return Status(201, dataset)
     except DataError as exc:
         raise HttpError(422, f"{file.name}: {exc}") from None
 
@@ -119,7 +148,7 @@ def evaluate(request, pk: int, payload: ModelIn):
 
 
 @router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
-def submit(request, payload: FitIn):
+def submit(request, payload: FitSubmission):
     dataset = dataset_for(request.user, payload.dataset)
     try:
         job = jobs.submit(

@@ -150,6 +150,8 @@ def _checked(target: str, expression: str, names: set[str] | None):
     text = expression.strip()
     if not text:
         raise ConstraintError(target, "the expression is empty")
+    if any(c in text for c in "\r\n\v\f\x85\u2028\u2029"):  # a script writes it on one line
+        raise ConstraintError(target, "the expression must be on one line")
     if len(text) > MAX_LENGTH:
         raise ConstraintError(
             target, f"the expression is too long ({len(text)} characters, at most {MAX_LENGTH})"
@@ -332,6 +334,30 @@ def to_python(c: Constraint, places: dict[str, str]) -> str:
         raise AssertionError(f"unchecked node {ast.dump(node)}")
 
     return code(tree)
+
+
+def rename(text: str, names: dict[str, str]) -> str:
+    """``text`` (a target or an expression) with each parameter ``LAYER.param`` found in
+    ``names`` replaced by its new name, all at once (``A.x → B.x`` and ``B.x → C.x`` do not
+    chain). Text that is not an expression comes back unchanged."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return text
+    lines = text.strip().split("\n")
+    found = [
+        (node.lineno, node.col_offset, node.end_col_offset, names[f"{node.value.id}.{node.attr}"])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and f"{node.value.id}.{node.attr}" in names
+        and node.lineno == node.end_lineno
+    ]
+    for line, start, end, new in sorted(found, reverse=True):
+        # offsets count UTF-8 bytes
+        raw = lines[line - 1].encode()
+        lines[line - 1] = (raw[:start] + new.encode() + raw[end:]).decode()
+    return "\n".join(lines)
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -4,7 +4,7 @@ Inputs are named ``<row>-<param>-<part>``: row ``front``, ``layer-<i>`` or ``bac
 ``value``, ``free``, ``min`` or ``max``; layers also have ``-name``, ``-number`` (their
 order, from the front) and ``-remove``."""
 
-from beamtime.fitting.layers import Layer, LayerModel, ModelError
+from beamtime.fitting.layers import MAX_LAYERS, MEDIUM_PARAMS, Layer, LayerModel, ModelError
 
 
 class FormError(ValueError):
@@ -15,7 +15,7 @@ class FormError(ValueError):
         self.field = field
 
 
-ROW_PARAMS = {"front": ("sld", "isld", "roughness"), "layer": Layer.PARAMS, "back": ("sld", "isld")}
+ROW_PARAMS = {"layer": Layer.PARAMS, **MEDIUM_PARAMS}
 LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
 
 
@@ -42,10 +42,21 @@ def _row(post, row: str, kind: str) -> dict:
     return layer
 
 
+def layer_count(post) -> int:
+    """How many layer rows the form holds; FormError unless a whole number up to MAX_LAYERS,
+    so that no form can ask for more work than the largest model."""
+    raw = post.get("layer_count", "0").strip() or "0"
+    if not raw.isdigit() or len(raw) > 6:
+        raise FormError("layer_count", f"layer count: {raw[:20]!r} is not a whole number")
+    if int(raw) > MAX_LAYERS:
+        raise FormError("layers", f"{int(raw)} layers: a model has at most {MAX_LAYERS}")
+    return int(raw)
+
+
 def model_from_post(post, add_layer: bool = False) -> LayerModel:
     """The model the form describes; raises FormError naming the input in words."""
     rows = []
-    for i in range(int(post.get("layer_count", "0") or 0)):
+    for i in range(layer_count(post)):
         if post.get(f"layer-{i}-remove") == "on":
             continue
         try:
@@ -120,7 +131,13 @@ def describe(field: str, data: dict) -> str:
 
 
 def _cells(layer: Layer, params) -> list[dict]:
-    return [{"name": p, "label": LABELS[p], **getattr(layer, p).__dict__} for p in params]
+    """A cell per column; one the row does not have is ``na`` (shown as –)."""
+    return [
+        {"name": p, "label": LABELS[p], **getattr(layer, p).__dict__}
+        if p in params
+        else {"name": p, "na": True}
+        for p in Layer.PARAMS
+    ]
 
 
 def rows_for(model: LayerModel) -> dict:
@@ -164,7 +181,9 @@ def rows_for(model: LayerModel) -> dict:
 def rows_from_post(post) -> dict:
     """The same as rows_for, from what was typed, so a refused form comes back as it was."""
 
-    def cell(prefix, name):
+    def cell(prefix, name, kind):
+        if name not in ROW_PARAMS[kind]:
+            return {"name": name, "na": True}
         return {"name": name, "label": LABELS.get(name, name), **_typed(post, f"{prefix}-{name}")}
 
     def row(prefix, kind, **extra):
@@ -172,11 +191,14 @@ def rows_from_post(post) -> dict:
             "prefix": prefix,
             "kind": kind,
             "name": post.get(f"{prefix}-name", ""),
-            "cells": [cell(prefix, p) for p in ROW_PARAMS[kind]],
+            "cells": [cell(prefix, p, kind) for p in Layer.PARAMS],
             **extra,
         }
 
-    count = int(post.get("layer_count", "0") or 0)
+    try:
+        count = layer_count(post)
+    except FormError:  # shown with the message: the rows as far as they can be
+        count = 0
     rows = [row("front", "front")]
     rows += [
         row(f"layer-{i}", "layer", number=post.get(f"layer-{i}-number", i + 1))

@@ -14,6 +14,7 @@ OPTIONS = ("steps", "burn", "samples")  # what a user may set, each from 1 to MA
 MAX_OPTION = 1_000_000
 REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
+LOST_AFTER = timedelta(minutes=1)  # a fit queued this long ago must have its message waiting
 
 
 def submit(
@@ -82,14 +83,19 @@ def run(job_pk: int) -> str:
     try:
         models = [LayerModel.from_dict(job.model)]
         datasets = [job.dataset.data()]
-        for partner in job.partners:
+        for number, partner in enumerate(job.partners, start=2):
+            partner_data = Dataset.objects.filter(pk=partner["dataset"], owner=job.owner).first()
+            if partner_data is None:
+                raise ValueError(f"co-refinement: data set {number} has been deleted")
             models.append(LayerModel.from_dict(partner["model"]))
-            datasets.append(Dataset.objects.get(pk=partner["dataset"], owner=job.owner).data())
+            datasets.append(partner_data.data())
         result = refl1d_adapter.fit_together(
             models, datasets, job.shared, job.engine, job.options, progress
         )
     except Exception as exc:  # refl1d, bumps or the data: the job fails with the reason
-        finish(job_pk, FitJob.FAILED, message=f"{type(exc).__name__}: {exc}")
+        # Our own errors (ValueError: the model, the data, the fit) say what is wrong in words.
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        finish(job_pk, FitJob.FAILED, message=reason)
         return FitJob.FAILED
     state = FitJob.CANCELLED if result.stopped else FitJob.DONE
     finish(
@@ -123,3 +129,20 @@ def fail_stale() -> int:
         finished_at=timezone.now(),
         message="the worker running this fit stopped (killed or restarted); submit it again",
     )
+
+
+def requeue_lost() -> int:
+    """Queue again the fits recorded as queued whose message the broker no longer holds (a
+    Redis that lost its data); return how many. A second delivery is harmless: run() claims
+    a job once."""
+    from beamtime.core.broker import pending_args
+    from beamtime.fitting.tasks import run_fit
+
+    waiting = {args[0] for args in pending_args(run_fit.name, "fits") if args}
+    lost = FitJob.objects.filter(
+        state=FitJob.QUEUED, created_at__lt=timezone.now() - LOST_AFTER
+    ).exclude(pk__in=waiting)
+    pks = list(lost.values_list("pk", flat=True))
+    for pk in pks:
+        run_fit.delay(pk)
+    return len(pks)

@@ -2,16 +2,30 @@
 background and Q range, each number fixed or free within a range. Pure Python (no Django,
 no refl1d): the web layer stores it as JSON and the refl1d adapter turns it into a problem.
 
-Layers are listed from the front (where the neutrons come in) to the back (the substrate),
-as refl1d stacks them. A layer's roughness is that of the interface between it and the next
-layer toward the back (refl1d's ``interface``), so the front medium has one and the back
-medium has none.
+Orientation, as in web reflectivity's form: the **front** medium is where the neutrons come in
+(listed on top), then the layers from the front to the back, then the **back** medium (the
+substrate, at the bottom). Each layer's roughness is the interface on its *front* side (toward
+the front medium); the back medium's roughness is its interface with the deepest layer; the
+front medium has none. Neither medium has a thickness (both are semi-infinite).
+
+refl1d writes the same sample the other way round, from the substrate up
+(``back(0, σ_back) | layer_n | … | layer_1 | front``), a slab's ``interface`` being the
+roughness on its upper side: that is exactly a layer's front-side roughness here. Only the
+refl1d adapter turns one order into the other.
 """
 
 import keyword
 import math
 import re
 from dataclasses import asdict, dataclass, field, replace
+
+# Bounds on what one model can ask for (README: "Limits"): 100 layers, a thickness up to
+# 10 µm, a roughness up to 1000 Å (beyond, refl1d's Névot–Croce factor overflows for common
+# contrasts), SLDs up to ±1000 × 10⁻⁶/Å² (real materials stay below 20).
+MAX_LAYERS = 100
+MAX_LENGTH = 1e5  # Å, a thickness
+MAX_ROUGHNESS = 1e3  # Å
+MAX_SLD = 1e3  # 10⁻⁶/Å², SLD and iSLD
 
 # refl1d parameter names are built from these names ("A thickness") and constraints refer to
 # them ("A.thickness"): a name must not look like an expression.
@@ -33,11 +47,13 @@ class Param:
     min: float | None = None
     max: float | None = None
 
-    def check(self, where: str, lower: float = -math.inf) -> None:
+    def check(self, where: str, lower: float = -math.inf, upper: float = math.inf) -> None:
         if not math.isfinite(self.value):
             raise ModelError(f"{where}.value", "must be a finite number")
         if self.value < lower:
             raise ModelError(f"{where}.value", f"must be at least {lower:g}")
+        if self.value > upper:
+            raise ModelError(f"{where}.value", f"must be at most {upper:g}")
         if not self.free:
             return
         if self.min is None or self.max is None:
@@ -50,6 +66,8 @@ class Param:
             )
         if self.min < lower:
             raise ModelError(f"{where}.min", f"must be at least {lower:g}")
+        if self.max > upper:
+            raise ModelError(f"{where}.max", f"must be at most {upper:g}")
         if not self.min <= self.value <= self.max:
             raise ModelError(
                 f"{where}.value",
@@ -72,6 +90,11 @@ class Layer:
     PARAMS = ("thickness", "sld", "isld", "roughness")
 
 
+# What each medium has; refl1d ignores the rest (a medium's thickness, the front medium's
+# roughness and its absorption), so they must stay 0 and cannot be fitted or constrained.
+MEDIUM_PARAMS = {"front": ("sld",), "back": ("sld", "isld", "roughness")}
+
+
 @dataclass
 class LayerModel:
     front: Layer = field(default_factory=lambda: Layer("air"))
@@ -91,15 +114,10 @@ class LayerModel:
 
     def check(self) -> "LayerModel":
         """Raise ModelError for the first problem, naming its field; return self."""
+        if len(self.layers) > MAX_LAYERS:
+            raise ModelError("layers", f"{len(self.layers)} layers, at most {MAX_LAYERS}")
         names = set()
-        for index, layer in enumerate(self.all_layers()):
-            where = (
-                "front"
-                if index == 0
-                else "back"
-                if index == len(self.layers) + 1
-                else f"layers.{index - 1}"
-            )
+        for where, layer in self.stack():
             if not NAME.fullmatch(layer.name) or keyword.iskeyword(layer.name):
                 raise ModelError(
                     f"{where}.name",
@@ -109,10 +127,15 @@ class LayerModel:
             if layer.name in names:
                 raise ModelError(f"{where}.name", f"two layers are called {layer.name!r}")
             names.add(layer.name)
-            layer.thickness.check(f"{where}.thickness", lower=0.0)
-            layer.roughness.check(f"{where}.roughness", lower=0.0)
-            layer.sld.check(f"{where}.sld")
-            layer.isld.check(f"{where}.isld", lower=0.0)
+            for name in Layer.PARAMS:
+                param = getattr(layer, name)
+                missing = where in MEDIUM_PARAMS and name not in MEDIUM_PARAMS[where]
+                if missing and (param.free or param.value != 0):
+                    raise ModelError(f"{where}.{name}", _NO_SUCH[where, name])
+            layer.thickness.check(f"{where}.thickness", lower=0.0, upper=MAX_LENGTH)
+            layer.roughness.check(f"{where}.roughness", lower=0.0, upper=MAX_ROUGHNESS)
+            layer.sld.check(f"{where}.sld", lower=-MAX_SLD, upper=MAX_SLD)
+            layer.isld.check(f"{where}.isld", lower=0.0, upper=MAX_SLD)
         self.scale.check("scale", lower=0.0)
         self.background.check("background", lower=0.0)
         if not 0 <= self.q_min < self.q_max:
@@ -136,6 +159,12 @@ class LayerModel:
                     f"{c.target} is constrained, so it cannot be fitted too",
                 )
 
+    def stack(self) -> list[tuple[str, Layer]]:
+        """Every row with its place in the model (``front``, ``layers.0``, …, ``back``)."""
+        rows = [("front", self.front)]
+        rows += [(f"layers.{i}", layer) for i, layer in enumerate(self.layers)]
+        return rows + [("back", self.back)]
+
     def param(self, name: str) -> Param:
         """A parameter by its constraint name: ``A.thickness``, ``scale``, ``background``."""
         if name in ("scale", "background"):
@@ -145,11 +174,13 @@ class LayerModel:
         return getattr(layer, param)
 
     def parameter_names(self) -> set[str]:
-        """What constraints may refer to: ``LAYER.param``, ``scale`` and ``background``."""
-        return {f"{layer.name}.{name}" for layer in self.all_layers() for name in Layer.PARAMS} | {
-            "scale",
-            "background",
-        }
+        """What constraints may refer to: ``LAYER.param``, ``scale`` and ``background`` — only
+        parameters that exist (not the front medium's roughness, nor a medium's thickness)."""
+        return {
+            f"{layer.name}.{name}"
+            for where, layer in self.stack()
+            for name in MEDIUM_PARAMS.get(where, Layer.PARAMS)
+        } | {"scale", "background"}
 
     def free_parameters(self) -> list[tuple[str, Param]]:
         found = [
@@ -167,15 +198,28 @@ class LayerModel:
 
     def reversed(self) -> "LayerModel":
         """The same sample seen from the other side: front and back swapped, layers reversed.
-        A layer's roughness is the interface on its back side, so it moves to the neighbour."""
+        Each interface keeps its roughness: a row's roughness is the interface on its front
+        side, which seen from the other side is the front side of the row that was before it.
+        Constraints follow their interfaces."""
         stack = self.all_layers()[::-1]
-        roughness = [layer.roughness for layer in self.all_layers()]
-        # interface i (between stack[i] and stack[i+1]) keeps its roughness when seen reversed
         new = [replace(layer) for layer in stack]
-        for i in range(len(new) - 1):
-            new[i].roughness = roughness[len(stack) - 2 - i]
-        new[-1].roughness = fixed(0.0)
-        return replace(self, front=new[0], layers=new[1:-1], back=new[-1])
+        new[0].roughness = fixed(0.0)  # the old back medium becomes the front: none
+        renamed = {}
+        for i in range(1, len(new)):
+            new[i].roughness = stack[i - 1].roughness
+            renamed[f"{stack[i - 1].name}.roughness"] = f"{stack[i].name}.roughness"
+        from beamtime.fitting import constraints  # it builds bumps expressions: imported late
+
+        return replace(
+            self,
+            front=new[0],
+            layers=new[1:-1],
+            back=new[-1],
+            constraints={
+                constraints.rename(target, renamed): constraints.rename(expression, renamed)
+                for target, expression in self.constraints.items()
+            },
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -229,6 +273,8 @@ class LayerModel:
         layers = data.get("layers", [])
         if not isinstance(layers, list):
             raise ModelError("layers", "must be a list")
+        if len(layers) > MAX_LAYERS:  # before reading them: a request cannot ask for more work
+            raise ModelError("layers", f"{len(layers)} layers, at most {MAX_LAYERS}")
         try:
             q_min, q_max = float(data.get("q_min", 0.0)), float(data.get("q_max", 1.0))
         except (TypeError, ValueError):
@@ -244,6 +290,15 @@ class LayerModel:
             constraints=constraint_map(data.get("constraints", {})),
         )
         return model.check()
+
+
+_NO_SUCH = {
+    ("front", "roughness"): "the front medium has no roughness: each layer's roughness is the "
+    "interface on its front side, and the back medium's is its interface with the last layer",
+    ("front", "isld"): "refl1d ignores the front medium's absorption: its iSLD must be 0",
+    ("front", "thickness"): "the front medium has no thickness (it is semi-infinite)",
+    ("back", "thickness"): "the back medium has no thickness (it is semi-infinite)",
+}
 
 
 def constraint_map(value) -> dict[str, str]:

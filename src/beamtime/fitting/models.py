@@ -1,11 +1,21 @@
 """Reflectivity data sets, saved models and fit jobs; every row belongs to one user."""
 
+import re
+import threading
+from collections import OrderedDict
+
 from django.conf import settings
 from django.db import models
 
-from beamtime.fitting.data import parse_data
+from beamtime.fitting.data import DQ_COLUMNS, parse_data, with_resolution
 from beamtime.fitting.layers import LayerModel
 from beamtime.reduction.export import read_provenance
+
+# Parsed data sets by (id, hash of the text), most recent last: evaluating does not parse again.
+# At most 100 000 points × 4 columns × 8 bytes = 3.2 MB each.
+PARSED_KEPT = 8
+_PARSED: OrderedDict = OrderedDict()
+_PARSED_LOCK = threading.Lock()
 
 
 class Dataset(models.Model):
@@ -18,6 +28,9 @@ class Dataset(models.Model):
     # The file as uploaded (text): what the data are, and what a refl1d script reads.
     content = models.TextField()
     points = models.PositiveIntegerField()
+    # The resolution, as the uploader said: what a 4th column is; for 3 columns, dQ/Q (FWHM).
+    dq_column = models.CharField(max_length=5, choices=list(DQ_COLUMNS.items()), default="fwhm")
+    dq_over_q = models.FloatField(null=True, blank=True)
     # Where the data came from when Beamtime produced them (a reduction export's header).
     provenance = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -29,13 +42,38 @@ class Dataset(models.Model):
         return self.name
 
     def data(self):
-        return parse_data(self.content.encode())
+        """The parsed data; parsed once per process (a few recent data sets are kept)."""
+        key = (self.pk, hash(self.content), self.dq_column, self.dq_over_q)
+        with _PARSED_LOCK:
+            if key in _PARSED:
+                _PARSED.move_to_end(key)
+                return _PARSED[key]
+        parsed = parse_data(self.content.encode())
+        if parsed.dq is not None or self.dq_over_q is not None:  # else stored before dQ/Q
+            parsed = with_resolution(parsed, self.dq_column, self.dq_over_q)
+        for column in parsed._columns():  # shared between requests: nobody may change it
+            column.flags.writeable = False
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+            while len(_PARSED) > PARSED_KEPT:
+                _PARSED.popitem(last=False)
+        return parsed
 
     @classmethod
-    def from_upload(cls, owner, name: str, content: bytes) -> "Dataset":
+    def from_upload(
+        cls,
+        owner,
+        name: str,
+        content: bytes,
+        dq_column: str = "fwhm",
+        dq_over_q: float | None = None,
+    ) -> "Dataset":
         """A data set from an uploaded file; DataError (naming the line) if it is not one.
-        A reduction export keeps its provenance (the reduction that made it)."""
-        data = parse_data(content)
+        ``dq_column``: what a 4th column is ("fwhm" or "sigma"); ``dq_over_q``: the
+        resolution of 3-column data (FWHM fraction; required for them). A reduction export
+        keeps its provenance (the reduction that made it)."""
+        parsed = parse_data(content)
+        data = with_resolution(parsed, dq_column, dq_over_q)
         text = content.decode("utf-8-sig")
         try:
             provenance = read_provenance(text)
@@ -46,7 +84,9 @@ class Dataset(models.Model):
             name=name,
             content=text,
             points=len(data),
-            instrument=provenance.get("template", {}).get("instrument") or "upload",
+            dq_column=dq_column,
+            dq_over_q=dq_over_q if parsed.dq is None else None,  # a 4th column says dQ
+            instrument=_instrument(provenance),
             provenance=provenance,
         )
 
@@ -61,6 +101,15 @@ class Dataset(models.Model):
             }
             found += [f for f in config.get("filelist", []) if isinstance(f, dict)]
         return found
+
+
+def _instrument(provenance) -> str:
+    """The instrument a reduction export names, as a URL part (``/fit/<instrument>/<id>``);
+    ``upload`` when there is none or it is not a plain name."""
+    template = provenance.get("template") if isinstance(provenance, dict) else None
+    name = template.get("instrument") if isinstance(template, dict) else None
+    slug = re.sub(r"[^-a-zA-Z0-9_]+", "-", name).strip("-")[:50] if isinstance(name, str) else ""
+    return slug or "upload"
 
 
 class SavedModel(models.Model):

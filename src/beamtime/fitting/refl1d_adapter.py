@@ -13,7 +13,7 @@ from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
 from beamtime.fitting import constraints
 from beamtime.fitting.data import ReflData
-from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.layers import MAX_LENGTH, MAX_ROUGHNESS, MAX_SLD, Layer, LayerModel
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 ENGINES = {
@@ -25,13 +25,23 @@ ENGINES = {
 REFL1D_NAME = {"thickness": "thickness", "sld": "rho", "isld": "irho", "roughness": "interface"}
 
 
+def refl1d_order(model: LayerModel) -> list[Layer]:
+    """The rows as refl1d stacks them, from the substrate up: back, the layers from the
+    deepest to the first, front. A slab's ``interface`` is the roughness on its upper side,
+    i.e. the row's front-side roughness (refl1d's sample guide: ``silicon(0, 5) | gold(30, 2)
+    | air`` has a silicon:gold interface of 5 Å and a gold:air one of 2 Å)."""
+    return [model.back, *model.layers[::-1], model.front]
+
+
 def places(model: LayerModel, slab: str = "sample[{}]", probe: str = "probe") -> dict[str, str]:
     """Where refl1d keeps each parameter, by our name: ``A.sld`` → ``sample[2].material.rho``."""
     found = {"scale": f"{probe}.intensity", "background": f"{probe}.background"}
-    for index, layer in enumerate(model.all_layers()):
+    names = model.parameter_names()
+    for index, layer in enumerate(refl1d_order(model)):
         for name, refl1d_name in REFL1D_NAME.items():
-            owner = slab.format(index) + (".material" if name in ("sld", "isld") else "")
-            found[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
+            if f"{layer.name}.{name}" in names:  # not a medium's thickness, nor front roughness
+                owner = slab.format(index) + (".material" if name in ("sld", "isld") else "")
+                found[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
     return found
 
 
@@ -43,7 +53,7 @@ def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
     dq = data.dq[keep] / FWHM_PER_SIGMA if data.dq is not None else np.zeros(int(keep.sum()))
     probe = QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
     sample = None
-    for layer in model.all_layers():
+    for layer in refl1d_order(model):
         slab = SLD(layer.name)(layer.thickness.value, layer.roughness.value)
         sample = slab if sample is None else sample | slab
     parameters = {}
@@ -57,7 +67,40 @@ def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
     constraints.apply(
         [constraints.Constraint(t, e) for t, e in model.constraints.items()], parameters
     )
+    check_constrained(model, parameters)
     return Experiment(probe=probe, sample=sample), parameters
+
+
+class FitError(ValueError):
+    """A fit whose result cannot be trusted (not finite, impossible values); says why."""
+
+
+# What a parameter may be, by kind, as LayerModel.check requires of typed values.
+LOWEST = {"thickness": 0.0, "roughness": 0.0, "isld": 0.0, "scale": 0.0, "background": 0.0}
+HIGHEST = {"thickness": MAX_LENGTH, "roughness": MAX_ROUGHNESS, "sld": MAX_SLD, "isld": MAX_SLD}
+
+
+def check_constrained(model: LayerModel, parameters: dict, when: str = "", error=ValueError):
+    """Check each value a constraint computes as a typed one would be: finite, and not
+    negative where it cannot be; raise ``error`` naming the parameter otherwise."""
+    for target, expression in model.constraints.items():
+        try:
+            with np.errstate(all="raise"):
+                value = float(parameters[target].value)
+        except (ArithmeticError, ValueError) as exc:
+            raise error(
+                f"constraint on {target}: {expression} cannot be computed{when} ({exc})"
+            ) from None
+        if not math.isfinite(value):
+            raise error(f"constraint on {target}: {expression} gives {value}{when}")
+        kind = target.rpartition(".")[2]
+        low, high = LOWEST.get(kind, -HIGHEST.get(kind, math.inf)), HIGHEST.get(kind, math.inf)
+        if not low <= value <= high:
+            bound = f"above {high:g}" if value > high else f"below {low:g}"
+            raise error(
+                f"constraint on {target}: {expression} gives {value:g}{when}, "
+                f"but a {kind} cannot be {'negative' if value < low == 0 else bound}"
+            )
 
 
 def _resolve(place: str, owners: dict):
@@ -83,18 +126,23 @@ def to_script(model: LayerModel, data_file: str) -> str:
     """A refl1d script for the same problem; ``refl1d SCRIPT --chisq`` gives the same χ²."""
     stack = " | ".join(
         f"SLD({layer.name!r})({layer.thickness.value!r}, {layer.roughness.value!r})"
-        for layer in model.all_layers()
+        for layer in refl1d_order(model)
     )
     lines = [
-        "# A refl1d model written by Beamtime. Fit with: refl1d THIS_FILE --fit=lm --steps=200",
+        "# A refl1d model written by Beamtime. Fit it with refl1d 1.0:",
+        "#   refl1d THIS_FILE --fit=lm --steps=200 --batch --session=fit.h5",
         "import numpy as np",
         "from bumps import pmath  # for constraints: sqrt, exp, log, sin, cos, tan",
         "from refl1d.names import SLD, Experiment, FitProblem, QProbe",
         "",
         f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
-        f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else np.zeros_like(Q)  # FWHM to 1-sigma",
+        "# The 4th column is read as the FWHM of the resolution (refl1d wants 1-sigma): drop the",
+        "# division if yours is 1-sigma; for 3 columns write your dQ/Q (FWHM) instead of 0.",
+        f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else 0.0 * Q / {FWHM_PER_SIGMA!r}",
         f"keep = (Q >= {model.q_min!r}) & (Q <= {model.q_max!r})",
         "probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
+        "# From the substrate (back medium) up to the medium the neutrons come from (front);",
+        "# SLD(name)(thickness, interface): the interface is the roughness on a slab's upper side.",
         f"sample = {stack}",
     ]
     where = places(model)
@@ -119,14 +167,66 @@ class Curve:
     profile_sld: list[float]
 
 
+# refl1d convolves the theory with each point's Gaussian resolution by summing over the points
+# within ±3.7 σ of it (its LOG_RESLIMIT), about 4.5 million of those per second on the
+# project's machine: dense data with a broad resolution cost O(points²). A web request draws
+# at most this many (≈ 2 s); fits, on a worker, are not limited.
+MAX_CONVOLUTION = 10_000_000
+# The reflectivity itself costs points × slabs (about 10 million per 2–5 s here).
+MAX_SLAB_POINTS = 5_000_000
+
+
+def convolution_work(q: np.ndarray, dq_sigma: np.ndarray) -> int:
+    """How many (point, neighbour) pairs refl1d's resolution convolution visits."""
+    reach = np.sqrt(2 * 6.907755278982137) * dq_sigma  # refl1d: LOG_RESLIMIT = ln 1e-3
+    return int((np.searchsorted(q, q + reach) - np.searchsorted(q, q - reach)).sum())
+
+
 def evaluate(model: LayerModel, data: ReflData) -> Curve:
-    """The model's reflectivity at the data's Q, its χ² and its SLD profile."""
+    """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
+    below the front surface (the front medium at negative depth, the back medium beyond the
+    last layer), with at most about PROFILE_POINTS points whatever the thicknesses."""
     experiment = build_experiment(model, data)
-    q, r = experiment.reflectivity()
-    z, rho, _ = experiment.smooth_profile()
-    return Curve(
-        q.tolist(), r.tolist(), float(FitProblem(experiment).chisq()), z.tolist(), rho.tolist()
-    )
+    probe = experiment.probe
+    work = convolution_work(probe.Q, probe.dQ)
+    if work > MAX_CONVOLUTION:
+        raise ValueError(
+            f"these data are too dense for their resolution to be drawn at once: each of the "
+            f"{len(probe.Q)} points averages the model over {work / len(probe.Q):.0f} of its "
+            "neighbours on average; narrow the Q range, rebin the data, or fit them (fits run "
+            "on a worker)"
+        )
+    slabs = len(probe.Q) * (len(model.layers) + 2)
+    if slabs > MAX_SLAB_POINTS:
+        raise ValueError(
+            f"{len(probe.Q)} points × {len(model.layers) + 2} slabs is too much to draw at once "
+            f"(at most {MAX_SLAB_POINTS:,} in a request): narrow the Q range or fit them (fits "
+            "run on a worker)"
+        )
+    with np.errstate(all="ignore"):  # checked below
+        q, r = experiment.reflectivity()
+        chisq = float(FitProblem(experiment).chisq())
+        z, rho = profile(experiment)
+    for what, values in (("reflectivity", r), ("χ²", chisq), ("SLD profile", rho)):
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"the model's {what} is not finite: refl1d's calculation overflowed (a layer "
+                "of several µm below its critical edge, or a very large roughness?)"
+            )
+    return Curve(q.tolist(), r.tolist(), chisq, z.tolist(), rho.tolist())
+
+
+PROFILE_POINTS = 1000
+
+
+def profile(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
+    """SLD against depth from the front surface, increasing depth. refl1d's profile runs from
+    the substrate (z = 0 at the back medium's interface) up to the front surface."""
+    w, sigma, _, _ = experiment.slabs()  # as refl1d computed them, constraints included
+    total, widest = float(np.sum(w[1:-1])), float(np.max(sigma, initial=0.0))
+    span = total + 2 * max(10.0, 3 * widest)  # refl1d's own margins around the interfaces
+    z, rho, _ = experiment.smooth_profile(dz=max(span / PROFILE_POINTS, 0.01))
+    return (total - z)[::-1], rho[::-1]
 
 
 @dataclass
@@ -151,9 +251,10 @@ class _Progress(Monitor):
 
     def __call__(self, history):
         step = int(history.step[0])
+        chisq = float(self.problem.chisq(nllf=history.value[0]))
         event = {
             "step": step,
-            "chisq": float(self.problem.chisq(nllf=history.value[0])),
+            "chisq": chisq if math.isfinite(chisq) else None,
             "percent": min(100.0, 100.0 * step / self.total) if self.total else None,
         }
         if self.report(event) is False:
@@ -213,8 +314,17 @@ def fit_together(
         fitclass, problem=problem, monitors=[monitor], abort_test=lambda: monitor.stop, **options
     )
     driver.clip()
-    x, _ = driver.fit()
+    try:
+        x, _ = driver.fit()
+    except (np.linalg.LinAlgError, ArithmeticError) as exc:
+        raise FitError(f"the fit broke down ({exc}): its χ² was not finite on the way") from None
     problem.setp(x)
+    for number, (model, (_, parameters)) in enumerate(zip(models, built, strict=True), 1):
+        where = f" at the end of the fit{f' (data set {number})' if len(models) > 1 else ''}"
+        check_constrained(model, parameters, where, error=FitError)
+    chisq = float(problem.chisq())
+    if not math.isfinite(chisq):
+        raise FitError(f"the fit ended with a χ² that is not finite ({chisq})")
     error_of = dict(zip(map(id, problem._parameters), map(float, driver.stderr()), strict=True))
     values, errors, fitted = {}, {}, []
     for index, (model, (_, parameters)) in enumerate(zip(models, built, strict=True)):
@@ -227,7 +337,20 @@ def fit_together(
                     error_of[id(parameters[name])],
                 )
         fitted.append(_with_values(model, parameters))
-    return FitResult(values, errors, float(problem.chisq()), fitted[0], monitor.stop, fitted)
+    check_finite(values, errors)
+    return FitResult(values, errors, chisq, fitted[0], monitor.stop, fitted)
+
+
+def check_finite(values: dict[str, float], errors: dict[str, float]) -> None:
+    """FitError naming the first fitted value or uncertainty that is not a finite number."""
+    for label, value in values.items():
+        if not math.isfinite(value):
+            raise FitError(f"the fit ended with {label} = {value}")
+        if not math.isfinite(errors[label]):
+            raise FitError(
+                f"the uncertainty of {label} is not finite ({errors[label]}): the data do not "
+                "determine it — fix it, narrow its range or constrain it"
+            )
 
 
 def _with_values(model: LayerModel, parameters: dict) -> LayerModel:

@@ -3,7 +3,9 @@
 
 The script is parsed, never run: only these statements are read, everything else (imports,
 loading the data) is skipped —
-``sample = SLD('air')(0.0, 0.0) | SLD('B')(40.0, 1.0) | …``,
+``sample = SLD('Si')(0.0, 1.5) | SLD('A')(500.0, 10.0) | … | SLD('air')(0.0, 0.0)``
+(refl1d's order: from the substrate — the back medium — up to the front medium the neutrons
+come from, each slab's interface being the roughness on its upper side, i.e. its front side),
 ``sample[1].thickness.value = 40.0`` / ``probe.intensity.value = 1.0``,
 ``sample[1].thickness.range(30.0, 50.0)``, ``keep = (Q >= 0.0) & (Q <= 1.0)`` and the
 constraints ``sample[1].thickness.equals(…)  # B.thickness = 0.1 * A.thickness``.
@@ -22,15 +24,15 @@ def _fail(line: int, message: str):
 
 
 def _number(node: ast.expr, line: int) -> float:
-    match node:
-        case ast.Constant(value=value) if type(value) in (int, float):
-            return float(value)
-        case ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=value)) if type(value) in (
-            int,
-            float,
-        ):
-            return -float(value)
-    _fail(line, "a number is expected here")
+    sign = 1.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -1.0, node.operand
+    if not isinstance(node, ast.Constant) or type(node.value) not in (int, float):
+        _fail(line, "a number is expected here")
+    try:
+        return sign * float(node.value)
+    except OverflowError:  # a 400-digit integer
+        _fail(line, f"the number {str(node.value)[:20]}… is too large")
 
 
 def _place(node: ast.expr) -> str | None:
@@ -59,7 +61,8 @@ def _place(node: ast.expr) -> str | None:
 
 
 def _stack(node: ast.expr, line: int) -> list[dict]:
-    """The layers of ``SLD('A')(thickness, roughness) | …`` from the front."""
+    """The slabs of ``SLD('A')(thickness, interface) | …`` in refl1d's order: from the back
+    medium (substrate) up to the front medium."""
     terms = []
     while isinstance(node, ast.BinOp) and isinstance(
         node.op, ast.BitOr
@@ -83,6 +86,17 @@ def _stack(node: ast.expr, line: int) -> list[dict]:
                 )
             case _:
                 _fail(line, "the sample must read SLD('NAME')(THICKNESS, ROUGHNESS) | …")
+    if len(layers) >= 2:
+        back, front = layers[0], layers[-1]
+        for medium, where in ((back, "first slab (the back medium)"), (front, "last slab")):
+            if medium["thickness"]:
+                _fail(line, f"the {where} is semi-infinite: its thickness must be 0")
+        if front["roughness"]:
+            _fail(
+                line,
+                "the last slab is the front medium (the neutrons come from it): it has no "
+                "interface above it, so its roughness must be 0",
+            )
     return layers
 
 
@@ -147,10 +161,10 @@ def _assemble(layers, values, ranges, constraints, q_range) -> LayerModel:
             default = layer.get(name, 0.0)
             row[name] = param(f"{index}.{name}", default)
         rows.append(row)
-    model = {
-        "front": rows[0],
-        "layers": rows[1:-1],
-        "back": rows[-1],
+    model = {  # rows are in refl1d's order, from the back medium up to the front medium
+        "front": rows[-1],
+        "layers": rows[-2:0:-1],
+        "back": rows[0],
         "scale": param("scale", 1.0),
         "background": param("background", 0.0),
         "q_min": q_range[0],

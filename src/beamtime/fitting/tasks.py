@@ -10,4 +10,6 @@ def run_fit(job_pk: int) -> str:
 
 @shared_task
 def fail_stale_fits() -> int:
-    return jobs.fail_stale()
+    """Fail running fits that lost their worker, queue again queued ones that lost their
+    message; run by beat every 30 s."""
+    return jobs.fail_stale() + jobs.requeue_lost()

@@ -1,5 +1,6 @@
 import csv
 import io
+import math
 
 from django.contrib import messages
 from django.db.models import Q
@@ -44,13 +45,28 @@ def upload(request):
     else:
         try:
             dataset = Dataset.from_upload(
-                request.user, request.POST.get("name") or upload.name, upload.read()
+                request.user,
+                request.POST.get("name") or upload.name,
+                upload.read(),
+                request.POST.get("dq_column", "fwhm"),
+                dq_over_q(request.POST.get("dq_over_q", "")),
             )
         except DataError as exc:
             messages.error(request, f"{upload.name}: {exc}")
         else:
             return redirect("fitting:fit", instrument=dataset.instrument, data_id=dataset.pk)
     return redirect("fitting:index")
+
+
+def dq_over_q(raw: str) -> float | None:
+    """The dQ/Q typed at upload: empty is none given; DataError if it is not a number."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
 
 
 def dataset_edit(request, pk):
@@ -67,9 +83,13 @@ def dataset_edit(request, pk):
 
 
 def start_model(request, dataset) -> LayerModel:
-    """The model the fit page opens with: a saved one asked for, the last fit's, or the default."""
+    """The model the fit page opens with: a saved one asked for, the last fit's, or the default.
+    ValueError (in words) for a ``?model=`` that is not a number."""
     if "model" in request.GET:
-        return saved_model_for(request.user, int(request.GET["model"])).layer_model()
+        raw = request.GET["model"]
+        if not raw.isdigit() or len(raw) > 18:
+            raise ValueError(f"model: {raw[:30]!r} is not the number of a saved model")
+        return saved_model_for(request.user, int(raw)).layer_model()
     return current_model(request.user, dataset)
 
 
@@ -105,8 +125,13 @@ def fit_page(request, instrument, data_id):
             error = str(exc)
             model = None
     else:
-        model = start_model(request, dataset)
-        curve = refl1d_adapter.evaluate(model, data)
+        model = None
+        try:
+            model = start_model(request, dataset)
+            curve = refl1d_adapter.evaluate(model, data)
+        except (ModelError, ValueError) as exc:  # e.g. a saved model's Q range misses the data
+            error = str(exc)
+            model = model or LayerModel()
     return render(
         request,
         "fitting/fit.html",
@@ -176,24 +201,54 @@ def job_panel(request, pk):
 def job_context(job) -> dict:
     context = {"job": job}
     if job.result and job.partners:
-        context["sets"] = co_refined_sets(job)
+        context["sets"], notes = co_refined_sets(job)
+        if notes:
+            context["error"] = " ".join(notes)
         if len(context["sets"]) == 2:
             context["asymmetry"] = asymmetry_plot(*(s["plot"] for s in context["sets"]))
     if job.result:
         model = LayerModel.from_dict(job.result["model"])
         data = job.dataset.data()
-        curve = refl1d_adapter.evaluate(model, data)
+        try:
+            curve = refl1d_adapter.evaluate(model, data).__dict__
+        except ValueError as exc:
+            curve, context["error"] = None, f"The fitted model cannot be drawn: {exc}"
         context.update(
             model=model,
             editor=rows_for(model),
             parameters=[
-                (label, value, job.result["errors"].get(label))
+                (label, *with_uncertainty(value, job.result["errors"].get(label)))
                 for label, value in job.result["values"].items()
             ],
-            plot={"data": plot_data(data), "curve": curve.__dict__},
+            plot={"data": plot_data(data), "curve": curve},
         )
     context["history"] = FitJob.objects.filter(owner=job.owner, dataset=job.dataset)[:20]
     return context
+
+
+@require_POST
+def save_job_model(request, pk):
+    """The fitted model of a finished fit, saved under the title given."""
+    job = fit_job_for(request.user, pk)
+    if not job.result:
+        messages.error(request, "This fit has no result to save yet.")
+        return redirect("fitting:job", pk=job.pk)
+    saved = SavedModel.objects.create(
+        owner=request.user,
+        model=job.result["model"],
+        title=request.POST.get("title", "").strip()[:200] or f"fit {job.pk} of {job.dataset}"[:200],
+    )
+    messages.success(request, f"Saved as “{saved}”.")
+    return redirect("fitting:model", pk=saved.pk)
+
+
+def with_uncertainty(value: float, error: float | None) -> tuple[str, str]:
+    """A value and its uncertainty with the digits the uncertainty supports: two significant
+    digits of the uncertainty, the value to the same decimal place (577.57 ± 0.14)."""
+    if error is None or not math.isfinite(error) or error <= 0:
+        return f"{value:.6g}", "–"
+    places = max(0, 1 - math.floor(math.log10(error)))
+    return f"{value:.{places}f}", f"{error:.{places}f}"
 
 
 @require_POST
@@ -209,7 +264,11 @@ def job_csv(request, pk):
     if not job.result:
         return redirect("fitting:job", pk=job.pk)
     data = job.dataset.data()
-    curve = refl1d_adapter.evaluate(LayerModel.from_dict(job.result["model"]), data)
+    try:
+        curve = refl1d_adapter.evaluate(LayerModel.from_dict(job.result["model"]), data)
+    except ValueError as exc:
+        messages.error(request, f"The fitted model cannot be computed: {exc}")
+        return redirect("fitting:job", pk=job.pk)
     fitted = dict(zip(curve.q, curve.r, strict=True))
     out = io.StringIO()
     writer = csv.writer(out)
@@ -342,17 +401,24 @@ def optional_number(params, name: str) -> float | None:
         raise ValueError(f"{name}: {raw!r} is not a number") from None
 
 
-def co_refined_sets(job) -> list[dict]:
-    """Each data set of a co-refinement with its fitted model and plot data."""
-    datasets = [job.dataset] + [
-        Dataset.objects.get(pk=p["dataset"], owner=job.owner) for p in job.partners
-    ]
-    sets = []
+def co_refined_sets(job) -> tuple[list[dict], list[str]]:
+    """Each data set of a co-refinement with its fitted model and plot data, and a note for
+    each one that can no longer be shown (its data set deleted, its model not drawable)."""
+    owned = Dataset.objects.filter(owner=job.owner)
+    datasets = [job.dataset] + [owned.filter(pk=p.get("dataset")).first() for p in job.partners]
+    sets, notes = [], []
     for number, (dataset, model) in enumerate(
-        zip(datasets, job.result["models"], strict=True), start=1
+        zip(datasets, job.result["models"], strict=False), start=1
     ):
+        if dataset is None:
+            notes.append(f"Data set {number} of this co-refinement has been deleted.")
+            continue
         data = dataset.data()
-        curve = refl1d_adapter.evaluate(LayerModel.from_dict(model), data)
+        try:
+            curve = refl1d_adapter.evaluate(LayerModel.from_dict(model), data)
+        except ValueError as exc:
+            notes.append(f"Data set {number} ({dataset}): its fitted model cannot be drawn: {exc}")
+            continue
         sets.append(
             {
                 "id": f"set-{number}",
@@ -361,7 +427,7 @@ def co_refined_sets(job) -> list[dict]:
                 "plot": {"data": plot_data(data), "curve": curve.__dict__},
             }
         )
-    return sets
+    return sets, notes
 
 
 def asymmetry_plot(first: dict, second: dict) -> dict | None:

@@ -1,5 +1,6 @@
 """Beamtime's SOAP client for ECC servers, built with zeep from Beamtime's own WSDL."""
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import as_file, files
@@ -19,6 +20,16 @@ from beamtime.daq.ecc.protocol import (
     operation_between,
     parse_config_list,
 )
+
+log = logging.getLogger("beamtime.daq")
+MAX_MESSAGE = 200
+
+
+def one_line(text) -> str:
+    """An ECC server's error message as one short line of printable text."""
+    text = " ".join(str(text or "").split())
+    text = "".join(c for c in text if c.isprintable())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 class EccError(Exception):
@@ -56,6 +67,8 @@ class EccClient:
         self.service = wsdl_client(timeout).create_service("{urn:ecc}ecc", url)
 
     def _call(self, operation: str, **params):
+        # What the server said goes to the operators' log, not into messages users see: a
+        # user must not make Beamtime relay the answers of whatever listens at an address.
         try:
             answer = getattr(self.service, operation)(**params)
         except requests.Timeout:
@@ -63,12 +76,15 @@ class EccClient:
         except requests.ConnectionError as exc:
             raise EccUnreachable(f"{self.url}: cannot connect ({type(exc).__name__})") from None
         except Fault as exc:
-            raise EccError(f"{self.url}: {operation} failed: {exc.message}") from None
+            log.warning("%s: %s: SOAP fault %s", self.url, operation, exc.message)
+            raise EccError(f"{self.url}: {operation} failed (SOAP fault)") from None
         except (ZeepError, ValueError) as exc:
-            raise EccError(f"{self.url}: unexpected answer to {operation}: {exc}") from None
+            log.warning("%s: %s: unexpected answer: %s", self.url, operation, exc)
+            raise EccError(f"{self.url}: not an ECC server's answer to {operation}") from None
         if answer.ErrorCode != 0:
             raise EccError(
-                f"{operation} failed with error {answer.ErrorCode}: {answer.ErrorMessage}",
+                f"{operation} failed with error {answer.ErrorCode}: "
+                f"{one_line(answer.ErrorMessage)}",
                 code=answer.ErrorCode,
             )
         return answer
@@ -85,7 +101,8 @@ class EccClient:
         try:
             return parse_config_list(self._call("GetConfigIDs").Text or "")
         except EccProtocolError as exc:
-            raise EccError(f"{self.url}: {exc}") from None
+            log.warning("%s: configuration list: %s", self.url, exc)
+            raise EccError(f"{self.url}: the configuration list is not valid") from None
 
     def step(self, current: State, target: State, config: ConfigId, links: list[DataLink]) -> None:
         """Ask for the one transition from ``current`` to ``target``; it completes later."""

@@ -1,0 +1,82 @@
+"""The forms that change an experiment's set-up, for the pages and the API alike: hosts and
+log files only where the facility allows them (safety.py), links only within the experiment."""
+
+import logging
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from beamtime.daq import safety
+from beamtime.daq.models import DataRouter, DataSource, ECCServer
+
+log = logging.getLogger("beamtime.daq")
+
+
+class ComponentForm(forms.ModelForm):
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.experiment = experiment
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField):
+                field.queryset = field.queryset.filter(experiment=experiment)
+
+    def clean_ip_address(self):
+        return safety.check_host(self.cleaned_data["ip_address"])
+
+    def clean(self):
+        data = super().clean()
+        if "log_path" in self.fields and data.get("log_path") and data.get("ip_address"):
+            try:
+                data["log_path"] = safety.check_log_path(data["ip_address"], data["log_path"])
+            except ValidationError as exc:
+                self.add_error("log_path", exc)
+        return data
+
+    def save(self, commit=True):
+        self.instance.experiment = self.experiment
+        return super().save(commit)
+
+
+class ECCServerForm(ComponentForm):
+    class Meta:
+        model = ECCServer
+        fields = ["name", "ip_address", "port", "log_path"]
+
+    def save(self, commit=True):
+        server = super().save(commit)
+        if commit and {"ip_address", "port"} & set(self.changed_data):
+            # A new address: ask it for its configuration sets once the row is committed.
+            transaction.on_commit(lambda: fetch_configs_later(server.pk))
+        return server
+
+
+def fetch_configs_later(server_pk: int) -> None:
+    from beamtime.daq import tasks
+
+    try:
+        tasks.refresh_configs.delay(server_pk)
+    except Exception:  # the next poll that finds it Idle fetches them anyway
+        log.exception("cannot queue the configuration list of server %s", server_pk)
+
+
+class DataRouterForm(ComponentForm):
+    class Meta:
+        model = DataRouter
+        fields = ["name", "ip_address", "port", "connection_type", "staging_directory", "log_path"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staging_directory"].required = True
+
+    def clean_staging_directory(self):
+        return safety.check_staging(self.cleaned_data["staging_directory"])
+
+
+class DataSourceForm(ComponentForm):
+    class Meta:
+        model = DataSource
+        fields = ["name", "ecc_server", "data_router"]
+
+
+FORMS = {"servers": ECCServerForm, "routers": DataRouterForm, "sources": DataSourceForm}

@@ -1,0 +1,9 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def facility_networks(settings):
+    """The facility of these tests runs its DAQ on 10/8 and 192.168/16 besides this host;
+    tests of the default (loopback only) set DAQ_HOSTS themselves."""
+    settings.DAQ_HOSTS = ["127.0.0.0/8", "::1/128", "localhost", "10.0.0.0/8", "192.168.0.0/16"]
+    settings.DAQ_LOG_ROOTS = {}

@@ -1,0 +1,130 @@
+"""Alarms: raised once, e-mailed to the coordinators through a real SMTP server on loopback
+(aiosmtpd), shown on every page until acknowledged, cleared with their condition."""
+
+import socket
+import threading
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from beamtime.daq import control
+from beamtime.daq.ecc.client import EccClient
+from beamtime.daq.ecc.simulator import make_server, run
+from beamtime.daq.models import Alarm, DataRouter, ECCServer
+from tests.factory import make_ecc_server, make_experiment, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def inbox(settings):
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def people(alice, bob):
+    alice.email = "alice@lab.example"
+    alice.save()
+    return alice, bob
+
+
+def test_an_offline_server_alarms_once_mails_the_coordinators_and_clears_when_back(
+    client, ecc_sim, inbox, people, django_capture_on_commit_callbacks
+):
+    alice, bob = people
+    experiment = make_experiment(members=[bob], coordinators=[alice])
+    simulator, url = ecc_sim()
+    server = make_ecc_server(experiment, url)
+    EccClient(url).special("go-offline")
+    time.sleep(0.3)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            control.refresh_state(ECCServer.objects.get(pk=server.pk))
+    alarm = Alarm.objects.get()
+    assert alarm.message == "ECC server ecc0 is offline" and alarm.cleared_at is None
+    assert len(inbox.messages) == 1
+    to, mail = inbox.messages[0]
+    assert to == ["alice@lab.example"] and "Subject: [Beamtime e20009] ECC server ecc0" in mail
+
+    client.force_login(bob)  # a shifter sees it on every page, also far from run control
+    page = client.get("/configs/").content.decode()
+    assert "ECC server ecc0 is offline" in page and "Acknowledge" in page
+    client.post(f"/daq/alarms/{alarm.pk}/acknowledge")
+    assert "ECC server ecc0 is offline" not in client.get("/configs/").content.decode()
+
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    simulator.stopped.clear()
+    httpd = make_server(simulator, port=port)
+    threading.Thread(target=run, args=(simulator, httpd), daemon=True).start()
+    try:
+        control.refresh_state(ECCServer.objects.get(pk=server.pk))
+    finally:
+        simulator.stopped.set()
+    assert Alarm.objects.get().cleared_at is not None
+
+
+def test_a_failed_filing_alarms_and_clears_once_filed(
+    tmp_path, inbox, people, client, django_capture_on_commit_callbacks
+):
+    alice, bob = people
+    experiment = make_experiment(members=[bob], coordinators=[alice])
+    staging = tmp_path / "staging"
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(staging))
+    router = DataRouter.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert control.organize_files(router, "e20009", 4) is False
+        assert control.organize_files(router, "e20009", 4) is False
+    assert [a.message for a in Alarm.objects.all()] == [
+        "run 4 could not be filed on ecc0-router0; retrying"
+    ]
+    assert len(inbox.messages) == 1
+    client.force_login(bob)
+    listed = client.get("/api/daq/alarms").json()
+    assert [a["key"] for a in listed] == ["filing:ecc0-router0"]
+    staging.mkdir()
+    assert control.organize_files(router, "e20009", 4) is True
+    assert client.get("/api/daq/alarms").json() == []
+
+
+def test_a_mail_server_down_does_not_stop_run_control(
+    settings, people, django_capture_on_commit_callbacks
+):
+    alice, bob = people
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    experiment = make_experiment(coordinators=[alice])
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging="/nonexistent/staging")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert control.organize_files(DataRouter.objects.get(), "e20009", 0) is False
+    assert Alarm.objects.count() == 1
+
+
+def test_charlie_sees_no_alarm_of_an_experiment_not_his(client, charlie):
+    experiment = make_experiment(members=[make_user("dora")])
+    Alarm.objects.create(experiment=experiment, key="x", message="secret trouble")
+    client.force_login(charlie)
+    assert "secret trouble" not in client.get("/configs/").content.decode()
+    alarm = Alarm.objects.get()
+    assert client.post(f"/daq/alarms/{alarm.pk}/acknowledge").status_code == 404

@@ -1,0 +1,88 @@
+"""The configuration sets: fetched when a server is added or changed and whenever it is Idle,
+on demand through the API, and chosen for one server or every server offering a set."""
+
+import pytest
+
+from beamtime.celery import app
+from beamtime.daq import control
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ECCServer
+from tests.factory import make_api_key, make_ecc_server, make_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def auth(user):
+    return {"Authorization": f"Bearer {make_api_key(user)[1]}"}
+
+
+def offered(server) -> list[str]:
+    return [str(c) for c in ECCServer.objects.get(pk=server.pk).configs.all()]
+
+
+def test_a_new_server_found_idle_lists_its_sets_unasked(ecc_sim):
+    _, url = ecc_sim()
+    server = make_ecc_server(make_experiment(), url, config=None)
+    ECCServer.objects.filter(pk=server.pk).update(is_online=False)
+    control.refresh_state(ECCServer.objects.get(pk=server.pk))
+    assert offered(server) == ["cobo/standard/beam", "mutant/standard/beam"]
+
+
+def test_back_to_idle_the_list_follows_the_files(ecc_sim, configs_dir):
+    _, url = ecc_sim()
+    server = make_ecc_server(make_experiment(), url)
+    assert control.change_state(server, State.DESCRIBED)
+    (configs_dir / "configure-pulser.xcfg").write_text("<Setup/>")
+    control.refresh_state(server)  # Described: not fetched
+    assert "cobo/standard/pulser" not in offered(server)
+    assert control.change_state(ECCServer.objects.get(pk=server.pk), State.IDLE)
+    assert "cobo/standard/pulser" in offered(server)
+
+
+def test_a_script_sets_up_and_chooses_configurations_through_the_api_alone(
+    client, ecc_sim, alice, django_capture_on_commit_callbacks
+):
+    experiment = make_experiment(members=[alice], coordinators=[alice])
+    headers = auth(alice)
+    pks = []
+    app.conf.task_always_eager = True
+    try:
+        for i in range(3):
+            port = int(ecc_sim()[1].rstrip("/").rsplit(":", 1)[1])
+            with django_capture_on_commit_callbacks(execute=True):
+                created = client.post(
+                    "/api/daq/setup/servers",
+                    {"name": f"ecc{i}", "ip_address": "127.0.0.1", "port": port},
+                    content_type="application/json",
+                    headers=headers,
+                )
+            assert created.status_code == 201
+            pks.append(created.json()["id"])
+    finally:
+        app.conf.task_always_eager = False
+    # fetched when added, without anyone asking
+    listed = client.get(f"/api/daq/servers/{pks[0]}/configs", headers=headers).json()
+    assert [c["config"] for c in listed] == ["cobo/standard/beam", "mutant/standard/beam"]
+    refreshed = client.post(f"/api/daq/servers/{pks[1]}/configs/refresh", headers=headers)
+    assert len(refreshed.json()) == 2
+
+    ECCServer.objects.filter(pk=pks[2]).update(state=State.DESCRIBED)
+    response = client.post(
+        f"/api/daq/servers/{pks[0]}/config",
+        {"config": "mutant/standard/beam", "for_all": True},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 200
+    chosen = {r["name"]: r["selected_config"] for r in response.json()["individual_results"]}
+    assert chosen == {"ecc0": "mutant/standard/beam", "ecc1": "mutant/standard/beam", "ecc2": None}
+    assert experiment.ecc_servers.count() == 3
+
+
+def test_charlie_reads_no_configuration_list(client, ecc_sim, charlie):
+    server = make_ecc_server(make_experiment(), ecc_sim()[1])
+    for method, path in [("get", "configs"), ("post", "configs/refresh")]:
+        response = getattr(client, method)(
+            f"/api/daq/servers/{server.pk}/{path}", headers=auth(charlie)
+        )
+        assert response.status_code == 404
