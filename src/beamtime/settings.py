@@ -199,6 +199,8 @@ DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
 # host ("*": any), from which their log files may be read (README, "Run control").
 DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
 DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
+# The folder, per host, where its ECC server keeps its .xcfg files (archived with each run).
+DAQ_CONFIG_ROOTS = conf.envpathmap("DAQ_CONFIG_ROOTS")
 DAQ_STAGING_MIN_FREE = 0.05  # alarm when a router's staging disk has less free
 # Alarms are e-mailed to the experiment's coordinators through this SMTP server.
 EMAIL_HOST = conf.env("EMAIL_HOST", "localhost")

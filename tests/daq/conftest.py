@@ -7,3 +7,4 @@ def facility_networks(settings):
     tests of the default (loopback only) set DAQ_HOSTS themselves."""
     settings.DAQ_HOSTS = ["127.0.0.0/8", "::1/128", "localhost", "10.0.0.0/8", "192.168.0.0/16"]
     settings.DAQ_LOG_ROOTS = {}
+    settings.DAQ_CONFIG_ROOTS = {}

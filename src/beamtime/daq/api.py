@@ -20,6 +20,7 @@ from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
 from beamtime.daq.models import Experiment
 from beamtime.daq.observables import ObservableForm, reorder
+from beamtime.daq.run_diff import run_diff
 from beamtime.daq.runs import RunRefused, activate_experiment
 from beamtime.daq.runsheet import RunSheetForm, observable_field, run_table_csv
 from beamtime.daq.setup_forms import FORMS
@@ -262,6 +263,15 @@ def runs_csv(request):
     response = HttpResponse(run_table_csv(experiment), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slugify(experiment.name)}-runs.csv"'
     return response
+
+
+@router.get(
+    "/runs/{a}/diff/{b}",
+    summary="The ECC configurations (.xcfg files) of two runs compared, per server and step",
+)
+def diff_runs(request, a: int, b: int):
+    runs = active_experiment_for(request.user).runs
+    return run_diff(get_object_or_404(runs, run_number=a), get_object_or_404(runs, run_number=b))
 
 
 @router.patch("/runs/{number}", response=RunOut, summary="Fill in a run's metadata (the run sheet)")

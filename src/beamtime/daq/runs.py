@@ -1,6 +1,11 @@
 """Numbered runs: the rules for starting and stopping one, and the record of what the
 electronics were configured with when it started."""
 
+import hashlib
+import logging
+import re
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -10,6 +15,12 @@ from beamtime.configs.models import Change, Instrument
 from beamtime.daq.control import overall_state
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import Experiment, RunMetadata
+from beamtime.daq.workers import WorkerError, worker_for
+
+log = logging.getLogger("beamtime.daq")
+STEPS = ("describe", "prepare", "configure")
+XCFG_MAX_BYTES = 4 * 1024 * 1024
+CONFIG_NAME = re.compile(r"[\w+-][\w.+-]*")  # a file name part, never a path
 
 
 class RunRefused(Exception):
@@ -99,6 +110,7 @@ def archive_configs(experiment, servers, when, number: int, user) -> Change | No
             "describe": s.selected_config.describe,
             "prepare": s.selected_config.prepare,
             "configure": s.selected_config.configure,
+            **xcfg_contents(s),
         }
         for s in servers
     }
@@ -115,6 +127,44 @@ def archive_configs(experiment, servers, when, number: int, user) -> Change | No
     except store.ChangeRefused:  # a clock that went backwards: keep the run, link what was valid
         change = None
     return change or instrument.changes.order_by("-valid_from").first()
+
+
+def xcfg_contents(server) -> dict:
+    """The .xcfg files of ``server``'s selected set, read from the folder the facility names
+    for its host (settings.DAQ_CONFIG_ROOTS): ``{step}_xcfg`` (the text) and
+    ``{step}_sha256`` (of the bytes) per step. Nothing when the facility names no folder;
+    ``xcfg_error`` (and None for the steps) when a file cannot be read — the run goes on."""
+    roots = settings.DAQ_CONFIG_ROOTS
+    host = server.ip_address.strip().lower()
+    folders = [*roots.get(host, []), *roots.get("*", [])]
+    if not folders:
+        return {}
+    found = {}
+    try:
+        with worker_for(host) as worker:
+            for step in STEPS:
+                name = getattr(server.selected_config, step)
+                if not CONFIG_NAME.fullmatch(name):
+                    raise WorkerError(f"{name!r} is not a configuration file name")
+                data = read_first(worker, f"{step}-{name}.xcfg", folders)
+                found[f"{step}_xcfg"] = data.decode(errors="replace")
+                found[f"{step}_sha256"] = hashlib.sha256(data).hexdigest()
+    except WorkerError as exc:
+        log.warning("run configuration of %s not archived: %s", server.name, exc)
+        found = {f"{step}_{part}": None for step in STEPS for part in ("xcfg", "sha256")}
+        found["xcfg_error"] = "the .xcfg files could not be read"
+    return found
+
+
+def read_first(worker, filename: str, folders: list[str]) -> bytes:
+    """``filename`` from the first of ``folders`` that holds it (resolved inside it)."""
+    error = None
+    for folder in folders:
+        try:
+            return worker.read_within(f"{folder}/{filename}", [folder], XCFG_MAX_BYTES)
+        except WorkerError as exc:
+            error = exc
+    raise error
 
 
 def activate_experiment(experiment: Experiment) -> None:

@@ -12,6 +12,7 @@ from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
 from beamtime.daq.logs import LogRefused, read_log
 from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
+from beamtime.daq.run_diff import run_diff
 from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
 from beamtime.daq.status import status
 
@@ -128,6 +129,17 @@ def run_list_csv(request):
     response = HttpResponse(run_table_csv(experiment), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slugify(experiment.name)}-runs.csv"'
     return response
+
+
+def run_diff_page(request, a, b):
+    runs = active_experiment_for(request.user).runs
+    before = get_object_or_404(runs, run_number=a)
+    after = get_object_or_404(runs, run_number=b)
+    return render(
+        request,
+        "daq/run_diff.html",
+        {"before": before, "after": after, "servers": run_diff(before, after)},
+    )
 
 
 def run_sheet(request, number=None):

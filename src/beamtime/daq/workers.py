@@ -125,6 +125,13 @@ class Worker:
     def tail_within(self, path: str, roots: list[str], lines: int = 50) -> str:
         """``tail`` of a regular file that, symbolic links resolved, lies in one of ``roots``
         (themselves resolved); else UnsafePath."""
+        return self.tail(self._checked_within(path, roots), lines)
+
+    def read_within(self, path: str, roots: list[str], max_bytes: int) -> bytes:
+        """``read_file`` of a regular file inside one of ``roots``, as ``tail_within``."""
+        return self.read_file(self._checked_within(path, roots), max_bytes)
+
+    def _checked_within(self, path: str, roots: list[str]) -> str:
         real = self._realpath(path)
         real_roots = []
         for root in roots:
@@ -136,7 +143,7 @@ class Worker:
             raise UnsafePath(f"{self.host}: {path} is outside the allowed folders")
         if not self._is_regular_file(real):
             raise UnsafePath(f"{self.host}: {path} is not a regular file")
-        return self.tail(real, lines)
+        return real
 
     def organize_run(
         self, staging_directory: str, experiment_name: str, run_number: int
