@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "BEAMTIME_"
 TRUE = {"1", "true", "yes", "on"}
@@ -61,6 +62,18 @@ def envchoice(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = env(name, default).strip().lower()
     if raw not in choices:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def envzone(name: str, default: str) -> str:
+    """An IANA time zone name (``Europe/Paris``), checked against the zone database."""
+    raw = env(name, default).strip()
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{PREFIX}{name}={raw!r} is not a time zone (use a name like Europe/Paris or UTC)"
+        ) from None
     return raw
 
 

@@ -107,7 +107,8 @@ CACHES = {
 }
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The facility's time zone: pages show times in it (they are stored in UTC).
+TIME_ZONE = conf.envzone("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 

@@ -94,6 +94,7 @@ def ecc_instrument(experiment: Experiment) -> Instrument:
         name=name,
         title=f"ECC configurations of {experiment.name}",
         description="The configuration set each ECC server had selected when a run started.",
+        timezone=settings.TIME_ZONE,
     )
     Experiment.objects.filter(pk=experiment.pk).update(config_instrument=instrument)
     experiment.config_instrument = instrument
