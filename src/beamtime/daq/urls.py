@@ -26,5 +26,6 @@ urlpatterns = [
     path("runs.csv", views.run_list_csv, name="runs-csv"),
     path("runs/latest", views.run_sheet, name="run-sheet-latest"),
     path("runs/<int:number>", views.run_sheet, name="run-sheet"),
+    path("runs/<int:number>/files", views.run_files_page, name="run-files"),
     path("runs/<int:a>/diff/<int:b>", views.run_diff_page, name="run-diff"),
 ]

@@ -13,6 +13,7 @@ from beamtime.daq.logs import LogRefused, read_log
 from beamtime.daq.models import DataRouter, ECCServer
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
 from beamtime.daq.run_diff import run_diff
+from beamtime.daq.run_files import run_files
 from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
 from beamtime.daq.status import status
 
@@ -115,12 +116,10 @@ def easy_setup_page(request):
 def run_list(request):
     experiment = active_experiment_for(request.user)
     observables, rows = run_table(experiment)
-    # Where the reduction finds a run's filed files (the DAQ data source).
-    router = experiment.data_routers.exclude(staging_directory="").first()
     return render(
         request,
         "daq/run_list.html",
-        {"experiment": experiment, "observables": observables, "rows": rows, "router": router},
+        {"experiment": experiment, "observables": observables, "rows": rows},
     )
 
 
@@ -129,6 +128,11 @@ def run_list_csv(request):
     response = HttpResponse(run_table_csv(experiment), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slugify(experiment.name)}-runs.csv"'
     return response
+
+
+def run_files_page(request, number):
+    run = get_object_or_404(active_experiment_for(request.user).runs, run_number=number)
+    return render(request, "daq/run_files.html", {"run": run, "routers": run_files(run)})
 
 
 def run_diff_page(request, a, b):
