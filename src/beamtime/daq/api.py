@@ -71,6 +71,7 @@ class StatusOut(Schema):
     abort_reason: str
     transition: str
     run_limit_seconds: int | None
+    run_limit_bytes: int | None
     start_time: datetime | None
     run_duration: str | None
     individual_results: list[ServerOut]
@@ -192,9 +193,15 @@ def acknowledge_alarm(request, pk: int):
 class RunLimitIn(Schema):
     run_limit_seconds: int | None = Field(None, ge=10, le=7 * 24 * 3600)
     restart_after_limit: bool = False
+    run_limit_bytes: int | None = Field(None, ge=1, le=2**62)
+    stop_at_limit: bool = True  # False: only raise an alarm
 
 
-@router.put("/run-limit", response=RunLimitIn, summary="Stop runs after a duration (coordinators)")
+@router.put(
+    "/run-limit",
+    response=RunLimitIn,
+    summary="Stop runs after a duration or a data volume (coordinators)",
+)
 def set_run_limit(request, payload: RunLimitIn):
     experiment = coordinated_experiment_for(request.user, "set the run limit")
     Experiment.objects.filter(pk=experiment.pk).update(**payload.dict())

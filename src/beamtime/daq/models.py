@@ -40,6 +40,10 @@ class Experiment(models.Model):
     # Run limits: a run that records this long is stopped (and the next one started).
     run_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
     restart_after_limit = models.BooleanField(default=False)
+    # Stop after this many bytes of run files in the routers' staging folders, too.
+    run_limit_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # False: a run past its limit raises an alarm instead of being stopped.
+    stop_at_limit = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-is_active", "name"]

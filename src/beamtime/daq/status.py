@@ -21,6 +21,7 @@ def status(experiment: Experiment) -> dict:
         "abort_reason": run.abort_reason if run else "",
         "transition": experiment.transition,
         "run_limit_seconds": experiment.run_limit_seconds,
+        "run_limit_bytes": experiment.run_limit_bytes,
         "start_time": run.start_datetime if run else None,
         "run_duration": run.duration_string if run else None,
         "individual_results": [s.to_dict() for s in servers],

@@ -14,9 +14,10 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from beamtime.daq import control
+from beamtime.daq import alarms, control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter, ECCServer, Experiment, LogEntry, RunMetadata
+from beamtime.daq.workers import WorkerError, run_file_names, worker_for
 
 log = logging.getLogger("beamtime.daq")
 MAX_THREADS = 64
@@ -126,27 +127,63 @@ def file_run(experiment_pk: int, experiment_name: str, run_number: int) -> list[
     return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))
 
 
+def staged_bytes(experiment: Experiment) -> int:
+    """The bytes of run files waiting in the routers' staging folders (the current run's);
+    a router that cannot be reached counts nothing (its alarm says so)."""
+    total = 0
+    for router in experiment.data_routers.exclude(staging_directory=""):
+        try:
+            with worker_for(router.ip_address) as worker:
+                entries = worker.entries(router.staging_directory)
+        except WorkerError:
+            continue
+        total += sum(entries[name] for name in run_file_names(entries))
+    return total
+
+
+def limit_reached(experiment: Experiment, run: RunMetadata) -> str:
+    """Which limit ``run`` has reached ("" for none)."""
+    if (
+        experiment.run_limit_seconds
+        and run.duration.total_seconds() >= experiment.run_limit_seconds
+    ):
+        return f"its limit of {experiment.run_limit_seconds} s"
+    if experiment.run_limit_bytes and staged_bytes(experiment) >= experiment.run_limit_bytes:
+        return f"its limit of {experiment.run_limit_bytes} bytes"
+    return ""
+
+
 def enforce_run_limit(experiment: Experiment) -> str:
-    """Stop the recording run once it has lasted the experiment's limit, as Stop all does,
-    and start the next one if asked. Return what was done ("" when nothing was due)."""
+    """Stop the recording run once it has reached the experiment's limit (a duration, a data
+    volume), as Stop all does, and start the next one if asked. A run past its limit that is
+    not stopped (the experiment says alarm only, or another transition holds it) raises an
+    alarm, cleared when the run ends. Return what was done ("" when nothing was due)."""
     from beamtime.daq.runs import RunRefused, start_run, stop_run
 
     run = experiment.latest_run
-    limit = experiment.run_limit_seconds
-    if not limit or run is None or run.state != RunMetadata.RECORDING:
+    if run is None:
         return ""
-    if run.duration.total_seconds() < limit:
+    alarm_key = "run-limit"
+    reached = limit_reached(experiment, run) if run.state == RunMetadata.RECORDING else ""
+    if not reached:
+        alarms.clear_alarm(experiment.pk, alarm_key)
         return ""
+    if not experiment.stop_at_limit:
+        alarms.raise_alarm(experiment.pk, alarm_key, f"run {run.run_number} is past {reached}")
+        return "alarm"
     try:
         claim(experiment, "stop (run limit)")
-    except Busy:
-        return ""  # someone acts already: look again at the next beat
+    except Busy:  # someone acts already: say so, and look again at the next beat
+        alarms.raise_alarm(
+            experiment.pk, alarm_key, f"run {run.run_number} is past {reached} and still records"
+        )
+        return ""
     try:
         stopped = stop_run(experiment)
         LogEntry.objects.create(
             experiment=experiment,
             source=str(stopped),
-            message=f"stopped after its limit of {limit} s",
+            message=f"stopped after {reached}",
         )
         stop_all(experiment.pk, stopped.run_number)
     finally:

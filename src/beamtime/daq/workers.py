@@ -70,6 +70,11 @@ def _matching(entries: dict[str, int | None], pattern: str) -> list[str]:
     return sorted(n for n, size in entries.items() if size is not None and fnmatchcase(n, pattern))
 
 
+def run_file_names(entries: dict[str, int | None]) -> list[str]:
+    """The run files (regular files matching RUN_FILES) among a folder's entries."""
+    return _matching(entries, RUN_FILES)
+
+
 class Worker:
     """One worker node. Subclasses supply the primitives below the line."""
 
