@@ -173,6 +173,9 @@ def test_coordinators_set_a_data_volume_limit_or_an_alarm_only(client, alice):
     assert (experiment.run_limit_bytes, experiment.stop_at_limit) == (50 * 10**9, False)
     status = client.get("/api/daq/status", headers=auth(alice)).json()
     assert status["run_limit_bytes"] == 50 * 10**9
+    assert status["stop_at_limit"] is False
+    client.force_login(alice)
+    assert "(an alarm after 46.6\xa0GB)" in client.get("/daq/").content.decode()
     bad = client.put(
         "/api/daq/run-limit",
         {"run_limit_bytes": 0},

@@ -72,6 +72,7 @@ class StatusOut(Schema):
     transition: str
     run_limit_seconds: int | None
     run_limit_bytes: int | None
+    stop_at_limit: bool
     start_time: datetime | None
     run_duration: str | None
     individual_results: list[ServerOut]

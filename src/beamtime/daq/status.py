@@ -22,6 +22,7 @@ def status(experiment: Experiment) -> dict:
         "transition": experiment.transition,
         "run_limit_seconds": experiment.run_limit_seconds,
         "run_limit_bytes": experiment.run_limit_bytes,
+        "stop_at_limit": experiment.stop_at_limit,
         "start_time": run.start_datetime if run else None,
         "run_duration": run.duration_string if run else None,
         "individual_results": [s.to_dict() for s in servers],
