@@ -73,6 +73,10 @@ def test_material_names_become_layer_names():
         ("sample = silicon(0, 2) | Material('Xx')(10, 2) | air\n", "line 1: 'Xx' is not"),
         ("M = MixedExperiment(samples=[a, b])\n", "line 1: MixedExperiment cannot"),
         ("ni = Material('Ni')\nni.rho.range(9, 10)\n", "line 2: Material('Ni') has no rho"),
+        (
+            "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=True)\n",
+            "line 2: back reflectivity",
+        ),
     ],
 )
 def test_bad_scripts_say_where(text, message):
@@ -204,6 +208,24 @@ M = Experiment(probe=probe, sample=stack)
     experiment, model, r = _refl1d_and_beamtime(text)
     np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
     assert [la.name for la in model.all_layers()] == ["air", "gold", "Ni", "sapphire"]
+
+
+def test_materials_take_their_sld_at_the_probe_s_wavelength():
+    import numpy as np
+
+    # as refl1d's nickel film example: the absorption of nickel depends on the wavelength
+    text = """
+import numpy
+from refl1d.names import Material, Experiment, NeutronProbe, FitProblem, silicon, air
+nickel = Material("Ni")
+sample = silicon(0, 5) | nickel(100, 5) | air
+sample[1].thickness.pm(50)
+probe = NeutronProbe(T=numpy.linspace(0.05, 5, 100), dT=0.01, L=4.75, dL=0.0475)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert model.layers[0].isld.value > 0
 
 
 line = st.sampled_from(

@@ -23,6 +23,7 @@ are skipped; any other statement that touches it is refused, naming its line.
 """
 
 import ast
+import contextlib
 import keyword
 import math
 import re
@@ -96,6 +97,7 @@ class _Reader:
     probe: dict = field(default_factory=lambda: {"intensity": _P(1.0), "background": _P(0.0)})
     sample: tuple[list[_Slab], int] | None = None
     q_range: tuple[float, float] = (0.0, 1.0)
+    wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -125,24 +127,25 @@ def _number(node: ast.expr, line: int) -> float:
     return number
 
 
-def _sld(formula: str, density, line: int) -> tuple[float, float]:
+def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float]:
     try:
         compound = periodictable.formula(formula)
         if density is None:
             density = compound.density
         if density is None:
             _fail(line, f"Material({formula!r}) needs a density=")
-        rho, irho, _ = nsf.neutron_sld(compound, density=1.0)
+        # as refl1d: the SLD at density 1, scaled by the density, at the probe's wavelength
+        rho, irho, _ = nsf.neutron_sld(compound, density=1.0, wavelength=wavelength)
     except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
         _fail(line, f"{formula!r} is not a chemical formula periodictable knows")
     return rho * density, irho * density
 
 
-def _known(name: str, line: int) -> _Material:
+def _known(name: str, line: int, wavelength: float) -> _Material:
     if name == "air":
         return _Material("air", _P(0.0), _P(0.0))
     label, formula, density = KNOWN[name]
-    return _Material(label, *map(_P, _sld(formula, density, line)), formula=formula)
+    return _Material(label, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
 
 
 def _arguments(call: ast.Call, names: tuple[str, ...], line: int) -> dict[str, ast.expr]:
@@ -166,10 +169,10 @@ def _text(node: ast.expr, line: int) -> str:
     return node.value
 
 
-def _material_call(call: ast.Call, kind: str, line: int) -> _Material:
+def _material_call(call: ast.Call, kind: str, line: int, wavelength: float) -> _Material:
     if kind == "Vacuum":
         _arguments(call, (), line)
-        return _known("air", line)
+        return _known("air", line, wavelength)
     if kind == "SLD":
         given = _arguments(call, ("name", "rho", "irho"), line)
         name = _text(given["name"], line) if "name" in given else "SLD"
@@ -181,7 +184,7 @@ def _material_call(call: ast.Call, kind: str, line: int) -> _Material:
     formula = _text(given["formula"], line)
     density = _number(given["density"], line) if "density" in given else None
     name = _text(given["name"], line) if "name" in given else formula
-    return _Material(name, *map(_P, _sld(formula, density, line)), formula=formula)
+    return _Material(name, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
 
 
 def _slab(material: _Material, call: ast.Call, line: int, names=("thickness", "interface")):
@@ -224,10 +227,10 @@ class _Evaluator:
                 if name in env:
                     return env[name]
                 if name in KNOWN or name == "air":
-                    return _known(name, line)
+                    return _known(name, line, self.reader.wavelength)
                 _fail(line, f"{name} is not a material, slab or parameter defined above")
             case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
-                return _material_call(node, kind, line)
+                return _material_call(node, kind, line, self.reader.wavelength)
             case ast.Call(func=ast.Name(id="Slab")):
                 given = _arguments(node, ("material", "thickness", "interface"), line)
                 material = self.value(given.get("material", ast.Constant(None)), line)
@@ -305,6 +308,35 @@ class _Evaluator:
         placeholder = f"_p{len(self.refs)}"
         self.refs[placeholder] = self.param(node, line)
         return ast.Name(placeholder)
+
+
+def _probe(reader: _Reader, tree: ast.Module) -> None:
+    """The wavelength of the script's NeutronProbe(L=number), at which refl1d computes the
+    SLD of a Material; refuse what Beamtime's Q-based data cannot represent."""
+    found = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        line = getattr(node, "lineno", 1)
+        if name in ("XrayProbe", "PolarizedNeutronProbe", "PolarizedQProbe"):
+            _fail(line, f"{name}: Beamtime fits unpolarized neutron data")
+        if name != "NeutronProbe":
+            continue
+        for keyword_ in node.keywords:
+            if keyword_.arg == "back_reflectivity" and not (
+                isinstance(keyword_.value, ast.Constant) and keyword_.value.value is False
+            ):
+                _fail(line, "back reflectivity: reverse the stack instead (front ↔ back)")
+            if keyword_.arg == "L":
+                with contextlib.suppress(ScriptError):  # else, from data: 1.798 Å is used
+                    found[_number(keyword_.value, line)] = line
+    if len(found) > 1:
+        _fail(max(found.values()), "probes at different wavelengths: Beamtime reads one sample")
+    for wavelength, line in found.items():
+        if wavelength <= 0:
+            _fail(line, "the wavelength L must be positive")
+        reader.wavelength = wavelength
 
 
 def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> None:
@@ -402,6 +434,7 @@ def model_from_script(text: str) -> LayerModel:
     reader = _Reader()
     evaluator = _Evaluator(reader)
     try:
+        _probe(reader, tree)
         for statement in tree.body:
             _statement(reader, evaluator, statement)
         if reader.sample is None and isinstance(reader.env.get("sample"), list):
