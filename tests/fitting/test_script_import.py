@@ -71,6 +71,8 @@ def test_material_names_become_layer_names():
             "line 3: the constraint refers to a parameter that is not in the sample",
         ),
         ("sample = silicon(0, 2) | Material('Xx')(10, 2) | air\n", "line 1: 'Xx' is not"),
+        ("\nsample = silicon(0, 2) | Material('((')(10, 2) | air\n", "line 2: '((' is not"),
+        ("sample = silicon(0, 2) | Material('')(10, 2) | air\n", "line 1: '' is not"),
         ("M = MixedExperiment(samples=[a, b])\n", "line 1: MixedExperiment cannot"),
         ("ni = Material('Ni')\nni.rho.range(9, 10)\n", "line 2: Material('Ni') has no rho"),
         (

@@ -130,14 +130,15 @@ def _number(node: ast.expr, line: int) -> float:
 def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float]:
     try:
         compound = periodictable.formula(formula)
-        if density is None:
-            density = compound.density
-        if density is None:
-            _fail(line, f"Material({formula!r}) needs a density=")
-        # as refl1d: the SLD at density 1, scaled by the density, at the probe's wavelength
-        rho, irho, _ = nsf.neutron_sld(compound, density=1.0, wavelength=wavelength)
-    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
+    except Exception:  # periodictable's parser raises several kinds (pyparsing's among them)
+        compound = None
+    if compound is None or not compound.atoms:
         _fail(line, f"{formula!r} is not a chemical formula periodictable knows")
+    density = compound.density if density is None else density
+    if density is None:
+        _fail(line, f"Material({formula!r}) needs a density=")
+    # as refl1d: the SLD at density 1, scaled by the density, at the probe's wavelength
+    rho, irho, _ = nsf.neutron_sld(compound, density=1.0, wavelength=wavelength)
     return rho * density, irho * density
 
 
@@ -439,15 +440,15 @@ def model_from_script(text: str) -> LayerModel:
             _statement(reader, evaluator, statement)
         if reader.sample is None and isinstance(reader.env.get("sample"), list):
             reader.sample = (reader.env["sample"], -1)
+        if reader.sample is None or len(reader.sample[0]) < 2:
+            raise ModelError(
+                "script",
+                "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
+                "Experiment(sample=…) or named sample, with a front and a back medium",
+            )
+        return _assemble(reader, evaluator.refs)
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
-    if reader.sample is None or len(reader.sample[0]) < 2:
-        raise ModelError(
-            "script",
-            "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
-            "Experiment(sample=…) or named sample, with a front and a back medium",
-        )
-    return _assemble(reader, evaluator.refs)
 
 
 def _names(slabs: list[_Slab]) -> list[str]:
