@@ -265,3 +265,31 @@ def test_any_sequence_of_refl1d_lines_is_a_model_or_an_error_naming_where(lines)
         model_from_script("\n".join(lines))
     except ModelError as error:
         assert error.field != "script" or "line" in str(error) or "no sample" in str(error)
+
+
+template = st.sampled_from(
+    [
+        "m = Material({t!r}, density={n})",
+        "m = SLD(name={t!r}, rho={n}, irho={n})",
+        "sample = silicon(0, {n}) | m({n}, {n}) | air",
+        "sample[{n}].thickness.pm({n})",
+        "sample[1].interface.pmp({n}, {n})",
+        "m.rho.range({n}, {n})",
+        "sample[1].thickness = {t}",
+        "probe = NeutronProbe(T=T, L={n})",
+        "keep = (Q >= {n}) & (Q <= {n})",
+    ]
+)
+filled = st.tuples(
+    template,
+    st.text(max_size=12),
+    st.one_of(st.integers(-(10**30), 10**30), st.floats(allow_nan=True)).map(repr),
+).map(lambda t: t[0].format(t=t[1], n=t[2]))
+
+
+@given(st.lists(filled, max_size=8))
+def test_odd_values_in_refl1d_lines_are_a_model_or_an_error_naming_where(lines):
+    try:
+        model_from_script("\n".join(lines))
+    except ModelError as error:
+        assert error.field != "script" or "line" in str(error) or "no sample" in str(error)
