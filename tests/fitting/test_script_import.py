@@ -34,6 +34,21 @@ def test_the_stack_is_read_as_refl1d_builds_it_from_the_substrate_up():
     assert (model.layers[0].roughness.value, model.back.roughness.value) == (2.0, 5.0)
 
 
+def test_a_stack_s_slabs_by_name_and_an_instrument_s_simulation():
+    text = """
+from refl1d.names import *
+nickel = Material("Ni")
+stack = silicon(0, 5) | nickel(100, 5) | air
+substrate, film, ambient = stack
+film.thickness.range(50, 150)
+instrument = SNS.Liquids()
+M = instrument.simulate(stack, T=[0.3, 0.7], slits=[0.06, 0.14], uncertainty=5)
+"""
+    model = model_from_script(text)
+    assert [la.name for la in model.all_layers()] == ["air", "Ni", "Si"]
+    assert (model.layers[0].thickness.min, model.layers[0].thickness.max) == (50, 150)
+
+
 def test_material_names_become_layer_names():
     model = model_from_script("sample = SLD('Si')(0, 0) | SLD('B+1')(5, 0) | SLD('2')(1, 0) | air")
     assert [layer.name for layer in model.all_layers()] == ["air", "L2", "B_1", "Si"]

@@ -10,7 +10,8 @@ or one written by hand in the style of refl1d's documentation. The script is par
   bare material (thickness and interface 0), stacked with ``|`` from the substrate (the back
   medium) up to the front medium the neutrons come from, a slab's interface being the
   roughness on its upper (front) side, as refl1d reads them;
-- the sample: the one given to ``Experiment(sample=…)``, else the variable ``sample``;
+- the sample: the one given to ``Experiment(sample=…)`` or ``instrument.simulate(…)``, else
+  the variable ``sample``; its slabs may be named (``substrate, film, ambient = sample``);
 - on a parameter (``sample[i].thickness``/``.interface``/``.material.rho``/``.irho``, the same
   through variables, ``nickel.rho``, ``probe.intensity``/``.background``): ``.value = x``,
   ``.range(lo, hi)``, ``.pm(x)``, ``.pmp(p)`` (bumps' rounded ranges), and constraints
@@ -340,21 +341,32 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
         reader.wavelength = wavelength
 
 
+def _experiment(node: ast.AST) -> bool:
+    """``Experiment(sample=…)`` or an instrument's ``.simulate(sample, …)``."""
+    return isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Name) and node.func.id == "Experiment")
+        or (isinstance(node.func, ast.Attribute) and node.func.attr == "simulate")
+    )
+
+
 def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> None:
     line = statement.lineno
     env = reader.env
     for child in ast.walk(statement):  # the sample is the one the experiment is given
-        if isinstance(child, ast.Call) and isinstance(child.func, ast.Name):
-            if child.func.id == "Experiment":
-                given = {k.arg: k.value for k in child.keywords} | dict(
-                    zip(("sample",), child.args, strict=False)
-                )
-                if "sample" in given:
-                    if reader.sample is not None:
-                        _fail(line, "a second Experiment: Beamtime reads one sample")
-                    reader.sample = (evaluator.stack(given["sample"], line), line)
-            elif child.func.id in ("MixedExperiment", "FreeformInterface", "Magnetism"):
-                _fail(line, f"{child.func.id} cannot be represented by a layer model")
+        if _experiment(child):
+            given = {k.arg: k.value for k in child.keywords} | dict(
+                zip(("sample",), child.args, strict=False)
+            )
+            if "sample" in given:
+                if reader.sample is not None:
+                    _fail(line, "a second Experiment: Beamtime reads one sample")
+                reader.sample = (evaluator.stack(given["sample"], line), line)
+        elif isinstance(child, ast.Call) and getattr(child.func, "id", "") in (
+            "MixedExperiment",
+            "FreeformInterface",
+            "Magnetism",
+        ):
+            _fail(line, f"{child.func.id} cannot be represented by a layer model")
     match statement:
         case ast.Import() | ast.ImportFrom():
             return
@@ -368,14 +380,23 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             return
         case ast.Assign(targets=[ast.Name(id=name)], value=value):
             if any(
-                isinstance(c, ast.Call)
-                and isinstance(c.func, ast.Name)
-                and c.func.id in ("Experiment", "FitProblem")
+                _experiment(c)
+                or (isinstance(c, ast.Call) and getattr(c.func, "id", "") == "FitProblem")
                 for c in ast.walk(value)
             ) or not evaluator.touches(value):
                 env.pop(name, None)  # the probe, data or the fit problem: not the sample
                 return
             env[name] = evaluator.value(value, line)
+            return
+        case ast.Assign(targets=[ast.Tuple(elts=names)], value=value) if all(
+            isinstance(n, ast.Name) for n in names
+        ) and evaluator.touches(value):  # the slabs of a stack: a, b, c = sample
+            slabs = evaluator.value(value, line)
+            if not isinstance(slabs, list) or len(slabs) != len(names):
+                _fail(
+                    line, f"{len(names)} names for something that is not a stack of as many slabs"
+                )
+            env.update((n.id, slab) for n, slab in zip(names, slabs, strict=True))
             return
         case ast.Assign(targets=[ast.Attribute(value=owner, attr="value")], value=value) if (
             evaluator.touches(owner)
