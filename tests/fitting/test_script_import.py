@@ -66,6 +66,10 @@ def test_material_names_become_layer_names():
         ),
         ("sample = SLD('Si')(0, 0) | SLD('A')(-5, 0) | SLD('air')(0, 0)\n", "layers.0.thickness"),
         ("sample = SLD('Si')(0, 0) | SLD('air')(0, 3)\n", "line 1: the last slab is the front"),
+        (
+            "x = 1\n\nsample = silicon(0, 0) | SLD('air')(0, 3)\n",
+            "line 3: the last slab is the front",
+        ),
         ("sample = SLD('Si')(5, 0) | SLD('air')(0, 0)\n", "line 1: the first slab"),
         (
             f"sample = SLD('Si')(0, 0) | SLD('A')({'9' * 400}, 0) | SLD('air')(0, 0)\n",

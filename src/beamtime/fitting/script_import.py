@@ -99,6 +99,7 @@ class _Reader:
     sample: tuple[list[_Slab], int] | None = None
     q_range: tuple[float, float] = (0.0, 1.0)
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
+    defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -387,6 +388,7 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
                 env.pop(name, None)  # the probe, data or the fit problem: not the sample
                 return
             env[name] = evaluator.value(value, line)
+            reader.defined[name] = line
             return
         case ast.Assign(targets=[ast.Tuple(elts=names)], value=value) if all(
             isinstance(n, ast.Name) for n in names
@@ -460,7 +462,7 @@ def model_from_script(text: str) -> LayerModel:
         for statement in tree.body:
             _statement(reader, evaluator, statement)
         if reader.sample is None and isinstance(reader.env.get("sample"), list):
-            reader.sample = (reader.env["sample"], -1)
+            reader.sample = (reader.env["sample"], reader.defined.get("sample", 1))
         if reader.sample is None or len(reader.sample[0]) < 2:
             raise ModelError(
                 "script",
@@ -489,7 +491,6 @@ def _names(slabs: list[_Slab]) -> list[str]:
 
 def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     slabs, line = reader.sample
-    line = max(line, 1)
     names = _names(slabs)
     back, front = 0, len(slabs) - 1
     where: dict[int, str] = {}  # id(_P) → its Beamtime name (the first place it is used)
