@@ -2,7 +2,7 @@ import contextlib
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beamtime.fitting.layers import LayerModel, ModelError
@@ -115,6 +115,7 @@ def test_code_in_a_script_is_never_run(tmp_path):
     assert not marker.exists()
 
 
+@settings(deadline=None)  # periodictable loads its tables on first use
 @given(st.text(max_size=200))
 def test_any_text_is_a_model_or_a_model_error(text):
     with contextlib.suppress(ModelError):
@@ -278,6 +279,7 @@ line = st.sampled_from(
 )
 
 
+@settings(deadline=None)  # periodictable loads its tables on first use
 @given(st.lists(line, max_size=12))
 def test_any_sequence_of_refl1d_lines_is_a_model_or_an_error_naming_where(lines):
     try:
@@ -306,6 +308,7 @@ filled = st.tuples(
 ).map(lambda t: t[0].format(t=t[1], n=t[2]))
 
 
+@settings(deadline=None)  # periodictable loads its tables on first use
 @given(st.lists(filled, max_size=8))
 def test_odd_values_in_refl1d_lines_are_a_model_or_an_error_naming_where(lines):
     try:
