@@ -435,3 +435,21 @@ def test_run_control_is_not_delayed_by_running_fits(home):
     finally:
         server.stop()
         server.close()
+
+
+def test_a_web_only_host_runs_no_workers_and_no_beat(home):
+    server = Server(home, "--web-only")
+    try:
+        server.wait_printed(r"Beamtime is running", timeout=START_TIMEOUT)
+        body = None
+        deadline = time.monotonic() + START_TIMEOUT
+        while body is None and time.monotonic() < deadline:
+            body = health(server.url)
+            time.sleep(0.5)
+        assert set(child_pids(home)) == {"redis", "gunicorn"}
+        assert body["status"] == "degraded"
+        assert body["database"]["ok"] and body["redis"]["ok"]
+        assert body["workers"]["error"] == "no Celery worker answered within 1 s"
+    finally:
+        server.stop()
+        server.close()
