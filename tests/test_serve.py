@@ -404,7 +404,8 @@ while FitJob.objects.filter(state="running").count() < 2 and time.monotonic() < 
     time.sleep(0.2)
 print("RUNNING", FitJob.objects.filter(state="running").count())
 time.sleep(2)
-print("SENT", tasks.refresh_state_all.delay().id, time.time())
+sent = time.time()
+print("SENT", tasks.refresh_state_all.delay().id, sent)
 """
 
 
