@@ -1,6 +1,7 @@
 """FPlane service figures: how the lookup of a configuration scales with the length of the
-history (10², 10⁴, 10⁶ entries), and GET /fplane/<date> under load from a second process,
-beside a plain static file server (`python -m http.server`) serving one pre-rendered file.
+history (10², 10⁴, 10⁶ entries; then with 100 corrections and 10 tags), and GET
+/fplane/<date> under load from a second process, beside a bare Django view of the same
+server answering the same bytes (bench/bare_urls.py).
 
     .venv/bin/python bench/fplane.py [--quick] [--clients 8] [--duration 10]
 
@@ -23,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
-from serve import start_serve, static_server  # noqa: E402
+from serve import start_serve  # noqa: E402
 
 T0 = datetime(2016, 1, 1, 18, tzinfo=UTC)
 YEARS5 = 1826  # days in five years, one of them a leap year
@@ -120,14 +121,41 @@ def lookup_figures(home: Path, entries: int, samples: int) -> dict:
     filled = time.monotonic() - t0
     assert ConfigEntry.objects.count() == entries
     rng = random.Random(1)
+    plain = time_lookups(instrument, first, last, rng, samples)
+    # Corrections and tags: 100 revisions of short intervals, a published tag every 10.
+    slots = sorted(instrument.slots.values_list("name", flat=True))
+    tags = []
+    for i in range(100):
+        if i % 10 == 0:
+            tags.append(store.tag(instrument, f"R{i // 10}", publish=True).as_of)
+        latest = min(last, datetime.now(UTC) - timedelta(days=1))  # no start ahead of now
+        start = first + (latest - first) * rng.random()
+        store.correct(
+            instrument,
+            {rng.choice(slots): unit(0, 10_000 + i)},
+            valid_from=start,
+            valid_until=start + timedelta(hours=5),
+            reason="bench",
+        )
+    revised = time_lookups(instrument, first, last, rng, samples)
+    tagged = time_lookups(instrument, first, last, rng, samples, tags)
+    return {"fill": filled, "plain": plain, "revised": revised, "tagged": tagged}
+
+
+def time_lookups(instrument, first, last, rng, samples: int, tags=None) -> dict:
+    """Median and p99 of configuration_at at random instants (as known at a random tag)."""
+    from beamtime.configs import store
+
     store.configuration_at(instrument, last)  # warm the connection and the page cache
     times = []
     for _ in range(samples):
         when = first + (last - first) * rng.random()
+        as_of = rng.choice(tags) if tags else None
         t0 = time.perf_counter()
-        assert len(store.configuration_at(instrument, when)) == instrument.slots.count()
+        found = store.configuration_at(instrument, when, as_of)
         times.append(time.perf_counter() - t0)
-    return {"fill": filled, "p50": percentile(times, 50), "p99": percentile(times, 99)}
+        assert len(found) == instrument.slots.count()
+    return {"p50": percentile(times, 50), "p99": percentile(times, 99)}
 
 
 def build_history(home: Path) -> None:
@@ -189,40 +217,42 @@ def main():
     for entries in sizes:
         with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
             r = in_fresh_process(lookup_figures, Path(tmp), entries, max(args.samples, 2))
-        print(
-            f"configuration_at, {entries:>9,} entries: median {r['p50'] * 1e3:6.2f} ms, "
-            f"p99 {r['p99'] * 1e3:6.2f} ms   (fill {r['fill']:.0f} s)"
-        )
+        for kind, label in [
+            ("plain", ""),
+            ("revised", " + 100 revisions, latest"),
+            ("tagged", " + 100 revisions, as of 1 of 10 tags"),
+        ]:
+            print(
+                f"configuration_at, {entries:>9,} entries{label}: median "
+                f"{r[kind]['p50'] * 1e3:6.2f} ms, p99 {r[kind]['p99'] * 1e3:6.2f} ms"
+            )
+        print(f"  (fill {r['fill']:.0f} s)")
 
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         home = Path(tmp) / "var"
         in_fresh_process(build_history, home)
-        proc, url, _ = start_serve(home)
+        anchor_file = Path(tmp) / f"fplane{ANCHOR_DATE}.txt"
+        os.environ["FPLANE_BENCH_FILE"] = str(anchor_file)  # read by bench/bare_urls.py
+        proc, url, _ = start_serve(home, "bare_settings")
         try:
-            files = Path(tmp) / "files"
-            files.mkdir()
             with urllib.request.urlopen(f"{url}fplane/{ANCHOR_DATE}{QUERY}", timeout=30) as r:
-                (files / f"fplane{ANCHOR_DATE}.txt").write_bytes(r.read())
+                anchor_file.write_bytes(r.read())
             port = int(url.rsplit(":", 1)[1].strip("/"))
             site = in_fresh_process(load, port, "/fplane/{date}" + QUERY, args.clients, duration)
-            with static_server(files) as anchor_url:
-                anchor_port = int(anchor_url.rsplit(":", 1)[1].strip("/"))
-                anchor = in_fresh_process(
-                    load, anchor_port, f"/fplane{ANCHOR_DATE}.txt", args.clients, duration
-                )
+            anchor = in_fresh_process(load, port, "/bare/{date}", args.clients, duration)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     print(
-        f"GET /fplane/<date>, 5 years of daily changes ({YEARS5 + 99} entries), "
-        f"{args.clients} clients, {duration:.0f} s:"
+        f"GET /fplane/<date>, 5 years of daily changes ({YEARS5} changes), "
+        f"{args.clients} clients, {duration:.0f} s, one server (gunicorn, 2 workers):"
     )
-    for name, r in [("beamtime (gunicorn, 2 workers)", site), ("python -m http.server", anchor)]:
+    for name, r in [("GET /fplane/<date>", site), ("bare view, same bytes", anchor)]:
         print(
             f"  {name:31s} {r['rps']:7.0f} req/s  p50 {r['p50'] * 1e3:6.1f} ms  "
             f"p99 {r['p99'] * 1e3:6.1f} ms"
         )
-    print(f"  ratio (beamtime / anchor req/s): {site['rps'] / anchor['rps']:.2f}")
+    print(f"  ratio (fplane / bare view req/s): {site['rps'] / anchor['rps']:.2f}")
 
 
 if __name__ == "__main__":

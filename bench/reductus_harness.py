@@ -35,6 +35,7 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   sample_broadening     normalize(monitor) -> sample_broadening(--broadening)
   detector_dead_time    detector_dead_time(--nonparalyzing, --paralyzing) -> normalize(monitor)
   monitor_dead_time     monitor_dead_time(--nonparalyzing, --paralyzing) -> normalize(monitor)
+  dark_current          dark_current(--dark c1,c2,..., --dark-cov v11,v12,...) -> normalize
 
 --sample-width W loads with super_load(sample_width=W) (the sample as a slit in dT).
   estimate_polarization normalize(monitor) -> join the intensity scans ->
@@ -97,6 +98,7 @@ CASES = (
     "sample_broadening",
     "detector_dead_time",
     "monitor_dead_time",
+    "dark_current",
     "estimate_polarization",
     "correct_polarization",
     "spin_asymmetry",
@@ -135,11 +137,14 @@ def by_polarization(datasets):
     return {d.polarization: d for d in datasets}
 
 
-def subtract(datasets):
+def subtract(datasets, align="none"):
     """Join each intent group, then subtract joined backgrounds of the same polarization."""
     spec, backp, backm, intensity, _rock, _other = steps.group_by_intent(datasets)
     spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
-    out = [steps.subtract_background(s, backp.get(p), backm.get(p)) for p, s in spec.items()]
+    out = [
+        steps.subtract_background(s, backp.get(p), backm.get(p), align=align)
+        for p, s in spec.items()
+    ]
     return out, intensity
 
 
@@ -174,13 +179,19 @@ def run(case, files, a):
     if case == "detector_dead_time":
         data = [steps.detector_dead_time(d, None, **dead_time) for d in data]
         params["detector_dead_time"] = dead_time
+    if case == "dark_current":
+        dark = dict(poly_coeff=[float(c) for c in a.dark.split(",")])
+        if a.dark_cov:
+            dark["poly_cov"] = [float(c) for c in a.dark_cov.split(",")]
+        data = steps.dark_current(data, **dark)[0]
+        params["dark_current"] = dark
     if case == "monitor_dead_time":
         data = [steps.monitor_dead_time(d, None, **dead_time) for d in data]
         params["monitor_dead_time"] = dead_time
     base = case.removeprefix("normalize_") if case.startswith("normalize_") else "monitor"
     params["normalize"] = base
     data = normalize(data, base)
-    if case.startswith("normalize_") or case.endswith("_dead_time"):
+    if case.startswith("normalize_") or case.endswith("_dead_time") or case == "dark_current":
         return data, params
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
@@ -247,8 +258,8 @@ def run(case, files, a):
             params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"
             out = [steps.correct_footprint(d, copy.deepcopy(fitted)) for d in out]
         return out, params
-    params["subtract_background"] = dict(align="none", ordinate="Qz (Qz_basis='actual')")
-    out, intensity = subtract(data)
+    params["subtract_background"] = dict(align=a.align, ordinate="Qz (Qz_basis='actual')")
+    out, intensity = subtract(data, a.align)
     if case == "background":
         return out, params
     base = by_polarization(steps.join(intensity))
@@ -323,6 +334,7 @@ def main():
     p.add_argument("--xs", default="++", help="extract_xs's cross-section")
     p.add_argument("--theta-offset", type=float, default=0.0, help="degrees")
     p.add_argument("--frbalance", type=float, default=50.0, help="percent")
+    p.add_argument("--align", default="none", help="subtract_background's align")
     p.add_argument("--qmin", type=float, default=None, help="fit_footprint range")
     p.add_argument("--qmax", type=float, default=None, help="fit_footprint range")
     p.add_argument("--origin", action="store_true", help="fit_footprint through the origin")
@@ -336,6 +348,8 @@ def main():
     p.add_argument("--broadening", type=float, default=0.0, help="degrees, 1-sigma")
     p.add_argument("--sample-width", type=float, default=None, help="mm, for super_load")
     p.add_argument("--nonparalyzing", type=float, default=0.0, help="dead time, us")
+    p.add_argument("--dark", default="0", help="dark_current's poly_coeff, comma-separated")
+    p.add_argument("--dark-cov", default="", help="dark_current's poly_cov, comma-separated")
     p.add_argument("--paralyzing", type=float, default=0.0, help="dead time, us")
     p.add_argument("--key", default="intent", help="filter's key")
     p.add_argument("--comparator", default="eq", help="filter's comparator")

@@ -80,11 +80,16 @@ def static_server(directory: Path):
         proc.wait(30)
 
 
-def start_serve(home: Path, **settings: str):
-    """``beamtime serve`` on a free port with a home of its own and BEAMTIME_<settings>."""
+def start_serve(home: Path, settings_module: str = "beamtime.settings", **settings: str):
+    """``beamtime serve`` on a free port with a home of its own and BEAMTIME_<settings>; a
+    settings module other than Beamtime's is looked for in bench/ too."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEAMTIME_")}
-    env.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
+    env.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE=settings_module)
+    if settings_module != "beamtime.settings":
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(__file__).parent), env.get("PYTHONPATH")])
+        )
     env.update({f"BEAMTIME_{name}": value for name, value in settings.items()})
     t0 = time.monotonic()
     proc = subprocess.Popen(

@@ -184,6 +184,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-ecc-states": _every(3.0, "beamtime.daq.tasks.refresh_state_all"),
     "check-data-routers": _every(10.0, "beamtime.daq.tasks.check_routers"),
     "retry-filing": _every(5.0, "beamtime.daq.tasks.retry_filing"),
+    "run-limits": _every(5.0, "beamtime.daq.tasks.enforce_run_limits"),
     "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
 # ECC servers: seconds to wait for an answer, and for a transition to finish.
@@ -198,6 +199,7 @@ DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
 # host ("*": any), from which their log files may be read (README, "Run control").
 DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
 DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
+DAQ_STAGING_MIN_FREE = 0.05  # alarm when a router's staging disk has less free
 # Alarms are e-mailed to the experiment's coordinators through this SMTP server.
 EMAIL_HOST = conf.env("EMAIL_HOST", "localhost")
 EMAIL_PORT = conf.envint("EMAIL_PORT", 25)

@@ -151,11 +151,17 @@ def test_a_router_waiting_to_file_and_a_refused_log(live_server, page):
         filing_next_try=timezone.now() + timedelta(seconds=40),
     )
     ECCServer.objects.update(log_path="/etc/passwd")  # saved before the log folders existed
+    from beamtime.daq.models import Alarm
+
+    Alarm.objects.create(
+        experiment=experiment, key="filing:ecc0-router0", message="run 7 could not be filed"
+    )
     log_in(page, live_server, "/daq/")
     assert "run 7: retry 3 in" in page.inner_text("main")
+    assert "run 7 could not be filed" in page.inner_text("[role=alert].alarm")
     assert page.locator("button:text('Retry now')").count() == 1
     shoot(page, "daq-status-filing-retry")
     page.goto(live_server.url + f"/daq/servers/{ECCServer.objects.get().pk}/log")
     assert "root:" not in page.inner_text("main")
-    assert "BEAMTIME_DAQ_LOG_ROOTS" in page.inner_text("[role=alert]")
+    assert "BEAMTIME_DAQ_LOG_ROOTS" in page.inner_text("p[role=alert]")
     shoot(page, "daq-log-refused")

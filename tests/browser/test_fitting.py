@@ -39,6 +39,14 @@ def build_session_model(page):
     set_param(page, "back", "roughness", 1.566)
 
 
+def leaving_is_held(page) -> bool:
+    """Whether the page asks the browser to confirm leaving it (a beforeunload handler)."""
+    return page.evaluate(
+        "() => { const e = new Event('beforeunload', {cancelable: true});"
+        " window.dispatchEvent(e); return e.defaultPrevented; }"
+    )
+
+
 def parameters(page) -> dict[str, tuple[float, float]]:
     rows = page.locator("table.parameters tbody tr").all_inner_texts()
     found = {}
@@ -61,10 +69,13 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     assert curve["q"][0] == pytest.approx(0.008) and curve["r"][0] > 0.95
     shoot(page, "fitting-default-model")
 
+    assert not leaving_is_held(page)
     build_session_model(page)
+    assert leaving_is_held(page)  # edits not yet evaluated or saved: the browser warns
     page.click("button:text('Evaluate')")
     page.wait_for_selector("#refl-plot .main-svg")
     assert float(page.inner_text("#chisq").split("=")[1]) > 100  # the out-of-phase start
+    assert not leaving_is_held(page)
     shoot(page, "fitting-start-model")
 
     page.select_option("select[name=engine]", "lm")
@@ -110,5 +121,6 @@ def test_the_calculators(live_server, page):
     page.fill("input[name=thickness]", "75")
     page.locator("button:text('Calculate')").last.click()
     page.wait_for_selector("#capacity-result")
-    assert "3578.6 mAh/g" in page.inner_text("#capacity-result")
+    assert "3578.6 mAh/g — per gram of the host, Si4" in page.inner_text("#capacity-result")
+    assert "6.3" in page.inner_text("#sld-result")  # the other calculator's result stays
     shoot(page, "fitting-calculators")

@@ -354,6 +354,13 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     ):
         node(page, titles.index(title)).locator(".title").click()
         page.locator("#files li.folder a", has_text=folder).click()
+        expect(page.locator("#files nav li")).to_have_count(2)
+        # the crumbs on one line, the separator between them (not over the second)
+        first, second = page.locator("#files nav li a").evaluate_all(
+            "links => links.map(a => a.getBoundingClientRect().toJSON())"
+        )
+        assert second["top"] == first["top"] and second["left"] > first["right"] + 8
+        screenshot(page, f"reduction-files-{folder}")
         page.locator("#files li.file", has_text=file).locator("label").first.click()
         expect(page.locator("#panel .chosen-files li")).to_have_count(1)
         page.locator("#files nav a", has_text="local").click()

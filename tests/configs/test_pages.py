@@ -134,3 +134,17 @@ def test_a_correction_and_a_tag_show_on_the_instrument_page_and_in_the_slot_hist
     assert "(correction, revision 3)" in history
     old = signed_in.get("/configs/hetdex/slots/013/?tag=HDR3").content.decode()
     assert "by revision 3" not in old and "As known in tag <strong>HDR3</strong>" in old
+
+
+@pytest.mark.django_db
+def test_the_diff_compares_as_known_in_a_tag(signed_in):
+    from beamtime.configs import store
+    from tests.factory import hetdex
+
+    store.tag(hetdex(), "HDR3", publish=True)
+    store.correct(hetdex(), {"013": make_unit("026")}, valid_from=T1, reason="logbook")
+    latest = signed_in.get("/configs/hetdex/diff/?from=20170601&to=latest")
+    assert latest.context["rows"][0]["after"]["ifuid"] == "026"
+    tagged = signed_in.get("/configs/hetdex/diff/?from=20170601&to=latest&tag=HDR3")
+    assert tagged.context["rows"][0]["after"]["ifuid"] == "031"
+    assert "As known in tag <strong>HDR3</strong> (revision 2)" in tagged.content.decode()

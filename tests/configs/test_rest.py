@@ -430,3 +430,14 @@ class TestBadInput:
         assert refused.status_code == 401 and refused["Content-Type"].startswith("text/plain")
         other = browserless.post("/fplane/20180101", "{}", content_type="application/json")
         assert other.status_code == 405 and other["Content-Type"].startswith("text/plain")
+
+
+def test_the_file_cache_keeps_the_most_recently_used():
+    from beamtime.configs.rest import Recent
+
+    recent = Recent(2)
+    recent.put("a", 1)
+    recent.put("b", 2)
+    assert recent.get("a") == 1  # a is now the most recent
+    recent.put("c", 3)
+    assert (recent.get("a"), recent.get("b"), recent.get("c")) == (1, None, 3)

@@ -128,3 +128,16 @@ def test_charlie_sees_no_alarm_of_an_experiment_not_his(client, charlie):
     assert "secret trouble" not in client.get("/configs/").content.decode()
     alarm = Alarm.objects.get()
     assert client.post(f"/daq/alarms/{alarm.pk}/acknowledge").status_code == 404
+
+
+def test_a_nearly_full_staging_disk_alarms_and_clears(tmp_path, settings):
+    experiment = make_experiment()
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(tmp_path))
+    router = DataRouter.objects.get()
+    settings.DAQ_STAGING_MIN_FREE = 1.01  # every disk is "nearly full"
+    control.check_router(router)
+    (alarm,) = Alarm.objects.filter(key="disk:ecc0-router0")
+    assert alarm.message.startswith("the staging disk of ecc0-router0 is nearly full (")
+    settings.DAQ_STAGING_MIN_FREE = 0.0
+    control.check_router(DataRouter.objects.get())
+    assert Alarm.objects.get(key="disk:ecc0-router0").cleared_at is not None

@@ -11,6 +11,7 @@ def test_the_demo_experiment_has_ten_cobos_and_a_mutant_each_with_a_configuratio
     call_command("load_demo", stdout=io.StringIO())
     experiment = Experiment.objects.get(name="demo")
     assert experiment.is_active and alice in experiment.members.all()
+    assert alice in experiment.coordinators.all()
     assert sorted(DataSource.objects.values_list("name", flat=True)) == sorted(
         [f"CoBo[{i}]" for i in range(10)] + ["MuTAnT"]
     )

@@ -201,3 +201,15 @@ def test_saving_the_sheet_says_so_and_the_first_run_offers_no_previous(member, e
     assert "Run 1: the run sheet is saved." in response.content.decode()
     assert "Same as previous" not in member.get("/daq/runs/0").content.decode()
     assert "Same as previous" in member.get("/daq/runs/1").content.decode()
+
+
+def test_the_runs_table_sums_up_the_configurations(member, experiment):
+    run = experiment.runs.get(run_number=0)
+    run.configs = {f"ECC{i}": "cobo/standard/beam" for i in range(10)} | {
+        "ECC_mutant": "mutant/standard/beam"
+    }
+    run.state = "aborted"
+    run.save()
+    page = member.get("/daq/runs/").content.decode()
+    assert "cobo/standard/beam ×10<br>mutant/standard/beam<br>" in page
+    assert ">aborted</span>" in page

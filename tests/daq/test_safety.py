@@ -304,3 +304,12 @@ class TestRoles:
             client.post(f"/daq/setup/servers/{server.pk}/", server_form(port=10)).status_code == 302
         )
         assert ECCServer.objects.get(pk=server.pk).port == 10
+
+
+def test_staff_find_runs_log_entries_and_alarms_in_the_admin(client, experiment):
+    from tests.factory import make_user
+
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    RunMetadata.objects.create(experiment=experiment, run_number=0, state="aborted")
+    for model in ["runmetadata", "logentry", "alarm"]:
+        assert client.get(f"/admin/daq/{model}/").status_code == 200

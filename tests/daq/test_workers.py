@@ -154,6 +154,12 @@ def test_a_log_is_read_only_inside_the_allowed_folders_links_resolved(worker, tm
         worker.tail_within(str(logs / "nope.log"), [str(logs)])
 
 
+def test_it_tells_how_much_of_the_staging_disk_is_free(worker, staging):
+    st = os.statvfs(staging)
+    expected = st.f_bavail / st.f_blocks
+    assert abs(worker.free_fraction(str(staging)) - expected) < 0.01
+
+
 def test_it_says_whether_the_staging_folder_is_clean(worker, staging):
     assert not worker.staging_is_clean(str(staging))
 

@@ -45,6 +45,15 @@ class TestFittingApi:
         headers = auth(alice)
         bad = upload(client, headers, b"0.01 1 0.1\n0.02 x 0.1\n")
         assert bad.status_code == 422 and "line 2" in bad.json()["error"]
+        three = upload(client, headers, b"0.01 1 0.1\n0.02 0.5 0.1\n")
+        assert three.status_code == 422 and "say the resolution dQ/Q" in three.json()["error"]
+        three = client.post(
+            "/api/fitting/datasets?dq_over_q=0.03",
+            {"file": SimpleUploadedFile("three.txt", b"0.01 1 0.1\n0.02 0.5 0.1\n")},
+            headers=headers,
+        )
+        assert three.status_code == 201
+        assert Dataset.objects.get(pk=three.json()["id"]).data().dq.tolist() == [0.0003, 0.0006]
         pk = upload(client, headers).json()["id"]
         model = session_model()
         model["layers"][0]["name"] = "B-1"

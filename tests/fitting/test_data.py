@@ -138,8 +138,7 @@ GOOD = "# header\n0.01 1 0.1 0.001\n\n0.02 0.5 0.05 0.002\n"  # data on lines 2 
         ("0.03 1 0.1", "4 columns expected (as on line 2), found 3"),
         ("0.03 1 0.1 0.001 7", "4 columns expected (as on line 2), found 5"),
         ("0.03,1,0.1,0.001", "a comma, but line 2 is separated by spaces (one separator per file)"),
-        ("0.02 1 0.1 0.001", "Q 0.02 is not greater than the Q before it (0.02 on line 4)"),
-        ("0.015 1 0.1 0.001", "Q 0.015 is not greater than the Q before it (0.02 on line 4)"),
+        ("0.015 1 0.1 0.001", "Q 0.015 is less than the Q before it (0.02 on line 4)"),
         ("0.03 1 0 0.001", "dR 0 is not greater than 0"),
         ("0.03 1 -0.1 0.001", "dR -0.1 is not greater than 0"),
         ("0.03 1 0.1 0", "negative or zero dQ 0"),
@@ -180,9 +179,14 @@ def test_it_keeps_the_message_short_for_a_huge_value():
 
 
 def test_the_error_is_a_value_error_that_survives_pickling():
-    err = pickle.loads(pickle.dumps(error("0.01 1 0.1\n0.01 1 0.1\n")))
+    err = pickle.loads(pickle.dumps(error("0.02 1 0.1\n0.01 1 0.1\n")))
     assert isinstance(err, ValueError) and err.line == 2
-    assert str(err) == "line 2: Q 0.01 is not greater than the Q before it (0.01 on line 1)"
+    assert str(err) == "line 2: Q 0.01 is less than the Q before it (0.02 on line 1)"
+
+
+def test_repeated_q_values_are_accepted():
+    data = parse_data(b"0.01 1 0.1\n0.02 0.5 0.1\n0.02 0.6 0.1\n0.03 0.2 0.1\n")
+    assert data.q.tolist() == [0.01, 0.02, 0.02, 0.03] and data.r.tolist()[1:3] == [0.5, 0.6]
 
 
 # Properties
@@ -240,3 +244,30 @@ def test_to_text_round_trips_exactly(data):
         mine, theirs = getattr(back, name), getattr(data, name)
         if theirs is not None:  # bitwise, so -0.0 must come back as -0.0
             assert mine.dtype == np.float64 and mine.tobytes() == theirs.tobytes()
+
+
+# Resolution, as the uploader says it is
+
+
+def test_a_one_sigma_fourth_column_is_turned_into_fwhm():
+    from beamtime.fitting.data import with_resolution
+
+    data = parse_data(b"0.01 1 0.1 0.001\n0.02 0.5 0.1 0.002\n")
+    assert with_resolution(data, "fwhm").dq.tolist() == [0.001, 0.002]
+    fwhm = 2 * np.sqrt(2 * np.log(2))  # a Gaussian's FWHM over its σ
+    np.testing.assert_allclose(with_resolution(data, "sigma").dq, [0.001 * fwhm, 0.002 * fwhm])
+
+
+def test_three_columns_need_a_chosen_resolution():
+    from beamtime.fitting.data import with_resolution
+
+    data = parse_data(b"0.01 1 0.1\n0.02 0.5 0.1\n")
+    with pytest.raises(DataError, match="3 columns: there is no dQ, so say the resolution"):
+        with_resolution(data)
+    np.testing.assert_allclose(with_resolution(data, dq_over_q=0.025).dq, [0.00025, 0.0005])
+    assert with_resolution(data, dq_over_q=0.0).dq.tolist() == [0.0, 0.0]  # chosen, not silent
+    for bad in (-0.1, 0.9, float("nan")):
+        with pytest.raises(DataError, match="dQ/Q"):
+            with_resolution(data, dq_over_q=bad)
+    with pytest.raises(DataError, match="neither 'fwhm' nor 'sigma'"):
+        with_resolution(data, "hwhm", 0.02)

@@ -108,9 +108,15 @@ def test_the_manual_session_fits_on_a_worker(client, alice, celery_worker):
         time.sleep(0.1)
     assert job.state == FitJob.DONE, job.message
     page = client.get(f"/fitting/jobs/{job.pk}/")
-    values = {label: value for label, value, _ in page.context["parameters"]}
-    assert values["A thickness"] == pytest.approx(577.6, abs=2)
-    assert values["B thickness"] == pytest.approx(44.8, abs=1.0)
+    shown = {label: (value, error) for label, value, error in page.context["parameters"]}
+    # the digits the uncertainty supports (LM: A 577.57 ± 0.14, B 44.83 ± 0.13)
+    assert shown == {"A thickness": ("577.57", "0.14"), "B thickness": ("44.83", "0.13")}
+    saved = client.post(f"/fitting/jobs/{job.pk}/save", {"title": "fitted"})
+    from beamtime.fitting.models import SavedModel
+
+    model = SavedModel.objects.get(title="fitted")
+    assert saved["Location"] == f"/fitting/models/{model.pk}/"
+    assert model.layer_model().layers[1].thickness.value == pytest.approx(577.57, abs=0.01)
     assert "Fit completed" in page.content.decode()
     csv_lines = client.get(f"/fitting/jobs/{job.pk}/csv").content.decode().splitlines()
     assert csv_lines[0] == "Q,R,dR,R_fit" and len(csv_lines) == 301

@@ -1,3 +1,6 @@
+import io
+
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -70,7 +73,7 @@ def test_an_upload_opens_the_fit_page_with_the_default_model(client, alice):
     [
         (b"0.01 1 0.1\n0.02 abc 0.1\n", "line 2: column 2 (R) &#x27;abc&#x27; is not a number"),
         (b"\x00\x01binary", "not a text file"),
-        (b"0.02 1 0.1\n0.01 1 0.1\n", "line 2: Q 0.01 is not greater"),
+        (b"0.02 1 0.1\n0.01 1 0.1\n", "line 2: Q 0.01 is less than the Q before it"),
     ],
 )
 def test_bad_files_are_refused_with_the_line(client, alice, content, message):
@@ -181,6 +184,8 @@ def test_the_calculators_page(client, alice):
     assert "2.07" in page
     page = client.get("/fitting/tools/?electrode=Li15Si4").content.decode()
     assert "3578.6 mAh/g" in page or "3579" in page
+    both = client.get("/fitting/tools/?formula=Si&density=2.33&electrode=Li15Si4").content
+    assert 'id="sld-result"' in both.decode() and 'id="capacity-result"' in both.decode()
     page = client.get("/fitting/tools/?formula=Xy2&density=1").content.decode()
     assert "formula: cannot read" in page
     page = client.get("/fitting/tools/?formula=Si&density=dense").content.decode()
@@ -294,3 +299,54 @@ def test_a_data_set_is_parsed_once_and_shared_read_only(dataset):
     assert Dataset.objects.get(pk=dataset.pk).data() is first
     with pytest.raises(ValueError):
         first.q[0] = 1.0
+
+
+def test_the_resolution_is_what_the_uploader_says(client, alice):
+    """double_layer.txt's 4th column is the FWHM; the same file with dQ as 1-σ, uploaded as
+    1-σ, is the same measurement: the same χ² for the same model."""
+    from beamtime.fitting.data import parse_data
+
+    client.force_login(alice)
+    rows = np.loadtxt(io.BytesIO(DOUBLE_LAYER))
+    rows[:, 3] /= 2 * np.sqrt(2 * np.log(2))
+    sigma_file = io.BytesIO()
+    np.savetxt(sigma_file, rows, fmt="%.10e")
+    client.post(
+        "/fitting/upload",
+        {
+            "file": SimpleUploadedFile("sigma.txt", sigma_file.getvalue()),
+            "dq_column": "sigma",
+        },
+    )
+    upload(client, DOUBLE_LAYER)
+    sigma, fwhm = (
+        Dataset.objects.get(name="sigma.txt"),
+        Dataset.objects.get(name="double_layer.txt"),
+    )
+    np.testing.assert_allclose(sigma.data().dq, fwhm.data().dq, rtol=1e-9)
+    solution = session_model()
+    solution["layers"][0]["thickness"], solution["layers"][1]["thickness"] = 44.75, 577.6
+    chisq = [
+        client.post(f"/fit/upload/{d.pk}", editor_post(solution)).context["chisq"]
+        for d in (sigma, fwhm)
+    ]
+    assert chisq[0] == pytest.approx(chisq[1], rel=1e-9)
+    # Three columns: refused without a resolution, kept with the one chosen.
+    three = b"".join(line.rsplit(b" ", 1)[0] + b"\n" for line in DOUBLE_LAYER.splitlines())
+    page = upload(client, three, name="three.txt").content.decode()
+    assert "three.txt: 3 columns: there is no dQ, so say the resolution dQ/Q" in page
+    client.post(
+        "/fitting/upload",
+        {"file": SimpleUploadedFile("three.txt", three), "dq_over_q": "0.025"},
+    )
+    three_data = Dataset.objects.get(name="three.txt").data()
+    np.testing.assert_allclose(three_data.dq, 0.025 * parse_data(three).q)
+
+
+def test_values_are_shown_with_the_digits_their_uncertainty_supports():
+    from beamtime.fitting.views import with_uncertainty
+
+    assert with_uncertainty(44.79190579078537, 0.1346898) == ("44.79", "0.13")
+    assert with_uncertainty(577.5687, 0.0421) == ("577.569", "0.042")
+    assert with_uncertainty(1234.5, 56.0) == ("1234", "56")
+    assert with_uncertainty(0.5, float("nan")) == ("0.5", "–")

@@ -218,3 +218,10 @@ def test_many_points_times_many_layers_are_not_drawn_in_a_request():
     layers = [(f"L{i}", 10.0, 1.0, 0.0) for i in range(100)]
     with pytest.raises(ValueError, match=r"100000 points × 102 slabs is too much"):
         refl1d_adapter.evaluate(model(("air", 0.0), ("Si", 2.07), layers), many)
+
+
+def test_repeated_q_values_give_one_reflectivity_each():
+    q = np.array([0.01, 0.02, 0.02, 0.03, 0.05])
+    data = ReflData(q, np.array([1.0, 0.1, 0.12, 0.01, 0.001]), np.full(5, 0.01), 0.02 * q)
+    r = refl1d_adapter.evaluate(model(("air", 0.0), ("Si", 2.07)), data).r
+    assert r[1] == pytest.approx(r[2], rel=1e-12) and np.isfinite(r).all()

@@ -1,7 +1,11 @@
 """The reduction RPC over HTTP with a signed-in user: instruments, sources, calculate, cached,
 exports with provenance; errors name the node and parameter."""
 
+import io
 import json
+import tempfile
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +80,9 @@ def test_text_export_starts_with_provenance_and_reloads(client, pbr_source, fres
     text = answer.content.decode()
     header = read_provenance(text)
     assert header["template"] == template and header["node"] == 1
+    # the file as read: its version on the server, not the client's mtime (0)
+    (read,) = header["config"]["0"]["filelist"]
+    assert read["mtime"] == (PBR / "mli0111.nxs.pbr").stat().st_mtime != 0
     table = np.loadtxt(text.splitlines())
     assert table.shape == (101, 4)
     again = post(client, "calculate", {"template": header["template"], "node": header["node"]})
@@ -243,3 +250,72 @@ def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_
     assert post(client, "files/describe", body).json() == first  # the second time from the cache
     answer = post(client, "files/describe", {"instrument": "sans", "files": files})
     assert answer.status_code == 422 and answer.json()["field"] == "instrument"
+
+
+def test_the_orso_export_holds_the_reflectivity_and_its_provenance(client, pbr_source, fresh_cache):
+    from orsopy import fileio
+
+    (refl,) = client.get("/api/reduction/instruments").json()
+    full = {t["name"]: t for t in refl["templates"]}["Unpolarized (reductus)"]
+    files = {"specular": "mli0115.nxs.pbr", "direct beam": "mli0159.nxs.pbr"}
+    config = {
+        str(i): {"filelist": [fileinfo(files[n["title"]])] if n["title"] in files else []}
+        for i, n in enumerate(full["nodes"])
+        if n["module"] == "refl.load"
+    }
+    last = len(full["nodes"]) - 1
+    body = {"template": full, "config": config, "node": last}
+    answer = post(client, "calculate", {**body, "export": "orso"})
+    assert answer.status_code == 200, answer.content
+    assert 'filename="reduced.ort"' in answer["Content-Disposition"]
+    path = Path(tempfile.mkdtemp()) / "reduced.ort"
+    path.write_bytes(answer.content)
+    datasets = fileio.load_orso(str(path))
+    assert [d.info.data_source.measurement.instrument_settings.polarization for d in datasets] == [
+        "mm",
+        "pp",
+    ]
+    text = post(client, "calculate", {**body, "export": "text"})
+    with zipfile.ZipFile(io.BytesIO(text.content)) as z:
+        tables = [np.loadtxt(z.read(n).decode().splitlines()) for n in sorted(z.namelist())]
+    for ort, table in zip(datasets, tables, strict=True):
+        np.testing.assert_allclose(ort.data[:, :3], table[:, :3], rtol=1e-9)  # Qz, R, dR
+        # dQ: 1-sigma here, FWHM in the column text
+        np.testing.assert_allclose(
+            ort.data[:, 3] * 2 * np.sqrt(2 * np.log(2)), table[:, 3], rtol=1e-9
+        )
+        header = ort.info.reduction.comment.removeprefix("provenance: ")
+        assert json.loads(header)["template"] == full
+        names = {f.file: f.timestamp for f in ort.info.data_source.measurement.data_files}
+        assert set(names) == {"local:mli0115.nxs.pbr", "local:mli0159.nxs.pbr"}
+        assert all(stamp is not None for stamp in names.values())
+    pol = next(i for i, n in enumerate(full["nodes"]) if n["module"] == "refl.load")
+    counts = post(client, "calculate", {**body, "node": pol, "export": "orso"})
+    assert counts.status_code == 200  # raw counts are refldata too: written, labelled R
+
+
+def test_orso_is_refused_for_polarization_efficiencies(client, pbr_source, fresh_cache):
+    template = refl_template(
+        ("load", {"filelist": [fileinfo("mli0159.nxs.pbr")]}),
+        ("normalize", {}),
+        ("estimate_polarization", {}),
+        wires=[(0, 1, "data"), (1, 2, "data")],
+    )
+    body = {"template": template, "node": 2, "terminal": "polarization", "export": "orso"}
+    answer = post(client, "calculate", body)
+    assert answer.status_code == 422 and answer.json()["field"] == "export"
+    assert "poldata data cannot be written as ORSO" in answer.json()["error"]
+
+
+def test_the_column_text_gives_dq_as_fwhm_or_sigma_and_says_which(client, pbr_source, fresh_cache):
+    body = {"template": spec_template("mli0111.nxs.pbr"), "node": 1, "export": "text"}
+    texts = {
+        r: post(client, "calculate", {**body, "resolution": r}).content.decode()
+        for r in ("FWHM", "sigma")
+    }
+    for resolution, text in texts.items():
+        assert read_provenance(text)["resolution"] == resolution
+        assert f"# columns: Qz v dv dQ_{resolution}" in text
+    fwhm, sigma = (np.loadtxt(texts[r].splitlines()) for r in ("FWHM", "sigma"))
+    np.testing.assert_allclose(fwhm[:, 3] / sigma[:, 3], 2 * np.sqrt(2 * np.log(2)), rtol=1e-8)
+    np.testing.assert_array_equal(fwhm[:, :3], sigma[:, :3])

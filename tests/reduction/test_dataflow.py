@@ -210,11 +210,58 @@ def test_only_the_changed_node_and_its_descendants_are_computed_again(tmp_path):
     assert calls == {}  # a new process would find the disk cache
 
 
-def test_keys_depend_on_controls_inputs_and_version_only():
+def test_keys_depend_on_controls_inputs_version_and_code_only():
     first, second = plan(chain(), toy, 2), plan(chain(), toy, 2)
     assert first == second
     changed = plan(chain(values=(1.0, 2.0)), toy, 2)
     assert changed[0] != first[0] and changed[1] != first[1] and changed[2] != first[2]
+
+
+STEP_FILE = '''
+from helper import FACTOR
+
+
+def triple(data, factor=2.0):
+    """
+    Multiply.
+
+    **Inputs**
+
+    data (number) : a number
+
+    factor (float) : the factor [2.0]
+
+    **Returns**
+
+    output (number) : data times factor times FACTOR
+
+    Author: test
+    Version: 1
+    """
+    return data * factor * FACTOR
+'''
+
+
+def test_a_changed_helper_changes_the_key_though_the_version_stays(tmp_path, monkeypatch):
+    """A step's key follows its code: a helper beside it changed, the version forgotten."""
+    import importlib
+    import sys
+
+    from beamtime.reduction.dataflow import interface
+    from beamtime.reduction.dataflow.calc import step_key
+
+    (tmp_path / "step.py").write_text(STEP_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    keys = []
+    for factor in (3, 4):
+        (tmp_path / "helper.py").write_text(f"FACTOR = {factor}\n")
+        interface._fingerprint.cache_clear()
+        for name in ("step", "helper"):
+            sys.modules.pop(name, None)
+        module = define(importlib.import_module("step").triple, "toy.triple")
+        assert module.version == "1"
+        keys.append(step_key(module, {"factor": 2.0}, []))
+    assert keys[0] != keys[1]
 
 
 @pytest.mark.parametrize(
@@ -361,3 +408,73 @@ def test_the_redis_cache_is_shared_and_evicts_the_least_recently_used(redis_serv
     assert "filler-0" in cache  # recently used: kept
     assert "filler-1" not in cache  # least recently used: gone
     assert client.get("celery-broker-key") == b"must survive"
+
+
+def test_the_redis_byte_count_stays_right_when_two_processes_store_the_same_step(redis_server):
+    import redis
+
+    from beamtime.reduction.dataflow.cache import RedisCache
+
+    client = redis.Redis.from_url(redis_server)
+    client.delete(*client.keys("bt-same:*") or ["none"])
+    one, other = (RedisCache(client, 10**6, "bt-same:") for _ in range(2))
+    for cache in (one, other, one):  # the same step computed by two processes at once
+        cache.set_bundle("step", {"output": ["é" * 10]})
+    other.set_bundle("step", {"output": ["shorter"]})  # a new value replaces the old
+    stored = sum(len(client.get(k)) for k in client.keys("bt-same:*") if k.endswith(b"step"))
+    assert int(client.get("bt-same:bytes")) == stored == len(b'{"output": ["shorter"]}')
+
+
+def test_the_disk_cache_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path):
+    import os
+
+    cache = DiskCache(tmp_path, max_bytes=1000)
+    for n in range(30):  # 30 steps of ~60 bytes: twice the cap
+        cache.set_bundle(f"{n:02d}" + "k" * 62, {"output": ["x" * 40]})
+        os.utime(cache._path(f"{n:02d}" + "k" * 62), (n, n))  # used in this order
+        if n >= 1:
+            assert cache.get_bundle("00" + "k" * 62) is not None  # the first, in use
+            os.utime(cache._path("00" + "k" * 62), (n + 0.5, n + 0.5))
+    total = sum(f.stat().st_size for f in tmp_path.glob("*/*.json"))
+    assert total <= 1000
+    assert ("00" + "k" * 62) in cache  # recently used: kept
+    assert ("01" + "k" * 62) not in cache  # least recently used: gone
+    assert ("29" + "k" * 62) in cache
+
+
+DOC = "X.\n\n**Inputs**\n\ndata (number{q}) : x{d}\n\nfactor (float) : f{f}\n\n"
+DOC += "**Returns**\n\noutput (number) : y\n\nAuthor: a\nVersion: 1"
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            DOC.format(q="", d="", f=" [3.0]"),
+            "gives 'factor' the default \\[3.0\\], the signature 2.0",
+        ),
+        (DOC.format(q="?", d=" [1]", f=""), "input 'data' has a default \\[1\\] in the docstring"),
+    ],
+)
+def test_a_default_the_signature_does_not_have_is_refused(written, message):
+    def step(data=None, /, factor=2.0):
+        return data
+
+    step.__doc__ = written
+    if "input" not in message:
+
+        def step(data, factor=2.0):  # noqa: F811
+            return data
+
+        step.__doc__ = written
+    with pytest.raises(ModuleDefinitionError, match=message):
+        define(step, "toy.step")
+    step.__doc__ = DOC.format(q="", d="", f=" [2.0]")
+    if "input" not in message:
+        assert define(step, "toy.step").controls[0].default == 2.0
+
+
+def test_every_step_of_the_refl_instrument_says_its_defaults_right():
+    from beamtime.reduction.instruments.refl import registry
+
+    assert len(registry.modules) >= 20  # defined (and so checked) at import

@@ -71,7 +71,10 @@ def test_a_run_is_reduced_and_fitted_and_the_fit_leads_back(alice, charlie, file
     assert answer.json()["url"] == f"/fit/refl/{dataset.pk}"
     assert dataset.owner == alice and dataset.name == "mli0115.nxs.pbr:UP_UP"
     assert dataset.provenance["template"] == template and dataset.provenance["node"] == 2
-    assert dataset.provenance_files() == [{"source": "daq", "path": filed_run, "mtime": 0}]
+    # the file as it was read (its version now), not as the client named it (mtime 0)
+    read = sources.current({"source": "daq", "path": filed_run}, alice)["mtime"]
+    assert read != 0
+    assert dataset.provenance_files() == [{"source": "daq", "path": filed_run, "mtime": read}]
     assert dataset.points == 14
 
     page = client.get(answer.json()["url"]).content.decode()
@@ -103,8 +106,9 @@ def test_an_uploaded_export_keeps_its_provenance(alice, pbr_source, fresh_cache)
     assert upload.status_code == 201, upload.content
     dataset = Dataset.objects.get(pk=upload.json()["id"])
     assert dataset.provenance["template"] == template and dataset.instrument == "refl"
-    plain = client.post(
-        "/api/fitting/datasets", {"file": _file("plain.txt", b"0.01 1 0.1\n0.02 0.5 0.05\n")}
+    plain = client.post(  # 3 columns: the resolution is the uploader's to say (fitting)
+        "/api/fitting/datasets?dq_over_q=0",
+        {"file": _file("plain.txt", b"0.01 1 0.1\n0.02 0.5 0.05\n")},
     )
     assert Dataset.objects.get(pk=plain.json()["id"]).provenance == {}
 

@@ -9,6 +9,7 @@ steps there and prints the numbers as JSON.
 import json
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -621,3 +622,58 @@ def test_an_efficiency_outside_zero_to_one_names_clip(pbr_source):
     d.nodes[estimate]["config"] = {"clip": True}
     (clipped,) = _run_terminal(d, estimate, "polarization")
     assert clipped.efficiency()["reject"].all()
+
+
+@pytest.mark.parametrize("align", ["none", "auto"])
+def test_background_alignment_agrees(pbr_source, align):
+    for spec in ("mli0115.nxs.pbr", "mli0111.nxs.pbr"):
+        d = Diagram()
+        back = d.load("mli01120.nxs.pbr", join=True)
+        node = d("subtract_background", (d.load(spec, join=True), "data"), (back, "backm"))
+        d.nodes[node]["config"] = {"align": align}
+        ours = d.run(node)
+        compare(ours, reductus("background", [spec, "mli01120.nxs.pbr"], "--align", align))
+
+
+@pytest.mark.parametrize("align", ["sample", "detector"])
+def test_background_aligned_by_one_angle_is_subtracted_at_that_angles_qz(pbr_source, align):
+    """reductus 1.0.1 discards the aligned copy of the background (its align_background
+    returns a copy that subtract_background drops), so sample and detector alignment are
+    checked against numpy's interpolation at the specular Qz of that angle instead."""
+    d = Diagram()
+    back = d.load("mli01120.nxs.pbr", join=True)
+    spec = d.load("mli0111.nxs.pbr", join=True)
+    node = d("subtract_background", (spec, "data"), (back, "backm"))
+    d.nodes[node]["config"] = {"align": align}
+    (ours,) = d.run(node)
+    (data,) = d.run(spec)
+    (bg,) = [b for b in d.run(back) if b.polarization == "--"]
+    angle = bg.Ti if align == "sample" else bg.Td / 2
+    qz = 4 * np.pi / bg.wavelength * np.sin(np.radians(angle))
+    order = np.argsort(qz)
+    expected = data.v - np.interp(data.Qz, qz[order], bg.v[order])
+    np.testing.assert_allclose(ours.v, expected, rtol=1e-12, atol=1e-15)
+    d.nodes[node]["config"] = {"align": "none"}
+    (plain,) = d.run(node)
+    assert not np.allclose(plain.v, ours.v)
+
+
+@pytest.mark.parametrize(
+    ("coeff", "cov"),
+    [((30.0,), ()), ((20.0, 5.0), (4.0, 0.5, 0.5, 1.0)), ((1e6,), ())],  # the last: all dark
+)
+def test_dark_current_agrees(pbr_source, coeff, cov):
+    for file in ("mli0159.nxs.pbr", "mli0111.nxs.pbr"):
+        d = Diagram()
+        loaded = d("load", filelist=[fileinfo(file)])
+        dark = d("dark_current", (loaded, "data"), poly_coeff=list(coeff), poly_cov=list(cov))
+        ours = d.run(d("normalize", (dark, "data"), base="monitor"))
+        options = ["--dark", ",".join(map(str, coeff))]
+        if cov:
+            options += ["--dark-cov", ",".join(map(str, cov))]
+        theirs = reductus("dark_current", [file], *options)
+        if cov and file == "mli0111.nxs.pbr":  # reductus: a point without counts has no
+            for x in theirs:  # Poisson variance once the dark current's is added
+                x["dv"] = [None if c == 0 else e for c, e in zip(x["counts"], x["dv"], strict=True)]
+            ours = [replace(x, dv=np.where(x.v == 0, np.nan, x.dv)) for x in ours]
+        compare(ours, theirs)

@@ -150,7 +150,7 @@ def import_files(
                     f"it differs from what is recorded for {start:%Y-%m-%dT%H:%M:%SZ} (slots "
                     f"{', '.join(changed[:5])}{' …' if len(changed) > 5 else ''}), which is "
                     f"before the latest change ({latest:%Y-%m-%dT%H:%M:%SZ}): the past is "
-                    "not rewritten",
+                    "not rewritten (record a correction instead: POST …/corrections)",
                 )
             try:
                 change = store.apply_change(

@@ -7,10 +7,11 @@ that date; ``POST /fplane`` with an API key updates it from a hardware status re
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -78,13 +79,13 @@ def fplane_file(request, datestr: str = ""):
         f"fplane:{instrument.pk}:{instrument.revision}:{instrument.revised_at}:{when.isoformat()}:"
         f"{as_of.isoformat() if as_of else ''}:{int(actual_pos)}:{int(full)}"
     )
-    found = cache.get(key)
+    found = RENDERED.get(key)
     if found is None:
         found = render_file(instrument, when, as_of, actual_pos=actual_pos, full=full)
         if isinstance(found, HttpResponse):
             return found
         # The file at an instant changes only with a new revision, which is in the key.
-        cache.set(key, found, CACHE_SECONDS)
+        RENDERED.put(key, found)
     body, revision = found
     response = text(body)
     response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
@@ -95,7 +96,27 @@ def fplane_file(request, datestr: str = ""):
     return response
 
 
-CACHE_SECONDS = 3600
+class Recent:
+    """The last ``size`` files rendered by this process (a few MB), most recent kept."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+RENDERED = Recent(4096)  # five years of nights, ~3.5 kB each
 
 
 def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool):
@@ -109,8 +130,7 @@ def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool):
             f"the first valid date is {first:%Y%m%dT%H:%M:%S}\n",
             404,
         )
-    entries = store.configuration_at(instrument, when, as_of)
-    configuration = {k: e.attributes for k, e in entries.items()}
+    configuration = store.attributes_at(instrument, when, as_of)
     if as_of is None:
         revision = instrument.revision
     else:

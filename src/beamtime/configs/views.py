@@ -140,6 +140,7 @@ def diff(request, name):
     instrument = instrument_for_user(request.user, name)
     before, error_from = read_date(request, "from", instrument)
     after, error_to = read_date(request, "to", instrument)
+    as_of, view, view_error = read_view(request, instrument)
     return render(
         request,
         "configs/diff.html",
@@ -147,8 +148,9 @@ def diff(request, name):
             "instrument": instrument,
             "before": before,
             "after": after,
+            "view": view,
             "params": {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")},
-            "error": error_from or error_to,
-            "rows": store.diff(instrument, before, after),
+            "error": error_from or error_to or view_error,
+            "rows": store.diff(instrument, before, after, as_of),
         },
     )

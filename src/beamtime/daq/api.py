@@ -10,7 +10,7 @@ from django.forms import model_to_dict
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
-from ninja import Body, Router, Schema, Status
+from ninja import Body, Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
@@ -69,6 +69,7 @@ class StatusOut(Schema):
     run_class: str
     abort_reason: str
     transition: str
+    run_limit_seconds: int | None
     start_time: datetime | None
     run_duration: str | None
     individual_results: list[ServerOut]
@@ -185,6 +186,18 @@ def acknowledge_alarm(request, pk: int):
     alarms.acknowledge(alarm, request.user)
     alarm.refresh_from_db()
     return alarm
+
+
+class RunLimitIn(Schema):
+    run_limit_seconds: int | None = Field(None, ge=10, le=7 * 24 * 3600)
+    restart_after_limit: bool = False
+
+
+@router.put("/run-limit", response=RunLimitIn, summary="Stop runs after a duration (coordinators)")
+def set_run_limit(request, payload: RunLimitIn):
+    experiment = coordinated_experiment_for(request.user, "set the run limit")
+    Experiment.objects.filter(pk=experiment.pk).update(**payload.dict())
+    return payload
 
 
 @router.delete("/log", response=StatusOut, summary="Clear the log entries (coordinators)")

@@ -229,12 +229,23 @@ def check_router(router: DataRouter) -> DataRouter:
                 if router.staging_directory
                 else True
             )
+            free = worker.free_fraction(router.staging_directory) if router.staging_directory else 1
     except WorkerError as exc:
         if router.is_online or router.last_checked is None:
             log_error(router, str(exc))
-        online, clean = False, router.staging_directory_is_clean
+        online, clean, free = False, router.staging_directory_is_clean, None
     if router.filing_run is not None:
         clean = False  # a run waits to be filed: not clean, whatever the folder says now
+    if free is not None:
+        disk = f"disk:{router.name}"
+        if free < settings.DAQ_STAGING_MIN_FREE:
+            alarms.raise_alarm(
+                router.experiment_id,
+                disk,
+                f"the staging disk of {router.name} is nearly full ({free:.0%} free)",
+            )
+        else:
+            alarms.clear_alarm(router.experiment_id, disk)
     key = f"router-offline:{router.name}"
     if not online and (router.is_online or router.last_checked is None):
         alarms.raise_alarm(router.experiment_id, key, f"data router {router.name} is offline")

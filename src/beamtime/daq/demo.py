@@ -60,6 +60,7 @@ def load(stdout) -> None:
         name="demo", is_active=not Experiment.objects.filter(is_active=True).exists()
     )
     experiment.members.set(get_user_model().objects.all())
+    experiment.coordinators.set(get_user_model().objects.all())  # a demo: everyone sets up
     names = [f"CoBo[{i}]" for i in range(COBOS)] + ["MuTAnT"]
     for i, source in enumerate(names):
         mutant = source == "MuTAnT"

@@ -37,6 +37,9 @@ class Experiment(models.Model):
     # conditional UPDATE (transitions.claim) and released when it ends.
     transition = models.CharField(max_length=150, blank=True)
     transition_started_at = models.DateTimeField(null=True, blank=True)
+    # Run limits: a run that records this long is stopped (and the next one started).
+    run_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    restart_after_limit = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-is_active", "name"]

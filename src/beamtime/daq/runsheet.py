@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections import Counter
 
 from django import forms
 from django.db import transaction
@@ -89,8 +90,20 @@ def run_table(experiment) -> tuple[list[Observable], list[dict]]:
     rows = []
     for run in runs:
         measured = {m.observable_id: m.value for m in run.measurements.all()}
-        rows.append({"run": run, "values": [measured.get(o.pk) for o in observables]})
+        rows.append(
+            {
+                "run": run,
+                "values": [measured.get(o.pk) for o in observables],
+                "configs": configs_summary(run.configs),
+            }
+        )
     return observables, rows
+
+
+def configs_summary(configs: dict) -> list[str]:
+    """One line per configuration set, with how many servers used it: "cobo/standard/beam ×10"."""
+    counts = Counter(configs.values())
+    return [f"{config} ×{n}" if n > 1 else config for config, n in sorted(counts.items())]
 
 
 def run_table_csv(experiment) -> str:

@@ -20,6 +20,7 @@ def status(experiment: Experiment) -> dict:
         "run_class": run.get_run_class_display() if run else "",
         "abort_reason": run.abort_reason if run else "",
         "transition": experiment.transition,
+        "run_limit_seconds": experiment.run_limit_seconds,
         "start_time": run.start_datetime if run else None,
         "run_duration": run.duration_string if run else None,
         "individual_results": [s.to_dict() for s in servers],

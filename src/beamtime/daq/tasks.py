@@ -12,7 +12,7 @@ from django.conf import settings
 
 from beamtime.daq import control, transitions
 from beamtime.daq.ecc.client import wsdl_client
-from beamtime.daq.models import DataRouter, ECCServer
+from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.transitions import in_parallel
 
 
@@ -66,6 +66,13 @@ def organize_files(router_pks: list[int], experiment_name: str, run_number: int)
     """After a run stops: file its data on every router's host, all at once."""
     routers = list(DataRouter.objects.filter(pk__in=router_pks))
     return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))
+
+
+@shared_task
+def enforce_run_limits() -> str:
+    """Stop (and restart) the active experiment's run at its limit (run by beat)."""
+    experiment = Experiment.objects.filter(is_active=True).first()
+    return transitions.enforce_run_limit(experiment) if experiment else ""
 
 
 @shared_task

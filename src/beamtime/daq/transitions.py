@@ -124,3 +124,49 @@ def file_run(experiment_pk: int, experiment_name: str, run_number: int) -> list[
     routers = list(DataRouter.objects.filter(experiment_id=experiment_pk))
     DataRouter.objects.filter(experiment_id=experiment_pk).update(staging_directory_is_clean=False)
     return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))
+
+
+def enforce_run_limit(experiment: Experiment) -> str:
+    """Stop the recording run once it has lasted the experiment's limit, as Stop all does,
+    and start the next one if asked. Return what was done ("" when nothing was due)."""
+    from beamtime.daq.runs import RunRefused, start_run, stop_run
+
+    run = experiment.latest_run
+    limit = experiment.run_limit_seconds
+    if not limit or run is None or run.state != RunMetadata.RECORDING:
+        return ""
+    if run.duration.total_seconds() < limit:
+        return ""
+    try:
+        claim(experiment, "stop (run limit)")
+    except Busy:
+        return ""  # someone acts already: look again at the next beat
+    try:
+        stopped = stop_run(experiment)
+        LogEntry.objects.create(
+            experiment=experiment,
+            source=str(stopped),
+            message=f"stopped after its limit of {limit} s",
+        )
+        stop_all(experiment.pk, stopped.run_number)
+    finally:
+        release(experiment.pk, "stop (run limit)")
+    if not experiment.restart_after_limit:
+        return "stopped"
+    try:
+        claim(experiment, "start (run limit)")
+    except Busy:
+        return "stopped"
+    try:
+        for server in servers_of(experiment.pk):
+            control.refresh_state(server)
+        run = start_run(Experiment.objects.get(pk=experiment.pk))
+        start_all(experiment.pk, run.pk)
+    except RunRefused as exc:
+        LogEntry.objects.create(
+            experiment=experiment, source="run limit", message=f"next run not started: {exc}"
+        )
+        return "stopped"
+    finally:
+        release(experiment.pk, "start (run limit)")
+    return "restarted"

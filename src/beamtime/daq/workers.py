@@ -113,6 +113,15 @@ class Worker:
                 return b"".join(parts[-lines:] if lines > 0 else []).decode(errors="replace")
             size *= 4
 
+    def free_fraction(self, directory: str) -> float:
+        """The share of the filesystem holding ``directory`` still free (0 … 1)."""
+        total, free = self._disk_space(directory)
+        return free / total if total else 1.0
+
+    def _disk_space(self, directory: str) -> tuple[int, int]:
+        """Total and available bytes of the filesystem holding ``directory``."""
+        raise NotImplementedError
+
     def tail_within(self, path: str, roots: list[str], lines: int = 50) -> str:
         """``tail`` of a regular file that, symbolic links resolved, lies in one of ``roots``
         (themselves resolved); else UnsafePath."""
@@ -247,6 +256,11 @@ class LocalWorker(Worker):
     def _realpath(self, path):
         with self._errors(path):
             return os.path.realpath(path, strict=True)
+
+    def _disk_space(self, directory):
+        with self._errors(directory):
+            st = os.statvfs(directory)
+        return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
 
     def _is_regular_file(self, path):
         with self._errors(path):
@@ -393,6 +407,13 @@ class SshWorker(Worker):
             return real
 
         return self._call(path, realpath)
+
+    def _disk_space(self, directory):
+        async def disk_space():
+            st = await self._sftp.statvfs(directory)
+            return st.blocks * st.frsize, st.bavail * st.frsize
+
+        return self._call(directory, disk_space)
 
     def _is_regular_file(self, path):
         async def is_regular_file():

@@ -101,11 +101,23 @@ def datasets(request):
 
 
 @router.post("/datasets", response={201: DatasetOut}, summary="Upload a 3- or 4-column data file")
-def upload(request, file: File[UploadedFile], name: str = ""):
+def upload(
+    request,
+    file: File[UploadedFile],
+    name: str = "",
+    dq_column: str = "fwhm",
+    dq_over_q: float | None = None,
+):
+    """``dq_column``: the 4th column is the FWHM (``fwhm``, SNS) or the 1-σ width (``sigma``,
+    refl1d's load4, reductus, ORSO) of the resolution; ``dq_over_q``: for 3-column data, the
+    constant resolution dQ/Q (FWHM), required (0 for none)."""
     if file.size > MAX_BYTES:
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
-        return Status(201, Dataset.from_upload(request.user, name or file.name, file.read()))
+        dataset = Dataset.from_upload(
+            request.user, name or file.name, file.read(), dq_column, dq_over_q
+        )
+        return Status(201, dataset)
     except DataError as exc:
         raise HttpError(422, f"{file.name}: {exc}") from None
 

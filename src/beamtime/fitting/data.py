@@ -1,4 +1,6 @@
-"""Uploaded reflectivity data: columns Q [1/Å], R, dR and optionally dQ (FWHM, 1/Å).
+"""Uploaded reflectivity data: columns Q [1/Å], R, dR and optionally dQ [1/Å] — the full width
+at half maximum (SNS, the default) or the 1-σ width (refl1d's load4, reductus, ORSO), as the
+uploader says; 3-column data get the constant dQ/Q the uploader chooses (``with_resolution``).
 
 Every mistake a file can contain becomes a DataError whose one-line message names the line
 (and column), because that message is shown as-is to the person who uploaded the file.
@@ -58,6 +60,29 @@ class ReflData:
         return "\n".join([header, *rows]) + "\n"
 
 
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+DQ_COLUMNS = {"fwhm": "FWHM", "sigma": "1-σ"}  # what the 4th column may be
+MAX_DQ_OVER_Q = 0.5
+
+
+def with_resolution(data: ReflData, dq_column: str = "fwhm", dq_over_q: float | None = None):
+    """The data with dQ as FWHM: a 4th column read as ``dq_column`` ("fwhm" or "sigma"); for
+    3 columns, ``dq_over_q`` × Q (a FWHM fraction, 0 for none) — DataError if not given."""
+    if dq_column not in DQ_COLUMNS:
+        raise DataError(f"dQ column: {dq_column!r} is neither 'fwhm' nor 'sigma'")
+    if data.dq is not None:
+        factor = FWHM_PER_SIGMA if dq_column == "sigma" else 1.0
+        return ReflData(data.q, data.r, data.dr, data.dq * factor)
+    if dq_over_q is None:
+        raise DataError(
+            "3 columns: there is no dQ, so say the resolution dQ/Q (FWHM, e.g. 0.025), "
+            "or 0 for none"
+        )
+    if not (math.isfinite(dq_over_q) and 0 <= dq_over_q <= MAX_DQ_OVER_Q):
+        raise DataError(f"dQ/Q: {dq_over_q:g} is not between 0 and {MAX_DQ_OVER_Q:g}")
+    return ReflData(data.q, data.r, data.dr, data.q * dq_over_q)
+
+
 def parse_data(content: bytes) -> ReflData:
     """Read an uploaded file; raise DataError, with a one-line message, for anything wrong."""
     if len(content) > MAX_BYTES:
@@ -74,10 +99,10 @@ def parse_data(content: bytes) -> ReflData:
         line = line.split("#", 1)[0].strip()
         if line:
             data.append((number, line))
+            if len(data) > MAX_POINTS:  # stop reading: a huge upload is refused at once
+                raise DataError(f"more than {MAX_POINTS} points (line {number} is one too many)")
     if not data:
         raise DataError("no data")
-    if len(data) > MAX_POINTS:  # before parsing, so a huge upload is refused quickly
-        raise DataError(f"more than {MAX_POINTS} points ({len(data)} data lines)")
 
     first, line = data[0]
     comma = "," in line
@@ -102,7 +127,7 @@ def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflD
         return None
     columns = np.array(values).reshape(-1, width).T.copy()
     q, dr = columns[0], columns[2]
-    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) > 0).all() and (dr > 0).all()
+    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) >= 0).all() and (dr > 0).all()
     if not ok or (width == 4 and not (columns[3] > 0).all()):
         return None
     return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
@@ -124,9 +149,9 @@ def _read_line_by_line(data, comma: bool, width: int, first: int) -> ReflData:
         row = [_number(field, column, number) for column, field in enumerate(fields)]
         if row[0] <= 0:
             raise DataError(f"Q {_clip(fields[0])} is not greater than 0", number)
-        if rows and row[0] <= rows[-1][0]:
+        if rows and row[0] < rows[-1][0]:  # repeated Q (two measurements at one Q) are fine
             raise DataError(
-                f"Q {_clip(fields[0])} is not greater than the Q before it "
+                f"Q {_clip(fields[0])} is less than the Q before it "
                 f"({_clip(previous[1])} on line {previous[0]})",
                 number,
             )

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from django.conf import settings
 from django.db import models
 
-from beamtime.fitting.data import parse_data
+from beamtime.fitting.data import DQ_COLUMNS, parse_data, with_resolution
 from beamtime.fitting.layers import LayerModel
 from beamtime.reduction.export import read_provenance
 
@@ -28,6 +28,9 @@ class Dataset(models.Model):
     # The file as uploaded (text): what the data are, and what a refl1d script reads.
     content = models.TextField()
     points = models.PositiveIntegerField()
+    # The resolution, as the uploader said: what a 4th column is; for 3 columns, dQ/Q (FWHM).
+    dq_column = models.CharField(max_length=5, choices=list(DQ_COLUMNS.items()), default="fwhm")
+    dq_over_q = models.FloatField(null=True, blank=True)
     # Where the data came from when Beamtime produced them (a reduction export's header).
     provenance = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -40,12 +43,14 @@ class Dataset(models.Model):
 
     def data(self):
         """The parsed data; parsed once per process (a few recent data sets are kept)."""
-        key = (self.pk, hash(self.content))
+        key = (self.pk, hash(self.content), self.dq_column, self.dq_over_q)
         with _PARSED_LOCK:
             if key in _PARSED:
                 _PARSED.move_to_end(key)
                 return _PARSED[key]
         parsed = parse_data(self.content.encode())
+        if parsed.dq is not None or self.dq_over_q is not None:  # else stored before dQ/Q
+            parsed = with_resolution(parsed, self.dq_column, self.dq_over_q)
         for column in parsed._columns():  # shared between requests: nobody may change it
             column.flags.writeable = False
         with _PARSED_LOCK:
@@ -55,10 +60,20 @@ class Dataset(models.Model):
         return parsed
 
     @classmethod
-    def from_upload(cls, owner, name: str, content: bytes) -> "Dataset":
+    def from_upload(
+        cls,
+        owner,
+        name: str,
+        content: bytes,
+        dq_column: str = "fwhm",
+        dq_over_q: float | None = None,
+    ) -> "Dataset":
         """A data set from an uploaded file; DataError (naming the line) if it is not one.
-        A reduction export keeps its provenance (the reduction that made it)."""
-        data = parse_data(content)
+        ``dq_column``: what a 4th column is ("fwhm" or "sigma"); ``dq_over_q``: the
+        resolution of 3-column data (FWHM fraction; required for them). A reduction export
+        keeps its provenance (the reduction that made it)."""
+        parsed = parse_data(content)
+        data = with_resolution(parsed, dq_column, dq_over_q)
         text = content.decode("utf-8-sig")
         try:
             provenance = read_provenance(text)
@@ -69,6 +84,8 @@ class Dataset(models.Model):
             name=name,
             content=text,
             points=len(data),
+            dq_column=dq_column,
+            dq_over_q=dq_over_q if parsed.dq is None else None,  # a 4th column says dQ
             instrument=_instrument(provenance),
             provenance=provenance,
         )

@@ -1,5 +1,6 @@
 import csv
 import io
+import math
 
 from django.contrib import messages
 from django.db.models import Q
@@ -44,13 +45,28 @@ def upload(request):
     else:
         try:
             dataset = Dataset.from_upload(
-                request.user, request.POST.get("name") or upload.name, upload.read()
+                request.user,
+                request.POST.get("name") or upload.name,
+                upload.read(),
+                request.POST.get("dq_column", "fwhm"),
+                dq_over_q(request.POST.get("dq_over_q", "")),
             )
         except DataError as exc:
             messages.error(request, f"{upload.name}: {exc}")
         else:
             return redirect("fitting:fit", instrument=dataset.instrument, data_id=dataset.pk)
     return redirect("fitting:index")
+
+
+def dq_over_q(raw: str) -> float | None:
+    """The dQ/Q typed at upload: empty is none given; DataError if it is not a number."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
 
 
 def dataset_edit(request, pk):
@@ -201,13 +217,38 @@ def job_context(job) -> dict:
             model=model,
             editor=rows_for(model),
             parameters=[
-                (label, value, job.result["errors"].get(label))
+                (label, *with_uncertainty(value, job.result["errors"].get(label)))
                 for label, value in job.result["values"].items()
             ],
             plot={"data": plot_data(data), "curve": curve},
         )
     context["history"] = FitJob.objects.filter(owner=job.owner, dataset=job.dataset)[:20]
     return context
+
+
+@require_POST
+def save_job_model(request, pk):
+    """The fitted model of a finished fit, saved under the title given."""
+    job = fit_job_for(request.user, pk)
+    if not job.result:
+        messages.error(request, "This fit has no result to save yet.")
+        return redirect("fitting:job", pk=job.pk)
+    saved = SavedModel.objects.create(
+        owner=request.user,
+        model=job.result["model"],
+        title=request.POST.get("title", "").strip()[:200] or f"fit {job.pk} of {job.dataset}"[:200],
+    )
+    messages.success(request, f"Saved as “{saved}”.")
+    return redirect("fitting:model", pk=saved.pk)
+
+
+def with_uncertainty(value: float, error: float | None) -> tuple[str, str]:
+    """A value and its uncertainty with the digits the uncertainty supports: two significant
+    digits of the uncertainty, the value to the same decimal place (577.57 ± 0.14)."""
+    if error is None or not math.isfinite(error) or error <= 0:
+        return f"{value:.6g}", "–"
+    places = max(0, 1 - math.floor(math.log10(error)))
+    return f"{value:.{places}f}", f"{error:.{places}f}"
 
 
 @require_POST

@@ -28,7 +28,9 @@ class NodeIn(TemplateIn):
 
 
 class CalculateIn(NodeIn):
-    export: Literal["text", "hdf5"] | None = None
+    export: Literal["text", "hdf5", "orso"] | None = None
+    # dQ in the column text: as FWHM (what refl1d and the fitting app read) or as 1-σ
+    resolution: Literal["FWHM", "sigma"] = "FWHM"
 
 
 class FitIn(NodeIn):
@@ -39,10 +41,11 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     """The values at the payload's node and terminal, their data type and their provenance;
     TemplateError for a template that cannot run."""
     template = Template.from_dict(payload.template)
-    values, datatype = service.run(
+    values, datatype, used = service.run(
         request.user, template, payload.config, payload.node, payload.terminal
     )
-    header = export.provenance(payload.template, payload.config, payload.node, payload.terminal)
+    # The files as read (their mtimes now), not as the client last saw them.
+    header = export.provenance(payload.template, used, payload.node, payload.terminal)
     return values, datatype, header
 
 
@@ -109,7 +112,13 @@ def calculate(request, payload: CalculateIn):
         shown = [datatype.display(v) for v in values]  # a value may show as several curves
         flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
         return {"datatype": datatype.name, "values": flat}
-    name, data, media = export.export(values, datatype, header, payload.export)
+    try:
+        if payload.export == "text":
+            header = {**header, "resolution": payload.resolution}
+        name, data, media = export.export(values, datatype, header, payload.export)
+    except ValueError as exc:  # e.g. ORSO of data that are no reflectivity
+        body = {"error": str(exc), "node": payload.node, "field": "export"}
+        return JsonResponse(body, status=422)
     response = HttpResponse(data, content_type=media)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

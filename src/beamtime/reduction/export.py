@@ -2,10 +2,13 @@
 node and terminal exported and the Beamtime version, from which the reduction can be rebuilt
 ("reload exported").
 
-Column text: the first line is ``# `` and the provenance as one line of JSON, then ``#``
-comment lines naming the data set and the columns, then the numbers (readable by the fitting
-app, refl1d and numpy.loadtxt). HDF5: one group per data set holding every array, the
-provenance in the file's ``provenance`` attribute.
+Column text: the first line is ``# `` and the provenance as one line of JSON (with the
+``resolution`` chosen for dQ: FWHM, the default, or sigma), then ``#`` comment lines naming
+the data set and the columns (``dQ_FWHM`` or ``dQ_sigma``), then the numbers (readable by
+the fitting app, refl1d and numpy.loadtxt; the fitting app takes dQ as FWHM). HDF5: one
+group per data set holding every array, the provenance in the file's ``provenance``
+attribute. ORSO (``.ort``, via orsopy): the reflectivity with dQ as 1-σ, the provenance in
+the header's reduction comment.
 """
 
 import io
@@ -36,8 +39,21 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.+-]+", "_", name).strip("_") or "data"
 
 
+# A column given as a FWHM (name ending _FWHM) is written as a 1-σ width on request.
+FWHM_TO_SIGMA = 1 / (2 * (2 * np.log(2)) ** 0.5)
+
+
 def text_file(value, datatype: DataType, header: dict) -> str:
+    """The column text of one value; with ``"resolution": "sigma"`` in the header, columns
+    given as FWHM (``dQ_FWHM``) are written as 1-σ (``dQ_sigma``)."""
     columns = datatype.columns(value)
+    if header.get("resolution") == "sigma":
+        columns = {
+            (k.removesuffix("_FWHM") + "_sigma" if k.endswith("_FWHM") else k): (
+                np.asarray(c) * FWHM_TO_SIGMA if k.endswith("_FWHM") else c
+            )
+            for k, c in columns.items()
+        }
     meta = datatype.metadata(value)
     lines = ["# " + json.dumps(header, separators=(",", ":"))]
     lines += [f"# {key}: {json.dumps(v)}" for key, v in meta.items()]
@@ -48,8 +64,13 @@ def text_file(value, datatype: DataType, header: dict) -> str:
 
 
 def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[str, bytes, str]:
-    """(file name, contents, media type) of ``values`` exported as ``form``, "text" or
-    "hdf5". Several text files come zipped, each with the whole provenance."""
+    """(file name, contents, media type) of ``values`` exported as ``form``, "text", "hdf5"
+    or "orso" (ORSO reflectivity text, every data set in one file). Several text files come
+    zipped, each with the whole provenance."""
+    if form == "orso":
+        if datatype.orso is None:
+            raise ValueError(f"{datatype.name} data cannot be written as ORSO reflectivity")
+        return "reduced.ort", datatype.orso(values, header).encode(), "text/plain"
     names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
     names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]
     if form == "hdf5":

@@ -44,7 +44,7 @@ def step_cache():
 
         client = redis.Redis.from_url(settings.REDIS_URL)
         return RedisCache(client, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
-    return DiskCache(settings.REDUCTION_CACHE_DIR)
+    return DiskCache(settings.REDUCTION_CACHE_DIR, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
 
 
 def registry_for(template: Template) -> Registry:
@@ -80,8 +80,11 @@ def with_current_files(template: Template, config: dict, registry: Registry, use
     return config
 
 
-def run(user, template: Template, config: dict, node: int, terminal: str) -> tuple[list, DataType]:
-    """The values at ``node``'s output ``terminal`` and their data type."""
+def run(
+    user, template: Template, config: dict, node: int, terminal: str
+) -> tuple[list, DataType, dict]:
+    """The values at ``node``'s output ``terminal``, their data type, and the config they were
+    computed with: every file at the version (mtime) read, for the export's provenance."""
     registry = registry_for(template)
     template.check(registry.modules)
     if not (isinstance(node, int) and 0 <= node < len(template.nodes)):
@@ -92,7 +95,7 @@ def run(user, template: Template, config: dict, node: int, terminal: str) -> tup
         raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
     config = with_current_files(template, config, registry, user)
     values = calculate(template, registry, node, terminal, step_cache(), config)
-    return values, registry.datatypes[output.datatype]
+    return values, registry.datatypes[output.datatype], config
 
 
 def cached_nodes(user, template: Template, config: dict) -> list[int]:

@@ -1,5 +1,6 @@
 """Where computed steps are kept. Wiping a cache loses nothing but time."""
 
+import contextlib
 import json
 import os
 import tempfile
@@ -8,29 +9,72 @@ from pathlib import Path
 
 
 class DiskCache:
-    """One JSON file per step in a folder (the default: persists across restarts)."""
+    """One JSON file per step in a folder (the default: persists across restarts), the least
+    recently used removed beyond ``max_bytes`` (a file's modification time is its last use).
 
-    def __init__(self, folder: Path):
+    Each process keeps an estimate of the folder's size (from a scan, plus what it wrote); when
+    the estimate passes the cap, a scan finds the true size and removes the oldest files down
+    to 90 % of the cap. Several processes may share the folder: a scan sees them all.
+    """
+
+    def __init__(self, folder: Path, max_bytes: int | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.estimate: int | None = None
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
     def get_bundle(self, key: str):
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError):  # absent, or damaged by a crash: compute it again
             return None
+        with contextlib.suppress(OSError):  # removed meanwhile: the data are still good
+            os.utime(path)  # used now
+        return data
 
     def set_bundle(self, key: str, data) -> None:
         path = self._path(key)
         path.parent.mkdir(exist_ok=True)
+        text = json.dumps(data)
         # Write then rename: a reader never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
+            f.write(text)
         os.replace(tmp, path)
+        if self.max_bytes is not None:
+            if self.estimate is None:
+                self.estimate = sum(size for _, size, _ in self._files())
+            else:
+                self.estimate += len(text.encode())
+            if self.estimate > self.max_bytes:
+                self._evict()
+
+    def _files(self):
+        """(path, bytes, last use) of every stored step."""
+        for path in self.folder.glob("*/*.json"):
+            try:
+                info = path.stat()
+            except OSError:
+                continue  # removed meanwhile
+            yield path, info.st_size, info.st_mtime
+
+    def _evict(self) -> None:
+        files = sorted(self._files(), key=lambda f: f[2])
+        total = sum(size for _, size, _ in files)
+        target = 0.9 * self.max_bytes
+        for path, size, _ in files:
+            if total <= target:
+                break
+            try:
+                path.unlink()
+            except OSError:
+                continue  # another process removed it
+            total -= size
+        self.estimate = total
 
     def __contains__(self, key: str) -> bool:
         return self._path(key).exists()
@@ -59,10 +103,12 @@ class RedisCache:
     def set_bundle(self, key: str, data) -> None:
         text = json.dumps(data)
         with self.redis.pipeline() as pipe:
-            pipe.set(self.prefix + key, text)
+            # SET … GET: the value this replaces, atomically, so that the byte count grows
+            # by the difference only (two processes storing the same step add it once).
+            pipe.set(self.prefix + key, text, get=True)
             pipe.zadd(self.lru, {key: time.time()})
-            pipe.incrby(self.size, len(text))
-            pipe.execute()
+            old, _ = pipe.execute()
+        self.redis.incrby(self.size, len(text.encode()) - (len(old) if old is not None else 0))
         self._evict()
 
     def _evict(self) -> None:

@@ -28,6 +28,8 @@ class DataType:
     display: Callable = lambda value: value
     columns: Callable = lambda value: {"value": [value]}
     metadata: Callable = lambda value: {}
+    # (values, provenance header) → ORSO reflectivity text, for types that are reflectivity
+    orso: Callable | None = None
 
 
 @dataclass
@@ -51,9 +53,9 @@ class Registry:
 
 
 def step_key(module: ModuleDef, controls: dict, input_keys: list) -> str:
-    """The cache key of one step: module id and version, controls, and its inputs' keys."""
+    """The cache key of one step: module id, version and code, controls, its inputs' keys."""
     text = json.dumps(
-        [module.id, module.version, controls, input_keys], sort_keys=True, default=str
+        [module.id, module.version, module.code, controls, input_keys], sort_keys=True, default=str
     )
     return hashlib.sha256(text.encode()).hexdigest()
 

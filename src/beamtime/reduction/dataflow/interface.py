@@ -22,11 +22,13 @@ Positional parameters are inputs (wired from other nodes); keyword parameters ar
     Author: Beamtime team
     Version: 2026-11-21
 
-``name (type[]?:units) : description [default]``, continued on indented lines. ``[]``
-marks a list (several values wired, or a list control), ``?`` marks it optional, ``:units``
-its units. The docstring ends
-with the author and the version; the version enters every cache key, so a change of the
-code must change it.
+``name (type[]?:units) : description [default]``, continued on indented lines; a written
+default must say the signature's (it is refused at registration otherwise), an input has
+none. ``[]`` marks a list (several values wired, or a list control), ``?`` marks it
+optional, ``:units`` its units. The docstring ends
+with the author and the version; the version enters every cache key, and so does a
+fingerprint of the code (``code_of``): a changed step is computed again even if its version
+was forgotten.
 
 Control types: ``float``, ``int``, ``bool``, ``str``, ``opt`` (one of the choices written
 where the units go: ``(opt:monitor|time)``), ``index`` (the indices of points in one data
@@ -35,10 +37,13 @@ set; ``index[]`` holds one such list per data set of a bundle) and ``fileinfo`` 
 that finds a value out of range raises ParameterError naming it.
 """
 
+import functools
+import hashlib
 import inspect
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PARAM = re.compile(
     r"(?P<name>[A-Za-z_]\w*)\s*\((?P<type>[A-Za-z_][\w.]*)(?P<multiple>\[\])?(?P<optional>\?)?"
@@ -94,6 +99,9 @@ class ModuleDef:
     controls: tuple[Terminal, ...]
     outputs: tuple[Terminal, ...]
     action: object = field(compare=False, repr=False)
+    # A fingerprint of the code the step runs (see code_of): part of every cache key, so a
+    # changed step computes again even if its Version was not bumped.
+    code: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -168,8 +176,20 @@ def define(function, module_id: str) -> ModuleDef:
                 raise ModuleDefinitionError(
                     module_id, f"input {name!r} must be marked '?' exactly when it has a default"
                 )
+            if terminal.default is not None:
+                raise ModuleDefinitionError(
+                    module_id, f"input {name!r} has a default [{terminal.default}] in the docstring"
+                )
             inputs.append(terminal)
         elif parameter.default is not parameter.empty:
+            if terminal.default is not None and not _same_default(
+                terminal.default, parameter.default
+            ):
+                raise ModuleDefinitionError(
+                    module_id,
+                    f"the docstring gives {name!r} the default [{terminal.default}],"
+                    f" the signature {parameter.default!r}",
+                )
             controls.append(
                 Terminal(**{**terminal.__dict__, "default": parameter.default, "required": False})
             )
@@ -193,7 +213,35 @@ def define(function, module_id: str) -> ModuleDef:
         tuple(controls),
         tuple(returns),
         function,
+        code_of(function),
     )
+
+
+def code_of(function) -> str:
+    """A fingerprint of the Python files beside the function's own: its module and the
+    helpers of its package (any change there changes every key of that package's steps)."""
+    try:
+        source = inspect.getsourcefile(function)
+    except TypeError:
+        source = None
+    return _fingerprint(str(Path(source).parent)) if source else ""
+
+
+@functools.cache
+def _fingerprint(folder: str) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _same_default(written: str, default) -> bool:
+    """Whether a docstring's ``[default]`` says the signature's default: the default's text
+    (``[2.0]`` for 2.0, ``[auto]`` for "auto"), a list's items joined by ", " (``[]`` for
+    an empty one)."""
+    if isinstance(default, list | tuple):
+        return written == ", ".join(map(str, default))
+    return written == str(default)
 
 
 def _terminal(match: re.Match) -> Terminal:

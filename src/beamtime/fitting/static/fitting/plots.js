@@ -25,6 +25,7 @@ function drawRefl(el, { data, curve }) {
     traces.push({ x: data.q, y: residuals, mode: "markers", name: "residuals (σ)", yaxis: "y2", marker: { size: 3 } });
     layout.yaxis.domain = [0.3, 1];
     layout.yaxis2 = { domain: [0, 0.22], title: { text: "(R−fit)/dR" }, zeroline: true };
+    layout.xaxis.anchor = "y2"; // Q's ticks and title below the residuals, not across them
     layout.height = 460;
   }
   Plotly.react(el, traces, layout, plotConfig);
@@ -60,5 +61,28 @@ function drawFitPlots() {
   }
 }
 
+// Burn and samples are DREAM's: shown only when DREAM is the chosen engine.
+function showEngineOptions() {
+  const engine = document.querySelector("select[name=engine]");
+  if (!engine) return;
+  const toggle = () => document.querySelectorAll(".dream-only").forEach((el) => { el.hidden = engine.value !== "dream"; });
+  engine.addEventListener("change", toggle);
+  toggle();
+}
+
+// Edits to the model live in the form until it is submitted: warn before leaving them.
+function warnAboutUnsavedEdits() {
+  const form = document.querySelector("form.model-form");
+  if (!form) return;
+  let edited = false;
+  form.addEventListener("input", () => { edited = true; });
+  form.addEventListener("submit", () => { edited = false; });
+  window.addEventListener("beforeunload", (event) => {
+    if (edited) event.preventDefault();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", drawFitPlots);
+document.addEventListener("DOMContentLoaded", showEngineOptions);
+document.addEventListener("DOMContentLoaded", warnAboutUnsavedEdits);
 document.addEventListener("htmx:afterSettle", drawFitPlots);

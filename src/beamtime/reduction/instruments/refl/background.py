@@ -10,14 +10,23 @@ from beamtime.reduction.instruments.refl.registry import module
 
 
 @module
-def subtract_background(data, backp=(), backm=(), /):
+def subtract_background(data, backp=(), backm=(), /, align="none"):
     """
-    Subtract the background measured beside the specular ridge, interpolated (linearly, in
-    Qz) onto the specular points. With both sides, their mean:
+    Subtract the background measured beside the specular ridge, interpolated (linearly)
+    onto the specular points' Qz. With both sides, their mean:
     :math:`R = I - (B^+ + B^-)/2`, :math:`\\sigma_R^2 = \\sigma_I^2 + (\\sigma_{B^+}^2 +
     \\sigma_{B^-}^2)/4`; with one side, :math:`R = I - B`. Beyond a background's range its
     end value holds. Each data set takes the background of its own polarization. With no
     background wired or none arriving (empty loaders), the data pass unchanged, as in reductus.
+
+    The Qz a background point stands for (*align*): *none*, its own
+    :math:`(2\\pi/\\lambda)(\\sin(T_d - T_i) + \\sin T_i)`; *sample*, the specular Qz of its
+    sample angle, :math:`(4\\pi/\\lambda)\\sin T_i` (the background offset in the detector
+    angle); *detector*, that of its detector angle, :math:`(4\\pi/\\lambda)\\sin(T_d/2)`;
+    *auto*, the Qz NICE aimed at where the file says, else *sample* when
+    :math:`T_i - T_d/2` is nearly constant (90 % of the points within 5 % of the median),
+    *detector* when :math:`(T_d - 2T_i)/2T_i` is, *sample* otherwise (reductus 1.0.1 offers
+    the same choices but drops the aligned background, so there they change nothing).
 
     **Inputs**
 
@@ -27,12 +36,14 @@ def subtract_background(data, backp=(), backm=(), /):
 
     backm (refldata[]?) : background− (sample angle above it)
 
+    align (opt:none|sample|detector|auto) : the Qz of a background point [none]
+
     **Returns**
 
     output (refldata) : data less the background
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
     if not backp and not backm:
         return data
@@ -40,8 +51,39 @@ def subtract_background(data, backp=(), backm=(), /):
     for name, wired in (("backp", backp), ("backm", backm)):
         if wired:
             back = matching(data, wired, name)
-            sides.append(interpolate(data.Qz, back.Qz, back.v, back.dv))
+            sides.append(interpolate(data.Qz, _ordinate(back, align), back.v, back.dv))
     b = sum(s[0] for s in sides) / len(sides)
     db = np.sqrt(sum(s[1] ** 2 for s in sides)) / len(sides)
     v, dv = difference(data.v, data.dv, b, db)
     return replace(data, v=v, dv=dv)
+
+
+def _ordinate(back, align: str) -> np.ndarray:
+    """The Qz each background point is subtracted at."""
+    if align == "auto":
+        if np.all(np.isfinite(back.Qz_target)):
+            return back.Qz_target
+        align = _guess_offset(back)
+    k = 4 * np.pi / back.wavelength
+    if align == "sample":
+        return k * np.sin(np.radians(back.Ti))
+    if align == "detector":
+        return k * np.sin(np.radians(back.Td / 2))
+    return back.Qz
+
+
+def _guess_offset(back) -> str:
+    """*sample* for an offset constant in angle, *detector* for one proportional to it."""
+    doubled = np.where(2 * back.Ti == 0, 1e-5, 2 * back.Ti)
+    if _mostly_constant(back.Ti - back.Td / 2):
+        return "sample"
+    if _mostly_constant((back.Td - doubled) / doubled):
+        return "detector"
+    return "sample"
+
+
+def _mostly_constant(values: np.ndarray) -> bool:
+    median = np.median(values)
+    spread = abs(median) * 0.05
+    outliers = np.sum((values < median - spread) | (values > median + spread))
+    return outliers <= len(values) // 10

@@ -1,4 +1,5 @@
-"""Dead-time corrections of the detector and the monitor, from given dead-time constants.
+"""Corrections of the raw counts: the dead time of the detector and the monitor, from given
+dead-time constants, and the detector's dark current.
 
 A counter that is busy for a time after each event loses events. With a non-paralyzing
 dead time :math:`\\tau_{NP}` and a paralyzing one :math:`\\tau_P` (the hybrid model reductus
@@ -143,3 +144,50 @@ def monitor_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
     rate, drate = data.monitor / t, np.sqrt(data.monitor_variance) / t
     incident, error = incident_rate(rate, drate, n, p)
     return replace(data, monitor=incident * t, monitor_variance=(error * t) ** 2)
+
+
+@module
+def dark_current(data, poly_coeff=(0.0,), poly_cov=()):
+    """
+    Subtract the dark current: spurious counts at a rate (per minute) that is a polynomial
+    in the slit 1 opening, :math:`r(s_1) = \\sum_k c_k s_1^{N-k}`, over the counting time
+    :math:`t`: :math:`D = \\max(0, r\\,t/60)`, :math:`C' = \\max(0, C - D)`,
+    :math:`\\sigma_{C'}^2 = \\sigma_C^2 + \\sigma_D^2` with
+    :math:`\\sigma_D^2 = (t/60)^2 J^T \\Sigma J`, :math:`J = (s_1^{N-1}, \\dots, 1)` and
+    :math:`\\Sigma` the coefficients' covariance (none given: no uncertainty added).
+
+    **Inputs**
+
+    data (refldata) : raw counts
+
+    poly_coeff (float[]:counts/min/mm^k) : the coefficients, highest power first [0.0]
+
+    poly_cov (float[]) : their covariance matrix, flattened (N² values), or none []
+
+    **Returns**
+
+    output (refldata) : counts less the dark counts
+
+    darkcurrent (refldata) : the dark counts subtracted
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    _raw(data, "poly_coeff")
+    order = len(poly_coeff)
+    if order == 0:
+        raise ParameterError("poly_coeff", "give at least one coefficient")
+    if poly_cov and len(poly_cov) != order**2:
+        raise ParameterError("poly_cov", f"needs {order**2} values for {order} coefficients")
+    minutes = data.count_time / 60
+    rate = np.polyval(poly_coeff, data.slit1)
+    variance = np.zeros_like(rate)
+    if poly_cov:
+        covariance = np.reshape(poly_cov, (order, order))
+        jacobian = data.slit1[:, None] ** np.arange(order)[::-1]
+        variance = np.einsum("pi,ij,pj->p", jacobian, covariance, jacobian)
+    dark = np.maximum(rate * minutes, 0.0)
+    dark_variance = variance * minutes**2
+    counts = np.maximum(data.v - dark, 0.0)
+    corrected = replace(data, v=counts, dv=np.sqrt(data.dv**2 + dark_variance))
+    return corrected, replace(data, v=dark, dv=np.sqrt(dark_variance))

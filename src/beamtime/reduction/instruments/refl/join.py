@@ -31,7 +31,7 @@ def join(data, tolerance=0.5):
     output (refldata[]) : one data set per polarization, in Qz order
 
     Author: Beamtime team
-    Version: 2026-12-07.2
+    Version: 2026-12-07.3
     """
     if tolerance < 0:
         raise ParameterError("tolerance", "cannot be negative")
@@ -69,12 +69,13 @@ def _join_group(group: list[ReflData], tolerance: float) -> ReflData:
     merged = {name: [] for name in ARRAYS}
     for members in clusters:
         w = weight[members]
-        for name in ("Ti", "Td", "slit1", "slit2", "slit3", "slit4", "dT"):
+        for name in ("Ti", "Td", "slit1", "slit2", "slit3", "slit4", "dT", "roi", "Qz_target"):
             values = arrays[name][members]
             merged[name].append(np.average(values, weights=w) if w.sum() > 0 else values.mean())
         monitor, time = arrays["monitor"][members].sum(), arrays["count_time"][members].sum()
-        for name in ("monitor", "count_time", "monitor_variance", "roi"):
+        for name in ("monitor", "count_time"):
             merged[name].append(arrays[name][members].sum())
+        merged["monitor_variance"].append(monitor)  # as reductus: Poisson again
         v, dv = arrays["v"][members], arrays["dv"][members]
         if first.normbase == "counts":
             merged["v"].append(v.sum())

@@ -33,7 +33,7 @@ def load(filelist=(), intent="auto"):
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07.3
+    Version: 2026-12-07.4
     """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:

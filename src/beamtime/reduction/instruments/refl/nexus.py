@@ -35,6 +35,7 @@ SLITS = tuple(f"DAS_logs/slitAperture{k}/softPosition" for k in range(1, 5))
 # The NeXus place first; NICE writes the PBR wavelength only to DAS_logs.
 WAVELENGTH = ("instrument/monochromator/wavelength", "DAS_logs/wavelength/wavelength")
 SCAN_TYPE = "DAS_logs/trajectoryData/_scanType"
+QZ_TARGET = ("DAS_logs/q/z", "DAS_logs/trajectoryData/_q")
 SAMPLE_NAME = ("sample/name", "DAS_logs/sample/name")
 DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
 START = "start_time"
@@ -55,6 +56,7 @@ _ARRAYS = (
     "slit2",
     "slit3",
     "slit4",
+    "qz_target",
 )
 # h5py reports damaged files with any of these, depending on where the damage is.
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, OverflowError)
@@ -101,8 +103,12 @@ class ReflScan:
     sample_name: str
     description: str
     start: str
+    # NICE's target Qz per point (DAS_logs/q/z), NaN where the file has none.
+    qz_target: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.qz_target is None:
+            self.qz_target = np.full(np.shape(self.counts), np.nan)
         for name in _ARRAYS:
             # np.array copies: a scan never shares memory with the caller's arrays.
             setattr(self, name, np.array(getattr(self, name), dtype=np.float64))
@@ -210,6 +216,7 @@ class _Entry:
             sample_name=self.first_text(SAMPLE_NAME),
             description=self.first_text(DESCRIPTION),
             start=self.first_text((START,)),
+            qz_target=self.optional_per_point(QZ_TARGET, n),
         )
 
     def polarization(self) -> str:
@@ -312,6 +319,11 @@ class _Entry:
         if len(value) == 1:  # NICE writes a value that stayed the same once
             return np.repeat(value, n)
         raise self.error(path, f"has {len(value)} values for {n} points (as in {self.length_from})")
+
+    def optional_per_point(self, paths: tuple[str, ...], n: int) -> np.ndarray:
+        """The first of these the entry has, one value per point; NaN when none."""
+        path = next((p for p in paths if self.has(p)), None)
+        return np.full(n, np.nan) if path is None else self.per_point(path, n)
 
     def number(self, path: str) -> float:
         value = self.points(path)

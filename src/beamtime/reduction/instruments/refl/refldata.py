@@ -30,6 +30,7 @@ ARRAYS = (
     "dT",
     "monitor_variance",
     "roi",
+    "Qz_target",
 )
 # What a scan measures, with reductus' names ("intensity": a direct-beam slit scan): NICE's
 # _scanType where it says, else inferred from the angles (infer_intent), or the user's choice.
@@ -101,6 +102,7 @@ class ReflData:
     # region-of-interest counts as read (for normalizing by roi).
     monitor_variance: np.ndarray
     roi: np.ndarray
+    Qz_target: np.ndarray  # the Qz the scan aimed at (NICE), NaN where unknown
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -142,6 +144,7 @@ class ReflData:
             dT=divergence(scan.slit1, scan.slit2, SLIT1_DISTANCE, SLIT2_DISTANCE),
             monitor_variance=scan.monitor,
             roi=scan.counts,
+            Qz_target=scan.qz_target,
         )
         return data.with_intent(intent)
 

@@ -5,6 +5,7 @@ with ``@module``) and what the file browser shows of a raw file.
 from beamtime.reduction.dataflow.calc import DataType, Registry
 from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.nexus import load_nexus
+from beamtime.reduction.instruments.refl.orso import orso_text
 from beamtime.reduction.instruments.refl.poldata import PolData
 from beamtime.reduction.instruments.refl.refldata import ReflData
 
@@ -33,6 +34,7 @@ registry = Registry(
             display=ReflData.display,
             columns=ReflData.columns,
             metadata=ReflData.metadata,
+            orso=orso_text,
         ),
         "footprint": DataType(
             "footprint",

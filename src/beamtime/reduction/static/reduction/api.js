@@ -71,9 +71,11 @@ export async function calculate(template, node, terminal) {
   return (await post("calculate", { template, config: {}, node, terminal }).then(json)).values;
 }
 
-/** An export of a node's output terminal ("text" or "hdf5") as {name, blob}. */
-export async function exportFile(template, node, terminal, form) {
-  const response = await post("calculate", { template, config: {}, node, terminal, export: form });
+/** An export of a node's output terminal ("text", "hdf5" or "orso") as {name, blob}; the
+ *  column text gives dQ as ``resolution``, "FWHM" or "sigma". */
+export async function exportFile(template, node, terminal, form, resolution = "FWHM") {
+  const body = { template, config: {}, node, terminal, export: form, resolution };
+  const response = await post("calculate", body);
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "reduced";
   return { name, blob: await response.blob() };

@@ -429,7 +429,7 @@ function plottedOutput() {
 }
 
 /** The data behind the plot as a file. */
-async function exportPlotted(form) {
+async function exportPlotted(form, resolution = "FWHM") {
   let target;
   try {
     target = plottedOutput();
@@ -438,7 +438,7 @@ async function exportPlotted(form) {
   }
   setBusy(true);
   try {
-    const { name, blob } = await api.exportFile(state.template, target.node, target.terminal, form);
+    const { name, blob } = await api.exportFile(state.template, target.node, target.terminal, form, resolution);
     download(name, blob);
   } catch (problem) {
     showProblem(problem);
@@ -551,7 +551,9 @@ const ACTIONS = {
   "download-template": downloadTemplate,
   "upload-template": () => $("#upload-template").click(),
   "export-text": () => exportPlotted("text"),
+  "export-text-sigma": () => exportPlotted("text", "sigma"),
   "export-hdf5": () => exportPlotted("hdf5"),
+  "export-orso": () => exportPlotted("orso"),
   "reload-exported": () => $("#reload-exported").click(),
   "fit-this": fitThis,
   stash: () => stash.stashCurrent(),
