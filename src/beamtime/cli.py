@@ -175,7 +175,6 @@ def prepare_database() -> str | None:
 
     try:
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("createcachetable", verbosity=0)  # the "shared" cache (login throttling)
     except DatabaseError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
