@@ -404,7 +404,8 @@ while FitJob.objects.filter(state="running").count() < 2 and time.monotonic() < 
     time.sleep(0.2)
 print("RUNNING", FitJob.objects.filter(state="running").count())
 time.sleep(2)
-print("SENT", tasks.refresh_state_all.delay().id, time.time())
+sent = time.time()
+print("SENT", tasks.refresh_state_all.delay().id, sent)
 """
 
 
@@ -432,6 +433,24 @@ def test_run_control_is_not_delayed_by_running_fits(home):
         wait_in_file(daq_log, rf"refresh_state_all\[{task_id}\] succeeded")
         # The fits were still running meanwhile.
         assert "RUNNING 2" in result.stdout
+    finally:
+        server.stop()
+        server.close()
+
+
+def test_a_web_only_host_runs_no_workers_and_no_beat(home):
+    server = Server(home, "--web-only")
+    try:
+        server.wait_printed(r"Beamtime is running", timeout=START_TIMEOUT)
+        body = None
+        deadline = time.monotonic() + START_TIMEOUT
+        while body is None and time.monotonic() < deadline:
+            body = health(server.url)
+            time.sleep(0.5)
+        assert set(child_pids(home)) == {"redis", "gunicorn"}
+        assert body["status"] == "degraded"
+        assert body["database"]["ok"] and body["redis"]["ok"]
+        assert body["workers"]["error"] == "no Celery worker answered within 1 s"
     finally:
         server.stop()
         server.close()

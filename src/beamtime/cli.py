@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
     serve.add_argument("--demo", action="store_true", help="also load demo content")
+    serve.add_argument(
+        "--web-only",
+        action="store_true",
+        help="no Celery workers or beat here (a further web host; workers run elsewhere)",
+    )
     serve.set_defaults(run=run_serve)
 
     worker = commands.add_parser(
@@ -170,7 +175,6 @@ def prepare_database() -> str | None:
 
     try:
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("createcachetable", verbosity=0)  # the "shared" cache (login throttling)
     except DatabaseError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
@@ -243,6 +247,34 @@ def time_limit_for(queues: list[str], pools: dict) -> int:
     return max(limits, default=max(p["time_limit"] for p in pools.values()))
 
 
+def start_workers_and_beat(supervisor, settings) -> None:
+    """One Celery worker per pool, and beat (only one beat may run per Redis)."""
+    for pool, spec in settings.WORKER_POOLS.items():
+        supervisor.start(
+            f"{pool} worker",
+            celery_worker_argv(
+                spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
+            ),
+        )
+    supervisor.start(
+        "celery beat",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "beamtime.celery",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(settings.HOME / "celerybeat-schedule"),
+            "--pidfile",
+            str(settings.HOME / "celerybeat.pid"),
+        ],
+    )
+
+
 def run_serve(args) -> int:
     from beamtime import conf, embedded_redis
     from beamtime.supervisor import HomeLock, Supervisor, log_file_handler
@@ -278,30 +310,8 @@ def run_serve(args) -> int:
 
             call_command("load_demo")
             supervisor.start("ECC simulators", simulator_argv(settings.HOME))
-        for pool, spec in settings.WORKER_POOLS.items():
-            supervisor.start(
-                f"{pool} worker",
-                celery_worker_argv(
-                    spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
-                ),
-            )
-        supervisor.start(
-            "celery beat",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "beamtime.celery",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(settings.HOME / "celerybeat-schedule"),
-                "--pidfile",
-                str(settings.HOME / "celerybeat.pid"),
-            ],
-        )
+        if not args.web_only:
+            start_workers_and_beat(supervisor, settings)
         bind = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
         web = supervisor.start(
             "gunicorn",

@@ -1,174 +1,563 @@
-"""Reading a layer model back from a refl1d script of the form Beamtime writes
-(``refl1d_adapter.to_script``), so that a model kept as a script can be uploaded again.
+"""Reading a layer model from a refl1d script — one Beamtime wrote (``refl1d_adapter.to_script``)
+or one written by hand in the style of refl1d's documentation. The script is parsed with
+``ast``, never run. What is read:
 
-The script is parsed, never run: only these statements are read, everything else (imports,
-loading the data) is skipped —
-``sample = SLD('Si')(0.0, 1.5) | SLD('A')(500.0, 10.0) | … | SLD('air')(0.0, 0.0)``
-(refl1d's order: from the substrate — the back medium — up to the front medium the neutrons
-come from, each slab's interface being the roughness on its upper side, i.e. its front side),
-``sample[1].thickness.value = 40.0`` / ``probe.intensity.value = 1.0``,
-``sample[1].thickness.range(30.0, 50.0)``, ``keep = (Q >= 0.0) & (Q <= 1.0)`` and the
-constraints ``sample[1].thickness.equals(…)  # B.thickness = 0.1 * A.thickness``.
+- materials: ``Si = SLD(name="Si", rho=2.07, irho=0)``, ``SLD("A", 4.5)``, ``Material("Ni")``,
+  ``Material("SiO2", density=2.2)`` (SLD from periodictable at its 1.798 Å), ``Vacuum()`` and
+  refl1d's own ``air``, ``silicon``/``Si``, ``gold``/``Au``, ``sapphire``, ``water``/``H2O``,
+  ``heavywater``/``D2O``, ``permalloy``;
+- slabs ``material(thickness, interface)`` or ``Slab(material, thickness, interface)``, and a
+  bare material (thickness and interface 0), stacked with ``|`` from the substrate (the back
+  medium) up to the front medium the neutrons come from, a slab's interface being the
+  roughness on its upper (front) side, as refl1d reads them;
+- the sample: the one given to ``Experiment(sample=…)`` or ``instrument.simulate(…)``, else
+  the variable ``sample``; its slabs may be named (``substrate, film, ambient = sample``);
+- on a parameter (``sample[i].thickness``/``.interface``/``.material.rho``/``.irho``, the same
+  through variables, ``nickel.rho``, ``probe.intensity``/``.background``): ``.value = x``,
+  ``.range(lo, hi)``, ``.pm(x)``, ``.pmp(p)`` (bumps' rounded ranges), and constraints
+  ``P = EXPRESSION`` or ``P.equals(EXPRESSION)`` over parameters, numbers, + - * / ** and
+  sqrt exp log sin cos tan abs (``np.``/``pmath.`` prefixes allowed);
+- ``keep = (Q >= lo) & (Q <= hi)`` as the Q range.
+
+Statements that do not touch the sample (imports, loading data, the probe, the fit problem)
+are skipped; any other statement that touches it is refused, naming its line.
 """
 
 import ast
+import contextlib
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+
+import periodictable
+from bumps.bounds import pm, pmp
+from periodictable import nsf
 
 from beamtime.fitting.layers import LayerModel, ModelError
 
 MAX_BYTES = 1 << 20
-REFL1D_PARAM = {"thickness": "thickness", "interface": "roughness", "rho": "sld", "irho": "isld"}
+MAX_NUMBER = 1e300
+FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "abs")
+FUNCTION_MODULES = ("np", "numpy", "pmath", "math")
+# refl1d.materialdb's materials: name, formula, density (None: the element's own)
+KNOWN = {
+    "silicon": ("Si", "Si", None),
+    "Si": ("Si", "Si", None),
+    "gold": ("gold", "Au", None),
+    "Au": ("gold", "Au", None),
+    "sapphire": ("sapphire", "Al2O3", 3.965),
+    "Al2O3": ("sapphire", "Al2O3", 3.965),
+    "water": ("water", "H2O", 1.0),
+    "H2O": ("water", "H2O", 1.0),
+    "permalloy": ("permalloy", "Ni8Fe2", 8.692),
+    "Ni8Fe2": ("permalloy", "Ni8Fe2", 8.692),
+}
+HEAVY = periodictable.formula("D2O").mass / periodictable.formula("H2O").mass
+KNOWN |= {"heavywater": ("D2O", "D2O", HEAVY), "D2O": ("D2O", "D2O", HEAVY)}
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
+class ScriptError(ModelError):
+    def __init__(self, line: int, message: str):
+        super().__init__("script", f"line {line}: {message}")
 
 
 def _fail(line: int, message: str):
-    raise ModelError("script", f"line {line}: {message}")
+    raise ScriptError(line, message)
+
+
+@dataclass(eq=False)
+class _P:
+    """A refl1d parameter as the script leaves it."""
+
+    value: float
+    bounds: tuple[float, float] | None = None
+    equals: tuple[ast.expr, int] | None = None  # the expression (parameters as _Ref), its line
+
+
+@dataclass(eq=False)
+class _Material:
+    name: str
+    rho: _P
+    irho: _P
+    formula: str | None = None  # a Material: refl1d fits its density, it has no rho
+
+
+@dataclass(eq=False)
+class _Slab:
+    material: _Material
+    thickness: _P
+    interface: _P
+
+
+@dataclass
+class _Reader:
+    lines: int = 0
+    env: dict = field(default_factory=dict)
+    probe: dict = field(default_factory=lambda: {"intensity": _P(1.0), "background": _P(0.0)})
+    sample: tuple[list[_Slab], int] | None = None
+    q_range: tuple[float, float] = (0.0, 1.0)
+    wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
+    defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
 
 
 def _number(node: ast.expr, line: int) -> float:
-    sign = 1.0
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        sign, node = -1.0, node.operand
-    if not isinstance(node, ast.Constant) or type(node.value) not in (int, float):
-        _fail(line, "a number is expected here")
-    try:
-        return sign * float(node.value)
-    except OverflowError:  # a 400-digit integer
-        _fail(line, f"the number {str(node.value)[:20]}… is too large")
-
-
-def _place(node: ast.expr) -> str | None:
-    """``sample[1].material.rho`` → ``1.sld``; ``probe.intensity`` → ``scale``; else None."""
+    """A number, or arithmetic (+ - * /) of numbers."""
     match node:
-        case ast.Attribute(value=ast.Name(id="probe"), attr="intensity"):
-            return "scale"
-        case ast.Attribute(value=ast.Name(id="probe"), attr="background"):
-            return "background"
-        case ast.Attribute(
-            value=ast.Attribute(
-                value=ast.Subscript(
-                    value=ast.Name(id="sample"), slice=ast.Constant(value=int() as i)
-                ),
-                attr="material",
-            ),
-            attr=("rho" | "irho") as attr,
-        ):
-            return f"{i}.{REFL1D_PARAM[attr]}"
-        case ast.Attribute(
-            value=ast.Subscript(value=ast.Name(id="sample"), slice=ast.Constant(value=int() as i)),
-            attr=("thickness" | "interface") as attr,
-        ):
-            return f"{i}.{REFL1D_PARAM[attr]}"
-    return None
+        case ast.Constant(value=value) if type(value) in (int, float):
+            try:
+                number = float(value)
+            except OverflowError:  # a 400-digit integer
+                _fail(line, f"the number {str(value)[:20]}… is too large")
+        case ast.UnaryOp(op=ast.USub() | ast.UAdd() as op, operand=operand):
+            number = _number(operand, line) * (-1 if isinstance(op, ast.USub) else 1)
+        case ast.BinOp(op=ast.Add() | ast.Sub() | ast.Mult() | ast.Div() as op):
+            left, right = _number(node.left, line), _number(node.right, line)
+            if isinstance(op, ast.Div) and right == 0:
+                _fail(line, "division by zero")
+            if isinstance(op, ast.Add):
+                number = left + right
+            elif isinstance(op, ast.Sub):
+                number = left - right
+            else:
+                number = left * right if isinstance(op, ast.Mult) else left / right
+        case _:
+            _fail(line, "a number is expected here")
+    if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+        _fail(line, "the number is too large")
+    return number
 
 
-def _stack(node: ast.expr, line: int) -> list[dict]:
-    """The slabs of ``SLD('A')(thickness, interface) | …`` in refl1d's order: from the back
-    medium (substrate) up to the front medium."""
-    terms = []
-    while isinstance(node, ast.BinOp) and isinstance(
-        node.op, ast.BitOr
-    ):  # a | b | c is ((a | b) | c)
-        terms.append(node.right)
-        node = node.left
-    terms.append(node)
-    layers = []
-    for term in reversed(terms):
-        match term:
-            case ast.Call(
-                func=ast.Call(func=ast.Name(id="SLD"), args=[ast.Constant(value=str() as name)]),
-                args=[thickness, roughness],
-            ):
-                layers.append(
-                    {
-                        "name": name,
-                        "thickness": _number(thickness, line),
-                        "roughness": _number(roughness, line),
-                    }
+def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float]:
+    try:
+        compound = periodictable.formula(formula)
+    except Exception:  # periodictable's parser raises several kinds (pyparsing's among them)
+        compound = None
+    if compound is None or not compound.atoms:
+        _fail(line, f"{formula!r} is not a chemical formula periodictable knows")
+    density = compound.density if density is None else density
+    if density is None:
+        _fail(line, f"Material({formula!r}) needs a density=")
+    # as refl1d: the SLD at density 1, scaled by the density, at the probe's wavelength
+    rho, irho, _ = nsf.neutron_sld(compound, density=1.0, wavelength=wavelength)
+    return rho * density, irho * density
+
+
+def _known(name: str, line: int, wavelength: float) -> _Material:
+    if name == "air":
+        return _Material("air", _P(0.0), _P(0.0))
+    label, formula, density = KNOWN[name]
+    return _Material(label, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
+
+
+def _arguments(call: ast.Call, names: tuple[str, ...], line: int) -> dict[str, ast.expr]:
+    if len(call.args) > len(names) or any(
+        k.arg not in names or isinstance(k.value, ast.Starred) for k in call.keywords
+    ):
+        _fail(line, f"expected the arguments {', '.join(names)}")
+    found = dict(zip(names, call.args, strict=False))
+    for keyword_ in call.keywords:
+        if keyword_.arg in found:
+            _fail(line, f"{keyword_.arg} is given twice")
+        found[keyword_.arg] = keyword_.value
+    if any(isinstance(a, ast.Starred) for a in found.values()):
+        _fail(line, "*arguments cannot be read")
+    return found
+
+
+def _text(node: ast.expr, line: int) -> str:
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        _fail(line, "a name in quotes is expected here")
+    return node.value
+
+
+def _material_call(call: ast.Call, kind: str, line: int, wavelength: float) -> _Material:
+    if kind == "Vacuum":
+        _arguments(call, (), line)
+        return _known("air", line, wavelength)
+    if kind == "SLD":
+        given = _arguments(call, ("name", "rho", "irho"), line)
+        name = _text(given["name"], line) if "name" in given else "SLD"
+        rho, irho = (_number(given[k], line) if k in given else 0.0 for k in ("rho", "irho"))
+        return _Material(name, _P(rho), _P(irho))
+    given = _arguments(call, ("formula", "density", "name"), line)
+    if "formula" not in given:
+        _fail(line, "Material needs a chemical formula")
+    formula = _text(given["formula"], line)
+    density = _number(given["density"], line) if "density" in given else None
+    name = _text(given["name"], line) if "name" in given else formula
+    return _Material(name, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
+
+
+def _slab(material: _Material, call: ast.Call, line: int, names=("thickness", "interface")):
+    given = _arguments(call, names, line)
+    size, rough = (_number(given[k], line) if k in given else 0.0 for k in names[-2:])
+    return _Slab(material, _P(size), _P(rough))
+
+
+class _Evaluator:
+    def __init__(self, reader: _Reader):
+        self.reader = reader
+        self.refs: dict[str, _P] = {}  # the parameters in constraint expressions, by placeholder
+
+    def touches(self, node: ast.AST) -> bool:
+        """Whether a statement or expression refers to the sample or its parameters."""
+        for child in ast.walk(node):
+            match child:
+                case ast.Name(id=name) if (
+                    name in self.reader.env
+                    or name in KNOWN
+                    or name
+                    in (
+                        "air",
+                        "SLD",
+                        "Material",
+                        "Slab",
+                        "Vacuum",
+                    )
+                ):
+                    return True
+                case ast.Attribute(attr="intensity" | "background"):
+                    return True
+        return False
+
+    def value(self, node: ast.expr, line: int):
+        """A float, _Material, _Slab, list of _Slab (a stack) or _P."""
+        env = self.reader.env
+        match node:
+            case ast.Name(id=name):
+                if name in env:
+                    return env[name]
+                if name in KNOWN or name == "air":
+                    return _known(name, line, self.reader.wavelength)
+                _fail(line, f"{name} is not a material, slab or parameter defined above")
+            case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
+                return _material_call(node, kind, line, self.reader.wavelength)
+            case ast.Call(func=ast.Name(id="Slab")):
+                given = _arguments(node, ("material", "thickness", "interface"), line)
+                material = self.value(given.get("material", ast.Constant(None)), line)
+                if not isinstance(material, _Material):
+                    _fail(line, "Slab needs a material")
+                return _slab(material, node, line, ("material", "thickness", "interface"))
+            case ast.Call(func=func):
+                material = self.value(func, line)
+                if not isinstance(material, _Material):
+                    _fail(line, "only a material can be called, as material(thickness, interface)")
+                return _slab(material, node, line)
+            case ast.BinOp(op=ast.BitOr()):
+                return self.stack(node.left, line) + self.stack(node.right, line)
+            case ast.Subscript(value=owner, slice=index):
+                stack = self.value(owner, line)
+                position = _number(index, line)
+                if not isinstance(stack, list) or position != int(position):
+                    _fail(line, "only a stack can be indexed, by a whole number")
+                if not -len(stack) <= position < len(stack):
+                    _fail(line, f"the stack has no slab {int(position)}")
+                return stack[int(position)]
+            case ast.Attribute(value=owner, attr=attr):
+                if attr in ("intensity", "background") and not (
+                    isinstance(owner, ast.Name) and owner.id in env
+                ):
+                    return self.reader.probe[attr]
+                found = self.value(owner, line)
+                if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
+                    return getattr(found, attr)
+                if isinstance(found, _Material) and found.formula and attr in ("rho", "irho"):
+                    _fail(line, f"Material({found.formula!r}) has no {attr}: use SLD(rho=…)")
+                if isinstance(found, _Material) and attr in ("rho", "irho"):
+                    return getattr(found, attr)
+                _fail(line, f".{attr} cannot be read here")
+            case ast.Constant() | ast.UnaryOp():
+                return _number(node, line)
+        _fail(line, "this expression cannot be read as part of the sample")
+
+    def stack(self, node: ast.expr, line: int) -> list[_Slab]:
+        found = self.value(node, line)
+        if isinstance(found, _Material):
+            return [_Slab(found, _P(0.0), _P(0.0))]
+        if isinstance(found, _Slab):
+            return [found]
+        if isinstance(found, list):
+            return found
+        _fail(line, "only materials, slabs and stacks can be joined with |")
+
+    def param(self, node: ast.expr, line: int) -> _P:
+        found = self.value(node, line)
+        if not isinstance(found, _P):
+            _fail(line, "a parameter is expected here")
+        return found
+
+    def expression(self, node: ast.expr, line: int) -> ast.expr:
+        """The constraint expression with each parameter replaced by a _Ref."""
+        match node:
+            case ast.Constant(value=value) if type(value) in (int, float):
+                number = _number(node, line)
+                return ast.Constant(
+                    int(number) if number.is_integer() and abs(number) < 1e15 else number
                 )
-            case _:
-                _fail(line, "the sample must read SLD('NAME')(THICKNESS, ROUGHNESS) | …")
-    if len(layers) >= 2:
-        back, front = layers[0], layers[-1]
-        for medium, where in ((back, "first slab (the back medium)"), (front, "last slab")):
-            if medium["thickness"]:
-                _fail(line, f"the {where} is semi-infinite: its thickness must be 0")
-        if front["roughness"]:
-            _fail(
-                line,
-                "the last slab is the front medium (the neutrons come from it): it has no "
-                "interface above it, so its roughness must be 0",
+            case ast.UnaryOp(op=ast.USub() | ast.UAdd() as op, operand=operand):
+                return ast.UnaryOp(op, self.expression(operand, line))
+            case ast.BinOp(op=ast.Add() | ast.Sub() | ast.Mult() | ast.Div() | ast.Pow() as op):
+                left, right = self.expression(node.left, line), self.expression(node.right, line)
+                return ast.BinOp(left, op, right)
+            case ast.Call(
+                func=ast.Name(id=name)
+                | ast.Attribute(value=ast.Name(id="np" | "numpy" | "pmath" | "math"), attr=name),
+                args=[argument],
+                keywords=[],
+            ) if name in FUNCTIONS:
+                return ast.Call(ast.Name(name), [self.expression(argument, line)], [])
+        placeholder = f"_p{len(self.refs)}"
+        self.refs[placeholder] = self.param(node, line)
+        return ast.Name(placeholder)
+
+
+def _probe(reader: _Reader, tree: ast.Module) -> None:
+    """The wavelength of the script's NeutronProbe(L=number), at which refl1d computes the
+    SLD of a Material; refuse what Beamtime's Q-based data cannot represent."""
+    found = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        line = getattr(node, "lineno", 1)
+        if name in ("XrayProbe", "PolarizedNeutronProbe", "PolarizedQProbe"):
+            _fail(line, f"{name}: Beamtime fits unpolarized neutron data")
+        if name != "NeutronProbe":
+            continue
+        for keyword_ in node.keywords:
+            if keyword_.arg == "back_reflectivity" and not (
+                isinstance(keyword_.value, ast.Constant) and keyword_.value.value is False
+            ):
+                _fail(line, "back reflectivity: reverse the stack instead (front ↔ back)")
+            if keyword_.arg == "L":
+                with contextlib.suppress(ScriptError):  # else, from data: 1.798 Å is used
+                    found[_number(keyword_.value, line)] = line
+    if len(found) > 1:
+        _fail(max(found.values()), "probes at different wavelengths: Beamtime reads one sample")
+    for wavelength, line in found.items():
+        if wavelength <= 0:
+            _fail(line, "the wavelength L must be positive")
+        reader.wavelength = wavelength
+
+
+def _experiment(node: ast.AST) -> bool:
+    """``Experiment(sample=…)`` or an instrument's ``.simulate(sample, …)``."""
+    return isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Name) and node.func.id == "Experiment")
+        or (isinstance(node.func, ast.Attribute) and node.func.attr == "simulate")
+    )
+
+
+def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> None:
+    line = statement.lineno
+    env = reader.env
+    for child in ast.walk(statement):  # the sample is the one the experiment is given
+        if _experiment(child):
+            given = {k.arg: k.value for k in child.keywords} | dict(
+                zip(("sample",), child.args, strict=False)
             )
-    return layers
+            if "sample" in given:
+                if reader.sample is not None:
+                    _fail(line, "a second Experiment: Beamtime reads one sample")
+                reader.sample = (evaluator.stack(given["sample"], line), line)
+        elif isinstance(child, ast.Call) and getattr(child.func, "id", "") in (
+            "MixedExperiment",
+            "FreeformInterface",
+            "Magnetism",
+        ):
+            _fail(line, f"{child.func.id} cannot be represented by a layer model")
+    match statement:
+        case ast.Import() | ast.ImportFrom():
+            return
+        case ast.Assign(
+            targets=[ast.Name(id="keep")],
+            value=ast.BinOp(
+                left=ast.Compare(comparators=[low]), right=ast.Compare(comparators=[high])
+            ),
+        ):
+            reader.q_range = (_number(low, line), _number(high, line))
+            return
+        case ast.Assign(targets=[ast.Name(id=name)], value=value):
+            if any(
+                _experiment(c)
+                or (isinstance(c, ast.Call) and getattr(c.func, "id", "") == "FitProblem")
+                for c in ast.walk(value)
+            ) or not evaluator.touches(value):
+                env.pop(name, None)  # the probe, data or the fit problem: not the sample
+                return
+            env[name] = evaluator.value(value, line)
+            reader.defined[name] = line
+            return
+        case ast.Assign(targets=[ast.Tuple(elts=names)], value=value) if all(
+            isinstance(n, ast.Name) for n in names
+        ) and evaluator.touches(value):  # the slabs of a stack: a, b, c = sample
+            slabs = evaluator.value(value, line)
+            if not isinstance(slabs, list) or len(slabs) != len(names):
+                _fail(
+                    line, f"{len(names)} names for something that is not a stack of as many slabs"
+                )
+            env.update((n.id, slab) for n, slab in zip(names, slabs, strict=True))
+            return
+        case ast.Assign(targets=[ast.Attribute(value=owner, attr="value")], value=value) if (
+            evaluator.touches(owner)
+        ):
+            evaluator.param(owner, line).value = _number(value, line)
+            return
+        case ast.Assign(targets=[ast.Attribute() as target], value=value) if evaluator.touches(
+            target
+        ):
+            param = evaluator.param(target, line)
+            if isinstance(value, ast.Constant | ast.UnaryOp) and not evaluator.touches(value):
+                param.value = _number(value, line)
+            else:
+                param.equals = (evaluator.expression(value, line), line)
+            return
+        case ast.Expr(value=ast.Call(func=ast.Attribute(value=owner, attr=method)) as call) if (
+            method in ("range", "pm", "pmp", "equals") and evaluator.touches(owner)
+        ):
+            if method == "equals":
+                given = _arguments(call, ("expression",), line)
+                param = evaluator.param(owner, line)
+                param.equals = (evaluator.expression(given["expression"], line), line)
+                return
+            names = ("low", "high") if method == "range" else ("plus", "minus")
+            given = _arguments(call, names, line)
+            if names[0] not in given or (method == "range" and "high" not in given):
+                _fail(
+                    line, f".{method} needs {' and '.join(names[: 2 if method == 'range' else 1])}"
+                )
+            first, second = (_number(given[k], line) if k in given else None for k in names)
+            param = evaluator.param(owner, line)
+            if method == "range":
+                param.bounds = (first, second)
+            else:
+                try:
+                    bounds = (pm if method == "pm" else pmp)(param.value, first, second)
+                    param.bounds = (float(bounds[0]), float(bounds[1]))
+                except (ValueError, ArithmeticError):
+                    _fail(line, f"no range can be made of this .{method}")
+            if not all(math.isfinite(b) for b in param.bounds):
+                _fail(line, "the range must be finite")
+            return
+    if evaluator.touches(statement):
+        _fail(line, "this statement changes the sample in a way Beamtime cannot represent")
 
 
 def model_from_script(text: str) -> LayerModel:
-    """The model a Beamtime refl1d script describes; ModelError naming the line otherwise."""
-    if len(text.encode()) > MAX_BYTES:
+    """The model a refl1d script describes; ModelError naming the line otherwise."""
+    if len(text.encode(errors="replace")) > MAX_BYTES:
         raise ModelError("script", "the script is larger than 1 MiB")
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
         raise ModelError("script", f"line {exc.lineno}: not Python ({exc.msg})") from None
-    except (RecursionError, MemoryError):
+    except (RecursionError, MemoryError, ValueError):
         raise ModelError("script", "the script is nested too deeply to read") from None
-    lines = text.splitlines()
-    layers, values, ranges, constraints, q_range = None, {}, {}, {}, (0.0, 1.0)
-    for statement in tree.body:
-        line = statement.lineno
-        match statement:
-            case ast.Assign(targets=[ast.Name(id="sample")], value=value):
-                layers = _stack(value, line)
-            case ast.Assign(targets=[ast.Attribute(value=owner, attr="value")], value=value) if (
-                _place(owner)
-            ):
-                values[_place(owner)] = _number(value, line)
-            case ast.Expr(
-                value=ast.Call(func=ast.Attribute(value=owner, attr="range"), args=[low, high])
-            ) if _place(owner):
-                ranges[_place(owner)] = (_number(low, line), _number(high, line))
-            case ast.Expr(value=ast.Call(func=ast.Attribute(value=owner, attr="equals"))) if _place(
-                owner
-            ):
-                comment = lines[line - 1].partition("#")[2]
-                target, equals, expression = comment.partition("=")
-                if not equals:
-                    _fail(line, "a constraint needs its '# TARGET = EXPRESSION' comment")
-                constraints[target.strip()] = expression.strip()
-            case ast.Assign(
-                targets=[ast.Name(id="keep")],
-                value=ast.BinOp(
-                    left=ast.Compare(comparators=[low]), right=ast.Compare(comparators=[high])
-                ),
-            ):
-                q_range = (_number(low, line), _number(high, line))
-    if not layers or len(layers) < 2:
-        raise ModelError(
-            "script", "no sample = SLD(…)(…) | SLD(…)(…) line with a front and a back medium"
-        )
-    return _assemble(layers, values, ranges, constraints, q_range)
+    reader = _Reader()
+    evaluator = _Evaluator(reader)
+    try:
+        _probe(reader, tree)
+        for statement in tree.body:
+            _statement(reader, evaluator, statement)
+        if reader.sample is None and isinstance(reader.env.get("sample"), list):
+            reader.sample = (reader.env["sample"], reader.defined.get("sample", 1))
+        if reader.sample is None or len(reader.sample[0]) < 2:
+            raise ModelError(
+                "script",
+                "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
+                "Experiment(sample=…) or named sample, with a front and a back medium",
+            )
+        return _assemble(reader, evaluator.refs)
+    except RecursionError:
+        raise ModelError("script", "the script is nested too deeply to read") from None
 
 
-def _assemble(layers, values, ranges, constraints, q_range) -> LayerModel:
-    def param(key, default):
-        value = {"value": values.get(key, default)}
-        if key in ranges:
-            value |= {"free": True, "min": ranges[key][0], "max": ranges[key][1]}
-        return value
+def _names(slabs: list[_Slab]) -> list[str]:
+    """A distinct Beamtime layer name for each slab, from its material's name."""
+    names = []
+    for slab in slabs:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", slab.material.name)[:36] or "layer"
+        if not name[0].isalpha() or keyword.iskeyword(name):
+            name = f"L{name}"[:36]
+        unique, count = name, 1
+        while unique in names:
+            count += 1
+            unique = f"{name}_{count}"
+        names.append(unique)
+    return names
 
-    rows = []
-    for index, layer in enumerate(layers):
-        row = {"name": layer["name"]}
-        for name in ("thickness", "sld", "isld", "roughness"):
-            default = layer.get(name, 0.0)
-            row[name] = param(f"{index}.{name}", default)
+
+def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
+    slabs, line = reader.sample
+    names = _names(slabs)
+    back, front = 0, len(slabs) - 1
+    where: dict[int, str] = {}  # id(_P) → its Beamtime name (the first place it is used)
+    rows, constraints, seen = [], {}, []
+
+    def place(param: _P, name: str) -> dict:
+        if id(param) in where:  # a parameter shared by two places (one material, two slabs)
+            if param.bounds or param.equals:
+                constraints[name] = where[id(param)]
+            return {"value": param.value}
+        where[id(param)] = name
+        seen.append((param, name))
+        if param.bounds and not param.equals:
+            low, high = param.bounds
+            return {"value": param.value, "free": True, "min": low, "max": high}
+        return {"value": param.value}
+
+    def unused(param: _P, what: str, default=0.0):
+        if param.value != default or param.bounds or param.equals:
+            _fail(line, what)
+
+    for index, (slab, name) in enumerate(zip(slabs, names, strict=True)):
+        row = {"name": name, "sld": place(slab.material.rho, f"{name}.sld")}
+        if index == front:
+            unused(
+                slab.interface,
+                "the last slab is the front medium (the neutrons come from it): it has no "
+                "interface above it, so its interface must be 0",
+            )
+        else:
+            row["roughness"] = place(slab.interface, f"{name}.roughness")
+            row["isld"] = place(slab.material.irho, f"{name}.isld")
+        if index == front:  # refl1d ignores the front medium's absorption: so does Beamtime
+            unused(
+                slab.material.irho,
+                "the front medium's irho cannot be fitted",
+                slab.material.irho.value,
+            )
+        if index in (back, front):
+            where_ = "first slab (the back medium)" if index == back else "last slab"
+            unused(slab.thickness, f"the {where_} is semi-infinite: its thickness must be 0")
+        else:
+            row["thickness"] = place(slab.thickness, f"{name}.thickness")
         rows.append(row)
+    scale = place(reader.probe["intensity"], "scale")
+    background = place(reader.probe["background"], "background")
+    for param, name in seen:
+        if param.equals:
+            expression, at = param.equals
+            constraints[name] = _render(expression, refs, where, at)
     model = {  # rows are in refl1d's order, from the back medium up to the front medium
         "front": rows[-1],
         "layers": rows[-2:0:-1],
         "back": rows[0],
-        "scale": param("scale", 1.0),
-        "background": param("background", 0.0),
-        "q_min": q_range[0],
-        "q_max": q_range[1],
+        "scale": scale,
+        "background": background,
+        "q_min": reader.q_range[0],
+        "q_max": reader.q_range[1],
         "constraints": constraints,
     }
     return LayerModel.from_dict(model)
+
+
+def _render(expression: ast.expr, refs: dict[str, _P], where: dict[int, str], line: int) -> str:
+    for node in ast.walk(expression):
+        if isinstance(node, ast.Name) and node.id in refs:
+            if id(refs[node.id]) not in where:
+                _fail(line, "the constraint refers to a parameter that is not in the sample")
+            node.id = where[id(refs[node.id])]
+    return ast.unparse(expression)
