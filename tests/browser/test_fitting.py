@@ -72,8 +72,9 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     assert not leaving_is_held(page)
     build_session_model(page)
     assert leaving_is_held(page)  # edits not yet evaluated or saved: the browser warns
+    before = page.inner_text("#chisq")
     page.click("button:text('Evaluate')")
-    page.wait_for_selector("#refl-plot .main-svg")
+    chisq_changes_from(page, before)
     assert float(page.inner_text("#chisq").split("=")[1]) > 100  # the out-of-phase start
     assert not leaving_is_held(page)
     shoot(page, "fitting-start-model")
@@ -105,6 +106,55 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     assert found["A thickness"][0] == pytest.approx(577.6, abs=2)
     assert 0 < found["A thickness"][1] < 2
     shoot(page, "fitting-dream-result")
+
+
+def chisq_changes_from(page, before: str) -> None:
+    page.wait_for_function("t => document.getElementById('chisq').textContent !== t", arg=before)
+
+
+def drawn_model(page) -> list[float]:
+    """The model curve as Plotly holds it in the reflectivity plot."""
+    return page.evaluate(
+        "() => document.getElementById('refl-plot').data.find(t => t.name === 'model').y"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_evaluate_redraws_in_place(live_server, page):
+    """Evaluate redraws the reflectivity, residuals, SLD profile and χ² without a reload; the
+    edits stay as typed, and a mistake is shown above the buttons, naming the field."""
+    make_user("ada")
+    log_in(page, live_server, "/fitting/")
+    page.set_input_files("input[name=file]", str(DATA))
+    page.click("button:text('Upload')")
+    page.wait_for_url(re.compile(r".*/fit/upload/\d+$"))
+    page.wait_for_selector("#sld-plot .main-svg")
+    url, first_model = page.url, drawn_model(page)
+    first_chisq = page.inner_text("#chisq")
+    sld_depth = page.evaluate("() => Math.max(...document.getElementById('sld-plot').data[0].x)")
+    page.evaluate("() => { window.notReloaded = true; }")
+
+    page.fill("input[name=layer-0-thickness-value]", "400")
+    page.click("button:text('Evaluate')")
+    chisq_changes_from(page, first_chisq)
+    assert page.evaluate("() => window.notReloaded") is True  # the same page, not a new one
+    assert page.url == url
+    assert drawn_model(page) != first_model
+    # The SLD profile now reaches 350 Å further down (a 400 Å layer instead of 50 Å).
+    depth = page.evaluate("() => Math.max(...document.getElementById('sld-plot').data[0].x)")
+    assert depth - sld_depth == pytest.approx(350, abs=1)
+    assert page.input_value("input[name=layer-0-thickness-value]") == "400"
+    assert not leaving_is_held(page)  # evaluated: nothing to warn about
+    shoot(page, "fitting-evaluated-in-place")
+
+    page.fill("input[name=layer-0-thickness-value]", "abc")
+    page.click("button:text('Evaluate')")
+    page.wait_for_selector("#fit-error:not([hidden])")
+    assert "layer 1 (material) thickness" in page.inner_text("#fit-error")
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.input_value("input[name=layer-0-thickness-value]") == "abc"  # kept as typed
+    assert leaving_is_held(page)  # not evaluated: leaving still asks
+    shoot(page, "fitting-evaluate-error")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import math
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,7 +12,7 @@ from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
 from beamtime.fitting import jobs, refl1d_adapter, script_import
 from beamtime.fitting import tools as calculators
 from beamtime.fitting.data import MAX_BYTES, DataError
-from beamtime.fitting.forms import model_from_post, rows_for, rows_from_post
+from beamtime.fitting.forms import FormError, model_from_post, rows_for, rows_from_post
 from beamtime.fitting.layers import LayerModel, ModelError
 from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
 
@@ -148,6 +148,21 @@ def fit_page(request, instrument, data_id):
             "others": Dataset.objects.filter(owner=request.user).exclude(pk=dataset.pk)[:50],
         },
     )
+
+
+@require_POST
+def evaluate_in_place(request, instrument, data_id):
+    """The fit page's Evaluate without a reload: the model form posted as it is on the page,
+    answered with the curve and χ² as JSON, or 400 with the error and the field it names."""
+    dataset = dataset_for(request.user, data_id)
+    try:
+        model = model_from_post(request.POST)
+        curve = refl1d_adapter.evaluate(model, dataset.data())
+    except FormError as exc:
+        return JsonResponse({"error": str(exc), "field": exc.field}, status=400)
+    except (ModelError, ValueError) as exc:
+        return JsonResponse({"error": str(exc), "field": getattr(exc, "field", "")}, status=400)
+    return JsonResponse({"chisq": curve.chisq, "curve": curve.__dict__})
 
 
 def plot_data(data) -> dict:
