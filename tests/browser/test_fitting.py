@@ -174,3 +174,23 @@ def test_the_calculators(live_server, page):
     assert "3578.6 mAh/g — per gram of the host, Si4" in page.inner_text("#capacity-result")
     assert "6.3" in page.inner_text("#sld-result")  # the other calculator's result stays
     shoot(page, "fitting-calculators")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_orso_file_uploads_and_shows_its_header(live_server, page, tmp_path):
+    from tests.fitting.test_orso import orso_file, table
+
+    path = tmp_path / "two-sets.ort"
+    path.write_bytes(orso_file(table(), table(offset=1e-3)))
+    make_user("ada")
+    log_in(page, live_server, "/fitting/")
+    page.set_input_files("input[name=file]", str(path))
+    page.click("button:text('Upload')")
+    page.wait_for_url(re.compile(r".*/fit/upload/\d+$"))
+    page.wait_for_selector("#refl-plot .main-svg")
+    assert "the first of 2" in page.inner_text("#orso-header")
+    page.click("#orso-header")
+    page.wait_for_selector("#metadata")
+    assert "Ni on Si" in page.inner_text("#metadata pre")
+    assert "2 data sets; this is the first" in page.inner_text("#metadata")
+    shoot(page, "fitting-orso-header")
