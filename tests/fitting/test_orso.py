@@ -69,6 +69,25 @@ def test_an_orso_file_uploads_with_its_header(client, alice):
     assert "Ni on Si" in page and "2 data sets; this is the first, &#x27;set 1&#x27;" in page
 
 
+def test_an_orso_file_uploads_through_the_api(client, alice):
+    from tests.fitting.test_api import auth
+
+    created = client.post(
+        "/api/fitting/datasets",
+        {"file": SimpleUploadedFile("data.ort", orso_file(table()))},
+        headers=auth(alice),
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["points"] == 20 and created.json()["metadata"]["data_set"] == "set 1"
+    damaged = orso_file(table()).replace(b"# columns:", b"# columns: [", 1)
+    refused = client.post(
+        "/api/fitting/datasets",
+        {"file": SimpleUploadedFile("bad.ort", damaged)},
+        headers=auth(alice),
+    )
+    assert refused.status_code == 422 and "bad.ort: ORSO: the file cannot be read" in refused.text
+
+
 def test_q_in_inverse_nanometres_and_fwhm_resolution_are_converted(client, alice):
     data = table()
     client.force_login(alice)
