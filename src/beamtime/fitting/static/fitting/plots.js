@@ -79,16 +79,21 @@ function evaluateInPlace() {
   if (!form) return;
   const error = document.getElementById("fit-error");
   const chisq = document.getElementById("chisq");
+  let evaluations = 0;
   form.addEventListener("submit", async (event) => {
     if (!event.submitter || event.submitter.value !== "evaluate") return;
     event.preventDefault();
+    const asked = ++evaluations;
     let answer;
     try {
       const response = await fetch(form.dataset.evaluateUrl, { method: "POST", body: new FormData(form) });
-      answer = await response.json();
+      const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
+      answer = json ? await response.json()
+        : { error: `Evaluate failed (HTTP ${response.status}${response.redirected ? ", logged out?" : ""}): reload the page.` };
     } catch (failure) {
       answer = { error: "Evaluate: the server did not answer (" + failure.message + ")." };
     }
+    if (asked !== evaluations) return; // a later click's answer is the one to show
     if (answer.error) {
       error.textContent = answer.error;
       error.hidden = false;
