@@ -63,10 +63,10 @@ def test_an_orso_file_uploads_with_its_header(client, alice):
     assert "Ni on Si" in dataset.metadata["header"]
     page = response.content.decode()
     assert "χ² =" in page and "20 points" in page
-    assert "ORSO data set “set 1”, the first of 2" in page
+    assert "ORSO data set “set 1” of 2 in the file" in page
     # The data set's page shows the header, and that the file held another data set.
     page = client.get(f"/fitting/data/{dataset.pk}/").content.decode()
-    assert "Ni on Si" in page and "2 data sets; this is the first, &#x27;set 1&#x27;" in page
+    assert "Ni on Si" in page and "2 data sets; this is number 1, &#x27;set 1&#x27;" in page
 
 
 def test_an_orso_file_uploads_through_the_api(client, alice):
@@ -86,6 +86,22 @@ def test_an_orso_file_uploads_through_the_api(client, alice):
         headers=auth(alice),
     )
     assert refused.status_code == 422 and "bad.ort: ORSO: the file cannot be read" in refused.text
+
+
+def test_the_uploader_chooses_another_data_set(client, alice):
+    first, second = table(), table(offset=1e-3, points=10)
+    client.force_login(alice)
+    upload(client, orso_file(first, second), data_set="2")
+    dataset = Dataset.objects.get()
+    np.testing.assert_allclose(dataset.data().r, second[:, 1], rtol=1e-12)
+    assert dataset.metadata["data_set"] == "set 2" and "number 2" in dataset.metadata["note"]
+    for asked, message in [
+        ("3", "ORSO data set: 3 asked for, the file holds 2"),
+        ("two", "ORSO data set: &#x27;two&#x27; is not a whole number"),
+    ]:
+        page = upload(client, orso_file(first, second), data_set=asked).content.decode()
+        assert message in page
+    assert Dataset.objects.count() == 1
 
 
 def test_q_in_inverse_nanometres_and_fwhm_resolution_are_converted(client, alice):

@@ -112,16 +112,17 @@ def upload(
     name: str = "",
     dq_column: str = "fwhm",
     dq_over_q: float | None = None,
+    data_set: int = 1,
 ):
     """``dq_column``: the 4th column is the FWHM (``fwhm``, SNS) or the 1-σ width (``sigma``,
     refl1d's load4, reductus, ORSO) of the resolution; ``dq_over_q``: for 3-column data, the
     constant resolution dQ/Q (FWHM), required (0 for none). An ORSO reflectivity file gives its
-    first data set (dQ as its header says), its header in ``metadata``."""
+    data set number ``data_set`` (from 1; dQ as its header says), its header in ``metadata``."""
     if file.size > MAX_BYTES:
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
         dataset = Dataset.from_upload(
-            request.user, name or file.name, file.read(), dq_column, dq_over_q
+            request.user, name or file.name, file.read(), dq_column, dq_over_q, data_set
         )
         return Status(201, dataset)
     except DataError as exc:

@@ -70,15 +70,16 @@ class Dataset(models.Model):
         content: bytes,
         dq_column: str = "fwhm",
         dq_over_q: float | None = None,
+        orso_data_set: int = 1,
     ) -> "Dataset":
         """A data set from an uploaded file; DataError (naming the line) if it is not one.
         ``dq_column``: what a 4th column is ("fwhm" or "sigma"); ``dq_over_q``: the
         resolution of 3-column data (FWHM fraction; required for them). A reduction export
         keeps its provenance (the reduction that made it). An ORSO file (``.ort``) becomes
-        its first data set, dQ 1-σ, with its header kept as ``metadata``."""
+        data set ``orso_data_set`` (from 1), dQ 1-σ, with its header kept as ``metadata``."""
         metadata = {}
         if is_orso(content):
-            text, metadata, provenance = read_orso(content)
+            text, metadata, provenance = read_orso(content, orso_data_set)
             content, dq_column = text.encode(), "sigma"
         parsed = parse_data(content)
         data = with_resolution(parsed, dq_column, dq_over_q)

@@ -2,7 +2,7 @@
 with orsopy: the first data set's Qz, R, sR and sQz become the Q, R, dR and dQ columns (ORSO's
 uncertainties are 1-σ unless the header says FWHM; Q in 1/nm is turned into 1/Å), and its
 header is kept, as YAML, for the data set's page. A file with several data sets gives the
-first, and says so."""
+one asked for (the first by default), and says so."""
 
 import io
 import json
@@ -21,9 +21,9 @@ def is_orso(content: bytes) -> bool:
     return content.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC)
 
 
-def read_orso(content: bytes) -> tuple[str, dict, dict]:
-    """(the first data set as 4-column text ``Q R dR dQ`` with dQ 1-σ, the metadata to keep,
-    the Beamtime provenance if a reduction wrote the file); DataError says what is wrong."""
+def read_orso(content: bytes, number: int = 1) -> tuple[str, dict, dict]:
+    """(data set ``number`` (from 1) as 4-column text ``Q R dR dQ``, dQ 1-σ; the metadata to
+    keep; the Beamtime provenance if a reduction wrote the file). DataError says what is wrong."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeError:
@@ -35,7 +35,9 @@ def read_orso(content: bytes) -> tuple[str, dict, dict]:
         raise DataError(f"ORSO: the file cannot be read ({problem})") from None
     if not datasets:
         raise DataError("ORSO: the file holds no data set")
-    first = datasets[0]
+    if not 1 <= number <= len(datasets):
+        raise DataError(f"ORSO data set: {number} asked for, the file holds {len(datasets)}")
+    first = datasets[number - 1]
     name = str(first.info.data_set) if first.info.data_set is not None else "1"
     columns = _columns(first.info.columns, first.data.shape)
     q = first.data[:, 0] * Q_UNITS[columns[0]]
@@ -60,8 +62,8 @@ def read_orso(content: bytes) -> tuple[str, dict, dict]:
     }
     if len(datasets) > 1:
         metadata["note"] = (
-            f"The file holds {len(datasets)} data sets; this is the first, {name!r}. "
-            "Upload each of the others from a file of its own."
+            f"The file holds {len(datasets)} data sets; this is number {number}, {name!r}. "
+            "Upload the file again choosing another number for another."
         )
     return table, metadata, _provenance(first.info)
 

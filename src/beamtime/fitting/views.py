@@ -50,6 +50,7 @@ def upload(request):
                 upload.read(),
                 request.POST.get("dq_column", "fwhm"),
                 dq_over_q(request.POST.get("dq_over_q", "")),
+                orso_data_set(request.POST.get("data_set", "")),
             )
         except DataError as exc:
             messages.error(request, f"{upload.name}: {exc}")
@@ -67,6 +68,16 @@ def dq_over_q(raw: str) -> float | None:
         return float(raw)
     except ValueError:
         raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
+
+
+def orso_data_set(raw: str) -> int:
+    """The number of the ORSO data set to take (from 1; empty is the first)."""
+    raw = raw.strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+        raise DataError(f"ORSO data set: {raw[:20]!r} is not a whole number from 1")
+    return int(raw)
 
 
 def dataset_edit(request, pk):
