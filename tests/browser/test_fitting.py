@@ -72,8 +72,9 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     assert not leaving_is_held(page)
     build_session_model(page)
     assert leaving_is_held(page)  # edits not yet evaluated or saved: the browser warns
+    before = page.inner_text("#chisq")
     page.click("button:text('Evaluate')")
-    page.wait_for_selector("#refl-plot .main-svg")
+    chisq_changes_from(page, before)
     assert float(page.inner_text("#chisq").split("=")[1]) > 100  # the out-of-phase start
     assert not leaving_is_held(page)
     shoot(page, "fitting-start-model")
@@ -107,6 +108,55 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     shoot(page, "fitting-dream-result")
 
 
+def chisq_changes_from(page, before: str) -> None:
+    page.wait_for_function("t => document.getElementById('chisq').textContent !== t", arg=before)
+
+
+def drawn_model(page) -> list[float]:
+    """The model curve as Plotly holds it in the reflectivity plot."""
+    return page.evaluate(
+        "() => document.getElementById('refl-plot').data.find(t => t.name === 'model').y"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_evaluate_redraws_in_place(live_server, page):
+    """Evaluate redraws the reflectivity, residuals, SLD profile and χ² without a reload; the
+    edits stay as typed, and a mistake is shown above the buttons, naming the field."""
+    make_user("ada")
+    log_in(page, live_server, "/fitting/")
+    page.set_input_files("input[name=file]", str(DATA))
+    page.click("button:text('Upload')")
+    page.wait_for_url(re.compile(r".*/fit/upload/\d+$"))
+    page.wait_for_selector("#sld-plot .main-svg")
+    url, first_model = page.url, drawn_model(page)
+    first_chisq = page.inner_text("#chisq")
+    sld_depth = page.evaluate("() => Math.max(...document.getElementById('sld-plot').data[0].x)")
+    page.evaluate("() => { window.notReloaded = true; }")
+
+    page.fill("input[name=layer-0-thickness-value]", "400")
+    page.click("button:text('Evaluate')")
+    chisq_changes_from(page, first_chisq)
+    assert page.evaluate("() => window.notReloaded") is True  # the same page, not a new one
+    assert page.url == url
+    assert drawn_model(page) != first_model
+    # The SLD profile now reaches 350 Å further down (a 400 Å layer instead of 50 Å).
+    depth = page.evaluate("() => Math.max(...document.getElementById('sld-plot').data[0].x)")
+    assert depth - sld_depth == pytest.approx(350, abs=1)
+    assert page.input_value("input[name=layer-0-thickness-value]") == "400"
+    assert not leaving_is_held(page)  # evaluated: nothing to warn about
+    shoot(page, "fitting-evaluated-in-place")
+
+    page.fill("input[name=layer-0-thickness-value]", "abc")
+    page.click("button:text('Evaluate')")
+    page.wait_for_selector("#fit-error:not([hidden])")
+    assert "layer 1 (material) thickness" in page.inner_text("#fit-error")
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.input_value("input[name=layer-0-thickness-value]") == "abc"  # kept as typed
+    assert leaving_is_held(page)  # not evaluated: leaving still asks
+    shoot(page, "fitting-evaluate-error")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_calculators(live_server, page):
     make_user("ada")
@@ -124,3 +174,23 @@ def test_the_calculators(live_server, page):
     assert "3578.6 mAh/g — per gram of the host, Si4" in page.inner_text("#capacity-result")
     assert "6.3" in page.inner_text("#sld-result")  # the other calculator's result stays
     shoot(page, "fitting-calculators")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_orso_file_uploads_and_shows_its_header(live_server, page, tmp_path):
+    from tests.fitting.test_orso import orso_file, table
+
+    path = tmp_path / "two-sets.ort"
+    path.write_bytes(orso_file(table(), table(offset=1e-3)))
+    make_user("ada")
+    log_in(page, live_server, "/fitting/")
+    page.set_input_files("input[name=file]", str(path))
+    page.click("button:text('Upload')")
+    page.wait_for_url(re.compile(r".*/fit/upload/\d+$"))
+    page.wait_for_selector("#refl-plot .main-svg")
+    assert "of 2 in the file" in page.inner_text("#orso-header")
+    page.click("#orso-header")
+    page.wait_for_selector("#metadata")
+    assert "Ni on Si" in page.inner_text("#metadata pre")
+    assert "2 data sets; this is number 1" in page.inner_text("#metadata")
+    shoot(page, "fitting-orso-header")

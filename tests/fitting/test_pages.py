@@ -92,6 +92,35 @@ def test_evaluate_shows_the_chisq_of_the_model(client, dataset):
     assert response.context["plot"]["curve"]["q"][0] == pytest.approx(0.008)
 
 
+def test_evaluate_in_place_answers_the_curve_as_json(client, dataset):
+    """The fit page's Evaluate button posts here and redraws without a reload; the χ² is the
+    one the shared README gives for refl1d's LM solution (0.862)."""
+    model = session_model()
+    model["layers"][0]["thickness"] = 44.83
+    model["layers"][1]["thickness"] = 577.57
+    response = client.post(f"/fit/upload/{dataset.pk}/evaluate", editor_post(model))
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["chisq"] == pytest.approx(0.862, abs=0.01)
+    assert answer["curve"]["q"][0] == pytest.approx(0.008)
+    assert len(answer["curve"]["profile_z"]) == len(answer["curve"]["profile_sld"]) > 0
+
+
+def test_evaluate_in_place_names_the_field_of_a_mistake(client, dataset, bob):
+    model = session_model()
+    model["layers"][1]["thickness"] = {"value": 500, "free": True, "min": 600, "max": 400}
+    response = client.post(f"/fit/upload/{dataset.pk}/evaluate", editor_post(model))
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("layer 2 (A) thickness maximum:")
+    assert response.json()["field"] == "layers.1.thickness.max"
+    post = editor_post(session_model()) | {"layer-0-thickness-value": "abc"}
+    answer = client.post(f"/fit/upload/{dataset.pk}/evaluate", post).json()
+    assert answer["error"] == "layer 1 (B) thickness: value, min and max must be numbers"
+    assert client.get(f"/fit/upload/{dataset.pk}/evaluate").status_code == 405
+    client.force_login(bob)  # another user's data set: not found
+    assert client.post(f"/fit/upload/{dataset.pk}/evaluate", editor_post(model)).status_code == 404
+
+
 def test_a_bad_model_is_explained_in_words_and_kept_as_typed(client, dataset):
     model = session_model()
     model["layers"][1]["thickness"] = {"value": 500, "free": True, "min": 600, "max": 400}

@@ -22,6 +22,7 @@ class DatasetOut(Schema):
     instrument: str
     tags: str
     points: int
+    metadata: dict = Field(description="an ORSO file's header (YAML) and data sets; {} for text")
     created_at: datetime
 
 
@@ -100,22 +101,28 @@ def datasets(request):
     return Dataset.objects.filter(owner=request.user)
 
 
-@router.post("/datasets", response={201: DatasetOut}, summary="Upload a 3- or 4-column data file")
+@router.post(
+    "/datasets",
+    response={201: DatasetOut},
+    summary="Upload a 3- or 4-column data file or ORSO .ort",
+)
 def upload(
     request,
     file: File[UploadedFile],
     name: str = "",
     dq_column: str = "fwhm",
     dq_over_q: float | None = None,
+    data_set: int = 1,
 ):
     """``dq_column``: the 4th column is the FWHM (``fwhm``, SNS) or the 1-σ width (``sigma``,
     refl1d's load4, reductus, ORSO) of the resolution; ``dq_over_q``: for 3-column data, the
-    constant resolution dQ/Q (FWHM), required (0 for none)."""
+    constant resolution dQ/Q (FWHM), required (0 for none). An ORSO reflectivity file gives its
+    data set number ``data_set`` (from 1; dQ as its header says), its header in ``metadata``."""
     if file.size > MAX_BYTES:
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
         dataset = Dataset.from_upload(
-            request.user, name or file.name, file.read(), dq_column, dq_over_q
+            request.user, name or file.name, file.read(), dq_column, dq_over_q, data_set
         )
         return Status(201, dataset)
     except DataError as exc:

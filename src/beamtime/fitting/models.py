@@ -9,6 +9,7 @@ from django.db import models
 
 from beamtime.fitting.data import DQ_COLUMNS, parse_data, with_resolution
 from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.orso import is_orso, read_orso
 from beamtime.reduction.export import read_provenance
 
 # Parsed data sets by (id, hash of the text), most recent last: evaluating does not parse again.
@@ -33,6 +34,8 @@ class Dataset(models.Model):
     dq_over_q = models.FloatField(null=True, blank=True)
     # Where the data came from when Beamtime produced them (a reduction export's header).
     provenance = models.JSONField(default=dict, blank=True)
+    # What the file said about itself: for an ORSO file its header (YAML) and data sets.
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,18 +70,25 @@ class Dataset(models.Model):
         content: bytes,
         dq_column: str = "fwhm",
         dq_over_q: float | None = None,
+        orso_data_set: int = 1,
     ) -> "Dataset":
         """A data set from an uploaded file; DataError (naming the line) if it is not one.
         ``dq_column``: what a 4th column is ("fwhm" or "sigma"); ``dq_over_q``: the
         resolution of 3-column data (FWHM fraction; required for them). A reduction export
-        keeps its provenance (the reduction that made it)."""
+        keeps its provenance (the reduction that made it). An ORSO file (``.ort``) becomes
+        data set ``orso_data_set`` (from 1), dQ 1-σ, with its header kept as ``metadata``."""
+        metadata = {}
+        if is_orso(content):
+            text, metadata, provenance = read_orso(content, orso_data_set)
+            content, dq_column = text.encode(), "sigma"
         parsed = parse_data(content)
         data = with_resolution(parsed, dq_column, dq_over_q)
-        text = content.decode("utf-8-sig")
-        try:
-            provenance = read_provenance(text)
-        except ValueError:  # not an export: a plain data file has no provenance
-            provenance = {}
+        if not metadata:
+            text = content.decode("utf-8-sig")
+            try:
+                provenance = read_provenance(text)
+            except ValueError:  # not an export: a plain data file has no provenance
+                provenance = {}
         return cls.objects.create(
             owner=owner,
             name=name,
@@ -88,6 +98,7 @@ class Dataset(models.Model):
             dq_over_q=dq_over_q if parsed.dq is None else None,  # a 4th column says dQ
             instrument=_instrument(provenance),
             provenance=provenance,
+            metadata=metadata,
         )
 
     def provenance_files(self) -> list[dict]:

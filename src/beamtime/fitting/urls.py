@@ -9,6 +9,11 @@ urlpatterns = [
     path("fitting/upload", views.upload, name="upload"),
     path("fitting/data/<int:pk>/", views.dataset_edit, name="dataset"),
     path("fit/<slug:instrument>/<int:data_id>", views.fit_page, name="fit"),
+    path(
+        "fit/<slug:instrument>/<int:data_id>/evaluate",
+        views.evaluate_in_place,
+        name="evaluate",
+    ),
     path("fitting/jobs/<int:pk>/", views.job_page, name="job"),
     path("fitting/jobs/<int:pk>/panel", views.job_panel, name="job-panel"),
     path("fitting/jobs/<int:pk>/cancel", views.cancel_job, name="cancel-job"),

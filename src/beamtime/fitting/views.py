@@ -4,7 +4,7 @@ import math
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,7 +12,7 @@ from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
 from beamtime.fitting import jobs, refl1d_adapter, script_import
 from beamtime.fitting import tools as calculators
 from beamtime.fitting.data import MAX_BYTES, DataError
-from beamtime.fitting.forms import model_from_post, rows_for, rows_from_post
+from beamtime.fitting.forms import FormError, model_from_post, rows_for, rows_from_post
 from beamtime.fitting.layers import LayerModel, ModelError
 from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
 
@@ -50,6 +50,7 @@ def upload(request):
                 upload.read(),
                 request.POST.get("dq_column", "fwhm"),
                 dq_over_q(request.POST.get("dq_over_q", "")),
+                orso_data_set(request.POST.get("data_set", "")),
             )
         except DataError as exc:
             messages.error(request, f"{upload.name}: {exc}")
@@ -67,6 +68,16 @@ def dq_over_q(raw: str) -> float | None:
         return float(raw)
     except ValueError:
         raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
+
+
+def orso_data_set(raw: str) -> int:
+    """The number of the ORSO data set to take (from 1; empty is the first)."""
+    raw = raw.strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+        raise DataError(f"ORSO data set: {raw[:20]!r} is not a whole number from 1")
+    return int(raw)
 
 
 def dataset_edit(request, pk):
@@ -148,6 +159,21 @@ def fit_page(request, instrument, data_id):
             "others": Dataset.objects.filter(owner=request.user).exclude(pk=dataset.pk)[:50],
         },
     )
+
+
+@require_POST
+def evaluate_in_place(request, instrument, data_id):
+    """The fit page's Evaluate without a reload: the model form posted as it is on the page,
+    answered with the curve and χ² as JSON, or 400 with the error and the field it names."""
+    dataset = dataset_for(request.user, data_id)
+    try:
+        model = model_from_post(request.POST)
+        curve = refl1d_adapter.evaluate(model, dataset.data())
+    except FormError as exc:
+        return JsonResponse({"error": str(exc), "field": exc.field}, status=400)
+    except (ModelError, ValueError) as exc:
+        return JsonResponse({"error": str(exc), "field": getattr(exc, "field", "")}, status=400)
+    return JsonResponse({"chisq": curve.chisq, "curve": curve.__dict__})
 
 
 def plot_data(data) -> dict:

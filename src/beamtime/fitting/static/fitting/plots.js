@@ -7,7 +7,9 @@
 const plotConfig = { responsive: true, displaylogo: false };
 const margin = { l: 60, r: 10, t: 10, b: 40 };
 
-function drawRefl(el, { data, curve }) {
+function drawRefl(el, plot) {
+  const { data, curve } = plot;
+  el.plot = plot; // the R·Q⁴ toggle redraws whatever was drawn last
   const rq4 = el.parentElement.querySelector(".rq4");
   const scale = (q, v) => (rq4 && rq4.checked ? v * q ** 4 : v);
   const traces = [{
@@ -31,13 +33,13 @@ function drawRefl(el, { data, curve }) {
   Plotly.react(el, traces, layout, plotConfig);
   if (rq4 && !rq4.dataset.bound) {
     rq4.dataset.bound = "yes";
-    rq4.addEventListener("change", () => drawRefl(el, { data, curve }));
+    rq4.addEventListener("change", () => drawRefl(el, el.plot));
   }
 }
 
 function drawSld(el, { curve }) {
   if (!curve) return;
-  Plotly.newPlot(el, [{ x: curve.profile_z, y: curve.profile_sld, mode: "lines", name: "SLD" }], {
+  Plotly.react(el, [{ x: curve.profile_z, y: curve.profile_sld, mode: "lines", name: "SLD" }], {
     margin, height: 300, xaxis: { title: { text: "depth (Å)" } }, yaxis: { title: { text: "SLD (10⁻⁶/Å²)" } },
   }, plotConfig);
 }
@@ -70,13 +72,53 @@ function showEngineOptions() {
   toggle();
 }
 
+// Evaluate without leaving the page: the form as it stands is posted (with its CSRF token) to
+// the evaluate view, and the answer redraws the plots and χ², or is shown above the buttons.
+function evaluateInPlace() {
+  const form = document.querySelector("form.model-form[data-evaluate-url]");
+  if (!form) return;
+  const error = document.getElementById("fit-error");
+  const chisq = document.getElementById("chisq");
+  let evaluations = 0;
+  form.addEventListener("submit", async (event) => {
+    if (!event.submitter || event.submitter.value !== "evaluate") return;
+    event.preventDefault();
+    const asked = ++evaluations;
+    let answer;
+    try {
+      const response = await fetch(form.dataset.evaluateUrl, { method: "POST", body: new FormData(form) });
+      const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
+      answer = json ? await response.json()
+        : { error: `Evaluate failed (HTTP ${response.status}${response.redirected ? ", logged out?" : ""}): reload the page.` };
+    } catch (failure) {
+      answer = { error: "Evaluate: the server did not answer (" + failure.message + ")." };
+    }
+    if (asked !== evaluations) return; // a later click's answer is the one to show
+    if (answer.error) {
+      error.textContent = answer.error;
+      error.hidden = false;
+      return;
+    }
+    error.hidden = true;
+    const plotData = document.getElementById("plot-data");
+    const plot = JSON.parse(plotData.textContent);
+    plot.curve = answer.curve;
+    plotData.textContent = JSON.stringify(plot);
+    drawRefl(document.getElementById("refl-plot"), plot);
+    drawSld(document.getElementById("sld-plot"), plot);
+    chisq.textContent = "χ² = " + answer.chisq.toFixed(4);
+    form.dispatchEvent(new Event("evaluated"));
+  });
+}
+
 // Edits to the model live in the form until it is submitted: warn before leaving them.
 function warnAboutUnsavedEdits() {
   const form = document.querySelector("form.model-form");
   if (!form) return;
   let edited = false;
   form.addEventListener("input", () => { edited = true; });
-  form.addEventListener("submit", () => { edited = false; });
+  form.addEventListener("submit", (event) => { if (!event.defaultPrevented) edited = false; });
+  form.addEventListener("evaluated", () => { edited = false; });
   window.addEventListener("beforeunload", (event) => {
     if (edited) event.preventDefault();
   });
@@ -84,5 +126,6 @@ function warnAboutUnsavedEdits() {
 
 document.addEventListener("DOMContentLoaded", drawFitPlots);
 document.addEventListener("DOMContentLoaded", showEngineOptions);
+document.addEventListener("DOMContentLoaded", evaluateInPlace); // before the warning: it reads defaultPrevented
 document.addEventListener("DOMContentLoaded", warnAboutUnsavedEdits);
 document.addEventListener("htmx:afterSettle", drawFitPlots);
