@@ -373,3 +373,86 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     expect(page.locator(LEGEND)).to_have_count(4)
     expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")
     screenshot(page, "reduction-polarized")
+
+
+DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].map(g => {
+    const title = g.querySelector('.title');
+    const scale = document.getElementById('diagram').getScreenCTM().a;
+    return {
+        title: [...title.querySelectorAll('tspan')].map(t => t.textContent).join(' '),
+        px: parseFloat(getComputedStyle(title).fontSize) * scale,
+        box: g.querySelector('.box').getBoundingClientRect().toJSON(),
+        texts: [...g.querySelectorAll('.title tspan, .label')].map(
+            e => e.getBoundingClientRect().toJSON()),
+    };
+})"""
+
+
+def overlap(a, b) -> bool:
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page):
+    make_user("ada")
+    console_errors = []
+    page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    log_in(page, live_server, "/reduction/")
+    name = "Polarized with footprint (reductus)"  # the largest stock template
+    template = next(
+        t for t in service.instrument_definitions()[0]["templates"] if t["name"] == name
+    )
+    titles = [n["title"] for n in template["nodes"]]
+    page.click("#reduction summary:text-is('Template')")
+    page.click(f"#predefined a:text-is('{name}')")
+    expect(page.locator("#diagram [data-node]")).to_have_count(len(titles))
+    screenshot(page, "reduction-diagram-whole")
+
+    # Every title whole (none cut with "…"), at 12 px or more on screen, no node over another,
+    # no text over another nor out of its node.
+    drawn = page.evaluate(DRAWN_NODES)
+    assert [d["title"] for d in drawn] == titles
+    assert min(d["px"] for d in drawn) >= 12
+    for i, a in enumerate(drawn):
+        assert not any(overlap(a["box"], b["box"]) for b in drawn[i + 1 :]), titles[i]
+        for j, text in enumerate(a["texts"]):
+            assert a["box"]["left"] <= text["left"] and text["right"] <= a["box"]["right"]
+            assert not any(overlap(text, other) for other in a["texts"][j + 1 :]), titles[i]
+
+    # Tab goes from node to node: the last one comes into view, focus shown, Enter selects it.
+    node(page, 0).focus()
+    for _ in titles[1:]:
+        page.keyboard.press("Tab")
+    last = node(page, len(titles) - 1)
+    expect(last).to_be_focused()
+    expect(last).to_be_in_viewport()
+    assert last.locator(".box").evaluate("b => getComputedStyle(b).strokeDasharray") != "none"
+    page.keyboard.press("Enter")
+    expect(last).to_have_class(re.compile(r"\bselected\b"))
+    expect(last).to_be_focused()  # drawn anew, the focus stays
+    expect(page.locator("#panel .module-id")).to_have_text("refl.correct_footprint")
+    screenshot(page, "reduction-diagram-keyboard")
+
+    # A designed refusal (422) shows in the page, not as an error in the console.
+    node(page, 0).focus()
+    page.keyboard.press("Enter")
+    page.locator("#files li.file", has_text="mli0115.nxs.pbr").click()
+    expect(page.locator("#panel .chosen-files li")).to_have_text(["mli0115.nxs.pbr×"])
+    mask = titles.index("mask points")
+    plot_terminal(page, mask, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)
+    node(page, mask).focus()
+    page.keyboard.press("Enter")
+    with page.expect_response("**/api/reduction/calculate"):
+        page.fill("#panel textarea", "99")
+        page.locator("#panel textarea").blur()
+    expect(node(page, mask)).to_have_class("node selected error")
+    expect(page.locator("#message")).to_contain_text("no point 99")
+    assert console_errors == []

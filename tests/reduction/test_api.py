@@ -119,6 +119,27 @@ def test_errors_name_the_node_and_parameter(
     assert message in error["error"]
 
 
+def test_the_editor_gets_designed_refusals_in_the_body(client, pbr_source, fresh_cache):
+    """The same refusal, answered 200 with its status in X-Problem: a browser would log a 422
+    as a console error although the page shows it as a message."""
+    body = {"template": spec_template(), "config": {"1": {"base": "weekly"}}, "node": 1}
+    plain = post(client, "calculate", body)
+    inline = client.post(
+        "/api/reduction/calculate",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"X-Problems": "in-body"},
+    )
+    assert plain.status_code == 422 and "X-Problem" not in plain
+    assert inline.status_code == 200 and inline["X-Problem"] == "422"
+    assert inline.json() == plain.json() and inline.json()["field"] == "base"
+    missing = client.get(
+        "/api/reduction/sources/local/files", {"path": "nowhere"}, headers={"X-Problems": "in-body"}
+    )
+    assert missing.status_code == 200 and missing["X-Problem"] == "404"
+    assert missing.json()["field"] == "path"
+
+
 def test_an_empty_loader_passes_nothing_on(client, pbr_source, fresh_cache):
     config = {"0": {"filelist": []}}
     answer = post(client, "calculate", {"template": spec_template(), "config": config, "node": 1})
