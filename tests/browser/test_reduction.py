@@ -456,3 +456,59 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     expect(node(page, mask)).to_have_class("node selected error")
     expect(page.locator("#message")).to_contain_text("no point 99")
     assert console_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_files_grouped_with_their_q_ranges_and_picked_several_at_once(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    menu(page, "Template", "new-template")
+    add_step(page, "refl.load")
+    node(page, 0).locator(".title").click()
+    # sample → intent → file → cross-section, as the files say (the names say nothing of it)
+    sample = page.locator("#files li.group.sample", has_text="mli01")
+    expect(sample.locator("> strong")).to_have_text("mli01")
+    specular = sample.locator("li.group.intent", has_text="specular")
+    expect(specular.locator("li.file .name")).to_have_text(
+        ["mli0111.nxs.pbr", "mli0115.nxs.pbr", "mli0164.nxs.pbr"]
+    )
+    expect(sample.locator("li.group.intent", has_text="background-").locator(".name")).to_have_text(
+        ["mli01120.nxs.pbr", "mli01121.nxs.pbr"]
+    )
+    # a file no reader understands stays outside the groups
+    expect(page.locator("#files ul.entries > li.file .name")).to_have_text(["README.md"])
+    screenshot(page, "reduction-files-grouped")
+
+    # Each file's Q range as a bar against the folder's: from what the server read.
+    summaries = service.file_summaries(
+        None, "refl", [{"source": "local", "path": f, "mtime": 0} for f in ("mli0111.nxs.pbr",)]
+    )
+    low = min(e["qmin"] for e in summaries[0]["entries"])
+    bar = specular.locator("li.file", has_text="mli0111.nxs.pbr").locator(".qbar")
+    expect(bar).to_have_attribute("title", re.compile(rf"^Qz {low:.4f} – "))
+    inner, outer = bar.locator("span").bounding_box(), bar.bounding_box()
+    assert 0 < inner["width"] <= outer["width"]
+
+    # Several at once: the intent's box picks all its files, a shift-click a run of them.
+    specular.locator("> label input").check()
+    expect(page.locator("#panel .chosen-files li")).to_have_count(3)
+    specular.locator("> label input").uncheck()
+    expect(page.locator("#panel .chosen-files li")).to_have_count(0)
+    page.locator("#files li.file", has_text="mli0111.nxs.pbr").locator("input").click()
+    page.locator("#files li.file", has_text="mli0164.nxs.pbr").locator("input").click(
+        modifiers=["Shift"]
+    )
+    expect(page.locator("#panel .chosen-files li")).to_have_count(3)
+    expect(specular.locator("> label input")).to_be_checked()
+    # a run goes across groups, in the order shown: specular, intensity, rock sample, …
+    page.locator("#files li.file", has_text="mli0181.nxs.pbr").locator("input").click(
+        modifiers=["Shift"]
+    )
+    expect(page.locator("#panel .chosen-files li")).to_have_count(5)
+    screenshot(page, "reduction-files-picked")
+    page.locator("#files li.file", has_text="mli0159.nxs.pbr").locator("input").first.click()
+    page.locator("#files li.file", has_text="mli0181.nxs.pbr").locator("input").first.click()
+    expect(page.locator("#panel .chosen-files li")).to_have_count(3)
+    plot_terminal(page, 0, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(4)  # the cross-sections: 1 + 2 + 1

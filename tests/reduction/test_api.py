@@ -253,6 +253,14 @@ def test_the_redis_cache_serves_every_process(client, pbr_source, settings, redi
 
 
 def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_cache):
+    def q_of(entry):
+        """The Q range of a cross-section as the load step plots it."""
+        file = {**fileinfo("mli0115.nxs.pbr"), "entries": [entry]}
+        template = refl_template(("load", {"filelist": [file]}))
+        (plotted,) = post(client, "calculate", {"template": template, "node": 0}).json()["values"]
+        assert plotted["xlabel"].startswith("Qz")
+        return {"qmin": min(plotted["x"]), "qmax": max(plotted["x"])}
+
     files = [fileinfo(f) for f in ("mli0115.nxs.pbr", "mli01120.nxs.pbr", "README.md", "../x")]
     body = {"instrument": "refl", "files": files}
     first = post(client, "files/describe", body).json()
@@ -261,8 +269,8 @@ def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_
         "start": first[0]["start"],
         "intent": "specular",
         "entries": [
-            {"entry": "DOWN_DOWN", "polarization": "--", "points": 15},
-            {"entry": "UP_UP", "polarization": "++", "points": 14},
+            {"entry": "DOWN_DOWN", "polarization": "--", "points": 15, **q_of("DOWN_DOWN")},
+            {"entry": "UP_UP", "polarization": "++", "points": 14, **q_of("UP_UP")},
         ],
     }
     assert first[0]["start"].startswith("2014-")
