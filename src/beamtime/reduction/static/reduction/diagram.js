@@ -80,8 +80,8 @@ export class Diagram {
     const right = Math.max(0, ...boxes.map((b) => b.node.x + b.width)) + 2 * PORT + 10;
     const bottom = Math.max(0, ...boxes.map((b) => b.node.y + b.height)) + 30; // room for an error
     const room = this.svg.parentElement.clientWidth;
-    const width = Math.max(room, right);
-    const height = Math.max(MIN_HEIGHT, bottom);
+    const width = Math.ceil(Math.max(room, right)); // whole pixels: no scaling at all
+    const height = Math.ceil(Math.max(MIN_HEIGHT, bottom));
     this.svg.setAttribute("width", width);
     this.svg.setAttribute("height", height);
     this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
