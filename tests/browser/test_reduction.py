@@ -266,12 +266,12 @@ def test_a_reduction_from_raw_file_to_stashed_comparison(live_server, page, tmp_
 def test_reduced_data_go_to_fitting_and_the_fit_leads_back(live_server, page):
     make_user("ada")
     log_in(page, live_server, "/reduction/")
-    # The file browser says what each file holds.
+    # The file browser says what each file holds: under its sample and intent.
     summary = page.locator("#files li.file", has_text="mli0115.nxs.pbr").locator(".summary")
-    expect(summary).to_have_text("specular · mli01 · -- 15, ++ 14 points")
-    expect(page.locator("#files li.file", has_text="mli01120.nxs.pbr")).to_contain_text(
-        "background-"
-    )
+    expect(summary).to_have_text("-- 15, ++ 14 points")
+    expect(
+        page.locator("#files li.group.intent", has_text="background-").locator(".name")
+    ).to_contain_text(["mli01120.nxs.pbr"])
     page.click("#reduction summary:text-is('Template')")
     page.click("#predefined a:text-is('Specular and direct beam')")
     for index, file in ((0, "mli0115.nxs.pbr"), (3, "mli0159.nxs.pbr")):
