@@ -266,12 +266,12 @@ def test_a_reduction_from_raw_file_to_stashed_comparison(live_server, page, tmp_
 def test_reduced_data_go_to_fitting_and_the_fit_leads_back(live_server, page):
     make_user("ada")
     log_in(page, live_server, "/reduction/")
-    # The file browser says what each file holds.
+    # The file browser says what each file holds: under its sample and intent.
     summary = page.locator("#files li.file", has_text="mli0115.nxs.pbr").locator(".summary")
-    expect(summary).to_have_text("specular · mli01 · -- 15, ++ 14 points")
-    expect(page.locator("#files li.file", has_text="mli01120.nxs.pbr")).to_contain_text(
-        "background-"
-    )
+    expect(summary).to_have_text("-- 15, ++ 14 points")
+    expect(
+        page.locator("#files li.group.intent", has_text="background-").locator(".name")
+    ).to_contain_text(["mli01120.nxs.pbr"])
     page.click("#reduction summary:text-is('Template')")
     page.click("#predefined a:text-is('Specular and direct beam')")
     for index, file in ((0, "mli0115.nxs.pbr"), (3, "mli0159.nxs.pbr")):
@@ -373,3 +373,146 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     expect(page.locator(LEGEND)).to_have_count(4)
     expect(page.locator("#plot .ytitle")).to_have_text("reflectivity")
     screenshot(page, "reduction-polarized")
+
+
+DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].map(g => {
+    const title = g.querySelector('.title');
+    const scale = document.getElementById('diagram').getScreenCTM().a;
+    return {
+        title: [...title.querySelectorAll('tspan')].map(t => t.textContent).join(' '),
+        px: parseFloat(getComputedStyle(title).fontSize) * scale,
+        box: g.querySelector('.box').getBoundingClientRect().toJSON(),
+        texts: [...g.querySelectorAll('.title tspan, .label')].map(
+            e => e.getBoundingClientRect().toJSON()),
+    };
+})"""
+
+
+def overlap(a, b) -> bool:
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page):
+    make_user("ada")
+    console_errors = []
+    page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    log_in(page, live_server, "/reduction/")
+    # Every predefined template: every title whole (none cut with "…"), at 12 px or more on
+    # screen, no node over another, no text over another nor out of its node.
+    for template in service.instrument_definitions()[0]["templates"]:
+        titles = [n["title"] for n in template["nodes"]]
+        page.click("#reduction summary:text-is('Template')")
+        page.click(f"#predefined a:text-is('{template['name']}')")
+        expect(page.locator("#diagram [data-node]")).to_have_count(len(titles))
+        drawn = page.evaluate(DRAWN_NODES)
+        assert [d["title"] for d in drawn] == titles
+        assert min(d["px"] for d in drawn) >= 12
+        for i, a in enumerate(drawn):
+            assert not any(overlap(a["box"], b["box"]) for b in drawn[i + 1 :]), titles[i]
+            for j, text in enumerate(a["texts"]):
+                assert a["box"]["left"] <= text["left"] and text["right"] <= a["box"]["right"]
+                assert not any(overlap(text, other) for other in a["texts"][j + 1 :]), titles[i]
+    name = "Polarized with footprint (reductus)"  # the largest stock template, the last node
+    template = next(
+        t for t in service.instrument_definitions()[0]["templates"] if t["name"] == name
+    )
+    titles = [n["title"] for n in template["nodes"]]
+    page.click("#reduction summary:text-is('Template')")
+    page.click(f"#predefined a:text-is('{name}')")
+    expect(page.locator("#diagram [data-node]")).to_have_count(len(titles))
+    screenshot(page, "reduction-diagram-whole")
+
+    # Tab goes from node to node: the last one comes into view, focus shown, Enter selects it.
+    node(page, 0).focus()
+    for _ in titles[1:]:
+        page.keyboard.press("Tab")
+    last = node(page, len(titles) - 1)
+    expect(last).to_be_focused()
+    expect(last).to_be_in_viewport()
+    assert last.locator(".box").evaluate("b => getComputedStyle(b).strokeDasharray") != "none"
+    page.keyboard.press("Enter")
+    expect(last).to_have_class(re.compile(r"\bselected\b"))
+    expect(last).to_be_focused()  # drawn anew, the focus stays
+    expect(page.locator("#panel .module-id")).to_have_text("refl.correct_footprint")
+    screenshot(page, "reduction-diagram-keyboard")
+
+    # A designed refusal (422) shows in the page, not as an error in the console.
+    node(page, 0).focus()
+    page.keyboard.press("Enter")
+    page.locator("#files li.file", has_text="mli0115.nxs.pbr").click()
+    expect(page.locator("#panel .chosen-files li")).to_have_text(["mli0115.nxs.pbr×"])
+    mask = titles.index("mask points")
+    plot_terminal(page, mask, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(2)
+    node(page, mask).focus()
+    page.keyboard.press("Enter")
+    with page.expect_response("**/api/reduction/calculate"):
+        page.fill("#panel textarea", "99")
+        page.locator("#panel textarea").blur()
+    expect(node(page, mask)).to_have_class("node selected error")
+    expect(page.locator("#message")).to_contain_text("no point 99")
+    assert console_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_files_grouped_with_their_q_ranges_and_picked_several_at_once(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    menu(page, "Template", "new-template")
+    add_step(page, "refl.load")
+    node(page, 0).locator(".title").click()
+    # sample → intent → file → cross-section, as the files say (the names say nothing of it)
+    sample = page.locator("#files li.group.sample", has_text="mli01")
+    expect(sample.locator("> strong")).to_have_text("mli01")
+    specular = sample.locator("li.group.intent", has_text="specular")
+    expect(specular.locator("li.file .name")).to_have_text(
+        ["mli0111.nxs.pbr", "mli0115.nxs.pbr", "mli0164.nxs.pbr"]
+    )
+    expect(sample.locator("li.group.intent", has_text="background-").locator(".name")).to_have_text(
+        ["mli01120.nxs.pbr", "mli01121.nxs.pbr"]
+    )
+    # a file no reader understands stays outside the groups
+    expect(page.locator("#files ul.entries > li.file .name")).to_have_text(["README.md"])
+    screenshot(page, "reduction-files-grouped")
+
+    # Each file's Q range as a bar against the folder's: from what the server read.
+    summaries = service.file_summaries(
+        None, "refl", [{"source": "local", "path": f, "mtime": 0} for f in ("mli0111.nxs.pbr",)]
+    )
+    low = min(e["qmin"] for e in summaries[0]["entries"])
+    bar = specular.locator("li.file", has_text="mli0111.nxs.pbr").locator(".qbar")
+    expect(bar).to_have_attribute("title", re.compile(rf"^Qz {low:.4f} – "))
+    inner, outer = bar.locator("span").bounding_box(), bar.bounding_box()
+    assert 0 < inner["width"] <= outer["width"]
+
+    # Several at once: the intent's box picks all its files, a shift-click a run of them.
+    specular.locator("> label input").check()
+    expect(page.locator("#panel .chosen-files li")).to_have_count(3)
+    specular.locator("> label input").uncheck()
+    expect(page.locator("#panel .chosen-files li")).to_have_count(0)
+    page.locator("#files li.file", has_text="mli0111.nxs.pbr").locator("input").click()
+    page.locator("#files li.file", has_text="mli0164.nxs.pbr").locator("input").click(
+        modifiers=["Shift"]
+    )
+    expect(page.locator("#panel .chosen-files li")).to_have_count(3)
+    expect(specular.locator("> label input")).to_be_checked()
+    # a run goes across groups, in the order shown: specular, intensity, rock sample, …
+    page.locator("#files li.file", has_text="mli0181.nxs.pbr").locator("input").click(
+        modifiers=["Shift"]
+    )
+    expect(page.locator("#panel .chosen-files li")).to_have_count(5)
+    screenshot(page, "reduction-files-picked")
+    page.locator("#files li.file", has_text="mli0159.nxs.pbr").locator("input").first.click()
+    page.locator("#files li.file", has_text="mli0181.nxs.pbr").locator("input").first.click()
+    expect(page.locator("#panel .chosen-files li")).to_have_count(3)
+    plot_terminal(page, 0, "output", "output")
+    expect(page.locator(LEGEND)).to_have_count(4)  # the cross-sections: 1 + 2 + 1

@@ -119,6 +119,27 @@ def test_errors_name_the_node_and_parameter(
     assert message in error["error"]
 
 
+def test_the_editor_gets_designed_refusals_in_the_body(client, pbr_source, fresh_cache):
+    """The same refusal, answered 200 with its status in X-Problem: a browser would log a 422
+    as a console error although the page shows it as a message."""
+    body = {"template": spec_template(), "config": {"1": {"base": "weekly"}}, "node": 1}
+    plain = post(client, "calculate", body)
+    inline = client.post(
+        "/api/reduction/calculate",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"X-Problems": "in-body"},
+    )
+    assert plain.status_code == 422 and "X-Problem" not in plain
+    assert inline.status_code == 200 and inline["X-Problem"] == "422"
+    assert inline.json() == plain.json() and inline.json()["field"] == "base"
+    missing = client.get(
+        "/api/reduction/sources/local/files", {"path": "nowhere"}, headers={"X-Problems": "in-body"}
+    )
+    assert missing.status_code == 200 and missing["X-Problem"] == "404"
+    assert missing.json()["field"] == "path"
+
+
 def test_an_empty_loader_passes_nothing_on(client, pbr_source, fresh_cache):
     config = {"0": {"filelist": []}}
     answer = post(client, "calculate", {"template": spec_template(), "config": config, "node": 1})
@@ -232,6 +253,14 @@ def test_the_redis_cache_serves_every_process(client, pbr_source, settings, redi
 
 
 def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_cache):
+    def q_of(entry):
+        """The Q range of a cross-section as the load step plots it."""
+        file = {**fileinfo("mli0115.nxs.pbr"), "entries": [entry]}
+        template = refl_template(("load", {"filelist": [file]}))
+        (plotted,) = post(client, "calculate", {"template": template, "node": 0}).json()["values"]
+        assert plotted["xlabel"].startswith("Qz")
+        return {"qmin": min(plotted["x"]), "qmax": max(plotted["x"])}
+
     files = [fileinfo(f) for f in ("mli0115.nxs.pbr", "mli01120.nxs.pbr", "README.md", "../x")]
     body = {"instrument": "refl", "files": files}
     first = post(client, "files/describe", body).json()
@@ -240,8 +269,8 @@ def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_
         "start": first[0]["start"],
         "intent": "specular",
         "entries": [
-            {"entry": "DOWN_DOWN", "polarization": "--", "points": 15},
-            {"entry": "UP_UP", "polarization": "++", "points": 14},
+            {"entry": "DOWN_DOWN", "polarization": "--", "points": 15, **q_of("DOWN_DOWN")},
+            {"entry": "UP_UP", "polarization": "++", "points": 14, **q_of("UP_UP")},
         ],
     }
     assert first[0]["start"].startswith("2014-")

@@ -3,6 +3,10 @@ files, which nodes are cached, and calculating a terminal (plottable JSON or an 
 
 Every call carries the whole template; the server keeps none. Errors in a template answer 422
 with ``{"error", "node", "field"}`` so the editor can show them on the node.
+
+A caller that sends ``X-Problems: in-body`` (the editor) gets such designed refusals as 200
+with the same body and the refusal's status in the ``X-Problem`` header: a browser logs every
+4xx answer as a console error, and these are answers the page shows, not faults.
 """
 
 from typing import Literal
@@ -49,11 +53,21 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     return values, datatype, header
 
 
-def template_error(exc: TemplateError) -> JsonResponse:
+def refused(request, body: dict, status: int = 422) -> JsonResponse:
+    """A designed refusal: ``status``, or 200 with ``X-Problem: status`` for a caller that
+    asked for its problems in the body."""
+    if request.headers.get("X-Problems") == "in-body":
+        response = JsonResponse(body, status=200)
+        response["X-Problem"] = str(status)
+        return response
+    return JsonResponse(body, status=status)
+
+
+def template_error(request, exc: TemplateError) -> JsonResponse:
     body = {"error": str(exc), "node": exc.node}
     if exc.terminal:
         body["field"] = exc.terminal
-    return JsonResponse(body, status=422)
+    return refused(request, body)
 
 
 @router.get("/instruments", summary="Instruments, their modules (with HTML help) and templates")
@@ -72,7 +86,7 @@ def list_files(request, name: str, path: str = ""):
         source = sources.source(name)
         entries = source.list(sources.clean_path(path), request.user)
     except sources.SourceError as exc:
-        return JsonResponse({"error": str(exc), "field": "path"}, status=404)
+        return refused(request, {"error": str(exc), "field": "path"}, 404)
     return {
         "source": name,
         "path": sources.clean_path(path),
@@ -90,7 +104,7 @@ def describe_files(request, payload: FilesIn):
     try:
         return service.file_summaries(request.user, payload.instrument, payload.files[:500])
     except TemplateError as exc:
-        return JsonResponse({"error": str(exc), "field": "instrument"}, status=422)
+        return refused(request, {"error": str(exc), "field": "instrument"}, 422)
 
 
 @router.post("/cached", summary="Which nodes of a template are in the cache")
@@ -99,7 +113,7 @@ def cached(request, payload: TemplateIn):
         template = Template.from_dict(payload.template)
         return {"cached": service.cached_nodes(request.user, template, payload.config)}
     except TemplateError as exc:
-        return template_error(exc)
+        return template_error(request, exc)
 
 
 @router.post("/calculate", summary="Calculate a node's output: plottable JSON or an export")
@@ -107,7 +121,7 @@ def calculate(request, payload: CalculateIn):
     try:
         values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
-        return template_error(exc)
+        return template_error(request, exc)
     if payload.export is None:
         shown = [datatype.display(v) for v in values]  # a value may show as several curves
         flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
@@ -118,7 +132,7 @@ def calculate(request, payload: CalculateIn):
         name, data, media = export.export(values, datatype, header, payload.export)
     except ValueError as exc:  # e.g. ORSO of data that are no reflectivity
         body = {"error": str(exc), "node": payload.node, "field": "export"}
-        return JsonResponse(body, status=422)
+        return refused(request, body, 422)
     response = HttpResponse(data, content_type=media)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -136,18 +150,16 @@ def fit_this(request, payload: FitIn):
     try:
         values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
-        return template_error(exc)
+        return template_error(request, exc)
     if not 0 <= payload.index < len(values):
-        return JsonResponse(
-            {"error": f"no data set {payload.index} here", "field": "index"}, status=422
+        return refused(
+            request, {"error": f"no data set {payload.index} here", "field": "index"}, 422
         )
     text = export.text_file(values[payload.index], datatype, {**header, "index": payload.index})
     name = datatype.metadata(values[payload.index]).get("name", "reduced data")
     try:
         dataset = Dataset.from_upload(request.user, name, text.encode())
     except DataError as exc:
-        return JsonResponse(
-            {"error": f"not fit for fitting: {exc}", "node": payload.node}, status=422
-        )
+        return refused(request, {"error": f"not fit for fitting: {exc}", "node": payload.node}, 422)
     url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
     return Status(201, {"dataset": dataset.pk, "url": url})

@@ -119,7 +119,8 @@ def file_summaries(user, instrument: str, files: list) -> list[dict]:
     for info in files:
         try:
             info = sources.current(info, user)
-            key = hashlib.sha256(json.dumps(["describe", instrument, info]).encode()).hexdigest()
+            # "describe 2": the summaries with Q ranges
+            key = hashlib.sha256(json.dumps(["describe 2", instrument, info]).encode()).hexdigest()
             summary = cache.get_bundle(key)
             if summary is None:
                 summary = registry.describe_file(sources.fetch(info), info["path"].split("/")[-1])

@@ -2,6 +2,8 @@
 with ``@module``) and what the file browser shows of a raw file.
 """
 
+import numpy as np
+
 from beamtime.reduction.dataflow.calc import DataType, Registry
 from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.nexus import load_nexus
@@ -11,17 +13,32 @@ from beamtime.reduction.instruments.refl.refldata import ReflData
 
 
 def describe_file(content: bytes, name: str) -> dict:
-    """Intent, sample, start and points of each cross-section: the file browser's summary."""
+    """Intent, sample, start, and the points and Qz range (1/Å) of each cross-section: the
+    file browser's summary."""
     scans = [ReflData.from_scan(scan) for scan in load_nexus(content, name=name)]
     return {
         "sample": scans[0].sample_name,
         "start": scans[0].start,
         "intent": scans[0].intent,
         "entries": [
-            {"entry": s.name.rsplit(":", 1)[-1], "polarization": s.polarization, "points": len(s)}
+            {
+                "entry": s.name.rsplit(":", 1)[-1],
+                "polarization": s.polarization,
+                "points": len(s),
+                **q_range(s.Qz),
+            }
             for s in scans
         ],
     }
+
+
+def q_range(qz) -> dict:
+    """{"qmin", "qmax"} of the finite values of ``qz``; both None when there are none."""
+    finite = np.asarray(qz, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return {"qmin": None, "qmax": None}
+    return {"qmin": float(finite.min()), "qmax": float(finite.max())}
 
 
 registry = Registry(

@@ -21,12 +21,16 @@ export function configure(apiRoot, token) {
 
 async function request(path, options = {}) {
   let response;
+  // Designed refusals (a 422 for a template that cannot run) come as 200 with the status in
+  // X-Problem: the page shows them; a 4xx would also show as an error in the console.
+  const headers = { "X-Problems": "in-body", ...options.headers };
   try {
-    response = await fetch(root + path, { credentials: "same-origin", ...options });
+    response = await fetch(root + path, { credentials: "same-origin", ...options, headers });
   } catch {
     throw new ApiError(0, { error: "the server cannot be reached" });
   }
-  if (!response.ok) throw new ApiError(response.status, await errorBody(response));
+  const problem = Number(response.headers.get("X-Problem")) || (response.ok ? 0 : response.status);
+  if (problem) throw new ApiError(problem, await errorBody(response));
   return response;
 }
 

@@ -6,12 +6,12 @@
 
 import { s } from "reduction/dom.js";
 
-const HEADER = 22; // the title band of a node
+const LINE = 15; // one line of a node's title
+const HEADER = 22; // the title band of a node with a one-line title
 const ROW = 18; // one terminal
 const PORT = 5; // a terminal's radius
 const WIDTH = { min: 110, max: 160 };
 const DRAG = 4; // screen pixels of movement that turn a click into a drag
-const MIN_SCALE = 0.75; // below this the diagram scrolls instead of shrinking further
 const MIN_HEIGHT = 160;
 // Terminal colours by data type, in the order of the instrument's data types.
 const PALETTE = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#db2777", "#0891b2"];
@@ -24,12 +24,12 @@ export class Diagram {
     this.handlers = handlers;
     this.view = null;
     this.gesture = null;
-    this.scale = 1;
     this.measure = document.createElement("canvas").getContext("2d");
     svg.addEventListener("pointerdown", (e) => this.pointerDown(e));
     svg.addEventListener("pointermove", (e) => this.pointerMove(e));
     svg.addEventListener("pointerup", (e) => this.pointerUp(e));
     svg.addEventListener("pointercancel", () => this.endGesture());
+    svg.addEventListener("keydown", (e) => this.keyDown(e));
     new ResizeObserver(() => this.view && this.render(this.view)).observe(svg.parentElement);
   }
 
@@ -37,12 +37,17 @@ export class Diagram {
    *  cached (Set of nodes), error ({node, message}|null), plotted ({kind, node, terminal}|null)} */
   render(view) {
     this.view = view;
+    // Drawn anew: the node that had the keyboard's focus keeps it.
+    const focused = this.svg.contains(document.activeElement)
+      ? document.activeElement.closest("[data-node]")?.dataset.node
+      : undefined;
     const boxes = view.template.nodes.map((node, index) => this.box(node, index));
     this.resize(boxes);
     const wires = view.template.wires.map((wire, index) => this.wire(wire, index, boxes));
     const nodes = boxes.map((box) => this.node(box));
     const error = view.error && boxes[view.error.node] && this.errorLabel(boxes[view.error.node]);
     this.svg.replaceChildren(s("g", {}, wires), s("g", {}, nodes), error || []);
+    if (focused !== undefined) this.svg.querySelector(`[data-node="${focused}"]`)?.focus();
   }
 
   // Geometry ------------------------------------------------------------------------------
@@ -52,36 +57,50 @@ export class Diagram {
     const widest = (terminals) => Math.max(0, ...terminals.map((t) => this.textWidth(t.id)));
     const labels = widest(module.inputs) + widest(module.outputs) + 4 * PORT + 16;
     const width = clamp(Math.max(this.textWidth(node.title, true) + 24, labels), WIDTH.min, WIDTH.max);
+    const title = this.wrap(node.title, width - 24);
+    const header = HEADER + LINE * (title.length - 1);
     const rows = Math.max(module.inputs.length, module.outputs.length, 1);
-    const port = (terminal, i, x) => ({ terminal, x: node.x + x, y: node.y + HEADER + ROW * i + ROW / 2 });
+    const port = (terminal, i, x) => ({ terminal, x: node.x + x, y: node.y + header + ROW * i + ROW / 2 });
     return {
       node,
       index,
       module,
       width,
-      height: HEADER + rows * ROW + 4,
+      title,
+      header,
+      height: header + rows * ROW + 4,
       inputs: module.inputs.map((t, i) => port(t, i, 0)),
       outputs: module.outputs.map((t, i) => port(t, i, width)),
     };
   }
 
-  /** Fit the drawing to the box's width, shrinking it down to MIN_SCALE, then scroll. */
+  /** The drawing at its full size (its text stays readable), as large as its nodes: the box
+   *  around it scrolls to the ones beyond its edge. */
   resize(boxes) {
     const right = Math.max(0, ...boxes.map((b) => b.node.x + b.width)) + 2 * PORT + 10;
     const bottom = Math.max(0, ...boxes.map((b) => b.node.y + b.height)) + 30; // room for an error
     const room = this.svg.parentElement.clientWidth;
-    this.scale = clamp(room / right, MIN_SCALE, 1);
-    const width = Math.max(room, right * this.scale);
-    const height = Math.max(MIN_HEIGHT, bottom * this.scale);
+    const width = Math.ceil(Math.max(room, right)); // whole pixels: no scaling at all
+    const height = Math.ceil(Math.max(MIN_HEIGHT, bottom));
     this.svg.setAttribute("width", width);
     this.svg.setAttribute("height", height);
-    this.svg.setAttribute("viewBox", `0 0 ${width / this.scale} ${height / this.scale}`);
+    this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   }
 
   textWidth(text, bold = false) {
     const style = getComputedStyle(this.svg);
     this.measure.font = `${bold ? "600" : "400"} ${style.fontSize} ${style.fontFamily}`;
     return this.measure.measureText(text).width;
+  }
+
+  /** ``text`` in lines of at most ``width`` pixels, broken between words: two lines at most,
+   *  the second shortened with an ellipsis if it must be. */
+  wrap(text, width) {
+    const words = text.split(" ");
+    let first = words.shift();
+    while (words.length && this.textWidth(`${first} ${words[0]}`, true) <= width) first += ` ${words.shift()}`;
+    if (!words.length) return [this.fit(first, width, true)];
+    return [this.fit(first, width, true), this.fit(words.join(" "), width, true)];
   }
 
   /** ``text`` shortened with an ellipsis to at most ``width`` pixels. */
@@ -95,18 +114,30 @@ export class Diagram {
   // Drawing -------------------------------------------------------------------------------
 
   node(box) {
-    const { node, index, width, height } = box;
+    const { node, index, width, height, header } = box;
     const view = this.view;
     const classes = ["node"];
     if (index === view.selected) classes.push("selected");
     if (view.error && view.error.node === index) classes.push("error");
     return s(
       "g",
-      { class: classes.join(" "), "data-node": index, transform: `translate(${node.x},${node.y})` },
+      {
+        class: classes.join(" "),
+        "data-node": index,
+        transform: `translate(${node.x},${node.y})`,
+        tabindex: 0,
+        role: "button",
+        "aria-label": `${node.title} (${box.module.id})`,
+        "aria-pressed": String(index === view.selected),
+      },
       s("title", { text: `${node.title} (${box.module.id})` }),
       s("rect", { class: "box", width, height, rx: 5 }),
-      s("path", { class: "band", d: `M0 ${HEADER}H${width}` }),
-      s("text", { class: "title", x: 8, y: 15, text: this.fit(node.title, width - 24, true) }),
+      s("path", { class: "band", d: `M0 ${header}H${width}` }),
+      s(
+        "text",
+        { class: "title", x: 8, y: 15 },
+        box.title.map((line, i) => s("tspan", { x: 8, dy: i ? LINE : 0, text: line })),
+      ),
       view.cached.has(index) &&
         s(
           "circle",
@@ -233,7 +264,7 @@ export class Diagram {
     const at = this.point(event);
     const dx = at.x - gesture.start.x;
     const dy = at.y - gesture.start.y;
-    gesture.moved ||= Math.hypot(dx, dy) * this.scale > DRAG;
+    gesture.moved ||= Math.hypot(dx, dy) > DRAG;
     if (!gesture.moved) return;
     if (gesture.kind === "move") {
       this.handlers.move(gesture.node, ...this.moved(gesture, dx, dy), false);
@@ -265,6 +296,14 @@ export class Diagram {
         this.handlers.connect([gesture.node, gesture.terminal], target);
       }
     }
+  }
+
+  /** Enter or space on a focused node selects it (Tab goes from node to node). */
+  keyDown(event) {
+    const nodeElement = event.target.closest?.("[data-node]");
+    if (!nodeElement || !["Enter", " "].includes(event.key)) return;
+    event.preventDefault();
+    this.handlers.select(Number(nodeElement.dataset.node));
   }
 
   moved(gesture, dx, dy) {

@@ -62,6 +62,7 @@ const panel = new Panel($("#panel"), {
 const files = new FileBrowser($("#files"), {
   target: () => panel.fileTarget(),
   toggle: (info) => panel.toggleFile(info),
+  pick: (infos, on) => panel.pickFiles(infos, on),
   entries: (info, entries) => panel.setEntries(info, entries),
   instrument: () => state.instrument.id,
 });

@@ -1,5 +1,8 @@
 // The data-source browser: choose a source, walk its folders, and pick files into the
-// selected node's file list (a click on a file adds it, a second click takes it out).
+// selected node's file list (a click on a file adds it, a second click takes it out; a
+// shift-click picks the files from the last one clicked; a group's box picks all its files).
+// Files the instrument reads are grouped sample → intent → file → cross-section, each with
+// its Q range drawn as a bar against the folder's whole range.
 
 import * as api from "reduction/api.js";
 import { formatSize, formatTime, h } from "reduction/dom.js";
@@ -7,6 +10,7 @@ import * as store from "reduction/store.js";
 
 export class FileBrowser {
   /** handlers: target() → {files} of the node that takes files, or null; toggle(fileinfo);
+   *  pick(fileinfos, on) adds (on) or takes out several files at once;
    *  entries(fileinfo, names | null for all) chooses a picked file's cross-sections;
    *  instrument() → the instrument whose reader describes the files. */
   constructor(element, handlers) {
@@ -116,8 +120,38 @@ export class FileBrowser {
       .sort(
         (a, b) => Number(b.dir) - Number(a.dir) || a.name.localeCompare(b.name, undefined, { numeric: true }),
       );
+    const folders = shown.filter((entry) => entry.dir);
+    const files = shown.filter((entry) => !entry.dir).map((entry) => {
+      const info = this.fileinfo(entry);
+      return { entry, info, summary: this.summaries.get(summaryKey(info)) };
+    });
+    const read = files.filter((file) => file.summary && !file.summary.error);
+    const other = files.filter((file) => !read.includes(file));
+    const grouped = groups(read, (file) => file.summary.sample).map(([sample, ofSample]) => [
+      sample,
+      groups(ofSample, (file) => file.summary.intent),
+    ]);
+    // The files in the order shown, for a shift-click's run.
+    this.order = [...grouped.flatMap(([, intents]) => intents.flatMap(([, f]) => f)), ...other].map(
+      (file) => file.info,
+    );
+    this.range = qRange(read.flatMap((file) => file.summary.entries));
+    const row = (file) => this.file(file.entry, target);
     this.entries.replaceChildren(
-      ...shown.map((entry) => (entry.dir ? this.folder(entry) : this.file(entry, target))),
+      ...folders.map((entry) => this.folder(entry)),
+      ...grouped.map(([sample, intents]) =>
+        h(
+          "li",
+          { class: "group sample" },
+          h("strong", {}, sample || "(no sample name)"),
+          h(
+            "ul",
+            {},
+            intents.map(([intent, ofIntent]) => this.group(intent, ofIntent, target, row)),
+          ),
+        ),
+      ),
+      ...other.map(row),
     );
     if (!shown.length)
       this.entries.append(h("li", { class: "empty" }, word ? "No file matches." : "This folder is empty."));
@@ -126,6 +160,48 @@ export class FileBrowser {
   /** Tick marks follow the selected node (call when the selection or its files change). */
   refresh() {
     this.renderEntries();
+  }
+
+  /** An intent's files under a box that picks (or takes out) all of them. */
+  group(intent, files, target, row) {
+    const picked = (file) => target?.files.some((f) => f.source === file.info.source && f.path === file.info.path);
+    const all = files.every(picked);
+    return h(
+      "li",
+      { class: "group intent" },
+      h(
+        "label",
+        {},
+        h("input", {
+          type: "checkbox",
+          checked: all,
+          disabled: !target,
+          "aria-label": `all ${intent} files`,
+          onchange: () =>
+            this.handlers.pick(
+              files.filter((file) => picked(file) === all).map((file) => file.info),
+              !all,
+            ),
+        }),
+        ` ${intent} `,
+        h("small", {}, `${files.length} file${files.length === 1 ? "" : "s"}`),
+      ),
+      h("ul", {}, files.map(row)),
+    );
+  }
+
+  /** A click on a file's box; with shift, every file from the last one clicked to this one. */
+  clicked(event, info) {
+    const index = this.order.findIndex((other) => other.path === info.path);
+    const last = this.order.findIndex((other) => other.path === this.lastClicked);
+    this.lastClicked = info.path;
+    if (!event.shiftKey || last < 0) return this.handlers.toggle(info);
+    const [from, to] = [Math.min(index, last), Math.max(index, last)];
+    const target = this.handlers.target();
+    const fresh = this.order
+      .slice(from, to + 1)
+      .filter((file) => !target.files.some((f) => f.source === file.source && f.path === file.path));
+    this.handlers.pick(fresh, true);
   }
 
   folder(entry) {
@@ -152,11 +228,15 @@ export class FileBrowser {
           type: "checkbox",
           checked: Boolean(picked),
           disabled: !target,
-          onchange: () => this.handlers.toggle(info),
+          onclick: (event) => {
+            event.preventDefault(); // drawn anew with the node's files
+            this.clicked(event, info);
+          },
         }),
         h("span", { class: "name" }, entry.name),
         h("small", {}, `${formatSize(entry.size)} · ${formatTime(entry.mtime)}`),
         summaryLine(summary),
+        summary?.entries ? qBar(qRange(summary.entries), this.range) : null,
       ),
       picked && summary?.entries?.length > 1 ? this.crossSections(picked, summary) : null,
     );
@@ -187,11 +267,44 @@ export class FileBrowser {
 
 const summaryKey = (info) => `${info.source}:${info.path}@${info.mtime}`;
 
-/** "specular · mli01 · -- 15, ++ 14 points", or nothing for a file no reader understands. */
+/** "-- 15, ++ 14 points", or nothing for a file no reader understands (its group names the
+ *  sample and intent). */
 function summaryLine(summary) {
   if (!summary || summary.error) return null;
   const entries = summary.entries.map((e) => `${e.polarization} ${e.points}`).join(", ");
-  return h("small", { class: "summary" }, `${summary.intent} · ${summary.sample} · ${entries} points`);
+  return h("small", { class: "summary" }, `${entries} points`);
+}
+
+/** [[key, items with that key], …] in the order the keys first come. */
+function groups(items, key) {
+  const found = new Map();
+  for (const item of items) {
+    const k = key(item);
+    if (!found.has(k)) found.set(k, []);
+    found.get(k).push(item);
+  }
+  return [...found];
+}
+
+/** The smallest qmin and largest qmax of cross-sections, or null. */
+function qRange(entries) {
+  const lows = entries.map((e) => e.qmin).filter(Number.isFinite);
+  const highs = entries.map((e) => e.qmax).filter(Number.isFinite);
+  return lows.length && highs.length ? { qmin: Math.min(...lows), qmax: Math.max(...highs) } : null;
+}
+
+/** A file's Q range as a bar placed within the folder's range. */
+function qBar(range, whole) {
+  if (!range || !whole) return null;
+  const span = whole.qmax - whole.qmin || 1;
+  const left = (100 * (range.qmin - whole.qmin)) / span;
+  const width = Math.max(1, (100 * (range.qmax - range.qmin)) / span);
+  const label = `Qz ${range.qmin.toFixed(4)} – ${range.qmax.toFixed(4)} 1/Å`;
+  return h(
+    "span",
+    { class: "qbar", title: label, role: "img", "aria-label": label },
+    h("span", { style: `left: ${left.toFixed(2)}%; width: ${width.toFixed(2)}%` }),
+  );
 }
 
 function link(label, action) {

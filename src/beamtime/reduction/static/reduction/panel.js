@@ -185,6 +185,19 @@ export class Panel {
     this.changed();
   }
 
+  /** Add several files at once (on), or take them out. */
+  pickFiles(infos, on) {
+    const { control, files } = this.fileTarget();
+    const same = (a) => (b) => a.source === b.source && a.path === b.path;
+    let chosen = on
+      ? [...files, ...infos.filter((info) => !files.some(same(info)))]
+      : files.filter((f) => !infos.some(same(f)));
+    if (!control.multiple) chosen = chosen.slice(-1);
+    this.set(control.id, control.multiple ? chosen : (chosen[0] ?? null));
+    this.renderControls();
+    this.changed();
+  }
+
   /** Load only these entries (cross-sections) of a picked file; null: all of them. */
   setEntries(info, entries) {
     const { control, files } = this.fileTarget();
