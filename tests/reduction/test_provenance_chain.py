@@ -58,8 +58,9 @@ def daq_template(path: str) -> dict:
 
 def test_a_run_is_reduced_and_fitted_and_the_fit_leads_back(alice, charlie, filed_run, fresh_cache):
     client = signed_in(alice)
-    runs = client.get("/daq/runs/").content.decode()
-    assert "/reduction/?source=daq&amp;path=e1/router0/run_0007" in runs
+    assert "/daq/runs/7/files" in client.get("/daq/runs/").content.decode()
+    files = client.get("/daq/runs/7/files").content.decode()
+    assert "/reduction/?source=daq&amp;path=e1/router0/run_0007" in files
 
     listing = client.get("/api/reduction/sources/daq/files", {"path": "e1/router0/run_0007"}).json()
     assert [e["name"] for e in listing["entries"]] == ["mli0115.nxs.pbr"]
