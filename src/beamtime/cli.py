@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sim = commands.add_parser("ecc-sim", help="run a simulated ECC server (SOAP over HTTP)")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, required=True, help="port to listen on")
+    sim.add_argument("--port", type=int, help="port to listen on")
     sim.add_argument(
         "--configs", required=True, help="folder with describe-/prepare-/configure-*.xcfg"
     )
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "--staging", default=None, help="data router staging folder to write run files to"
     )
     sim.add_argument("--count", type=int, default=1, help="serve N simulators on ports P … P+N-1")
+    sim.add_argument("--ports", help="P1,P2,…: one simulator on each (instead of --port/--count)")
     sim.set_defaults(run=run_ecc_sim)
 
     manage = commands.add_parser("manage", help="run a Django management command", add_help=False)
@@ -306,10 +307,10 @@ def run_serve(args) -> int:
         if args.demo:
             from django.core.management import call_command
 
-            from beamtime.daq.demo import simulator_argv
+            from beamtime.daq.demo import start_simulators
 
             call_command("load_demo")
-            supervisor.start("ECC simulators", simulator_argv(settings.HOME))
+            start_simulators(supervisor, settings.HOME)
         if not args.web_only:
             start_workers_and_beat(supervisor, settings)
         bind = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
@@ -458,14 +459,22 @@ def run_ecc_sim(args) -> int:
         raise ConfigError(f"--configs {configs}: no such folder")
     if not 0 <= args.fail_rate <= 1:
         raise ConfigError(f"--fail-rate {args.fail_rate}: must be between 0 and 1")
-    ports = range(args.port, args.port + args.count)
+    if args.ports:
+        try:
+            ports = [int(p) for p in args.ports.split(",")]
+        except ValueError:
+            raise ConfigError(f"--ports {args.ports}: not a list of port numbers") from None
+    elif args.port is not None:
+        ports = list(range(args.port, args.port + args.count))
+    else:
+        raise ConfigError("ecc-sim needs --port (or --ports)")
     for port in ports:
         check_port_free(args.host, port)
     simulators = []
     for i, port in enumerate(ports):
         # With several simulators, each has a staging folder of its own, like a data router.
         staging = (
-            Path(args.staging) / f"ecc{i}" if args.staging and args.count > 1 else args.staging
+            Path(args.staging) / f"ecc{i}" if args.staging and len(ports) > 1 else args.staging
         )
         simulator = EccSimulator(
             configs,
@@ -485,7 +494,7 @@ def run_ecc_sim(args) -> int:
     for thread in threads:
         thread.start()
     print(
-        f"{args.count} ECC simulator(s) at http://{args.host}:{ports[0]}/ … with "
+        f"{len(ports)} ECC simulator(s) at http://{args.host}:{ports[0]}/ … with "
         f"{len(simulators[0][0].available_configs())} configurations",
         flush=True,
     )

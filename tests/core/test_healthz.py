@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from beamtime import worker_heartbeat
 from beamtime.core import health
 
 
@@ -23,6 +24,39 @@ def test_it_reports_all_green_with_redis_and_a_worker(client, celery_worker):
     assert body["ok"] is True and body["status"] == "ok"
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert any(name.startswith("beamtime@") for name in body["workers"]["workers"])
+    # `beamtime worker` consumes every queue: each pool has it (from its heartbeat in Redis)
+    assert body["pools"]["ok"] is True
+    for pool in ("daq", "fits", "reduction"):
+        assert any(name.startswith("beamtime@") for name in body["pools"]["pools"][pool])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_answer_takes_less_than_200_ms(client, celery_worker):
+    client.get("/healthz")  # connections made once
+    start = time.perf_counter()
+    assert client.get("/healthz").json()["status"] == "ok"  # computed again (cache off)
+    assert time.perf_counter() - start < 0.2
+
+
+@pytest.mark.django_db
+def test_it_names_a_pool_without_a_live_worker(client, settings, redis_server):
+    # An empty Redis database of the same server: only the worker published below is alive.
+    settings.REDIS_URL = redis_server + ("&" if "?" in redis_server else "?") + "db=9"
+    redis = worker_heartbeat.connect()
+    redis.flushdb()
+    try:
+        worker_heartbeat.publish(redis, "probe@here", ["daq", "reduction"])
+        response = client.get("/healthz")
+        body = response.json()
+        assert response.status_code == 503 and body["status"] == "degraded"
+        assert body["pools"] == {
+            "ok": False,
+            "pools": {"daq": ["probe@here"], "fits": [], "reduction": ["probe@here"]},
+            "error": "no live worker in the pool: fits, reduction (queue default)",
+        }
+        assert 0 < redis.ttl(worker_heartbeat.PREFIX + "probe@here") <= worker_heartbeat.TTL
+    finally:
+        redis.flushdb()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,7 +82,7 @@ def test_it_reports_an_unreachable_redis_with_503(client, settings):
     assert response.status_code == 503
     assert body["ok"] is False and body["status"] == "degraded"
     assert body["redis"]["ok"] is False and "127.0.0.1:1" in body["redis"]["error"]
-    assert body["workers"]["ok"] is False
+    assert body["workers"]["ok"] is False and body["pools"]["ok"] is False
     assert body["database"]["ok"] is True
 
 

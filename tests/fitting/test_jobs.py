@@ -46,7 +46,7 @@ class TestRun:
         job.refresh_from_db()
         assert "no data point lies in the Q range" in job.message and job.finished_at
 
-    def test_a_fit_ending_with_an_infinite_chisq_fails_naming_the_cause(self, alice):
+    def test_a_fit_ending_with_an_infinite_chisq_fails_naming_the_cause(self, alice, caplog):
         # Valid at the start; where the data lead (B ≈ 44.8) the constraint gives Si a
         # negative roughness and bumps' χ² is infinite: failed, never "done" with inf.
         model = session_model()
@@ -59,6 +59,11 @@ class TestRun:
         assert job.message.startswith("constraint on Si.roughness: B.thickness - 45.5 gives -")
         assert "at the end of the fit, but a roughness cannot be negative" in job.message
         assert job.result is None and job.finished_at
+        # the user reads the reason; the log keeps the traceback for the operator
+        assert "Traceback" not in job.message
+        (record,) = [r for r in caplog.records if r.name == "beamtime.fitting"]
+        assert record.levelname == "ERROR" and f"fit job {job.pk} failed" in record.getMessage()
+        assert record.exc_info and "roughness cannot be negative" in str(record.exc_info[1])
 
     def test_a_co_refinement_whose_partner_was_deleted_fails_saying_so(self, alice):
         job = make_job(alice)

@@ -252,7 +252,7 @@ def test_the_redis_cache_serves_every_process(client, pbr_source, settings, redi
         service.step_cache.cache_clear()
 
 
-def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_cache):
+def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_cache, caplog):
     def q_of(entry):
         """The Q range of a cross-section as the load step plots it."""
         file = {**fileinfo("mli0115.nxs.pbr"), "entries": [entry]}
@@ -276,6 +276,10 @@ def test_the_file_browser_learns_what_each_file_holds(client, pbr_source, fresh_
     assert first[0]["start"].startswith("2014-")
     assert first[1]["intent"] == "background-"
     assert "not a readable HDF5 file" in first[2]["error"] and "outside" in first[3]["error"]
+    # the unreadable file's traceback is logged; the refused path ("outside") is not
+    (record,) = [r for r in caplog.records if r.name == "beamtime.reduction"]
+    assert "summary of README.md failed" in record.getMessage() and record.exc_info
+    assert "Traceback" not in first[2]["error"]
     assert post(client, "files/describe", body).json() == first  # the second time from the cache
     answer = post(client, "files/describe", {"instrument": "sans", "files": files})
     assert answer.status_code == 422 and answer.json()["field"] == "instrument"

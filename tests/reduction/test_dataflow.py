@@ -302,7 +302,7 @@ def test_bad_templates_name_the_node(nodes, wires, message):
         calculate(Template("bad", nodes, wires), toy, 0, "output", MemoryCache())
 
 
-def test_an_unknown_parameter_and_a_failing_module_name_their_node():
+def test_an_unknown_parameter_and_a_failing_module_name_their_node(caplog):
     template = chain()
     with pytest.raises(TemplateError, match=r"node 1 \(gain\): toy.scale has no parameter 'gain'"):
         calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"gain": 2}})
@@ -312,6 +312,10 @@ def test_an_unknown_parameter_and_a_failing_module_name_their_node():
         calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"factor": -1.0}})
     with pytest.raises(TemplateError, match="node 1: toy.scale failed: .*overflow"):
         calculate(template, toy, 2, "output", MemoryCache(), config={"1": {"factor": 1e308}})
+    # only the module's own failure is logged, with its traceback; a bad parameter is not
+    (record,) = [r for r in caplog.records if r.name == "beamtime.reduction"]
+    assert record.levelname == "ERROR" and "node 1 (toy.scale) failed" in record.getMessage()
+    assert record.exc_info and "overflow" in str(record.exc_info[1])
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Reachability of the parts the platform needs: database, Redis, Celery workers, and the
-processes `beamtime serve` supervises."""
+"""Reachability of the parts the platform needs: database, Redis, Celery workers (a live one in
+every pool), and the processes `beamtime serve` supervises."""
 
 import threading
 import time
@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from beamtime import worker_heartbeat
 from beamtime.celery import app
 from beamtime.supervisor import read_status
 
@@ -48,6 +49,26 @@ def check_workers(timeout: float = 1.0) -> dict:
     return {"ok": True, "workers": workers}
 
 
+def check_pools() -> dict:
+    """Each pool of settings.WORKER_POOLS with the live workers that consume its queues
+    (from the workers' heartbeats in Redis: one quick call, nobody waited for)."""
+    try:
+        workers = worker_heartbeat.live_workers(worker_heartbeat.connect())
+    except redis.RedisError as exc:
+        return {"ok": False, "error": str(exc), "pools": {}}
+    pools, uncovered = {}, []
+    for pool, spec in settings.WORKER_POOLS.items():
+        pools[pool] = sorted(w for w, qs in workers.items() if set(spec["queues"]) & set(qs))
+        missing = [q for q in spec["queues"] if not any(q in qs for qs in workers.values())]
+        if missing:
+            partly = len(missing) < len(spec["queues"])
+            uncovered.append(f"{pool} (queue {', '.join(missing)})" if partly else pool)
+    report = {"ok": not uncovered, "pools": pools}
+    if uncovered:
+        report["error"] = f"no live worker in the pool: {', '.join(uncovered)}"
+    return report
+
+
 def check_processes() -> dict | None:
     """The processes of a `beamtime serve` on this data directory; None without one."""
     status = read_status(settings.SERVE_STATUS_FILE)
@@ -72,8 +93,10 @@ def report() -> dict:
     # Without Redis there is no way to reach a worker: say so instead of waiting.
     if checks["redis"]["ok"]:
         checks["workers"] = check_workers()
+        checks["pools"] = check_pools()
     else:
         checks["workers"] = {"ok": False, "error": "Redis is not reachable", "workers": []}
+        checks["pools"] = {"ok": False, "error": "Redis is not reachable", "pools": {}}
     processes = check_processes()
     if processes is not None:
         checks["processes"] = processes

@@ -1,6 +1,7 @@
 """Demo: an experiment with 10 CoBos and a MuTAnT, each behind its own simulated ECC server,
-which `beamtime serve --demo` starts next to the platform."""
+which `beamtime serve --demo` starts next to the platform on ports free at that moment."""
 
+import socket
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from beamtime.daq.models import ConfigId, DataRouter, DataSource, ECCServer, Experiment, Observable
 
-PORT = 18083
+PORT = 18083  # where the demo's servers are recorded until serve starts their simulators
 COBOS = 10
 CONFIG_FILES = [
     "describe-cobo",
@@ -30,16 +31,43 @@ def demo_dir(home: Path) -> Path:
     return home / "demo"
 
 
-def simulator_argv(home: Path) -> list[str]:
+def server_names() -> list[str]:
+    """The demo's ECC servers, in the order of their simulators."""
+    return [f"ecc{i}" for i in range(COBOS)] + ["ecc_mutant"]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Ports nothing listens on now, as the system hands them out (all held at once, so
+    distinct)."""
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((host, 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def start_simulators(supervisor, home: Path) -> list[int]:
+    """Start the demo's simulators on free ports and record those ports in the demo
+    experiment's servers; returns the ports."""
+    ports = free_ports(COBOS + 1)
+    experiment = Experiment.objects.get(name="demo")
+    for name, port in zip(server_names(), ports, strict=True):
+        ECCServer.objects.filter(experiment=experiment, name=name).update(port=port)
+    supervisor.start("ECC simulators", simulator_argv(home, ports))
+    return ports
+
+
+def simulator_argv(home: Path, ports: list[int]) -> list[str]:
     return [
         sys.executable,
         "-m",
         "beamtime",
         "ecc-sim",
-        "--port",
-        str(PORT),
-        "--count",
-        str(COBOS + 1),
+        "--ports",
+        ",".join(map(str, ports)),
         "--configs",
         str(demo_dir(home) / "ecc-configs"),
         "--staging",
@@ -66,7 +94,7 @@ def load(stdout) -> None:
         mutant = source == "MuTAnT"
         server = ECCServer.objects.create(
             experiment=experiment,
-            name="ecc_mutant" if mutant else f"ecc{i}",
+            name=server_names()[i],
             ip_address="127.0.0.1",
             port=PORT + i,
         )
@@ -99,5 +127,5 @@ def load(stdout) -> None:
         )
     stdout.write(
         f"Demo: experiment 'demo' with {COBOS} CoBos and a MuTAnT on simulated ECC servers "
-        f"(ports {PORT}-{PORT + COBOS}).\n"
+        "(on ports chosen free when serve starts).\n"
     )

@@ -1,6 +1,7 @@
 """Running a fit job: claim it once, report progress to its row, honour a cancel, and
 never leave it "running" when the fit ends, fails or its worker dies."""
 
+import logging
 import time
 from datetime import timedelta
 
@@ -9,6 +10,8 @@ from django.utils import timezone
 from beamtime.fitting import refl1d_adapter
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitJob
+
+log = logging.getLogger("beamtime.fitting")
 
 OPTIONS = ("steps", "burn", "samples")  # what a user may set, each from 1 to MAX_OPTION
 MAX_OPTION = 1_000_000
@@ -95,6 +98,7 @@ def run(job_pk: int) -> str:
     except Exception as exc:  # refl1d, bumps or the data: the job fails with the reason
         # Our own errors (ValueError: the model, the data, the fit) say what is wrong in words.
         reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        log.exception("fit job %s failed: %s", job_pk, reason)  # the traceback for operators
         finish(job_pk, FitJob.FAILED, message=reason)
         return FitJob.FAILED
     state = FitJob.CANCELLED if result.stopped else FitJob.DONE

@@ -5,6 +5,7 @@ but the computed steps in the cache."""
 import functools
 import hashlib
 import json
+import logging
 
 from django.conf import settings
 
@@ -13,6 +14,8 @@ from beamtime.reduction.dataflow.cache import DiskCache, RedisCache
 from beamtime.reduction.dataflow.calc import DataType, Registry, calculate, plan
 from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.docs import module_html
+
+log = logging.getLogger("beamtime.reduction")
 
 
 @functools.cache
@@ -126,6 +129,8 @@ def file_summaries(user, instrument: str, files: list) -> list[dict]:
                 summary = registry.describe_file(sources.fetch(info), info["path"].split("/")[-1])
                 cache.set_bundle(key, summary)
         except Exception as exc:  # a file that cannot be read: said beside its name
+            if not isinstance(exc, sources.SourceError):  # a refused path needs no traceback
+                log.exception("summary of %s failed", info.get("path"))
             summary = {"error": str(exc)}
         found.append(summary)
     return found

@@ -10,11 +10,14 @@ branch empty); any other required input that receives nothing is an error naming
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from beamtime.reduction.dataflow.interface import ModuleDef, ParameterError, check_control, define
 from beamtime.reduction.dataflow.template import Template, TemplateError
+
+log = logging.getLogger("beamtime.reduction")
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def calculate(
         except ParameterError as exc:
             raise TemplateError(exc.problem, index, exc.parameter) from exc
         except Exception as exc:  # the module's own complaint, said on its node
+            log.exception("node %s (%s) failed", index, module.id)  # the traceback for operators
             raise TemplateError(f"{module.id} failed: {exc}", index) from exc
         cache.set_bundle(
             keys[index],
