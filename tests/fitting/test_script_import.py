@@ -70,7 +70,10 @@ def test_material_names_become_layer_names():
             "x = 1\n\nsample = silicon(0, 0) | SLD('air')(0, 3)\n",
             "line 3: the last slab is the front",
         ),
-        ("sample = SLD('Si')(5, 0) | SLD('air')(0, 0)\n", "line 1: the first slab"),
+        (
+            "sample = SLD('Si')(5, 0) | SLD('air')(0, 0)\nsample[0].thickness.range(1, 9)\n",
+            "line 1: the first slab (the back medium) is semi-infinite",
+        ),
         (
             f"sample = SLD('Si')(0, 0) | SLD('A')({'9' * 400}, 0) | SLD('air')(0, 0)\n",
             "line 1: the number 99999999999999999999… is too large",
@@ -315,3 +318,19 @@ def test_odd_values_in_refl1d_lines_are_a_model_or_an_error_naming_where(lines):
         model_from_script("\n".join(lines))
     except ModelError as error:
         assert error.field != "script" or "line" in str(error) or "no sample" in str(error)
+
+
+def test_a_medium_s_thickness_is_ignored_as_refl1d_ignores_it():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy as np
+film = SLD("film", rho=5.1, irho=0.01)
+sample = silicon(100, 4) | film(120, 3) | SLD("air", 0)(50, 0)
+probe = NeutronProbe(T=np.linspace(0.1, 3, 90), dT=0.01, L=1.798, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert [la.name for la in model.all_layers()] == ["air", "film", "Si"]

@@ -529,9 +529,13 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
                 "the front medium's irho cannot be fitted",
                 slab.material.irho.value,
             )
-        if index in (back, front):
+        if index in (back, front):  # semi-infinite: refl1d ignores its thickness, so does Beamtime
             where_ = "first slab (the back medium)" if index == back else "last slab"
-            unused(slab.thickness, f"the {where_} is semi-infinite: its thickness must be 0")
+            unused(
+                slab.thickness,
+                f"the {where_} is semi-infinite: its thickness cannot be fitted",
+                slab.thickness.value,
+            )
         else:
             row["thickness"] = place(slab.thickness, f"{name}.thickness")
         rows.append(row)
