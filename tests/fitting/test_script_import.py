@@ -334,3 +334,74 @@ M = Experiment(probe=probe, sample=sample)
     experiment, model, r = _refl1d_and_beamtime(text)
     np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
     assert [la.name for la in model.all_layers()] == ["air", "film", "Si"]
+
+
+REPEATS = """
+from refl1d.names import *
+from refl1d.sample.layers import Repeat
+import numpy as np
+a = SLD("a", rho=6.0)
+b = SLD(name="b", rho=1.5, irho=0.02)
+bilayer = a(30, 3) | b(45, 4)
+sample = (silicon(0, 5) | bilayer * 4
+          | Repeat(SLD("c", 3.0)(20, 2) | SLD("d", 0.5)(15, 1), repeat=2, interface=6) | air)
+sample[1][0].thickness.range(20, 40)
+sample[1][1].interface.pm(2)
+b.rho.pm(0.5)
+probe = NeutronProbe(T=np.linspace(0.1, 4, 150), dT=0.01, L=1.798, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+
+
+def test_repeated_stacks_are_written_out_sharing_their_parameters_as_refl1d_s_do():
+    import numpy as np
+
+    from beamtime.fitting.data import ReflData
+    from beamtime.fitting.refl1d_adapter import FWHM_PER_SIGMA, evaluate
+
+    experiment, model, r = _refl1d_and_beamtime(REPEATS)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert [la.name for la in model.all_layers()] == [
+        "air", "d_2", "c_2", "d", "c", "b_4", "a_4", "b_3", "a_3", "b_2", "a_2", "b", "a", "Si",
+    ]  # fmt: skip
+    assert model.param("a.thickness").free and model.param("b.sld").free
+    copies = {f"{n}_{k}": n for n in ("a", "b") for k in (2, 3, 4)}
+    expected = {f"{c}.thickness": f"{n}.thickness" for c, n in copies.items() if n == "a"}
+    expected |= {f"{c}.sld": f"{n}.sld" for c, n in copies.items() if n == "b"}
+    # the last copy's top (b_4) has the repeat's own interface, as in refl1d
+    expected |= {f"{c}.roughness": "b.roughness" for c in ("b_2", "b_3")}
+    assert model.constraints == expected
+    assert model.param("d_2.roughness").value == 6 and model.param("b_4.roughness").value == 4
+
+    # moving the shared parameters moves every copy, in refl1d and in Beamtime alike
+    sample = experiment.sample
+    sample[1][0].thickness.value, sample[1][1].interface.value = 35.0, 5.5
+    sample[1][1].material.rho.value = 1.8
+    experiment.update()
+    changed = model.to_dict()
+    for layer in changed["layers"]:
+        if layer["name"] == "a":
+            layer["thickness"]["value"] = 35.0
+        if layer["name"] == "b":
+            layer["roughness"]["value"], layer["sld"]["value"] = 5.5, 1.8
+    probe = experiment.probe
+    ones = np.ones_like(probe.Q)
+    data = ReflData(probe.Q, ones, ones, probe.dQ * FWHM_PER_SIGMA)
+    moved = np.array(evaluate(LayerModel.from_dict(changed), data).r)
+    np.testing.assert_allclose(moved, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert not np.allclose(moved, r)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("s = silicon(0, 1) | (SLD('a', 1)(5, 1) | air) * 60 | air\n", "line 1: the repeats make"),
+        ("s = silicon(0, 1) | (SLD('a', 1)(5, 1) | air) * 1.5\n", "line 1: the repeat count"),
+        ("s = silicon(0, 1) | SLD('a', 1)(5, 1) * 2\n", "line 1: only a stack can be repeated"),
+        ("s = Repeat(silicon, 2)\n", "line 1: Repeat needs a stack"),
+        ("s = Repeat(silicon | air, -1)\n", "line 1: the repeat count"),
+    ],
+)
+def test_repeats_refl1d_cannot_build_or_too_long_are_refused(text, message):
+    with pytest.raises(ModelError, match=re.escape(message)):
+        model_from_script(text.replace("s = ", "sample = "))

@@ -34,7 +34,7 @@ import periodictable
 from bumps.bounds import pm, pmp
 from periodictable import nsf
 
-from beamtime.fitting.layers import LayerModel, ModelError
+from beamtime.fitting.layers import MAX_LAYERS, LayerModel, ModelError
 
 MAX_BYTES = 1 << 20
 MAX_NUMBER = 1e300
@@ -88,6 +88,16 @@ class _Material:
 class _Slab:
     material: _Material
     thickness: _P
+    interface: _P
+
+
+@dataclass(eq=False)
+class _Repeat:
+    """refl1d's ``Repeat``: its stack's slabs ``count`` times over, sharing their parameters,
+    the top slab of the last copy with the repeat's own interface."""
+
+    stack: list
+    count: int
     interface: _P
 
 
@@ -215,6 +225,7 @@ class _Evaluator:
                         "Material",
                         "Slab",
                         "Vacuum",
+                        "Repeat",
                     )
                 ):
                     return True
@@ -234,6 +245,32 @@ class _Evaluator:
                 _fail(line, f"{name} is not a material, slab or parameter defined above")
             case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
                 return _material_call(node, kind, line, self.reader.wavelength)
+            case ast.Call(func=ast.Name(id="Repeat")):
+                given = _arguments(node, ("stack", "repeat", "interface", "name"), line)
+                stack = self.value(given.get("stack", ast.Constant(None)), line)
+                if not isinstance(stack, list):
+                    _fail(line, "Repeat needs a stack of slabs joined with |")
+                count = _number(given["repeat"], line) if "repeat" in given else 1
+                if count != int(count) or count < 0:
+                    _fail(line, "the repeat count must be a whole number ≥ 0")
+                last = stack[-1]
+                interface = (
+                    _number(given["interface"], line)
+                    if "interface" in given
+                    else last.interface.value  # refl1d copies the top slab's value
+                )
+                return _Repeat(stack, int(count), _P(interface))
+            case ast.BinOp(op=ast.Mult(), left=left, right=right):
+                found = [self.value(left, line), self.value(right, line)]
+                stacks = [f for f in found if isinstance(f, list | _Repeat)]
+                counts = [f for f in found if isinstance(f, float)]
+                if len(stacks) != 1 or len(counts) != 1:
+                    _fail(line, "only a stack can be repeated, as stack * count")
+                count = counts[0]
+                if count != int(count) or count < 2:  # as refl1d's stack * count
+                    _fail(line, "the repeat count must be a whole number > 1")
+                stack = stacks[0] if isinstance(stacks[0], list) else [stacks[0]]
+                return _Repeat(stack, int(count), _P(stack[-1].interface.value))
             case ast.Call(func=ast.Name(id="Slab")):
                 given = _arguments(node, ("material", "thickness", "interface"), line)
                 material = self.value(given.get("material", ast.Constant(None)), line)
@@ -249,6 +286,8 @@ class _Evaluator:
                 return self.stack(node.left, line) + self.stack(node.right, line)
             case ast.Subscript(value=owner, slice=index):
                 stack = self.value(owner, line)
+                if isinstance(stack, _Repeat):  # refl1d indexes a repeat's stack
+                    stack = stack.stack
                 position = _number(index, line)
                 if not isinstance(stack, list) or position != int(position):
                     _fail(line, "only a stack can be indexed, by a whole number")
@@ -263,6 +302,8 @@ class _Evaluator:
                 found = self.value(owner, line)
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
                     return getattr(found, attr)
+                if isinstance(found, _Repeat) and attr == "interface":
+                    return found.interface
                 if isinstance(found, _Material) and found.formula and attr in ("rho", "irho"):
                     _fail(line, f"Material({found.formula!r}) has no {attr}: use SLD(rho=…)")
                 if isinstance(found, _Material) and attr in ("rho", "irho"):
@@ -276,7 +317,7 @@ class _Evaluator:
         found = self.value(node, line)
         if isinstance(found, _Material):
             return [_Slab(found, _P(0.0), _P(0.0))]
-        if isinstance(found, _Slab):
+        if isinstance(found, _Slab | _Repeat):
             return [found]
         if isinstance(found, list):
             return found
@@ -463,6 +504,8 @@ def model_from_script(text: str) -> LayerModel:
             _statement(reader, evaluator, statement)
         if reader.sample is None and isinstance(reader.env.get("sample"), list):
             reader.sample = (reader.env["sample"], reader.defined.get("sample", 1))
+        if reader.sample is not None:
+            reader.sample = (_flatten(*reader.sample), reader.sample[1])
         if reader.sample is None or len(reader.sample[0]) < 2:
             raise ModelError(
                 "script",
@@ -472,6 +515,23 @@ def model_from_script(text: str) -> LayerModel:
         return _assemble(reader, evaluator.refs)
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
+
+
+def _flatten(stack: list, line: int) -> list[_Slab]:
+    """The slabs of a stack, each repeat written out (at most MAX_LAYERS layers)."""
+    slabs = []
+    for item in stack:
+        if not isinstance(item, _Repeat):
+            slabs.append(item)
+            continue
+        inner = _flatten(item.stack, line)
+        if len(slabs) + len(inner) * item.count > MAX_LAYERS + 2:
+            _fail(line, f"the repeats make more than {MAX_LAYERS} layers, at most {MAX_LAYERS}")
+        copies = inner * item.count  # the same slabs: refl1d's copies share their parameters
+        if copies:  # refl1d gives the top of the last copy the repeat's interface
+            copies[-1] = _Slab(copies[-1].material, copies[-1].thickness, item.interface)
+        slabs += copies
+    return slabs
 
 
 def _names(slabs: list[_Slab]) -> list[str]:
