@@ -84,7 +84,7 @@ def test_material_names_become_layer_names():
         ),
         (
             "film = SLD('A', 4)\nsample = silicon(0, 2) | film(10, 2) | air\n"
-            "for slab in sample:\n    slab.interface.range(0, 5)\n",
+            "while sample:\n    sample[1].interface.range(0, 5)\n",
             "line 3: this statement changes the sample",
         ),
         (
@@ -405,3 +405,47 @@ def test_repeated_stacks_are_written_out_sharing_their_parameters_as_refl1d_s_do
 def test_repeats_refl1d_cannot_build_or_too_long_are_refused(text, message):
     with pytest.raises(ModelError, match=re.escape(message)):
         model_from_script(text.replace("s = ", "sample = "))
+
+
+def test_loops_over_slices_of_a_stack_read_as_refl1d_runs_them():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy as np
+oxide = SLD(name="SiOx", rho=3.8)
+polymer = SLD(name="P2VP", rho=1.79)
+top = SLD(name="dPS", rho=6.31)
+sample = silicon(0, 10) | oxide(17.2, 10) | polymer(20, 7) | top(90, 5) | air
+for L in sample[1:-1]:
+    L.thickness.pmp(50)
+    L.interface.range(0, 20)
+for L in sample[::2][1:2]:
+    L.interface.value = 4
+probe = NeutronProbe(T=np.linspace(0.1, 3, 90), dT=0.01, L=1.798, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    for name, slab in zip(("SiOx", "P2VP", "dPS"), experiment.sample[1:-1], strict=True):
+        for mine, theirs in (("thickness", slab.thickness), ("roughness", slab.interface)):
+            param = model.param(f"{name}.{mine}")
+            assert param.free and (param.min, param.max) == tuple(theirs.bounds), name
+    assert (model.param("P2VP.roughness").value, model.param("dPS.roughness").value) == (4, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("s = silicon(0, 1) | air\nfor L in s[1:2.5]:\n    pass\n", "line 2: only a stack"),
+        ("s = silicon(0, 1) | air\nfor L in s[::0]:\n    pass\n", "line 2: a slice step"),
+        (
+            "s = silicon(0, 1) | air\nfor L in s:\n    for M in s:\n" + "        x = 1\n" * 5001,
+            "line 5002: the loops run more than 10000",
+        ),
+        ("s = silicon(0, 1) | air\nfor L in s[0].thickness:\n    pass\n", "line 2: only a loop"),
+    ],
+)
+def test_loops_that_cannot_be_read_are_refused(text, message):
+    with pytest.raises(ModelError, match=re.escape(message)):
+        model_from_script(text.replace("s = ", "sample = ").replace(" in s", " in sample"))

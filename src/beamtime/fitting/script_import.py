@@ -9,7 +9,11 @@ or one written by hand in the style of refl1d's documentation. The script is par
 - slabs ``material(thickness, interface)`` or ``Slab(material, thickness, interface)``, and a
   bare material (thickness and interface 0), stacked with ``|`` from the substrate (the back
   medium) up to the front medium the neutrons come from, a slab's interface being the
-  roughness on its upper (front) side, as refl1d reads them;
+  roughness on its upper (front) side, as refl1d reads them; a medium's thickness is ignored
+  as refl1d ignores it; ``stack * n`` and ``Repeat(stack, repeat=n, interface=x)`` are written
+  out as layers sharing the first copy's parameters (refl1d's copies share them), the top of
+  the last copy taking the repeat's interface; slices ``sample[1:-1]`` and ``for`` loops over
+  them;
 - the sample: the one given to ``Experiment(sample=…)`` or ``instrument.simulate(…)``, else
   the variable ``sample``; its slabs may be named (``substrate, film, ambient = sample``);
 - on a parameter (``sample[i].thickness``/``.interface``/``.material.rho``/``.irho``, the same
@@ -38,6 +42,7 @@ from beamtime.fitting.layers import MAX_LAYERS, LayerModel, ModelError
 
 MAX_BYTES = 1 << 20
 MAX_NUMBER = 1e300
+MAX_STEPS = 10_000  # statements run by loops over slabs, all loops together
 FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "abs")
 FUNCTION_MODULES = ("np", "numpy", "pmath", "math")
 # refl1d.materialdb's materials: name, formula, density (None: the element's own)
@@ -110,6 +115,7 @@ class _Reader:
     q_range: tuple[float, float] = (0.0, 1.0)
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
     defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
+    steps: int = 0
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -284,6 +290,18 @@ class _Evaluator:
                 return _slab(material, node, line)
             case ast.BinOp(op=ast.BitOr()):
                 return self.stack(node.left, line) + self.stack(node.right, line)
+            case ast.Subscript(value=owner, slice=ast.Slice(lower=low, upper=high, step=step)):
+                stack = self.value(owner, line)
+                if isinstance(stack, _Repeat):
+                    stack = stack.stack
+                ends = [None if n is None else _number(n, line) for n in (low, high, step)]
+                if not isinstance(stack, list) or any(
+                    n is not None and (n != int(n) or abs(n) > 1e6) for n in ends
+                ):
+                    _fail(line, "only a stack can be sliced, by whole numbers")
+                if ends[2] == 0:
+                    _fail(line, "a slice step cannot be zero")
+                return stack[slice(*(None if n is None else int(n) for n in ends))]
             case ast.Subscript(value=owner, slice=index):
                 stack = self.value(owner, line)
                 if isinstance(stack, _Repeat):  # refl1d indexes a repeat's stack
@@ -454,6 +472,21 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
                 param.value = _number(value, line)
             else:
                 param.equals = (evaluator.expression(value, line), line)
+            return
+        case ast.For(target=ast.Name(id=name), iter=items, body=body, orelse=[]) if (
+            evaluator.touches(items)
+        ):  # for layer in sample[1:-1]: layer.thickness.pmp(50)
+            slabs = evaluator.value(items, line)
+            if not isinstance(slabs, list):
+                _fail(line, "only a loop over the slabs of a stack can be read")
+            for slab in slabs:
+                env[name] = slab
+                reader.defined[name] = line
+                for inner in body:
+                    reader.steps += 1
+                    if reader.steps > MAX_STEPS:
+                        _fail(inner.lineno, f"the loops run more than {MAX_STEPS} statements")
+                    _statement(reader, evaluator, inner)
             return
         case ast.Expr(value=ast.Call(func=ast.Attribute(value=owner, attr=method)) as call) if (
             method in ("range", "pm", "pmp", "equals") and evaluator.touches(owner)
