@@ -98,8 +98,8 @@ def test_material_names_become_layer_names():
         ("M = MixedExperiment(samples=[a, b])\n", "line 1: MixedExperiment cannot"),
         ("ni = Material('Ni')\nni.rho.range(9, 10)\n", "line 2: Material('Ni') has no rho"),
         (
-            "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=True)\n",
-            "line 2: back reflectivity",
+            "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=flag)\n",
+            "line 2: back_reflectivity must be True or False",
         ),
     ],
 )
@@ -449,3 +449,22 @@ M = Experiment(probe=probe, sample=sample)
 def test_loops_that_cannot_be_read_are_refused(text, message):
     with pytest.raises(ModelError, match=re.escape(message)):
         model_from_script(text.replace("s = ", "sample = ").replace(" in s", " in sample"))
+
+
+def test_back_reflectivity_reads_as_the_sample_seen_from_the_back():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy
+nickel = Material("Ni")
+sample = silicon(0, 12) | nickel(100, 5) | SLD("cap", rho=2.5, irho=0.3)(40, 3) | air
+sample[1].thickness.range(80, 120)
+T = numpy.linspace(0.05, 5, 100)
+probe = NeutronProbe(T=T, dT=0.01, L=4.75, dL=0.0475, back_reflectivity=True)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert [la.name for la in model.all_layers()] == ["Si", "Ni", "cap", "air"]
+    assert model.param("Ni.thickness").free and model.param("Ni.roughness").value == 12

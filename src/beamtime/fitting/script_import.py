@@ -21,7 +21,8 @@ or one written by hand in the style of refl1d's documentation. The script is par
   ``.range(lo, hi)``, ``.pm(x)``, ``.pmp(p)`` (bumps' rounded ranges), and constraints
   ``P = EXPRESSION`` or ``P.equals(EXPRESSION)`` over parameters, numbers, + - * / ** and
   sqrt exp log sin cos tan abs (``np.``/``pmath.`` prefixes allowed);
-- ``keep = (Q >= lo) & (Q <= hi)`` as the Q range.
+- ``keep = (Q >= lo) & (Q <= hi)`` as the Q range;
+- ``NeutronProbe(back_reflectivity=True)``: the model is the sample seen from the back.
 
 Statements that do not touch the sample (imports, loading data, the probe, the fit problem)
 are skipped; any other statement that touches it is refused, naming its line.
@@ -116,6 +117,7 @@ class _Reader:
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
     defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
     steps: int = 0
+    back: bool = False  # NeutronProbe(back_reflectivity=True): the beam enters through the back
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -386,10 +388,13 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
         if name != "NeutronProbe":
             continue
         for keyword_ in node.keywords:
-            if keyword_.arg == "back_reflectivity" and not (
-                isinstance(keyword_.value, ast.Constant) and keyword_.value.value is False
-            ):
-                _fail(line, "back reflectivity: reverse the stack instead (front ↔ back)")
+            if keyword_.arg == "back_reflectivity":
+                if not (
+                    isinstance(keyword_.value, ast.Constant)
+                    and keyword_.value.value in (True, False)
+                ):
+                    _fail(line, "back_reflectivity must be True or False")
+                reader.back = keyword_.value.value
             if keyword_.arg == "L":
                 with contextlib.suppress(ScriptError):  # else, from data: 1.798 Å is used
                     found[_number(keyword_.value, line)] = line
@@ -545,7 +550,9 @@ def model_from_script(text: str) -> LayerModel:
                 "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
                 "Experiment(sample=…) or named sample, with a front and a back medium",
             )
-        return _assemble(reader, evaluator.refs)
+        model = _assemble(reader, evaluator.refs)
+        # seen from the back: the same sample with front and back swapped, as Beamtime reverses
+        return model.reversed() if reader.back else model
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
 
