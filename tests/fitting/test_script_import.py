@@ -468,3 +468,31 @@ M = Experiment(probe=probe, sample=sample)
     np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
     assert [la.name for la in model.all_layers()] == ["Si", "Ni", "cap", "air"]
     assert model.param("Ni.thickness").free and model.param("Ni.roughness").value == 12
+
+
+def test_a_material_s_density_is_fitted_as_its_sld_as_refl1d_fits_it():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy as np
+nickel = Material("Ni")
+oxide = Material("SiO2", density=2.2)
+sample = silicon(0, 4) | oxide(20, 3) | nickel(90, 5) | air
+nickel.density.range(7.5, 9.5)
+oxide.density.value = 2.4
+probe = NeutronProbe(T=np.linspace(0.1, 3, 90), dT=0.01, L=4.75, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    nickel = experiment.sample[2].material
+    rho, irho = (float(v) for v in nickel.sld(experiment.probe))  # refl1d's SLD of nickel
+    sld = model.param("Ni.sld")
+    assert sld.free and sld.value == pytest.approx(rho, rel=1e-12)
+    # the SLD's range is the density's: refl1d's SLD at the density's two ends
+    for end, bound in zip((7.5, 9.5), (sld.min, sld.max), strict=True):
+        nickel.density.value = end
+        assert bound == pytest.approx(float(nickel.sld(experiment.probe)[0]), rel=1e-12)
+    ratio = float(model.constraints["Ni.isld"].split("*")[1])
+    assert ratio == pytest.approx(irho / rho, rel=1e-12)  # irho follows the density too

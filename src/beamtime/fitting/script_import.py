@@ -22,7 +22,8 @@ or one written by hand in the style of refl1d's documentation. The script is par
   ``P = EXPRESSION`` or ``P.equals(EXPRESSION)`` over parameters, numbers, + - * / ** and
   sqrt exp log sin cos tan abs (``np.``/``pmath.`` prefixes allowed);
 - ``keep = (Q >= lo) & (Q <= hi)`` as the Q range;
-- ``NeutronProbe(back_reflectivity=True)``: the model is the sample seen from the back.
+- ``NeutronProbe(back_reflectivity=True)``: the model is the sample seen from the back;
+- a ``Material``'s ``.density`` (value, range): its SLD in proportion, irho tied to rho.
 
 Statements that do not touch the sample (imports, loading data, the probe, the fit problem)
 are skipped; any other statement that touches it is refused, naming its line.
@@ -88,6 +89,8 @@ class _Material:
     rho: _P
     irho: _P
     formula: str | None = None  # a Material: refl1d fits its density, it has no rho
+    density: _P | None = None  # a Material's density (g/cm³); its SLD is proportional to it
+    per_density: tuple[float, float] = (0.0, 0.0)  # rho and irho at density 1
 
 
 @dataclass(eq=False)
@@ -147,7 +150,15 @@ def _number(node: ast.expr, line: int) -> float:
     return number
 
 
-def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float]:
+def _formula_material(name, formula, density, line, wavelength) -> _Material:
+    rho, irho, density = _sld(formula, density, line, wavelength)
+    if density <= 0:
+        _fail(line, f"Material({formula!r}): the density must be positive")
+    per_density = (rho / density, irho / density)
+    return _Material(name, _P(rho), _P(irho), formula, _P(density), per_density)
+
+
+def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float, float]:
     try:
         compound = periodictable.formula(formula)
     except Exception:  # periodictable's parser raises several kinds (pyparsing's among them)
@@ -159,14 +170,14 @@ def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, fl
         _fail(line, f"Material({formula!r}) needs a density=")
     # as refl1d: the SLD at density 1, scaled by the density, at the probe's wavelength
     rho, irho, _ = nsf.neutron_sld(compound, density=1.0, wavelength=wavelength)
-    return rho * density, irho * density
+    return rho * density, irho * density, density
 
 
 def _known(name: str, line: int, wavelength: float) -> _Material:
     if name == "air":
         return _Material("air", _P(0.0), _P(0.0))
     label, formula, density = KNOWN[name]
-    return _Material(label, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
+    return _formula_material(label, formula, density, line, wavelength)
 
 
 def _arguments(call: ast.Call, names: tuple[str, ...], line: int) -> dict[str, ast.expr]:
@@ -205,7 +216,7 @@ def _material_call(call: ast.Call, kind: str, line: int, wavelength: float) -> _
     formula = _text(given["formula"], line)
     density = _number(given["density"], line) if "density" in given else None
     name = _text(given["name"], line) if "name" in given else formula
-    return _Material(name, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
+    return _formula_material(name, formula, density, line, wavelength)
 
 
 def _slab(material: _Material, call: ast.Call, line: int, names=("thickness", "interface")):
@@ -324,6 +335,8 @@ class _Evaluator:
                     return getattr(found, attr)
                 if isinstance(found, _Repeat) and attr == "interface":
                     return found.interface
+                if isinstance(found, _Material) and found.density and attr == "density":
+                    return found.density
                 if isinstance(found, _Material) and found.formula and attr in ("rho", "irho"):
                     _fail(line, f"Material({found.formula!r}) has no {attr}: use SLD(rho=…)")
                 if isinstance(found, _Material) and attr in ("rho", "irho"):
@@ -589,8 +602,33 @@ def _names(slabs: list[_Slab]) -> list[str]:
     return names
 
 
+def _by_density(material: _Material, refs: dict[str, _P], line: int) -> None:
+    """A Material's SLD from its density, as refl1d computes it: rho and irho both in
+    proportion to the density; a fitted density is a fitted rho with irho tied to it."""
+    density = material.density
+    if density.equals:
+        _fail(density.equals[1], "a Material's density cannot be constrained: use SLD(rho=…)")
+    per_density = material.per_density
+    material.rho.value, material.irho.value = (density.value * k for k in per_density)
+    if density.bounds and not per_density[0]:
+        _fail(line, f"Material({material.formula!r}) has no SLD to fit by its density")
+    if density.bounds:
+        low, high = sorted(b * per_density[0] for b in density.bounds)
+        material.rho.bounds = (low, high)
+        placeholder = f"_p{len(refs)}"
+        refs[placeholder] = material.rho
+        ratio = per_density[1] / per_density[0]
+        material.irho.equals = (
+            ast.BinOp(ast.Name(placeholder), ast.Mult(), ast.Constant(ratio)),
+            line,
+        )
+
+
 def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     slabs, line = reader.sample
+    for material in {id(s.material): s.material for s in slabs}.values():
+        if material.density is not None:
+            _by_density(material, refs, line)
     names = _names(slabs)
     back, front = 0, len(slabs) - 1
     where: dict[int, str] = {}  # id(_P) → its Beamtime name (the first place it is used)
