@@ -70,7 +70,10 @@ def test_material_names_become_layer_names():
             "x = 1\n\nsample = silicon(0, 0) | SLD('air')(0, 3)\n",
             "line 3: the last slab is the front",
         ),
-        ("sample = SLD('Si')(5, 0) | SLD('air')(0, 0)\n", "line 1: the first slab"),
+        (
+            "sample = SLD('Si')(5, 0) | SLD('air')(0, 0)\nsample[0].thickness.range(1, 9)\n",
+            "line 1: the first slab (the back medium) is semi-infinite",
+        ),
         (
             f"sample = SLD('Si')(0, 0) | SLD('A')({'9' * 400}, 0) | SLD('air')(0, 0)\n",
             "line 1: the number 99999999999999999999… is too large",
@@ -81,7 +84,7 @@ def test_material_names_become_layer_names():
         ),
         (
             "film = SLD('A', 4)\nsample = silicon(0, 2) | film(10, 2) | air\n"
-            "for slab in sample:\n    slab.interface.range(0, 5)\n",
+            "while sample:\n    sample[1].interface.range(0, 5)\n",
             "line 3: this statement changes the sample",
         ),
         (
@@ -95,8 +98,8 @@ def test_material_names_become_layer_names():
         ("M = MixedExperiment(samples=[a, b])\n", "line 1: MixedExperiment cannot"),
         ("ni = Material('Ni')\nni.rho.range(9, 10)\n", "line 2: Material('Ni') has no rho"),
         (
-            "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=True)\n",
-            "line 2: back reflectivity",
+            "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=flag)\n",
+            "line 2: back_reflectivity must be True or False",
         ),
     ],
 )
@@ -315,3 +318,181 @@ def test_odd_values_in_refl1d_lines_are_a_model_or_an_error_naming_where(lines):
         model_from_script("\n".join(lines))
     except ModelError as error:
         assert error.field != "script" or "line" in str(error) or "no sample" in str(error)
+
+
+def test_a_medium_s_thickness_is_ignored_as_refl1d_ignores_it():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy as np
+film = SLD("film", rho=5.1, irho=0.01)
+sample = silicon(100, 4) | film(120, 3) | SLD("air", 0)(50, 0)
+probe = NeutronProbe(T=np.linspace(0.1, 3, 90), dT=0.01, L=1.798, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert [la.name for la in model.all_layers()] == ["air", "film", "Si"]
+
+
+REPEATS = """
+from refl1d.names import *
+from refl1d.sample.layers import Repeat
+import numpy as np
+a = SLD("a", rho=6.0)
+b = SLD(name="b", rho=1.5, irho=0.02)
+bilayer = a(30, 3) | b(45, 4)
+sample = (silicon(0, 5) | bilayer * 4
+          | Repeat(SLD("c", 3.0)(20, 2) | SLD("d", 0.5)(15, 1), repeat=2, interface=6) | air)
+sample[1][0].thickness.range(20, 40)
+sample[1][1].interface.pm(2)
+b.rho.pm(0.5)
+probe = NeutronProbe(T=np.linspace(0.1, 4, 150), dT=0.01, L=1.798, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+
+
+def test_repeated_stacks_are_written_out_sharing_their_parameters_as_refl1d_s_do():
+    import numpy as np
+
+    from beamtime.fitting.data import ReflData
+    from beamtime.fitting.refl1d_adapter import FWHM_PER_SIGMA, evaluate
+
+    experiment, model, r = _refl1d_and_beamtime(REPEATS)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert [la.name for la in model.all_layers()] == [
+        "air", "d_2", "c_2", "d", "c", "b_4", "a_4", "b_3", "a_3", "b_2", "a_2", "b", "a", "Si",
+    ]  # fmt: skip
+    assert model.param("a.thickness").free and model.param("b.sld").free
+    copies = {f"{n}_{k}": n for n in ("a", "b") for k in (2, 3, 4)}
+    expected = {f"{c}.thickness": f"{n}.thickness" for c, n in copies.items() if n == "a"}
+    expected |= {f"{c}.sld": f"{n}.sld" for c, n in copies.items() if n == "b"}
+    # the last copy's top (b_4) has the repeat's own interface, as in refl1d
+    expected |= {f"{c}.roughness": "b.roughness" for c in ("b_2", "b_3")}
+    assert model.constraints == expected
+    assert model.param("d_2.roughness").value == 6 and model.param("b_4.roughness").value == 4
+
+    # moving the shared parameters moves every copy, in refl1d and in Beamtime alike
+    sample = experiment.sample
+    sample[1][0].thickness.value, sample[1][1].interface.value = 35.0, 5.5
+    sample[1][1].material.rho.value = 1.8
+    experiment.update()
+    changed = model.to_dict()
+    for layer in changed["layers"]:
+        if layer["name"] == "a":
+            layer["thickness"]["value"] = 35.0
+        if layer["name"] == "b":
+            layer["roughness"]["value"], layer["sld"]["value"] = 5.5, 1.8
+    probe = experiment.probe
+    ones = np.ones_like(probe.Q)
+    data = ReflData(probe.Q, ones, ones, probe.dQ * FWHM_PER_SIGMA)
+    moved = np.array(evaluate(LayerModel.from_dict(changed), data).r)
+    np.testing.assert_allclose(moved, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert not np.allclose(moved, r)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("s = silicon(0, 1) | (SLD('a', 1)(5, 1) | air) * 60 | air\n", "line 1: the repeats make"),
+        ("s = silicon(0, 1) | (SLD('a', 1)(5, 1) | air) * 1.5\n", "line 1: the repeat count"),
+        ("s = silicon(0, 1) | SLD('a', 1)(5, 1) * 2\n", "line 1: only a stack can be repeated"),
+        ("s = Repeat(silicon, 2)\n", "line 1: Repeat needs a stack"),
+        ("s = Repeat(silicon | air, -1)\n", "line 1: the repeat count"),
+    ],
+)
+def test_repeats_refl1d_cannot_build_or_too_long_are_refused(text, message):
+    with pytest.raises(ModelError, match=re.escape(message)):
+        model_from_script(text.replace("s = ", "sample = "))
+
+
+def test_loops_over_slices_of_a_stack_read_as_refl1d_runs_them():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy as np
+oxide = SLD(name="SiOx", rho=3.8)
+polymer = SLD(name="P2VP", rho=1.79)
+top = SLD(name="dPS", rho=6.31)
+sample = silicon(0, 10) | oxide(17.2, 10) | polymer(20, 7) | top(90, 5) | air
+for L in sample[1:-1]:
+    L.thickness.pmp(50)
+    L.interface.range(0, 20)
+for L in sample[::2][1:2]:
+    L.interface.value = 4
+probe = NeutronProbe(T=np.linspace(0.1, 3, 90), dT=0.01, L=1.798, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    for name, slab in zip(("SiOx", "P2VP", "dPS"), experiment.sample[1:-1], strict=True):
+        for mine, theirs in (("thickness", slab.thickness), ("roughness", slab.interface)):
+            param = model.param(f"{name}.{mine}")
+            assert param.free and (param.min, param.max) == tuple(theirs.bounds), name
+    assert (model.param("P2VP.roughness").value, model.param("dPS.roughness").value) == (4, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("s = silicon(0, 1) | air\nfor L in s[1:2.5]:\n    pass\n", "line 2: only a stack"),
+        ("s = silicon(0, 1) | air\nfor L in s[::0]:\n    pass\n", "line 2: a slice step"),
+        (
+            "s = silicon(0, 1) | air\nfor L in s:\n    for M in s:\n" + "        x = 1\n" * 5001,
+            "line 5002: the loops run more than 10000",
+        ),
+        ("s = silicon(0, 1) | air\nfor L in s[0].thickness:\n    pass\n", "line 2: only a loop"),
+    ],
+)
+def test_loops_that_cannot_be_read_are_refused(text, message):
+    with pytest.raises(ModelError, match=re.escape(message)):
+        model_from_script(text.replace("s = ", "sample = ").replace(" in s", " in sample"))
+
+
+def test_back_reflectivity_reads_as_the_sample_seen_from_the_back():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy
+nickel = Material("Ni")
+sample = silicon(0, 12) | nickel(100, 5) | SLD("cap", rho=2.5, irho=0.3)(40, 3) | air
+sample[1].thickness.range(80, 120)
+T = numpy.linspace(0.05, 5, 100)
+probe = NeutronProbe(T=T, dT=0.01, L=4.75, dL=0.0475, back_reflectivity=True)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    assert [la.name for la in model.all_layers()] == ["Si", "Ni", "cap", "air"]
+    assert model.param("Ni.thickness").free and model.param("Ni.roughness").value == 12
+
+
+def test_a_material_s_density_is_fitted_as_its_sld_as_refl1d_fits_it():
+    import numpy as np
+
+    text = """
+from refl1d.names import *
+import numpy as np
+nickel = Material("Ni")
+oxide = Material("SiO2", density=2.2)
+sample = silicon(0, 4) | oxide(20, 3) | nickel(90, 5) | air
+nickel.density.range(7.5, 9.5)
+oxide.density.value = 2.4
+probe = NeutronProbe(T=np.linspace(0.1, 3, 90), dT=0.01, L=4.75, dL=0.02)
+M = Experiment(probe=probe, sample=sample)
+"""
+    experiment, model, r = _refl1d_and_beamtime(text)
+    np.testing.assert_allclose(r, experiment.reflectivity()[1], rtol=1e-8, atol=0)
+    nickel = experiment.sample[2].material
+    rho, irho = (float(v) for v in nickel.sld(experiment.probe))  # refl1d's SLD of nickel
+    sld = model.param("Ni.sld")
+    assert sld.free and sld.value == pytest.approx(rho, rel=1e-12)
+    # the SLD's range is the density's: refl1d's SLD at the density's two ends
+    for end, bound in zip((7.5, 9.5), (sld.min, sld.max), strict=True):
+        nickel.density.value = end
+        assert bound == pytest.approx(float(nickel.sld(experiment.probe)[0]), rel=1e-12)
+    ratio = float(model.constraints["Ni.isld"].split("*")[1])
+    assert ratio == pytest.approx(irho / rho, rel=1e-12)  # irho follows the density too

@@ -9,7 +9,11 @@ or one written by hand in the style of refl1d's documentation. The script is par
 - slabs ``material(thickness, interface)`` or ``Slab(material, thickness, interface)``, and a
   bare material (thickness and interface 0), stacked with ``|`` from the substrate (the back
   medium) up to the front medium the neutrons come from, a slab's interface being the
-  roughness on its upper (front) side, as refl1d reads them;
+  roughness on its upper (front) side, as refl1d reads them; a medium's thickness is ignored
+  as refl1d ignores it; ``stack * n`` and ``Repeat(stack, repeat=n, interface=x)`` are written
+  out as layers sharing the first copy's parameters (refl1d's copies share them), the top of
+  the last copy taking the repeat's interface; slices ``sample[1:-1]`` and ``for`` loops over
+  them;
 - the sample: the one given to ``Experiment(sample=…)`` or ``instrument.simulate(…)``, else
   the variable ``sample``; its slabs may be named (``substrate, film, ambient = sample``);
 - on a parameter (``sample[i].thickness``/``.interface``/``.material.rho``/``.irho``, the same
@@ -17,7 +21,9 @@ or one written by hand in the style of refl1d's documentation. The script is par
   ``.range(lo, hi)``, ``.pm(x)``, ``.pmp(p)`` (bumps' rounded ranges), and constraints
   ``P = EXPRESSION`` or ``P.equals(EXPRESSION)`` over parameters, numbers, + - * / ** and
   sqrt exp log sin cos tan abs (``np.``/``pmath.`` prefixes allowed);
-- ``keep = (Q >= lo) & (Q <= hi)`` as the Q range.
+- ``keep = (Q >= lo) & (Q <= hi)`` as the Q range;
+- ``NeutronProbe(back_reflectivity=True)``: the model is the sample seen from the back;
+- a ``Material``'s ``.density`` (value, range): its SLD in proportion, irho tied to rho.
 
 Statements that do not touch the sample (imports, loading data, the probe, the fit problem)
 are skipped; any other statement that touches it is refused, naming its line.
@@ -34,10 +40,11 @@ import periodictable
 from bumps.bounds import pm, pmp
 from periodictable import nsf
 
-from beamtime.fitting.layers import LayerModel, ModelError
+from beamtime.fitting.layers import MAX_LAYERS, LayerModel, ModelError
 
 MAX_BYTES = 1 << 20
 MAX_NUMBER = 1e300
+MAX_STEPS = 10_000  # statements run by loops over slabs, all loops together
 FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "abs")
 FUNCTION_MODULES = ("np", "numpy", "pmath", "math")
 # refl1d.materialdb's materials: name, formula, density (None: the element's own)
@@ -82,12 +89,24 @@ class _Material:
     rho: _P
     irho: _P
     formula: str | None = None  # a Material: refl1d fits its density, it has no rho
+    density: _P | None = None  # a Material's density (g/cm³); its SLD is proportional to it
+    per_density: tuple[float, float] = (0.0, 0.0)  # rho and irho at density 1
 
 
 @dataclass(eq=False)
 class _Slab:
     material: _Material
     thickness: _P
+    interface: _P
+
+
+@dataclass(eq=False)
+class _Repeat:
+    """refl1d's ``Repeat``: its stack's slabs ``count`` times over, sharing their parameters,
+    the top slab of the last copy with the repeat's own interface."""
+
+    stack: list
+    count: int
     interface: _P
 
 
@@ -100,6 +119,8 @@ class _Reader:
     q_range: tuple[float, float] = (0.0, 1.0)
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
     defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
+    steps: int = 0
+    back: bool = False  # NeutronProbe(back_reflectivity=True): the beam enters through the back
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -129,7 +150,15 @@ def _number(node: ast.expr, line: int) -> float:
     return number
 
 
-def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float]:
+def _formula_material(name, formula, density, line, wavelength) -> _Material:
+    rho, irho, density = _sld(formula, density, line, wavelength)
+    if density <= 0:
+        _fail(line, f"Material({formula!r}): the density must be positive")
+    per_density = (rho / density, irho / density)
+    return _Material(name, _P(rho), _P(irho), formula, _P(density), per_density)
+
+
+def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, float, float]:
     try:
         compound = periodictable.formula(formula)
     except Exception:  # periodictable's parser raises several kinds (pyparsing's among them)
@@ -141,14 +170,14 @@ def _sld(formula: str, density, line: int, wavelength: float) -> tuple[float, fl
         _fail(line, f"Material({formula!r}) needs a density=")
     # as refl1d: the SLD at density 1, scaled by the density, at the probe's wavelength
     rho, irho, _ = nsf.neutron_sld(compound, density=1.0, wavelength=wavelength)
-    return rho * density, irho * density
+    return rho * density, irho * density, density
 
 
 def _known(name: str, line: int, wavelength: float) -> _Material:
     if name == "air":
         return _Material("air", _P(0.0), _P(0.0))
     label, formula, density = KNOWN[name]
-    return _Material(label, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
+    return _formula_material(label, formula, density, line, wavelength)
 
 
 def _arguments(call: ast.Call, names: tuple[str, ...], line: int) -> dict[str, ast.expr]:
@@ -187,7 +216,7 @@ def _material_call(call: ast.Call, kind: str, line: int, wavelength: float) -> _
     formula = _text(given["formula"], line)
     density = _number(given["density"], line) if "density" in given else None
     name = _text(given["name"], line) if "name" in given else formula
-    return _Material(name, *map(_P, _sld(formula, density, line, wavelength)), formula=formula)
+    return _formula_material(name, formula, density, line, wavelength)
 
 
 def _slab(material: _Material, call: ast.Call, line: int, names=("thickness", "interface")):
@@ -215,6 +244,7 @@ class _Evaluator:
                         "Material",
                         "Slab",
                         "Vacuum",
+                        "Repeat",
                     )
                 ):
                     return True
@@ -234,6 +264,32 @@ class _Evaluator:
                 _fail(line, f"{name} is not a material, slab or parameter defined above")
             case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
                 return _material_call(node, kind, line, self.reader.wavelength)
+            case ast.Call(func=ast.Name(id="Repeat")):
+                given = _arguments(node, ("stack", "repeat", "interface", "name"), line)
+                stack = self.value(given.get("stack", ast.Constant(None)), line)
+                if not isinstance(stack, list):
+                    _fail(line, "Repeat needs a stack of slabs joined with |")
+                count = _number(given["repeat"], line) if "repeat" in given else 1
+                if count != int(count) or count < 0:
+                    _fail(line, "the repeat count must be a whole number ≥ 0")
+                last = stack[-1]
+                interface = (
+                    _number(given["interface"], line)
+                    if "interface" in given
+                    else last.interface.value  # refl1d copies the top slab's value
+                )
+                return _Repeat(stack, int(count), _P(interface))
+            case ast.BinOp(op=ast.Mult(), left=left, right=right):
+                found = [self.value(left, line), self.value(right, line)]
+                stacks = [f for f in found if isinstance(f, list | _Repeat)]
+                counts = [f for f in found if isinstance(f, float)]
+                if len(stacks) != 1 or len(counts) != 1:
+                    _fail(line, "only a stack can be repeated, as stack * count")
+                count = counts[0]
+                if count != int(count) or count < 2:  # as refl1d's stack * count
+                    _fail(line, "the repeat count must be a whole number > 1")
+                stack = stacks[0] if isinstance(stacks[0], list) else [stacks[0]]
+                return _Repeat(stack, int(count), _P(stack[-1].interface.value))
             case ast.Call(func=ast.Name(id="Slab")):
                 given = _arguments(node, ("material", "thickness", "interface"), line)
                 material = self.value(given.get("material", ast.Constant(None)), line)
@@ -247,8 +303,22 @@ class _Evaluator:
                 return _slab(material, node, line)
             case ast.BinOp(op=ast.BitOr()):
                 return self.stack(node.left, line) + self.stack(node.right, line)
+            case ast.Subscript(value=owner, slice=ast.Slice(lower=low, upper=high, step=step)):
+                stack = self.value(owner, line)
+                if isinstance(stack, _Repeat):
+                    stack = stack.stack
+                ends = [None if n is None else _number(n, line) for n in (low, high, step)]
+                if not isinstance(stack, list) or any(
+                    n is not None and (n != int(n) or abs(n) > 1e6) for n in ends
+                ):
+                    _fail(line, "only a stack can be sliced, by whole numbers")
+                if ends[2] == 0:
+                    _fail(line, "a slice step cannot be zero")
+                return stack[slice(*(None if n is None else int(n) for n in ends))]
             case ast.Subscript(value=owner, slice=index):
                 stack = self.value(owner, line)
+                if isinstance(stack, _Repeat):  # refl1d indexes a repeat's stack
+                    stack = stack.stack
                 position = _number(index, line)
                 if not isinstance(stack, list) or position != int(position):
                     _fail(line, "only a stack can be indexed, by a whole number")
@@ -263,6 +333,10 @@ class _Evaluator:
                 found = self.value(owner, line)
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
                     return getattr(found, attr)
+                if isinstance(found, _Repeat) and attr == "interface":
+                    return found.interface
+                if isinstance(found, _Material) and found.density and attr == "density":
+                    return found.density
                 if isinstance(found, _Material) and found.formula and attr in ("rho", "irho"):
                     _fail(line, f"Material({found.formula!r}) has no {attr}: use SLD(rho=…)")
                 if isinstance(found, _Material) and attr in ("rho", "irho"):
@@ -276,7 +350,7 @@ class _Evaluator:
         found = self.value(node, line)
         if isinstance(found, _Material):
             return [_Slab(found, _P(0.0), _P(0.0))]
-        if isinstance(found, _Slab):
+        if isinstance(found, _Slab | _Repeat):
             return [found]
         if isinstance(found, list):
             return found
@@ -327,10 +401,13 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
         if name != "NeutronProbe":
             continue
         for keyword_ in node.keywords:
-            if keyword_.arg == "back_reflectivity" and not (
-                isinstance(keyword_.value, ast.Constant) and keyword_.value.value is False
-            ):
-                _fail(line, "back reflectivity: reverse the stack instead (front ↔ back)")
+            if keyword_.arg == "back_reflectivity":
+                if not (
+                    isinstance(keyword_.value, ast.Constant)
+                    and keyword_.value.value in (True, False)
+                ):
+                    _fail(line, "back_reflectivity must be True or False")
+                reader.back = keyword_.value.value
             if keyword_.arg == "L":
                 with contextlib.suppress(ScriptError):  # else, from data: 1.798 Å is used
                     found[_number(keyword_.value, line)] = line
@@ -414,6 +491,21 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             else:
                 param.equals = (evaluator.expression(value, line), line)
             return
+        case ast.For(target=ast.Name(id=name), iter=items, body=body, orelse=[]) if (
+            evaluator.touches(items)
+        ):  # for layer in sample[1:-1]: layer.thickness.pmp(50)
+            slabs = evaluator.value(items, line)
+            if not isinstance(slabs, list):
+                _fail(line, "only a loop over the slabs of a stack can be read")
+            for slab in slabs:
+                env[name] = slab
+                reader.defined[name] = line
+                for inner in body:
+                    reader.steps += 1
+                    if reader.steps > MAX_STEPS:
+                        _fail(inner.lineno, f"the loops run more than {MAX_STEPS} statements")
+                    _statement(reader, evaluator, inner)
+            return
         case ast.Expr(value=ast.Call(func=ast.Attribute(value=owner, attr=method)) as call) if (
             method in ("range", "pm", "pmp", "equals") and evaluator.touches(owner)
         ):
@@ -463,15 +555,36 @@ def model_from_script(text: str) -> LayerModel:
             _statement(reader, evaluator, statement)
         if reader.sample is None and isinstance(reader.env.get("sample"), list):
             reader.sample = (reader.env["sample"], reader.defined.get("sample", 1))
+        if reader.sample is not None:
+            reader.sample = (_flatten(*reader.sample), reader.sample[1])
         if reader.sample is None or len(reader.sample[0]) < 2:
             raise ModelError(
                 "script",
                 "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
                 "Experiment(sample=…) or named sample, with a front and a back medium",
             )
-        return _assemble(reader, evaluator.refs)
+        model = _assemble(reader, evaluator.refs)
+        # seen from the back: the same sample with front and back swapped, as Beamtime reverses
+        return model.reversed() if reader.back else model
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
+
+
+def _flatten(stack: list, line: int) -> list[_Slab]:
+    """The slabs of a stack, each repeat written out (at most MAX_LAYERS layers)."""
+    slabs = []
+    for item in stack:
+        if not isinstance(item, _Repeat):
+            slabs.append(item)
+            continue
+        inner = _flatten(item.stack, line)
+        if len(slabs) + len(inner) * item.count > MAX_LAYERS + 2:
+            _fail(line, f"the repeats make more than {MAX_LAYERS} layers, at most {MAX_LAYERS}")
+        copies = inner * item.count  # the same slabs: refl1d's copies share their parameters
+        if copies:  # refl1d gives the top of the last copy the repeat's interface
+            copies[-1] = _Slab(copies[-1].material, copies[-1].thickness, item.interface)
+        slabs += copies
+    return slabs
 
 
 def _names(slabs: list[_Slab]) -> list[str]:
@@ -489,8 +602,33 @@ def _names(slabs: list[_Slab]) -> list[str]:
     return names
 
 
+def _by_density(material: _Material, refs: dict[str, _P], line: int) -> None:
+    """A Material's SLD from its density, as refl1d computes it: rho and irho both in
+    proportion to the density; a fitted density is a fitted rho with irho tied to it."""
+    density = material.density
+    if density.equals:
+        _fail(density.equals[1], "a Material's density cannot be constrained: use SLD(rho=…)")
+    per_density = material.per_density
+    material.rho.value, material.irho.value = (density.value * k for k in per_density)
+    if density.bounds and not per_density[0]:
+        _fail(line, f"Material({material.formula!r}) has no SLD to fit by its density")
+    if density.bounds:
+        low, high = sorted(b * per_density[0] for b in density.bounds)
+        material.rho.bounds = (low, high)
+        placeholder = f"_p{len(refs)}"
+        refs[placeholder] = material.rho
+        ratio = per_density[1] / per_density[0]
+        material.irho.equals = (
+            ast.BinOp(ast.Name(placeholder), ast.Mult(), ast.Constant(ratio)),
+            line,
+        )
+
+
 def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     slabs, line = reader.sample
+    for material in {id(s.material): s.material for s in slabs}.values():
+        if material.density is not None:
+            _by_density(material, refs, line)
     names = _names(slabs)
     back, front = 0, len(slabs) - 1
     where: dict[int, str] = {}  # id(_P) → its Beamtime name (the first place it is used)
@@ -529,9 +667,13 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
                 "the front medium's irho cannot be fitted",
                 slab.material.irho.value,
             )
-        if index in (back, front):
+        if index in (back, front):  # semi-infinite: refl1d ignores its thickness, so does Beamtime
             where_ = "first slab (the back medium)" if index == back else "last slab"
-            unused(slab.thickness, f"the {where_} is semi-infinite: its thickness must be 0")
+            unused(
+                slab.thickness,
+                f"the {where_} is semi-infinite: its thickness cannot be fitted",
+                slab.thickness.value,
+            )
         else:
             row["thickness"] = place(slab.thickness, f"{name}.thickness")
         rows.append(row)
