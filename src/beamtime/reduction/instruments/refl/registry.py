@@ -41,34 +41,25 @@ def q_range(qz) -> dict:
     return {"qmin": float(finite.min()), "qmax": float(finite.max())}
 
 
+def _datatype(name: str, cls, **extra) -> DataType:
+    """A data type whose class carries the usual methods (to_dict, from_dict, display, …)."""
+    return DataType(
+        name,
+        to_json=cls.to_dict,
+        from_json=cls.from_dict,
+        display=cls.display,
+        columns=cls.columns,
+        metadata=cls.metadata,
+        **extra,
+    )
+
+
 registry = Registry(
     "refl",
     datatypes={
-        "refldata": DataType(
-            "refldata",
-            to_json=ReflData.to_dict,
-            from_json=ReflData.from_dict,
-            display=ReflData.display,
-            columns=ReflData.columns,
-            metadata=ReflData.metadata,
-            orso=orso_text,
-        ),
-        "footprint": DataType(
-            "footprint",
-            to_json=FootprintFit.to_dict,
-            from_json=FootprintFit.from_dict,
-            display=FootprintFit.display,
-            columns=FootprintFit.columns,
-            metadata=FootprintFit.metadata,
-        ),
-        "poldata": DataType(
-            "poldata",
-            to_json=PolData.to_dict,
-            from_json=PolData.from_dict,
-            display=PolData.display,
-            columns=PolData.columns,
-            metadata=PolData.metadata,
-        ),
+        "refldata": _datatype("refldata", ReflData, orso=orso_text),
+        "footprint": _datatype("footprint", FootprintFit),
+        "poldata": _datatype("poldata", PolData),
     },
     describe_file=describe_file,
 )
