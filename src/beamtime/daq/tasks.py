@@ -7,22 +7,14 @@ second, whatever the number of worker processes.
 """
 
 from celery import shared_task
-from celery.signals import worker_process_init
-from django.conf import settings
 
 from beamtime.daq import control, transitions
-from beamtime.daq.ecc.client import wsdl_client
 from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.transitions import in_parallel
 
 
-@worker_process_init.connect
-def parse_the_wsdl_before_the_first_click(**kwargs):
-    wsdl_client(settings.DAQ_ECC_TIMEOUT)
-
-
 def servers(pks: list[int]) -> list[ECCServer]:
-    found = ECCServer.objects.select_related("selected_config").in_bulk(pks)
+    found = control.with_links(ECCServer.objects.all()).in_bulk(pks)
     return [found[pk] for pk in pks if pk in found]
 
 

@@ -20,7 +20,8 @@ from beamtime.daq.models import DataRouter, ECCServer, Experiment, LogEntry, Run
 from beamtime.daq.workers import WorkerError, run_file_names, worker_for
 
 log = logging.getLogger("beamtime.daq")
-MAX_THREADS = 64
+# Talking to ECC servers is waiting on the network: a thread per server, to a bound.
+MAX_THREADS = 256
 
 
 class Busy(Exception):
@@ -55,9 +56,11 @@ def release(experiment_pk: int, name: str) -> None:
 
 
 def in_parallel(objects: list, step) -> list:
-    """Run ``step(obj)`` for every object at once; the results in the same order."""
+    """Run ``step(obj)`` for every object at once (up to MAX_THREADS at a time); the results
+    in the same order. ECC servers' state changes are written together (control.Saves)."""
 
     def one(obj):
+        control.Saves.current.saves = saves
         try:
             return step(obj)
         except Exception:  # a bug with one server must not stop the others: log it, go on
@@ -65,18 +68,17 @@ def in_parallel(objects: list, step) -> list:
             control.log_error(obj, "unexpected error (the details are in the server's log)")
             return None
         finally:
+            control.Saves.current.saves = None
             connection.close()  # each thread has a connection of its own
 
     if not objects:
         return []
-    with ThreadPoolExecutor(min(MAX_THREADS, len(objects))) as pool:
+    with control.Saves() as saves, ThreadPoolExecutor(min(MAX_THREADS, len(objects))) as pool:
         return list(pool.map(one, objects))
 
 
 def servers_of(experiment_pk: int) -> list[ECCServer]:
-    return list(
-        ECCServer.objects.filter(experiment_id=experiment_pk).select_related("selected_config")
-    )
+    return list(control.with_links(ECCServer.objects.filter(experiment_id=experiment_pk)))
 
 
 def step_all(experiment_pk: int, target: int) -> list[bool]:
