@@ -104,7 +104,10 @@ def main():
             ]:
                 t0, c0 = time.monotonic(), cpu_seconds(sims.pid)
                 api.call(f"api/daq/actions/{action}", "POST")
-                wait_for(api, all_in(state), f"{action} all")
+                status = wait_for(api, all_in(state), f"{action} all")
+                errors = [s for s in status["individual_results"] if s["error_message"]]
+                if errors:
+                    sys.exit(f"{action} all: {len(errors)} errors, e.g. {errors[0]}")
                 results.append((f"{action} all", time.monotonic() - t0, cpu_seconds(sims.pid) - c0))
 
             step = round(1 / args.offline)

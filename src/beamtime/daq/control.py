@@ -84,6 +84,10 @@ class Saves:
         with self.lock:
             self.rows.setdefault(pk, {}).update(fields)
 
+    def pending(self, pk: int, field: str) -> bool:
+        with self.lock:
+            return field in self.rows.get(pk, {})
+
     def write(self) -> None:
         with self.lock:
             rows, self.rows = self.rows, {}
@@ -132,6 +136,15 @@ def save(server: ECCServer, **fields) -> None:
         saves.add(server.pk, changed)
 
 
+def target_now(server: ECCServer) -> int | None:
+    """The state last asked of the server: the row's, unless asked here and not yet written
+    (another process may have asked since this one read the row)."""
+    saves = getattr(Saves.current, "saves", None)
+    if saves is not None and saves.pending(server.pk, "target_state"):
+        return server.target_state
+    return ECCServer.objects.filter(pk=server.pk).values_list("target_state", flat=True).first()
+
+
 def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServer:
     """Ask the ECC server for its state and keep the row truthful. Going offline and coming
     back are logged once each; an error clears itself when the server answers, done with its
@@ -160,6 +173,8 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
             log_error(server, f"back online, {STATE_NAMES[state]}")
     if not status.transitioning:
         expected = server.target_state
+        if expected is not None and state != expected:  # asked for since this row was read?
+            expected = server.target_state = target_now(server)
         if expected is None or state == expected:
             fields["error_message"] = ""
         elif not server.error_message or state != server.state:  # new news: say it

@@ -7,6 +7,8 @@ second, whatever the number of worker processes.
 """
 
 from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
 
 from beamtime.daq import control, transitions
 from beamtime.daq.models import DataRouter, ECCServer, Experiment
@@ -27,10 +29,14 @@ def refresh_state(server_pks: list[int]) -> int:
 
 @shared_task
 def refresh_state_all() -> int:
-    """Refresh every server of the active experiment (run by beat every few seconds)."""
-    return refresh_state(
-        list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
+    """Refresh every server of the active experiment (run by beat every few seconds), unless
+    a transition is under way: its task follows every server then, and a second poller would
+    only race it with older answers."""
+    busy = Q(experiment__transition_started_at__gte=timezone.now() - transitions.claim_ttl())
+    servers = ECCServer.objects.filter(experiment__is_active=True).exclude(
+        ~Q(experiment__transition="") & busy
     )
+    return refresh_state(list(servers.values_list("pk", flat=True)))
 
 
 @shared_task

@@ -6,7 +6,7 @@ when it ends. Stop may take over a claim held by a Start: stopping must always b
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -57,24 +57,48 @@ def release(experiment_pk: int, name: str) -> None:
 
 def in_parallel(objects: list, step) -> list:
     """Run ``step(obj)`` for every object at once (up to MAX_THREADS at a time); the results
-    in the same order. ECC servers' state changes are written together (control.Saves)."""
+    in the same order. ECC servers' state changes are written together (control.Saves).
+
+    The threads wait for each other before they begin: started one by one while the first
+    ones already work, the last of two hundred began a second late, the starting thread
+    waiting its turn for the interpreter lock each time."""
+    if not objects:
+        return []
+    results = [None] * len(objects)
+    todo = iter(range(len(objects)))
+    lock = threading.Lock()
+    count = min(MAX_THREADS, len(objects))
+    ready = threading.Barrier(count)
 
     def one(obj):
-        control.Saves.current.saves = saves
         try:
             return step(obj)
         except Exception:  # a bug with one server must not stop the others: log it, go on
             log.exception("%s: unexpected error", obj)
             control.log_error(obj, "unexpected error (the details are in the server's log)")
             return None
+
+    def work():
+        control.Saves.current.saves = saves
+        try:
+            ready.wait()
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                results[i] = one(objects[i])
         finally:
             control.Saves.current.saves = None
             connection.close()  # each thread has a connection of its own
 
-    if not objects:
-        return []
-    with control.Saves() as saves, ThreadPoolExecutor(min(MAX_THREADS, len(objects))) as pool:
-        return list(pool.map(one, objects))
+    with control.Saves() as saves:
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return results
 
 
 def servers_of(experiment_pk: int) -> list[ECCServer]:
