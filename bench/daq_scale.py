@@ -58,9 +58,9 @@ def wait_for(api: Api, done, what: str, timeout: float = 120) -> dict:
     sys.exit(f"{what}: not within {timeout} s")
 
 
-def all_in(state: str, servers=None):
+def all_in(state: str, servers=None, free=True):
     def done(status):
-        if status["transition"]:
+        if free and status["transition"]:
             return False
         rows = status["individual_results"]
         if servers is not None:
@@ -147,6 +147,8 @@ def main():
             wait_for(api, shown_offline, "the offline servers shown offline")
             c0, s0, t0 = cpu_seconds(sims.pid), cpu_seconds(proc.pid), time.monotonic()
             api.call("api/daq/actions/stop", "POST")
+            wait_for(api, all_in("Ready", reachable, free=False), "stop all")
+            stopped = time.monotonic() - t0
             status = wait_for(api, all_in("Ready", reachable), "stop all")
             label = f"stop all, {len(offline)} offline"
             results.append(
@@ -169,6 +171,7 @@ def main():
                     f"  {label:<22} {seconds:5.2f} s  {verdict} the goal   "
                     f"(CPU s: {sim_cpu:4.2f} / {site_cpu:4.2f})"
                 )
+            print(f"  (stop all: the reachable servers were all Ready after {stopped:.2f} s)")
             print(f"load average at the end: {os.getloadavg()[0]:.1f}")
             print(
                 f"  after Stop all: {len(reachable)} reachable servers Ready; "
