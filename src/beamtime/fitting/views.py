@@ -9,8 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import jobs, refl1d_adapter, script_import
-from beamtime.fitting import tools as calculators
+from beamtime.fitting import jobs, refl1d_adapter
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.forms import FormError, model_from_post, rows_for, rows_from_post
 from beamtime.fitting.layers import LayerModel, ModelError
@@ -331,6 +330,8 @@ def saved_models(request):
 @require_POST
 def import_model(request):
     """A model from an uploaded refl1d script (as Beamtime writes them), read, never run."""
+    from beamtime.fitting import script_import  # bumps and scipy: loaded for this request only
+
     upload = request.FILES.get("script")
     if upload is None or upload.size > script_import.MAX_BYTES:
         messages.error(request, "Script: choose a refl1d script of at most 1 MiB.")
@@ -382,6 +383,8 @@ def saved_model_script(request, pk):
 
 def tools(request):
     """SLD calculator and electrode capacity / charge-rate calculator (GET forms: bookmarkable)."""
+    from beamtime.fitting import tools as calculators  # periodictable: for this page only
+
     context = {"q": request.GET}
     if request.GET.get("formula"):
         try:

@@ -1,15 +1,15 @@
-"""Beamtime's SOAP client for ECC servers, built with zeep from Beamtime's own WSDL."""
+"""Beamtime's SOAP client for ECC servers, built with zeep from Beamtime's own WSDL.
+
+zeep and requests are imported on first use: a web worker that never drives a server does not
+load them."""
+
+from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import as_file, files
-
-import requests
-import zeep
-from zeep.exceptions import Error as ZeepError
-from zeep.exceptions import Fault
-from zeep.transports import Transport
+from typing import TYPE_CHECKING
 
 from beamtime.daq.ecc.protocol import (
     ConfigId,
@@ -20,6 +20,9 @@ from beamtime.daq.ecc.protocol import (
     operation_between,
     parse_config_list,
 )
+
+if TYPE_CHECKING:
+    import zeep
 
 log = logging.getLogger("beamtime.daq")
 MAX_MESSAGE = 200
@@ -54,6 +57,10 @@ class EccStatus:
 def wsdl_client(timeout: float) -> zeep.Client:
     """One parsed WSDL per process and timeout, shared by every server's client: parsing it
     for each of fifty servers polled at once would cost more than the calls themselves."""
+    import requests
+    import zeep
+    from zeep.transports import Transport
+
     session = requests.Session()
     session.trust_env = False  # never route the electronics network through a proxy
     transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
@@ -69,6 +76,10 @@ class EccClient:
     def _call(self, operation: str, **params):
         # What the server said goes to the operators' log, not into messages users see: a
         # user must not make Beamtime relay the answers of whatever listens at an address.
+        import requests
+        from zeep.exceptions import Error as ZeepError
+        from zeep.exceptions import Fault
+
         try:
             answer = getattr(self.service, operation)(**params)
         except requests.Timeout:
