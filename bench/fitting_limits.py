@@ -55,7 +55,7 @@ elif name == "parse":
                      for x in q).encode()
     work = lambda: parse_data(text)
 elif name == "form":
-    post = {"layer_count": str(args["layer_count"]), "front-name": "air", "back-name": "Si"}
+    post = {"layer-TOTAL_FORMS": str(args["layer_count"]), "layer-INITIAL_FORMS": "0"}
     def work():
         try:
             model_from_post(post)
@@ -108,7 +108,7 @@ CASES = [
         "100 layers of 10 µm, SLD 1–5: refl1d overflows below the critical edges",
     ),
     ("parse", dict(points=100_000), "parse a 100 000-point upload"),
-    ("form", dict(layer_count=400_000), "a form with layer_count=400000"),
+    ("form", dict(layer_count=400_000), "a form with layer-TOTAL_FORMS=400000"),
 ]
 
 
