@@ -54,6 +54,13 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
   filter                filter(--key, --comparator, --value) of the loaded data sets
                         (a polarization value with p and m, as --xs)
+  fit_dead_time         fit_dead_time(--source, --mode) of the loaded data sets (attenuated
+                        first, unattenuated last); params.dead_time holds the fit. Then
+                        {detector,monitor}_dead_time with the fitted constants given as
+                        controls (reductus 1.0.1 fails on a wired fit: it passes the
+                        (value, error) pair on as the constant) -> normalize(monitor)
+  monitor_saturation, detector_saturation   the step -> normalize(monitor); each dataset's
+                        "mask" says which points reductus keeps
 
 --entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
 "entries" does in reductus; --intent X calls mark_intent(intent=X) instead of 'auto'.
@@ -106,6 +113,9 @@ CASES = (
     "group_by_intent",
     "extract_xs",
     "filter",
+    "fit_dead_time",
+    "monitor_saturation",
+    "detector_saturation",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -176,6 +186,19 @@ def run(case, files, a):
         chosen = dict(key=a.key, comparator=a.comparator, value=value)
         return steps.filter(data, **chosen), params | {"filter": chosen}
     dead_time = dict(nonparalyzing=a.nonparalyzing, paralyzing=a.paralyzing)
+    if case == "fit_dead_time":
+        fitted = steps.fit_dead_time(data, source=a.source, mode=a.mode)
+        params["fit_dead_time"] = dict(source=a.source, mode=a.mode)
+        params["dead_time"] = dict(
+            tau_NP=list(map(float, fitted.tau_NP)),
+            tau_P=list(map(float, fitted.tau_P)),
+            attenuators=[list(map(float, x)) for x in fitted.attenuators],
+            incident=[column(x, len(x)) for x in fitted.incident_beam],
+        )
+        dead_time = dict(nonparalyzing=fitted.tau_NP[0], paralyzing=fitted.tau_P[0])
+        case = f"{a.source}_dead_time"
+    if case in ("monitor_saturation", "detector_saturation"):
+        data = [getattr(steps, case)(d) for d in data]
     if case == "detector_dead_time":
         data = [steps.detector_dead_time(d, None, **dead_time) for d in data]
         params["detector_dead_time"] = dead_time
@@ -191,7 +214,9 @@ def run(case, files, a):
     base = case.removeprefix("normalize_") if case.startswith("normalize_") else "monitor"
     params["normalize"] = base
     data = normalize(data, base)
-    if case.startswith("normalize_") or case.endswith("_dead_time") or case == "dark_current":
+    if case.startswith("normalize_") or case.endswith(("_dead_time", "_saturation")):
+        return data, params
+    if case == "dark_current":
         return data, params
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
@@ -302,6 +327,7 @@ def describe(d):
         count_time=d.monitor.count_time,
         counts=d.detector.counts,
         counts_variance=d.detector.counts_variance,
+        mask=None if d.mask is None else np.asarray(d.mask, dtype=float),
     )
     # a field read once (e.g. one count for all points) stays one value in reductus
     n = max(np.size(v) for v in arrays.values() if v is not None)
@@ -354,6 +380,8 @@ def main():
     p.add_argument("--key", default="intent", help="filter's key")
     p.add_argument("--comparator", default="eq", help="filter's comparator")
     p.add_argument("--value", default="specular", help="filter's value")
+    p.add_argument("--source", default="detector", help="fit_dead_time's source")
+    p.add_argument("--mode", default="auto", help="fit_dead_time's mode")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

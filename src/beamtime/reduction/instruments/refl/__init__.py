@@ -17,6 +17,7 @@ TOPICS = (
     "loading",
     "grouping",
     "deadtime",
+    "saturation",
     "angles",
     "corrections",
     "join",

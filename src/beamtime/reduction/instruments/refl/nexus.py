@@ -39,6 +39,7 @@ QZ_TARGET = ("DAS_logs/q/z", "DAS_logs/trajectoryData/_q")
 SAMPLE_NAME = ("sample/name", "DAS_logs/sample/name")
 DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
 START = "start_time"
+SATURATION = tuple(f"control/countrate_correction/{k}" for k in ("measured_rate", "correction"))
 FRONT_SPIN = "DAS_logs/frontPolarization/direction"
 BACK_SPIN = "DAS_logs/backPolarization/direction"
 
@@ -105,6 +106,9 @@ class ReflScan:
     start: str
     # NICE's target Qz per point (DAS_logs/q/z), NaN where the file has none.
     qz_target: np.ndarray | None = None
+    # The monitor's saturation curve (NG7: control/countrate_correction), [rates, efficiencies]
+    # in increasing rate; None where the file has none.
+    monitor_saturation: list | None = None
 
     def __post_init__(self) -> None:
         if self.qz_target is None:
@@ -217,7 +221,20 @@ class _Entry:
             description=self.first_text(DESCRIPTION),
             start=self.first_text((START,)),
             qz_target=self.optional_per_point(QZ_TARGET, n),
+            monitor_saturation=self.saturation(),
         )
+
+    def saturation(self) -> list | None:
+        """The measured rates and the efficiency 1/correction at each, by rate."""
+        if not all(self.has(path) for path in SATURATION):
+            return None
+        rate, correction = (self.points(path) for path in SATURATION)
+        if len(rate) != len(correction) or not len(rate):
+            raise self.error(SATURATION[1], f"has {len(correction)} values for {len(rate)} rates")
+        if not np.all(np.isfinite(rate) & np.isfinite(correction) & (correction > 0)):
+            raise self.error(SATURATION[1], "must be positive numbers")
+        order = np.argsort(rate, kind="stable")
+        return [rate[order].tolist(), (1 / correction[order]).tolist()]
 
     def polarization(self) -> str:
         """Front and back spin from the flipper directions, else from the entry's name."""

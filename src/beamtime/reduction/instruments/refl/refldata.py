@@ -103,6 +103,8 @@ class ReflData:
     monitor_variance: np.ndarray
     roi: np.ndarray
     Qz_target: np.ndarray  # the Qz the scan aimed at (NICE), NaN where unknown
+    # [rates, efficiencies]: the monitor's saturation curve, where the file has one
+    monitor_saturation: list | None = None
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -145,6 +147,7 @@ class ReflData:
             monitor_variance=scan.monitor,
             roi=scan.counts,
             Qz_target=scan.qz_target,
+            monitor_saturation=scan.monitor_saturation,
         )
         return data.with_intent(intent)
 
@@ -191,7 +194,7 @@ class ReflData:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ReflData":
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     @property
     def x(self) -> tuple[str, np.ndarray]:
