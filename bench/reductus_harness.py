@@ -261,7 +261,9 @@ def run(case, files, a):
         estimate = dict(FRbalance=a.frbalance, Emin=a.emin, Imin=a.imin, clip=a.clip)
         params["estimate_polarization"] = estimate
         intensity = steps.join(steps.group_by_intent(data)[3])
+        t0 = time.perf_counter()  # what reductus computes again on every request
         pol = steps.estimate_polarization(intensity, **estimate)
+        params["polarization_seconds"] = time.perf_counter() - t0
         if case == "estimate_polarization":
             from reductus.reflred.polarization import polarization_efficiency
             from uncertainties.unumpy import nominal_values, std_devs
@@ -277,7 +279,9 @@ def run(case, files, a):
             return intensity, params
         out, _intensity = subtract(data)
         params["correct_polarization"] = dict(spinflip=not a.no_spinflip)
+        t0 = time.perf_counter()
         out = steps.correct_polarization(out, pol, spinflip=not a.no_spinflip)
+        params["polarization_seconds"] += time.perf_counter() - t0
         if a.footprint:  # as reductus' stock polarized-with-footprint template
             fitted = steps.fit_footprint(steps.extract_xs(out, xs="++"))
             params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"
