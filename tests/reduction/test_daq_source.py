@@ -1,23 +1,18 @@
 """The daq source over a real SSH server on loopback: one connection per request, however many
 of a run's files the request reads."""
 
-import asyncio
-import getpass
 import json
 import shutil
-import threading
 
-import asyncssh
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from beamtime.daq.models import DataRouter, RunMetadata
 from beamtime.reduction import sources
-from tests.daq.test_routers import free_port
-from tests.daq.test_workers import run_in_shell
 from tests.factory import make_experiment
 from tests.reduction.conftest import PBR, refl_template
+from tests.sshd import LoopbackSshServer
 
 HOST = "127.0.0.2"  # not this host's name: reached over SSH
 FILES = ["mli0111.nxs.pbr", "mli0115.nxs.pbr"]
@@ -26,49 +21,11 @@ FILES = ["mli0111.nxs.pbr", "mli0115.nxs.pbr"]
 @pytest.fixture
 def ssh_router_host(settings, tmp_path):
     """An SSH server on 127.0.0.2 that counts the connections it accepts."""
-    port = free_port(HOST)
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key.write_private_key(tmp_path / "id_ed25519")
-    (tmp_path / "known_hosts").write_text(
-        f"[{HOST}]:{port} {host_key.export_public_key().decode()}"
-    )
-    settings.DAQ_SSH_USER = getpass.getuser()
-    settings.DAQ_SSH_KEY = str(tmp_path / "id_ed25519")
-    settings.DAQ_SSH_KNOWN_HOSTS = str(tmp_path / "known_hosts")
-    settings.DAQ_SSH_PORT = port
-    accepted = []
-
-    class Counting(asyncssh.SSHServer):
-        def connection_made(self, conn):
-            accepted.append(conn)
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def listen():
-        return await asyncssh.listen(
-            HOST,
-            port,
-            server_factory=Counting,
-            server_host_keys=[host_key],
-            authorized_client_keys=asyncssh.import_authorized_keys(
-                client_key.export_public_key().decode()
-            ),
-            sftp_factory=True,
-            process_factory=run_in_shell,
-        )
-
-    acceptor = asyncio.run_coroutine_threadsafe(listen(), loop).result(30)
-    try:
-        yield accepted
-    finally:
-        acceptor.close()
-        asyncio.run_coroutine_threadsafe(acceptor.wait_closed(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+    server = LoopbackSshServer(tmp_path, HOST)
+    server.configure(settings)
+    server.start()
+    yield server.accepted
+    server.stop()
 
 
 @pytest.fixture
