@@ -51,15 +51,11 @@ def _cell(form, name: str) -> dict:
 
 
 class RowForm(forms.Form):
-    """One row of the editor: a name and the parameters its kind has."""
+    """One row of the editor: a name and the parameters its kind has (``row_form`` adds
+    their fields to the class, once)."""
 
     params: tuple[str, ...] = ()
     name = forms.CharField(max_length=100, error_messages={"required": "give a name"})
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.params:
-            self.fields.update(_param_fields(name))
 
     def row(self) -> dict:
         """The row as LayerModel.from_dict reads it (the form must be valid)."""
@@ -75,18 +71,24 @@ class RowForm(forms.Form):
             initial |= {f"{name}-{part}": getattr(param, part) for part in PARTS}
         return initial
 
-
-class FrontForm(RowForm):
-    params = MEDIUM_PARAMS["front"]
-
-
-class BackForm(RowForm):
-    params = MEDIUM_PARAMS["back"]
+    def has_changed(self) -> bool:
+        return True  # every row posted is read (the formset need not compare it to nothing)
 
 
-class LayerForm(RowForm):
-    params = Layer.PARAMS
+def row_form(name: str, base: type, params: tuple[str, ...]) -> type:
+    fields = {field: value for p in params for field, value in _param_fields(p).items()}
+    return type(name, (base,), {"__module__": __name__, "params": params, **fields})
+
+
+FrontForm = row_form("FrontForm", RowForm, MEDIUM_PARAMS["front"])
+BackForm = row_form("BackForm", RowForm, MEDIUM_PARAMS["back"])
+
+
+class LayerRow(RowForm):
     number = forms.FloatField(required=False, error_messages=NUMBER)
+
+
+LayerForm = row_form("LayerForm", LayerRow, Layer.PARAMS)
 
 
 class BaseLayerFormSet(forms.BaseFormSet):
@@ -111,15 +113,12 @@ LayerFormSet = forms.formset_factory(
 )
 
 
-class GlobalsForm(forms.Form):
+class Globals(forms.Form):
+    """Scale and background (added by ``row_form``), the Q range and the constraints."""
+
     q_min = forms.FloatField(required=False, error_messages=NUMBER)
     q_max = forms.FloatField(required=False, error_messages=NUMBER)
     constraints = forms.CharField(required=False, max_length=MAX_CONSTRAINTS, widget=forms.Textarea)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields.update(_param_fields("scale"))
-        self.fields.update(_param_fields("background"))
 
     def clean_constraints(self) -> dict[str, str]:
         try:
@@ -136,6 +135,9 @@ class GlobalsForm(forms.Form):
             "q_max": 1.0 if cleaned["q_max"] is None else cleaned["q_max"],
             "constraints": cleaned["constraints"],
         }
+
+
+GlobalsForm = row_form("GlobalsForm", Globals, ("scale", "background"))
 
 
 class ModelEditor:
