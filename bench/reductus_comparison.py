@@ -224,6 +224,15 @@ STEPS = [
         "reductus 1.0.1 fails on every NeXus file (it takes its default curve, a number,"
         " for a table)",
     ),
+    (
+        "divergence fb (slits 3 and 4 at 500/1500 and 200/2600 mm)",
+        "ncnr-pbr/mli0111, mli0159, mli0181 (4 cross-sections), reductus-pbr/"
+        "fp_slitAperture4.softPosition7377, fp_slitAperture3.softPosition7379",
+        "dT, Qz, dQ, v, dv 1e-6 after normalizing",
+        "the files hold no slit distances: reductus is given the same ones (after its"
+        " super_load divergence fb does nothing, so it loads with ncnr_load); slits 1 and 2"
+        " alone are checked against the trapezoid formula",
+    ),
 ]
 
 

@@ -61,6 +61,10 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         (value, error) pair on as the constant) -> normalize(monitor)
   monitor_saturation, detector_saturation   the step -> normalize(monitor); each dataset's
                         "mask" says which points reductus keeps
+  divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
+                        nothing), slit distances -2000, -1000 (reductus'
+                        defaults), --distance3, --distance4 mm (the files have none)
+                        -> divergence_fb -> mark_intent -> normalize(monitor)
 
 --entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
 "entries" does in reductus; --intent X calls mark_intent(intent=X) instead of 'auto'.
@@ -116,6 +120,7 @@ CASES = (
     "fit_dead_time",
     "monitor_saturation",
     "detector_saturation",
+    "divergence_fb",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -166,6 +171,14 @@ def spins(text):
 def run(case, files, a):
     params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
     entries = a.entries.split(",") if a.entries else None
+    if case == "divergence_fb":
+        filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
+        data = []
+        for d in steps.ncnr_load(filelist, check_timestamps=False):
+            d.slit3.distance, d.slit4.distance = a.distance3, a.distance4
+            data.append(steps.mark_intent(steps.divergence_fb(d), intent=a.intent))
+        params["divergence_fb"] = dict(distances=[-2000, -1000, a.distance3, a.distance4])
+        return normalize(data, "monitor"), params | {"normalize": "monitor"}
     data = load(files, entries, a.intent, a.sample_width)
     if a.sample_width is not None:
         params["sample_width"] = a.sample_width
@@ -382,6 +395,8 @@ def main():
     p.add_argument("--value", default="specular", help="filter's value")
     p.add_argument("--source", default="detector", help="fit_dead_time's source")
     p.add_argument("--mode", default="auto", help="fit_dead_time's mode")
+    p.add_argument("--distance3", type=float, default=None, help="sample to slit 3, mm")
+    p.add_argument("--distance4", type=float, default=None, help="sample to slit 4, mm")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

@@ -176,3 +176,49 @@ def test_saturation_without_a_curve_passes_the_data_unchanged(pbr_source):
     )
     with pytest.raises(AssertionError, match="'float' object has no attribute 'shape'"):
         reductus_run("detector_saturation", [str(PBR / "mli0111.nxs.pbr")])
+
+
+FB_FILES = [
+    "ncnr-pbr/mli0111.nxs.pbr",
+    "ncnr-pbr/mli0159.nxs.pbr",
+    "ncnr-pbr/mli0181.nxs.pbr",
+    "reductus-pbr/fp_slitAperture4.softPosition7377.nxs.pbr",  # slit 4 from 0 to 3.4 mm
+    "reductus-pbr/fp_slitAperture3.softPosition7379.nxs.pbr",  # slit 3 from 0 to 1.4 mm
+]
+
+
+@pytest.fixture
+def both_folders():
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", PBR.parent)])
+    yield
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.parametrize("distances", [(500.0, 1500.0), (200.0, 2600.0)])
+def test_divergence_from_all_four_slits_agrees(both_folders, distances):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(f) for f in FB_FILES])
+    fb = d("divergence_fb", (loaded, "data"), distance3=distances[0], distance4=distances[1])
+    ours = d.run(d("normalize", (fb, "data"), base="monitor"))
+    options = ("--distance3", str(distances[0]), "--distance4", str(distances[1]))
+    theirs = reductus_run("divergence_fb", [str(PBR.parent / f) for f in FB_FILES], *options)
+    assert len(ours) == len(theirs["datasets"]) == 11
+    for mine, ref in zip(ours, theirs["datasets"], strict=True):
+        for name in ("Qz", "dQ", "v", "dv", "dT"):
+            expected = np.array(ref[name], dtype=float)
+            np.testing.assert_allclose(getattr(mine, name), expected, rtol=RTOL, err_msg=name)
+    (slit4,) = [x for x in ours if "7377" in x.name]
+    (simple,) = d.run(d("load", filelist=[fileinfo(FB_FILES[3])]))
+    assert np.any(slit4.dT < simple.dT)  # the closed slit 4 narrows the beam
+
+
+def test_divergence_of_slits_1_and_2_alone_is_their_trapezoid(both_folders):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(FB_FILES[0])])
+    (ours,) = d.run(d("divergence_fb", (loaded, "data")))
+    (raw,) = d.run(loaded)
+    s1, s2 = raw.slit1, raw.slit2
+    half, skew = (s1 + s2) / 2 / 1000.0, np.abs(s1 - s2) / 2 / 1000.0  # 1000 mm apart
+    expected = np.degrees(np.sqrt((np.arctan(half) ** 2 + np.arctan(skew) ** 2) / 6))
+    np.testing.assert_allclose(ours.dT, expected, rtol=1e-12)
