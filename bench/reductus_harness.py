@@ -61,6 +61,8 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         (value, error) pair on as the constant) -> normalize(monitor)
   monitor_saturation, detector_saturation   the step -> normalize(monitor); each dataset's
                         "mask" says which points reductus keeps
+  smooth_slits          normalize(monitor) -> smooth_slits(--degree, --span, --dx); reductus
+                        changes v, dv, slit1 and slit2 only (dT, angles keep their length)
   divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
                         nothing), slit distances -2000, -1000 (reductus'
                         defaults), --distance3, --distance4 mm (the files have none)
@@ -121,6 +123,7 @@ CASES = (
     "monitor_saturation",
     "detector_saturation",
     "divergence_fb",
+    "smooth_slits",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -231,6 +234,9 @@ def run(case, files, a):
         return data, params
     if case == "dark_current":
         return data, params
+    if case == "smooth_slits":
+        smooth = dict(degree=a.degree, span=a.span, dx=a.dx)
+        return steps.smooth_slits(data, **smooth), params | {"smooth_slits": smooth}
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
             "theta_offset": a.theta_offset
@@ -395,6 +401,9 @@ def main():
     p.add_argument("--value", default="specular", help="filter's value")
     p.add_argument("--source", default="detector", help="fit_dead_time's source")
     p.add_argument("--mode", default="auto", help="fit_dead_time's mode")
+    p.add_argument("--degree", type=int, default=1, help="smooth_slits' degree")
+    p.add_argument("--span", type=int, default=2, help="smooth_slits' span")
+    p.add_argument("--dx", type=float, default=0.01, help="smooth_slits' dx, mm")
     p.add_argument("--distance3", type=float, default=None, help="sample to slit 3, mm")
     p.add_argument("--distance4", type=float, default=None, help="sample to slit 4, mm")
     a = p.parse_args()

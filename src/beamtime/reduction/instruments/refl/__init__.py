@@ -22,6 +22,7 @@ TOPICS = (
     "corrections",
     "join",
     "background",
+    "smoothing",
     "footprint",
     "polarization",
 )
