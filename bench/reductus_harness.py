@@ -63,6 +63,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         "mask" says which points reductus keeps
   smooth_slits          normalize(monitor) -> smooth_slits(--degree, --span, --dx); reductus
                         changes v, dv, slit1 and slit2 only (dT, angles keep their length)
+  interpolate_background  normalize(monitor) -> join per intent -> interpolate_background(
+                        spec, back, None, --align) for each background (+ then -) of the
+                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp)
   divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
                         nothing), slit distances -2000, -1000 (reductus'
                         defaults), --distance3, --distance4 mm (the files have none)
@@ -124,6 +127,7 @@ CASES = (
     "detector_saturation",
     "divergence_fb",
     "smooth_slits",
+    "interpolate_background",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -237,6 +241,21 @@ def run(case, files, a):
     if case == "smooth_slits":
         smooth = dict(degree=a.degree, span=a.span, dx=a.dx)
         return steps.smooth_slits(data, **smooth), params | {"smooth_slits": smooth}
+    if case == "interpolate_background":
+        spec, backp, backm, *_ = steps.group_by_intent(data)
+        spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
+        out = []
+        for side in (backp, backm):
+            for p, s in spec.items():
+                if p in side:
+                    back = steps.interpolate_background(s, side[p], None, align=a.align)[1]
+                    # reductus leaves the wavelength columns at the background's length
+                    # (Qz then fails); the PBR's is one wavelength: the specular's columns
+                    back.detector = copy.copy(back.detector)
+                    back.detector.wavelength = s.detector.wavelength
+                    back.detector.wavelength_resolution = s.detector.wavelength_resolution
+                    out.append(back)
+        return out, params | {"interpolate_background": dict(align=a.align)}
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
             "theta_offset": a.theta_offset

@@ -11,7 +11,7 @@ import pytest
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.template import TemplateError
 from beamtime.reduction.instruments.refl.deadtimedata import observed
-from tests.reduction.conftest import PBR, fileinfo
+from tests.reduction.conftest import PBR, fileinfo, pbr_source  # noqa: F401
 from tests.reduction.test_reductus import RTOL, Diagram, _run_terminal, compare, reductus_run
 
 SLIT_SCAN = PBR.parent / "reductus-pbr" / "fp_slitAperture4.softPosition7377.nxs.pbr"  # 18 points
@@ -293,3 +293,23 @@ def test_smoothing_real_slit_scans(both_folders):
     (mean,) = smoothed([scan])
     np.testing.assert_allclose(mean.v, [raw.v.mean()], rtol=1e-12)
     np.testing.assert_allclose(mean.dv, [np.sqrt(np.sum(raw.dv**2)) / len(raw)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("align", ["auto", "sample", "detector"])
+def test_interpolated_backgrounds_agree(pbr_source, align):
+    for spec in ("mli0115.nxs.pbr", "mli0111.nxs.pbr"):
+        d = Diagram()
+        back = d.load("mli01120.nxs.pbr", join=True)  # background−, -- and ++
+        node = d("interpolate_background", (d.load(spec, join=True), "data"), (back, "backm"))
+        d.nodes[node]["config"] = {"align": align}
+        ours = _run_terminal(d, node, "outm")
+        assert _run_terminal(d, node, "outp") == []
+        theirs = reductus_run(
+            "interpolate_background", [spec, "mli01120.nxs.pbr"], "--align", align
+        )
+        compare(ours, theirs["datasets"])
+        (specular,) = [x for x in d.run(node) if x.polarization == "--"]
+        (minus,) = [x for x in ours if x.polarization == "--"]
+        np.testing.assert_array_equal(
+            minus.Ti, specular.Ti if align != "detector" else specular.Td / 2
+        )
