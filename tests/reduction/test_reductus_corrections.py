@@ -11,7 +11,7 @@ import pytest
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.template import TemplateError
 from beamtime.reduction.instruments.refl.deadtimedata import observed
-from tests.reduction.conftest import PBR, fileinfo, pbr_source  # noqa: F401
+from tests.reduction.conftest import PBR, fileinfo
 from tests.reduction.test_reductus import RTOL, Diagram, _run_terminal, compare, reductus_run
 
 SLIT_SCAN = PBR.parent / "reductus-pbr" / "fp_slitAperture4.softPosition7377.nxs.pbr"  # 18 points
