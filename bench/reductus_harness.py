@@ -66,6 +66,11 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   interpolate_background  normalize(monitor) -> join per intent -> interpolate_background(
                         spec, back, None, --align) for each background (+ then -) of the
                         spec's polarization: its outp (reductus 1.0.1's outm repeats outp)
+  background_field      normalize(monitor) -> fit_background_field(the first --backs files;
+                        --fit-scale/--no-fit-scale, --bf-scale, --epsd0, --qcutoff) ->
+                        subtract_background_field(the other files, --bf-epsd overriding);
+                        params.background_field holds the fit; datasets: the fitted
+                        background of each scan, then the subtracted data
   divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
                         nothing), slit distances -2000, -1000 (reductus'
                         defaults), --distance3, --distance4 mm (the files have none)
@@ -128,6 +133,7 @@ CASES = (
     "divergence_fb",
     "smooth_slits",
     "interpolate_background",
+    "background_field",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -256,6 +262,17 @@ def run(case, files, a):
                     back.detector.wavelength_resolution = s.detector.wavelength_resolution
                     out.append(back)
         return out, params | {"interpolate_background": dict(align=a.align)}
+    if case == "background_field":
+        names = [os.path.basename(f).split(".")[0] for f in files[: a.backs]]
+        back = [d for d in data if d.name in names]
+        spec = [d for d in data if d.name not in names]
+        fit = dict(fit_scale=a.fit_scale, scale=a.bf_scale, epsD0=a.epsd0, Qcutoff=a.qcutoff)
+        bff, fitted = steps.fit_background_field(back, **fit)
+        params["fit_background_field"] = fit
+        params["background_field"] = {k: float(v) for k, v in bff.get_metadata().items()}
+        override = {} if a.bf_epsd is None else {"epsD": a.bf_epsd}
+        params["subtract_background_field"] = override
+        return fitted + steps.subtract_background_field(spec, bff, **override), params
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
             "theta_offset": a.theta_offset
@@ -423,6 +440,12 @@ def main():
     p.add_argument("--degree", type=int, default=1, help="smooth_slits' degree")
     p.add_argument("--span", type=int, default=2, help="smooth_slits' span")
     p.add_argument("--dx", type=float, default=0.01, help="smooth_slits' dx, mm")
+    p.add_argument("--backs", type=int, default=1, help="background_field: background files")
+    p.add_argument("--fit-scale", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--bf-scale", type=float, default=1.0, help="fit_background_field scale")
+    p.add_argument("--epsd0", type=float, default=0.01, help="fit_background_field epsD0")
+    p.add_argument("--qcutoff", type=float, default=0.05, help="fit_background_field Qcutoff")
+    p.add_argument("--bf-epsd", type=float, default=None, help="subtract_background_field")
     p.add_argument("--distance3", type=float, default=None, help="sample to slit 3, mm")
     p.add_argument("--distance4", type=float, default=None, help="sample to slit 4, mm")
     a = p.parse_args()

@@ -313,3 +313,96 @@ def test_interpolated_backgrounds_agree(pbr_source, align):
         np.testing.assert_array_equal(
             minus.Ti, specular.Ti if align != "detector" else specular.Td / 2
         )
+
+
+EPSD, SCALE = 0.002, 1.3  # the simulated reservoir
+
+
+@pytest.fixture
+def liquid_cell(tmp_path):
+    """No PBR scan saw a liquid cell: the rocking curve mli0181 (Td 0.5°, Ti 0.05–0.45°, all
+    four cross-sections) counting the background of a reservoir of εD 0.002 and geometry
+    scale 1.3 with the default slit and detector distances (monitor 1e8 a point, Poisson
+    counts); specular mli0111 is what it is subtracted from."""
+    rng = np.random.default_rng(11)
+    path = tmp_path / "mli0181.nxs.pbr"  # reductus names a data set by the file it holds
+    shutil.copy(PBR / "mli0181.nxs.pbr", path)
+    with h5py.File(path, "r+") as f:
+        for entry in f.values():
+            logs = entry["DAS_logs"]
+            n = logs["counter/liveMonitor"].shape[0]
+            ti = np.radians(np.broadcast_to(logs["sampleAngle/softPosition"][()], (n,)))
+            td = np.radians(np.broadcast_to(logs["detectorAngle/softPosition"][()], (n,)))
+            s4 = float(np.ravel(logs["slitAperture4/softPosition"][()])[0])
+            af = td - ti
+            A = np.exp(-EPSD * (1 / np.sin(ti) + 1 / np.sin(af)))
+            footprint = 76.2  # slits 3 and 4 see more of the sample than it has
+            shape = (1 - A) / (1 + np.sin(ti) / np.sin(af)) + 1.109e-4 * footprint / np.cos(ti) * (
+                0.5 + 0.5 * A
+            )
+            solid = np.arctan(150 / 1675) * np.arctan(s4 / 1269) / (4 * np.pi)
+            logs["counter/liveMonitor"][...] = 1e8
+            logs["counter/liveROI"][...] = rng.poisson(1e8 * SCALE * shape * solid)
+    shutil.copy(PBR / "mli0111.nxs.pbr", tmp_path / "mli0111.nxs.pbr")
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield tmp_path, ["mli0181.nxs.pbr", "mli0111.nxs.pbr"]
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.parametrize(
+    ("fit", "override"),
+    [
+        ({"Qcutoff": 0.005}, {}),
+        ({"Qcutoff": 0.005, "fit_scale": False, "epsD0": 0.005}, {}),
+        ({"Qcutoff": 0.011, "scale": 2.0}, {"epsD": 0.003}),
+    ],
+)
+def test_the_background_field_agrees(liquid_cell, fit, override):
+    folder, files = liquid_cell
+    d = Diagram()
+    back = d.load(files[0])
+    fitted = d("fit_background_field", (back, "back"), **fit)
+    node = d("subtract_background_field", (d.load(files[1]), "data"))
+    d.wires.append({"source": [fitted, "fitparams"], "target": [node, "bfparams"]})
+    d.nodes[node]["config"] = override
+    (ours,) = _run_terminal(d, fitted, "fitparams")
+    options = [
+        "--backs=1",
+        f"--qcutoff={fit['Qcutoff']}",
+        f"--bf-scale={fit.get('scale', 1.0)}",
+        f"--epsd0={fit.get('epsD0', 0.01)}",
+        "--fit-scale" if fit.get("fit_scale", True) else "--no-fit-scale",
+        *([f"--bf-epsd={override['epsD']}"] if override else []),
+    ]
+    answer = reductus_run("background_field", [str(folder / f) for f in files], *options)
+    theirs = answer["params"]["background_field"]
+    for mine, key in (("epsD", "epsD"), ("scale", "scale"), ("chisq", "fit_chi-squared")):
+        np.testing.assert_allclose(getattr(ours, mine), theirs[key], rtol=RTOL, err_msg=key)
+    for mine, key in (
+        ("epsD_var", "epsD_var"),
+        ("scale_var", "scale_var"),
+        ("covariance", "scale_epsD_covar"),
+    ):
+        np.testing.assert_allclose(getattr(ours, mine), theirs[key], rtol=1e-5, atol=1e-30)
+    if fit.get("fit_scale", True):  # the truth within reach
+        assert abs(ours.epsD - EPSD) < 4 * np.sqrt(ours.epsD_var)
+        assert abs(ours.scale - SCALE) < 4 * np.sqrt(ours.scale_var)
+    fits = _run_terminal(d, fitted, "fit")
+    compare_in_order(fits + d.run(node), answer["datasets"])
+
+
+def compare_in_order(ours: list, theirs: list[dict]):
+    assert len(ours) == len(theirs)
+    for mine, ref in zip(ours, theirs, strict=True):
+        assert mine.polarization == ref["polarization"]
+        for name in ("Qz", "dQ", "v", "dv"):
+            expected = np.array(ref[name], dtype=float)
+            np.testing.assert_allclose(getattr(mine, name), expected, rtol=RTOL, err_msg=name)
+
+
+def test_a_background_field_needs_points_above_qcutoff(liquid_cell):
+    d = Diagram()
+    fitted = d("fit_background_field", (d.load("mli0181.nxs.pbr"), "back"))  # Qcutoff 0.05
+    with pytest.raises(TemplateError, match=r"\(Qcutoff\): too few background points"):
+        _run_terminal(d, fitted, "fitparams")

@@ -22,6 +22,7 @@ TOPICS = (
     "corrections",
     "join",
     "background",
+    "backgroundfield",
     "smoothing",
     "footprint",
     "polarization",
