@@ -224,6 +224,25 @@ STEPS = [
         "reductus 1.0.1 fails on every NeXus file (it takes its default curve, a number,"
         " for a table)",
     ),
+    (
+        "divergence fb (slits 3 and 4 at 500/1500 and 200/2600 mm)",
+        "ncnr-pbr/mli0111, mli0159, mli0181 (4 cross-sections), reductus-pbr/"
+        "fp_slitAperture4.softPosition7377, fp_slitAperture3.softPosition7379",
+        "dT, Qz, dQ, v, dv 1e-6 after normalizing",
+        "the files hold no slit distances: reductus is given the same ones (after its"
+        " super_load divergence fb does nothing, so it loads with ncnr_load); slits 1 and 2"
+        " alone are checked against the trapezoid formula",
+    ),
+    (
+        "smooth slits (span 2; span 20 degree 2; span 40 degree 3 dx 0.001)",
+        "reductus-pbr/fp_slitAperture4.softPosition7377 and 7378 with slits 1 and 2 written"
+        " to follow slit 4; ncnr-pbr/mli0159 (4 cross-sections)",
+        "slit1, slit2, v, dv 1e-6 (the merged settings and the values at them)",
+        "no PBR scan moves slits 1 and 2; on a real scan at one setting reductus gives NaN"
+        " (ours: the mean, checked). reductus evaluates a moving window (span < points) at"
+        " uninitialized numbers: there ours is checked to reproduce the points with"
+        " degree span − 1. reductus keeps the old dT; ours moves it to the merged settings",
+    ),
 ]
 
 

@@ -61,6 +61,20 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         (value, error) pair on as the constant) -> normalize(monitor)
   monitor_saturation, detector_saturation   the step -> normalize(monitor); each dataset's
                         "mask" says which points reductus keeps
+  smooth_slits          normalize(monitor) -> smooth_slits(--degree, --span, --dx); reductus
+                        changes v, dv, slit1 and slit2 only (dT, angles keep their length)
+  interpolate_background  normalize(monitor) -> join per intent -> interpolate_background(
+                        spec, back, None, --align) for each background (+ then -) of the
+                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp)
+  background_field      normalize(monitor) -> fit_background_field(the first --backs files;
+                        --fit-scale/--no-fit-scale, --bf-scale, --epsd0, --qcutoff) ->
+                        subtract_background_field(the other files, --bf-epsd overriding);
+                        params.background_field holds the fit; datasets: the fitted
+                        background of each scan, then the subtracted data
+  divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
+                        nothing), slit distances -2000, -1000 (reductus'
+                        defaults), --distance3, --distance4 mm (the files have none)
+                        -> divergence_fb -> mark_intent -> normalize(monitor)
 
 --entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
 "entries" does in reductus; --intent X calls mark_intent(intent=X) instead of 'auto'.
@@ -116,6 +130,10 @@ CASES = (
     "fit_dead_time",
     "monitor_saturation",
     "detector_saturation",
+    "divergence_fb",
+    "smooth_slits",
+    "interpolate_background",
+    "background_field",
 )
 
 # NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
@@ -166,6 +184,14 @@ def spins(text):
 def run(case, files, a):
     params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
     entries = a.entries.split(",") if a.entries else None
+    if case == "divergence_fb":
+        filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
+        data = []
+        for d in steps.ncnr_load(filelist, check_timestamps=False):
+            d.slit3.distance, d.slit4.distance = a.distance3, a.distance4
+            data.append(steps.mark_intent(steps.divergence_fb(d), intent=a.intent))
+        params["divergence_fb"] = dict(distances=[-2000, -1000, a.distance3, a.distance4])
+        return normalize(data, "monitor"), params | {"normalize": "monitor"}
     data = load(files, entries, a.intent, a.sample_width)
     if a.sample_width is not None:
         params["sample_width"] = a.sample_width
@@ -218,6 +244,35 @@ def run(case, files, a):
         return data, params
     if case == "dark_current":
         return data, params
+    if case == "smooth_slits":
+        smooth = dict(degree=a.degree, span=a.span, dx=a.dx)
+        return steps.smooth_slits(data, **smooth), params | {"smooth_slits": smooth}
+    if case == "interpolate_background":
+        spec, backp, backm, *_ = steps.group_by_intent(data)
+        spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
+        out = []
+        for side in (backp, backm):
+            for p, s in spec.items():
+                if p in side:
+                    back = steps.interpolate_background(s, side[p], None, align=a.align)[1]
+                    # reductus leaves the wavelength columns at the background's length
+                    # (Qz then fails); the PBR's is one wavelength: the specular's columns
+                    back.detector = copy.copy(back.detector)
+                    back.detector.wavelength = s.detector.wavelength
+                    back.detector.wavelength_resolution = s.detector.wavelength_resolution
+                    out.append(back)
+        return out, params | {"interpolate_background": dict(align=a.align)}
+    if case == "background_field":
+        names = [os.path.basename(f).split(".")[0] for f in files[: a.backs]]
+        back = [d for d in data if d.name in names]
+        spec = [d for d in data if d.name not in names]
+        fit = dict(fit_scale=a.fit_scale, scale=a.bf_scale, epsD0=a.epsd0, Qcutoff=a.qcutoff)
+        bff, fitted = steps.fit_background_field(back, **fit)
+        params["fit_background_field"] = fit
+        params["background_field"] = {k: float(v) for k, v in bff.get_metadata().items()}
+        override = {} if a.bf_epsd is None else {"epsD": a.bf_epsd}
+        params["subtract_background_field"] = override
+        return fitted + steps.subtract_background_field(spec, bff, **override), params
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
             "theta_offset": a.theta_offset
@@ -386,6 +441,17 @@ def main():
     p.add_argument("--value", default="specular", help="filter's value")
     p.add_argument("--source", default="detector", help="fit_dead_time's source")
     p.add_argument("--mode", default="auto", help="fit_dead_time's mode")
+    p.add_argument("--degree", type=int, default=1, help="smooth_slits' degree")
+    p.add_argument("--span", type=int, default=2, help="smooth_slits' span")
+    p.add_argument("--dx", type=float, default=0.01, help="smooth_slits' dx, mm")
+    p.add_argument("--backs", type=int, default=1, help="background_field: background files")
+    p.add_argument("--fit-scale", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--bf-scale", type=float, default=1.0, help="fit_background_field scale")
+    p.add_argument("--epsd0", type=float, default=0.01, help="fit_background_field epsD0")
+    p.add_argument("--qcutoff", type=float, default=0.05, help="fit_background_field Qcutoff")
+    p.add_argument("--bf-epsd", type=float, default=None, help="subtract_background_field")
+    p.add_argument("--distance3", type=float, default=None, help="sample to slit 3, mm")
+    p.add_argument("--distance4", type=float, default=None, help="sample to slit 4, mm")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

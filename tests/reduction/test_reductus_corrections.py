@@ -176,3 +176,233 @@ def test_saturation_without_a_curve_passes_the_data_unchanged(pbr_source):
     )
     with pytest.raises(AssertionError, match="'float' object has no attribute 'shape'"):
         reductus_run("detector_saturation", [str(PBR / "mli0111.nxs.pbr")])
+
+
+FB_FILES = [
+    "ncnr-pbr/mli0111.nxs.pbr",
+    "ncnr-pbr/mli0159.nxs.pbr",
+    "ncnr-pbr/mli0181.nxs.pbr",
+    "reductus-pbr/fp_slitAperture4.softPosition7377.nxs.pbr",  # slit 4 from 0 to 3.4 mm
+    "reductus-pbr/fp_slitAperture3.softPosition7379.nxs.pbr",  # slit 3 from 0 to 1.4 mm
+]
+
+
+@pytest.fixture
+def both_folders():
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", PBR.parent)])
+    yield
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.parametrize("distances", [(500.0, 1500.0), (200.0, 2600.0)])
+def test_divergence_from_all_four_slits_agrees(both_folders, distances):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(f) for f in FB_FILES])
+    fb = d("divergence_fb", (loaded, "data"), distance3=distances[0], distance4=distances[1])
+    ours = d.run(d("normalize", (fb, "data"), base="monitor"))
+    options = ("--distance3", str(distances[0]), "--distance4", str(distances[1]))
+    theirs = reductus_run("divergence_fb", [str(PBR.parent / f) for f in FB_FILES], *options)
+    assert len(ours) == len(theirs["datasets"]) == 11
+    for mine, ref in zip(ours, theirs["datasets"], strict=True):
+        for name in ("Qz", "dQ", "v", "dv", "dT"):
+            expected = np.array(ref[name], dtype=float)
+            np.testing.assert_allclose(getattr(mine, name), expected, rtol=RTOL, err_msg=name)
+    (slit4,) = [x for x in ours if "7377" in x.name]
+    (simple,) = d.run(d("load", filelist=[fileinfo(FB_FILES[3])]))
+    assert np.any(slit4.dT < simple.dT)  # the closed slit 4 narrows the beam
+
+
+def test_divergence_of_slits_1_and_2_alone_is_their_trapezoid(both_folders):
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(FB_FILES[0])])
+    (ours,) = d.run(d("divergence_fb", (loaded, "data")))
+    (raw,) = d.run(loaded)
+    s1, s2 = raw.slit1, raw.slit2
+    half, skew = (s1 + s2) / 2 / 1000.0, np.abs(s1 - s2) / 2 / 1000.0  # 1000 mm apart
+    expected = np.degrees(np.sqrt((np.arctan(half) ** 2 + np.arctan(skew) ** 2) / 6))
+    np.testing.assert_allclose(ours.dT, expected, rtol=1e-12)
+
+
+@pytest.fixture
+def opening(tmp_path):
+    """No PBR slit scan moves slits 1 and 2 (they all scan slit 3 or 4, or nothing): two
+    real slit-4 scans (18 and 16 points, counts rising with the opening) with slits 1 and
+    2 written to follow slit 4 — the second 0.005 mm wider, within smooth slits' dx."""
+    names = []
+    for number, extra in (("7377", 0.1), ("7378", 0.105)):
+        name = f"fp_slitAperture4.softPosition{number}.nxs.pbr"
+        shutil.copy(PBR.parent / "reductus-pbr" / name, tmp_path / name)
+        with h5py.File(tmp_path / name, "r+") as f:
+            logs = f["entry/DAS_logs"]
+            opening = logs["slitAperture4/softPosition"][()] + extra
+            for k in (1, 2):
+                field = f"slitAperture{k}/softPosition"
+                units = dict(logs[field].attrs)
+                del logs[field]
+                logs[field] = opening
+                logs[field].attrs.update(units)
+        names.append(name)
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield tmp_path, names
+    sources.configure(list(saved.values()))
+
+
+def smoothed(files: list[str], **smooth) -> list:
+    d = Diagram()
+    return d.run(d("smooth_slits", (d.load(*files), "data"), **smooth))
+
+
+@pytest.mark.parametrize(
+    "smooth", [{}, {"span": 20, "degree": 2}, {"span": 40, "degree": 3, "dx": 0.001}]
+)
+def test_smoothed_slits_agree(opening, smooth):
+    folder, files = opening
+    ours = smoothed(files, **smooth)
+    options = [f"--{k}={v}" for k, v in smooth.items()]
+    theirs = reductus_run("smooth_slits", [str(folder / f) for f in files], *options)
+    merged = 18 if smooth.get("dx", 0.01) > 0.005 else 34
+    for mine, ref in zip(ours, theirs["datasets"], strict=True):
+        assert len(mine) == merged
+        for name in ("slit1", "slit2", "v", "dv"):
+            expected = np.array(ref[name], dtype=float)
+            np.testing.assert_allclose(getattr(mine, name), expected, rtol=RTOL, err_msg=name)
+
+
+def test_smoothing_a_window_reproduces_a_polynomial_through_its_points(opening):
+    """Where reductus fails (a moving window: it evaluates at uninitialized numbers), a
+    polynomial of degree span − 1 through each window must give back the data."""
+    folder, files = opening
+    d = Diagram()
+    (raw,) = d.run(d.load(files[0]))
+    (ours,) = smoothed(files[:1], span=3, degree=2)
+    np.testing.assert_allclose(ours.v, raw.v[np.argsort(raw.dT)], rtol=1e-9, atol=1e-12)
+
+
+def test_smoothing_real_slit_scans(both_folders):
+    """mli0159: the four cross-sections at one setting agree with reductus; a real scan of
+    slit 4 (slits 1 and 2 fixed: one setting) becomes its mean (reductus: NaN)."""
+    beam = ["ncnr-pbr/mli0159.nxs.pbr"]
+    ours = smoothed(beam)
+    theirs = reductus_run("smooth_slits", [str(PBR.parent / f) for f in beam])["datasets"]
+    compare(ours, theirs)
+    scan = "reductus-pbr/fp_slitAperture4.softPosition7377.nxs.pbr"
+    d = Diagram()
+    (raw,) = d.run(d.load(scan))
+    (mean,) = smoothed([scan])
+    np.testing.assert_allclose(mean.v, [raw.v.mean()], rtol=1e-12)
+    np.testing.assert_allclose(mean.dv, [np.sqrt(np.sum(raw.dv**2)) / len(raw)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("align", ["auto", "sample", "detector"])
+def test_interpolated_backgrounds_agree(pbr_source, align):
+    for spec in ("mli0115.nxs.pbr", "mli0111.nxs.pbr"):
+        d = Diagram()
+        back = d.load("mli01120.nxs.pbr", join=True)  # background−, -- and ++
+        node = d("interpolate_background", (d.load(spec, join=True), "data"), (back, "backm"))
+        d.nodes[node]["config"] = {"align": align}
+        ours = _run_terminal(d, node, "outm")
+        assert _run_terminal(d, node, "outp") == []
+        theirs = reductus_run(
+            "interpolate_background", [spec, "mli01120.nxs.pbr"], "--align", align
+        )
+        compare(ours, theirs["datasets"])
+        (specular,) = [x for x in d.run(node) if x.polarization == "--"]
+        (minus,) = [x for x in ours if x.polarization == "--"]
+        np.testing.assert_array_equal(
+            minus.Ti, specular.Ti if align != "detector" else specular.Td / 2
+        )
+
+
+EPSD, SCALE = 0.002, 1.3  # the simulated reservoir
+
+
+@pytest.fixture
+def liquid_cell(tmp_path):
+    """No PBR scan saw a liquid cell: the rocking curve mli0181 (Td 0.5°, Ti 0.05–0.45°, all
+    four cross-sections) counting the background of a reservoir of εD 0.002 and geometry
+    scale 1.3 with the default slit and detector distances (monitor 1e8 a point, Poisson
+    counts); specular mli0111 is what it is subtracted from."""
+    rng = np.random.default_rng(11)
+    path = tmp_path / "mli0181.nxs.pbr"  # reductus names a data set by the file it holds
+    shutil.copy(PBR / "mli0181.nxs.pbr", path)
+    with h5py.File(path, "r+") as f:
+        for entry in f.values():
+            logs = entry["DAS_logs"]
+            n = logs["counter/liveMonitor"].shape[0]
+            ti = np.radians(np.broadcast_to(logs["sampleAngle/softPosition"][()], (n,)))
+            td = np.radians(np.broadcast_to(logs["detectorAngle/softPosition"][()], (n,)))
+            s4 = float(np.ravel(logs["slitAperture4/softPosition"][()])[0])
+            af = td - ti
+            A = np.exp(-EPSD * (1 / np.sin(ti) + 1 / np.sin(af)))
+            footprint = 76.2  # slits 3 and 4 see more of the sample than it has
+            shape = (1 - A) / (1 + np.sin(ti) / np.sin(af)) + 1.109e-4 * footprint / np.cos(ti) * (
+                0.5 + 0.5 * A
+            )
+            solid = np.arctan(150 / 1675) * np.arctan(s4 / 1269) / (4 * np.pi)
+            logs["counter/liveMonitor"][...] = 1e8
+            logs["counter/liveROI"][...] = rng.poisson(1e8 * SCALE * shape * solid)
+    shutil.copy(PBR / "mli0111.nxs.pbr", tmp_path / "mli0111.nxs.pbr")
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield tmp_path, ["mli0181.nxs.pbr", "mli0111.nxs.pbr"]
+    sources.configure(list(saved.values()))
+
+
+@pytest.mark.parametrize(
+    ("fit", "override"),
+    [
+        ({"Qcutoff": 0.005}, {}),
+        ({"Qcutoff": 0.005, "fit_scale": False, "epsD0": 0.005}, {}),
+        ({"Qcutoff": 0.011, "scale": 2.0}, {"epsD": 0.003}),
+    ],
+)
+def test_the_background_field_agrees(liquid_cell, fit, override):
+    folder, files = liquid_cell
+    d = Diagram()
+    back = d.load(files[0])
+    fitted = d("fit_background_field", (back, "back"), **fit)
+    node = d("subtract_background_field", (d.load(files[1]), "data"))
+    d.wires.append({"source": [fitted, "fitparams"], "target": [node, "bfparams"]})
+    d.nodes[node]["config"] = override
+    (ours,) = _run_terminal(d, fitted, "fitparams")
+    options = [
+        "--backs=1",
+        f"--qcutoff={fit['Qcutoff']}",
+        f"--bf-scale={fit.get('scale', 1.0)}",
+        f"--epsd0={fit.get('epsD0', 0.01)}",
+        "--fit-scale" if fit.get("fit_scale", True) else "--no-fit-scale",
+        *([f"--bf-epsd={override['epsD']}"] if override else []),
+    ]
+    answer = reductus_run("background_field", [str(folder / f) for f in files], *options)
+    theirs = answer["params"]["background_field"]
+    for mine, key in (("epsD", "epsD"), ("scale", "scale"), ("chisq", "fit_chi-squared")):
+        np.testing.assert_allclose(getattr(ours, mine), theirs[key], rtol=RTOL, err_msg=key)
+    for mine, key in (
+        ("epsD_var", "epsD_var"),
+        ("scale_var", "scale_var"),
+        ("covariance", "scale_epsD_covar"),
+    ):
+        np.testing.assert_allclose(getattr(ours, mine), theirs[key], rtol=1e-5, atol=1e-30)
+    if fit.get("fit_scale", True):  # the truth within reach
+        assert abs(ours.epsD - EPSD) < 4 * np.sqrt(ours.epsD_var)
+        assert abs(ours.scale - SCALE) < 4 * np.sqrt(ours.scale_var)
+    fits = _run_terminal(d, fitted, "fit")
+    compare_in_order(fits + d.run(node), answer["datasets"])
+
+
+def compare_in_order(ours: list, theirs: list[dict]):
+    assert len(ours) == len(theirs)
+    for mine, ref in zip(ours, theirs, strict=True):
+        assert mine.polarization == ref["polarization"]
+        for name in ("Qz", "dQ", "v", "dv"):
+            expected = np.array(ref[name], dtype=float)
+            np.testing.assert_allclose(getattr(mine, name), expected, rtol=RTOL, err_msg=name)
+
+
+def test_a_background_field_needs_points_above_qcutoff(liquid_cell):
+    d = Diagram()
+    fitted = d("fit_background_field", (d.load("mli0181.nxs.pbr"), "back"))  # Qcutoff 0.05
+    with pytest.raises(TemplateError, match=r"\(Qcutoff\): too few background points"):
+        _run_terminal(d, fitted, "fitparams")

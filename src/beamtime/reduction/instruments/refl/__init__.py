@@ -22,6 +22,8 @@ TOPICS = (
     "corrections",
     "join",
     "background",
+    "backgroundfield",
+    "smoothing",
     "footprint",
     "polarization",
 )

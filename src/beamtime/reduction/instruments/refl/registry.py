@@ -6,6 +6,7 @@ import numpy as np
 
 from beamtime.reduction.dataflow.calc import DataType, Registry
 from beamtime.reduction.instruments.refl.deadtimedata import DeadTimeFit
+from beamtime.reduction.instruments.refl.fielddata import BackgroundField
 from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.nexus import load_nexus
 from beamtime.reduction.instruments.refl.orso import orso_text
@@ -62,6 +63,7 @@ registry = Registry(
         "footprint": _datatype("footprint", FootprintFit),
         "poldata": _datatype("poldata", PolData),
         "deadtime": _datatype("deadtime", DeadTimeFit),
+        "backgroundfield": _datatype("backgroundfield", BackgroundField),
     },
     describe_file=describe_file,
 )
