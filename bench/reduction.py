@@ -9,13 +9,22 @@ divide by the direct beam, rescale.
 - warm: the request again after changing the rescale factor (only that step recomputes).
 - cached: the same request once more (everything in the cache).
 
-With ``--template polarized``: reductus' stock polarized template (Beamtime's copy of it) on
-the four-cross-section specular scan mli0170 and the direct beam mli0159 (empty background
-loaders): load → normalize → mask → join, estimate the polarization from the direct beam,
-subtract the (absent) background, correct the polarization (4×4). Its warm repeat changes the
-estimate's FR balance, so the estimate and the correction are computed again, as reductus
-computes them again on every request; the anchor for the repeat is the time reductus spends in
-those two steps alone (a lower bound of its repeat: its cache reads are not counted).
+With ``--template polarized``, the issue's speed goal, against reductus' own web server: the
+stock polarized template with footprint (reductus' "polfoot", as its server hands it to its
+client; Beamtime's copy of it) on the four-cross-section specular scan mli0170 and the direct
+beam mli0159, evaluated at its correct_footprint, each side on a freshly started server
+(reductus: bench/reductus_server.py, its Flask server with its default configuration and
+in-memory cache; Beamtime: `beamtime serve` with an empty cache), over HTTP as each client
+asks (reductus: RPC calc_terminal, plottable, msgpack; Beamtime: /api/reduction/calculate).
+- cold: the first evaluation after the server is ready (goal: Beamtime ≤ 0.5 × reductus);
+- repeat: after changing the footprint correction's upper Q, downstream of the polarization
+  correction: reductus computes its uncached polarization steps and all that follows them
+  again, Beamtime the footprint correction only (goal ≤ 0.05 × reductus);
+- same: that request once more.
+reductus imports its whole scientific stack when its server starts; Beamtime's web worker
+imports the reduction's modules at its first reduction: the engine-alone line shows that share.
+reductus' server needs its "server" extra (flask, flask-cors, msgpack, requests) in its
+environment.
 
     .venv/bin/python bench/reduction.py [--reductus /path/to/reductus-env/bin/python] [--runs 5]
         [--template unpolarized|polarized]
@@ -31,10 +40,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package
-from serve import start_serve  # noqa: E402
+from serve import free_port, start_serve  # noqa: E402
 
 from fitting import SETUP, shell  # noqa: E402
 
@@ -45,6 +55,8 @@ POLARIZED = {
     "direct beam": ["ncnr-pbr/mli0159.nxs.pbr"],
 }
 HARNESS = Path(__file__).parent / "reductus_harness.py"
+REDUCTUS_SERVER = Path(__file__).parent / "reductus_server.py"
+POLFOOT = "Polarized with footprint (reductus)"
 SPECULAR, BACKGROUND, DIRECT = (
     ["mli0111.nxs.pbr", "mli0115.nxs.pbr"],
     ["mli01120.nxs.pbr"],
@@ -77,10 +89,11 @@ def template() -> dict:
 
 
 def polarized_template() -> dict:
-    """The stock polarized template with the files of POLARIZED in its loaders."""
+    """Beamtime's copy of reductus' stock polarized-with-footprint template, the files of
+    POLARIZED in its loaders (by title)."""
     from beamtime.reduction.instruments.templates import predefined
 
-    stock = next(t for t in predefined("refl") if t["name"] == "Polarized (reductus)")
+    stock = next(t for t in predefined("refl") if t["name"] == POLFOOT)
     nodes = [
         {
             **n,
@@ -100,7 +113,7 @@ def polarized_template() -> dict:
 
 
 ENGINE_ALONE = """
-import sys, tempfile, time
+import json, sys, tempfile, time
 t0 = time.perf_counter()
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.cache import DiskCache
@@ -109,25 +122,108 @@ from beamtime.reduction.dataflow.template import Template
 from beamtime.reduction.instruments.refl import registry
 t1 = time.perf_counter()
 sources.configure([sources.LocalSource("local", sys.argv[1])])
-t = Template.from_dict(__import__("json").loads(sys.argv[2]))
+t = Template.from_dict(json.loads(sys.argv[2]))
 calculate(t, registry, int(sys.argv[3]), "output", DiskCache(tempfile.mkdtemp()))
-print(t1 - t0, time.perf_counter() - t1)
+t2 = time.perf_counter()
+calculate(t, registry, int(sys.argv[3]), "output", DiskCache(tempfile.mkdtemp()))
+print(t1 - t0, t2 - t1, time.perf_counter() - t2)
 """
 
 
-def reductus(python: str, polarized: bool) -> tuple[float, float, float | None]:
-    """(wall seconds of the fresh process, seconds of the reduction inside it, seconds of the
-    polarization steps in it)."""
-    if polarized:
-        case, files = "correct_polarization", [str(DATA / f) for f in sum(POLARIZED.values(), [])]
-    else:
-        case, files = "divide_intensity", [str(PBR / f) for f in SPECULAR + BACKGROUND + DIRECT]
+def engine_alone(found: dict, node: int) -> tuple[float, float, float]:
+    """Beamtime's engine in a fresh process: (seconds of its imports, of the first reduction
+    with an empty disk cache — scientific modules it imports lazily included —, of the same
+    reduction again with another empty cache, everything imported)."""
+    out = subprocess.run(
+        [sys.executable, "-c", ENGINE_ALONE, str(DATA), json.dumps(found), str(node)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return tuple(float(x) for x in out.split())
+
+
+def reductus(python: str) -> tuple[float, float]:
+    """(wall seconds of the fresh process, seconds of the reduction inside it)."""
+    files = [str(PBR / f) for f in SPECULAR + BACKGROUND + DIRECT]
     t0 = time.perf_counter()
     out = subprocess.run(
-        [python, HARNESS, case, *files], check=True, capture_output=True, text=True
+        [python, HARNESS, "divide_intensity", *files], check=True, capture_output=True, text=True
     ).stdout
-    params = json.loads(out)["params"]
-    return time.perf_counter() - t0, params["seconds"], params.get("polarization_seconds")
+    return time.perf_counter() - t0, json.loads(out)["params"]["seconds"]
+
+
+@contextmanager
+def reductus_server(python: str):
+    """reductus' own web server, a fresh process with its default configuration and its
+    default (in-memory, so empty) cache, on a free port; yields (URL, seconds to ready)."""
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [python, REDUCTUS_SERVER, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/RPC2/"
+    try:
+        while True:
+            if proc.poll() is not None:
+                sys.exit(f"reductus' server exited with {proc.returncode} (its server extra?)")
+            try:
+                with urllib.request.urlopen(url + "list_datasources", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield url, time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def rpc(url: str, method: str, accept="application/msgpack", **args):
+    """Call reductus' RPC as its client does (JSON in, msgpack out); (seconds, answer bytes)."""
+    request = urllib.request.Request(
+        url + method,
+        data=json.dumps(args).encode(),
+        headers={"Content-Type": "application/json", "Accept": accept},
+    )
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as response:
+        body = response.read()
+    return time.perf_counter() - t0, body
+
+
+def reductus_polfoot(url: str) -> tuple[dict, int, str]:
+    """reductus' stock "polfoot" template as its server hands it to its client, versioned as
+    the client does, the files of POLARIZED in its loaders (by intent); with the node and
+    terminal of its correct_footprint."""
+    answer = rpc(url, "get_instrument", "application/json", instrument_id="ncnr.refl")[1]
+    definition = json.loads(answer)
+    modules = {m["id"]: m for m in definition["modules"]}
+    stock = definition["templates"]["polfoot"]
+    files = {"specular": POLARIZED["specular"], "intensity": POLARIZED["direct beam"]}
+    nodes = []
+    for node in stock["modules"]:
+        node = {**node, "version": modules[node["module"]]["version"]}
+        intent = node.get("config", {}).get("intent")
+        if node["module"].startswith("ncnr.refl.super_load") and intent in files:
+            filelist = [
+                {"source": "local", "path": str(DATA / f), "mtime": int((DATA / f).stat().st_mtime)}
+                for f in files[intent]
+            ]
+            node["config"] = {**node["config"], "filelist": filelist}
+        nodes.append(node)
+    target = next(i for i, n in enumerate(nodes) if n["module"] == "ncnr.refl.correct_footprint")
+    terminal = modules["ncnr.refl.correct_footprint"]["outputs"][0]["id"]
+    template = {
+        "name": "polfoot",
+        "description": "reductus' stock polarized template with footprint",
+        "instrument": "ncnr.refl",
+        "version": "1.0",
+        "modules": nodes,
+        "wires": stock["wires"],
+    }
+    return template, target, terminal
 
 
 def calculate(url: str, key: str, body: dict) -> float:
@@ -137,9 +233,10 @@ def calculate(url: str, key: str, body: dict) -> float:
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
     t0 = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
-        values = json.load(response)["values"]
+    with urllib.request.urlopen(request, timeout=300) as response:
+        body = response.read()
     elapsed = time.perf_counter() - t0
+    values = json.loads(body)["values"]
     assert values and "reflectivity" in values[0]["ylabel"], values
     return elapsed
 
@@ -152,53 +249,17 @@ def ratio(a, b) -> str:
     return f"{statistics.median(a) / statistics.median(b):.3f}"
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reductus", default=os.environ.get("BEAMTIME_REDUCTUS_PYTHON", ""))
-    parser.add_argument("--runs", type=int, default=5, help="cold starts of each, and repeats")
-    parser.add_argument("--template", choices=["unpolarized", "polarized"], default="unpolarized")
-    args = parser.parse_args()
-    if not args.reductus:
-        sys.exit("name reductus' python with --reductus or BEAMTIME_REDUCTUS_PYTHON")
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
-    )
-    polarized = args.template == "polarized"
-    if polarized:
-        found = polarized_template()
-        node = [n["title"] for n in found["nodes"]].index("correct polarization")
-        changed = [n["title"] for n in found["nodes"]].index("estimate polarization")
-        control, values = "FRbalance", [45.0, 55.0, 40.0, 60.0, 35.0]
-    else:
-        found = template()
-        node = changed = len(found["nodes"]) - 1
-        control, values = "scale", [2.0, 3.0, 4.0, 5.0, 6.0]
+def unpolarized(args):
+    found = template()
+    node = len(found["nodes"]) - 1
     body = {"template": found, "config": {}, "node": node}
-    walls, steps, polarization = zip(
-        *(reductus(args.reductus, polarized) for _ in range(args.runs)), strict=True
-    )
-    print(
-        f"{args.runs} runs each, medians; {args.template} template of {len(found['nodes'])} nodes"
-    )
+    walls, steps = zip(*(reductus(args.reductus) for _ in range(args.runs)), strict=True)
+    print(f"{args.runs} runs each, medians; template of {len(found['nodes'])} nodes")
     print(f"  reductus 1.0.1, fresh process: {ms(walls)} wall, of which the reduction {ms(steps)}")
-    if polarized:
-        print(f"  reductus' polarization steps alone (what it repeats): {ms(polarization)}")
-    alone = [
-        [
-            float(x)
-            for x in subprocess.run(
-                [sys.executable, "-c", ENGINE_ALONE, str(DATA), json.dumps(found), str(node)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-        ]
-        for _ in range(args.runs)
-    ]
-    engine = [r for _, r in alone]
+    alone = [engine_alone(found, node) for _ in range(args.runs)]
+    engine = [first for _, first, _ in alone]
     print(
-        f"  beamtime engine, fresh process, empty disk cache: {ms(i + r for i, r in alone)} "
+        f"  beamtime engine, fresh process, empty disk cache: {ms(i + r for i, r, _ in alone)} "
         f"wall, of which the reduction {ms(engine)}   ratio {ratio(engine, steps)}"
     )
     cold, warm, cached = [], [], []
@@ -209,29 +270,108 @@ def main():
             try:
                 key = shell(home, SETUP)
                 cold.append(calculate(url, key, body))
-                for value in values[:3]:
-                    config = {str(changed): {control: value + 0.1 * run}}
+                for value in (2.0, 3.0, 4.0):
+                    config = {str(node): {"scale": value + 0.1 * run}}
                     warm.append(calculate(url, key, {**body, "config": config}))
                     cached.append(calculate(url, key, {**body, "config": config}))
             finally:
                 proc.terminate()
                 proc.wait(30)
-    goal = "≤ 0.5" if polarized else "≤ 1"
     print(
         f"  beamtime over HTTP, fresh server, empty cache (cold): {ms(cold)}   "
-        f"ratio to reductus' reduction {ratio(cold, steps)} (goal {goal})"
+        f"ratio to reductus' reduction {ratio(cold, steps)} (goal ≤ 1)"
     )
-    if polarized:
-        print(
-            f"  beamtime warm, {control} of the estimate changed: {ms(warm)}   ratio to "
-            f"reductus' polarization steps {ratio(warm, polarization)} (goal ≤ 0.05)"
-        )
-    else:
-        print(
-            f"  beamtime warm, {control} changed: {ms(warm)}   "
-            f"ratio to cold {ratio(warm, cold)} (goal ≤ 0.2)"
-        )
+    print(
+        f"  beamtime warm, scale changed: {ms(warm)}   "
+        f"ratio to cold {ratio(warm, cold)} (goal ≤ 0.2)"
+    )
     print(f"  beamtime fully cached repeat: {ms(cached)} (goal ≤ 50 ms)")
+
+
+def polarized(args):
+    """Both servers fresh, each run: the first evaluation of correct_footprint, then repeats
+    each after changing the upper Q of the footprint correction (downstream of the
+    polarization correction), then the same request again."""
+    found = polarized_template()
+    titles = [n["title"] for n in found["nodes"]]
+    node = titles.index("correct footprint")
+    body = {"template": found, "config": {}, "node": node}
+    qmax = [0.02, 0.03, 0.04]
+    r_ready, r_cold, r_repeat, r_same = [], [], [], []
+    for run in range(args.runs):
+        with reductus_server(args.reductus) as (url, ready):
+            r_ready.append(ready)
+            polfoot, target, terminal = reductus_polfoot(url)  # untimed: its client's page load
+            args_ = dict(config={}, nodenum=target, terminal_id=terminal, return_type="plottable")
+            r_cold.append(rpc(url, "calc_terminal", template_def=polfoot, **args_)[0])
+            for q in qmax:
+                nodes = list(polfoot["modules"])
+                config = {
+                    **nodes[target].get("config", {}),
+                    "correction_range": [None, q + run / 1000],
+                }
+                nodes[target] = {**nodes[target], "config": config}
+                changed = {**polfoot, "modules": nodes}
+                r_repeat.append(rpc(url, "calc_terminal", template_def=changed, **args_)[0])
+                r_same.append(rpc(url, "calc_terminal", template_def=changed, **args_)[0])
+    b_ready, b_cold, b_repeat, b_same = [], [], [], []
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
+            home = Path(tmp) / "var"
+            proc, url, ready = start_serve(home, REDUCTION_LOCAL_DATA=str(DATA))
+            b_ready.append(ready)
+            try:
+                key = shell(home, SETUP)
+                b_cold.append(calculate(url, key, body))
+                for q in qmax:
+                    config = {str(node): {"Qmax": q + run / 1000}}
+                    b_repeat.append(calculate(url, key, {**body, "config": config}))
+                    b_same.append(calculate(url, key, {**body, "config": config}))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+    alone = [engine_alone(found, node) for _ in range(args.runs)]
+    print(
+        f"servers ready after: reductus {ms(r_ready)}, Beamtime {ms(b_ready)} "
+        "(a fresh home: migrations)"
+    )
+    print(
+        f"{args.runs} fresh servers each, {len(qmax)} repeats each, medians (max); stock "
+        f"polarized template with footprint: reductus {len(polfoot['modules'])} nodes, "
+        f"Beamtime {len(found['nodes'])} (load and normalize apart)"
+    )
+    rows = [
+        ("first evaluation (cold)", r_cold, b_cold, 0.5),
+        ("repeat, footprint Qmax changed", r_repeat, b_repeat, 0.05),
+        ("same request again", r_same, b_same, None),
+    ]
+    print(f"  {'':32} {'reductus server':>22} {'beamtime serve':>22}   ratio   goal")
+    for label, r, b, goal in rows:
+        print(
+            f"  {label:32} {ms(r)} ({max(r) * 1000:6.0f}) {ms(b)} ({max(b) * 1000:6.0f})"
+            f"   {ratio(b, r):>5}   {'≤ ' + str(goal) if goal else ''}"
+        )
+    print(
+        "  beamtime engine alone, fresh process: imports "
+        f"{ms(i for i, _, _ in alone)}, first reduction (lazy imports included) "
+        f"{ms(f for _, f, _ in alone)}, again with an empty cache {ms(a for _, _, a in alone)}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reductus", default=os.environ.get("BEAMTIME_REDUCTUS_PYTHON", ""))
+    parser.add_argument("--runs", type=int, default=5, help="cold starts of each")
+    parser.add_argument("--template", choices=["unpolarized", "polarized"], default="unpolarized")
+    args = parser.parse_args()
+    if not args.reductus:
+        sys.exit("name reductus' python with --reductus or BEAMTIME_REDUCTUS_PYTHON")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
+    )
+    (polarized if args.template == "polarized" else unpolarized)(args)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

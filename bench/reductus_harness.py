@@ -94,7 +94,8 @@ import warnings
 from importlib.metadata import version
 
 try:
-    from reductus.reflred import nexusref, steps
+    import reductus_shim  # noqa: F401  (NICE's 1×1 strings, for reductus)
+    from reductus.reflred import steps
 except ImportError:
     sys.exit("reductus is missing: run this with /work/reductus-env/bin/python")
 import numpy as np
@@ -135,18 +136,6 @@ CASES = (
     "interpolate_background",
     "background_field",
 )
-
-# NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
-# one-element list (and fails on .lower()). Unwrap it, in this process only.
-_str_data = nexusref.str_data
-
-
-def _str_data_unwrapped(group, field, default=""):
-    value = _str_data(group, field, default)
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
-
-
-nexusref.str_data = _str_data_unwrapped
 
 
 def load(files, entries=None, intent="auto", sample_width=None):
