@@ -63,12 +63,13 @@ def _head(name: str, when: datetime):
     instruments = connection.ops.quote_name(Instrument._meta.db_table)
     changes = connection.ops.quote_name(Change._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(when)
+    last = (  # the latest start (end) at or before the instant: one index seek
+        f"(SELECT c.{{0}} FROM {changes} c WHERE c.instrument_id = i.id AND c.{{0}} <= %s "
+        f"ORDER BY c.{{0}} DESC LIMIT 1)"
+    )
     sql = (
         f"SELECT i.id, i.timezone, i.revision, i.revised_at, "
-        f"(SELECT MAX(c.valid_from) FROM {changes} c "
-        f"WHERE c.instrument_id = i.id AND c.valid_from <= %s), "
-        f"(SELECT MAX(c.valid_until) FROM {changes} c "
-        f"WHERE c.instrument_id = i.id AND c.valid_until <= %s) "
+        f"{last.format('valid_from')}, {last.format('valid_until')} "
         f"FROM {instruments} i WHERE i.name = %s"
     )
     with connection.cursor() as cursor:
