@@ -101,6 +101,22 @@ def test_material_names_become_layer_names():
             "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=flag)\n",
             "line 2: back_reflectivity must be True or False",
         ),
+        ("m = Mixture.bymass('Si', 'SiO2', 50)\n", "line 1: Mixture.bymass cannot be represented"),
+        (
+            "m = Mixture.byvolume('Si', 'SiO2@2.2', 50, 'Ni', 10, name='SiOx')\n"
+            "sample = silicon(0, 1) | m(9, 1) | air\n"
+            "m.fraction[0].range(0, 60)\nm.fraction[1].range(0, 20)\n",
+            "line 2: SiOx: only one fraction of a Mixture can be fitted",
+        ),
+        (
+            "m = Mixture.byvolume('Si', 'SiO2@2.2', 50)\nsample = silicon(0, 1) | m(9, 1) | air\n"
+            "m.rho.range(0, 6)\n",
+            "line 3: a Mixture has no rho",
+        ),
+        (
+            "sample = silicon(0, 1) | air\nsample['Ni'].interface.range(0, 5)\n",
+            "no slab named 'Ni'",
+        ),
     ],
 )
 def test_bad_scripts_say_where(text, message):

@@ -91,6 +91,10 @@ class _Material:
     formula: str | None = None  # a Material: refl1d fits its density, it has no rho
     density: _P | None = None  # a Material's density (g/cm³); its SLD is proportional to it
     per_density: tuple[float, float] = (0.0, 0.0)  # rho and irho at density 1
+    # Mixture.byvolume: the volume percent of each part after the base, and the (rho, irho)
+    # of the base and each part; rho and irho are the volume-weighted sums
+    fractions: list[_P] | None = None
+    parts: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -245,6 +249,7 @@ class _Evaluator:
                         "Slab",
                         "Vacuum",
                         "Repeat",
+                        "Mixture",
                     )
                 ):
                     return True
@@ -264,6 +269,8 @@ class _Evaluator:
                 _fail(line, f"{name} is not a material, slab or parameter defined above")
             case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
                 return _material_call(node, kind, line, self.reader.wavelength)
+            case ast.Call(func=ast.Attribute(value=ast.Name(id="Mixture"), attr=by)):
+                return self.mixture(node, by, line)
             case ast.Call(func=ast.Name(id="Repeat")):
                 given = _arguments(node, ("stack", "repeat", "interface", "name"), line)
                 stack = self.value(given.get("stack", ast.Constant(None)), line)
@@ -315,6 +322,12 @@ class _Evaluator:
                 if ends[2] == 0:
                     _fail(line, "a slice step cannot be zero")
                 return stack[slice(*(None if n is None else int(n) for n in ends))]
+            case ast.Subscript(value=owner, slice=ast.Constant(value=str() as name)):
+                stack = self.value(owner, line)  # sample["Ni"]: the first slab of that name
+                found = _slab_named(stack.stack if isinstance(stack, _Repeat) else stack, name)
+                if found is None:
+                    _fail(line, f"the stack has no slab named {name!r}")
+                return found
             case ast.Subscript(value=owner, slice=index):
                 stack = self.value(owner, line)
                 if isinstance(stack, _Repeat):  # refl1d indexes a repeat's stack
@@ -337,6 +350,10 @@ class _Evaluator:
                     return found.interface
                 if isinstance(found, _Material) and found.density and attr == "density":
                     return found.density
+                if isinstance(found, _Material) and found.fractions is not None:
+                    if attr == "fraction":
+                        return found.fractions
+                    _fail(line, f"a Mixture has no {attr} that can be read or fitted here")
                 if isinstance(found, _Material) and found.formula and attr in ("rho", "irho"):
                     _fail(line, f"Material({found.formula!r}) has no {attr}: use SLD(rho=…)")
                 if isinstance(found, _Material) and attr in ("rho", "irho"):
@@ -345,6 +362,33 @@ class _Evaluator:
             case ast.Constant() | ast.UnaryOp():
                 return _number(node, line)
         _fail(line, "this expression cannot be read as part of the sample")
+
+    def mixture(self, call: ast.Call, by: str, line: int) -> _Material:
+        """``Mixture.byvolume(base, part, percent, …, name=…)``: parts given as formulas
+        (``"SiO2@2.2"``) or materials defined above, with fixed SLDs."""
+        if by != "byvolume":
+            _fail(line, f"Mixture.{by} cannot be represented: only Mixture.byvolume")
+        if any(k.arg != "name" for k in call.keywords) or len(call.args) % 2 == 0:
+            _fail(line, "expected Mixture.byvolume(base, material, percent, …, name=…)")
+        components = []
+        for node in [call.args[0], *call.args[1::2]]:
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                part = _formula_material(node.value, node.value, None, line, self.reader.wavelength)
+            else:
+                part = self.value(node, line)
+                if not isinstance(part, _Material) or part.fractions is not None:
+                    _fail(line, "the parts of a Mixture must be materials or formulas")
+            if any(p and (p.bounds or p.equals) for p in (part.rho, part.irho, part.density)):
+                _fail(line, f"{part.name}: the parts of a Mixture cannot be fitted")
+            components.append(part)
+        name = (
+            _text(call.keywords[0].value, line)
+            if call.keywords
+            else "+".join(c.name for c in components[1:])
+        )
+        fractions = [_P(_number(node, line)) for node in call.args[2::2]]
+        parts = [(c.rho.value, c.irho.value) for c in components]
+        return _Material(name, _P(0.0), _P(0.0), fractions=fractions, parts=parts)
 
     def stack(self, node: ast.expr, line: int) -> list[_Slab]:
         found = self.value(node, line)
@@ -624,11 +668,63 @@ def _by_density(material: _Material, refs: dict[str, _P], line: int) -> None:
         )
 
 
+def _slab_named(stack: list, name: str) -> _Slab | None:
+    """The first slab whose material is called ``name``, depth first, as refl1d's lookup."""
+    for item in stack:
+        if isinstance(item, _Repeat):
+            found = _slab_named(item.stack, name)
+            if found is not None:
+                return found
+        elif item.material.name == name:
+            return item
+    return None
+
+
+def _by_fraction(material: _Material, refs: dict[str, _P], line: int) -> None:
+    """A Mixture's SLD as refl1d computes it, the volume-weighted sum of its parts' (the base
+    taking what the others leave of 100 %); a fitted fraction is a fitted rho over the range
+    it spans, irho tied to rho (both are linear in the fraction)."""
+    fractions, parts = material.fractions, material.parts
+    for fraction in fractions:
+        if fraction.equals:
+            _fail(fraction.equals[1], "a Mixture's fraction cannot be constrained")
+    volume = [0.01 * (100 - sum(f.value for f in fractions))] + [0.01 * f.value for f in fractions]
+    if any(v < 0 for v in volume):
+        _fail(line, f"{material.name}: the fractions of the Mixture exceed 100 %")
+    rho, irho = (sum(v * part[i] for v, part in zip(volume, parts, strict=True)) for i in (0, 1))
+    material.rho.value, material.irho.value = rho, irho
+    free = [k for k, f in enumerate(fractions) if f.bounds]
+    if len(free) > 1:
+        _fail(line, f"{material.name}: only one fraction of a Mixture can be fitted")
+    if not free:
+        return
+    fraction, part = fractions[free[0]], parts[free[0] + 1]
+    slope, islope = 0.01 * (part[0] - parts[0][0]), 0.01 * (part[1] - parts[0][1])
+    if not slope:
+        _fail(line, f"{material.name}: its parts have one SLD, so no fraction can be fitted")
+    if sum(f.value for f in fractions) - fraction.value + max(fraction.bounds) > 100:
+        _fail(line, f"{material.name}: the fitted fraction's range exceeds 100 % with the others")
+    material.rho.bounds = tuple(sorted(rho + slope * (b - fraction.value) for b in fraction.bounds))
+    placeholder = f"_p{len(refs)}"
+    refs[placeholder] = material.rho
+    ratio = islope / slope
+    material.irho.equals = (
+        ast.BinOp(
+            ast.Constant(irho - ratio * rho),
+            ast.Add(),
+            ast.BinOp(ast.Name(placeholder), ast.Mult(), ast.Constant(ratio)),
+        ),
+        line,
+    )
+
+
 def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     slabs, line = reader.sample
     for material in {id(s.material): s.material for s in slabs}.values():
         if material.density is not None:
             _by_density(material, refs, line)
+        if material.fractions is not None:
+            _by_fraction(material, refs, line)
     names = _names(slabs)
     back, front = 0, len(slabs) - 1
     where: dict[int, str] = {}  # id(_P) → its Beamtime name (the first place it is used)
