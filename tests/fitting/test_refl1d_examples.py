@@ -24,6 +24,7 @@ SLAB_EXAMPLES = [
     "ex1/nifilm-mixture.py",
     "ill_posed/anticor.py",
     "superlattice/PEMU.py",
+    "xray/model.py",  # X-ray data, SLDs given; its default search ("rltest", no arguments)
 ]
 
 

@@ -125,6 +125,9 @@ class _Reader:
     defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
     steps: int = 0
     back: bool = False  # NeutronProbe(back_reflectivity=True): the beam enters through the back
+    xray: int | None = None  # the line of an X-ray probe or instrument: SLDs must be given
+    # plain values the script sets (search = "rltest", loop counters), for its if statements
+    constants: dict[str, object] = field(default_factory=dict)
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -440,8 +443,10 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         line = getattr(node, "lineno", 1)
-        if name in ("XrayProbe", "PolarizedNeutronProbe", "PolarizedQProbe"):
-            _fail(line, f"{name}: Beamtime fits unpolarized neutron data")
+        if name in ("PolarizedNeutronProbe", "PolarizedQProbe"):
+            _fail(line, f"{name}: Beamtime fits unpolarized data")
+        if name in ("XrayProbe", "XRay") and reader.xray is None:
+            reader.xray = line  # the same slab model, if every SLD is given (checked later)
         if name != "NeutronProbe":
             continue
         for keyword_ in node.keywords:
@@ -501,6 +506,10 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             reader.q_range = (_number(low, line), _number(high, line))
             return
         case ast.Assign(targets=[ast.Name(id=name)], value=value):
+            reader.constants.pop(name, None)
+            constant = _constant(value)
+            if constant is not None:
+                reader.constants[name] = constant
             if any(
                 _experiment(c)
                 or (isinstance(c, ast.Call) and getattr(c.func, "id", "") == "FitProblem")
@@ -538,18 +547,23 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
         case ast.For(target=ast.Name(id=name), iter=items, body=body, orelse=[]) if (
             evaluator.touches(items)
         ):  # for layer in sample[1:-1]: layer.thickness.pmp(50)
-            slabs = evaluator.value(items, line)
-            if not isinstance(slabs, list):
-                _fail(line, "only a loop over the slabs of a stack can be read")
-            for slab in slabs:
-                env[name] = slab
-                reader.defined[name] = line
-                for inner in body:
-                    reader.steps += 1
-                    if reader.steps > MAX_STEPS:
-                        _fail(inner.lineno, f"the loops run more than {MAX_STEPS} statements")
-                    _statement(reader, evaluator, inner)
+            _loop(reader, evaluator, evaluator.value(items, line), name, None, body, line)
             return
+        case ast.For(
+            target=ast.Tuple(elts=[ast.Name(id=index), ast.Name(id=name)]),
+            iter=ast.Call(func=ast.Name(id="enumerate"), args=[items], keywords=[]),
+            body=body,
+            orelse=[],
+        ) if evaluator.touches(items):  # for i, layer in enumerate(sample[:-1]): …
+            _loop(reader, evaluator, evaluator.value(items, line), name, index, body, line)
+            return
+        case ast.If(test=test, body=body, orelse=orelse) if evaluator.touches(statement):
+            # if search == "open": … (a value the script set, without command-line arguments)
+            for inner in body if _condition(test, reader, line) else orelse:
+                _statement(reader, evaluator, inner)
+            return
+        case ast.Raise():
+            _fail(line, "the script stops here with an error")
         case ast.Expr(value=ast.Call(func=ast.Attribute(value=owner, attr=method)) as call) if (
             method in ("range", "pm", "pmp", "equals") and evaluator.touches(owner)
         ):
@@ -579,6 +593,63 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             return
     if evaluator.touches(statement):
         _fail(line, "this statement changes the sample in a way Beamtime cannot represent")
+
+
+def _loop(reader, evaluator, slabs, name: str, index: str | None, body: list, line: int) -> None:
+    """A loop over the slabs of a stack, at most MAX_STEPS statements for all loops."""
+    if not isinstance(slabs, list):
+        _fail(line, "only a loop over the slabs of a stack can be read")
+    for number, slab in enumerate(slabs):
+        reader.env[name] = slab
+        reader.defined[name] = line
+        if index is not None:
+            reader.constants[index] = number
+        for inner in body:
+            reader.steps += 1
+            if reader.steps > MAX_STEPS:
+                _fail(inner.lineno, f"the loops run more than {MAX_STEPS} statements")
+            _statement(reader, evaluator, inner)
+
+
+def _constant(node: ast.expr):
+    """A plain value a script sets: a number or text, or ``X if … sys.argv … else Y`` as it
+    is without command-line arguments (as refl1d runs a script by default): Y. Else None."""
+    match node:
+        case ast.Constant(value=str() | int() | float() as value) if not isinstance(value, bool):
+            return value
+        case ast.IfExp(test=test, orelse=orelse) if any(
+            isinstance(n, ast.Attribute) and n.attr == "argv" for n in ast.walk(test)
+        ):
+            return _constant(orelse)
+    return None
+
+
+def _condition(test: ast.expr, reader: _Reader, line: int) -> bool:
+    """An if statement's test on values the script set: NAME == "text", i > 0 and the like."""
+    operators = {
+        ast.Eq: lambda a, b: a == b,
+        ast.NotEq: lambda a, b: a != b,
+        ast.Lt: lambda a, b: a < b,
+        ast.LtE: lambda a, b: a <= b,
+        ast.Gt: lambda a, b: a > b,
+        ast.GtE: lambda a, b: a >= b,
+    }
+
+    def known(node):
+        if isinstance(node, ast.Name) and node.id in reader.constants:
+            return reader.constants[node.id]
+        value = _constant(node)
+        if value is None:
+            _fail(line, "this condition cannot be decided without running the script")
+        return value
+
+    match test:
+        case ast.Compare(left=left, ops=[op], comparators=[right]) if type(op) in operators:
+            first, second = known(left), known(right)
+            if isinstance(first, str) != isinstance(second, str):
+                return type(op) is ast.NotEq
+            return operators[type(op)](first, second)
+    _fail(line, "this condition cannot be decided without running the script")
 
 
 def model_from_script(text: str) -> LayerModel:
@@ -721,6 +792,12 @@ def _by_fraction(material: _Material, refs: dict[str, _P], line: int) -> None:
 def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     slabs, line = reader.sample
     for material in {id(s.material): s.material for s in slabs}.values():
+        if reader.xray is not None and (material.formula or material.fractions is not None):
+            _fail(
+                reader.xray,
+                f"an X-ray probe: Beamtime computes {material.name}'s SLD for neutrons; "
+                "give X-ray SLDs with SLD(rho=…, irho=…)",
+            )
         if material.density is not None:
             _by_density(material, refs, line)
         if material.fractions is not None:
