@@ -54,7 +54,10 @@ elif name == "parse":
     text = "\n".join(f"{x:.6e} {np.exp(-x * 40):.6e} {np.exp(-x * 40) * 0.05:.6e} {0.025 * x:.6e}"
                      for x in q).encode()
     work = lambda: parse_data(text)
-elif name == "form":
+elif name == "form":  # the fit page's forms are Django forms: settings needed
+    import django
+    django.conf.settings.configure(USE_I18N=False)
+    django.setup()
     post = {"layer-TOTAL_FORMS": str(args["layer_count"]), "layer-INITIAL_FORMS": "0"}
     def work():
         try:

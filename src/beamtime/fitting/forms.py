@@ -179,17 +179,9 @@ class ModelEditor:
     def model(self, add_layer: bool = False) -> LayerModel:
         """The model the form describes (with a new layer at the back if asked); FormError
         naming the first problem, each problem also set on its input."""
+        self._check_layer_count()
         if not self.layers.is_valid() and self.layers.non_form_errors():
-            posted, error = self.layers, self.layers.non_form_errors().as_data()[0]
-            self.layers = LayerFormSet(prefix="layer")  # the page shows no rows rather than 100
-            if error.code == "missing_management_form":
-                raw = posted.data.get("layer-TOTAL_FORMS", "")
-                raise FormError(
-                    "layer-TOTAL_FORMS",
-                    f"layer count: {raw[:20]!r} is not a whole number (reload the page)",
-                )
-            count = posted.management_form.cleaned_data["TOTAL_FORMS"]
-            raise FormError("layers", f"{count} layers: a model has at most {MAX_LAYERS}")
+            self._refuse_layers(self.layers.non_form_errors().as_data()[0].code)
         for where, form in self._rows():
             for name, errors in form.errors.items():
                 raw = form.data.get(form.add_prefix(name), "")
@@ -218,6 +210,27 @@ class ModelEditor:
         except ModelError as exc:
             self._model_error(exc, data, kept)
             raise FormError(self.field, self.messages[0]) from None
+
+    def _check_layer_count(self) -> None:
+        """The layer count first, before any row is built: no form can ask for more work than
+        the largest model (the formset's validate_max and absolute_max hold it as well)."""
+        management = self.layers.management_form
+        if not management.is_valid():
+            self._refuse_layers("missing_management_form")
+        if management.cleaned_data["TOTAL_FORMS"] > MAX_LAYERS:
+            self._refuse_layers("too_many_forms")
+
+    def _refuse_layers(self, code: str) -> None:
+        posted = self.layers
+        self.layers = LayerFormSet(prefix="layer")  # the page shows no rows rather than 100
+        if code == "missing_management_form":
+            raw = posted.data.get("layer-TOTAL_FORMS", "")
+            raise FormError(
+                "layer-TOTAL_FORMS",
+                f"layer count: {raw[:20]!r} is not a whole number (reload the page)",
+            )
+        count = posted.management_form.cleaned_data["TOTAL_FORMS"]
+        raise FormError("layers", f"{count} layers: a model has at most {MAX_LAYERS}")
 
     def _rows(self):
         """Each form with a function naming one of its inputs in words."""

@@ -102,11 +102,9 @@ function evaluateInPlace() {
       return;
     }
     error.hidden = true;
-    const plotData = document.getElementById("plot-data");
-    const plot = JSON.parse(plotData.textContent);
-    plot.curve = answer.curve;
-    plotData.textContent = JSON.stringify(plot);
-    drawRefl(document.getElementById("refl-plot"), plot);
+    const refl = document.getElementById("refl-plot");
+    const plot = { data: refl.plot.data, curve: answer.curve }; // the data as drawn, not re-read
+    drawRefl(refl, plot);
     drawSld(document.getElementById("sld-plot"), plot);
     chisq.textContent = "χ² = " + answer.chisq.toFixed(4);
     form.dispatchEvent(new Event("evaluated"));
