@@ -84,10 +84,17 @@ def with_current_files(template: Template, config: dict, registry: Registry, use
 
 
 def run(
-    user, template: Template, config: dict, node: int, terminal: str
+    user,
+    template: Template,
+    config: dict,
+    node: int,
+    terminal: str,
+    compute: bool = True,
+    progress=None,
 ) -> tuple[list, DataType, dict]:
     """The values at ``node``'s output ``terminal``, their data type, and the config they were
-    computed with: every file at the version (mtime) read, for the export's provenance."""
+    computed with: every file at the version (mtime) read, for the export's provenance. With
+    ``compute`` False, calc.NotCached unless they are in the cache (``calc.calculate``)."""
     registry = registry_for(template)
     template.check(registry.modules)
     if not (isinstance(node, int) and 0 <= node < len(template.nodes)):
@@ -97,7 +104,7 @@ def run(
     if output is None:
         raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
     config = with_current_files(template, config, registry, user)
-    values = calculate(template, registry, node, terminal, step_cache(), config)
+    values = calculate(template, registry, node, terminal, step_cache(), config, compute, progress)
     return values, registry.datatypes[output.datatype], config
 
 
