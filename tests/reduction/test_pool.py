@@ -6,6 +6,7 @@ result then comes from the shared cache; past the time or memory limit the job f
 message that says which limit."""
 
 import json
+import re
 import shutil
 import time
 
@@ -13,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from beamtime.reduction import service, sources
+from beamtime.reduction import jobs, service, sources
 from tests.conftest import reduction_data
 from tests.reduction.conftest import PBR, fileinfo, refl_template
 
@@ -70,6 +71,7 @@ def pool(settings, celery_worker, transactional_db):
     service.step_cache.cache_clear()
     saved = dict(sources.SOURCES)
     sources.configure([sources.LocalSource("local", reduction_data()), sources.DaqSource()])
+    service.instruments()  # loaded, as in a web process that has answered a reduction before
     yield
     sources.configure(list(saved.values()))
     service.step_cache.cache_clear()
@@ -106,11 +108,12 @@ def test_a_heavy_calculation_runs_on_the_pool_and_the_cache_answers_again(
     as_user(client, alice)
     started = time.monotonic()
     answer = calculate(client, body)
-    # The web thread is free again after its short wait (REDUCTION_WAIT, 1 s).
-    assert time.monotonic() - started < 3.0
+    # The web thread is free again after its short wait (REDUCTION_WAIT, 1 s), long before
+    # the calculation ends (about 10 s on an idle machine).
     assert answer.status_code == 202, answer.content
     job = answer.json()
     assert job["state"] in ("queued", "running")
+    assert time.monotonic() - started < 5.0
 
     ended, seen = follow(client, job)
     assert ended["state"] == "done", ended
@@ -125,10 +128,10 @@ def test_a_heavy_calculation_runs_on_the_pool_and_the_cache_answers_again(
     values = first.json()["values"]
     assert len(values) == 2  # the two cross-sections
     as_user(client, bob)
-    started = time.monotonic()
+    queued = set(jobs.redis_client().scan_iter(jobs.PREFIX + "*"))
     again = calculate(client, body)
     assert again.status_code == 200 and again.json()["values"] == values
-    assert time.monotonic() - started < 3.0
+    assert set(jobs.redis_client().scan_iter(jobs.PREFIX + "*")) == queued  # no job this time
 
     # The numbers: the web process computing the same steps itself gives the same.
     from beamtime.reduction.dataflow.calc import MemoryCache
@@ -173,3 +176,36 @@ def test_a_calculation_past_the_memory_limit_ends_with_a_clear_message(
         assert answer.status_code == 422, answer.content
         message = answer.json()["error"]
     assert "needs more than 16 MiB of memory, the reduction limit" in message
+
+
+def test_the_editor_shows_the_steps_of_a_long_calculation_then_plots(pool, live_server, page):
+    from playwright.sync_api import expect
+
+    from tests.browser.test_smoke import log_in, shoot
+    from tests.factory import make_user
+
+    make_user("ada")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    log_in(page, live_server, "/reduction/")
+    steps = template(blow_up("editor.nxs.pbr"))
+    for index, step in enumerate(steps["nodes"]):
+        step.update(x=20 + 200 * index, y=30)
+    stored = json.dumps(steps)
+    page.evaluate(
+        "t => { localStorage.setItem('beamtime.reduction.instrument', '\"refl\"');"
+        " localStorage.setItem('beamtime.reduction.template.refl', t); }",
+        stored,
+    )
+    page.reload()
+    join = "#diagram [data-node='2'] [data-kind=output][data-terminal=output] .port"
+    page.locator(join).click()
+    busy = page.locator("#busy")
+    expect(busy).to_contain_text(
+        re.compile(r"calculating step \d of 3 \(\w+\)… \d+ s"), timeout=60_000
+    )
+    shoot(page, "reduction-pool-progress")
+    expect(page.locator("#plot .legend .traces")).to_have_count(2, timeout=180_000)
+    expect(busy).to_be_hidden()
+    shoot(page, "reduction-pool-plotted")
+    assert errors == []
