@@ -209,3 +209,21 @@ def test_the_editor_shows_the_steps_of_a_long_calculation_then_plots(pool, live_
     expect(busy).to_be_hidden()
     shoot(page, "reduction-pool-plotted")
     assert errors == []
+
+
+def test_the_file_browser_reads_large_files_on_the_pool(pool, client, alice):
+    as_user(client, alice)
+    files = [fileinfo(blow_up("described.nxs.pbr")), fileinfo("../outside.nxs")]
+    body = json.dumps({"instrument": "refl", "files": files})
+    ask = lambda: client.post(  # noqa: E731
+        "/api/reduction/files/describe", body, content_type="application/json"
+    )
+    answer = ask()
+    if answer.status_code == 202:  # not read within the request's short wait
+        ended, _ = follow(client, answer.json())
+        assert ended["state"] == "done", ended
+        answer = ask()
+    assert answer.status_code == 200, answer.content
+    large, refused = answer.json()
+    assert [e["points"] for e in large["entries"]] == [POINTS, POINTS]
+    assert "error" in refused  # a path outside the source, refused in the web process

@@ -55,6 +55,22 @@ class Pending(Exception):
         self.response = response
 
 
+def from_pool(request, missing: NotCached, body: dict, again):
+    """Queue the job computing what the cache lacks (``body``: the request, see jobs.run) and
+    wait a moment for it: ``again()`` (answered from the cache) if it is done by then, else
+    Pending with the 202 answer, or with the refusal the job ended with."""
+    job = jobs.submit(request.user, body, missing.key)
+    job = jobs.wait(request.user, job, settings.REDUCTION_WAIT)
+    if job["state"] == "failed":
+        raise Pending(refused(request, job["error"], 422))
+    if job["state"] == "done":
+        try:
+            return again()
+        except NotCached:  # evicted at once: the page asks again, which queues it again
+            pass
+    raise Pending(JsonResponse(jobs.public(job), status=202))
+
+
 def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     """The values at the payload's node and terminal, their data type and their provenance;
     TemplateError for a template that cannot run, Pending while the pool computes them."""
@@ -63,16 +79,10 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     try:
         values, datatype, used = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
     except NotCached as missing:
-        job = jobs.submit(request.user, payload.dict(), missing.key)
-        job = jobs.wait(request.user, job, settings.REDUCTION_WAIT)
-        if job["state"] == "failed":
-            raise Pending(refused(request, job["error"], 422)) from None
-        if job["state"] != "done":
-            raise Pending(JsonResponse(jobs.public(job), status=202)) from None
-        try:
-            values, datatype, used = service.run(*args, compute=False)  # from the cache now
-        except NotCached:  # evicted at once: the page asks again, which queues it again
-            raise Pending(JsonResponse(jobs.public(job), status=202)) from None
+        body = {"calculate": payload.dict()}
+        values, datatype, used = from_pool(
+            request, missing, body, lambda: service.run(*args, compute=False)
+        )
     # The files as read (their mtimes now), not as the client last saw them.
     header = export.provenance(payload.template, used, payload.node, payload.terminal)
     return values, datatype, header
@@ -126,10 +136,19 @@ class FilesIn(Schema):
 
 @router.post("/files/describe", summary="What raw files hold: intent, sample, cross-sections")
 def describe_files(request, payload: FilesIn):
+    args = (request.user, payload.instrument, payload.files[:500])
     try:
-        return service.file_summaries(request.user, payload.instrument, payload.files[:500])
+        try:
+            return service.file_summaries(*args, compute=not settings.REDUCTION_IN_WORKERS)
+        except NotCached as missing:
+            body = {"describe": payload.dict()}
+            return from_pool(
+                request, missing, body, lambda: service.file_summaries(*args, compute=False)
+            )
     except TemplateError as exc:
         return refused(request, {"error": str(exc), "field": "instrument"}, 422)
+    except Pending as pending:
+        return pending.response
 
 
 @router.post("/cached", summary="Which nodes of a template are in the cache")

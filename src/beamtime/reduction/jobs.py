@@ -73,8 +73,8 @@ def get(user, job_id: str) -> dict | None:
 
 
 def submit(user, request: dict, key: str) -> dict:
-    """The job computing the result with cache key ``key`` (``request``: the calculate body),
-    queued now unless one is under way."""
+    """The job computing the result with cache key ``key``, queued now unless one is under
+    way; ``request`` is ``{"calculate": BODY}`` or ``{"describe": BODY}`` (see reduction.api)."""
     from beamtime.reduction.tasks import calculate
 
     client = redis_client()
@@ -157,15 +157,23 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
     error = None
     try:
         user = get_user_model().objects.get(pk=user_pk)
+        service.instruments()  # imported before the limit: only the calculation counts
         with memory_limit(job["memory_mb"]):
-            service.run(
-                user,
-                Template.from_dict(request["template"]),
-                request.get("config") or {},
-                request["node"],
-                request.get("terminal", "output"),
-                progress=progress,
-            )
+            if "describe" in request:
+                asked = request["describe"]
+                service.file_summaries(
+                    user, asked["instrument"], asked["files"][:500], True, progress
+                )
+            else:
+                asked = request["calculate"]
+                service.run(
+                    user,
+                    Template.from_dict(asked["template"]),
+                    asked.get("config") or {},
+                    asked["node"],
+                    asked.get("terminal", "output"),
+                    progress=progress,
+                )
     except TemplateError as exc:
         error = {"error": str(exc), "node": exc.node}
         if exc.terminal:

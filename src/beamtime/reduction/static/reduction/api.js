@@ -85,8 +85,8 @@ export function files(source, path) {
 }
 
 /** What each file holds as the instrument reads it: {intent, sample, start, entries} or {error}. */
-export function describeFiles(instrument, files) {
-  return post("files/describe", { instrument, files }).then(json);
+export function describeFiles(instrument, files, onProgress) {
+  return computed("files/describe", { instrument, files }, onProgress).then(json);
 }
 
 /** The indices of the nodes whose results the server has cached. */
