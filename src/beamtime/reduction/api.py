@@ -79,7 +79,7 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     try:
         values, datatype, used = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
     except NotCached as missing:
-        body = {"calculate": payload.dict()}
+        body = {"calculate": payload.model_dump()}
         values, datatype, used = from_pool(
             request, missing, body, lambda: service.run(*args, compute=False)
         )
@@ -141,7 +141,7 @@ def describe_files(request, payload: FilesIn):
         try:
             return service.file_summaries(*args, compute=not settings.REDUCTION_IN_WORKERS)
         except NotCached as missing:
-            body = {"describe": payload.dict()}
+            body = {"describe": payload.model_dump()}
             return from_pool(
                 request, missing, body, lambda: service.file_summaries(*args, compute=False)
             )
