@@ -109,9 +109,10 @@ def _onto(data, back, align: str):
     others = {
         name: np.interp(x, xp[order], getattr(back, name)[order])
         for name in ARRAYS
-        if name not in ("v", "dv", "Ti", "Td", "dT", "Qz_target")
+        if name not in ("v", "dv", "Ti", "Td", "dT", "Qz_target", "Ti_target", "Td_target")
     }
-    return replace(back, **others, v=v, dv=dv, Ti=x, Td=2 * x, dT=data.dT, Qz_target=data.Qz_target)
+    at = {"Ti": x, "Td": 2 * x, "Ti_target": x, "Td_target": 2 * x}
+    return replace(back, **others, **at, v=v, dv=dv, dT=data.dT, Qz_target=data.Qz_target)
 
 
 def _ordinate(back, align: str) -> np.ndarray:
