@@ -65,7 +65,8 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         changes v, dv, slit1 and slit2 only (dT, angles keep their length)
   interpolate_background  normalize(monitor) -> join per intent -> interpolate_background(
                         spec, back, None, --align) for each background (+ then -) of the
-                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp)
+                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp;
+                        after a *_target align the harness reads Q with basis actual)
   background_field      normalize(monitor) -> fit_background_field(the first --backs files;
                         --fit-scale/--no-fit-scale, --bf-scale, --epsd0, --qcutoff) ->
                         subtract_background_field(the other files, --bf-epsd overriding);
@@ -260,6 +261,8 @@ def run(case, files, a):
                     back.detector = copy.copy(back.detector)
                     back.detector.wavelength = s.detector.wavelength
                     back.detector.wavelength_resolution = s.detector.wavelength_resolution
+                    if a.align.endswith("_target"):  # reductus' Qz and Qx refuse this
+                        back.Qz_basis = "actual"  # basis; its angles are now specular
                     out.append(back)
         return out, params | {"interpolate_background": dict(align=a.align)}
     if case == "background_field":

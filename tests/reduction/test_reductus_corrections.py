@@ -295,7 +295,9 @@ def test_smoothing_real_slit_scans(both_folders):
     np.testing.assert_allclose(mean.dv, [np.sqrt(np.sum(raw.dv**2)) / len(raw)], rtol=1e-12)
 
 
-@pytest.mark.parametrize("align", ["auto", "sample", "detector"])
+@pytest.mark.parametrize(
+    "align", ["auto", "sample", "detector", "sample_target", "detector_target"]
+)
 def test_interpolated_backgrounds_agree(pbr_source, align):
     for spec in ("mli0115.nxs.pbr", "mli0111.nxs.pbr"):
         d = Diagram()
@@ -310,9 +312,12 @@ def test_interpolated_backgrounds_agree(pbr_source, align):
         compare(ours, theirs["datasets"])
         (specular,) = [x for x in d.run(node) if x.polarization == "--"]
         (minus,) = [x for x in ours if x.polarization == "--"]
-        np.testing.assert_array_equal(
-            minus.Ti, specular.Ti if align != "detector" else specular.Td / 2
-        )
+        angle = {
+            "detector": specular.Td / 2,
+            "sample_target": specular.Ti_target,
+            "detector_target": specular.Td_target / 2,
+        }.get(align, specular.Ti)
+        np.testing.assert_array_equal(minus.Ti, angle)
 
 
 EPSD, SCALE = 0.002, 1.3  # the simulated reservoir
