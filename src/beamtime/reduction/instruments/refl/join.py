@@ -20,8 +20,8 @@ GROUP_KEYS = {
 ORDER_KEYS = {
     "file": lambda d: d.name,
     "time": lambda d: d.start,
-    "theta": lambda d: (d.Ti[0], d.Td[0]),
-    "slit": lambda d: (d.slit1[0], d.slit2[0]),
+    "theta": lambda d: (d.Ti[:1].tolist(), d.Td[:1].tolist()),  # an empty data set first
+    "slit": lambda d: (d.slit1[:1].tolist(), d.slit2[:1].tolist()),
 }
 
 
@@ -33,19 +33,19 @@ def join(
     Merge the points measured at the same angles, within and across the data sets of a
     group (one per polarization, by default). Points are grouped greedily one dimension at
     a time — detector angle, sample angle and wavelength within ``Q_tolerance`` times the
-    angular resolution :math:`\\\\Delta\\\\theta` (wavelength spread for the wavelength), then
-    :math:`\\\\Delta\\\\theta` and the wavelength spread within ``dQ_tolerance`` times
+    angular resolution :math:`\\Delta\\theta` (wavelength spread for the wavelength), then
+    :math:`\\Delta\\theta` and the wavelength spread within ``dQ_tolerance`` times
     themselves: a run of sorted values stays together while each lies within its own
     tolerance of the run's first and below every earlier one's upper bound. A group of
-    counts adds up (:math:`\\\\sigma^2 = \\\\sum\\\\sigma_i^2`); rates take the Poisson
+    counts adds up (:math:`\\sigma^2 = \\sum\\sigma_i^2`); rates take the Poisson
     average, the counts :math:`N_i` and monitors :math:`M_i` behind each rate recovered from
-    it (:math:`M_i = y_i(y_i + 1)/\\\\sigma_i^2` per monitor, :math:`y_i/\\\\sigma_i^2` per
-    second, :math:`1/\\\\sigma_i` where :math:`y_i = 0`), :math:`\\\\bar y = \\\\sum N_i/\\\\sum
-    M_i`, :math:`\\\\sigma_{\\\\bar y} = \\\\bar y\\\\sqrt{1/\\\\sum N_i + 1/\\\\sum M_i}`
-    (:math:`\\\\sqrt{\\\\bar y/\\\\sum M_i}` per second). Monitors and times add up; angles,
+    it (:math:`M_i = y_i(y_i + 1)/\\sigma_i^2` per monitor, :math:`y_i/\\sigma_i^2` per
+    second, :math:`1/\\sigma_i` where :math:`y_i = 0`), :math:`\\bar y = \\sum N_i/\\sum
+    M_i`, :math:`\\sigma_{\\bar y} = \\bar y\\sqrt{1/\\sum N_i + 1/\\sum M_i}`
+    (:math:`\\sqrt{\\bar y/\\sum M_i}` per second). Monitors and times add up; angles,
     slits and resolution are averaged weighted by monitor (time; counts). The first data
     set in ``order`` gives the name; the points come out in Qz order (rocking curves in
-    Qx, slit scans in :math:`\\\\Delta\\\\theta`). With both tolerances 0 only points whose
+    Qx, slit scans in :math:`\\Delta\\theta`). With both tolerances 0 only points whose
     target angles and target slits are the same merge.
 
     **Inputs**
