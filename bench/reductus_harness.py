@@ -16,9 +16,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   load                  raw counts v, dv (zero counts: dv = 1), monitor, angles, wavelength
   normalize_monitor     normalize(base='monitor')
   normalize_time        normalize(base='time')
-  join                  normalize(monitor) -> join each intent group (as reductus' templates
-                        do; it requires normalizing first: in 1.0.1 joining unnormalized
-                        data fails once any two points merge)
+  join                  normalize(monitor, or --base) -> join each intent group (as reductus'
+                        templates do) with --q-tolerance, --dq-tolerance, --order,
+                        --group-by, --join-tolerance
   rescale               normalize(monitor) -> rescale(--scale, --dscale)
   mask                  normalize(monitor) -> mask_points(--mask)
   footprint             normalize(monitor) -> abinitio_footprint(--width, --offset)
@@ -65,7 +65,8 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         changes v, dv, slit1 and slit2 only (dT, angles keep their length)
   interpolate_background  normalize(monitor) -> join per intent -> interpolate_background(
                         spec, back, None, --align) for each background (+ then -) of the
-                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp)
+                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp;
+                        after a *_target align the harness reads Q with basis actual)
   background_field      normalize(monitor) -> fit_background_field(the first --backs files;
                         --fit-scale/--no-fit-scale, --bf-scale, --epsd0, --qcutoff) ->
                         subtract_background_field(the other files, --bf-epsd overriding);
@@ -226,7 +227,7 @@ def run(case, files, a):
     if case == "monitor_dead_time":
         data = [steps.monitor_dead_time(d, None, **dead_time) for d in data]
         params["monitor_dead_time"] = dead_time
-    base = case.removeprefix("normalize_") if case.startswith("normalize_") else "monitor"
+    base = case.removeprefix("normalize_") if case.startswith("normalize_") else a.base
     params["normalize"] = base
     data = normalize(data, base)
     if case.startswith("normalize_") or case.endswith(("_dead_time", "_saturation")):
@@ -249,6 +250,8 @@ def run(case, files, a):
                     back.detector = copy.copy(back.detector)
                     back.detector.wavelength = s.detector.wavelength
                     back.detector.wavelength_resolution = s.detector.wavelength_resolution
+                    if a.align.endswith("_target"):  # reductus' Qz and Qx refuse this
+                        back.Qz_basis = "actual"  # basis; its angles are now specular
                     out.append(back)
         return out, params | {"interpolate_background": dict(align=a.align)}
     if case == "background_field":
@@ -273,8 +276,15 @@ def run(case, files, a):
             "sample_broadening": a.broadening
         }
     if case == "join":
-        joined = [j for group in steps.group_by_intent(data) for j in steps.join(group)]
-        return joined, params | {"join": "per intent group, Q_tolerance=0.5, dQ_tolerance=0.002"}
+        join = dict(
+            Q_tolerance=a.q_tolerance,
+            dQ_tolerance=a.dq_tolerance,
+            order=a.order,
+            group_by=a.group_by,
+            tolerance=a.join_tolerance,
+        )
+        joined = [j for group in steps.group_by_intent(data) for j in steps.join(group, **join)]
+        return joined, params | {"join": {"per intent group": join}}
     if case == "rescale":
         return [steps.rescale(d, a.scale, a.dscale) for d in data], params | {
             "rescale": dict(scale=a.scale, dscale=a.dscale)
@@ -439,6 +449,12 @@ def main():
     p.add_argument("--epsd0", type=float, default=0.01, help="fit_background_field epsD0")
     p.add_argument("--qcutoff", type=float, default=0.05, help="fit_background_field Qcutoff")
     p.add_argument("--bf-epsd", type=float, default=None, help="subtract_background_field")
+    p.add_argument("--base", default="monitor", help="normalize's base (join)")
+    p.add_argument("--q-tolerance", type=float, default=0.5, help="join's Q_tolerance")
+    p.add_argument("--dq-tolerance", type=float, default=0.002, help="join's dQ_tolerance")
+    p.add_argument("--order", default="file", help="join's order")
+    p.add_argument("--group-by", default="polarization", help="join's group_by")
+    p.add_argument("--join-tolerance", type=float, default=None, help="join's tolerance")
     p.add_argument("--distance3", type=float, default=None, help="sample to slit 3, mm")
     p.add_argument("--distance4", type=float, default=None, help="sample to slit 4, mm")
     a = p.parse_args()

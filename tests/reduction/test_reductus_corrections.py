@@ -295,7 +295,9 @@ def test_smoothing_real_slit_scans(both_folders):
     np.testing.assert_allclose(mean.dv, [np.sqrt(np.sum(raw.dv**2)) / len(raw)], rtol=1e-12)
 
 
-@pytest.mark.parametrize("align", ["auto", "sample", "detector"])
+@pytest.mark.parametrize(
+    "align", ["auto", "sample", "detector", "sample_target", "detector_target"]
+)
 def test_interpolated_backgrounds_agree(pbr_source, align):
     for spec in ("mli0115.nxs.pbr", "mli0111.nxs.pbr"):
         d = Diagram()
@@ -310,9 +312,12 @@ def test_interpolated_backgrounds_agree(pbr_source, align):
         compare(ours, theirs["datasets"])
         (specular,) = [x for x in d.run(node) if x.polarization == "--"]
         (minus,) = [x for x in ours if x.polarization == "--"]
-        np.testing.assert_array_equal(
-            minus.Ti, specular.Ti if align != "detector" else specular.Td / 2
-        )
+        angle = {
+            "detector": specular.Td / 2,
+            "sample_target": specular.Ti_target,
+            "detector_target": specular.Td_target / 2,
+        }.get(align, specular.Ti)
+        np.testing.assert_array_equal(minus.Ti, angle)
 
 
 EPSD, SCALE = 0.002, 1.3  # the simulated reservoir
@@ -406,3 +411,93 @@ def test_a_background_field_needs_points_above_qcutoff(liquid_cell):
     fitted = d("fit_background_field", (d.load("mli0181.nxs.pbr"), "back"))  # Qcutoff 0.05
     with pytest.raises(TemplateError, match=r"\(Qcutoff\): too few background points"):
         _run_terminal(d, fitted, "fitparams")
+
+
+# Sets of one intent each (the harness joins each intent group): overlapping specular
+# scans; rocking curves of the same angles (four files, some cross-sections twice); slit
+# scans at one setting of slits 1 and 2 (every point merges under the default tolerances).
+SPECULAR = ["ncnr-pbr/mli0111.nxs.pbr", "ncnr-pbr/mli0115.nxs.pbr", "ncnr-pbr/mli0164.nxs.pbr"]
+ROCKS = [
+    "ncnr-pbr/mli0181.nxs.pbr",
+    "reductus-pbr/mli0186.nxs.pbr",
+    "reductus-pbr/mli0191.nxs.pbr",
+    "reductus-pbr/mli0196.nxs.pbr",
+]
+SLITS = [
+    "reductus-pbr/fp_slitAperture4.softPosition7377.nxs.pbr",
+    "reductus-pbr/fp_slitAperture4.softPosition7378.nxs.pbr",
+    "reductus-pbr/fp_slitAperture3.softPosition7379.nxs.pbr",
+]
+JOINS = [
+    (SPECULAR, {}),
+    (SPECULAR, {"Q_tolerance": 2.0}),
+    (SPECULAR, {"Q_tolerance": 0.05, "dQ_tolerance": 0.5}),
+    (SPECULAR, {"tolerance": 0.0}),  # by target angles and slits
+    (SPECULAR, {"order": "theta", "base": "time"}),
+    (SPECULAR, {"order": "none", "group_by": "filenumber"}),
+    (ROCKS, {}),
+    (ROCKS, {"group_by": "entry", "order": "theta"}),
+    (ROCKS, {"group_by": "sample.name", "Q_tolerance": 1.0}),
+    (ROCKS, {"group_by": "intent", "tolerance": 0.0}),
+    (SLITS, {}),
+    (SLITS, {"base": "time", "dQ_tolerance": 0.0}),
+]
+OPTION = {
+    "Q_tolerance": "--q-tolerance",
+    "dQ_tolerance": "--dq-tolerance",
+    "tolerance": "--join-tolerance",
+    "order": "--order",
+    "group_by": "--group-by",
+    "base": "--base",
+}
+
+
+@pytest.mark.parametrize(("files", "join"), JOINS)
+def test_join_agrees_with_every_tolerance_order_and_grouping(both_folders, files, join):
+    options = [f"{OPTION[k]}={v}" for k, v in join.items()]
+    theirs = reductus_run("join", [str(PBR.parent / f) for f in files], *options)["datasets"]
+    join = dict(join)
+    d = Diagram()
+    node = d("join", (d.load(*files, base=join.pop("base", "monitor")), "data"), **join)
+    ours = d.run(node)
+    assert [x.name.split(":")[0].removesuffix(".nxs.pbr") for x in ours] == [
+        ref["name"] for ref in theirs
+    ]
+    assert [x.name.rsplit(":", 1)[1] for x in ours] == [ref["entry"] for ref in theirs]
+    compare_in_order(ours, theirs)
+    loaded = sum(len(x) for x in d.run(d.load(*files)))
+    assert sum(len(x) for x in ours) < loaded  # points did merge
+
+
+@pytest.mark.parametrize(
+    ("order", "failure"),
+    [
+        ("time", "'NoneType' object is not subscriptable"),  # no monitor start time in NICE
+        ("slit", "operands could not be broadcast"),  # compares whole slit arrays
+    ],
+)
+def test_join_in_time_and_slit_order(both_folders, order, failure):
+    """reductus 1.0.1 fails on both orders with these files; ours puts first the file
+    started first, or with the narrowest first slits, and the numbers stay the same."""
+    d = Diagram()
+    ours = d.run(d("join", (d.load(*SPECULAR), "data"), order=order))
+    by_file = d.run(d("join", (d.load(*SPECULAR), "data")))
+    if order == "time":
+        starts = {f: h5py.File(PBR.parent / f)["DOWN_DOWN/start_time"][0] for f in SPECULAR}
+        first = min(starts, key=starts.get)
+    else:
+        slits = {f: x.slit1[0] + x.slit2[0] for f in SPECULAR for x in d.run(d.load(f))[:1]}
+        first = min(slits, key=slits.get)
+    (minus,) = [x for x in ours if x.polarization == "--"]  # all three files
+    assert minus.name.startswith(first.split("/")[1])
+    for mine, plain in zip(ours, by_file, strict=True):
+        np.testing.assert_allclose(mine.v, plain.v, rtol=1e-12)  # the order names, no more
+    with pytest.raises(AssertionError, match=failure):
+        reductus_run("join", [str(PBR.parent / f) for f in SPECULAR], f"--order={order}")
+
+
+def test_join_tolerances_cannot_be_negative(pbr_source):
+    d = Diagram()
+    node = d("join", (d.load("mli0111.nxs.pbr"), "data"), dQ_tolerance=-1.0)
+    with pytest.raises(TemplateError, match=r"\(dQ_tolerance\): cannot be negative"):
+        d.run(node)

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.numerics import difference, interpolate
 from beamtime.reduction.instruments.refl.refldata import ARRAYS, matching
 from beamtime.reduction.instruments.refl.registry import module
@@ -67,11 +68,11 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
     range), at the specular points' angle, and then stands at the specular condition:
     :math:`T_i` that angle, :math:`T_d = 2T_i`, the specular data's angular resolution
     (its other columns interpolated alike). The angle compared (*align*): *sample*,
-    :math:`T_i` of both; *detector*, :math:`T_d/2` of both; *auto* the angle the data's
+    :math:`T_i` of both; *detector*, :math:`T_d/2` of both; *sample_target* and
+    *detector_target* the same of the angles NICE aimed at; *auto* the angle the data's
     Qz is computed from, the sample angle for data as loaded. A later *subtract
     background* then subtracts point by point. (reductus 1.0.1 returns the interpolated
-    background+ as background− too; its *sample_target* and *detector_target* need target
-    angles the PBR loader does not keep.)
+    background+ as background− too.)
 
     **Inputs**
 
@@ -81,7 +82,8 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
 
     backm (refldata[]?) : background−
 
-    align (opt:auto|sample|detector) : the angle that matches background to specular [auto]
+    align (opt:auto|sample|detector|sample_target|detector_target) : the angle that matches
+        background to specular [auto]
 
     **Returns**
 
@@ -92,7 +94,7 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
     outm (refldata[]) : background− at the specular points (none if none wired)
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
     sides = []
     for name, wired in (("backp", backp), ("backm", backm)):
@@ -102,16 +104,23 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
 
 def _onto(data, back, align: str):
     """``back`` interpolated onto the points of ``data``, at the specular condition."""
-    angle = (lambda d: d.Td / 2) if align == "detector" else (lambda d: d.Ti)
+    angle = {
+        "detector": lambda d: d.Td / 2,
+        "sample_target": lambda d: d.Ti_target,
+        "detector_target": lambda d: d.Td_target / 2,
+    }.get(align, lambda d: d.Ti)
     x, xp = angle(data), angle(back)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xp))):
+        raise ParameterError("align", f"{back.name} or {data.name} holds no {align} angles")
     v, dv = interpolate(x, xp, back.v, back.dv)
     order = np.argsort(xp, kind="stable")
     others = {
         name: np.interp(x, xp[order], getattr(back, name)[order])
         for name in ARRAYS
-        if name not in ("v", "dv", "Ti", "Td", "dT", "Qz_target")
+        if name not in ("v", "dv", "Ti", "Td", "dT", "Qz_target", "Ti_target", "Td_target")
     }
-    return replace(back, **others, v=v, dv=dv, Ti=x, Td=2 * x, dT=data.dT, Qz_target=data.Qz_target)
+    at = {"Ti": x, "Td": 2 * x, "Ti_target": x, "Td_target": 2 * x}
+    return replace(back, **others, **at, v=v, dv=dv, dT=data.dT, Qz_target=data.Qz_target)
 
 
 def _ordinate(back, align: str) -> np.ndarray:

@@ -91,12 +91,12 @@ def fit_background_field(
     """
     Fit the background field of a thin liquid reservoir (the NIST liquid flow cell) to
     background scans, normalized by the incident beam, at any non-specular condition:
-    the model of the module's help (reservoir :math:`\\\\epsilon D` and a geometry scale
-    :math:`s`) by Levenberg–Marquardt least squares (weights :math:`1/\\\\sigma^2`) over the
-    points whose target :math:`Q_z` (:math:`4\\\\pi\\\\sin T_i/\\\\lambda` where the file has
+    the model of the module's help (reservoir :math:`\\epsilon D` and a geometry scale
+    :math:`s`) by Levenberg–Marquardt least squares (weights :math:`1/\\sigma^2`) over the
+    points whose target :math:`Q_z` (:math:`4\\pi\\sin T_i/\\lambda` where the file has
     none) exceeds ``Qcutoff`` and whose exit angle :math:`T_d - T_i` is positive. The
-    covariance of (:math:`s, \\\\epsilon D`) is the unscaled inverse of
-    :math:`J^T W J`; :math:`\\\\chi^2` per degree of freedom is reported. Without
+    covariance of (:math:`s, \\epsilon D`) is the unscaled inverse of
+    :math:`J^T W J`; :math:`\\chi^2` per degree of freedom is reported. Without
     ``fit_scale`` the scale stays at ``scale``. The PBR files hold no slit 3 and 4 or
     detector distances: the controls give them.
 
@@ -212,8 +212,8 @@ def subtract_background_field(
     """
     Subtract the fitted background field of a liquid reservoir (see *fit background
     field*) from specular data normalized by the incident beam: :math:`R = I - B`,
-    :math:`\\\\sigma_R^2 = \\\\sigma_I^2 + J^T C J` with :math:`J` the derivatives of
-    :math:`B` by (:math:`s, \\\\epsilon D`) and :math:`C` their covariance. Any of the
+    :math:`\\sigma_R^2 = \\sigma_I^2 + J^T C J` with :math:`J` the derivatives of
+    :math:`B` by (:math:`s, \\epsilon D`) and :math:`C` their covariance. Any of the
     fitted numbers can be overridden here.
 
     **Inputs**

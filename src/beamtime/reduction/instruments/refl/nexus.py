@@ -32,6 +32,13 @@ COUNT_TIME = "DAS_logs/counter/liveTime"
 SAMPLE_ANGLE = "DAS_logs/sampleAngle/softPosition"
 DETECTOR_ANGLE = "DAS_logs/detectorAngle/softPosition"
 SLITS = tuple(f"DAS_logs/slitAperture{k}/softPosition" for k in range(1, 5))
+# What NICE aimed at, by field of ReflScan.
+TARGETS = {
+    "sample_angle_target": "DAS_logs/sampleAngle/desiredSoftPosition",
+    "detector_angle_target": "DAS_logs/detectorAngle/desiredSoftPosition",
+    "slit1_target": "DAS_logs/slitAperture1/desiredSoftPosition",
+    "slit2_target": "DAS_logs/slitAperture2/desiredSoftPosition",
+}
 # The NeXus place first; NICE writes the PBR wavelength only to DAS_logs.
 WAVELENGTH = ("instrument/monochromator/wavelength", "DAS_logs/wavelength/wavelength")
 SCAN_TYPE = "DAS_logs/trajectoryData/_scanType"
@@ -58,6 +65,7 @@ _ARRAYS = (
     "slit3",
     "slit4",
     "qz_target",
+    *TARGETS,
 )
 # h5py reports damaged files with any of these, depending on where the damage is.
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, OverflowError)
@@ -106,13 +114,19 @@ class ReflScan:
     start: str
     # NICE's target Qz per point (DAS_logs/q/z), NaN where the file has none.
     qz_target: np.ndarray | None = None
+    # NICE's targets per point (TARGETS), NaN where the file has none.
+    sample_angle_target: np.ndarray | None = None
+    detector_angle_target: np.ndarray | None = None
+    slit1_target: np.ndarray | None = None
+    slit2_target: np.ndarray | None = None
     # The monitor's saturation curve (NG7: control/countrate_correction), [rates, efficiencies]
     # in increasing rate; None where the file has none.
     monitor_saturation: list | None = None
 
     def __post_init__(self) -> None:
-        if self.qz_target is None:
-            self.qz_target = np.full(np.shape(self.counts), np.nan)
+        for name in ("qz_target", *TARGETS):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(np.shape(self.counts), np.nan))
         for name in _ARRAYS:
             # np.array copies: a scan never shares memory with the caller's arrays.
             setattr(self, name, np.array(getattr(self, name), dtype=np.float64))
@@ -221,6 +235,7 @@ class _Entry:
             description=self.first_text(DESCRIPTION),
             start=self.first_text((START,)),
             qz_target=self.optional_per_point(QZ_TARGET, n),
+            **{name: self.optional_per_point((path,), n) for name, path in TARGETS.items()},
             monitor_saturation=self.saturation(),
         )
 
