@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,7 +157,7 @@ def reductus(python: str) -> tuple[float, float]:
 @contextmanager
 def reductus_server(python: str):
     """reductus' own web server, a fresh process with its default configuration and its
-    default (in-memory, so empty) cache, on a free port; yields (URL, seconds to ready)."""
+    default (in-memory, so empty) cache, on a free port; yields (URL, seconds to ready, pid)."""
     port = free_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -174,7 +175,7 @@ def reductus_server(python: str):
                     break
             except OSError:
                 time.sleep(0.1)
-        yield url, time.perf_counter() - t0
+        yield url, time.perf_counter() - t0, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
@@ -191,6 +192,49 @@ def rpc(url: str, method: str, accept="application/msgpack", **args):
     with urllib.request.urlopen(request, timeout=300) as response:
         body = response.read()
     return time.perf_counter() - t0, body
+
+
+def cpu_seconds(root: int, named: tuple[str, ...] = ()) -> float:
+    """CPU seconds (user + system, every thread, ended ones too) of process ``root`` and its
+    descendants, only those whose command line holds one of ``named`` if given (Linux /proc;
+    clock-tick resolution)."""
+    children, ticks = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_text() if named else ""
+            if named and not any(name in command for name in named):
+                fields[11] = fields[12] = "0"
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    tree, total = [root], 0
+    while tree:
+        pid = tree.pop()
+        total += ticks.get(pid, 0)
+        tree += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def on_cpu(server: tuple[int, tuple[str, ...]], request, *args, **kwargs) -> tuple[float, float]:
+    """(wall seconds of ``request(...)``, CPU seconds the ``server`` — (root process, part of
+    the command line of the processes that serve requests) — spent meanwhile)."""
+    before = cpu_seconds(*server)
+    wall = request(*args, **kwargs)
+    return wall, cpu_seconds(*server) - before
+
+
+def both(timed: dict, phase: str, reductus_side, template: dict, beamtime_side, body: dict):
+    """One request to each server, reductus' first: (wall, CPU) into ``timed``."""
+    pid, url, args = reductus_side
+    wall = on_cpu((pid, ()), lambda: rpc(url, "calc_terminal", template_def=template, **args)[0])
+    timed[("reductus", phase)].append(wall)
+    pid, url, key = beamtime_side
+    # its web workers and its reduction queue's workers: the others, beat and Redis idle
+    serving = (pid, ("gunicorn", "reduction"))
+    timed[("beamtime", phase)].append(on_cpu(serving, calculate, url, key, body))
 
 
 def reductus_polfoot(url: str) -> tuple[dict, int, str]:
@@ -288,68 +332,85 @@ def unpolarized(args):
     print(f"  beamtime fully cached repeat: {ms(cached)} (goal ≤ 50 ms)")
 
 
+PHASES = (
+    ("first evaluation (cold)", 0.5),
+    ("repeat, footprint Qmax changed", 0.05),
+    ("same request again", None),
+)
+
+
 def polarized(args):
-    """Both servers fresh, each run: the first evaluation of correct_footprint, then repeats
-    each after changing the upper Q of the footprint correction (downstream of the
-    polarization correction), then the same request again."""
+    """Each run: both servers fresh, side by side; the first evaluation of correct_footprint on
+    each, then, in turn on each, repeats after changing the upper Q of the footprint
+    correction (downstream of the polarization correction), and that request once more. The
+    two servers alternate request by request, so both see the same load of the machine; the
+    CPU time each server's processes spent on a request is taken too (the machine's load
+    stretches wall times, hardly CPU times)."""
     found = polarized_template()
-    titles = [n["title"] for n in found["nodes"]]
-    node = titles.index("correct footprint")
+    node = [n["title"] for n in found["nodes"]].index("correct footprint")
     body = {"template": found, "config": {}, "node": node}
-    qmax = [0.02, 0.03, 0.04]
-    r_ready, r_cold, r_repeat, r_same = [], [], [], []
+    qmax = [0.02, 0.025, 0.03, 0.035, 0.04]
+    ready = {"reductus": [], "beamtime": []}
+    timed = {(side, phase): [] for side in ready for phase, _ in PHASES}  # (wall, cpu) each
     for run in range(args.runs):
-        with reductus_server(args.reductus) as (url, ready):
-            r_ready.append(ready)
-            polfoot, target, terminal = reductus_polfoot(url)  # untimed: its client's page load
-            args_ = dict(config={}, nodenum=target, terminal_id=terminal, return_type="plottable")
-            r_cold.append(rpc(url, "calc_terminal", template_def=polfoot, **args_)[0])
-            for q in qmax:
-                nodes = list(polfoot["modules"])
-                config = {
-                    **nodes[target].get("config", {}),
-                    "correction_range": [None, q + run / 1000],
-                }
-                nodes[target] = {**nodes[target], "config": config}
-                changed = {**polfoot, "modules": nodes}
-                r_repeat.append(rpc(url, "calc_terminal", template_def=changed, **args_)[0])
-                r_same.append(rpc(url, "calc_terminal", template_def=changed, **args_)[0])
-    b_ready, b_cold, b_repeat, b_same = [], [], [], []
-    for run in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
-            home = Path(tmp) / "var"
-            proc, url, ready = start_serve(home, REDUCTION_LOCAL_DATA=str(DATA))
-            b_ready.append(ready)
+        with (
+            reductus_server(args.reductus) as (r_url, r_ready, r_pid),
+            tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp,
+        ):
+            ready["reductus"].append(r_ready)
+            polfoot, target, terminal = reductus_polfoot(r_url)  # untimed: its client's page load
+            r_args = dict(config={}, nodenum=target, terminal_id=terminal, return_type="plottable")
+            proc, b_url, b_ready = start_serve(Path(tmp) / "var", REDUCTION_LOCAL_DATA=str(DATA))
+            ready["beamtime"].append(b_ready)
             try:
-                key = shell(home, SETUP)
-                b_cold.append(calculate(url, key, body))
+                key = shell(Path(tmp) / "var", SETUP)
+
+                reductus_side = (r_pid, r_url, r_args)
+                beamtime_side = (proc.pid, b_url, key)
+                both(timed, PHASES[0][0], reductus_side, polfoot, beamtime_side, body)
                 for q in qmax:
-                    config = {str(node): {"Qmax": q + run / 1000}}
-                    b_repeat.append(calculate(url, key, {**body, "config": config}))
-                    b_same.append(calculate(url, key, {**body, "config": config}))
+                    q += run / 1000  # each run its own values
+                    nodes = list(polfoot["modules"])
+                    config = {**nodes[target].get("config", {}), "correction_range": [None, q]}
+                    nodes[target] = {**nodes[target], "config": config}
+                    changed = {**polfoot, "modules": nodes}
+                    b_body = {**body, "config": {str(node): {"Qmax": q}}}
+                    both(timed, PHASES[1][0], reductus_side, changed, beamtime_side, b_body)
+                    both(timed, PHASES[2][0], reductus_side, changed, beamtime_side, b_body)
+            except urllib.error.HTTPError as exc:  # say what the server logged
+                for log in sorted((Path(tmp) / "var").rglob("*.log")):
+                    print(f"--- {log}", *log.read_text().splitlines()[-40:], sep="\n")
+                sys.exit(f"{exc.url}: {exc}")
             finally:
                 proc.terminate()
                 proc.wait(30)
     alone = [engine_alone(found, node) for _ in range(args.runs)]
     print(
-        f"servers ready after: reductus {ms(r_ready)}, Beamtime {ms(b_ready)} "
-        "(a fresh home: migrations)"
+        f"servers ready after: reductus {ms(ready['reductus'])}, Beamtime "
+        f"{ms(ready['beamtime'])} (a fresh home: migrations)"
     )
     print(
-        f"{args.runs} fresh servers each, {len(qmax)} repeats each, medians (max); stock "
-        f"polarized template with footprint: reductus {len(polfoot['modules'])} nodes, "
-        f"Beamtime {len(found['nodes'])} (load and normalize apart)"
+        f"{args.runs} fresh servers each, {len(qmax)} repeats each; stock polarized template "
+        f"with footprint: reductus {len(polfoot['modules'])} nodes, Beamtime "
+        f"{len(found['nodes'])} (load and normalize apart)"
     )
-    rows = [
-        ("first evaluation (cold)", r_cold, b_cold, 0.5),
-        ("repeat, footprint Qmax changed", r_repeat, b_repeat, 0.05),
-        ("same request again", r_same, b_same, None),
-    ]
-    print(f"  {'':32} {'reductus server':>22} {'beamtime serve':>22}   ratio   goal")
-    for label, r, b, goal in rows:
+    print(
+        f"  wall: median (max) | server CPU: mean  {'reductus server':>24} "
+        f"{'beamtime serve':>24}   ratio (wall, CPU)   goal"
+    )
+    for phase, goal in PHASES:
+        cells, medians = [], []
+        for side in ("reductus", "beamtime"):
+            wall, cpu = zip(*timed[(side, phase)], strict=True)
+            medians.append((statistics.median(wall), statistics.mean(cpu)))
+            cells.append(
+                f"{ms(wall)} ({max(wall) * 1000:5.0f}) | {statistics.mean(cpu) * 1000:4.0f}"
+            )
+        (r_wall, r_cpu), (b_wall, b_cpu) = medians
+        cpu_ratio = f"{b_cpu / r_cpu:.3f}" if r_cpu else "-"
         print(
-            f"  {label:32} {ms(r)} ({max(r) * 1000:6.0f}) {ms(b)} ({max(b) * 1000:6.0f})"
-            f"   {ratio(b, r):>5}   {'≤ ' + str(goal) if goal else ''}"
+            f"  {phase:34} {cells[0]:>24} {cells[1]:>24}   {b_wall / r_wall:.3f}, {cpu_ratio:>5}"
+            f"   {'≤ ' + str(goal) if goal else ''}"
         )
     print(
         "  beamtime engine alone, fresh process: imports "
