@@ -18,6 +18,7 @@ import requests
 
 from tests.conftest import SHARED, require
 from tests.fitting.test_layers import session_model
+from tests.reduction.conftest import refl_template
 from tests.test_serve import Server, beamtime_env, free_port, run
 
 pytestmark = pytest.mark.slow
@@ -25,6 +26,15 @@ pytestmark = pytest.mark.slow
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 POSTGRESQL_URL = os.environ.get("BEAMTIME_TEST_POSTGRESQL_URL", "")
 DOUBLE_LAYER = SHARED / "data" / "reflectivity" / "double_layer.txt"
+
+
+# load → normalize (monitor) → join, on a specular scan with two cross-sections
+REDUCTION = refl_template(
+    ("load", {"filelist": [{"source": "local", "path": "mli0115.nxs.pbr", "mtime": 0}]}),
+    ("normalize", {"base": "monitor"}),
+    ("join", {}),
+    wires=[(0, 1, "data"), (1, 2, "data")],
+)
 
 
 @pytest.fixture
@@ -86,13 +96,17 @@ def wait_for_pools(web: Server, pools: list[str]) -> dict:
     pytest.fail(f"no worker in {pools} within 120 s: {body}\n{web.output()}")
 
 
-def test_a_compute_host_runs_the_web_hosts_fits(homes, external_redis, shared_postgresql):
+def test_a_compute_host_runs_the_web_hosts_fits_and_reductions(
+    homes, external_redis, shared_postgresql
+):
     web_home, compute_home = homes
     shared = {
         "BEAMTIME_DATABASE_URL": shared_postgresql,
         "BEAMTIME_REDIS_URL": external_redis,
         "BEAMTIME_SECRET_KEY": "the-same-secret-on-every-host-" + uuid.uuid4().hex,
         "BEAMTIME_REDUCTION_CACHE": "redis",
+        # the same raw files on both hosts (a shared mount, at a site)
+        "BEAMTIME_REDUCTION_LOCAL_DATA": str(SHARED / "data" / "ncnr-pbr"),
     }
     compute_env = beamtime_env(compute_home, **shared)
     migrated = run(["manage", "migrate", "--no-input"], compute_env, timeout=300)
@@ -141,7 +155,25 @@ def test_a_compute_host_runs_the_web_hosts_fits(homes, external_redis, shared_po
         # The manual's solution, found on the compute host: the web host runs no worker.
         assert job["chisq"] == pytest.approx(0.862, abs=0.01)
         assert "beamtime.fitting.tasks" in compute_log.read_text()
+
+        # A reduction: computed on the compute host, its result read by the web host from
+        # the shared cache.
+        calculation = {"template": REDUCTION, "config": {}, "node": 2}
+        answer = api.post(web.url + "api/reduction/calculate", json=calculation, timeout=30)
+        assert answer.status_code == 202, answer.text  # a cold load takes more than a moment
+        job = answer.json()
+        deadline = time.monotonic() + 120
+        while job["state"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = api.get(web.url + job["url"].lstrip("/"), timeout=30).json()
+        assert job["state"] == "done", job
+        answer = api.post(web.url + "api/reduction/calculate", json=calculation, timeout=30)
+        assert answer.status_code == 200, answer.text
+        curves = answer.json()["values"]
+        assert [c["ylabel"] for c in curves] == ["counts per monitor count"] * 2
+        assert "beamtime.reduction.tasks" in compute_log.read_text()
         assert not list((web_home / "logs").glob("*worker*"))
+        assert not (web_home / "reduction-cache").exists()  # nothing cached on the web host
     finally:
         web.close()
         compute.terminate()
