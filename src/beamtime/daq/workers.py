@@ -388,8 +388,13 @@ class SshWorker(Worker):
         if self._loop is None:
             return
         if self._conn is not None:
-            self._conn.close()
-            asyncio.run_coroutine_threadsafe(self._conn.wait_closed(), self._loop).result()
+            conn = self._conn
+
+            async def closed():  # on the connection's own loop: asyncssh is not thread-safe
+                conn.close()
+                await conn.wait_closed()
+
+            asyncio.run_coroutine_threadsafe(closed(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
