@@ -7,8 +7,10 @@ server answering the same bytes (bench/bare_urls.py).
 
 The clients ask for random instants of the five years (as nights and as DATE-OBS), so each
 request falls in one of 1826 validity intervals: the first run starts from empty caches, the
-second finds the files the first one rendered. Run it on an otherwise idle machine; it prints
-one line per figure and the ratios.
+second finds the files the first one rendered. Beside each load, the CPU time the gunicorn
+workers spent per request (read from /proc), which other processes on the machine do not
+change much. Run it on an otherwise idle machine; it prints one line per figure and the
+ratios.
 """
 
 import argparse
@@ -202,30 +204,62 @@ def load(port: int, template: str, clients: int, duration: float) -> dict:
     measure_from = time.perf_counter() + WARMUP
     deadline = measure_from + duration
 
-    def client(seed: int) -> list[float]:
+    def client(seed: int) -> tuple[list[float], int]:
         rng = random.Random(seed)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        latencies = []
+        latencies, sent = [], 0
         while time.perf_counter() < deadline:
             path = template.format(date=observed(rng))
             t0 = time.perf_counter()
             conn.request("GET", path)
             response = conn.getresponse()
             response.read()
+            sent += 1
             if response.status != 200:
                 raise RuntimeError(f"{template}: HTTP {response.status}")
             if t0 >= measure_from:
                 latencies.append(time.perf_counter() - t0)
         conn.close()
-        return latencies
+        return latencies, sent
 
     with ThreadPoolExecutor(clients) as pool:
-        latencies = [x for one in pool.map(client, range(clients)) for x in one]
+        done = list(pool.map(client, range(clients)))
+    latencies = [x for one, _ in done for x in one]
     return {
+        "sent": sum(sent for _, sent in done),
         "rps": len(latencies) / (time.perf_counter() - measure_from),
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
     }
+
+
+def web_cpu(root: int) -> float:
+    """CPU seconds used so far by the gunicorn processes under process ``root`` (Linux)."""
+    parents, names = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                names[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parents[int(entry.name)] = stat.rsplit(")", 1)[1].split()
+    total = 0.0
+    for pid, fields in parents.items():
+        ancestor = pid
+        while ancestor in parents and ancestor != root:
+            ancestor = int(parents[ancestor][1])
+        if ancestor == root and b"gunicorn" in names[pid]:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def timed_load(proc, port: int, template: str, clients: int, duration: float) -> dict:
+    """load(), and the web workers' CPU time per request it sent."""
+    before = web_cpu(proc.pid)
+    result = in_fresh_process(load, port, template, clients, duration)
+    result["cpu"] = (web_cpu(proc.pid) - before) / result["sent"]
+    return result
 
 
 def main():
@@ -269,9 +303,9 @@ def main():
             with urllib.request.urlopen(f"{url}fplane/{ANCHOR_DATE}{QUERY}", timeout=30) as r:
                 anchor_file.write_bytes(r.read())
             port = int(url.rsplit(":", 1)[1].strip("/"))
-            site = in_fresh_process(load, port, "/fplane/{date}" + QUERY, args.clients, duration)
-            anchor = in_fresh_process(load, port, "/bare/{date}", args.clients, duration)
-            again = in_fresh_process(load, port, "/fplane/{date}" + QUERY, args.clients, duration)
+            site = timed_load(proc, port, "/fplane/{date}" + QUERY, args.clients, duration)
+            anchor = timed_load(proc, port, "/bare/{date}", args.clients, duration)
+            again = timed_load(proc, port, "/fplane/{date}" + QUERY, args.clients, duration)
         finally:
             proc.terminate()
             try:
@@ -290,11 +324,15 @@ def main():
     ]:
         print(
             f"  {name:31s} {r['rps']:7.0f} req/s  p50 {r['p50'] * 1e3:6.1f} ms  "
-            f"p99 {r['p99'] * 1e3:6.1f} ms"
+            f"p99 {r['p99'] * 1e3:6.1f} ms  web CPU {r['cpu'] * 1e3:5.2f} ms/request"
         )
     print(
         f"  ratio (fplane / bare view req/s): first run {site['rps'] / anchor['rps']:.2f}, "
         f"second run {again['rps'] / anchor['rps']:.2f}"
+    )
+    print(
+        f"  ratio (bare view / fplane web CPU per request): first run "
+        f"{anchor['cpu'] / site['cpu']:.2f}, second run {anchor['cpu'] / again['cpu']:.2f}"
     )
 
 
