@@ -33,6 +33,8 @@ def cpu_seconds(*roots: int) -> float:
     """CPU seconds used so far by these processes and all their descendants."""
     stats = {}
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -114,7 +116,7 @@ def main():
                 ("configure", "Ready"),
                 ("start", "Running"),
             ]:
-                t0, c0, s0 = time.monotonic(), cpu_seconds(sims.pid), cpu_seconds(proc.pid)
+                c0, s0, t0 = cpu_seconds(sims.pid), cpu_seconds(proc.pid), time.monotonic()
                 api.call(f"api/daq/actions/{action}", "POST")
                 status = wait_for(api, all_in(state), f"{action} all")
                 errors = [s for s in status["individual_results"] if s["error_message"]]
@@ -143,7 +145,7 @@ def main():
                 return all(not r["online"] for r in rows if r["name"] in names)
 
             wait_for(api, shown_offline, "the offline servers shown offline")
-            t0, c0, s0 = time.monotonic(), cpu_seconds(sims.pid), cpu_seconds(proc.pid)
+            c0, s0, t0 = cpu_seconds(sims.pid), cpu_seconds(proc.pid), time.monotonic()
             api.call("api/daq/actions/stop", "POST")
             status = wait_for(api, all_in("Ready", reachable), "stop all")
             label = f"stop all, {len(offline)} offline"
