@@ -222,7 +222,7 @@ LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
 # the job, whose progress the page shows. Off (in the web process): the test suite only.
 REDUCTION_IN_WORKERS = conf.envbool("REDUCTION_IN_WORKERS", True)
 REDUCTION_TIME_LIMIT = conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60
-REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 2048)
+REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 4096)
 REDUCTION_WAIT = 1.0
 
 # `beamtime serve` writes its processes' logs here, one rotated file per process.
