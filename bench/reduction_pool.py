@@ -103,6 +103,11 @@ def main():
             total = time.perf_counter() - t0
             done.set()
             watcher.join()
+            time.sleep(10)
+            after = {}
+            for role, _, rss, _ in measure(proc.pid):
+                group = "web" if "gunicorn" in role else role.split(" ")[0]
+                after[group] = max(after.get(group, 0), rss)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -115,7 +120,10 @@ def main():
     )
     for group in ("web", "reduction", "fits", "daq"):
         if group in peak:
-            print(f"peak RSS of one {group} process: {peak[group] / 1024:.0f} MiB")
+            print(
+                f"RSS of one {group} process: peak {peak[group] / 1024:.0f} MiB, "
+                f"10 s after the result {after[group] / 1024:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

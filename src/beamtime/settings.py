@@ -250,6 +250,8 @@ WORKER_POOLS = {
         "queues": ["reduction", "default"],
         "concurrency": conf.envint("REDUCTION_WORKERS", 1),
         "time_limit": REDUCTION_TIME_LIMIT + 30,  # each calculation has its own limit
+        # A process that holds more after a large reduction is replaced (memory back at idle).
+        "max_memory_mb": 1024,
     },
 }
 # Every queue the platform uses; `beamtime worker` consumes all by default.
