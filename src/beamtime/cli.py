@@ -261,7 +261,11 @@ def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
 
 
 def celery_worker_argv(
-    queues: list[str], concurrency: int | None, time_limit: int, name: str = "beamtime"
+    queues: list[str],
+    concurrency: int | None,
+    time_limit: int,
+    name: str = "beamtime",
+    max_memory_mb: int | None = None,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -284,6 +288,8 @@ def celery_worker_argv(
     ]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
+    if max_memory_mb:  # a process holding more after a task is replaced by a fresh one
+        argv += ["--max-memory-per-child", str(max_memory_mb * 1024)]
     return argv
 
 
@@ -293,13 +299,27 @@ def time_limit_for(queues: list[str], pools: dict) -> int:
     return max(limits, default=max(p["time_limit"] for p in pools.values()))
 
 
+def max_memory_for(queues: list[str], pools: dict) -> int | None:
+    """The smallest memory cap (MiB) of the pools that serve any of ``queues``, if any has one."""
+    caps = [
+        p["max_memory_mb"]
+        for p in pools.values()
+        if set(p["queues"]) & set(queues) and p.get("max_memory_mb")
+    ]
+    return min(caps, default=None)
+
+
 def start_workers_and_beat(supervisor, settings) -> None:
     """One Celery worker per pool, and beat (only one beat may run per Redis)."""
     for pool, spec in settings.WORKER_POOLS.items():
         supervisor.start(
             f"{pool} worker",
             celery_worker_argv(
-                spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
+                spec["queues"],
+                spec["concurrency"],
+                spec["time_limit"],
+                f"beamtime-{pool}",
+                spec.get("max_memory_mb"),
             ),
         )
     supervisor.start(
@@ -399,8 +419,12 @@ def run_worker(args) -> int:
             f"--queues: unknown queue {', '.join(unknown)} (one of {', '.join(settings.QUEUES)})"
         )
     check_redis(settings.REDIS_URL)
+    pools = settings.WORKER_POOLS
     argv = celery_worker_argv(
-        queues, args.concurrency, time_limit_for(queues, settings.WORKER_POOLS)
+        queues,
+        args.concurrency,
+        time_limit_for(queues, pools),
+        max_memory_mb=max_memory_for(queues, pools),
     )
     os.execv(argv[0], argv)
 

@@ -224,7 +224,7 @@ LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
 # the job, whose progress the page shows. Off (in the web process): the test suite only.
 REDUCTION_IN_WORKERS = conf.envbool("REDUCTION_IN_WORKERS", True)
 REDUCTION_TIME_LIMIT = conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60
-REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 2048)
+REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 4096)
 REDUCTION_WAIT = 1.0
 
 # `beamtime serve` writes its processes' logs here, one rotated file per process.
@@ -252,6 +252,8 @@ WORKER_POOLS = {
         "queues": ["reduction", "default"],
         "concurrency": conf.envint("REDUCTION_WORKERS", 1),
         "time_limit": REDUCTION_TIME_LIMIT + 30,  # each calculation has its own limit
+        # A process that holds more after a large reduction is replaced (memory back at idle).
+        "max_memory_mb": 1024,
     },
 }
 # Every queue the platform uses; `beamtime worker` consumes all by default.

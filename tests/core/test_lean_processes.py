@@ -77,3 +77,16 @@ def test_a_request_that_needs_refl1d_still_gets_it():
         "assert np.allclose(curve.r, fresnel, rtol=1e-6), (curve.r, fresnel)\n"
     )
     assert "refl1d" in loaded and "bumps" in loaded
+
+
+def test_a_reduction_process_grown_past_its_cap_is_replaced_after_its_task():
+    from django.conf import settings
+
+    from beamtime.cli import celery_worker_argv, max_memory_for
+
+    pools = settings.WORKER_POOLS
+    cap = pools["reduction"]["max_memory_mb"]
+    assert max_memory_for(["fits", "reduction"], pools) == cap
+    assert max_memory_for(["daq"], pools) is None
+    argv = celery_worker_argv(["reduction"], 1, 60, max_memory_mb=cap)
+    assert argv[argv.index("--max-memory-per-child") + 1] == str(cap * 1024)  # KiB
