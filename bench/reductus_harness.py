@@ -95,7 +95,8 @@ import warnings
 from importlib.metadata import version
 
 try:
-    from reductus.reflred import nexusref, steps
+    import reductus_shim  # noqa: F401  (NICE's 1×1 strings, for reductus)
+    from reductus.reflred import steps
 except ImportError:
     sys.exit("reductus is missing: run this with /work/reductus-env/bin/python")
 import numpy as np
@@ -136,18 +137,6 @@ CASES = (
     "interpolate_background",
     "background_field",
 )
-
-# NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
-# one-element list (and fails on .lower()). Unwrap it, in this process only.
-_str_data = nexusref.str_data
-
-
-def _str_data_unwrapped(group, field, default=""):
-    value = _str_data(group, field, default)
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
-
-
-nexusref.str_data = _str_data_unwrapped
 
 
 def load(files, entries=None, intent="auto", sample_width=None):
@@ -326,7 +315,9 @@ def run(case, files, a):
         estimate = dict(FRbalance=a.frbalance, Emin=a.emin, Imin=a.imin, clip=a.clip)
         params["estimate_polarization"] = estimate
         intensity = steps.join(steps.group_by_intent(data)[3])
+        t0 = time.perf_counter()  # what reductus computes again on every request
         pol = steps.estimate_polarization(intensity, **estimate)
+        params["polarization_seconds"] = time.perf_counter() - t0
         if case == "estimate_polarization":
             from reductus.reflred.polarization import polarization_efficiency
             from uncertainties.unumpy import nominal_values, std_devs
@@ -342,7 +333,9 @@ def run(case, files, a):
             return intensity, params
         out, _intensity = subtract(data)
         params["correct_polarization"] = dict(spinflip=not a.no_spinflip)
+        t0 = time.perf_counter()
         out = steps.correct_polarization(out, pol, spinflip=not a.no_spinflip)
+        params["polarization_seconds"] += time.perf_counter() - t0
         if a.footprint:  # as reductus' stock polarized-with-footprint template
             fitted = steps.fit_footprint(steps.extract_xs(out, xs="++"))
             params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"

@@ -99,7 +99,12 @@ def start_serve(home: Path, settings_module: str = "beamtime.settings", **settin
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
-    return proc, url, wait_green(url, proc) - t0
+    try:
+        return proc, url, wait_green(url, proc) - t0
+    except BaseException:  # never leave a server behind
+        proc.terminate()
+        proc.wait(60)
+        raise
 
 
 def throughput(url: str, requests: int, clients: int = 4) -> float:

@@ -2,9 +2,11 @@
 
 import argparse
 import errno
+import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
@@ -134,6 +136,14 @@ def setup_django():
     django.setup()
 
 
+def settings_only():
+    """Django's settings without loading the apps (their models, and what those import)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "beamtime.settings")
+    from django.conf import settings
+
+    return settings
+
+
 def redacted(url: str) -> str:
     """``url`` without its password, for messages."""
     parts = urlsplit(url)
@@ -167,8 +177,10 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def prepare_database() -> str | None:
-    """Apply migrations and collect static files; return the admin password on first start."""
+def prepare_database(demo: bool = False) -> str | None:
+    """Apply migrations and collect static files (and load the demo's content); return the
+    admin password on first start."""
+    setup_django()
     from django.core.management import call_command
     from django.db import DatabaseError, connection
 
@@ -181,8 +193,41 @@ def prepare_database() -> str | None:
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
     call_command("collectstatic", interactive=False, verbosity=0)
     password = create_first_admin()
+    if demo:
+        call_command("load_demo")
     connection.close()
     return password
+
+
+def prepared(demo: bool) -> str | None:
+    """``prepare_database`` in a new interpreter, so that the supervisor, which stays up for
+    days, never holds the apps it loads (about 130 MiB); its errors are raised here."""
+    code = "import sys; from beamtime.cli import prepare_main; sys.exit(prepare_main(sys.argv))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *(["--demo"] if demo else [])],
+        capture_output=True,
+        text=True,
+    )
+    *said, last = done.stdout.splitlines() or [""]
+    if said:
+        print("\n".join(said), flush=True)
+    if done.returncode == 2:  # a ConfigError, said in one line
+        raise ConfigError(done.stderr.strip().splitlines()[-1])
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr, end="")
+        raise ConfigError(f"preparing the database failed (exit code {done.returncode})")
+    return json.loads(last)["password"]
+
+
+def prepare_main(argv: list[str]) -> int:
+    """The child of ``prepared``: its last line of output is the first admin's password."""
+    try:
+        password = prepare_database("--demo" in argv)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps({"password": password}), flush=True)
+    return 0
 
 
 def keep_password(home, password: str):
@@ -285,9 +330,7 @@ def run_serve(args) -> int:
     check_port_free(args.host, args.port)
     # Read by settings: data reduction offers the local data folder on loopback only.
     os.environ["BEAMTIME_LISTEN_HOST"] = args.host
-    setup_django()
-    from django.conf import settings
-
+    settings = settings_only()
     settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
     own_log = log_file_handler(settings.LOG_DIR / "serve.log")
     own_log.terminator = "\n"
@@ -303,13 +346,11 @@ def run_serve(args) -> int:
             embedded_redis.wait_until_ready(settings.REDIS_URL, redis_proc)
         else:
             check_redis(settings.REDIS_URL)
-        password = prepare_database()
-        if args.demo:
-            from django.core.management import call_command
-
+        password = prepared(args.demo)
+        if args.demo:  # the demo's simulators are recorded in the database
+            setup_django()
             from beamtime.daq.demo import start_simulators
 
-            call_command("load_demo")
             start_simulators(supervisor, settings.HOME)
         if not args.web_only:
             start_workers_and_beat(supervisor, settings)
@@ -449,10 +490,9 @@ def run_fplane_import(args) -> int:
 
 def run_ecc_sim(args) -> int:
     import signal
-    import threading
     from pathlib import Path
 
-    from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
+    from beamtime.daq.ecc.simulator import EccSimulator, make_server, run_all
 
     configs = Path(args.configs)
     if not configs.is_dir():
@@ -490,16 +530,12 @@ def run_ecc_sim(args) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    threads = [threading.Thread(target=run, args=pair) for pair in simulators]
-    for thread in threads:
-        thread.start()
     print(
         f"{len(ports)} ECC simulator(s) at http://{args.host}:{ports[0]}/ … with "
         f"{len(simulators[0][0].available_configs())} configurations",
         flush=True,
     )
-    for thread in threads:
-        thread.join()
+    run_all(simulators)  # the ports listen already: clients may connect after the line above
     return 0
 
 

@@ -167,6 +167,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "beamtime.daq.tasks.*": {"queue": "daq"},
     "beamtime.fitting.tasks.run_fit": {"queue": "fits"},
+    "beamtime.reduction.tasks.*": {"queue": "reduction"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -188,7 +189,9 @@ CELERY_BEAT_SCHEDULE = {
     "run-limits": _every(5.0, "beamtime.daq.tasks.enforce_run_limits"),
     "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
-# ECC servers: seconds to wait for an answer, and for a transition to finish.
+# ECC servers: seconds to wait for a connection (a host off the network costs no more), for
+# an answer, and for a transition to finish.
+DAQ_ECC_CONNECT_TIMEOUT = 1.0
 DAQ_ECC_TIMEOUT = 5.0
 DAQ_TRANSITION_TIMEOUT = 120.0
 # Data-router and ECC hosts other than this one are reached over SSH as this user and key.
@@ -216,6 +219,13 @@ REDUCTION_CACHE_MB = conf.envint("REDUCTION_CACHE_MB", 512)
 REDUCTION_LOCAL_DATA = conf.env("REDUCTION_LOCAL_DATA")
 REDUCTION_HTTP_SOURCES = conf.envmap("REDUCTION_HTTP_SOURCES")
 LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
+# A calculation the cache cannot answer runs on the reduction pool, within a time (seconds)
+# and a memory (MiB) limit; a request waits this long for it (seconds), then answers 202 with
+# the job, whose progress the page shows. Off (in the web process): the test suite only.
+REDUCTION_IN_WORKERS = conf.envbool("REDUCTION_IN_WORKERS", True)
+REDUCTION_TIME_LIMIT = conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60
+REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 2048)
+REDUCTION_WAIT = 1.0
 
 # `beamtime serve` writes its processes' logs here, one rotated file per process.
 LOG_DIR = Path(conf.env("LOG_DIR") or HOME / "logs").expanduser().resolve()
@@ -241,7 +251,7 @@ WORKER_POOLS = {
     "reduction": {
         "queues": ["reduction", "default"],
         "concurrency": conf.envint("REDUCTION_WORKERS", 1),
-        "time_limit": conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60,
+        "time_limit": REDUCTION_TIME_LIMIT + 30,  # each calculation has its own limit
     },
 }
 # Every queue the platform uses; `beamtime worker` consumes all by default.

@@ -100,7 +100,7 @@ def test_serve_tells_the_settings_where_it_listens(monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr(cli, "check_port_free", lambda *a: None)
-    monkeypatch.setattr(cli, "setup_django", stop)
+    monkeypatch.setattr(cli, "settings_only", stop)
     monkeypatch.delenv("BEAMTIME_LISTEN_HOST", raising=False)
     with pytest.raises(SystemExit):
         cli.run_serve(SimpleNamespace(host="0.0.0.0", port=8000))

@@ -6,7 +6,11 @@ SSH (``SshWorker``: SFTP for files, a remote command for process checks). Both s
 organizing logic, so they behave the same. Use a worker as a context manager, or call
 ``close()``. Every failure — unreachable host, refused key, missing path — is a ``WorkerError``
 whose one-line message names the host and, where there is one, the path.
+
+asyncssh is imported by the SSH worker when it first connects, not by every web worker.
 """
+
+from __future__ import annotations
 
 import asyncio
 import errno
@@ -20,8 +24,10 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
-import asyncssh
+if TYPE_CHECKING:
+    import asyncssh
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DATA_ROUTER_PROCESS = "dataRouter"
@@ -195,9 +201,41 @@ class Worker:
         result.files = sorted(self._entries(dest))
         return result
 
+    def process_directory(self, name_fragment: str) -> str | None:
+        """The working folder of the process whose command line contains ``name_fragment``
+        (a data router writes its run files there: the original DAQ found its staging folder
+        this way); None when no such process runs. Read from /proc, else with lsof."""
+        status, out = self._command(["pgrep", "-f", "--", pgrep_pattern(name_fragment)])
+        if status == 1:
+            return None
+        if status != 0:
+            raise WorkerError(f"{self.host}: pgrep failed")
+        folders = set()
+        for pid in out.split():
+            if not pid.isdigit():
+                continue
+            status, out = self._command(["readlink", "--", f"/proc/{pid}/cwd"])
+            if status != 0 or not out.strip():
+                status, out = self._command(["lsof", "-a", "-p", pid, "-d", "cwd", "-Fn"])
+                out = next((line[1:] for line in out.splitlines() if line[:2] == "n/"), "")
+            if out.strip():
+                folders.add(out.strip())
+        if len(folders) > 1:
+            raise WorkerError(
+                f"{self.host}: {len(folders)} {name_fragment} processes run, in "
+                f"{', '.join(sorted(folders))}"
+            )
+        if not folders:
+            raise WorkerError(f"{self.host}: cannot read the working folder of {name_fragment}")
+        return folders.pop()
+
     # -- primitives --------------------------------------------------------------------------
     def process_running(self, name_fragment: str) -> bool:
         """True if a process whose command line contains ``name_fragment`` runs there."""
+        raise NotImplementedError
+
+    def _command(self, argv: list[str]) -> tuple[int, str]:
+        """Run a command there; its exit status and output (127 when it does not exist)."""
         raise NotImplementedError
 
     def _entries(self, directory: str) -> dict[str, int | None]:
@@ -248,6 +286,15 @@ class LocalWorker(Worker):
         if done.returncode > 1:
             raise WorkerError(f"{self.host}: pgrep failed: {done.stderr.decode().strip()}")
         return done.returncode == 0
+
+    def _command(self, argv):
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=30)
+        except FileNotFoundError:
+            return 127, ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise WorkerError(f"{self.host}: {argv[0]} failed: {exc}") from None
+        return done.returncode, done.stdout.decode(errors="replace")
 
     def _entries(self, directory):
         with self._errors(directory), os.scandir(directory) as it:
@@ -361,6 +408,8 @@ class SshWorker(Worker):
         ).result()
 
     async def _guarded(self, path, func, args):
+        import asyncssh
+
         where = f"{self.host}:{self.port}"
         try:
             if self._conn is None:
@@ -390,8 +439,15 @@ class SshWorker(Worker):
             raise WorkerError(f"{self.host}: pgrep failed: {str(done.stderr).strip()}")
         return done.exit_status == 0
 
+    def _command(self, argv):
+        done = self._call(argv[0], self._run, argv)
+        status = 255 if done.exit_status is None else done.exit_status  # None: killed
+        return status, str(done.stdout or "")
+
     def _entries(self, directory):
         async def entries():
+            import asyncssh
+
             return {
                 n.filename: n.attrs.size if n.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR else None
                 for n in await self._sftp.readdir(directory)
@@ -429,6 +485,8 @@ class SshWorker(Worker):
 
     def _is_regular_file(self, path):
         async def is_regular_file():
+            import asyncssh
+
             return (await self._sftp.stat(path)).type == asyncssh.FILEXFER_TYPE_REGULAR
 
         return self._call(path, is_regular_file)
@@ -436,6 +494,8 @@ class SshWorker(Worker):
     def _rename_new(self, src, dst):
         # SFTP's own rename never replaces an existing name (the POSIX one would).
         async def rename_new():
+            import asyncssh
+
             try:
                 await self._sftp.rename(src, dst)
             except asyncssh.SFTPError:
@@ -458,6 +518,8 @@ class SshWorker(Worker):
 
 
 def _reason(exc: Exception) -> str:
+    import asyncssh
+
     if isinstance(exc, asyncssh.Error):
         return exc.reason
     if isinstance(exc, OSError) and (exc.errno or 0) > 0:  # not "Connect call failed (…)"

@@ -16,7 +16,6 @@ import json
 import re
 import zipfile
 
-import h5py
 import numpy as np
 
 import beamtime
@@ -74,6 +73,8 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
     names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
     names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]
     if form == "hdf5":
+        import h5py  # for this export only: web workers do not load it otherwise
+
         buffer = io.BytesIO()
         with h5py.File(buffer, "w") as f:
             f.attrs["provenance"] = json.dumps(header)

@@ -14,7 +14,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 MICROSECOND = 1e-6
 MODES = ("P", "NP", "mixed", "auto")
@@ -96,6 +95,9 @@ def fit(series: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict:
     """series: (counts, time) per data set, the unattenuated last, aligned point by point.
     Returns tau_NP, tau_P, attenuators A and incident rates, each with its uncertainty, and
     the mode kept."""
+    # scipy here only: it is most of the refl steps' import time, and only this fit needs it
+    from scipy import optimize, stats
+
     rates = [c / t for c, t in series]
     y = np.concatenate(rates)
     dy = np.concatenate([np.sqrt(c) / t for c, t in series])

@@ -208,6 +208,9 @@ class _Entry:
 
     def __init__(self, file: str, name: str, group: h5py.Group) -> None:
         self.file, self.name, self.group = file, name, group
+        # path → dataset (or group, on the way), looked up once
+        self.found: dict[str, h5py.Dataset | None] = {}
+        self.nodes: dict[str, h5py.Group | h5py.Dataset | None] = {}
 
     def error(self, field: str, message: str) -> NexusError:
         return NexusError(self.file, message, self.name, field)
@@ -273,18 +276,14 @@ class _Entry:
         """The dataset at `path`, None if there is none. Data kept in other files is refused:
         an uploaded file must not make the server read its files (HDF5 external links,
         external storage and virtual datasets all name other files)."""
-        node = self.group
-        for part in path.split("/"):
-            try:
-                link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
-                if link is None:
-                    return None
-                elsewhere = isinstance(link, h5py.ExternalLink)
-                node = node if elsewhere else node[part]
-            except _H5_ERRORS as exc:
-                raise self.damaged(path, exc) from None
-            if elsewhere:
-                raise self.error(path, "links to another file, which is not read")
+        if path not in self.found:
+            self.found[path] = self._dataset(path)
+        return self.found[path]
+
+    def _dataset(self, path: str) -> h5py.Dataset | None:
+        node = self._node(path, path)
+        if node is None:
+            return None
         if not isinstance(node, h5py.Dataset):
             raise self.error(path, "is a group, not a dataset")
         try:
@@ -293,6 +292,26 @@ class _Entry:
             raise self.damaged(path, exc) from None
         if elsewhere:
             raise self.error(path, "keeps its data in other files, which are not read")
+        return node
+
+    def _node(self, path: str, asked: str) -> h5py.Group | h5py.Dataset | None:
+        """The group or dataset at `path`, None if there is none; each group on the way is
+        opened once per entry (the fields share a few groups). Failures name `asked`."""
+        if path in self.nodes:
+            return self.nodes[path]
+        above, _, part = path.rpartition("/")
+        parent = self._node(above, asked) if above else self.group
+        node = None
+        if isinstance(parent, h5py.Group):
+            try:
+                link = parent.get(part, getlink=True)
+                elsewhere = isinstance(link, h5py.ExternalLink)
+                node = None if link is None or elsewhere else parent[part]
+            except _H5_ERRORS as exc:
+                raise self.damaged(asked, exc) from None
+            if elsewhere:
+                raise self.error(asked, "links to another file, which is not read")
+        self.nodes[path] = node
         return node
 
     def has(self, path: str) -> bool:
