@@ -126,6 +126,9 @@ def test_a_dead_time_fit_needs_pairs_of_scans(calibration):
     node = d("fit_dead_time", (d("load", filelist=[fileinfo(files[1])]), "data"))
     with pytest.raises(TemplateError, match=r"\(data\): wire at least one attenuated"):
         _run_terminal(d, node, "dead_time")
+    twice = d("fit_dead_time", (d("load", filelist=[fileinfo(files[1])] * 2), "data"))
+    with pytest.raises(TemplateError, match=r"node 3 \(mode\): the dead-time fit does not conv"):
+        _run_terminal(d, twice, "dead_time")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ covariance scaled by :math:`\\chi^2` per degree of freedom.
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,7 +107,10 @@ def fit(series: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict:
     A = np.array([a[0] / open_beam[0] for a in attenuated])
     k = int(np.argmax(open_beam))
     r1, r2 = open_beam[k], attenuated[0][k]
-    tau = (1 / r1 - (r1 + r2) / (r1 * r2 * (1 / A[0] - 1))) / MICROSECOND
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = (1 / r1 - (r1 + r2) / (r1 * r2 * (1 / A[0] - 1))) / MICROSECOND
+    if not (np.all(np.isfinite(A)) and np.isfinite(tau)):
+        raise FitFailed("the scans are alike: no attenuation to fit")
     start = np.concatenate(([tau, 0.0], A, attenuated[0] / A[0]))
     m = len(attenuated)
 
@@ -128,7 +132,10 @@ def fit(series: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict:
             return model(full)
 
         try:
-            popt, pcov = optimize.curve_fit(cost, np.arange(len(y)), y, p0=initial[free], sigma=dy)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an undetermined covariance: checked below
+                x = np.arange(len(y))
+                popt, pcov = optimize.curve_fit(cost, x, y, p0=initial[free], sigma=dy)
         except (RuntimeError, ValueError) as exc:
             raise FitFailed(str(exc)) from None
         result = initial.copy()
@@ -156,6 +163,8 @@ def fit(series: list[tuple[np.ndarray, np.ndarray]], mode: str) -> dict:
             kept, chosen = both, "mixed"
     params, covariance, _ = kept
     errors = np.sqrt(np.diag(covariance))
+    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(errors))):
+        raise FitFailed("the constants are undetermined")
     return {
         "mode": chosen,
         "tau_NP": (params[0], errors[0]),
