@@ -21,8 +21,11 @@ asks (reductus: RPC calc_terminal, plottable, msgpack; Beamtime: /api/reduction/
   correction: reductus computes its uncached polarization steps and all that follows them
   again, Beamtime the footprint correction only (goal ≤ 0.05 × reductus);
 - same: that request once more.
-reductus imports its whole scientific stack when its server starts; Beamtime's web worker
-imports the reduction's modules at its first reduction: the engine-alone line shows that share.
+Each server's CPU time per request is taken beside the wall time. Then both engines alone in
+fresh processes, in CPU time (hardly changed by the machine's load): reductus' own
+process_template (bench/reductus_engine.py) and Beamtime's calculate, imports apart.
+reductus imports its whole scientific stack when its server starts; a Beamtime web worker
+imports the reduction's modules at its first reduction (the imports line shows that share).
 reductus' server needs its "server" extra (flask, flask-cors, msgpack, requests) in its
 environment.
 
@@ -57,6 +60,7 @@ POLARIZED = {
 }
 HARNESS = Path(__file__).parent / "reductus_harness.py"
 REDUCTUS_SERVER = Path(__file__).parent / "reductus_server.py"
+REDUCTUS_ENGINE = Path(__file__).parent / "reductus_engine.py"
 POLFOOT = "Polarized with footprint (reductus)"
 SPECULAR, BACKGROUND, DIRECT = (
     ["mli0111.nxs.pbr", "mli0115.nxs.pbr"],
@@ -142,6 +146,47 @@ def engine_alone(found: dict, node: int) -> tuple[float, float, float]:
         text=True,
     ).stdout
     return tuple(float(x) for x in out.split())
+
+
+ENGINE_CPU = """
+import json, sys, tempfile, time
+t0 = time.process_time()
+from beamtime.reduction import sources
+from beamtime.reduction.dataflow.cache import DiskCache
+from beamtime.reduction.dataflow.calc import calculate
+from beamtime.reduction.dataflow.template import Template
+from beamtime.reduction.instruments.refl import registry
+imports = time.process_time() - t0
+sources.configure([sources.LocalSource("local", sys.argv[1])])
+node, changes = int(sys.argv[3]), json.loads(sys.argv[4])
+template, show = Template.from_dict(json.loads(sys.argv[2])), registry.datatypes["refldata"]
+
+def evaluate(cache, config):
+    start = time.process_time()
+    values = calculate(template, registry, node, "output", cache, config)
+    json.dumps([show.display(v) for v in values])
+    return time.process_time() - start
+
+cache = DiskCache(tempfile.mkdtemp())
+first = evaluate(cache, {})
+again = evaluate(DiskCache(tempfile.mkdtemp()), {})
+repeats = [evaluate(cache, config) for config in changes]
+json.dump({"imports": imports, "first": first, "again": again, "repeats": repeats}, sys.stdout)
+"""
+
+
+def engines_cpu(python: str, found: dict, node: int, changes: list) -> tuple[dict, dict]:
+    """Both engines alone in fresh processes, in CPU seconds (what the machine's load hardly
+    changes): reductus' (bench/reductus_engine.py) and Beamtime's, each on a first evaluation
+    and on repeats after changing the footprint correction's upper Q."""
+    files = [str(DATA / POLARIZED["specular"][0]), str(DATA / POLARIZED["direct beam"][0])]
+    command = [python, REDUCTUS_ENGINE, *files, "--repeats", str(len(changes))]
+    theirs = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
+    command = [sys.executable, "-c", ENGINE_CPU, str(DATA), json.dumps(found), str(node)]
+    ours = json.loads(
+        subprocess.run([*command, json.dumps(changes)], check=True, capture_output=True).stdout
+    )
+    return theirs, ours
 
 
 def reductus(python: str) -> tuple[float, float]:
@@ -401,7 +446,8 @@ def polarized(args):
             finally:
                 proc.terminate()
                 proc.wait(30)
-    alone = [engine_alone(found, node) for _ in range(args.runs)]
+    changes = [{str(node): {"Qmax": q}} for q in qmax]
+    engines = [engines_cpu(args.reductus, found, node, changes) for _ in range(args.runs)]
     print(
         f"servers ready after: reductus {ms(ready['reductus'])}, Beamtime "
         f"{ms(ready['beamtime'])} (a fresh home: migrations)"
@@ -429,10 +475,19 @@ def polarized(args):
             f"  {phase:34} {cells[0]:>24} {cells[1]:>24}   {b_wall / r_wall:.3f}, {cpu_ratio:>5}"
             f"   {'≤ ' + str(goal) if goal else ''}"
         )
+    print("engines alone, fresh processes, CPU ms, medians: reductus | Beamtime   ratio")
+    for label, theirs, ours in (
+        ("imports", [r["imports"] for r, _ in engines], [b["imports"] for _, b in engines]),
+        ("first evaluation", [r["first"] for r, _ in engines], [b["first"] for _, b in engines]),
+        (
+            "repeat, footprint Qmax changed",
+            [x for r, _ in engines for x in r["repeats"]],
+            [x for _, b in engines for x in b["repeats"]],
+        ),
+    ):
+        print(f"  {label:34} {ms(theirs)} | {ms(ours)}   {ratio(ours, theirs)}")
     print(
-        "  beamtime engine alone, fresh process: imports "
-        f"{ms(i for i, _, _ in alone)}, first reduction (lazy imports included) "
-        f"{ms(f for _, f, _ in alone)}, again with an empty cache {ms(a for _, _, a in alone)}"
+        f"  (Beamtime's first evaluation again, imports done: {ms(b['again'] for _, b in engines)})"
     )
 
 
