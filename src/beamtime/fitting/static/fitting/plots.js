@@ -87,7 +87,9 @@ function evaluateInPlace() {
     const asked = ++evaluations;
     let answer;
     try {
-      const response = await fetch(form.dataset.evaluateUrl, { method: "POST", body: new FormData(form) });
+      // URL-encoded, not multipart: Django reads it in a fraction of the time
+      const body = new URLSearchParams(new FormData(form));
+      const response = await fetch(form.dataset.evaluateUrl, { method: "POST", body });
       const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
       answer = json ? await response.json()
         : { error: `Evaluate failed (HTTP ${response.status}${response.redirected ? ", logged out?" : ""}): reload the page.` };
