@@ -23,7 +23,6 @@ scale factor for the geometry.
 from dataclasses import replace
 
 import numpy as np
-from scipy import optimize
 
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.fielddata import BackgroundField
@@ -166,6 +165,8 @@ def fit_background_field(
     def jacobian(params):
         _, d_scale, d_epsD = parts(params)
         return np.array([d_scale, d_epsD]).T if fit_scale else d_epsD[:, None]
+
+    from scipy import optimize  # here only: most of the refl steps' import time
 
     start = np.array([scale, epsD0] if fit_scale else [epsD0])
     found = optimize.leastsq(

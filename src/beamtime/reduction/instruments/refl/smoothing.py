@@ -4,7 +4,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy import special, stats
 
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.numerics import interpolate
@@ -109,7 +108,7 @@ def _polynomial(x, xp, yp, dyp, degree: int, span: int):
     return value, error
 
 
-ONE_SIGMA = 1 - special.erfc(1 / math.sqrt(2)) / 2  # 0.841: the 1-σ quantile
+ONE_SIGMA = 0.5 * (1 + math.erf(1 / math.sqrt(2)))  # 0.841: the 1-σ quantile
 
 
 def _fit(x, xp, yp, dyp, degree: int):
@@ -121,6 +120,8 @@ def _fit(x, xp, yp, dyp, degree: int):
     spread = np.sqrt(np.einsum("pi,ij,pj->p", at, covariance, at))
     freedom = len(xp) - len(powers)
     if freedom > 0:
+        from scipy import stats  # here only: most of the refl steps' import time
+
         residual = np.linalg.norm(A @ coefficients - yp / dyp)
         spread = spread * stats.t.ppf(ONE_SIGMA, freedom) * residual / math.sqrt(freedom)
     return at @ coefficients, spread
