@@ -54,39 +54,39 @@ def _join_group(group: list[ReflData], tolerance: float) -> ReflData:
         raise ParameterError("data", "join counts, or counts per monitor count or per second")
     arrays = {name: np.concatenate([getattr(d, name) for d in group]) for name in ARRAYS}
     order = np.lexsort((arrays["Ti"], arrays["Td"]))
-    clusters, start = [], None
-    for i in order:
+    starts, start = [], None  # where each cluster of close points begins in ``order``
+    for k, i in enumerate(order):
         close = start is not None and all(
             abs(arrays[a][i] - arrays[a][start]) <= tolerance * arrays["dT"][start]
             for a in ("Td", "Ti")
         )
-        if close:
-            clusters[-1].append(i)
-        else:
-            clusters.append([i])
+        if not close:
+            starts.append(k)
             start = i
-    weight = {"time": arrays["count_time"]}.get(first.normbase, arrays["monitor"])
-    merged = {name: [] for name in ARRAYS}
-    for members in clusters:
-        w = weight[members]
-        for name in ("Ti", "Td", "slit1", "slit2", "slit3", "slit4", "dT", "roi", "Qz_target"):
-            values = arrays[name][members]
-            merged[name].append(np.average(values, weights=w) if w.sum() > 0 else values.mean())
-        monitor, time = arrays["monitor"][members].sum(), arrays["count_time"][members].sum()
-        for name in ("monitor", "count_time"):
-            merged[name].append(arrays[name][members].sum())
-        merged["monitor_variance"].append(monitor)  # as reductus: Poisson again
-        v, dv = arrays["v"][members], arrays["dv"][members]
-        if first.normbase == "counts":
-            merged["v"].append(v.sum())
-            merged["dv"].append(np.sqrt((dv**2).sum()))
-            continue
+    if not starts:  # no points at all
+        return replace(first, **{name: arrays[name][:0] for name in ARRAYS})
+    # Each cluster's sums at once (a cluster is a run of ``order``), in the order of its points
+    sums = {name: np.add.reduceat(arrays[name][order], starts) for name in ARRAYS}
+    sizes = np.diff([*starts, len(order)])
+    weight = {"time": arrays["count_time"]}.get(first.normbase, arrays["monitor"])[order]
+    total = np.add.reduceat(weight, starts)
+    merged = {}
+    for name in ("Ti", "Td", "slit1", "slit2", "slit3", "slit4", "dT", "roi", "Qz_target"):
+        weighted = np.add.reduceat(arrays[name][order] * weight, starts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            merged[name] = np.where(total > 0, weighted / total, sums[name] / sizes)
+    monitor, time = sums["monitor"], sums["count_time"]
+    merged.update(monitor=monitor, count_time=time, monitor_variance=monitor)  # as reductus
+    if first.normbase == "counts":
+        merged["v"] = sums["v"]
+        merged["dv"] = np.sqrt(np.add.reduceat(arrays["dv"][order] ** 2, starts))
+    else:
         # Poisson average: total counts over total monitor (or time), each with its variance.
         base = monitor if first.normbase == "monitor" else time
-        counts = (v * weight[members]).sum()
-        spread = base if first.normbase == "monitor" else len(members) * TIMER_RESOLUTION**2 / 12
-        mean, error = ratio(counts, np.sqrt(max(counts, 1.0)), base, np.sqrt(spread))
-        merged["v"].append(mean)
-        merged["dv"].append(error)
-    joined = replace(first, **{name: np.array(merged[name]) for name in ARRAYS})
+        counts = np.add.reduceat(arrays["v"][order] * weight, starts)
+        spread = base if first.normbase == "monitor" else sizes * TIMER_RESOLUTION**2 / 12
+        merged["v"], merged["dv"] = ratio(
+            counts, np.sqrt(np.maximum(counts, 1.0)), base, np.sqrt(spread)
+        )
+    joined = replace(first, **merged)
     return joined.select(np.argsort(joined.Qz, kind="stable"))
