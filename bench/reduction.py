@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package
-from serve import free_port, start_serve  # noqa: E402
+from serve import free_port, start_serve, stop  # noqa: E402
 
 from fitting import SETUP, shell  # noqa: E402
 
@@ -222,8 +222,7 @@ def reductus_server(python: str):
                 time.sleep(0.1)
         yield url, time.perf_counter() - t0, proc.pid
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 def rpc(url: str, method: str, accept="application/msgpack", **args):
@@ -381,8 +380,7 @@ def unpolarized(args):
                     warm.append(calculate(url, key, {**body, "config": config}))
                     cached.append(calculate(url, key, {**body, "config": config}))
             finally:
-                proc.terminate()
-                proc.wait(30)
+                stop(proc)
     print(
         f"  beamtime over HTTP, fresh server, empty cache (cold): {ms(cold)}   "
         f"ratio to reductus' reduction {ratio(cold, steps)} (goal ≤ 1)"
@@ -444,8 +442,7 @@ def polarized(args):
                     print(f"--- {log}", *log.read_text().splitlines()[-40:], sep="\n")
                 sys.exit(f"{exc.url}: {exc}")
             finally:
-                proc.terminate()
-                proc.wait(30)
+                stop(proc)
     changes = [{str(node): {"Qmax": q}} for q in qmax]
     engines = [engines_cpu(args.reductus, found, node, changes) for _ in range(args.runs)]
     print(
