@@ -166,25 +166,35 @@ def _same_targets(group: list[ReflData]) -> list:
 
 
 def _merge(sets: list, columns: dict, normbase: str) -> dict:
-    weight = columns[{"counts": "v", "monitor": "monitor", "time": "count_time"}[normbase]]
-    merged = {name: [] for name in columns}
-    for members in sets:
-        if len(members) == 1:
-            for name, values in columns.items():
-                merged[name].append(values[members[0]])
+    """Each set of points as one: rates Poisson-averaged, monitor and time summed, the rest
+    averaged with the monitor (or time, or counts) as weights; a point alone is kept as is.
+    Every set at once: the points in set order, each set's sums by ``np.add.reduceat``."""
+    order = np.concatenate(sets) if sets else np.zeros(0, dtype=int)
+    sizes = np.array([len(s) for s in sets])
+    if not len(order):
+        return {name: np.zeros(0) for name in [*columns, "monitor_variance"]}
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    alone = sizes == 1
+    first = {name: values[order][starts] for name, values in columns.items()}
+    weight = columns[{"counts": "v", "monitor": "monitor", "time": "count_time"}[normbase]][order]
+    total_weight = np.add.reduceat(weight, starts)
+    merged = {}
+    v, dv = poisson_average(columns["v"][order], columns["dv"][order], normbase, starts)
+    merged["v"], merged["dv"] = np.where(alone, first["v"], v), np.where(alone, first["dv"], dv)
+    for name, values in columns.items():
+        if name in ("v", "dv"):
             continue
-        v, dv = poisson_average(columns["v"][members], columns["dv"][members], normbase)
-        merged["v"].append(v)
-        merged["dv"].append(dv)
-        w = weight[members]
-        for name, values in columns.items():
-            if name in ("v", "dv"):
-                continue
-            if name in ("monitor", "count_time"):
-                merged[name].append(values[members].sum())
-            else:
-                part = values[members]
-                merged[name].append(np.average(part, weights=w) if w.sum() else part.mean())
-    merged = {name: np.array(values, dtype=float) for name, values in merged.items()}
+        total = np.add.reduceat(values[order], starts)
+        if name in ("monitor", "count_time"):
+            merged[name] = total
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            average = np.where(
+                total_weight != 0,
+                np.add.reduceat(values[order] * weight, starts) / total_weight,
+                total / sizes,
+            )
+        merged[name] = np.where(alone, first[name], average)
+    merged = {name: np.asarray(values, dtype=float) for name, values in merged.items()}
     merged["monitor_variance"] = merged["monitor"].copy()  # as reductus: Poisson again
     return merged
