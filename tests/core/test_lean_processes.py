@@ -59,6 +59,18 @@ def test_beat_and_the_run_control_worker_load_their_tasks_without_it():
     assert loaded == []
 
 
+def test_a_reduction_worker_imports_the_reduction_stack_before_its_pool_forks():
+    loaded = loaded_after(
+        "from beamtime.celery import preload\n"
+        "assert preload(['daq', 'fits']) == []\n"
+        "assert 'h5py' not in sys.modules\n"
+        "preload(['reduction', 'default'])\n"
+        "from beamtime.reduction.instruments.refl.registry import registry\n"
+        "assert 'refl.load' in registry.modules\n"
+    )
+    assert "h5py" in loaded and "refl1d" not in loaded
+
+
 def test_a_request_that_needs_refl1d_still_gets_it():
     # Air on silicon, no roughness, no resolution: Fresnel's reflectivity, Qc² = 16π·SLD.
     loaded = loaded_after(
