@@ -54,16 +54,22 @@ class Api:
 
     def call(self, path: str, method: str = "GET") -> dict:
         request = urllib.request.Request(self.url + path, headers=self.headers, method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            sys.exit(f"{method} {path}: {exc.code} {exc.read().decode()[:500]}")
 
 
 def time_transition(api: Api, action: str, state: str, timeout: float = 120) -> float:
     t0 = time.monotonic()
     api.call(f"api/daq/actions/{action}", "POST")
     while time.monotonic() - t0 < timeout:
-        servers = api.call("api/daq/status")["individual_results"]
-        if all(s["state_name"] == state and not s["transitioning"] for s in servers):
+        status = api.call("api/daq/status")
+        servers = status["individual_results"]
+        if not status["transition"] and all(
+            s["state_name"] == state and not s["transitioning"] for s in servers
+        ):
             return time.monotonic() - t0
         time.sleep(0.05)
     sys.exit(f"{action} all did not reach {state} within {timeout} s")

@@ -514,10 +514,9 @@ def run_fplane_import(args) -> int:
 
 def run_ecc_sim(args) -> int:
     import signal
-    import threading
     from pathlib import Path
 
-    from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
+    from beamtime.daq.ecc.simulator import EccSimulator, make_server, run_all
 
     configs = Path(args.configs)
     if not configs.is_dir():
@@ -555,16 +554,12 @@ def run_ecc_sim(args) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    threads = [threading.Thread(target=run, args=pair) for pair in simulators]
-    for thread in threads:
-        thread.start()
     print(
         f"{len(ports)} ECC simulator(s) at http://{args.host}:{ports[0]}/ … with "
         f"{len(simulators[0][0].available_configs())} configurations",
         flush=True,
     )
-    for thread in threads:
-        thread.join()
+    run_all(simulators)  # the ports listen already: clients may connect after the line above
     return 0
 
 

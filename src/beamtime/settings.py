@@ -189,7 +189,9 @@ CELERY_BEAT_SCHEDULE = {
     "run-limits": _every(5.0, "beamtime.daq.tasks.enforce_run_limits"),
     "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
-# ECC servers: seconds to wait for an answer, and for a transition to finish.
+# ECC servers: seconds to wait for a connection (a host off the network costs no more), for
+# an answer, and for a transition to finish.
+DAQ_ECC_CONNECT_TIMEOUT = 1.0
 DAQ_ECC_TIMEOUT = 5.0
 DAQ_TRANSITION_TIMEOUT = 120.0
 # Data-router and ECC hosts other than this one are reached over SSH as this user and key.

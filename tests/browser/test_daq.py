@@ -165,3 +165,17 @@ def test_a_router_waiting_to_file_and_a_refused_log(live_server, page):
     assert "root:" not in page.inner_text("main")
     assert "BEAMTIME_DAQ_LOG_ROOTS" in page.inner_text("p[role=alert]")
     shoot(page, "daq-log-refused")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_coordinator_sets_the_run_limit_on_its_page(live_server, page):
+    ada = make_user("ada")
+    make_experiment(members=[ada], coordinators=[ada])
+    log_in(page, live_server, "/daq/")
+    page.click("a:text('Run limit')")
+    page.fill("input[name=minutes]", "60")
+    page.check("input[name=stop_at_limit]")
+    shoot(page, "daq-run-limit")
+    page.click("button:text('Save the run limit')")
+    page.wait_for_url(live_server.url + "/daq/")
+    assert "(runs stop after 3600 s)" in page.inner_text("main")

@@ -165,3 +165,39 @@ def test_a_bug_with_one_server_is_logged_for_operators_and_spares_the_others(ecc
     # The traceback names files on the web server: operators read it, users see a line.
     assert entry.source == "bad" and entry.traceback == "" and "unexpected" in entry.message
     assert "RuntimeError: a bug" in caplog.text
+
+
+def test_the_state_refresh_leaves_servers_to_a_transition_under_way(ecc_sim):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from beamtime.daq import tasks
+    from beamtime.daq.models import Experiment
+
+    experiment = make_experiment()
+    make_ecc_server(experiment, ecc_sim()[1])
+    Experiment.objects.update(transition="describe", transition_started_at=timezone.now())
+    assert tasks.refresh_state_all() == 0  # the transition's task follows them
+    # A claim left by a worker that died is no transition under way.
+    Experiment.objects.update(transition_started_at=timezone.now() - timedelta(hours=1))
+    assert tasks.refresh_state_all() == 1
+    Experiment.objects.update(transition="", transition_started_at=None)
+    assert tasks.refresh_state_all() == 1
+
+
+def test_a_state_asked_for_since_the_row_was_read_is_no_error(ecc_sim):
+    """Another process (the transition's task) asked for Described after this one read the
+    row: the server being Described is what was asked, not an error."""
+    simulator, url = ecc_sim()
+    server = make_ecc_server(make_experiment(), url)
+    ECCServer.objects.update(target_state=State.IDLE)
+    stale = fresh(server)
+    ECCServer.objects.update(target_state=State.DESCRIBED)
+    simulator.state = State.DESCRIBED
+    control.refresh_state(stale)
+    assert fresh(server).error_message == "" and fresh(server).state == State.DESCRIBED
+    assert not LogEntry.objects.exists()
+    simulator.state = State.PREPARED  # this, nobody asked for
+    control.refresh_state(stale)
+    assert fresh(server).error_message == "is Prepared, expected Described"

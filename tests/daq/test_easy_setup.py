@@ -123,3 +123,48 @@ def test_the_form_starts_from_the_current_set_up(member):
         "mutant_ecc_ip": "192.168.1.99",
         "mutant_data_router_ip": "192.168.2.99",
     }
+
+
+@pytest.mark.parametrize("router_host", ["127.0.0.1", "ssh"])
+def test_an_empty_staging_folder_is_found_from_the_running_data_router(
+    member, tmp_path, router_host, request
+):
+    """As the original DAQ did: the folder the dataRouter process works in, asked of its
+    host (this one directly, another over SSH)."""
+    import subprocess
+    import sys
+
+    host = request.getfixturevalue("ssh_host") if router_host == "ssh" else router_host
+    folder = tmp_path / "router-cwd"
+    folder.mkdir()
+    router = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(300)", "dataRouter"], cwd=folder
+    )
+    try:
+        form = {
+            **FORM,
+            "num_cobos": "1",
+            "first_cobo_data_router_ip": host,
+            "staging_directory": "",
+        }
+        assert member.post("/daq/setup/easy", form).status_code == 302
+    finally:
+        router.kill()
+        router.wait()
+    assert list(DataRouter.objects.values_list("ip_address", "staging_directory")) == [
+        (host, str(folder.resolve()))
+    ]
+
+
+def test_no_running_data_router_and_no_folder_names_the_host(member, ssh_host):
+    form = {
+        **FORM,
+        "num_cobos": "1",
+        "first_cobo_data_router_ip": ssh_host,
+        "staging_directory": "",
+    }
+    response = member.post("/daq/setup/easy", form)
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors["staging_directory"])
+    assert "127.0.0.2: no dataRouter process runs there" in errors
+    assert list(ECCServer.objects.values_list("name", flat=True)) == ["old"]

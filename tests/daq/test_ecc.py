@@ -12,9 +12,10 @@ import pytest
 import zeep
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 from zeep.transports import Transport
 
-from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable
+from beamtime.daq.ecc.client import EccClient, EccError, EccUnreachable, request_envelope
 from beamtime.daq.ecc.protocol import (
     ConfigId,
     DataLink,
@@ -83,6 +84,29 @@ def test_the_real_wsdl_client_sees_error_codes(ecc_sim):
     answer = real_wsdl_service(url).Start(configID=COBO.to_xml(), table="")
     assert answer.ErrorCode == 1
     assert answer.ErrorMessage == "cannot Start from state Idle"
+
+
+def shape(element) -> tuple:
+    """An element's names, text and children: what a SOAP server reads (not the prefixes)."""
+    return (element.tag, (element.text or "").strip(), [shape(child) for child in element])
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("GetState", {}),
+        ("GetConfigIDs", {}),
+        ("ServerExit", {}),
+        ("Describe", {"configID": COBO.to_xml(), "table": data_link_set_xml(LINKS)}),
+        ("Stop", {"configID": COBO.to_xml(), "table": ""}),
+        ("Special", {"command": "fail-next 7", "table": ""}),
+    ],
+)
+def test_beamtimes_requests_are_those_zeep_makes_from_the_real_wsdl(operation, params):
+    client = zeep.Client(str(SHARED / "protocols" / "ecc.wsdl"), transport=OfflineTransport())
+    service = client.create_service("{urn:ecc}ecc", "http://127.0.0.1:1/")
+    theirs = client.create_message(service, operation, **params)
+    assert shape(etree.fromstring(request_envelope(operation, **params))) == shape(theirs)
 
 
 def test_beamtimes_client_drives_the_simulator(ecc_sim):
@@ -171,6 +195,19 @@ class TestFaults:
             time.sleep(0.1)
         else:
             pytest.fail("the simulator kept answering after go-offline")
+
+    def test_a_host_off_the_network_costs_the_connect_timeout_only(self):
+        import socket
+
+        # A listener whose one-place queue is full: the kernel drops further connection
+        # requests unanswered, as a host that is off the network does.
+        with socket.socket() as listener, socket.socket() as first:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            first.connect(listener.getsockname())
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+            with pytest.raises(EccUnreachable, match=r"no connection within 0.3 s"):
+                EccClient(url, timeout=30, connect_timeout=0.3).status()
 
     @pytest.mark.parametrize(
         ("body", "message"),

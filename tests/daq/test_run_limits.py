@@ -183,3 +183,32 @@ def test_coordinators_set_a_data_volume_limit_or_an_alarm_only(client, alice):
         headers=auth(alice),
     )
     assert bad.status_code == 422 and bad.json()["field"] == "run_limit_bytes"
+
+
+@pytest.mark.django_db
+def test_coordinators_set_the_limit_on_a_page_too(client, alice, bob):
+    make_experiment(members=[bob], coordinators=[alice])
+    client.force_login(bob)
+    assert client.get("/daq/run-limit").status_code == 403
+    assert 'href="/daq/run-limit"' not in client.get("/daq/").content.decode()
+    client.force_login(alice)
+    assert 'href="/daq/run-limit"' in client.get("/daq/").content.decode()
+    form = {"minutes": "90", "gigabytes": "2.5", "stop_at_limit": "on"}
+    assert client.post("/daq/run-limit", form).status_code == 302
+    experiment = Experiment.objects.get()
+    assert (experiment.run_limit_seconds, experiment.run_limit_bytes) == (5400, 2_500_000_000)
+    assert (experiment.stop_at_limit, experiment.restart_after_limit) == (True, False)
+    # The page starts from what is set, here through the API: 45 s, an alarm only.
+    body = {"run_limit_seconds": 45, "stop_at_limit": False}
+    client.put("/api/daq/run-limit", body, content_type="application/json", headers=auth(alice))
+    initial = client.get("/daq/run-limit").context["form"].initial
+    assert (initial["minutes"], initial["gigabytes"], initial["stop_at_limit"]) == (
+        0.75,
+        None,
+        False,
+    )
+    # The API's bounds: at least 10 s.
+    response = client.post("/daq/run-limit", {"minutes": "0.1"})
+    assert response.status_code == 200
+    assert "greater than or equal to" in " ".join(response.context["form"].errors["minutes"])
+    assert Experiment.objects.get().run_limit_seconds == 45

@@ -343,3 +343,18 @@ def test_it_picks_the_local_filesystem_for_this_host(settings):
         worker_for(" ")
     with pytest.raises(WorkerError, match="not a host the facility allows"):
         worker_for("daq-node-2")
+
+
+def test_it_finds_the_folder_a_process_works_in(worker, tmp_path):
+    marker = f"beamtime-test-{uuid.uuid4().hex}"
+    folder = tmp_path / "staging"
+    folder.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(300)", marker], cwd=folder
+    )
+    try:
+        assert worker.process_directory(marker) == str(folder.resolve())
+        assert worker.process_directory(marker + "-absent") is None
+    finally:
+        proc.kill()
+        proc.wait()

@@ -2,6 +2,7 @@
 from a few numbers, replacing the old set in one transaction."""
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -9,8 +10,10 @@ from django.db import transaction
 
 from beamtime.daq.models import DataRouter, DataSource, ECCServer, Experiment
 from beamtime.daq.safety import check_staging, host_allowed
+from beamtime.daq.workers import DATA_ROUTER_PROCESS, WorkerError, worker_for
 
 ECC_PORT, ROUTER_PORT = 8083, 46005
+MAX_HOSTS_AT_ONCE = 16  # asked over SSH when the staging folder is left empty
 
 
 class EasySetupForm(forms.Form):
@@ -25,7 +28,9 @@ class EasySetupForm(forms.Form):
     staging_directory = forms.CharField(
         label="Staging folder of the data routers",
         max_length=500,
-        help_text="absolute path, on each data router's host, where run files land",
+        required=False,
+        help_text="absolute path, on each data router's host, where run files land; leave it "
+        "empty to use the folder each running data router works in (asked of its host)",
     )
     mutant_is_present = forms.BooleanField(label="There is a MuTAnT", required=False)
     mutant_ecc_ip = forms.GenericIPAddressField(
@@ -36,7 +41,8 @@ class EasySetupForm(forms.Form):
     )
 
     def clean_staging_directory(self):
-        return check_staging(self.cleaned_data["staging_directory"])
+        path = self.cleaned_data["staging_directory"].strip()
+        return check_staging(path) if path else ""
 
     def clean(self):
         data = super().clean()
@@ -77,7 +83,46 @@ class EasySetupForm(forms.Form):
                 self.add_error(
                     "mutant_ecc_ip", f"overlaps the CoBos' ECC servers ({eccs[0]} … {eccs[-1]})"
                 )
+        if not data["staging_directory"] and not self.errors:
+            hosts = routers + ([data["mutant_data_router_ip"]] if data["mutant_is_present"] else [])
+            found, problems = find_staging(hosts)
+            if problems:
+                self.add_error(
+                    "staging_directory",
+                    "none given, and not found on every data router's host: "
+                    + "; ".join(problems[:3])
+                    + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
+                )
+            data["staging_directories"] = found
         return data
+
+
+def find_staging(hosts: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The folder the data router process works in on each host, as the original DAQ found
+    its staging folder; and what went wrong where it could not be found."""
+
+    def find(host: str) -> str:
+        try:
+            with worker_for(host) as worker:
+                folder = worker.process_directory(DATA_ROUTER_PROCESS)
+        except WorkerError as exc:
+            raise ValidationError(str(exc)) from None
+        if folder is None:
+            raise ValidationError(f"{host}: no {DATA_ROUTER_PROCESS} process runs there")
+        try:
+            return check_staging(folder)
+        except ValidationError:
+            raise ValidationError(f"{host}: {DATA_ROUTER_PROCESS} works in {folder!r}") from None
+
+    found, problems = {}, []
+    with ThreadPoolExecutor(min(MAX_HOSTS_AT_ONCE, len(hosts) or 1)) as pool:
+        futures = {host: pool.submit(find, host) for host in dict.fromkeys(hosts)}
+    for host, future in futures.items():
+        try:
+            found[host] = future.result()
+        except ValidationError as exc:
+            problems.append(exc.messages[0])
+    return found, problems
 
 
 def current_values(experiment: Experiment) -> dict:
@@ -92,7 +137,12 @@ def current_values(experiment: Experiment) -> dict:
         "one_ecc_server": len({s.ecc_server_id for s in sources}) == 1,
         "first_cobo_ecc_ip": cobos[0].ecc_server.ip_address,
         "first_cobo_data_router_ip": cobos[0].data_router.ip_address,
-        "staging_directory": cobos[0].data_router.staging_directory,
+        # One folder for all, unless the routers' own were found on their hosts.
+        "staging_directory": (
+            cobos[0].data_router.staging_directory
+            if len({s.data_router.staging_directory for s in sources}) == 1
+            else ""
+        ),
     }
     if mutant is not None:
         values |= {
@@ -112,6 +162,11 @@ def addresses(form, field: str, first: str, count: int) -> list[str]:
         )
         return []
     return [str(start + i) for i in range(count)]
+
+
+def staging(data: dict, host) -> str:
+    """The staging folder given, or the one found on the router's host."""
+    return data["staging_directory"] or data.get("staging_directories", {})[str(host)]
 
 
 @transaction.atomic
@@ -139,7 +194,7 @@ def easy_setup(experiment: Experiment, data: dict) -> None:
             name=f"DataRouter{i}",
             ip_address=str(first_router + i),
             port=ROUTER_PORT,
-            staging_directory=data["staging_directory"],
+            staging_directory=staging(data, first_router + i),
         )
         DataSource.objects.create(
             experiment=experiment, name=f"CoBo[{i}]", ecc_server=server, data_router=router
@@ -156,7 +211,7 @@ def easy_setup(experiment: Experiment, data: dict) -> None:
             name="DataRouter_mutant",
             ip_address=data["mutant_data_router_ip"],
             port=ROUTER_PORT,
-            staging_directory=data["staging_directory"],
+            staging_directory=staging(data, data["mutant_data_router_ip"]),
         )
         DataSource.objects.create(
             experiment=experiment, name="MuTAnT", ecc_server=server, data_router=router

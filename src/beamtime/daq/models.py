@@ -128,6 +128,7 @@ class ECCServer(models.Model):
         return STATE_NAMES[self.state]
 
     def data_links(self) -> list[DataLink]:
+        """The data sources' links (fetched with the server by ``with_links``)."""
         return [
             DataLink(
                 s.name,
@@ -136,7 +137,7 @@ class ECCServer(models.Model):
                 s.data_router.port,
                 s.data_router.connection_type,
             )
-            for s in self.data_sources.select_related("data_router")
+            for s in self.data_sources.all()
         ]
 
     def to_dict(self) -> dict:

@@ -80,3 +80,47 @@ class DataSourceForm(ComponentForm):
 
 
 FORMS = {"servers": ECCServerForm, "routers": DataRouterForm, "sources": DataSourceForm}
+
+
+class RunLimitForm(forms.Form):
+    """When runs stop on their own: the page's form for what ``PUT /api/daq/run-limit`` sets
+    (same bounds: 10 s to 7 days; any volume), in minutes and gigabytes."""
+
+    minutes = forms.FloatField(
+        label="Stop a run after (minutes)",
+        required=False,
+        min_value=10 / 60,
+        max_value=7 * 24 * 60,
+        help_text="empty: no time limit",
+    )
+    gigabytes = forms.FloatField(
+        label="… or after this much data (GB)",
+        required=False,
+        min_value=1e-9,
+        max_value=4e9,
+        help_text="run files waiting in the routers' staging folders; empty: no limit",
+    )
+    stop_at_limit = forms.BooleanField(
+        label="Stop the run at its limit (else only raise an alarm)", required=False
+    )
+    restart_after_limit = forms.BooleanField(label="Then start the next run", required=False)
+
+    @classmethod
+    def for_experiment(cls, experiment, data=None):
+        seconds, size = experiment.run_limit_seconds, experiment.run_limit_bytes
+        initial = {
+            "minutes": round(seconds / 60, 3) if seconds else None,
+            "gigabytes": size / 1e9 if size else None,
+            "stop_at_limit": experiment.stop_at_limit,
+            "restart_after_limit": experiment.restart_after_limit,
+        }
+        return cls(data, initial=initial)
+
+    def fields_to_save(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "run_limit_seconds": round(data["minutes"] * 60) if data["minutes"] else None,
+            "run_limit_bytes": round(data["gigabytes"] * 1e9) if data["gigabytes"] else None,
+            "stop_at_limit": data["stop_at_limit"],
+            "restart_after_limit": data["restart_after_limit"],
+        }

@@ -7,22 +7,16 @@ second, whatever the number of worker processes.
 """
 
 from celery import shared_task
-from celery.signals import worker_process_init
-from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from beamtime.daq import control, transitions
-from beamtime.daq.ecc.client import wsdl_client
 from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.transitions import in_parallel
 
 
-@worker_process_init.connect
-def parse_the_wsdl_before_the_first_click(**kwargs):
-    wsdl_client(settings.DAQ_ECC_TIMEOUT)
-
-
 def servers(pks: list[int]) -> list[ECCServer]:
-    found = ECCServer.objects.select_related("selected_config").in_bulk(pks)
+    found = control.with_links(ECCServer.objects.all()).in_bulk(pks)
     return [found[pk] for pk in pks if pk in found]
 
 
@@ -35,10 +29,14 @@ def refresh_state(server_pks: list[int]) -> int:
 
 @shared_task
 def refresh_state_all() -> int:
-    """Refresh every server of the active experiment (run by beat every few seconds)."""
-    return refresh_state(
-        list(ECCServer.objects.filter(experiment__is_active=True).values_list("pk", flat=True))
+    """Refresh every server of the active experiment (run by beat every few seconds), unless
+    a transition is under way: its task follows every server then, and a second poller would
+    only race it with older answers."""
+    busy = Q(experiment__transition_started_at__gte=timezone.now() - transitions.claim_ttl())
+    servers = ECCServer.objects.filter(experiment__is_active=True).exclude(
+        ~Q(experiment__transition="") & busy
     )
+    return refresh_state(list(servers.values_list("pk", flat=True)))
 
 
 @shared_task

@@ -6,7 +6,7 @@ when it ends. Stop may take over a claim held by a Start: stopping must always b
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,7 +20,8 @@ from beamtime.daq.models import DataRouter, ECCServer, Experiment, LogEntry, Run
 from beamtime.daq.workers import WorkerError, run_file_names, worker_for
 
 log = logging.getLogger("beamtime.daq")
-MAX_THREADS = 64
+# Talking to ECC servers is waiting on the network: a thread per server, to a bound.
+MAX_THREADS = 256
 
 
 class Busy(Exception):
@@ -55,7 +56,19 @@ def release(experiment_pk: int, name: str) -> None:
 
 
 def in_parallel(objects: list, step) -> list:
-    """Run ``step(obj)`` for every object at once; the results in the same order."""
+    """Run ``step(obj)`` for every object at once (up to MAX_THREADS at a time); the results
+    in the same order. ECC servers' state changes are written together (control.Saves).
+
+    The threads wait for each other before they begin: started one by one while the first
+    ones already work, the last of two hundred began a second late, the starting thread
+    waiting its turn for the interpreter lock each time."""
+    if not objects:
+        return []
+    results = [None] * len(objects)
+    todo = iter(range(len(objects)))
+    lock = threading.Lock()
+    count = min(MAX_THREADS, len(objects))
+    ready = threading.Barrier(count)
 
     def one(obj):
         try:
@@ -64,19 +77,32 @@ def in_parallel(objects: list, step) -> list:
             log.exception("%s: unexpected error", obj)
             control.log_error(obj, "unexpected error (the details are in the server's log)")
             return None
+
+    def work():
+        control.Saves.current.saves = saves
+        try:
+            ready.wait()
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                results[i] = one(objects[i])
         finally:
+            control.Saves.current.saves = None
             connection.close()  # each thread has a connection of its own
 
-    if not objects:
-        return []
-    with ThreadPoolExecutor(min(MAX_THREADS, len(objects))) as pool:
-        return list(pool.map(one, objects))
+    with control.Saves() as saves:
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return results
 
 
 def servers_of(experiment_pk: int) -> list[ECCServer]:
-    return list(
-        ECCServer.objects.filter(experiment_id=experiment_pk).select_related("selected_config")
-    )
+    return list(control.with_links(ECCServer.objects.filter(experiment_id=experiment_pk)))
 
 
 def step_all(experiment_pk: int, target: int) -> list[bool]:

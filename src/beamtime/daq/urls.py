@@ -15,6 +15,7 @@ urlpatterns = [
     path("alarms/<int:pk>/acknowledge", views.acknowledge_alarm, name="acknowledge-alarm"),
     path("<slug:kind>/<int:pk>/log", views.log_tail, name="log-tail"),
     path("setup/easy", views.easy_setup_page, name="easy-setup"),
+    path("run-limit", views.run_limit_page, name="run-limit"),
     *setup_views.component_urls(),
     path("experiments/", setup_views.experiments, name="experiments"),
     path("experiments/<int:pk>/activate", setup_views.activate, name="activate-experiment"),

@@ -10,11 +10,12 @@ from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
 from beamtime.daq.logs import LogRefused, read_log
-from beamtime.daq.models import DataRouter, ECCServer
+from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.observables import ObservableForm, chart_points, reorder
 from beamtime.daq.run_diff import run_diff
 from beamtime.daq.run_files import run_files
 from beamtime.daq.runsheet import RunSheetForm, run_table, run_table_csv
+from beamtime.daq.setup_forms import RunLimitForm
 from beamtime.daq.status import status
 
 
@@ -111,6 +112,16 @@ def easy_setup_page(request):
             easy_setup(experiment, form.cleaned_data)
             return redirect("daq:status")
     return render(request, "daq/easy_setup.html", {"form": form, "experiment": experiment})
+
+
+def run_limit_page(request):
+    experiment = coordinated_experiment_for(request.user, "set the run limit")
+    form = RunLimitForm.for_experiment(experiment, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        Experiment.objects.filter(pk=experiment.pk).update(**form.fields_to_save())
+        messages.success(request, "The run limit is saved.")
+        return redirect("daq:status")
+    return render(request, "daq/run_limit.html", {"form": form, "experiment": experiment})
 
 
 def run_list(request):

@@ -201,9 +201,41 @@ class Worker:
         result.files = sorted(self._entries(dest))
         return result
 
+    def process_directory(self, name_fragment: str) -> str | None:
+        """The working folder of the process whose command line contains ``name_fragment``
+        (a data router writes its run files there: the original DAQ found its staging folder
+        this way); None when no such process runs. Read from /proc, else with lsof."""
+        status, out = self._command(["pgrep", "-f", "--", pgrep_pattern(name_fragment)])
+        if status == 1:
+            return None
+        if status != 0:
+            raise WorkerError(f"{self.host}: pgrep failed")
+        folders = set()
+        for pid in out.split():
+            if not pid.isdigit():
+                continue
+            status, out = self._command(["readlink", "--", f"/proc/{pid}/cwd"])
+            if status != 0 or not out.strip():
+                status, out = self._command(["lsof", "-a", "-p", pid, "-d", "cwd", "-Fn"])
+                out = next((line[1:] for line in out.splitlines() if line[:2] == "n/"), "")
+            if out.strip():
+                folders.add(out.strip())
+        if len(folders) > 1:
+            raise WorkerError(
+                f"{self.host}: {len(folders)} {name_fragment} processes run, in "
+                f"{', '.join(sorted(folders))}"
+            )
+        if not folders:
+            raise WorkerError(f"{self.host}: cannot read the working folder of {name_fragment}")
+        return folders.pop()
+
     # -- primitives --------------------------------------------------------------------------
     def process_running(self, name_fragment: str) -> bool:
         """True if a process whose command line contains ``name_fragment`` runs there."""
+        raise NotImplementedError
+
+    def _command(self, argv: list[str]) -> tuple[int, str]:
+        """Run a command there; its exit status and output (127 when it does not exist)."""
         raise NotImplementedError
 
     def _entries(self, directory: str) -> dict[str, int | None]:
@@ -254,6 +286,15 @@ class LocalWorker(Worker):
         if done.returncode > 1:
             raise WorkerError(f"{self.host}: pgrep failed: {done.stderr.decode().strip()}")
         return done.returncode == 0
+
+    def _command(self, argv):
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=30)
+        except FileNotFoundError:
+            return 127, ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise WorkerError(f"{self.host}: {argv[0]} failed: {exc}") from None
+        return done.returncode, done.stdout.decode(errors="replace")
 
     def _entries(self, directory):
         with self._errors(directory), os.scandir(directory) as it:
@@ -347,8 +388,13 @@ class SshWorker(Worker):
         if self._loop is None:
             return
         if self._conn is not None:
-            self._conn.close()
-            asyncio.run_coroutine_threadsafe(self._conn.wait_closed(), self._loop).result()
+            conn = self._conn
+
+            async def closed():  # on the connection's own loop: asyncssh is not thread-safe
+                conn.close()
+                await conn.wait_closed()
+
+            asyncio.run_coroutine_threadsafe(closed(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
@@ -397,6 +443,11 @@ class SshWorker(Worker):
         if done.exit_status not in (0, 1):
             raise WorkerError(f"{self.host}: pgrep failed: {str(done.stderr).strip()}")
         return done.exit_status == 0
+
+    def _command(self, argv):
+        done = self._call(argv[0], self._run, argv)
+        status = 255 if done.exit_status is None else done.exit_status  # None: killed
+        return status, str(done.stdout or "")
 
     def _entries(self, directory):
         async def entries():

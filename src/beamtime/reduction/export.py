@@ -83,7 +83,7 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
                 for key, item in datatype.to_json(value).items():
                     if isinstance(item, list):
                         group.create_dataset(key, data=np.asarray(item, dtype=float))
-                    else:
+                    elif item is not None:  # HDF5 has no null: an absent value is left out
                         group.attrs[key] = item
         return "reduced.h5", buffer.getvalue(), "application/x-hdf5"
     texts = [text_file(v, datatype, {**header, "index": i}) for i, v in enumerate(values)]

@@ -83,6 +83,7 @@ def with_current_files(template: Template, config: dict, registry: Registry, use
     return config
 
 
+@sources.one_connection_per_host()
 def run(
     user,
     template: Template,
@@ -108,6 +109,7 @@ def run(
     return values, registry.datatypes[output.datatype], config
 
 
+@sources.one_connection_per_host()
 def cached_nodes(user, template: Template, config: dict) -> list[int]:
     """The nodes whose results are in the cache now."""
     registry = registry_for(template)
@@ -119,6 +121,7 @@ def cached_nodes(user, template: Template, config: dict) -> list[int]:
     )
 
 
+@sources.one_connection_per_host()
 def file_summaries(user, instrument: str, files: list, compute: bool = True, progress=None):
     """What each raw file holds, as the instrument reads it ({"error"} for one it cannot),
     cached like a step: by source, path and mtime. With ``compute`` False, NotCached (keyed

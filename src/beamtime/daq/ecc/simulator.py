@@ -7,12 +7,15 @@ meanwhile), fails a fraction ``fail_rate`` of requests with an error code, and a
 its data router too: while Running it writes run data files into a staging folder.
 
 Faults can also be injected on demand with the ``Special`` operation:
-``fail-next [CODE]``, ``hang-next SECONDS`` and ``go-offline``.
+``fail-next [CODE]``, ``hang-next SECONDS``, ``go-offline`` (the port closes: connections
+are refused) and ``go-silent`` (connections go unanswered, as to a host off the network).
 """
 
 import itertools
 import logging
 import random
+import selectors
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -69,6 +72,7 @@ class EccSimulator:
         self.hang_next = 0.0
         self.run_files: list[Path] = []
         self.stopped = threading.Event()
+        self.silent = False  # after stopping: leave the port unanswered rather than closed
 
     # -- state machine -----------------------------------------------------------------------
     def advance(self):
@@ -142,12 +146,14 @@ class EccSimulator:
                 self.fail_next = int(argument or INJECTED)
             elif word == "hang-next":
                 self.hang_next = float(argument)
-            elif word == "go-offline":
+            elif word in ("go-offline", "go-silent"):
+                self.silent = word == "go-silent"
                 self.stopped.set()
             else:
                 return (
                     BAD_INPUT,
-                    f"unknown special command {word!r} (fail-next, hang-next, go-offline)",
+                    f"unknown special command {word!r} "
+                    "(fail-next, hang-next, go-offline, go-silent)",
                 )
         except ValueError:
             return BAD_INPUT, f"bad argument {argument!r} for {word}"
@@ -264,10 +270,51 @@ def make_server(simulator: EccSimulator, host="127.0.0.1", port=0) -> ThreadingH
 
 def run(simulator: EccSimulator, server: ThreadingHTTPServer) -> None:
     """Serve until ServerExit, go-offline or ``simulator.stopped`` is set from outside."""
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    run_all([(simulator, server)])
+
+
+def run_all(pairs: list[tuple[EccSimulator, ThreadingHTTPServer]]) -> None:
+    """Serve simulators until each is stopped; one that stops closes its port, the others go on.
+
+    One thread accepts on every port and ticks every simulator; each request is answered in
+    a thread of its own. Two hundred simulators in one process thus answer at once and cost
+    next to nothing while idle (a thread each, waking ten times a second, cost a core).
+    """
+    selector, silent = selectors.DefaultSelector(), []
+    for simulator, server in pairs:
+        server.timeout = 0  # handle_request: the selector here said a client is waiting
+        selector.register(server, selectors.EVENT_READ, simulator)
+    next_tick = time.monotonic()
     try:
-        while not simulator.stopped.wait(TICK):
-            simulator.advance()
+        while selector.get_map():
+            for key, _ in selector.select(max(0.0, next_tick - time.monotonic())):
+                key.fileobj.handle_request()
+            if time.monotonic() < next_tick:
+                continue
+            next_tick = time.monotonic() + TICK
+            for key in list(selector.get_map().values()):
+                if key.data.stopped.is_set():
+                    selector.unregister(key.fileobj)
+                    key.fileobj.server_close()
+                    if key.data.silent:
+                        silent += unanswered(key.fileobj)
+                else:
+                    key.data.advance()
     finally:
-        server.shutdown()
-        server.server_close()
+        for key in list(selector.get_map().values()):
+            key.fileobj.server_close()
+        selector.close()
+        for sock in silent:
+            sock.close()
+
+
+def unanswered(server: ThreadingHTTPServer) -> list[socket.socket]:
+    """A listener at the (closed) server's address whose queue, one place, is full: the
+    kernel leaves further connection requests unanswered. Both sockets stay open until
+    closed."""
+    address = server.server_address[:2]
+    listener = socket.socket(server.address_family)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(address)
+    listener.listen(0)
+    return [listener, socket.create_connection(address, timeout=1)]
