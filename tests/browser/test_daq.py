@@ -171,6 +171,7 @@ def test_a_router_waiting_to_file_and_a_refused_log(live_server, page):
 def test_a_coordinator_sets_the_run_limit_on_its_page(live_server, page):
     ada = make_user("ada")
     make_experiment(members=[ada], coordinators=[ada])
+    page.set_default_timeout(90_000)  # a shared machine: the first page load may be slow
     log_in(page, live_server, "/daq/")
     page.click("a:text('Run limit')")
     page.fill("input[name=minutes]", "60")
@@ -179,3 +180,34 @@ def test_a_coordinator_sets_the_run_limit_on_its_page(live_server, page):
     page.click("button:text('Save the run limit')")
     page.wait_for_url(live_server.url + "/daq/")
     assert "(runs stop after 3600 s)" in page.inner_text("main")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_click_shows_the_busy_spinner_within_100_ms(live_server, page):
+    """Measured in the page: from the click event to the button showing its spinner (Pico's
+    aria-busy, drawn in ::before), before any answer from the server."""
+    ada = make_user("ada")
+    make_experiment(members=[ada])
+    page.set_default_timeout(90_000)  # a shared machine: the first page load may be slow
+    log_in(page, live_server, "/daq/")
+    page.evaluate(
+        """() => {
+        window.busy = null;
+        document.addEventListener('click', (event) => {
+            const button = event.target.closest('button');
+            const clicked = performance.now();
+            new MutationObserver((_, observer) => {
+                if (button.getAttribute('aria-busy') !== 'true') return;
+                const spinner = getComputedStyle(button, '::before');
+                window.busy = {after: performance.now() - clicked,
+                               drawn: spinner.content !== 'none' && spinner.backgroundImage};
+                observer.disconnect();
+            }).observe(button, {attributes: true, attributeFilter: ['aria-busy']});
+        }, {capture: true});
+    }"""
+    )
+    page.click("button:text('Describe all')")
+    page.wait_for_function("() => window.busy !== null")
+    busy = page.evaluate("() => window.busy")
+    assert busy["drawn"] not in (None, "", "none")
+    assert busy["after"] < 100, busy
