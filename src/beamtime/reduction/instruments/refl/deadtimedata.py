@@ -9,11 +9,12 @@ Unknowns: :math:`\\tau_{NP}`, :math:`\\tau_P` (µs), each attenuator's transmiss
 covariance scaled by :math:`\\chi^2` per degree of freedom.
 """
 
-import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from beamtime.reduction.instruments.refl.numerics import from_json_safe, json_safe
 
 MICROSECOND = 1e-6
 MODES = ("P", "NP", "mixed", "auto")
@@ -35,11 +36,11 @@ class DeadTimeFit:
     observed: list  # the unattenuated rates C/t, counts/s
 
     def to_dict(self) -> dict:
-        return {k: _json(v) for k, v in self.__dict__.items()}
+        return {k: json_safe(v) for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "DeadTimeFit":
-        return cls(**{k: _unjson(v) for k, v in data.items()})
+        return cls(**{k: from_json_safe(v) for k, v in data.items()})
 
     def display(self) -> dict:
         return {
@@ -65,20 +66,6 @@ class DeadTimeFit:
             "attenuation": self.attenuation,
             "dattenuation": self.dattenuation,
         }
-
-
-def _json(value):
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
-
-
-def _unjson(value):
-    if isinstance(value, list):
-        return [_unjson(v) for v in value]
-    return float(value) if value in ("nan", "inf", "-inf") else value
 
 
 class FitFailed(ValueError):

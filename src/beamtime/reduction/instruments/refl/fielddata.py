@@ -1,8 +1,9 @@
 """The background-field data type: the fitted background of a thin liquid reservoir (the
 NIST liquid flow cell) and the instrument geometry it was fitted with."""
 
-import math
 from dataclasses import dataclass
+
+from beamtime.reduction.instruments.refl.numerics import from_json_safe, json_safe
 
 
 @dataclass(eq=False)
@@ -25,11 +26,11 @@ class BackgroundField:
     fitted: list
 
     def to_dict(self) -> dict:
-        return {k: _json(v) for k, v in self.__dict__.items()}
+        return {k: json_safe(v) for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "BackgroundField":
-        return cls(**{k: _unjson(v) for k, v in data.items()})
+        return cls(**{k: from_json_safe(v) for k, v in data.items()})
 
     def display(self) -> dict:
         return {
@@ -50,17 +51,3 @@ class BackgroundField:
     def metadata(self) -> dict:
         names = ("name", "epssi", "LS3", "LS4", "L4D", "HD", "maxF")
         return {name: getattr(self, name) for name in names}
-
-
-def _json(value):
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
-
-
-def _unjson(value):
-    if isinstance(value, list):
-        return [_unjson(v) for v in value]
-    return float(value) if value in ("nan", "inf", "-inf") else value
