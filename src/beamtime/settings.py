@@ -276,3 +276,18 @@ LOGGING = {
         "asyncssh": {"level": "WARNING"},  # it logs every connection at INFO
     },
 }
+
+# Unexpected exceptions (each logged with its traceback) also go to Sentry when a DSN is set;
+# nothing is sent otherwise, and sentry_sdk is not even imported.
+SENTRY_DSN = conf.env("SENTRY_DSN")
+if SENTRY_DSN:
+    import logging
+
+    import sentry_sdk
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        traces_sample_rate=0,  # errors only, no tracing
+        integrations=[LoggingIntegration(event_level=logging.ERROR)],  # each logged traceback
+    )
