@@ -54,8 +54,11 @@ elif name == "parse":
     text = "\n".join(f"{x:.6e} {np.exp(-x * 40):.6e} {np.exp(-x * 40) * 0.05:.6e} {0.025 * x:.6e}"
                      for x in q).encode()
     work = lambda: parse_data(text)
-elif name == "form":
-    post = {"layer_count": str(args["layer_count"]), "front-name": "air", "back-name": "Si"}
+elif name == "form":  # the fit page's forms are Django forms: settings needed
+    import django
+    django.conf.settings.configure(USE_I18N=False)
+    django.setup()
+    post = {"layer-TOTAL_FORMS": str(args["layer_count"]), "layer-INITIAL_FORMS": "0"}
     def work():
         try:
             model_from_post(post)
@@ -108,7 +111,7 @@ CASES = [
         "100 layers of 10 µm, SLD 1–5: refl1d overflows below the critical edges",
     ),
     ("parse", dict(points=100_000), "parse a 100 000-point upload"),
-    ("form", dict(layer_count=400_000), "a form with layer_count=400000"),
+    ("form", dict(layer_count=400_000), "a form with layer-TOTAL_FORMS=400000"),
 ]
 
 

@@ -3,9 +3,14 @@ history (10², 10⁴, 10⁶ entries; then with 100 corrections and 10 tags), and
 /fplane/<date> under load from a second process, beside a bare Django view of the same
 server answering the same bytes (bench/bare_urls.py).
 
-    .venv/bin/python bench/fplane.py [--quick] [--clients 8] [--duration 10]
+    .venv/bin/python bench/fplane.py [--quick] [--http-only] [--clients 8] [--duration 10]
 
-Run it on an otherwise idle machine; it prints one line per figure and the ratio.
+The clients ask for random instants of the five years (as nights and as DATE-OBS), so each
+request falls in one of 1826 validity intervals: the first run starts from empty caches, the
+second finds the files the first one rendered. Beside each load, the CPU time the gunicorn
+workers spent per request (read from /proc), which other processes on the machine do not
+change much. Run it on an otherwise idle machine; it prints one line per figure and the
+ratios.
 """
 
 import argparse
@@ -14,12 +19,13 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -143,19 +149,36 @@ def lookup_figures(home: Path, entries: int, samples: int) -> dict:
 
 
 def time_lookups(instrument, first, last, rng, samples: int, tags=None) -> dict:
-    """Median and p99 of configuration_at at random instants (as known at a random tag)."""
-    from beamtime.configs import store
+    """Median and p99 of configuration_at at random instants (as known at a random tag), and
+    medians of what GET /fplane/<date> does: locate (the instrument's revision and the
+    interval holding the instant: every request) and file_at (rendering: a cache miss)."""
+    from beamtime.configs import served, store
+    from beamtime.configs.instruments import HETDEX
 
     store.configuration_at(instrument, last)  # warm the connection and the page cache
-    times = []
+    times, located, rendered = [], [], []
     for _ in range(samples):
         when = first + (last - first) * rng.random()
         as_of = rng.choice(tags) if tags else None
         t0 = time.perf_counter()
         found = store.configuration_at(instrument, when, as_of)
-        times.append(time.perf_counter() - t0)
-        assert len(found) == instrument.slots.count()
-    return {"p50": percentile(times, 50), "p99": percentile(times, 99)}
+        t1 = time.perf_counter()
+        where = served.locate(HETDEX, f"{when:%Y%m%dT%H:%M:%S}")
+        t2 = time.perf_counter()
+        served.LINES.items.clear()  # a miss of the seat lines too: the worst case
+        text = served.file_at(instrument, when, as_of, actual_pos=False, full=True)
+        t3 = time.perf_counter()
+        times.append(t1 - t0)
+        located.append(t2 - t1)
+        rendered.append(t3 - t2)
+        assert len(found) == instrument.slots.count() and where.boundary is not None
+        assert text.count("\n") == 85  # the header and the 84 seats
+    return {
+        "p50": percentile(times, 50),
+        "p99": percentile(times, 99),
+        "locate": percentile(located, 50),
+        "file_at": percentile(rendered, 50),
+    }
 
 
 def build_history(home: Path) -> None:
@@ -167,37 +190,76 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
+def observed(rng: random.Random) -> str:
+    """A date as observers ask for one: a random instant of the five years, half the time as
+    its night (YYYYMMDD), half as a FITS DATE-OBS (YYYYMMDDTHH:MM:SS)."""
+    when = T0 + timedelta(seconds=rng.randrange(YEARS5 * 86400))
+    return f"{when:%Y%m%d}" if rng.random() < 0.5 else f"{when:%Y%m%dT%H:%M:%S}"
+
+
 def load(port: int, template: str, clients: int, duration: float) -> dict:
-    """``clients`` connections, each asking for ``template`` with a random night of the five
-    years in place of {date}, back to back; requests of the first WARMUP seconds (workers
-    opening their database connections) are not counted."""
+    """``clients`` connections, each asking for ``template`` with an observed date in place of
+    {date}, back to back; requests of the first WARMUP seconds (workers opening their
+    database connections) are not counted."""
     measure_from = time.perf_counter() + WARMUP
     deadline = measure_from + duration
 
-    def client(seed: int) -> list[float]:
+    def client(seed: int) -> tuple[list[float], int]:
         rng = random.Random(seed)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        latencies = []
+        latencies, sent = [], 0
         while time.perf_counter() < deadline:
-            night = date(2016, 1, 1) + timedelta(days=rng.randrange(YEARS5))
+            path = template.format(date=observed(rng))
             t0 = time.perf_counter()
-            conn.request("GET", template.format(date=f"{night:%Y%m%d}"))
+            conn.request("GET", path)
             response = conn.getresponse()
             response.read()
+            sent += 1
             if response.status != 200:
                 raise RuntimeError(f"{template}: HTTP {response.status}")
             if t0 >= measure_from:
                 latencies.append(time.perf_counter() - t0)
         conn.close()
-        return latencies
+        return latencies, sent
 
     with ThreadPoolExecutor(clients) as pool:
-        latencies = [x for one in pool.map(client, range(clients)) for x in one]
+        done = list(pool.map(client, range(clients)))
+    latencies = [x for one, _ in done for x in one]
     return {
+        "sent": sum(sent for _, sent in done),
         "rps": len(latencies) / (time.perf_counter() - measure_from),
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
     }
+
+
+def web_cpu(root: int) -> float:
+    """CPU seconds used so far by the gunicorn processes under process ``root`` (Linux)."""
+    parents, names = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                names[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parents[int(entry.name)] = stat.rsplit(")", 1)[1].split()
+    total = 0.0
+    for pid, fields in parents.items():
+        ancestor = pid
+        while ancestor in parents and ancestor != root:
+            ancestor = int(parents[ancestor][1])
+        if ancestor == root and b"gunicorn" in names[pid]:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def timed_load(proc, port: int, template: str, clients: int, duration: float) -> dict:
+    """load(), and the web workers' CPU time per request it sent."""
+    before = web_cpu(proc.pid)
+    result = in_fresh_process(load, port, template, clients, duration)
+    result["cpu"] = (web_cpu(proc.pid) - before) / result["sent"]
+    return result
 
 
 def main():
@@ -206,6 +268,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 65), metavar="K")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds, at most 120")
     parser.add_argument("--samples", type=int, default=200, help="lookups timed per size")
+    parser.add_argument("--http-only", action="store_true", help="no lookup figures")
     args = parser.parse_args()
     duration = min(max(args.duration, 1.0), 120.0)
     print(
@@ -214,7 +277,7 @@ def main():
     )
 
     sizes = [100, 10_000, 100_000] if args.quick else [100, 10_000, 1_000_000]
-    for entries in sizes:
+    for entries in [] if args.http_only else sizes:
         with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
             r = in_fresh_process(lookup_figures, Path(tmp), entries, max(args.samples, 2))
         for kind, label in [
@@ -224,7 +287,9 @@ def main():
         ]:
             print(
                 f"configuration_at, {entries:>9,} entries{label}: median "
-                f"{r[kind]['p50'] * 1e3:6.2f} ms, p99 {r[kind]['p99'] * 1e3:6.2f} ms"
+                f"{r[kind]['p50'] * 1e3:6.2f} ms, p99 {r[kind]['p99'] * 1e3:6.2f} ms; "
+                f"locate {r[kind]['locate'] * 1e3:5.2f} ms, file_at "
+                f"{r[kind]['file_at'] * 1e3:5.2f} ms"
             )
         print(f"  (fill {r['fill']:.0f} s)")
 
@@ -238,21 +303,37 @@ def main():
             with urllib.request.urlopen(f"{url}fplane/{ANCHOR_DATE}{QUERY}", timeout=30) as r:
                 anchor_file.write_bytes(r.read())
             port = int(url.rsplit(":", 1)[1].strip("/"))
-            site = in_fresh_process(load, port, "/fplane/{date}" + QUERY, args.clients, duration)
-            anchor = in_fresh_process(load, port, "/bare/{date}", args.clients, duration)
+            site = timed_load(proc, port, "/fplane/{date}" + QUERY, args.clients, duration)
+            anchor = timed_load(proc, port, "/bare/{date}", args.clients, duration)
+            again = timed_load(proc, port, "/fplane/{date}" + QUERY, args.clients, duration)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     print(
         f"GET /fplane/<date>, 5 years of daily changes ({YEARS5} changes), "
         f"{args.clients} clients, {duration:.0f} s, one server (gunicorn, 2 workers):"
     )
-    for name, r in [("GET /fplane/<date>", site), ("bare view, same bytes", anchor)]:
+    for name, r in [
+        ("GET /fplane/<date>, first run", site),
+        ("bare view, same bytes", anchor),
+        ("GET /fplane/<date>, second run", again),
+    ]:
         print(
             f"  {name:31s} {r['rps']:7.0f} req/s  p50 {r['p50'] * 1e3:6.1f} ms  "
-            f"p99 {r['p99'] * 1e3:6.1f} ms"
+            f"p99 {r['p99'] * 1e3:6.1f} ms  web CPU {r['cpu'] * 1e3:5.2f} ms/request"
         )
-    print(f"  ratio (fplane / bare view req/s): {site['rps'] / anchor['rps']:.2f}")
+    print(
+        f"  ratio (fplane / bare view req/s): first run {site['rps'] / anchor['rps']:.2f}, "
+        f"second run {again['rps'] / anchor['rps']:.2f}"
+    )
+    print(
+        f"  ratio (bare view / fplane web CPU per request): first run "
+        f"{anchor['cpu'] / site['cpu']:.2f}, second run {anchor['cpu'] / again['cpu']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -196,6 +196,64 @@ def templates_table(python: str) -> list[str]:
     return lines
 
 
+# The corrections compared in tests/reduction/test_reductus_corrections.py, step by step:
+# (step, files, what is compared and how close, where the two differ and why).
+STEPS = [
+    (
+        "fit dead time (auto, NP, mixed; detector and monitor)",
+        "two copies of reductus-pbr/fp_slitAperture4.softPosition7377 carrying a simulated"
+        " calibration (transmission 0.1 and 1, τNP 5 µs, τP 1 µs, 2e3–4e5 counts/s)",
+        "τNP, τP, incident rates 1e-6; their uncertainties and the attenuation 1e-5; the"
+        " counts corrected with the fit 1e-6",
+        "no real file holds an attenuated/unattenuated pair (their rates stay below 5000"
+        " counts/s). reductus 1.0.1 fails on a wired fit (its constants are given as"
+        " controls there) and its mode P holds τNP at the starting guess (ours holds 0,"
+        " checked against the simulated truth); where its three Newton steps have not"
+        " converged (≤ 1/4 of the points, the highest rates) ours solve R(I) = C/t to 1e-10",
+    ),
+    (
+        "monitor saturation",
+        "ncnr-pbr/mli0111 with an NG7-style countrate_correction curve written in",
+        "Qz, dQ, v, dv 1e-6 after normalizing; the same points left out (beyond the curve)",
+        "no PBR file holds a saturation curve: there both pass the data unchanged",
+    ),
+    (
+        "detector saturation",
+        "ncnr-pbr/mli0111",
+        "passes the data unchanged (NeXus files hold no detector curve)",
+        "reductus 1.0.1 fails on every NeXus file (it takes its default curve, a number,"
+        " for a table)",
+    ),
+    (
+        "divergence fb (slits 3 and 4 at 500/1500 and 200/2600 mm)",
+        "ncnr-pbr/mli0111, mli0159, mli0181 (4 cross-sections), reductus-pbr/"
+        "fp_slitAperture4.softPosition7377, fp_slitAperture3.softPosition7379",
+        "dT, Qz, dQ, v, dv 1e-6 after normalizing",
+        "the files hold no slit distances: reductus is given the same ones (after its"
+        " super_load divergence fb does nothing, so it loads with ncnr_load); slits 1 and 2"
+        " alone are checked against the trapezoid formula",
+    ),
+    (
+        "smooth slits (span 2; span 20 degree 2; span 40 degree 3 dx 0.001)",
+        "reductus-pbr/fp_slitAperture4.softPosition7377 and 7378 with slits 1 and 2 written"
+        " to follow slit 4; ncnr-pbr/mli0159 (4 cross-sections)",
+        "slit1, slit2, v, dv 1e-6 (the merged settings and the values at them)",
+        "no PBR scan moves slits 1 and 2; on a real scan at one setting reductus gives NaN"
+        " (ours: the mean, checked). reductus evaluates a moving window (span < points) at"
+        " uninitialized numbers: there ours is checked to reproduce the points with"
+        " degree span − 1. reductus keeps the old dT; ours moves it to the merged settings",
+    ),
+]
+
+
+def steps_table() -> list[str]:
+    lines = [
+        "| step | files | compared (relative) | notes |",
+        "| --- | --- | --- | --- |",
+    ]
+    return lines + [f"| {' | '.join(row)} |" for row in STEPS]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reductus", default=".reductus-env/bin/python")
@@ -220,6 +278,10 @@ def main():
         "## Templates",
         "",
         *templates_table(a.reductus),
+        "",
+        "## Corrections, step by step (`tests/reduction/test_reductus_corrections.py`)",
+        "",
+        *steps_table(),
         "",
     ]
     Path(a.out).write_text("\n".join(text))

@@ -16,9 +16,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   load                  raw counts v, dv (zero counts: dv = 1), monitor, angles, wavelength
   normalize_monitor     normalize(base='monitor')
   normalize_time        normalize(base='time')
-  join                  normalize(monitor) -> join each intent group (as reductus' templates
-                        do; it requires normalizing first: in 1.0.1 joining unnormalized
-                        data fails once any two points merge)
+  join                  normalize(monitor, or --base) -> join each intent group (as reductus'
+                        templates do) with --q-tolerance, --dq-tolerance, --order,
+                        --group-by, --join-tolerance
   rescale               normalize(monitor) -> rescale(--scale, --dscale)
   mask                  normalize(monitor) -> mask_points(--mask)
   footprint             normalize(monitor) -> abinitio_footprint(--width, --offset)
@@ -54,6 +54,28 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
   filter                filter(--key, --comparator, --value) of the loaded data sets
                         (a polarization value with p and m, as --xs)
+  fit_dead_time         fit_dead_time(--source, --mode) of the loaded data sets (attenuated
+                        first, unattenuated last); params.dead_time holds the fit. Then
+                        {detector,monitor}_dead_time with the fitted constants given as
+                        controls (reductus 1.0.1 fails on a wired fit: it passes the
+                        (value, error) pair on as the constant) -> normalize(monitor)
+  monitor_saturation, detector_saturation   the step -> normalize(monitor); each dataset's
+                        "mask" says which points reductus keeps
+  smooth_slits          normalize(monitor) -> smooth_slits(--degree, --span, --dx); reductus
+                        changes v, dv, slit1 and slit2 only (dT, angles keep their length)
+  interpolate_background  normalize(monitor) -> join per intent -> interpolate_background(
+                        spec, back, None, --align) for each background (+ then -) of the
+                        spec's polarization: its outp (reductus 1.0.1's outm repeats outp;
+                        after a *_target align the harness reads Q with basis actual)
+  background_field      normalize(monitor) -> fit_background_field(the first --backs files;
+                        --fit-scale/--no-fit-scale, --bf-scale, --epsd0, --qcutoff) ->
+                        subtract_background_field(the other files, --bf-epsd overriding);
+                        params.background_field holds the fit; datasets: the fitted
+                        background of each scan, then the subtracted data
+  divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
+                        nothing), slit distances -2000, -1000 (reductus'
+                        defaults), --distance3, --distance4 mm (the files have none)
+                        -> divergence_fb -> mark_intent -> normalize(monitor)
 
 --entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
 "entries" does in reductus; --intent X calls mark_intent(intent=X) instead of 'auto'.
@@ -73,7 +95,8 @@ import warnings
 from importlib.metadata import version
 
 try:
-    from reductus.reflred import nexusref, steps
+    import reductus_shim  # noqa: F401  (NICE's 1×1 strings, for reductus)
+    from reductus.reflred import steps
 except ImportError:
     sys.exit("reductus is missing: run this with /work/reductus-env/bin/python")
 import numpy as np
@@ -106,19 +129,14 @@ CASES = (
     "group_by_intent",
     "extract_xs",
     "filter",
+    "fit_dead_time",
+    "monitor_saturation",
+    "detector_saturation",
+    "divergence_fb",
+    "smooth_slits",
+    "interpolate_background",
+    "background_field",
 )
-
-# NICE wrote some string fields as 1x1 arrays; reductus 1.0.1's str_data then returns a
-# one-element list (and fails on .lower()). Unwrap it, in this process only.
-_str_data = nexusref.str_data
-
-
-def _str_data_unwrapped(group, field, default=""):
-    value = _str_data(group, field, default)
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
-
-
-nexusref.str_data = _str_data_unwrapped
 
 
 def load(files, entries=None, intent="auto", sample_width=None):
@@ -156,6 +174,14 @@ def spins(text):
 def run(case, files, a):
     params = {"load": "super_load(base='none', other options default) + mark_intent('auto')"}
     entries = a.entries.split(",") if a.entries else None
+    if case == "divergence_fb":
+        filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
+        data = []
+        for d in steps.ncnr_load(filelist, check_timestamps=False):
+            d.slit3.distance, d.slit4.distance = a.distance3, a.distance4
+            data.append(steps.mark_intent(steps.divergence_fb(d), intent=a.intent))
+        params["divergence_fb"] = dict(distances=[-2000, -1000, a.distance3, a.distance4])
+        return normalize(data, "monitor"), params | {"normalize": "monitor"}
     data = load(files, entries, a.intent, a.sample_width)
     if a.sample_width is not None:
         params["sample_width"] = a.sample_width
@@ -176,6 +202,19 @@ def run(case, files, a):
         chosen = dict(key=a.key, comparator=a.comparator, value=value)
         return steps.filter(data, **chosen), params | {"filter": chosen}
     dead_time = dict(nonparalyzing=a.nonparalyzing, paralyzing=a.paralyzing)
+    if case == "fit_dead_time":
+        fitted = steps.fit_dead_time(data, source=a.source, mode=a.mode)
+        params["fit_dead_time"] = dict(source=a.source, mode=a.mode)
+        params["dead_time"] = dict(
+            tau_NP=list(map(float, fitted.tau_NP)),
+            tau_P=list(map(float, fitted.tau_P)),
+            attenuators=[list(map(float, x)) for x in fitted.attenuators],
+            incident=[column(x, len(x)) for x in fitted.incident_beam],
+        )
+        dead_time = dict(nonparalyzing=fitted.tau_NP[0], paralyzing=fitted.tau_P[0])
+        case = f"{a.source}_dead_time"
+    if case in ("monitor_saturation", "detector_saturation"):
+        data = [getattr(steps, case)(d) for d in data]
     if case == "detector_dead_time":
         data = [steps.detector_dead_time(d, None, **dead_time) for d in data]
         params["detector_dead_time"] = dead_time
@@ -188,11 +227,44 @@ def run(case, files, a):
     if case == "monitor_dead_time":
         data = [steps.monitor_dead_time(d, None, **dead_time) for d in data]
         params["monitor_dead_time"] = dead_time
-    base = case.removeprefix("normalize_") if case.startswith("normalize_") else "monitor"
+    base = case.removeprefix("normalize_") if case.startswith("normalize_") else a.base
     params["normalize"] = base
     data = normalize(data, base)
-    if case.startswith("normalize_") or case.endswith("_dead_time") or case == "dark_current":
+    if case.startswith("normalize_") or case.endswith(("_dead_time", "_saturation")):
         return data, params
+    if case == "dark_current":
+        return data, params
+    if case == "smooth_slits":
+        smooth = dict(degree=a.degree, span=a.span, dx=a.dx)
+        return steps.smooth_slits(data, **smooth), params | {"smooth_slits": smooth}
+    if case == "interpolate_background":
+        spec, backp, backm, *_ = steps.group_by_intent(data)
+        spec, backp, backm = (by_polarization(steps.join(g)) for g in (spec, backp, backm))
+        out = []
+        for side in (backp, backm):
+            for p, s in spec.items():
+                if p in side:
+                    back = steps.interpolate_background(s, side[p], None, align=a.align)[1]
+                    # reductus leaves the wavelength columns at the background's length
+                    # (Qz then fails); the PBR's is one wavelength: the specular's columns
+                    back.detector = copy.copy(back.detector)
+                    back.detector.wavelength = s.detector.wavelength
+                    back.detector.wavelength_resolution = s.detector.wavelength_resolution
+                    if a.align.endswith("_target"):  # reductus' Qz and Qx refuse this
+                        back.Qz_basis = "actual"  # basis; its angles are now specular
+                    out.append(back)
+        return out, params | {"interpolate_background": dict(align=a.align)}
+    if case == "background_field":
+        names = [os.path.basename(f).split(".")[0] for f in files[: a.backs]]
+        back = [d for d in data if d.name in names]
+        spec = [d for d in data if d.name not in names]
+        fit = dict(fit_scale=a.fit_scale, scale=a.bf_scale, epsD0=a.epsd0, Qcutoff=a.qcutoff)
+        bff, fitted = steps.fit_background_field(back, **fit)
+        params["fit_background_field"] = fit
+        params["background_field"] = {k: float(v) for k, v in bff.get_metadata().items()}
+        override = {} if a.bf_epsd is None else {"epsD": a.bf_epsd}
+        params["subtract_background_field"] = override
+        return fitted + steps.subtract_background_field(spec, bff, **override), params
     if case == "theta_offset":
         return [steps.theta_offset(d, a.theta_offset) for d in data], params | {
             "theta_offset": a.theta_offset
@@ -204,8 +276,15 @@ def run(case, files, a):
             "sample_broadening": a.broadening
         }
     if case == "join":
-        joined = [j for group in steps.group_by_intent(data) for j in steps.join(group)]
-        return joined, params | {"join": "per intent group, Q_tolerance=0.5, dQ_tolerance=0.002"}
+        join = dict(
+            Q_tolerance=a.q_tolerance,
+            dQ_tolerance=a.dq_tolerance,
+            order=a.order,
+            group_by=a.group_by,
+            tolerance=a.join_tolerance,
+        )
+        joined = [j for group in steps.group_by_intent(data) for j in steps.join(group, **join)]
+        return joined, params | {"join": {"per intent group": join}}
     if case == "rescale":
         return [steps.rescale(d, a.scale, a.dscale) for d in data], params | {
             "rescale": dict(scale=a.scale, dscale=a.dscale)
@@ -236,7 +315,9 @@ def run(case, files, a):
         estimate = dict(FRbalance=a.frbalance, Emin=a.emin, Imin=a.imin, clip=a.clip)
         params["estimate_polarization"] = estimate
         intensity = steps.join(steps.group_by_intent(data)[3])
+        t0 = time.perf_counter()  # what reductus computes again on every request
         pol = steps.estimate_polarization(intensity, **estimate)
+        params["polarization_seconds"] = time.perf_counter() - t0
         if case == "estimate_polarization":
             from reductus.reflred.polarization import polarization_efficiency
             from uncertainties.unumpy import nominal_values, std_devs
@@ -252,7 +333,9 @@ def run(case, files, a):
             return intensity, params
         out, _intensity = subtract(data)
         params["correct_polarization"] = dict(spinflip=not a.no_spinflip)
+        t0 = time.perf_counter()
         out = steps.correct_polarization(out, pol, spinflip=not a.no_spinflip)
+        params["polarization_seconds"] += time.perf_counter() - t0
         if a.footprint:  # as reductus' stock polarized-with-footprint template
             fitted = steps.fit_footprint(steps.extract_xs(out, xs="++"))
             params["footprint"] = "extract_xs(++) -> fit_footprint -> correct_footprint"
@@ -302,6 +385,7 @@ def describe(d):
         count_time=d.monitor.count_time,
         counts=d.detector.counts,
         counts_variance=d.detector.counts_variance,
+        mask=None if d.mask is None else np.asarray(d.mask, dtype=float),
     )
     # a field read once (e.g. one count for all points) stays one value in reductus
     n = max(np.size(v) for v in arrays.values() if v is not None)
@@ -354,6 +438,25 @@ def main():
     p.add_argument("--key", default="intent", help="filter's key")
     p.add_argument("--comparator", default="eq", help="filter's comparator")
     p.add_argument("--value", default="specular", help="filter's value")
+    p.add_argument("--source", default="detector", help="fit_dead_time's source")
+    p.add_argument("--mode", default="auto", help="fit_dead_time's mode")
+    p.add_argument("--degree", type=int, default=1, help="smooth_slits' degree")
+    p.add_argument("--span", type=int, default=2, help="smooth_slits' span")
+    p.add_argument("--dx", type=float, default=0.01, help="smooth_slits' dx, mm")
+    p.add_argument("--backs", type=int, default=1, help="background_field: background files")
+    p.add_argument("--fit-scale", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--bf-scale", type=float, default=1.0, help="fit_background_field scale")
+    p.add_argument("--epsd0", type=float, default=0.01, help="fit_background_field epsD0")
+    p.add_argument("--qcutoff", type=float, default=0.05, help="fit_background_field Qcutoff")
+    p.add_argument("--bf-epsd", type=float, default=None, help="subtract_background_field")
+    p.add_argument("--base", default="monitor", help="normalize's base (join)")
+    p.add_argument("--q-tolerance", type=float, default=0.5, help="join's Q_tolerance")
+    p.add_argument("--dq-tolerance", type=float, default=0.002, help="join's dQ_tolerance")
+    p.add_argument("--order", default="file", help="join's order")
+    p.add_argument("--group-by", default="polarization", help="join's group_by")
+    p.add_argument("--join-tolerance", type=float, default=None, help="join's tolerance")
+    p.add_argument("--distance3", type=float, default=None, help="sample to slit 3, mm")
+    p.add_argument("--distance4", type=float, default=None, help="sample to slit 4, mm")
     a = p.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reductus repeats data.warnings via warnings.warn

@@ -99,7 +99,21 @@ def start_serve(home: Path, settings_module: str = "beamtime.settings", **settin
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
-    return proc, url, wait_green(url, proc) - t0
+    try:
+        return proc, url, wait_green(url, proc) - t0
+    except BaseException:  # never leave a server behind
+        stop(proc)
+        raise
+
+
+def stop(proc, timeout: float = 120) -> None:
+    """Ask a server to stop; kill it if it has not within ``timeout`` (a loaded machine)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def throughput(url: str, requests: int, clients: int = 4) -> float:

@@ -85,6 +85,13 @@ def database_url(settings_dict) -> str:
     return f"postgresql://{d['USER']}:{d['PASSWORD']}@{host}/{d['NAME']}"
 
 
+def reduction_data() -> Path:
+    """The reduction worker's local data folder (tests/reduction/test_pool.py fills it)."""
+    folder = Path(os.environ["BEAMTIME_TEST_HOME"]) / "reduction-data"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, redis_server):
     """A real Celery worker process on the test database and the test Redis.
@@ -102,6 +109,9 @@ def celery_worker(django_db_setup, django_db_blocker, redis_server):
         **os.environ,
         "BEAMTIME_DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "beamtime.settings",
+        # The reduction pool's tests: their files, and a step cache the tests' process shares.
+        "BEAMTIME_REDUCTION_LOCAL_DATA": str(reduction_data()),
+        "BEAMTIME_REDUCTION_CACHE": "redis",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "beamtime", "worker", "--concurrency", "1"], env=env

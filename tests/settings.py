@@ -22,3 +22,6 @@ STORAGES = {
 }
 # The tests read what tasks return (the platform itself never does).
 CELERY_TASK_IGNORE_RESULT = False
+# Reduction tests give the engine sources and caches of their own, in this process; those
+# that test the reduction pool turn this on (tests/reduction/test_pool.py).
+REDUCTION_IN_WORKERS = False

@@ -2,9 +2,11 @@
 
 import argparse
 import errno
+import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
@@ -134,6 +136,14 @@ def setup_django():
     django.setup()
 
 
+def settings_only():
+    """Django's settings without loading the apps (their models, and what those import)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "beamtime.settings")
+    from django.conf import settings
+
+    return settings
+
+
 def redacted(url: str) -> str:
     """``url`` without its password, for messages."""
     parts = urlsplit(url)
@@ -167,8 +177,10 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def prepare_database() -> str | None:
-    """Apply migrations and collect static files; return the admin password on first start."""
+def prepare_database(demo: bool = False) -> str | None:
+    """Apply migrations and collect static files (and load the demo's content); return the
+    admin password on first start."""
+    setup_django()
     from django.core.management import call_command
     from django.db import DatabaseError, connection
 
@@ -181,8 +193,41 @@ def prepare_database() -> str | None:
         raise ConfigError(f"cannot use the database ({connection.vendor}): {first_line}") from None
     call_command("collectstatic", interactive=False, verbosity=0)
     password = create_first_admin()
+    if demo:
+        call_command("load_demo")
     connection.close()
     return password
+
+
+def prepared(demo: bool) -> str | None:
+    """``prepare_database`` in a new interpreter, so that the supervisor, which stays up for
+    days, never holds the apps it loads (about 130 MiB); its errors are raised here."""
+    code = "import sys; from beamtime.cli import prepare_main; sys.exit(prepare_main(sys.argv))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *(["--demo"] if demo else [])],
+        capture_output=True,
+        text=True,
+    )
+    *said, last = done.stdout.splitlines() or [""]
+    if said:
+        print("\n".join(said), flush=True)
+    if done.returncode == 2:  # a ConfigError, said in one line
+        raise ConfigError(done.stderr.strip().splitlines()[-1])
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr, end="")
+        raise ConfigError(f"preparing the database failed (exit code {done.returncode})")
+    return json.loads(last)["password"]
+
+
+def prepare_main(argv: list[str]) -> int:
+    """The child of ``prepared``: its last line of output is the first admin's password."""
+    try:
+        password = prepare_database("--demo" in argv)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps({"password": password}), flush=True)
+    return 0
 
 
 def keep_password(home, password: str):
@@ -216,7 +261,11 @@ def wait_for_port(host: str, port: int, proc, timeout: float = 60.0) -> bool:
 
 
 def celery_worker_argv(
-    queues: list[str], concurrency: int | None, time_limit: int, name: str = "beamtime"
+    queues: list[str],
+    concurrency: int | None,
+    time_limit: int,
+    name: str = "beamtime",
+    max_memory_mb: int | None = None,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -239,6 +288,8 @@ def celery_worker_argv(
     ]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
+    if max_memory_mb:  # a process holding more after a task is replaced by a fresh one
+        argv += ["--max-memory-per-child", str(max_memory_mb * 1024)]
     return argv
 
 
@@ -248,13 +299,27 @@ def time_limit_for(queues: list[str], pools: dict) -> int:
     return max(limits, default=max(p["time_limit"] for p in pools.values()))
 
 
+def max_memory_for(queues: list[str], pools: dict) -> int | None:
+    """The smallest memory cap (MiB) of the pools that serve any of ``queues``, if any has one."""
+    caps = [
+        p["max_memory_mb"]
+        for p in pools.values()
+        if set(p["queues"]) & set(queues) and p.get("max_memory_mb")
+    ]
+    return min(caps, default=None)
+
+
 def start_workers_and_beat(supervisor, settings) -> None:
     """One Celery worker per pool, and beat (only one beat may run per Redis)."""
     for pool, spec in settings.WORKER_POOLS.items():
         supervisor.start(
             f"{pool} worker",
             celery_worker_argv(
-                spec["queues"], spec["concurrency"], spec["time_limit"], f"beamtime-{pool}"
+                spec["queues"],
+                spec["concurrency"],
+                spec["time_limit"],
+                f"beamtime-{pool}",
+                spec.get("max_memory_mb"),
             ),
         )
     supervisor.start(
@@ -285,9 +350,7 @@ def run_serve(args) -> int:
     check_port_free(args.host, args.port)
     # Read by settings: data reduction offers the local data folder on loopback only.
     os.environ["BEAMTIME_LISTEN_HOST"] = args.host
-    setup_django()
-    from django.conf import settings
-
+    settings = settings_only()
     settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
     own_log = log_file_handler(settings.LOG_DIR / "serve.log")
     own_log.terminator = "\n"
@@ -303,13 +366,11 @@ def run_serve(args) -> int:
             embedded_redis.wait_until_ready(settings.REDIS_URL, redis_proc)
         else:
             check_redis(settings.REDIS_URL)
-        password = prepare_database()
-        if args.demo:
-            from django.core.management import call_command
-
+        password = prepared(args.demo)
+        if args.demo:  # the demo's simulators are recorded in the database
+            setup_django()
             from beamtime.daq.demo import start_simulators
 
-            call_command("load_demo")
             start_simulators(supervisor, settings.HOME)
         if not args.web_only:
             start_workers_and_beat(supervisor, settings)
@@ -358,8 +419,12 @@ def run_worker(args) -> int:
             f"--queues: unknown queue {', '.join(unknown)} (one of {', '.join(settings.QUEUES)})"
         )
     check_redis(settings.REDIS_URL)
+    pools = settings.WORKER_POOLS
     argv = celery_worker_argv(
-        queues, args.concurrency, time_limit_for(queues, settings.WORKER_POOLS)
+        queues,
+        args.concurrency,
+        time_limit_for(queues, pools),
+        max_memory_mb=max_memory_for(queues, pools),
     )
     os.execv(argv[0], argv)
 

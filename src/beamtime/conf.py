@@ -204,6 +204,9 @@ def database(data_dir: Path) -> dict:
             # IMMEDIATE: a transaction takes the write lock when it begins, so two that
             # read-then-write (a configuration change) are serialized instead of deadlocking.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Kept open across requests, as with a URL: opening one costs more than the
+            # query of a cached fplane file (bench/fplane.py).
+            "CONN_MAX_AGE": 60,
         }
     scheme = urlsplit(url).scheme
     if scheme not in ("postgres", "postgresql", "sqlite"):

@@ -167,6 +167,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "beamtime.daq.tasks.*": {"queue": "daq"},
     "beamtime.fitting.tasks.run_fit": {"queue": "fits"},
+    "beamtime.reduction.tasks.*": {"queue": "reduction"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -218,6 +219,13 @@ REDUCTION_CACHE_MB = conf.envint("REDUCTION_CACHE_MB", 512)
 REDUCTION_LOCAL_DATA = conf.env("REDUCTION_LOCAL_DATA")
 REDUCTION_HTTP_SOURCES = conf.envmap("REDUCTION_HTTP_SOURCES")
 LISTEN_HOST = conf.env("LISTEN_HOST", "127.0.0.1")
+# A calculation the cache cannot answer runs on the reduction pool, within a time (seconds)
+# and a memory (MiB) limit; a request waits this long for it (seconds), then answers 202 with
+# the job, whose progress the page shows. Off (in the web process): the test suite only.
+REDUCTION_IN_WORKERS = conf.envbool("REDUCTION_IN_WORKERS", True)
+REDUCTION_TIME_LIMIT = conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60
+REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 4096)
+REDUCTION_WAIT = 1.0
 
 # `beamtime serve` writes its processes' logs here, one rotated file per process.
 LOG_DIR = Path(conf.env("LOG_DIR") or HOME / "logs").expanduser().resolve()
@@ -243,7 +251,9 @@ WORKER_POOLS = {
     "reduction": {
         "queues": ["reduction", "default"],
         "concurrency": conf.envint("REDUCTION_WORKERS", 1),
-        "time_limit": conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60,
+        "time_limit": REDUCTION_TIME_LIMIT + 30,  # each calculation has its own limit
+        # A process that holds more after a large reduction is replaced (memory back at idle).
+        "max_memory_mb": 1024,
     },
 }
 # Every queue the platform uses; `beamtime worker` consumes all by default.
@@ -266,3 +276,18 @@ LOGGING = {
         "asyncssh": {"level": "WARNING"},  # it logs every connection at INFO
     },
 }
+
+# Unexpected exceptions (each logged with its traceback) also go to Sentry when a DSN is set;
+# nothing is sent otherwise, and sentry_sdk is not even imported.
+SENTRY_DSN = conf.env("SENTRY_DSN")
+if SENTRY_DSN:
+    import logging
+
+    import sentry_sdk
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        traces_sample_rate=0,  # errors only, no tracing
+        integrations=[LoggingIntegration(event_level=logging.ERROR)],  # each logged traceback
+    )

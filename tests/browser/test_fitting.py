@@ -137,6 +137,7 @@ def test_evaluate_redraws_in_place(live_server, page):
     page.fill("input[name=layer-0-thickness-value]", "400")
     page.click("button:text('Evaluate')")
     chisq_changes_from(page, first_chisq)
+    one_layer = page.inner_text("#chisq")
     assert page.evaluate("() => window.notReloaded") is True  # the same page, not a new one
     assert page.url == url
     assert drawn_model(page) != first_model
@@ -153,8 +154,29 @@ def test_evaluate_redraws_in_place(live_server, page):
     assert "layer 1 (material) thickness" in page.inner_text("#fit-error")
     assert page.evaluate("() => window.notReloaded") is True
     assert page.input_value("input[name=layer-0-thickness-value]") == "abc"  # kept as typed
+    marked = page.locator("input[aria-invalid=true]")  # the input at fault, and only it
+    assert marked.count() == 1
+    assert marked.get_attribute("name") == "layer-0-thickness-value"
+    assert "invalid" in marked.get_attribute("class")
+    assert page.inner_text("td:has(input[name=layer-0-thickness-value]) .field-error") == (
+        "not a number"
+    )
     assert leaving_is_held(page)  # not evaluated: leaving still asks
     shoot(page, "fitting-evaluate-error")
+
+    # Mended, the mark goes; a second layer added, then removed with its button, in place.
+    page.fill("input[name=layer-0-thickness-value]", "400")
+    page.click("button:text('+ Add a layer')")
+    page.wait_for_selector("input[name=layer-1-name]")
+    assert page.locator("input[aria-invalid=true]").count() == 0
+    two_layers = page.inner_text("#chisq")
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.locator("tr:has(input[name=layer-1-name]) button:text('Remove')").click()
+    chisq_changes_from(page, two_layers)
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.locator("tr:has(input[name=layer-1-name])").is_hidden()
+    assert page.inner_text("#chisq") == one_layer  # the 400 Å layer alone, as evaluated before
+    shoot(page, "fitting-layer-removed")
 
 
 @pytest.mark.django_db(transaction=True)

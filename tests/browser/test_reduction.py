@@ -430,11 +430,13 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     expect(page.locator("#diagram [data-node]")).to_have_count(len(titles))
     screenshot(page, "reduction-diagram-whole")
 
-    # Tab goes from node to node: the last one comes into view, focus shown, Enter selects it.
+    # Tab goes from node to node (through each one's terminals): the last one comes into
+    # view, focus shown, Enter selects it.
     node(page, 0).focus()
-    for _ in titles[1:]:
-        page.keyboard.press("Tab")
     last = node(page, len(titles) - 1)
+    terminals = page.locator("#diagram [data-terminal]").count()
+    for _ in range(len(titles) - 1 + terminals - last.locator("[data-terminal]").count()):
+        page.keyboard.press("Tab")
     expect(last).to_be_focused()
     expect(last).to_be_in_viewport()
     assert last.locator(".box").evaluate("b => getComputedStyle(b).strokeDasharray") != "none"
@@ -460,6 +462,37 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     expect(node(page, mask)).to_have_class("node selected error")
     expect(page.locator("#message")).to_contain_text("no point 99")
     assert console_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_terminals_wired_and_plotted_by_keyboard(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    menu(page, "Template", "new-template")
+    add_step(page, "refl.load")
+    add_step(page, "refl.normalize")
+    node(page, 0).locator(".title").click()
+    page.locator("#files li.file", has_text="mli0115.nxs.pbr").click()
+    output = "#diagram [data-node='0'] [data-kind=output][data-terminal=output]"
+    page.focus(output)
+    page.keyboard.press("w")  # a wire starts at load's output…
+    expect(page.locator(output)).to_have_class(re.compile(r"\bwiring\b"))
+    expect(page.locator(output)).to_be_focused()  # drawn anew, the focus stays
+    page.keyboard.press("Tab")  # …to normalize (load has no inputs)…
+    expect(node(page, 1)).to_be_focused()
+    page.keyboard.press("Tab")
+    data = node(page, 1).locator("[data-kind=input][data-terminal=data]")
+    expect(data).to_be_focused()
+    page.keyboard.press("Enter")  # …and ends on its data input
+    expect(page.locator("#diagram .wire")).to_have_count(1)
+    expect(page.locator("#diagram .terminal.wiring")).to_have_count(0)
+    # Enter on an output plots it.
+    page.focus("#diagram [data-node='1'] [data-kind=output][data-terminal=output]")
+    with page.expect_response("**/api/reduction/calculate"):
+        page.keyboard.press("Enter")
+    expect(page.locator(LEGEND)).to_have_count(2)  # the file's two cross-sections
+    screenshot(page, "reduction-keyboard-wire")
 
 
 @pytest.mark.django_db(transaction=True)

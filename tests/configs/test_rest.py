@@ -433,7 +433,7 @@ class TestBadInput:
 
 
 def test_the_file_cache_keeps_the_most_recently_used():
-    from beamtime.configs.rest import Recent
+    from beamtime.configs.served import Recent
 
     recent = Recent(2)
     recent.put("a", 1)

@@ -1,13 +1,8 @@
 """Data routers: a staging folder is required, Start waits for every router, and a filing that
 fails (SSH down, the staging mount gone) is retried with back-off until it succeeds."""
 
-import asyncio
-import getpass
-import socket
-import threading
 from datetime import timedelta
 
-import asyncssh
 import pytest
 from django.utils import timezone
 
@@ -16,8 +11,8 @@ from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter, ECCServer, RunMetadata
 from beamtime.daq.runs import RunRefused, start_run
 from beamtime.daq.status import status
-from tests.daq.test_workers import run_in_shell
 from tests.factory import make_api_key, make_ecc_server, make_experiment
+from tests.sshd import LoopbackSshServer
 
 pytestmark = pytest.mark.django_db
 
@@ -166,58 +161,23 @@ class TestFilingRetries:
         assert [control.backoff(n) for n in range(1, 9)] == [10, 20, 40, 80, 160, 300, 300, 300]
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def test_a_filing_over_ssh_waits_for_the_ssh_server_to_come_back(
     experiment, staging, tmp_path, settings
 ):
     """The router's host is 127.0.0.2, reached over SSH; its SSH server is down at first."""
-    host, port = "127.0.0.2", free_port("127.0.0.2")
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key.write_private_key(tmp_path / "id_ed25519")
-    (tmp_path / "known_hosts").write_text(
-        f"[{host}]:{port} {host_key.export_public_key().decode()}"
-    )
-    settings.DAQ_SSH_USER = getpass.getuser()
-    settings.DAQ_SSH_KEY = str(tmp_path / "id_ed25519")
-    settings.DAQ_SSH_KNOWN_HOSTS = str(tmp_path / "known_hosts")
-    settings.DAQ_SSH_PORT = port
-    DataRouter.objects.update(ip_address=host)
+    server = LoopbackSshServer(tmp_path, "127.0.0.2")
+    server.configure(settings)
+    DataRouter.objects.update(ip_address=server.host)
     router = DataRouter.objects.get()
 
     assert control.organize_files(router, "e20009", 3) is False
     router.refresh_from_db()
     assert "Connection refused" in router.filing_error or "cannot reach" in router.filing_error
 
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def listen():
-        return await asyncssh.listen(
-            host,
-            port,
-            server_host_keys=[host_key],
-            authorized_client_keys=asyncssh.import_authorized_keys(
-                client_key.export_public_key().decode()
-            ),
-            sftp_factory=True,
-            process_factory=run_in_shell,
-        )
-
-    acceptor = asyncio.run_coroutine_threadsafe(listen(), loop).result(30)
+    server.start()
     try:
         assert control.retry_filing(router, now=timezone.now() + timedelta(minutes=1)) is True
     finally:
-        acceptor.close()
-        asyncio.run_coroutine_threadsafe(acceptor.wait_closed(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        server.stop()
     assert sorted(p.name for p in (staging / "e20009" / "run_0003").iterdir()) == RUN_FILES
     assert DataRouter.objects.get().staging_directory_is_clean

@@ -1,6 +1,5 @@
 """The worker nodes, this host directly and over a real SSH server on loopback."""
 
-import asyncio
 import getpass
 import hashlib
 import os
@@ -8,7 +7,6 @@ import random
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,68 +21,25 @@ from beamtime.daq.workers import (
     WorkerError,
     worker_for,
 )
+from tests.sshd import LoopbackSshServer
 
 RUN_FILES = [f"CoBo[{i}]_2026-11-21T07:00:00.123_000{i}.graw" for i in range(4)]
 
 
-async def run_in_shell(process: asyncssh.SSHServerProcess):
-    """Run the requested command with this host's shell, as sshd would."""
-    proc = await asyncio.create_subprocess_shell(
-        process.command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    process.stdout.write(out.decode(errors="replace"))
-    process.stderr.write(err.decode(errors="replace"))
-    process.exit(proc.returncode)
-
-
 @pytest.fixture(scope="module")
 def ssh_server(tmp_path_factory):
-    """An asyncssh server on 127.0.0.1 with SFTP and a shell, accepting one client key."""
+    """An SSH server on 127.0.0.1 with SFTP and a shell, accepting one client key."""
     keys = tmp_path_factory.mktemp("ssh")
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key.write_private_key(keys / "id_ed25519")
+    server = LoopbackSshServer(keys, "127.0.0.1")
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(keys / "id_other")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    def call(coro):
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=30)
-
-    async def listen():  # asyncssh.listen returns an awaitable, not a coroutine
-        return await asyncssh.listen(
-            "127.0.0.1",
-            0,
-            server_host_keys=[host_key],
-            authorized_client_keys=asyncssh.import_authorized_keys(
-                client_key.export_public_key().decode()
-            ),
-            sftp_factory=True,
-            process_factory=run_in_shell,
-        )
-
-    acceptor = call(listen())
-    port = acceptor.get_port()
-    known_hosts = keys / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.export_public_key().decode()}")
-    try:
-        yield SimpleNamespace(
-            port=port,
-            client_key=str(keys / "id_ed25519"),
-            other_key=str(keys / "id_other"),
-            known_hosts=str(known_hosts),
-        )
-    finally:
-        acceptor.close()
-        call(acceptor.wait_closed())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+    server.start()
+    yield SimpleNamespace(
+        port=server.port,
+        client_key=str(server.key_file),
+        other_key=str(keys / "id_other"),
+        known_hosts=str(server.known_hosts),
+    )
+    server.stop()
 
 
 def ssh_worker(server, port=None, key=None, known_hosts=None) -> SshWorker:

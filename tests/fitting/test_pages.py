@@ -19,7 +19,9 @@ def upload(client, content: bytes, name="double_layer.txt"):
 
 def editor_post(model: dict, action="evaluate", **extra) -> dict:
     """The fit page's form for a model dict like session_model()."""
-    post = {"action": action, "layer_count": str(len(model["layers"])), "q_min": "0", "q_max": "1"}
+    count = str(len(model["layers"]))
+    post = {"action": action, "layer-TOTAL_FORMS": count, "layer-INITIAL_FORMS": count}
+    post |= {"q_min": "0", "q_max": "1"}
 
     def put(prefix, name, value):
         if isinstance(value, dict):
@@ -51,6 +53,11 @@ def editor_post(model: dict, action="evaluate", **extra) -> dict:
     post["scale-value"] = post.pop("scale--value")
     post["background-value"] = "0"
     return post | extra
+
+
+def row_names(response) -> list[str]:
+    """The names in the editor's rows, front to back, as the page shows them."""
+    return [row["form"]["name"].value() for row in response.context["editor"].rows()]
 
 
 @pytest.fixture
@@ -112,10 +119,23 @@ def test_evaluate_in_place_names_the_field_of_a_mistake(client, dataset, bob):
     response = client.post(f"/fit/upload/{dataset.pk}/evaluate", editor_post(model))
     assert response.status_code == 400
     assert response.json()["error"].startswith("layer 2 (A) thickness maximum:")
-    assert response.json()["field"] == "layers.1.thickness.max"
-    post = editor_post(session_model()) | {"layer-0-thickness-value": "abc"}
+    assert response.json()["field"] == "layer-1-thickness-max"  # the input to mark
+    assert response.json()["errors"] == {
+        "layer-1-thickness-max": "the maximum 400 must exceed the minimum 600"
+    }
+    post = editor_post(session_model()) | {
+        "layer-0-thickness-value": "abc",
+        "back-roughness-value": "",
+        "q_max": "1" + "0" * 400,
+    }
     answer = client.post(f"/fit/upload/{dataset.pk}/evaluate", post).json()
-    assert answer["error"] == "layer 1 (B) thickness: value, min and max must be numbers"
+    assert answer["error"] == "layer 1 (B) thickness: 'abc' is not a number"
+    assert answer["field"] == "layer-0-thickness-value"
+    assert answer["errors"] == {  # every mistake at once, each on its input
+        "layer-0-thickness-value": "not a number",
+        "back-roughness-value": "give a number",
+        "q_max": "not a number",
+    }
     assert client.get(f"/fit/upload/{dataset.pk}/evaluate").status_code == 405
     client.force_login(bob)  # another user's data set: not found
     assert client.post(f"/fit/upload/{dataset.pk}/evaluate", editor_post(model)).status_code == 404
@@ -133,22 +153,13 @@ def test_a_bad_model_is_explained_in_words_and_kept_as_typed(client, dataset):
 
 def test_layers_are_added_removed_and_reordered(client, dataset):
     post = editor_post(session_model(), action="add_layer")
-    names = [
-        row["name"]
-        for row in client.post(f"/fit/upload/{dataset.pk}", post).context["editor"]["rows"]
-    ]
+    names = row_names(client.post(f"/fit/upload/{dataset.pk}", post))
     assert names == ["air", "B", "A", "material", "Si"]
-    post = editor_post(session_model()) | {"layer-0-number": "5", "layer-1-remove": "on"}
-    names = [
-        row["name"]
-        for row in client.post(f"/fit/upload/{dataset.pk}", post).context["editor"]["rows"]
-    ]
+    post = editor_post(session_model()) | {"layer-0-number": "5", "layer-1-DELETE": "on"}
+    names = row_names(client.post(f"/fit/upload/{dataset.pk}", post))
     assert names == ["air", "B", "Si"]
     post = editor_post(session_model()) | {"layer-0-number": "5"}
-    names = [
-        row["name"]
-        for row in client.post(f"/fit/upload/{dataset.pk}", post).context["editor"]["rows"]
-    ]
+    names = row_names(client.post(f"/fit/upload/{dataset.pk}", post))
     assert names == ["air", "A", "B", "Si"]
 
 
@@ -169,7 +180,7 @@ def test_save_apply_reverse_and_download_a_model(client, dataset, alice):
     saved = SavedModel.objects.get()
     assert (saved.title, saved.layer_names()) == ("double layer", "air, B, A, Si")
     page = client.get(f"/fit/upload/{dataset.pk}?model={saved.pk}")
-    assert [row["name"] for row in page.context["editor"]["rows"]] == ["air", "B", "A", "Si"]
+    assert row_names(page) == ["air", "B", "A", "Si"]
     client.post(f"/fitting/models/{saved.pk}/", {"reverse": "1"})
     assert SavedModel.objects.get(title="double layer (reversed)").layer_names() == "Si, A, B, air"
     script = client.get(f"/fitting/models/{saved.pk}/script")
@@ -227,14 +238,15 @@ def test_constraints_from_the_form(client, dataset):
     post = editor_post(model, constraints="B.thickness = 0.07754 * A.thickness\n# a comment\n")
     response = client.post(f"/fit/upload/{dataset.pk}", post)
     assert response.context["error"] == ""
-    assert response.context["editor"]["constraints"] == "B.thickness = 0.07754 * A.thickness"
+    constraints = response.context["editor"].globals["constraints"].value()
+    assert constraints == "B.thickness = 0.07754 * A.thickness"
     bad = client.post(
         f"/fit/upload/{dataset.pk}", editor_post(model, constraints="B.thickness = open('x')")
     )
     assert bad.context["error"].startswith("constraint on B.thickness:")
     assert "open" in bad.context["error"]
     bad = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, constraints="B.thickness 3"))
-    assert bad.context["error"].startswith("constraints, line 1: write TARGET = EXPRESSION")
+    assert bad.context["error"].startswith("constraints: line 1: write TARGET = EXPRESSION")
 
 
 def test_a_refl1d_script_uploads_as_a_saved_model(client, alice):
@@ -266,7 +278,7 @@ def test_what_cannot_be_shown_is_explained_not_a_500(client, dataset, alice):
     page = client.get(f"/fit/upload/{dataset.pk}?model={saved.pk}")
     assert page.status_code == 200
     assert page.context["error"] == "no data point lies in the Q range 0.5 to 0.6"
-    assert [row["name"] for row in page.context["editor"]["rows"]] == ["air", "B", "A", "Si"]
+    assert row_names(page) == ["air", "B", "A", "Si"]
 
 
 def test_an_impossible_constraint_is_explained_on_the_page(client, dataset):
@@ -300,14 +312,20 @@ def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, 
 def test_a_broken_or_huge_layer_count_is_refused_at_once(client, dataset):
     import time
 
-    post = editor_post(session_model()) | {"layer_count": "abc"}
+    post = editor_post(session_model()) | {"layer-TOTAL_FORMS": "abc"}
     page = client.post(f"/fit/upload/{dataset.pk}", post)
     assert page.status_code == 200
-    assert page.context["error"] == "layer count: 'abc' is not a whole number"
+    assert page.context["error"] == "layer count: 'abc' is not a whole number (reload the page)"
     start = time.monotonic()
-    page = client.post(f"/fit/upload/{dataset.pk}", post | {"layer_count": "400000"})
+    page = client.post(f"/fit/upload/{dataset.pk}", post | {"layer-TOTAL_FORMS": "400000"})
     assert time.monotonic() - start < 2
     assert page.context["error"] == "400000 layers: a model has at most 100"
+    page = client.post(f"/fit/upload/{dataset.pk}", post | {"layer-TOTAL_FORMS": "101"})
+    assert page.context["error"] == "101 layers: a model has at most 100"
+    # A form from before the formset (layer_count, no management form) is refused in words.
+    old = {k: v for k, v in post.items() if not k.startswith("layer-")} | {"layer_count": "2"}
+    page = client.post(f"/fit/upload/{dataset.pk}", old)
+    assert page.context["error"] == "layer count: '' is not a whole number (reload the page)"
 
 
 def test_an_export_naming_an_odd_instrument_uploads_and_lists(client, alice):
@@ -379,3 +397,59 @@ def test_values_are_shown_with_the_digits_their_uncertainty_supports():
     assert with_uncertainty(577.5687, 0.0421) == ("577.569", "0.042")
     assert with_uncertainty(1234.5, 56.0) == ("1234", "56")
     assert with_uncertainty(0.5, float("nan")) == ("0.5", "–")
+
+
+def field_tag(page: str, name: str) -> str:
+    """The HTML of the input (or textarea) called ``name`` on a page."""
+    import re
+
+    return re.search(rf'<(?:input|textarea)[^>]*name="{re.escape(name)}"[^>]*>', page).group(0)
+
+
+def test_the_page_marks_each_input_at_fault_and_keeps_it_as_typed(client, dataset):
+    model = session_model()
+    model["layers"][1]["thickness"] = {"value": 500, "free": True, "min": 600, "max": 400}
+    page = client.post(f"/fit/upload/{dataset.pk}", editor_post(model)).content.decode()
+    tag = field_tag(page, "layer-1-thickness-max")
+    assert 'aria-invalid="true"' in tag and "invalid" in tag and 'value="400"' in tag
+    assert "the maximum 400 must exceed the minimum 600</small>" in page
+    assert "aria-invalid" not in field_tag(page, "layer-1-thickness-min")
+    post = editor_post(session_model()) | {"layer-1-sld-value": "9.4.3", "scale-value": ""}
+    page = client.post(f"/fit/upload/{dataset.pk}", post).content.decode()
+    assert "layer 2 (A) SLD: &#x27;9.4.3&#x27; is not a number" in page  # the message on top
+    for name in ("layer-1-sld-value", "scale-value"):
+        assert 'aria-invalid="true"' in field_tag(page, name), name
+    assert 'value="9.4.3"' in field_tag(page, "layer-1-sld-value")
+    post = editor_post(session_model(), constraints="B.thickness 3")
+    page = client.post(f"/fit/upload/{dataset.pk}", post).content.decode()
+    assert 'aria-invalid="true"' in field_tag(page, "constraints")
+
+
+def test_a_layer_is_removed_with_a_button_and_rows_are_a_formset(client, dataset):
+    page = client.get(f"/fit/upload/{dataset.pk}").content.decode()
+    assert '<button type="submit" name="layer-0-DELETE" value="on"' in page
+    assert 'type="checkbox" name="layer-0-DELETE"' not in page and '-remove"' not in page
+    assert 'name="layer-TOTAL_FORMS" value="1"' in page
+    assert 'name="layer-MAX_NUM_FORMS" value="100"' in page
+    # Pressing the button posts the form with it (no action): that layer goes, the rest stays.
+    post = editor_post(session_model()) | {"layer-0-DELETE": "on"}
+    del post["action"]
+    response = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert row_names(response) == ["air", "A", "Si"]
+    # A removed row is not checked: what it holds no longer matters.
+    post |= {"layer-0-thickness-value": "abc"}
+    assert client.post(f"/fit/upload/{dataset.pk}", post).context["error"] == ""
+
+
+def test_every_posted_layer_row_is_read_and_the_maximum_holds(client, dataset):
+    post = editor_post(session_model()) | {"layer-TOTAL_FORMS": "3", "layer-INITIAL_FORMS": "0"}
+    error = client.post(f"/fit/upload/{dataset.pk}", post).context["error"]
+    assert error == "layer 3 () name: give a name"  # a row left out is refused, not skipped
+    model = session_model()
+    model["layers"] = [
+        {"name": f"L{i}", "thickness": 10.0, "sld": 1.0, "roughness": 1.0} for i in range(100)
+    ]
+    response = client.post(f"/fit/upload/{dataset.pk}", editor_post(model))
+    assert response.context["error"] == "" and len(response.context["model"].layers) == 100
+    full = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, action="add_layer"))
+    assert full.context["error"] == "layers: 101 layers, at most 100"

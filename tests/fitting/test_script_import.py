@@ -101,6 +101,38 @@ def test_material_names_become_layer_names():
             "x = 1\np = NeutronProbe(T=T, L=5, back_reflectivity=flag)\n",
             "line 2: back_reflectivity must be True or False",
         ),
+        ("m = Mixture.bymass('Si', 'SiO2', 50)\n", "line 1: Mixture.bymass cannot be represented"),
+        (
+            "m = Mixture.byvolume('Si', 'SiO2@2.2', 50, 'Ni', 10, name='SiOx')\n"
+            "sample = silicon(0, 1) | m(9, 1) | air\n"
+            "m.fraction[0].range(0, 60)\nm.fraction[1].range(0, 20)\n",
+            "line 2: SiOx: only one fraction of a Mixture can be fitted",
+        ),
+        (
+            "m = Mixture.byvolume('Si', 'SiO2@2.2', 50)\nsample = silicon(0, 1) | m(9, 1) | air\n"
+            "m.rho.range(0, 6)\n",
+            "line 3: a Mixture has no rho",
+        ),
+        (
+            "sample = silicon(0, 1) | air\nsample['Ni'].interface.range(0, 5)\n",
+            "no slab named 'Ni'",
+        ),
+        (
+            "probe = XrayProbe(T=T, dT=0.01, L=1.54, dL=0.01)\n"
+            "sample = silicon(0, 1) | Material('Ni')(50, 2) | air\n",
+            "line 1: an X-ray probe: Beamtime computes Si's SLD for neutrons",
+        ),
+        (
+            "sample = silicon(0, 1) | SLD('a', 1)(5, 1) | air\n"
+            "if len(T) > 2:\n    sample[1].thickness.range(0, 9)\n",
+            "line 2: this condition cannot be decided without running the script",
+        ),
+        (
+            "fit = sys.argv[1] if len(sys.argv) > 1 else 'x'\nsample = silicon(0, 1) | air\n"
+            "if fit == 'y':\n    sample[0].interface.range(0, 9)\n"
+            "else:\n    raise ValueError(fit)\n",
+            "line 6: the script stops here with an error",
+        ),
     ],
 )
 def test_bad_scripts_say_where(text, message):
@@ -496,3 +528,30 @@ M = Experiment(probe=probe, sample=sample)
         assert bound == pytest.approx(float(nickel.sld(experiment.probe)[0]), rel=1e-12)
     ratio = float(model.constraints["Ni.isld"].split("*")[1])
     assert ratio == pytest.approx(irho / rho, rel=1e-12)  # irho follows the density too
+
+
+def test_if_statements_on_the_script_s_own_values_and_enumerate_loops():
+    """As refl1d's xray/model.py: a search chosen by a command-line argument (none given: the
+    default), branches on it, and loops numbering the slabs."""
+    model = model_from_script(
+        "import sys\n"
+        "search = sys.argv[1] if len(sys.argv) > 1 else 'loose'\n"
+        "sample = silicon(0, 3) | SLD('a', 4)(50, 2) | SLD('b', 1)(20, 2) | air\n"
+        "if search == 'tight':\n"
+        "    sample[1].thickness.range(45, 55)\n"
+        "elif search == 'loose':\n"
+        "    for i, L in enumerate(sample[:-1]):\n"
+        "        if i > 0:\n"
+        "            L.thickness.range(0, 100)\n"
+        "        L.interface.range(0, 10)\n"
+        "else:\n"
+        "    raise ValueError(search)\n"
+    )
+    free = {name: (p.min, p.max) for name, p in model.free_parameters()}
+    assert free == {
+        "b.thickness": (0, 100),
+        "a.thickness": (0, 100),
+        "b.roughness": (0, 10),
+        "a.roughness": (0, 10),
+        "Si.roughness": (0, 10),
+    }

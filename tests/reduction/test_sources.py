@@ -100,8 +100,20 @@ def test_serve_tells_the_settings_where_it_listens(monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr(cli, "check_port_free", lambda *a: None)
-    monkeypatch.setattr(cli, "setup_django", stop)
+    monkeypatch.setattr(cli, "settings_only", stop)
     monkeypatch.delenv("BEAMTIME_LISTEN_HOST", raising=False)
     with pytest.raises(SystemExit):
         cli.run_serve(SimpleNamespace(host="0.0.0.0", port=8000))
     assert seen["host"] == "0.0.0.0"
+
+
+def test_a_shared_redis_with_a_disk_cache_is_warned_of(settings):
+    from django.core import checks
+
+    settings.EMBEDDED_REDIS, settings.REDUCTION_IN_WORKERS = False, True
+    settings.REDUCTION_CACHE = "disk"
+    assert [w.id for w in checks.run_checks()] == ["beamtime.reduction.W001"]
+    settings.REDUCTION_CACHE = "redis"
+    assert checks.run_checks() == []
+    settings.EMBEDDED_REDIS, settings.REDUCTION_CACHE = True, "disk"  # one machine
+    assert checks.run_checks() == []

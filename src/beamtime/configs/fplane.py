@@ -49,7 +49,8 @@ def slot_names() -> list[str]:
     return sorted(slot_name(c, r) for c, rows in SEAT_ROWS.items() for r in rows)
 
 
-SEATS = frozenset(slot_names())
+SEAT_ORDER = tuple(slot_names())
+SEATS = frozenset(SEAT_ORDER)
 
 
 def slot_problem(slot: str) -> str | None:
@@ -167,31 +168,34 @@ def in_short_file(unit: dict) -> bool:
     return unit["type"] == "VIRUS" and unit["active"]
 
 
+def seat_row(slot: str, unit: dict | None, *, actual_pos: bool, full: bool) -> Row | None:
+    """The row of one seat holding ``unit`` (None: empty), or None when the file omits it."""
+    x, y = nominal_position(slot)
+    if unit is None:
+        if full:
+            return Row(slot, x, y, EMPTY_ID, EMPTY_ID, EMPTY_ID, 0.0, 1.0, commented=True)
+        return None
+    if not full and not in_short_file(unit):
+        return None
+    if actual_pos and unit.get("measured"):
+        x, y = unit["measured"]["x"], unit["measured"]["y"]
+    return Row(
+        slot,
+        x,
+        y,
+        unit["specid"],
+        unit["specslot"],
+        unit["ifuid"],
+        unit["ifurot"],
+        unit["platesc"],
+        commented=not unit["active"],
+    )
+
+
 def rows_for(configuration: dict[str, dict], *, actual_pos: bool, full: bool) -> list[Row]:
     """The rows of the file for a configuration (slot → unit attributes), in IFUSLOT order."""
-    rows = []
-    for slot in slot_names():
-        unit = configuration.get(slot)
-        x, y = nominal_position(slot)
-        if unit is None:
-            if full:
-                rows.append(Row(slot, x, y, EMPTY_ID, EMPTY_ID, EMPTY_ID, 0.0, 1.0, commented=True))
-            continue
-        if not full and not in_short_file(unit):
-            continue
-        if actual_pos and unit.get("measured"):
-            x, y = unit["measured"]["x"], unit["measured"]["y"]
-        rows.append(
-            Row(
-                slot,
-                x,
-                y,
-                unit["specid"],
-                unit["specslot"],
-                unit["ifuid"],
-                unit["ifurot"],
-                unit["platesc"],
-                commented=not unit["active"],
-            )
-        )
-    return rows
+    rows = (
+        seat_row(slot, configuration.get(slot), actual_pos=actual_pos, full=full)
+        for slot in SEAT_ORDER
+    )
+    return [row for row in rows if row is not None]

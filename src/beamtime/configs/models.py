@@ -78,6 +78,12 @@ class Change(models.Model):
 
     class Meta:
         ordering = ["-valid_from", "-pk"]
+        # The configuration changes only where a change starts or ends: the fplane service
+        # finds the boundary at or before an instant with one seek in each.
+        indexes = [
+            models.Index(fields=["instrument", "valid_from"], name="change_instrument_from"),
+            models.Index(fields=["instrument", "valid_until"], name="change_instrument_until"),
+        ]
 
     def __str__(self):
         return f"{self.instrument.name} change at {self.valid_from:%Y-%m-%d %H:%M}"

@@ -7,8 +7,6 @@ that date; ``POST /fplane`` with an API key updates it from a hardware status re
 
 import json
 import logging
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_not_required
@@ -17,7 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from beamtime.configs import store
+from beamtime.configs import served, store
 from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import render, rows_for
 from beamtime.configs.instruments import HETDEX
@@ -63,32 +61,30 @@ NO_INSTRUMENT = f"no focal-plane instrument {HETDEX!r} on this server\n"
 def fplane_file(request, datestr: str = ""):
     if request.method != "GET":
         return text("use GET to read the fplane file, POST /fplane to update it\n", 405)
-    instrument = fplane_instrument()
-    if instrument is None:
-        return text(NO_INSTRUMENT, 404)
     try:
-        when, stem = parse_datestr(datestr, instrument.timezone)
         actual_pos = flag(request.GET.get("actual_pos", "0"), "actual_pos")
         full = flag(request.GET.get("full_fplane", "1"), "full_fplane")
+        found = served.locate(HETDEX, datestr)
+        if found is None:
+            return text(NO_INSTRUMENT, 404)
+        instrument = found.instrument
         as_of, tag = store.as_known(
             instrument, request.GET.get("as_of", ""), request.GET.get("tag", "")
         )
     except (DateError, BadRequest, store.ViewError) as exc:
         return text(f"{exc}\n", 400)
-    key = (
-        f"fplane:{instrument.pk}:{instrument.revision}:{instrument.revised_at}:{when.isoformat()}:"
-        f"{as_of.isoformat() if as_of else ''}:{int(actual_pos)}:{int(full)}"
-    )
-    found = RENDERED.get(key)
-    if found is None:
-        found = render_file(instrument, when, as_of, actual_pos=actual_pos, full=full)
-        if isinstance(found, HttpResponse):
-            return found
-        # The file at an instant changes only with a new revision, which is in the key.
-        RENDERED.put(key, found)
-    body, revision = found
-    response = text(body)
-    response["Content-Disposition"] = f'attachment; filename="fplane{stem}.txt"'
+    if found.boundary is None:
+        return before_first(instrument)
+    key = (instrument.pk, instrument.revision, found.revised_at, as_of, found.boundary)
+    key += (actual_pos, full)
+    file = RENDERED.get(key)
+    if file is None:
+        file = render_file(instrument, found.when, as_of, actual_pos=actual_pos, full=full)
+        if served.still_at(instrument):  # else a write came between: its revision is newer
+            RENDERED.put(key, file)
+    body, revision = file
+    response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="fplane{found.stem}.txt"'
     if revision:  # which revision of the history this file comes from
         response["X-Configuration-Revision"] = str(revision)
     if tag is not None:
@@ -96,47 +92,30 @@ def fplane_file(request, datestr: str = ""):
     return response
 
 
-class Recent:
-    """The last ``size`` files rendered by this process (a few MB), most recent kept."""
-
-    def __init__(self, size: int):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            value = self.items.get(key)
-            if value is not None:
-                self.items.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.items[key] = value
-            if len(self.items) > self.size:
-                self.items.popitem(last=False)
+# Files by validity interval: five years of daily changes are 1826 files of ~3.5 kB.
+RENDERED = served.Recent(4096)
 
 
-RENDERED = Recent(4096)  # five years of nights, ~3.5 kB each
-
-
-def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool):
-    """The file's text and the revision it comes from, or a 404 response."""
+def before_first(instrument) -> HttpResponse:
     first = store.first_start(instrument)
     if first is None:
         return text("no focal-plane configuration has been recorded yet\n", 404)
-    if when < first:
-        return text(
-            f"no configuration before {first:%Y-%m-%dT%H:%M:%SZ}: "
-            f"the first valid date is {first:%Y%m%dT%H:%M:%S}\n",
-            404,
-        )
-    configuration = store.attributes_at(instrument, when, as_of)
+    return text(
+        f"no configuration before {first:%Y-%m-%dT%H:%M:%SZ}: "
+        f"the first valid date is {first:%Y%m%dT%H:%M:%S}\n",
+        404,
+    )
+
+
+def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool) -> tuple[bytes, int]:
+    """The file's bytes and the revision it comes from."""
     if as_of is None:
         revision = instrument.revision
     else:
         change = store.revision_at(instrument, as_of)
         revision = change.revision if change else None
-    return render(rows_for(configuration, actual_pos=actual_pos, full=full)), revision
+    body = served.file_at(instrument, when, as_of, actual_pos=actual_pos, full=full)
+    return body.encode(), revision
 
 
 def depth(value, limit: int = MAX_BODY_DEPTH + 1) -> int:

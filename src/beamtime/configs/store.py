@@ -57,14 +57,6 @@ def configuration_at(
     return {e.slot.name: e for e in entries}
 
 
-def attributes_at(
-    instrument: Instrument, when: datetime, as_of: datetime | None = None
-) -> dict[str, dict]:
-    """Slot name → attributes valid at ``when``: configuration_at without building objects."""
-    rows = ConfigEntry.objects.valid_at(instrument, when, as_of).order_by()
-    return dict(rows.values_list("slot__name", "attributes"))
-
-
 def first_start(instrument: Instrument) -> datetime | None:
     first = instrument.changes.filter(is_correction=False).order_by("valid_from").first()
     return first.valid_from if first else None

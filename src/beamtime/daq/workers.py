@@ -6,7 +6,11 @@ SSH (``SshWorker``: SFTP for files, a remote command for process checks). Both s
 organizing logic, so they behave the same. Use a worker as a context manager, or call
 ``close()``. Every failure — unreachable host, refused key, missing path — is a ``WorkerError``
 whose one-line message names the host and, where there is one, the path.
+
+asyncssh is imported by the SSH worker when it first connects, not by every web worker.
 """
+
+from __future__ import annotations
 
 import asyncio
 import errno
@@ -20,8 +24,10 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
-import asyncssh
+if TYPE_CHECKING:
+    import asyncssh
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DATA_ROUTER_PROCESS = "dataRouter"
@@ -382,8 +388,13 @@ class SshWorker(Worker):
         if self._loop is None:
             return
         if self._conn is not None:
-            self._conn.close()
-            asyncio.run_coroutine_threadsafe(self._conn.wait_closed(), self._loop).result()
+            conn = self._conn
+
+            async def closed():  # on the connection's own loop: asyncssh is not thread-safe
+                conn.close()
+                await conn.wait_closed()
+
+            asyncio.run_coroutine_threadsafe(closed(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
@@ -402,6 +413,8 @@ class SshWorker(Worker):
         ).result()
 
     async def _guarded(self, path, func, args):
+        import asyncssh
+
         where = f"{self.host}:{self.port}"
         try:
             if self._conn is None:
@@ -438,6 +451,8 @@ class SshWorker(Worker):
 
     def _entries(self, directory):
         async def entries():
+            import asyncssh
+
             return {
                 n.filename: n.attrs.size if n.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR else None
                 for n in await self._sftp.readdir(directory)
@@ -475,6 +490,8 @@ class SshWorker(Worker):
 
     def _is_regular_file(self, path):
         async def is_regular_file():
+            import asyncssh
+
             return (await self._sftp.stat(path)).type == asyncssh.FILEXFER_TYPE_REGULAR
 
         return self._call(path, is_regular_file)
@@ -482,6 +499,8 @@ class SshWorker(Worker):
     def _rename_new(self, src, dst):
         # SFTP's own rename never replaces an existing name (the POSIX one would).
         async def rename_new():
+            import asyncssh
+
             try:
                 await self._sftp.rename(src, dst)
             except asyncssh.SFTPError:
@@ -504,6 +523,8 @@ class SshWorker(Worker):
 
 
 def _reason(exc: Exception) -> str:
+    import asyncssh
+
     if isinstance(exc, asyncssh.Error):
         return exc.reason
     if isinstance(exc, OSError) and (exc.errno or 0) > 0:  # not "Connect call failed (…)"

@@ -7,8 +7,6 @@ one asked for (the first by default), and says so."""
 import io
 import json
 
-from orsopy import fileio
-
 from beamtime.fitting.data import FWHM_PER_SIGMA, DataError, ReflData, parse_data
 from beamtime.reduction.export import read_provenance
 
@@ -24,6 +22,8 @@ def is_orso(content: bytes) -> bool:
 def read_orso(content: bytes, number: int = 1) -> tuple[str, dict, dict]:
     """(data set ``number`` (from 1) as 4-column text ``Q R dR dQ``, dQ 1-σ; the metadata to
     keep; the Beamtime provenance if a reduction wrote the file). DataError says what is wrong."""
+    from orsopy import fileio  # 1.5 s to import: only for a request that reads ORSO
+
     try:
         text = content.decode("utf-8-sig")
     except UnicodeError:

@@ -1,19 +1,24 @@
 """The one module that imports refl1d and bumps: layer models and data in, refl1d problems,
 curves, fits and scripts out. Nothing else in Beamtime touches refl1d, so an upgrade of
-refl1d touches this file only. No Django here: workers and scripts use it directly."""
+refl1d touches this file only. No Django here: workers and scripts use it directly.
+
+bumps and refl1d (with scipy and numba, about 200 MiB) are imported by the functions that use
+them, so that a web worker loads them only when a request draws a curve."""
+
+from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from bumps.fitters import FITTERS, FitDriver
-from bumps.monitor import Monitor
-from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
-from beamtime.fitting import constraints
 from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import MAX_LENGTH, MAX_ROUGHNESS, MAX_SLD, Layer, LayerModel
+
+if TYPE_CHECKING:
+    from refl1d.names import Experiment, FitProblem
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 ENGINES = {
@@ -47,6 +52,10 @@ def places(model: LayerModel, slab: str = "sample[{}]", probe: str = "probe") ->
 
 def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
     """The experiment, and its refl1d parameters by our names (``A.thickness``, ``scale``)."""
+    from refl1d.names import SLD, Experiment, QProbe
+
+    from beamtime.fitting import constraints
+
     keep = (data.q >= model.q_min) & (data.q <= model.q_max)
     if not keep.any():
         raise ValueError(f"no data point lies in the Q range {model.q_min:g} to {model.q_max:g}")
@@ -119,11 +128,15 @@ def build_experiment(model: LayerModel, data: ReflData) -> Experiment:
 
 
 def build_problem(model: LayerModel, data: ReflData) -> FitProblem:
+    from refl1d.names import FitProblem
+
     return FitProblem(build_experiment(model, data))
 
 
 def to_script(model: LayerModel, data_file: str) -> str:
     """A refl1d script for the same problem; ``refl1d SCRIPT --chisq`` gives the same χ²."""
+    from beamtime.fitting import constraints
+
     stack = " | ".join(
         f"SLD({layer.name!r})({layer.thickness.value!r}, {layer.roughness.value!r})"
         for layer in refl1d_order(model)
@@ -186,6 +199,8 @@ def evaluate(model: LayerModel, data: ReflData) -> Curve:
     """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
     below the front surface (the front medium at negative depth, the back medium beyond the
     last layer), with at most about PROFILE_POINTS points whatever the thicknesses."""
+    from refl1d.names import FitProblem
+
     experiment = build_experiment(model, data)
     probe = experiment.probe
     work = convolution_work(probe.Q, probe.dQ)
@@ -239,8 +254,9 @@ class FitResult:
     models: list[LayerModel] = field(default_factory=list)  # every data set's, fitted
 
 
-class _Progress(Monitor):
-    """Hands bumps' step reports to ``report``; a False answer asks the fit to stop."""
+class _Progress:
+    """Hands bumps' step reports to ``report``; a False answer asks the fit to stop. (A bumps
+    monitor is anything with ``config_history`` and ``__call__``, as bumps.monitor.Monitor.)"""
 
     def __init__(self, problem, report: Callable[[dict], bool], total_steps: int | None):
         self.problem, self.report, self.total = problem, report, total_steps
@@ -293,6 +309,9 @@ def fit_together(
 ) -> FitResult:
     """Co-refinement: one fit of several data sets, each with its model; each parameter named
     in ``shared`` (e.g. ``A.thickness``) is, in every set, the first set's."""
+    from bumps.fitters import FITTERS, FitDriver
+    from refl1d.names import FitProblem
+
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
     built = [_experiment(m, d) for m, d in zip(models, datasets, strict=True)]

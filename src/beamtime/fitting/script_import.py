@@ -91,6 +91,10 @@ class _Material:
     formula: str | None = None  # a Material: refl1d fits its density, it has no rho
     density: _P | None = None  # a Material's density (g/cm³); its SLD is proportional to it
     per_density: tuple[float, float] = (0.0, 0.0)  # rho and irho at density 1
+    # Mixture.byvolume: the volume percent of each part after the base, and the (rho, irho)
+    # of the base and each part; rho and irho are the volume-weighted sums
+    fractions: list[_P] | None = None
+    parts: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -121,6 +125,9 @@ class _Reader:
     defined: dict[str, int] = field(default_factory=dict)  # the line of each variable
     steps: int = 0
     back: bool = False  # NeutronProbe(back_reflectivity=True): the beam enters through the back
+    xray: int | None = None  # the line of an X-ray probe or instrument: SLDs must be given
+    # plain values the script sets (search = "rltest", loop counters), for its if statements
+    constants: dict[str, object] = field(default_factory=dict)
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -245,6 +252,7 @@ class _Evaluator:
                         "Slab",
                         "Vacuum",
                         "Repeat",
+                        "Mixture",
                     )
                 ):
                     return True
@@ -264,6 +272,8 @@ class _Evaluator:
                 _fail(line, f"{name} is not a material, slab or parameter defined above")
             case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
                 return _material_call(node, kind, line, self.reader.wavelength)
+            case ast.Call(func=ast.Attribute(value=ast.Name(id="Mixture"), attr=by)):
+                return self.mixture(node, by, line)
             case ast.Call(func=ast.Name(id="Repeat")):
                 given = _arguments(node, ("stack", "repeat", "interface", "name"), line)
                 stack = self.value(given.get("stack", ast.Constant(None)), line)
@@ -315,6 +325,12 @@ class _Evaluator:
                 if ends[2] == 0:
                     _fail(line, "a slice step cannot be zero")
                 return stack[slice(*(None if n is None else int(n) for n in ends))]
+            case ast.Subscript(value=owner, slice=ast.Constant(value=str() as name)):
+                stack = self.value(owner, line)  # sample["Ni"]: the first slab of that name
+                found = _slab_named(stack.stack if isinstance(stack, _Repeat) else stack, name)
+                if found is None:
+                    _fail(line, f"the stack has no slab named {name!r}")
+                return found
             case ast.Subscript(value=owner, slice=index):
                 stack = self.value(owner, line)
                 if isinstance(stack, _Repeat):  # refl1d indexes a repeat's stack
@@ -337,6 +353,10 @@ class _Evaluator:
                     return found.interface
                 if isinstance(found, _Material) and found.density and attr == "density":
                     return found.density
+                if isinstance(found, _Material) and found.fractions is not None:
+                    if attr == "fraction":
+                        return found.fractions
+                    _fail(line, f"a Mixture has no {attr} that can be read or fitted here")
                 if isinstance(found, _Material) and found.formula and attr in ("rho", "irho"):
                     _fail(line, f"Material({found.formula!r}) has no {attr}: use SLD(rho=…)")
                 if isinstance(found, _Material) and attr in ("rho", "irho"):
@@ -345,6 +365,33 @@ class _Evaluator:
             case ast.Constant() | ast.UnaryOp():
                 return _number(node, line)
         _fail(line, "this expression cannot be read as part of the sample")
+
+    def mixture(self, call: ast.Call, by: str, line: int) -> _Material:
+        """``Mixture.byvolume(base, part, percent, …, name=…)``: parts given as formulas
+        (``"SiO2@2.2"``) or materials defined above, with fixed SLDs."""
+        if by != "byvolume":
+            _fail(line, f"Mixture.{by} cannot be represented: only Mixture.byvolume")
+        if any(k.arg != "name" for k in call.keywords) or len(call.args) % 2 == 0:
+            _fail(line, "expected Mixture.byvolume(base, material, percent, …, name=…)")
+        components = []
+        for node in [call.args[0], *call.args[1::2]]:
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                part = _formula_material(node.value, node.value, None, line, self.reader.wavelength)
+            else:
+                part = self.value(node, line)
+                if not isinstance(part, _Material) or part.fractions is not None:
+                    _fail(line, "the parts of a Mixture must be materials or formulas")
+            if any(p and (p.bounds or p.equals) for p in (part.rho, part.irho, part.density)):
+                _fail(line, f"{part.name}: the parts of a Mixture cannot be fitted")
+            components.append(part)
+        name = (
+            _text(call.keywords[0].value, line)
+            if call.keywords
+            else "+".join(c.name for c in components[1:])
+        )
+        fractions = [_P(_number(node, line)) for node in call.args[2::2]]
+        parts = [(c.rho.value, c.irho.value) for c in components]
+        return _Material(name, _P(0.0), _P(0.0), fractions=fractions, parts=parts)
 
     def stack(self, node: ast.expr, line: int) -> list[_Slab]:
         found = self.value(node, line)
@@ -396,8 +443,10 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         line = getattr(node, "lineno", 1)
-        if name in ("XrayProbe", "PolarizedNeutronProbe", "PolarizedQProbe"):
-            _fail(line, f"{name}: Beamtime fits unpolarized neutron data")
+        if name in ("PolarizedNeutronProbe", "PolarizedQProbe"):
+            _fail(line, f"{name}: Beamtime fits unpolarized data")
+        if name in ("XrayProbe", "XRay") and reader.xray is None:
+            reader.xray = line  # the same slab model, if every SLD is given (checked later)
         if name != "NeutronProbe":
             continue
         for keyword_ in node.keywords:
@@ -457,6 +506,10 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             reader.q_range = (_number(low, line), _number(high, line))
             return
         case ast.Assign(targets=[ast.Name(id=name)], value=value):
+            reader.constants.pop(name, None)
+            constant = _constant(value)
+            if constant is not None:
+                reader.constants[name] = constant
             if any(
                 _experiment(c)
                 or (isinstance(c, ast.Call) and getattr(c.func, "id", "") == "FitProblem")
@@ -494,18 +547,23 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
         case ast.For(target=ast.Name(id=name), iter=items, body=body, orelse=[]) if (
             evaluator.touches(items)
         ):  # for layer in sample[1:-1]: layer.thickness.pmp(50)
-            slabs = evaluator.value(items, line)
-            if not isinstance(slabs, list):
-                _fail(line, "only a loop over the slabs of a stack can be read")
-            for slab in slabs:
-                env[name] = slab
-                reader.defined[name] = line
-                for inner in body:
-                    reader.steps += 1
-                    if reader.steps > MAX_STEPS:
-                        _fail(inner.lineno, f"the loops run more than {MAX_STEPS} statements")
-                    _statement(reader, evaluator, inner)
+            _loop(reader, evaluator, evaluator.value(items, line), name, None, body, line)
             return
+        case ast.For(
+            target=ast.Tuple(elts=[ast.Name(id=index), ast.Name(id=name)]),
+            iter=ast.Call(func=ast.Name(id="enumerate"), args=[items], keywords=[]),
+            body=body,
+            orelse=[],
+        ) if evaluator.touches(items):  # for i, layer in enumerate(sample[:-1]): …
+            _loop(reader, evaluator, evaluator.value(items, line), name, index, body, line)
+            return
+        case ast.If(test=test, body=body, orelse=orelse) if evaluator.touches(statement):
+            # if search == "open": … (a value the script set, without command-line arguments)
+            for inner in body if _condition(test, reader, line) else orelse:
+                _statement(reader, evaluator, inner)
+            return
+        case ast.Raise():
+            _fail(line, "the script stops here with an error")
         case ast.Expr(value=ast.Call(func=ast.Attribute(value=owner, attr=method)) as call) if (
             method in ("range", "pm", "pmp", "equals") and evaluator.touches(owner)
         ):
@@ -535,6 +593,63 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             return
     if evaluator.touches(statement):
         _fail(line, "this statement changes the sample in a way Beamtime cannot represent")
+
+
+def _loop(reader, evaluator, slabs, name: str, index: str | None, body: list, line: int) -> None:
+    """A loop over the slabs of a stack, at most MAX_STEPS statements for all loops."""
+    if not isinstance(slabs, list):
+        _fail(line, "only a loop over the slabs of a stack can be read")
+    for number, slab in enumerate(slabs):
+        reader.env[name] = slab
+        reader.defined[name] = line
+        if index is not None:
+            reader.constants[index] = number
+        for inner in body:
+            reader.steps += 1
+            if reader.steps > MAX_STEPS:
+                _fail(inner.lineno, f"the loops run more than {MAX_STEPS} statements")
+            _statement(reader, evaluator, inner)
+
+
+def _constant(node: ast.expr):
+    """A plain value a script sets: a number or text, or ``X if … sys.argv … else Y`` as it
+    is without command-line arguments (as refl1d runs a script by default): Y. Else None."""
+    match node:
+        case ast.Constant(value=str() | int() | float() as value) if not isinstance(value, bool):
+            return value
+        case ast.IfExp(test=test, orelse=orelse) if any(
+            isinstance(n, ast.Attribute) and n.attr == "argv" for n in ast.walk(test)
+        ):
+            return _constant(orelse)
+    return None
+
+
+def _condition(test: ast.expr, reader: _Reader, line: int) -> bool:
+    """An if statement's test on values the script set: NAME == "text", i > 0 and the like."""
+    operators = {
+        ast.Eq: lambda a, b: a == b,
+        ast.NotEq: lambda a, b: a != b,
+        ast.Lt: lambda a, b: a < b,
+        ast.LtE: lambda a, b: a <= b,
+        ast.Gt: lambda a, b: a > b,
+        ast.GtE: lambda a, b: a >= b,
+    }
+
+    def known(node):
+        if isinstance(node, ast.Name) and node.id in reader.constants:
+            return reader.constants[node.id]
+        value = _constant(node)
+        if value is None:
+            _fail(line, "this condition cannot be decided without running the script")
+        return value
+
+    match test:
+        case ast.Compare(left=left, ops=[op], comparators=[right]) if type(op) in operators:
+            first, second = known(left), known(right)
+            if isinstance(first, str) != isinstance(second, str):
+                return type(op) is ast.NotEq
+            return operators[type(op)](first, second)
+    _fail(line, "this condition cannot be decided without running the script")
 
 
 def model_from_script(text: str) -> LayerModel:
@@ -624,11 +739,69 @@ def _by_density(material: _Material, refs: dict[str, _P], line: int) -> None:
         )
 
 
+def _slab_named(stack: list, name: str) -> _Slab | None:
+    """The first slab whose material is called ``name``, depth first, as refl1d's lookup."""
+    for item in stack:
+        if isinstance(item, _Repeat):
+            found = _slab_named(item.stack, name)
+            if found is not None:
+                return found
+        elif item.material.name == name:
+            return item
+    return None
+
+
+def _by_fraction(material: _Material, refs: dict[str, _P], line: int) -> None:
+    """A Mixture's SLD as refl1d computes it, the volume-weighted sum of its parts' (the base
+    taking what the others leave of 100 %); a fitted fraction is a fitted rho over the range
+    it spans, irho tied to rho (both are linear in the fraction)."""
+    fractions, parts = material.fractions, material.parts
+    for fraction in fractions:
+        if fraction.equals:
+            _fail(fraction.equals[1], "a Mixture's fraction cannot be constrained")
+    volume = [0.01 * (100 - sum(f.value for f in fractions))] + [0.01 * f.value for f in fractions]
+    if any(v < 0 for v in volume):
+        _fail(line, f"{material.name}: the fractions of the Mixture exceed 100 %")
+    rho, irho = (sum(v * part[i] for v, part in zip(volume, parts, strict=True)) for i in (0, 1))
+    material.rho.value, material.irho.value = rho, irho
+    free = [k for k, f in enumerate(fractions) if f.bounds]
+    if len(free) > 1:
+        _fail(line, f"{material.name}: only one fraction of a Mixture can be fitted")
+    if not free:
+        return
+    fraction, part = fractions[free[0]], parts[free[0] + 1]
+    slope, islope = 0.01 * (part[0] - parts[0][0]), 0.01 * (part[1] - parts[0][1])
+    if not slope:
+        _fail(line, f"{material.name}: its parts have one SLD, so no fraction can be fitted")
+    if sum(f.value for f in fractions) - fraction.value + max(fraction.bounds) > 100:
+        _fail(line, f"{material.name}: the fitted fraction's range exceeds 100 % with the others")
+    material.rho.bounds = tuple(sorted(rho + slope * (b - fraction.value) for b in fraction.bounds))
+    placeholder = f"_p{len(refs)}"
+    refs[placeholder] = material.rho
+    ratio = islope / slope
+    material.irho.equals = (
+        ast.BinOp(
+            ast.Constant(irho - ratio * rho),
+            ast.Add(),
+            ast.BinOp(ast.Name(placeholder), ast.Mult(), ast.Constant(ratio)),
+        ),
+        line,
+    )
+
+
 def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     slabs, line = reader.sample
     for material in {id(s.material): s.material for s in slabs}.values():
+        if reader.xray is not None and (material.formula or material.fractions is not None):
+            _fail(
+                reader.xray,
+                f"an X-ray probe: Beamtime computes {material.name}'s SLD for neutrons; "
+                "give X-ray SLDs with SLD(rho=…, irho=…)",
+            )
         if material.density is not None:
             _by_density(material, refs, line)
+        if material.fractions is not None:
+            _by_fraction(material, refs, line)
     names = _names(slabs)
     back, front = 0, len(slabs) - 1
     where: dict[int, str] = {}  # id(_P) → its Beamtime name (the first place it is used)

@@ -9,10 +9,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import jobs, refl1d_adapter, script_import
-from beamtime.fitting import tools as calculators
+from beamtime.fitting import jobs, refl1d_adapter
 from beamtime.fitting.data import MAX_BYTES, DataError
-from beamtime.fitting.forms import FormError, model_from_post, rows_for, rows_from_post
+from beamtime.fitting.forms import FormError, ModelEditor, rows_for
 from beamtime.fitting.layers import LayerModel, ModelError
 from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
 
@@ -116,11 +115,13 @@ def fit_page(request, instrument, data_id):
     dataset = dataset_for(request.user, data_id)
     data = dataset.data()
     preferences = FitPreferences.of(request.user)
-    error, curve = "", None
+    error, curve, model = "", None, None
     if request.method == "POST":
         action = request.POST.get("action", "evaluate")
+        editor = ModelEditor(request.POST)
         try:
-            model = model_from_post(request.POST, add_layer=action == "add_layer")
+            model = editor.model(add_layer=action == "add_layer")
+            editor = ModelEditor(model=model)  # renumbered, removed rows gone, new one shown
             if action in ("fit", "co_refine"):
                 partners = co_refinement(request, dataset) if action == "co_refine" else ([], [])
                 return submit_fit(request, dataset, model, preferences, *partners)
@@ -134,21 +135,19 @@ def fit_page(request, instrument, data_id):
             curve = refl1d_adapter.evaluate(model, data)
         except (ModelError, ValueError) as exc:
             error = str(exc)
-            model = None
     else:
-        model = None
         try:
             model = start_model(request, dataset)
             curve = refl1d_adapter.evaluate(model, data)
         except (ModelError, ValueError) as exc:  # e.g. a saved model's Q range misses the data
             error = str(exc)
-            model = model or LayerModel()
+        editor = ModelEditor(model=model or LayerModel())
     return render(
         request,
         "fitting/fit.html",
         {
             "dataset": dataset,
-            "editor": rows_for(model) if model else rows_from_post(request.POST),
+            "editor": editor,
             "model": model,
             "error": error,
             "plot": {"data": plot_data(data), "curve": curve.__dict__ if curve else None},
@@ -164,15 +163,18 @@ def fit_page(request, instrument, data_id):
 @require_POST
 def evaluate_in_place(request, instrument, data_id):
     """The fit page's Evaluate without a reload: the model form posted as it is on the page,
-    answered with the curve and χ² as JSON, or 400 with the error and the field it names."""
+    answered with the curve and χ² as JSON, or 400 with the error, the input it names
+    (``field``) and every input at fault with its own message (``errors``)."""
     dataset = dataset_for(request.user, data_id)
+    editor = ModelEditor(request.POST)
     try:
-        model = model_from_post(request.POST)
-        curve = refl1d_adapter.evaluate(model, dataset.data())
+        curve = refl1d_adapter.evaluate(editor.model(), dataset.data())
     except FormError as exc:
-        return JsonResponse({"error": str(exc), "field": exc.field}, status=400)
+        return JsonResponse(
+            {"error": str(exc), "field": exc.field, "errors": editor.input_errors()}, status=400
+        )
     except (ModelError, ValueError) as exc:
-        return JsonResponse({"error": str(exc), "field": getattr(exc, "field", "")}, status=400)
+        return JsonResponse({"error": str(exc), "field": "", "errors": {}}, status=400)
     return JsonResponse({"chisq": curve.chisq, "curve": curve.__dict__})
 
 
@@ -331,6 +333,8 @@ def saved_models(request):
 @require_POST
 def import_model(request):
     """A model from an uploaded refl1d script (as Beamtime writes them), read, never run."""
+    from beamtime.fitting import script_import  # bumps and scipy: loaded for this request only
+
     upload = request.FILES.get("script")
     if upload is None or upload.size > script_import.MAX_BYTES:
         messages.error(request, "Script: choose a refl1d script of at most 1 MiB.")
@@ -382,6 +386,8 @@ def saved_model_script(request, pk):
 
 def tools(request):
     """SLD calculator and electrode capacity / charge-rate calculator (GET forms: bookmarkable)."""
+    from beamtime.fitting import tools as calculators  # periodictable: for this page only
+
     context = {"q": request.GET}
     if request.GET.get("formula"):
         try:

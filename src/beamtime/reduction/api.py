@@ -7,15 +7,21 @@ with ``{"error", "node", "field"}`` so the editor can show them on the node.
 A caller that sends ``X-Problems: in-body`` (the editor) gets such designed refusals as 200
 with the same body and the refusal's status in the ``X-Problem`` header: a browser logs every
 4xx answer as a console error, and these are answers the page shows, not faults.
+
+A result the step cache holds is answered at once. Any other is computed on the reduction
+pool (``reduction.jobs``): the request waits a moment for it, then answers 202 with the job
+``{"id", "url", "state", "step", "steps", …}``; poll its url, and once its state is "done" ask
+again (answered from the cache); a "failed" job holds the refusal as its ``error``.
 """
 
 from typing import Literal
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 
-from beamtime.reduction import export, service, sources
-from beamtime.reduction.dataflow.calc import DataType
+from beamtime.reduction import export, jobs, service, sources
+from beamtime.reduction.dataflow.calc import DataType, NotCached
 from beamtime.reduction.dataflow.template import Template, TemplateError
 
 router = Router(tags=["reduction"])
@@ -41,13 +47,42 @@ class FitIn(NodeIn):
     index: int = 0
 
 
+class Pending(Exception):
+    """The result is being computed on the reduction pool; ``response`` says so (202) or
+    gives the refusal the calculation ended with."""
+
+    def __init__(self, response):
+        self.response = response
+
+
+def from_pool(request, missing: NotCached, body: dict, again):
+    """Queue the job computing what the cache lacks (``body``: the request, see jobs.run) and
+    wait a moment for it: ``again()`` (answered from the cache) if it is done by then, else
+    Pending with the 202 answer, or with the refusal the job ended with."""
+    job = jobs.submit(request.user, body, missing.key)
+    job = jobs.wait(request.user, job, settings.REDUCTION_WAIT)
+    if job["state"] == "failed":
+        raise Pending(refused(request, job["error"], 422))
+    if job["state"] == "done":
+        try:
+            return again()
+        except NotCached:  # evicted at once: the page asks again, which queues it again
+            pass
+    raise Pending(JsonResponse(jobs.public(job), status=202))
+
+
 def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     """The values at the payload's node and terminal, their data type and their provenance;
-    TemplateError for a template that cannot run."""
+    TemplateError for a template that cannot run, Pending while the pool computes them."""
     template = Template.from_dict(payload.template)
-    values, datatype, used = service.run(
-        request.user, template, payload.config, payload.node, payload.terminal
-    )
+    args = (request.user, template, payload.config, payload.node, payload.terminal)
+    try:
+        values, datatype, used = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
+    except NotCached as missing:
+        body = {"calculate": payload.model_dump()}
+        values, datatype, used = from_pool(
+            request, missing, body, lambda: service.run(*args, compute=False)
+        )
     # The files as read (their mtimes now), not as the client last saw them.
     header = export.provenance(payload.template, used, payload.node, payload.terminal)
     return values, datatype, header
@@ -101,10 +136,19 @@ class FilesIn(Schema):
 
 @router.post("/files/describe", summary="What raw files hold: intent, sample, cross-sections")
 def describe_files(request, payload: FilesIn):
+    args = (request.user, payload.instrument, payload.files[:500])
     try:
-        return service.file_summaries(request.user, payload.instrument, payload.files[:500])
+        try:
+            return service.file_summaries(*args, compute=not settings.REDUCTION_IN_WORKERS)
+        except NotCached as missing:
+            body = {"describe": payload.model_dump()}
+            return from_pool(
+                request, missing, body, lambda: service.file_summaries(*args, compute=False)
+            )
     except TemplateError as exc:
         return refused(request, {"error": str(exc), "field": "instrument"}, 422)
+    except Pending as pending:
+        return pending.response
 
 
 @router.post("/cached", summary="Which nodes of a template are in the cache")
@@ -122,6 +166,8 @@ def calculate(request, payload: CalculateIn):
         values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
         return template_error(request, exc)
+    except Pending as pending:
+        return pending.response
     if payload.export is None:
         shown = [datatype.display(v) for v in values]  # a value may show as several curves
         flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
@@ -138,6 +184,14 @@ def calculate(request, payload: CalculateIn):
     return response
 
 
+@router.get("/jobs/{job_id}", url_name="reduction_job", summary="A calculation's progress")
+def job(request, job_id: str):
+    found = jobs.get(request.user, job_id)
+    if found is None:
+        return refused(request, {"error": "no such calculation (or it ended an hour ago)"}, 404)
+    return jobs.public(found)
+
+
 @router.post("/fit", response={201: dict}, summary="Fit this data: a data set in the fitting app")
 def fit_this(request, payload: FitIn):
     """The text export of one data set of a node's output becomes the caller's data set in the
@@ -151,6 +205,8 @@ def fit_this(request, payload: FitIn):
         values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
         return template_error(request, exc)
+    except Pending as pending:
+        return pending.response
     if not 0 <= payload.index < len(values):
         return refused(
             request, {"error": f"no data set {payload.index} here", "field": "index"}, 422

@@ -9,6 +9,6 @@ class ReductionConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from beamtime.reduction import sources
+        from beamtime.reduction import checks, sources  # noqa: F401 (checks registers)
 
         sources.configure(sources.from_settings(settings))

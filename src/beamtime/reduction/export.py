@@ -16,7 +16,6 @@ import json
 import re
 import zipfile
 
-import h5py
 import numpy as np
 
 import beamtime
@@ -74,6 +73,8 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
     names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
     names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]
     if form == "hdf5":
+        import h5py  # for this export only: web workers do not load it otherwise
+
         buffer = io.BytesIO()
         with h5py.File(buffer, "w") as f:
             f.attrs["provenance"] = json.dumps(header)
@@ -82,7 +83,7 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
                 for key, item in datatype.to_json(value).items():
                     if isinstance(item, list):
                         group.create_dataset(key, data=np.asarray(item, dtype=float))
-                    else:
+                    elif item is not None:  # HDF5 has no null: an absent value is left out
                         group.attrs[key] = item
         return "reduced.h5", buffer.getvalue(), "application/x-hdf5"
     texts = [text_file(v, datatype, {**header, "index": i}) for i, v in enumerate(values)]

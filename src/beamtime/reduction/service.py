@@ -11,7 +11,7 @@ from django.conf import settings
 
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.cache import DiskCache, RedisCache
-from beamtime.reduction.dataflow.calc import DataType, Registry, calculate, plan
+from beamtime.reduction.dataflow.calc import DataType, NotCached, Registry, calculate, plan
 from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.docs import module_html
 
@@ -83,11 +83,19 @@ def with_current_files(template: Template, config: dict, registry: Registry, use
     return config
 
 
+@sources.one_connection_per_host()
 def run(
-    user, template: Template, config: dict, node: int, terminal: str
+    user,
+    template: Template,
+    config: dict,
+    node: int,
+    terminal: str,
+    compute: bool = True,
+    progress=None,
 ) -> tuple[list, DataType, dict]:
     """The values at ``node``'s output ``terminal``, their data type, and the config they were
-    computed with: every file at the version (mtime) read, for the export's provenance."""
+    computed with: every file at the version (mtime) read, for the export's provenance. With
+    ``compute`` False, calc.NotCached unless they are in the cache (``calc.calculate``)."""
     registry = registry_for(template)
     template.check(registry.modules)
     if not (isinstance(node, int) and 0 <= node < len(template.nodes)):
@@ -97,10 +105,11 @@ def run(
     if output is None:
         raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
     config = with_current_files(template, config, registry, user)
-    values = calculate(template, registry, node, terminal, step_cache(), config)
+    values = calculate(template, registry, node, terminal, step_cache(), config, compute, progress)
     return values, registry.datatypes[output.datatype], config
 
 
+@sources.one_connection_per_host()
 def cached_nodes(user, template: Template, config: dict) -> list[int]:
     """The nodes whose results are in the cache now."""
     registry = registry_for(template)
@@ -112,20 +121,38 @@ def cached_nodes(user, template: Template, config: dict) -> list[int]:
     )
 
 
-def file_summaries(user, instrument: str, files: list) -> list[dict]:
+@sources.one_connection_per_host()
+def file_summaries(user, instrument: str, files: list, compute: bool = True, progress=None):
     """What each raw file holds, as the instrument reads it ({"error"} for one it cannot),
-    cached like a step: by source, path and mtime."""
+    cached like a step: by source, path and mtime. With ``compute`` False, NotCached (keyed
+    by the whole request) unless every readable file's summary is cached; ``progress(number,
+    count, what)`` hears of each file read."""
     registry = instruments().get(instrument)
     if registry is None or registry.describe_file is None:
         raise TemplateError(f"instrument {instrument!r} describes no files")
-    cache, found = step_cache(), []
+    cache, found, infos = step_cache(), [], []
     for info in files:
         try:
-            info = sources.current(info, user)
-            # "describe 2": the summaries with Q ranges
-            key = hashlib.sha256(json.dumps(["describe 2", instrument, info]).encode()).hexdigest()
+            infos.append(sources.current(info, user))
+        except Exception as exc:  # a file that cannot be named: said beside its name
+            if not isinstance(exc, sources.SourceError):  # a refused path needs no traceback
+                log.exception("naming %r failed", info)
+            infos.append({"error": str(exc)})
+    # "describe 2": the summaries with Q ranges
+    keys = [
+        None if "error" in info else _digest(["describe 2", instrument, info]) for info in infos
+    ]
+    if not compute and any(key is not None and key not in cache for key in keys):
+        raise NotCached(_digest(["describe request", instrument, infos]))
+    for number, (info, key) in enumerate(zip(infos, keys, strict=True), 1):
+        if key is None:
+            found.append(info)
+            continue
+        try:
             summary = cache.get_bundle(key)
             if summary is None:
+                if progress:
+                    progress(number, len(infos), "reading files")
                 summary = registry.describe_file(sources.fetch(info), info["path"].split("/")[-1])
                 cache.set_bundle(key, summary)
         except Exception as exc:  # a file that cannot be read: said beside its name
@@ -134,3 +161,7 @@ def file_summaries(user, instrument: str, files: list) -> list[dict]:
             summary = {"error": str(exc)}
         found.append(summary)
     return found
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value).encode()).hexdigest()

@@ -17,9 +17,11 @@ import os
 import posixpath
 import re
 import stat
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -229,12 +231,16 @@ class DaqSource(Source):
         parts = self._split(path)
         return not parts or self._experiments(user).filter(name=parts[0]).exists()
 
-    def _worker_call(self, router, folder: str, call):
-        from beamtime.daq.workers import WorkerError, worker_for
+    def _filed(self, call):
+        """``call(files)`` with the open FiledFiles of the enclosing ``one_connection_per_host``
+        block, or with one of its own."""
+        from beamtime.daq.filed import FiledFiles, WorkerError
 
         try:
-            with worker_for(router.ip_address) as worker:
-                return call(worker, posixpath.join(router.staging_directory, folder))
+            if _scope.files is not None:
+                return call(_scope.files)
+            with FiledFiles() as files:
+                return call(files)
         except WorkerError as exc:
             raise SourceError(f"daq: {exc}") from None
 
@@ -249,7 +255,7 @@ class DaqSource(Source):
             return [Entry(r.name, True) for r in routers if r.staging_directory]
         router = self._router(*parts[:2])
         folder = "/".join([parts[0], *parts[2:]])
-        entries = self._worker_call(router, folder, lambda w, p: w.entries(p))
+        entries = self._filed(lambda files: files.entries(router, folder))
         return sorted(
             (Entry(n, size is None, size) for n, size in entries.items()),
             key=lambda e: (not e.is_dir, e.name),
@@ -264,17 +270,41 @@ class DaqSource(Source):
     def mtime(self, path):
         router, file = self._file(path)
         folder, name = posixpath.split(file)
-        size = self._worker_call(router, folder, lambda w, p: w.entries(p)).get(name)
+        size = self._filed(lambda files: files.entries(router, folder)).get(name)
         if size is None:
             raise SourceError(f"daq: {path}: no such file")
         return float(size)
 
     def fetch(self, path):
         router, file = self._file(path)
-        return self._worker_call(router, file, lambda w, p: w.read_file(p, MAX_FILE_BYTES))
+        return self._filed(lambda files: files.read(router, file, MAX_FILE_BYTES))
 
 
 SOURCES: dict[str, Source] = {}
+
+
+class _Scope(threading.local):
+    files = None
+
+
+_scope = _Scope()
+
+
+@contextmanager
+def one_connection_per_host():
+    """Within the block, the daq source opens one connection per data router's host and lists
+    each folder once (a request that reads a run's files costs one SSH handshake)."""
+    if _scope.files is not None:  # already inside one
+        yield
+        return
+    from beamtime.daq.filed import FiledFiles
+
+    with FiledFiles() as files:
+        _scope.files = files
+        try:
+            yield
+        finally:
+            _scope.files = None
 
 
 def configure(sources: list[Source]) -> None:

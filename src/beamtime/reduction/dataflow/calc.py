@@ -63,6 +63,14 @@ def step_key(module: ModuleDef, controls: dict, input_keys: list) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class NotCached(Exception):
+    """The result asked for is not in the cache, and the caller would not compute it here."""
+
+    def __init__(self, key: str):
+        super().__init__(f"step {key} is not cached")
+        self.key = key
+
+
 class MemoryCache(dict):
     """A cache that lives as long as the process (for scripts and tests)."""
 
@@ -111,10 +119,17 @@ def calculate(
     terminal: str,
     cache,
     config: dict | None = None,
+    compute: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list:
-    """The bundle at ``target``'s output ``terminal``, computing only what the cache lacks."""
+    """The bundle at ``target``'s output ``terminal``, computing only what the cache lacks.
+    With ``compute`` False, NotCached rather than any computing; ``progress(number, count,
+    module id)`` hears of each step before it is computed."""
     keys = plan(template, registry, target, config)
     memo: dict[int, dict[str, list]] = {}
+    if not compute and keys[target] not in cache:
+        raise NotCached(keys[target])
+    todo = uncached(template, keys, target, cache) if progress else []
 
     def outputs(index: int) -> dict[str, list]:
         if index in memo:
@@ -127,9 +142,13 @@ def calculate(
                 for t in module.outputs
             }
             return memo[index]
+        if not compute:  # evicted since the check above
+            raise NotCached(keys[index])
         inputs = {t.name: [] for t in module.inputs}
         for wire in template.parents(index):
             inputs[wire["target"][1]].extend(outputs(wire["source"][0])[wire["source"][1]])
+        if progress:
+            progress(todo.index(index) + 1 if index in todo else len(todo), len(todo), module.id)
         try:
             result = run_step(module, inputs, controls_of(template, index, module, config))
         except ParameterError as exc:
@@ -148,6 +167,22 @@ def calculate(
         return result
 
     return outputs(target)[terminal]
+
+
+def uncached(template: Template, keys: dict[int, str], target: int, cache) -> list[int]:
+    """The steps a calculation of ``target`` computes, in the order it computes them: those
+    not cached whose result is needed (an ancestor of a cached step is not)."""
+    found: list[int] = []
+
+    def visit(index: int) -> None:
+        if index in found or keys[index] in cache:
+            return
+        for wire in template.parents(index):
+            visit(wire["source"][0])
+        found.append(index)
+
+    visit(target)
+    return found
 
 
 def run_step(module: ModuleDef, inputs: dict[str, list], controls: dict) -> dict[str, list]:

@@ -17,10 +17,13 @@ TOPICS = (
     "loading",
     "grouping",
     "deadtime",
+    "saturation",
     "angles",
     "corrections",
     "join",
     "background",
+    "backgroundfield",
+    "smoothing",
     "footprint",
     "polarization",
 )

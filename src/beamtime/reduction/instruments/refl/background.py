@@ -1,11 +1,12 @@
-"""Background subtraction."""
+"""Background subtraction, and backgrounds brought onto the specular points."""
 
 from dataclasses import replace
 
 import numpy as np
 
+from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.numerics import difference, interpolate
-from beamtime.reduction.instruments.refl.refldata import matching
+from beamtime.reduction.instruments.refl.refldata import ARRAYS, matching
 from beamtime.reduction.instruments.refl.registry import module
 
 
@@ -56,6 +57,70 @@ def subtract_background(data, backp=(), backm=(), /, align="none"):
     db = np.sqrt(sum(s[1] ** 2 for s in sides)) / len(sides)
     v, dv = difference(data.v, data.dv, b, db)
     return replace(data, v=v, dv=dv)
+
+
+@module
+def interpolate_background(data, backp=(), backm=(), /, align="auto"):
+    """
+    Bring the backgrounds onto the specular points: each background (of the data's
+    polarization) is interpolated linearly, with its uncertainty
+    (:math:`\\sigma^2 = p^2\\sigma_i^2 + (1-p)^2\\sigma_{i+1}^2`, its end values beyond its
+    range), at the specular points' angle, and then stands at the specular condition:
+    :math:`T_i` that angle, :math:`T_d = 2T_i`, the specular data's angular resolution
+    (its other columns interpolated alike). The angle compared (*align*): *sample*,
+    :math:`T_i` of both; *detector*, :math:`T_d/2` of both; *sample_target* and
+    *detector_target* the same of the angles NICE aimed at; *auto* the angle the data's
+    Qz is computed from, the sample angle for data as loaded. A later *subtract
+    background* then subtracts point by point. (reductus 1.0.1 returns the interpolated
+    background+ as background− too.)
+
+    **Inputs**
+
+    data (refldata) : specular data
+
+    backp (refldata[]?) : background+
+
+    backm (refldata[]?) : background−
+
+    align (opt:auto|sample|detector|sample_target|detector_target) : the angle that matches
+        background to specular [auto]
+
+    **Returns**
+
+    output (refldata) : the specular data, unchanged
+
+    outp (refldata[]) : background+ at the specular points (none if none wired)
+
+    outm (refldata[]) : background− at the specular points (none if none wired)
+
+    Author: Beamtime team
+    Version: 2026-12-07.2
+    """
+    sides = []
+    for name, wired in (("backp", backp), ("backm", backm)):
+        sides.append([_onto(data, matching(data, wired, name), align)] if wired else [])
+    return data, *sides
+
+
+def _onto(data, back, align: str):
+    """``back`` interpolated onto the points of ``data``, at the specular condition."""
+    angle = {
+        "detector": lambda d: d.Td / 2,
+        "sample_target": lambda d: d.Ti_target,
+        "detector_target": lambda d: d.Td_target / 2,
+    }.get(align, lambda d: d.Ti)
+    x, xp = angle(data), angle(back)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xp))):
+        raise ParameterError("align", f"{back.name} or {data.name} holds no {align} angles")
+    v, dv = interpolate(x, xp, back.v, back.dv)
+    order = np.argsort(xp, kind="stable")
+    others = {
+        name: np.interp(x, xp[order], getattr(back, name)[order])
+        for name in ARRAYS
+        if name not in ("v", "dv", "Ti", "Td", "dT", "Qz_target", "Ti_target", "Td_target")
+    }
+    at = {"Ti": x, "Td": 2 * x, "Ti_target": x, "Td_target": 2 * x}
+    return replace(back, **others, **at, v=v, dv=dv, dT=data.dT, Qz_target=data.Qz_target)
 
 
 def _ordinate(back, align: str) -> np.ndarray:

@@ -155,6 +155,59 @@ def angular_resolution(
 
 
 @module
+def divergence_fb(
+    data, distance1=SLIT1_DISTANCE, distance2=SLIT2_DISTANCE, distance3=None, distance4=None
+):
+    """
+    The angular resolution from all four slits, before (1, 2) and after (3, 4) the sample:
+    each pair of slits :math:`i, j` of openings :math:`s_i, s_j` a distance :math:`L` apart
+    passes a trapezoidal spread of angles, of half-widths
+    :math:`w = \\arctan\\frac{s_i + s_j}{2L}` and :math:`t = \\arctan\\frac{|s_i - s_j|}{2L}`,
+    whose 1-σ width is :math:`\\sqrt{(w^2 + t^2)/6}`; the narrowest pair decides. A slit
+    without a distance is left out (the PBR files hold no slit distances: slits 3 and 4
+    count once their distances are given). reductus 1.0.1 takes a sample width here but
+    does not use it.
+
+    **Inputs**
+
+    data (refldata) : data
+
+    distance1 (float:mm) : slit 1 to sample [2000.0]
+
+    distance2 (float:mm) : slit 2 to sample [1000.0]
+
+    distance3 (float:mm) : sample to slit 3 (towards the detector); empty: left out
+
+    distance4 (float:mm) : sample to slit 4; empty: left out
+
+    **Returns**
+
+    output (refldata) : data with the angular resolution of the narrowest pair of slits
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    slits = []
+    for number, (distance, position) in enumerate(
+        ((distance1, -1), (distance2, -1), (distance3, 1), (distance4, 1)), start=1
+    ):
+        if distance is None:
+            continue
+        if distance <= 0:
+            raise ParameterError(f"distance{number}", "must be positive")
+        slits.append((getattr(data, f"slit{number}"), position * distance))
+    widths = []
+    for i, (si, xi) in enumerate(slits):
+        for sj, xj in slits[i + 1 :]:
+            if xi == xj:
+                raise ParameterError("distance2", "two slits cannot be at the same place")
+            w = np.arctan(np.abs((si + sj) / (2 * (xi - xj))))
+            t = np.arctan(np.abs((si - sj) / (2 * (xi - xj))))
+            widths.append(np.sqrt((w**2 + t**2) / 6))
+    return replace(data, dT=np.degrees(np.min(widths, axis=0)))
+
+
+@module
 def divide_intensity(data, base):
     """
     Divide by the direct beam measured through the same slits (a slit scan), interpolated

@@ -12,6 +12,8 @@ from dataclasses import replace
 import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
+from beamtime.reduction.instruments.refl import deadtimedata
+from beamtime.reduction.instruments.refl.deadtimedata import DeadTimeFit, FitFailed
 from beamtime.reduction.instruments.refl.registry import module
 
 MICROSECOND = 1e-6
@@ -80,18 +82,98 @@ def _raw(data, parameter: str):
 
 
 @module
-def detector_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
+def fit_dead_time(data, source="detector", mode="auto"):
+    """
+    Fit the dead-time constants of the detector (or the monitor) to the same series of
+    beam intensities (e.g. slit openings) measured through attenuators and without: wire
+    the attenuated scans first and the unattenuated one last, each with the same points.
+    The unknowns are :math:`\\tau_{NP}`, :math:`\\tau_P`, each attenuator's transmission
+    :math:`A_j` and the incident rate :math:`I_k` of each point; the observed rates
+    :math:`C/t \\pm \\sqrt{C}/t` are fitted by :math:`R(A_j I_k)` and :math:`R(I_k)` with
+    :math:`R(I) = I\\,e^{-I\\tau_P}/(1 + I\\tau_{NP})` (weighted least squares,
+    Levenberg–Marquardt, uncertainties scaled by :math:`\\chi^2` per degree of freedom).
+    *NP* holds :math:`\\tau_P = 0`, *P* holds :math:`\\tau_{NP} = 0`, *mixed* fits both;
+    *auto* fits all three and keeps the better single constant unless the second lowers
+    :math:`\\chi^2` significantly (F test at 5 %). Wire the result to *detector dead time*
+    (or *monitor dead time*). (reductus 1.0.1's *P* holds :math:`\\tau_{NP}` at its
+    starting guess instead of 0, and its dead-time steps fail on a wired fit.)
+
+    **Inputs**
+
+    data (refldata[]) : raw counts: attenuated scans, then the unattenuated one
+
+    source (opt:detector|monitor) : which counter's dead time [detector]
+
+    mode (opt:P|NP|mixed|auto) : which constants to fit [auto]
+
+    **Returns**
+
+    dead_time (deadtime) : the dead-time constants, the attenuations and incident rates
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    if len(data) < 2:
+        raise ParameterError("data", "wire at least one attenuated scan and the unattenuated one")
+    points = len(data[-1])
+    for item in data:
+        _raw(item, "data")
+        if len(item) != points:
+            raise ParameterError(
+                "data", f"{item.name} has {len(item)} points, {data[-1].name} {points}"
+            )
+    counts = [d.v if source == "detector" else d.monitor for d in data]
+    if any(np.any(c <= 0) for c in counts) or any(np.any(d.count_time <= 0) for d in data):
+        raise ParameterError("data", f"every point needs {source} counts and a counting time")
+    if len(data) * points <= points + len(data) + 1:
+        raise ParameterError("data", "too few points for the unknowns: measure more settings")
+    try:
+        series = [(c, d.count_time) for c, d in zip(counts, data, strict=True)]
+        fitted = deadtimedata.fit(series, mode)
+    except FitFailed as exc:
+        raise ParameterError("mode", f"the dead-time fit does not converge ({exc})") from None
+    A, dA = fitted["A"]
+    rates, drates = fitted["incident"]
+    return DeadTimeFit(
+        name=data[-1].name,
+        source=source,
+        mode=fitted["mode"],
+        tau_NP=float(fitted["tau_NP"][0]),
+        dtau_NP=float(fitted["tau_NP"][1]),
+        tau_P=float(fitted["tau_P"][0]),
+        dtau_P=float(fitted["tau_P"][1]),
+        attenuation=(1 / A).tolist(),
+        dattenuation=(dA / A**2).tolist(),
+        incident=rates.tolist(),
+        dincident=drates.tolist(),
+        observed=(counts[-1] / data[-1].count_time).tolist(),
+    )
+
+
+def _chosen(dead_time, nonparalyzing: float, paralyzing: float) -> tuple[float, float]:
+    """The constants given, else the fitted ones wired (both in seconds)."""
+    n, p = _constants(nonparalyzing, paralyzing)
+    if n == 0 and p == 0 and dead_time is not None:
+        return dead_time.tau_NP * MICROSECOND, dead_time.tau_P * MICROSECOND
+    return n, p
+
+
+@module
+def detector_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0):
     """
     Correct the detector counts for its dead time: with :math:`t` the counting time, the
     observed rate :math:`R = C/t` becomes the incident rate :math:`I` of the hybrid model
     :math:`R = I\\,e^{-I\\tau_P}/(1 + I\\tau_{NP})`, and :math:`C' = I t`. Non-paralyzing
     only: :math:`I = R/(1 - R\\tau_{NP})`, :math:`\\sigma_I = \\sigma_R/(1 - R\\tau_{NP})^2`;
     with a paralyzing part the equation is solved numerically and
-    :math:`\\sigma_I = (I/R)\\,\\sigma_R`. The NICE PBR files hold no dead times: give them.
+    :math:`\\sigma_I = (I/R)\\,\\sigma_R`. The NICE PBR files hold no dead times: give them,
+    or wire a *fit dead time* (constants given here win over a wired fit).
 
     **Inputs**
 
     data (refldata) : raw counts
+
+    dead_time (deadtime?) : the fitted dead times, if any
 
     nonparalyzing (float:µs) : the non-paralyzing dead time :math:`\\tau_{NP}` [0.0]
 
@@ -102,9 +184,9 @@ def detector_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
     output (refldata) : counts corrected for the detector's dead time
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
-    n, p = _constants(nonparalyzing, paralyzing)
+    n, p = _chosen(dead_time, nonparalyzing, paralyzing)
     if n == 0 and p == 0:
         raise ParameterError("nonparalyzing", "the files hold no dead time: give one")
     _raw(data, "nonparalyzing")
@@ -114,16 +196,19 @@ def detector_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
 
 
 @module
-def monitor_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
+def monitor_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0):
     """
     Correct the monitor counts for the monitor's dead time, as *detector dead time* does the
     detector's: :math:`M' = I t` with :math:`I` the incident rate for the observed rate
-    :math:`M/t`, and its variance :math:`(\\sigma_I t)^2` for normalizing. With both
-    constants zero (the NICE PBR files hold none) the data pass unchanged, as in reductus.
+    :math:`M/t`, and its variance :math:`(\\sigma_I t)^2` for normalizing. The constants
+    given win over a wired *fit dead time*; with both zero and no fit wired (the NICE PBR
+    files hold none) the data pass unchanged, as in reductus.
 
     **Inputs**
 
     data (refldata) : raw counts
+
+    dead_time (deadtime?) : the fitted dead times, if any
 
     nonparalyzing (float:µs) : the non-paralyzing dead time :math:`\\tau_{NP}` [0.0]
 
@@ -134,9 +219,9 @@ def monitor_dead_time(data, nonparalyzing=0.0, paralyzing=0.0):
     output (refldata) : data whose monitor counts are corrected for its dead time
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
-    n, p = _constants(nonparalyzing, paralyzing)
+    n, p = _chosen(dead_time, nonparalyzing, paralyzing)
     if n == 0 and p == 0:
         return data
     _raw(data, "nonparalyzing")

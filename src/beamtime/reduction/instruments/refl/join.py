@@ -5,88 +5,196 @@ from dataclasses import replace
 import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
-from beamtime.reduction.instruments.refl.numerics import ratio
-from beamtime.reduction.instruments.refl.refldata import ARRAYS, TIMER_RESOLUTION, ReflData
+from beamtime.reduction.instruments.refl.numerics import poisson_average
+from beamtime.reduction.instruments.refl.refldata import ARRAYS, ReflData
 from beamtime.reduction.instruments.refl.registry import module
+
+GROUP_KEYS = {
+    "polarization": lambda d: d.polarization,
+    "entry": lambda d: d.name.rsplit(":", 1)[-1],
+    "filenumber": lambda d: d.name.rsplit(":", 1)[0],
+    "intent": lambda d: d.intent,
+    "sample.name": lambda d: d.sample_name,
+    "sample.description": lambda d: d.description,
+}
+ORDER_KEYS = {
+    "file": lambda d: d.name,
+    "time": lambda d: d.start,
+    "theta": lambda d: (d.Ti[:1].tolist(), d.Td[:1].tolist()),  # an empty data set first
+    "slit": lambda d: (d.slit1[:1].tolist(), d.slit2[:1].tolist()),
+}
 
 
 @module
-def join(data, tolerance=0.5):
+def join(
+    data, Q_tolerance=0.5, dQ_tolerance=0.002, order="file", group_by="polarization", tolerance=None
+):
     """
-    Merge the points measured at the same angles, within and across data sets of the same
-    polarization: :math:`\\theta_i` and :math:`\\theta_d` within ``tolerance`` times the
-    angular resolution. Counts add up; a normalized point becomes the total counts over the
-    total monitor (or time), :math:`\\bar v = \\sum C/\\sum M`, with
-    :math:`\\sigma_{\\bar v}^2 = (\\sum C + \\bar v^2 \\sum M)/(\\sum M)^2`; angles and slits
-    are averaged, weighted by monitor (or time).
+    Merge the points measured at the same angles, within and across the data sets of a
+    group (one per polarization, by default). Points are grouped greedily one dimension at
+    a time — detector angle, sample angle and wavelength within ``Q_tolerance`` times the
+    angular resolution :math:`\\Delta\\theta` (wavelength spread for the wavelength), then
+    :math:`\\Delta\\theta` and the wavelength spread within ``dQ_tolerance`` times
+    themselves: a run of sorted values stays together while each lies within its own
+    tolerance of the run's first and below every earlier one's upper bound. A group of
+    counts adds up (:math:`\\sigma^2 = \\sum\\sigma_i^2`); rates take the Poisson
+    average, the counts :math:`N_i` and monitors :math:`M_i` behind each rate recovered from
+    it (:math:`M_i = y_i(y_i + 1)/\\sigma_i^2` per monitor, :math:`y_i/\\sigma_i^2` per
+    second, :math:`1/\\sigma_i` where :math:`y_i = 0`), :math:`\\bar y = \\sum N_i/\\sum
+    M_i`, :math:`\\sigma_{\\bar y} = \\bar y\\sqrt{1/\\sum N_i + 1/\\sum M_i}`
+    (:math:`\\sqrt{\\bar y/\\sum M_i}` per second). Monitors and times add up; angles,
+    slits and resolution are averaged weighted by monitor (time; counts). The first data
+    set in ``order`` gives the name; the points come out in Qz order (rocking curves in
+    Qx, slit scans in :math:`\\Delta\\theta`). With both tolerances 0 only points whose
+    target angles and target slits are the same merge.
 
     **Inputs**
 
     data (refldata[]) : data sets to merge
 
-    tolerance (float) : how close angles must be, in units of the angular resolution [0.5]
+    Q_tolerance (float:1-σ) : how close the angles must be, relative to the angular
+        resolution [0.5]
+
+    dQ_tolerance (float:1-σ) : how close the resolutions must be, relative to
+        themselves [0.002]
+
+    order (opt:file|time|theta|slit|none) : which data set comes first: by name, start
+        time, first angles, first slits, or as wired [file]
+
+    group_by (opt:polarization|entry|filenumber|intent|sample.name|sample.description) :
+        which data sets are merged together (filenumber: those of one file) [polarization]
+
+    tolerance (float:1-σ) : deprecated, both tolerances at once; empty: not used
 
     **Returns**
 
-    output (refldata[]) : one data set per polarization, in Qz order
+    output (refldata[]) : one data set per group
 
     Author: Beamtime team
-    Version: 2026-12-07.3
+    Version: 2026-12-07.4
     """
-    if tolerance < 0:
-        raise ParameterError("tolerance", "cannot be negative")
+    if tolerance is not None:
+        Q_tolerance = dQ_tolerance = tolerance
+    for name, value in (("Q_tolerance", Q_tolerance), ("dQ_tolerance", dQ_tolerance)):
+        if value < 0:
+            raise ParameterError(name if tolerance is None else "tolerance", "cannot be negative")
     groups: dict[str, list[ReflData]] = {}
-    for item in sorted(data, key=lambda d: d.name):
-        groups.setdefault(item.polarization, []).append(item)
-    return [_join_group(group, tolerance) for group in groups.values()]
+    for item in data:
+        groups.setdefault(GROUP_KEYS[group_by](item), []).append(item)
+    joined = []
+    for _, group in sorted(groups.items()):
+        if order != "none":
+            group = sorted(group, key=ORDER_KEYS[order])
+        joined.append(_join_group(group, Q_tolerance, dQ_tolerance))
+    return joined
 
 
-def _join_group(group: list[ReflData], tolerance: float) -> ReflData:
+def _join_group(group: list[ReflData], qtol: float, dqtol: float) -> ReflData:
     first = group[0]
     for item in group[1:]:
         if item.normbase != first.normbase:
             raise ParameterError("data", f"{item.name} is by {item.normbase}, {first.name} not")
-        if abs(item.wavelength - first.wavelength) > tolerance * max(first.dL, 1e-12):
+        if item.wavelength != first.wavelength:
             raise ParameterError("data", f"{item.name} has another wavelength than {first.name}")
-    if first.normbase == "reflectivity":
-        raise ParameterError("data", "join before dividing by the direct beam")
-    if first.normbase == "roi":
+    if first.normbase not in ("counts", "monitor", "time"):
         raise ParameterError("data", "join counts, or counts per monitor count or per second")
-    arrays = {name: np.concatenate([getattr(d, name) for d in group]) for name in ARRAYS}
-    order = np.lexsort((arrays["Ti"], arrays["Td"]))
-    clusters, start = [], None
-    for i in order:
-        close = start is not None and all(
-            abs(arrays[a][i] - arrays[a][start]) <= tolerance * arrays["dT"][start]
-            for a in ("Td", "Ti")
-        )
-        if close:
-            clusters[-1].append(i)
+    columns = {name: np.concatenate([getattr(d, name) for d in group]) for name in ARRAYS}
+    for name in ("Qz", "Qx", "dQ"):  # the order of the points: as measured, then averaged
+        columns[name] = np.concatenate([getattr(d, name) for d in group])
+    if qtol == 0 and dqtol == 0:
+        sets = _same_targets(group)
+    else:
+        dL = np.full(len(columns["v"]), first.dL)
+        sets = [np.arange(len(columns["v"]))]
+        for values, width in (
+            (columns["Td"], qtol * columns["dT"]),
+            (columns["Ti"], qtol * columns["dT"]),
+            (np.full_like(dL, first.wavelength), qtol * dL),
+            (columns["dT"], dqtol * columns["dT"]),
+            (dL, dqtol * dL),
+        ):
+            sets = [part for s in sets for part in _split(s, values, width)]
+    merged = _merge(sets, columns, first.normbase)
+    if first.intent.startswith("rock"):
+        keys = ("Qx", "Qz", "dQ")
+    elif first.intent == "intensity":
+        keys = ("dT",)
+    else:
+        keys = ("Qz", "dQ", "Qx")
+    index = np.lexsort([merged[k] for k in reversed(keys)])
+    polarization = first.polarization
+    if any(d.polarization != polarization for d in group):
+        polarization = ""
+    return replace(
+        first, polarization=polarization, **{name: merged[name][index] for name in ARRAYS}
+    )
+
+
+def _split(indices: np.ndarray, values: np.ndarray, width: np.ndarray) -> list:
+    """Runs of sorted ``values`` whose members lie within their width of the run's start
+    and below every earlier member's value + width."""
+    if len(indices) <= 1:
+        return [indices]
+    values, width = values[indices], width[indices]
+    runs, current = [], []
+    start = end = -np.inf
+    for k in np.argsort(values):
+        if values[k] > end or values[k] - width[k] > start:
+            if current:
+                runs.append(np.array(current))
+            current, start, end = [indices[k]], values[k], values[k] + width[k]
         else:
-            clusters.append([i])
-            start = i
-    weight = {"time": arrays["count_time"]}.get(first.normbase, arrays["monitor"])
-    merged = {name: [] for name in ARRAYS}
-    for members in clusters:
-        w = weight[members]
-        for name in ("Ti", "Td", "slit1", "slit2", "slit3", "slit4", "dT", "roi", "Qz_target"):
-            values = arrays[name][members]
-            merged[name].append(np.average(values, weights=w) if w.sum() > 0 else values.mean())
-        monitor, time = arrays["monitor"][members].sum(), arrays["count_time"][members].sum()
-        for name in ("monitor", "count_time"):
-            merged[name].append(arrays[name][members].sum())
-        merged["monitor_variance"].append(monitor)  # as reductus: Poisson again
-        v, dv = arrays["v"][members], arrays["dv"][members]
-        if first.normbase == "counts":
-            merged["v"].append(v.sum())
-            merged["dv"].append(np.sqrt((dv**2).sum()))
+            current.append(indices[k])
+            end = min(end, values[k] + width[k])
+    runs.append(np.array(current))
+    return runs
+
+
+def _same_targets(group: list[ReflData]) -> list:
+    """Points whose target angles and target slits 1 and 2 are equal."""
+    keys = zip(
+        *(
+            np.concatenate([getattr(d, name) for d in group])
+            for name in ("Ti_target", "Td_target", "slit1_target", "slit2_target")
+        ),
+        strict=True,
+    )
+    sets: dict[tuple, list] = {}
+    for index, key in enumerate(keys):
+        sets.setdefault(key, []).append(index)
+    return [np.array(s) for s in sets.values()]
+
+
+def _merge(sets: list, columns: dict, normbase: str) -> dict:
+    """Each set of points as one: rates Poisson-averaged, monitor and time summed, the rest
+    averaged with the monitor (or time, or counts) as weights; a point alone is kept as is.
+    Every set at once: the points in set order, each set's sums by ``np.add.reduceat``."""
+    order = np.concatenate(sets) if sets else np.zeros(0, dtype=int)
+    sizes = np.array([len(s) for s in sets])
+    if not len(order):
+        return {name: np.zeros(0) for name in [*columns, "monitor_variance"]}
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    alone = sizes == 1
+    first = {name: values[order][starts] for name, values in columns.items()}
+    weight = columns[{"counts": "v", "monitor": "monitor", "time": "count_time"}[normbase]][order]
+    total_weight = np.add.reduceat(weight, starts)
+    merged = {}
+    v, dv = poisson_average(columns["v"][order], columns["dv"][order], normbase, starts)
+    merged["v"], merged["dv"] = np.where(alone, first["v"], v), np.where(alone, first["dv"], dv)
+    for name, values in columns.items():
+        if name in ("v", "dv"):
             continue
-        # Poisson average: total counts over total monitor (or time), each with its variance.
-        base = monitor if first.normbase == "monitor" else time
-        counts = (v * weight[members]).sum()
-        spread = base if first.normbase == "monitor" else len(members) * TIMER_RESOLUTION**2 / 12
-        mean, error = ratio(counts, np.sqrt(max(counts, 1.0)), base, np.sqrt(spread))
-        merged["v"].append(mean)
-        merged["dv"].append(error)
-    joined = replace(first, **{name: np.array(merged[name]) for name in ARRAYS})
-    return joined.select(np.argsort(joined.Qz, kind="stable"))
+        total = np.add.reduceat(values[order], starts)
+        if name in ("monitor", "count_time"):
+            merged[name] = total
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            average = np.where(
+                total_weight != 0,
+                np.add.reduceat(values[order] * weight, starts) / total_weight,
+                total / sizes,
+            )
+        merged[name] = np.where(alone, first[name], average)
+    merged = {name: np.asarray(values, dtype=float) for name, values in merged.items()}
+    merged["monitor_variance"] = merged["monitor"].copy()  # as reductus: Poisson again
+    return merged

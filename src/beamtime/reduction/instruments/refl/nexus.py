@@ -32,6 +32,13 @@ COUNT_TIME = "DAS_logs/counter/liveTime"
 SAMPLE_ANGLE = "DAS_logs/sampleAngle/softPosition"
 DETECTOR_ANGLE = "DAS_logs/detectorAngle/softPosition"
 SLITS = tuple(f"DAS_logs/slitAperture{k}/softPosition" for k in range(1, 5))
+# What NICE aimed at, by field of ReflScan.
+TARGETS = {
+    "sample_angle_target": "DAS_logs/sampleAngle/desiredSoftPosition",
+    "detector_angle_target": "DAS_logs/detectorAngle/desiredSoftPosition",
+    "slit1_target": "DAS_logs/slitAperture1/desiredSoftPosition",
+    "slit2_target": "DAS_logs/slitAperture2/desiredSoftPosition",
+}
 # The NeXus place first; NICE writes the PBR wavelength only to DAS_logs.
 WAVELENGTH = ("instrument/monochromator/wavelength", "DAS_logs/wavelength/wavelength")
 SCAN_TYPE = "DAS_logs/trajectoryData/_scanType"
@@ -39,6 +46,7 @@ QZ_TARGET = ("DAS_logs/q/z", "DAS_logs/trajectoryData/_q")
 SAMPLE_NAME = ("sample/name", "DAS_logs/sample/name")
 DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
 START = "start_time"
+SATURATION = tuple(f"control/countrate_correction/{k}" for k in ("measured_rate", "correction"))
 FRONT_SPIN = "DAS_logs/frontPolarization/direction"
 BACK_SPIN = "DAS_logs/backPolarization/direction"
 
@@ -57,6 +65,7 @@ _ARRAYS = (
     "slit3",
     "slit4",
     "qz_target",
+    *TARGETS,
 )
 # h5py reports damaged files with any of these, depending on where the damage is.
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, OverflowError)
@@ -105,10 +114,19 @@ class ReflScan:
     start: str
     # NICE's target Qz per point (DAS_logs/q/z), NaN where the file has none.
     qz_target: np.ndarray | None = None
+    # NICE's targets per point (TARGETS), NaN where the file has none.
+    sample_angle_target: np.ndarray | None = None
+    detector_angle_target: np.ndarray | None = None
+    slit1_target: np.ndarray | None = None
+    slit2_target: np.ndarray | None = None
+    # The monitor's saturation curve (NG7: control/countrate_correction), [rates, efficiencies]
+    # in increasing rate; None where the file has none.
+    monitor_saturation: list | None = None
 
     def __post_init__(self) -> None:
-        if self.qz_target is None:
-            self.qz_target = np.full(np.shape(self.counts), np.nan)
+        for name in ("qz_target", *TARGETS):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(np.shape(self.counts), np.nan))
         for name in _ARRAYS:
             # np.array copies: a scan never shares memory with the caller's arrays.
             setattr(self, name, np.array(getattr(self, name), dtype=np.float64))
@@ -190,6 +208,9 @@ class _Entry:
 
     def __init__(self, file: str, name: str, group: h5py.Group) -> None:
         self.file, self.name, self.group = file, name, group
+        # path → dataset (or group, on the way), looked up once
+        self.found: dict[str, h5py.Dataset | None] = {}
+        self.nodes: dict[str, h5py.Group | h5py.Dataset | None] = {}
 
     def error(self, field: str, message: str) -> NexusError:
         return NexusError(self.file, message, self.name, field)
@@ -217,7 +238,21 @@ class _Entry:
             description=self.first_text(DESCRIPTION),
             start=self.first_text((START,)),
             qz_target=self.optional_per_point(QZ_TARGET, n),
+            **{name: self.optional_per_point((path,), n) for name, path in TARGETS.items()},
+            monitor_saturation=self.saturation(),
         )
+
+    def saturation(self) -> list | None:
+        """The measured rates and the efficiency 1/correction at each, by rate."""
+        if not all(self.has(path) for path in SATURATION):
+            return None
+        rate, correction = (self.points(path) for path in SATURATION)
+        if len(rate) != len(correction) or not len(rate):
+            raise self.error(SATURATION[1], f"has {len(correction)} values for {len(rate)} rates")
+        if not np.all(np.isfinite(rate) & np.isfinite(correction) & (correction > 0)):
+            raise self.error(SATURATION[1], "must be positive numbers")
+        order = np.argsort(rate, kind="stable")
+        return [rate[order].tolist(), (1 / correction[order]).tolist()]
 
     def polarization(self) -> str:
         """Front and back spin from the flipper directions, else from the entry's name."""
@@ -241,18 +276,14 @@ class _Entry:
         """The dataset at `path`, None if there is none. Data kept in other files is refused:
         an uploaded file must not make the server read its files (HDF5 external links,
         external storage and virtual datasets all name other files)."""
-        node = self.group
-        for part in path.split("/"):
-            try:
-                link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
-                if link is None:
-                    return None
-                elsewhere = isinstance(link, h5py.ExternalLink)
-                node = node if elsewhere else node[part]
-            except _H5_ERRORS as exc:
-                raise self.damaged(path, exc) from None
-            if elsewhere:
-                raise self.error(path, "links to another file, which is not read")
+        if path not in self.found:
+            self.found[path] = self._dataset(path)
+        return self.found[path]
+
+    def _dataset(self, path: str) -> h5py.Dataset | None:
+        node = self._node(path, path)
+        if node is None:
+            return None
         if not isinstance(node, h5py.Dataset):
             raise self.error(path, "is a group, not a dataset")
         try:
@@ -261,6 +292,26 @@ class _Entry:
             raise self.damaged(path, exc) from None
         if elsewhere:
             raise self.error(path, "keeps its data in other files, which are not read")
+        return node
+
+    def _node(self, path: str, asked: str) -> h5py.Group | h5py.Dataset | None:
+        """The group or dataset at `path`, None if there is none; each group on the way is
+        opened once per entry (the fields share a few groups). Failures name `asked`."""
+        if path in self.nodes:
+            return self.nodes[path]
+        above, _, part = path.rpartition("/")
+        parent = self._node(above, asked) if above else self.group
+        node = None
+        if isinstance(parent, h5py.Group):
+            try:
+                link = parent.get(part, getlink=True)
+                elsewhere = isinstance(link, h5py.ExternalLink)
+                node = None if link is None or elsewhere else parent[part]
+            except _H5_ERRORS as exc:
+                raise self.damaged(asked, exc) from None
+            if elsewhere:
+                raise self.error(asked, "links to another file, which is not read")
+        self.nodes[path] = node
         return node
 
     def has(self, path: str) -> bool:

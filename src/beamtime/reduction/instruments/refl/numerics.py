@@ -22,6 +22,29 @@ def ratio(a, da, b, db):
         return a / b, np.sqrt((da / b) ** 2 + (a * db / b**2) ** 2)
 
 
+def poisson_average(y, dy, norm: str, starts):
+    """The Poisson average of rates y ± dy, normalized by ``norm`` ("monitor" or "time"), over
+    each run of points beginning at the indices ``starts``: the counts N and monitors M behind
+    each rate recovered from it — M = y(y + 1)/dy² per monitor, y/dy² per second, 1/dy where
+    y = 0 (a zero dy taken as 1) — and ȳ = ΣN/ΣM with σ = ȳ·√(1/ΣN + 1/ΣM) per monitor
+    (√(1 + 1/ΣM)/ΣM where ȳ = 0), √(ȳ/ΣM) per second. Counts ("counts") simply add up,
+    σ² = Σdy². Returns the arrays (ȳ, σ), one value per run."""
+    y, dy = np.asarray(y, dtype=float), np.asarray(dy, dtype=float)
+    if norm == "counts":
+        return np.add.reduceat(y, starts), np.sqrt(np.add.reduceat(dy**2, starts))
+    dy = np.where(dy == 0, 1.0, dy)
+    monitors = y * (y + 1) / dy**2 if norm == "monitor" else y / dy**2
+    monitors = np.where(y == 0, 1 / dy, monitors)
+    total_monitor = np.add.reduceat(monitors, starts)
+    total_counts = np.add.reduceat(y * monitors, starts)
+    mean = total_counts / total_monitor
+    if norm == "time":
+        return mean, np.sqrt(mean / total_monitor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = mean * np.sqrt(1 / total_counts + 1 / total_monitor)
+    return mean, np.where(mean == 0, np.sqrt(1 + 1 / total_monitor) / total_monitor, spread)
+
+
 def difference(a, da, b, db):
     """a − b and its uncertainty: σ² = σa² + σb²."""
     return a - b, np.hypot(da, db)
@@ -62,3 +85,20 @@ def nearest(x, xp):
     order = np.argsort(xp, kind="stable")
     middles = 0.5 * (xp[order][:-1] + xp[order][1:])
     return order[np.searchsorted(middles, x)]
+
+
+def json_safe(value):
+    """``value`` (numbers and lists of them) with each non-finite float as its text, which
+    JSON can hold ("nan", "inf", "-inf")."""
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def from_json_safe(value):
+    """The inverse of ``json_safe``."""
+    if isinstance(value, list):
+        return [from_json_safe(v) for v in value]
+    return float(value) if value in ("nan", "inf", "-inf") else value

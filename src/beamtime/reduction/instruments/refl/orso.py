@@ -8,7 +8,6 @@ import io
 import json
 
 import numpy as np
-from orsopy import fileio
 
 import beamtime
 
@@ -18,6 +17,8 @@ POLARIZATION = {"--": "mm", "-+": "mp", "+-": "pm", "++": "pp"}
 
 def raw_files(header: dict) -> list:
     """Every raw file the provenance names: the template's, as the config read them."""
+    from orsopy import fileio  # for this export only
+
     files = {}
     config = header.get("config") or {}
     for index, node in enumerate(header.get("template", {}).get("nodes", [])):
@@ -35,6 +36,8 @@ def raw_files(header: dict) -> list:
 
 def orso_text(values: list, header: dict) -> str:
     """The data sets (refldata) as one ORSO text file."""
+    from orsopy import fileio  # for this export only
+
     datasets = []
     for value in values:
         info = fileio.Orso.empty()

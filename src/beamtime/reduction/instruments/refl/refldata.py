@@ -31,6 +31,10 @@ ARRAYS = (
     "monitor_variance",
     "roi",
     "Qz_target",
+    "Ti_target",
+    "Td_target",
+    "slit1_target",
+    "slit2_target",
 )
 # What a scan measures, with reductus' names ("intensity": a direct-beam slit scan): NICE's
 # _scanType where it says, else inferred from the angles (infer_intent), or the user's choice.
@@ -103,6 +107,13 @@ class ReflData:
     monitor_variance: np.ndarray
     roi: np.ndarray
     Qz_target: np.ndarray  # the Qz the scan aimed at (NICE), NaN where unknown
+    # the angles and slits NICE aimed at, NaN where unknown (join with zero tolerances)
+    Ti_target: np.ndarray
+    Td_target: np.ndarray
+    slit1_target: np.ndarray
+    slit2_target: np.ndarray
+    # [rates, efficiencies]: the monitor's saturation curve, where the file has one
+    monitor_saturation: list | None = None
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -145,6 +156,11 @@ class ReflData:
             monitor_variance=scan.monitor,
             roi=scan.counts,
             Qz_target=scan.qz_target,
+            Ti_target=scan.sample_angle_target,
+            Td_target=scan.detector_angle_target,
+            slit1_target=scan.slit1_target,
+            slit2_target=scan.slit2_target,
+            monitor_saturation=scan.monitor_saturation,
         )
         return data.with_intent(intent)
 
@@ -191,7 +207,7 @@ class ReflData:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ReflData":
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     @property
     def x(self) -> tuple[str, np.ndarray]:

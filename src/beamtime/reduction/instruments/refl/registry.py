@@ -5,6 +5,8 @@ with ``@module``) and what the file browser shows of a raw file.
 import numpy as np
 
 from beamtime.reduction.dataflow.calc import DataType, Registry
+from beamtime.reduction.instruments.refl.deadtimedata import DeadTimeFit
+from beamtime.reduction.instruments.refl.fielddata import BackgroundField
 from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.nexus import load_nexus
 from beamtime.reduction.instruments.refl.orso import orso_text
@@ -60,6 +62,8 @@ registry = Registry(
         "refldata": _datatype("refldata", ReflData, orso=orso_text),
         "footprint": _datatype("footprint", FootprintFit),
         "poldata": _datatype("poldata", PolData),
+        "deadtime": _datatype("deadtime", DeadTimeFit),
+        "backgroundfield": _datatype("backgroundfield", BackgroundField),
     },
     describe_file=describe_file,
 )

@@ -51,6 +51,30 @@ function post(path, body) {
 }
 
 const json = (response) => response.json();
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A POST whose result the server may compute on its reduction pool: a 202 answer is the job
+ *  doing it; poll the job (telling ``onProgress`` how it goes), then ask again: the answer
+ *  then comes from the server's cache. */
+async function computed(path, body, onProgress) {
+  for (let round = 0; round < 3; round++) {
+    const response = await post(path, body);
+    if (response.status !== 202) return response;
+    await finished(await response.json(), onProgress);
+  }
+  throw new ApiError(0, { error: "the result was computed but is no longer cached: try again" });
+}
+
+/** Wait for a job ({id, state, step, steps, module, queued_at, now}) to end; a failed one
+ *  throws its refusal. */
+async function finished(job, onProgress) {
+  while (job.state === "queued" || job.state === "running") {
+    if (onProgress) onProgress(job);
+    await pause(500);
+    job = await request(`jobs/${encodeURIComponent(job.id)}`).then(json);
+  }
+  if (job.state === "failed") throw new ApiError(422, job.error || {});
+}
 
 export const instruments = () => request("instruments").then(json);
 export const sources = () => request("sources").then(json);
@@ -61,8 +85,8 @@ export function files(source, path) {
 }
 
 /** What each file holds as the instrument reads it: {intent, sample, start, entries} or {error}. */
-export function describeFiles(instrument, files) {
-  return post("files/describe", { instrument, files }).then(json);
+export function describeFiles(instrument, files, onProgress) {
+  return computed("files/describe", { instrument, files }, onProgress).then(json);
 }
 
 /** The indices of the nodes whose results the server has cached. */
@@ -70,16 +94,18 @@ export async function cached(template) {
   return (await post("cached", { template, config: {} }).then(json)).cached;
 }
 
-/** The data sets at a node's output terminal, as {name, xlabel, ylabel, x, y, dy}. */
-export async function calculate(template, node, terminal) {
-  return (await post("calculate", { template, config: {}, node, terminal }).then(json)).values;
+/** The data sets at a node's output terminal, as {name, xlabel, ylabel, x, y, dy};
+ *  ``onProgress(job)`` hears how a calculation on the server's pool goes. */
+export async function calculate(template, node, terminal, onProgress) {
+  const body = { template, config: {}, node, terminal };
+  return (await computed("calculate", body, onProgress).then(json)).values;
 }
 
 /** An export of a node's output terminal ("text", "hdf5" or "orso") as {name, blob}; the
  *  column text gives dQ as ``resolution``, "FWHM" or "sigma". */
-export async function exportFile(template, node, terminal, form, resolution = "FWHM") {
+export async function exportFile(template, node, terminal, form, resolution = "FWHM", onProgress) {
   const body = { template, config: {}, node, terminal, export: form, resolution };
-  const response = await post("calculate", body);
+  const response = await computed("calculate", body, onProgress);
   const disposition = response.headers.get("Content-Disposition") || "";
   const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "reduced";
   return { name, blob: await response.blob() };
@@ -87,8 +113,8 @@ export async function exportFile(template, node, terminal, form, resolution = "F
 
 /** Make a node's data set (number ``index`` of its output) a data set in the fitting app:
  *  {dataset, url} of its fit page. */
-export async function fit(template, node, terminal, index) {
-  return post("fit", { template, config: {}, node, terminal, index }).then(json);
+export async function fit(template, node, terminal, index, onProgress) {
+  return computed("fit", { template, config: {}, node, terminal, index }, onProgress).then(json);
 }
 
 /** The provenance of a fitting data set (the reduction that made it), {} for an upload. */

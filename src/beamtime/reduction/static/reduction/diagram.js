@@ -37,17 +37,15 @@ export class Diagram {
    *  cached (Set of nodes), error ({node, message}|null), plotted ({kind, node, terminal}|null)} */
   render(view) {
     this.view = view;
-    // Drawn anew: the node that had the keyboard's focus keeps it.
-    const focused = this.svg.contains(document.activeElement)
-      ? document.activeElement.closest("[data-node]")?.dataset.node
-      : undefined;
+    // Drawn anew: the node or terminal that had the keyboard's focus keeps it.
+    const focused = this.svg.contains(document.activeElement) ? focusSelector(document.activeElement) : null;
     const boxes = view.template.nodes.map((node, index) => this.box(node, index));
     this.resize(boxes);
     const wires = view.template.wires.map((wire, index) => this.wire(wire, index, boxes));
     const nodes = boxes.map((box) => this.node(box));
     const error = view.error && boxes[view.error.node] && this.errorLabel(boxes[view.error.node]);
     this.svg.replaceChildren(s("g", {}, wires), s("g", {}, nodes), error || []);
-    if (focused !== undefined) this.svg.querySelector(`[data-node="${focused}"]`)?.focus();
+    if (focused) this.svg.querySelector(focused)?.focus();
   }
 
   // Geometry ------------------------------------------------------------------------------
@@ -170,12 +168,17 @@ export class Diagram {
         })
       : s("circle", { class: "port", cx: x, cy: y, r: PORT, fill: colour });
     const kindText = terminal.datatype + (terminal.multiple ? "[]" : "");
+    const wiring = this.wiring && this.wiring.node === box.index && this.wiring.terminal === terminal.id;
+    const keys = kind === "output" ? "Enter plots, W starts a wire" : "Enter plots (or ends a wire)";
     return s(
       "g",
       {
-        class: `terminal ${kind}${isPlotted ? " plotted" : ""}`,
+        class: `terminal ${kind}${isPlotted ? " plotted" : ""}${wiring && kind === "output" ? " wiring" : ""}`,
         "data-kind": kind,
         "data-terminal": terminal.id,
+        tabindex: 0,
+        role: "button",
+        "aria-label": `${kind} ${terminal.id} of ${box.node.title}: ${keys}`,
       },
       s("title", { text: `${kind} ${terminal.id} (${kindText}): ${terminal.description}\nclick to plot` }),
       // An invisible hit area over the whole row: terminals are small targets.
@@ -298,12 +301,36 @@ export class Diagram {
     }
   }
 
-  /** Enter or space on a focused node selects it (Tab goes from node to node). */
+  /** The keyboard: Tab goes from node to node and through each node's terminals. Enter or
+   *  space selects a focused node or plots a focused terminal; W on an output starts a wire,
+   *  which Enter on an input ends (Escape drops it). */
   keyDown(event) {
     const nodeElement = event.target.closest?.("[data-node]");
-    if (!nodeElement || !["Enter", " "].includes(event.key)) return;
+    if (!nodeElement) return;
+    const node = Number(nodeElement.dataset.node);
+    const terminalElement = event.target.closest("[data-terminal]");
+    if (event.key === "Escape" && this.wiring) {
+      this.wiring = null;
+      this.render(this.view);
+      return;
+    }
+    if (terminalElement && event.key.toLowerCase() === "w" && terminalElement.dataset.kind === "output") {
+      event.preventDefault();
+      this.wiring = { node, terminal: terminalElement.dataset.terminal };
+      this.render(this.view);
+      return;
+    }
+    if (!["Enter", " "].includes(event.key)) return;
     event.preventDefault();
-    this.handlers.select(Number(nodeElement.dataset.node));
+    if (!terminalElement) {
+      this.handlers.select(node);
+    } else if (this.wiring && terminalElement.dataset.kind === "input") {
+      const from = this.wiring;
+      this.wiring = null;
+      this.handlers.connect([from.node, from.terminal], [node, terminalElement.dataset.terminal]);
+    } else {
+      this.handlers.plot(terminalElement.dataset.kind, node, terminalElement.dataset.terminal);
+    }
   }
 
   moved(gesture, dx, dy) {
@@ -325,6 +352,15 @@ export class Diagram {
     this.draft?.remove();
     this.draft = null;
   }
+}
+
+/** A selector that finds ``element``'s node or terminal again once the diagram is redrawn. */
+function focusSelector(element) {
+  const node = element.closest("[data-node]")?.dataset.node;
+  if (node === undefined) return null;
+  const terminal = element.closest("[data-terminal]");
+  const inside = terminal ? ` [data-kind="${terminal.dataset.kind}"][data-terminal="${terminal.dataset.terminal}"]` : "";
+  return `[data-node="${node}"]${inside}`;
 }
 
 /** A wire's S-curve from an output to an input. */

@@ -99,6 +99,19 @@ function showProblem(problem) {
 function setBusy(on) {
   busy += on ? 1 : -1;
   $("#busy").hidden = busy === 0;
+  if (!busy) $("#busy").textContent = "calculating…";
+}
+
+/** How a calculation on the server's reduction pool goes (a job: see api.js). */
+function showProgress(job) {
+  const elapsed = `${Math.max(0, Math.round(job.now - job.queued_at))} s`;
+  let text = `calculating… ${elapsed}`;
+  if (job.state === "queued") text = `waiting for a reduction worker… ${elapsed}`;
+  else if (job.steps) {
+    const module = job.module ? ` (${job.module.replace(/^\w+\./, "")})` : "";
+    text = `calculating step ${job.step} of ${job.steps}${module}… ${elapsed}`;
+  }
+  $("#busy").textContent = text;
 }
 
 // The template -----------------------------------------------------------------------------
@@ -334,10 +347,12 @@ async function calculatePlotted() {
 /** An output's data sets, or an input's: those of every output wired into it, in wire order
  *  (the order the step receives them in). */
 async function terminalData(template, kind, node, terminal) {
-  if (kind === "output") return api.calculate(template, node, terminal);
+  if (kind === "output") return api.calculate(template, node, terminal, showProgress);
   const feeds = template.wires.filter((w) => w.target[0] === node && w.target[1] === terminal);
   if (!feeds.length) throw new Error(`nothing is wired into ${terminal}`);
-  const parts = await Promise.all(feeds.map((w) => api.calculate(template, w.source[0], w.source[1])));
+  const parts = await Promise.all(
+    feeds.map((w) => api.calculate(template, w.source[0], w.source[1], showProgress)),
+  );
   return parts.flat();
 }
 
@@ -439,7 +454,14 @@ async function exportPlotted(form, resolution = "FWHM") {
   }
   setBusy(true);
   try {
-    const { name, blob } = await api.exportFile(state.template, target.node, target.terminal, form, resolution);
+    const { name, blob } = await api.exportFile(
+      state.template,
+      target.node,
+      target.terminal,
+      form,
+      resolution,
+      showProgress,
+    );
     download(name, blob);
   } catch (problem) {
     showProblem(problem);
@@ -462,7 +484,7 @@ async function fitThis() {
   if (index === null) return;
   setBusy(true);
   try {
-    const { url } = await api.fit(state.template, target.node, target.terminal, index);
+    const { url } = await api.fit(state.template, target.node, target.terminal, index, showProgress);
     window.location.assign(url);
   } catch (problem) {
     showProblem(problem);

@@ -1,0 +1,62 @@
+"""Saturation: counters whose efficiency falls at high count rates, corrected by the
+efficiency curve measured for them (NG7's monitor: the file's countrate_correction)."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from beamtime.reduction.instruments.refl.deadtime import _raw
+from beamtime.reduction.instruments.refl.registry import module
+
+
+@module
+def monitor_saturation(data):
+    """
+    Correct the monitor counts by the monitor's saturation curve stored in the file: the
+    efficiency :math:`E(R)` is interpolated linearly at the observed rate :math:`R = M/t`
+    (its end values beyond the curve), :math:`M' = M/E`, :math:`\\sigma_{M'}^2 = M/E^2`.
+    Points counted faster than the curve reaches (or for no time) are left out, as reductus
+    masks them. A file without a curve (the PBR files have none) passes unchanged.
+
+    **Inputs**
+
+    data (refldata) : raw counts
+
+    **Returns**
+
+    output (refldata) : data whose monitor counts are corrected for saturation
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    if data.monitor_saturation is None:
+        return data
+    _raw(data, "data")
+    rates, efficiency = (np.asarray(row, dtype=float) for row in data.monitor_saturation)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = data.monitor / data.count_time
+    E = np.interp(rate, rates, efficiency)
+    corrected = replace(data, monitor=data.monitor / E, monitor_variance=data.monitor / E**2)
+    return corrected.select(rate <= rates[-1])
+
+
+@module
+def detector_saturation(data):
+    """
+    Correct the detector counts by a saturation curve stored in the file, as *monitor
+    saturation* does the monitor's. NeXus files hold no detector saturation curve (reductus
+    reads none either), so the data pass unchanged: correct the detector with *detector
+    dead time* instead.
+
+    **Inputs**
+
+    data (refldata) : raw counts
+
+    **Returns**
+
+    output (refldata) : the same data
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    return data

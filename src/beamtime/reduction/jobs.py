@@ -1,0 +1,203 @@
+"""Calculations on the reduction pool. A request whose result the step cache lacks queues a
+job (one per result: a second request for the same result joins it) and waits a moment; a job
+not done by then is answered 202 and polled by the page, which shows its progress and then
+asks again, answered from the cache.
+
+A job lives in Redis for an hour: its state (queued, running, done, failed), the step it is
+at, and for a failed one the refusal to give. Only the users who asked for it may read it.
+Each runs within the time limit (REDUCTION_TIME_LIMIT seconds) and memory limit
+(REDUCTION_MEMORY_MB of address space beyond the worker's own) in force when it was queued.
+"""
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import resource
+import secrets
+import time
+
+from django.conf import settings
+
+log = logging.getLogger("beamtime.reduction")
+
+PREFIX = "reduction-job:"
+KEEP = 3600  # seconds a job is kept
+ACTIVE = ("queued", "running")
+PUBLIC = ("id", "state", "step", "steps", "module", "queued_at", "started_at", "error")
+
+
+@functools.cache
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _save(job: dict) -> None:
+    redis_client().set(PREFIX + job["id"], json.dumps(job), ex=KEEP)
+
+
+def _load(job_id: str) -> dict | None:
+    data = redis_client().get(PREFIX + str(job_id))
+    return json.loads(data) if data else None
+
+
+def _update(job_id: str, **changes) -> None:
+    job = _load(job_id)
+    if job is not None:
+        _save({**job, **changes})
+
+
+def public(job: dict) -> dict:
+    """What the page may see of a job, and where to poll it."""
+    from django.urls import reverse
+
+    shown = {k: job.get(k) for k in PUBLIC}
+    shown["url"] = reverse("api:reduction_job", args=[job["id"]])
+    shown["now"] = time.time()
+    return shown
+
+
+def get(user, job_id: str) -> dict | None:
+    """The job, if ``user`` asked for it; one whose worker was lost is failed."""
+    job = _load(job_id)
+    if job is None or user.pk not in job["users"]:
+        return None
+    limit = job["time_limit"] + 60  # past its hard limit: the process running it is gone
+    if job["state"] == "running" and time.time() - job["started_at"] > limit:
+        job.update(state="failed", error={"error": "the calculation's worker was lost"})
+        _save(job)
+    return job
+
+
+def submit(user, request: dict, key: str) -> dict:
+    """The job computing the result with cache key ``key``, queued now unless one is under
+    way; ``request`` is ``{"calculate": BODY}`` or ``{"describe": BODY}`` (see reduction.api)."""
+    from beamtime.reduction.tasks import calculate
+
+    client = redis_client()
+    running = client.get(f"{PREFIX}for:{key}")
+    job = _load(running.decode()) if running else None
+    if job is not None and job["state"] in ACTIVE:
+        if user.pk not in job["users"]:
+            _update(job["id"], users=[*job["users"], user.pk])
+        return job
+    job = {
+        "id": secrets.token_urlsafe(16),
+        "state": "queued",
+        "step": 0,
+        "steps": None,
+        "module": None,
+        "queued_at": time.time(),
+        "started_at": None,
+        "error": None,
+        "users": [user.pk],
+        "time_limit": settings.REDUCTION_TIME_LIMIT,
+        "memory_mb": settings.REDUCTION_MEMORY_MB,
+    }
+    _save(job)
+    client.set(f"{PREFIX}for:{key}", job["id"], ex=KEEP)
+    calculate.apply_async(
+        (job["id"], user.pk, request),
+        soft_time_limit=job["time_limit"],
+        time_limit=job["time_limit"] + 15,  # the soft limit lets the job say why it stopped
+        expires=KEEP,
+    )
+    return job
+
+
+def wait(user, job: dict, seconds: float) -> dict:
+    """The job once it has ended, or as it is after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while job["state"] in ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = get(user, job["id"]) or job
+    return job
+
+
+@contextlib.contextmanager
+def memory_limit(mib: int):
+    """At most ``mib`` MiB of address space beyond what this process holds now: an
+    allocation past it raises MemoryError. The limit is lifted afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        held = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = held + mib * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def run(job_id: str, user_pk: int, request: dict) -> str:
+    """Compute a job's result into the step cache (on a reduction worker); its final state."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.contrib.auth import get_user_model
+
+    from beamtime.reduction import service
+    from beamtime.reduction.dataflow.template import Template, TemplateError
+
+    job = _load(job_id)
+    if job is None or job["state"] != "queued":
+        return job["state"] if job else "gone"
+    _update(job_id, state="running", started_at=time.time())
+    last = 0.0
+
+    def progress(number: int, count: int, module: str) -> None:
+        nonlocal last
+        if time.monotonic() - last > 0.3 or number == 1:
+            last = time.monotonic()
+            _update(job_id, step=number, steps=count, module=module)
+
+    error = None
+    try:
+        user = get_user_model().objects.get(pk=user_pk)
+        service.instruments()  # imported before the limit: only the calculation counts
+        with memory_limit(job["memory_mb"]):
+            if "describe" in request:
+                asked = request["describe"]
+                service.file_summaries(
+                    user, asked["instrument"], asked["files"][:500], True, progress
+                )
+            else:
+                asked = request["calculate"]
+                service.run(
+                    user,
+                    Template.from_dict(asked["template"]),
+                    asked.get("config") or {},
+                    asked["node"],
+                    asked.get("terminal", "output"),
+                    progress=progress,
+                )
+    except TemplateError as exc:
+        error = {"error": str(exc), "node": exc.node}
+        if exc.terminal:
+            error["field"] = exc.terminal
+        # a step that ran out of memory or time fails as that step, its cause kept
+        cause = exc.__cause__
+        if isinstance(cause, MemoryError | SoftTimeLimitExceeded):
+            error = {**_limit_error(cause, job), "node": exc.node}
+    except (MemoryError, SoftTimeLimitExceeded) as exc:
+        error = _limit_error(exc, job)
+    except Exception as exc:
+        log.exception("reduction job %s failed", job_id)
+        error = {"error": f"the calculation failed: {exc}"}
+    _update(job_id, state="failed" if error else "done", error=error)
+    return "failed" if error else "done"
+
+
+def _limit_error(exc: BaseException, job: dict) -> dict:
+    if isinstance(exc, MemoryError):
+        return {
+            "error": f"the calculation needs more than {job['memory_mb']} MiB of memory, the "
+            "reduction limit (BEAMTIME_REDUCTION_MEMORY_MB): reduce fewer or smaller files"
+        }
+    return {
+        "error": f"the calculation took longer than {job['time_limit']} s, the reduction time "
+        "limit (BEAMTIME_REDUCTION_TIME_LIMIT_MINUTES): reduce fewer or smaller files"
+    }

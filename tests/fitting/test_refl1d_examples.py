@@ -1,0 +1,77 @@
+"""refl1d's own documentation examples (doc/examples, copied with their data files into
+data/refl1d_examples, see SOURCE.md): each slab-model script imports into a Beamtime model, and
+that model's χ² on the script's data is refl1d's own χ² of the script — refl1d runs the script
+(its simulated data seeded), Beamtime reads it without running it and evaluates the model on
+the same points (Q, R, dR and the resolution refl1d computed)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bumps.fitproblem import load_problem
+
+from beamtime.fitting.data import ReflData
+from beamtime.fitting.refl1d_adapter import FWHM_PER_SIGMA, evaluate
+from beamtime.fitting.script_import import model_from_script
+
+EXAMPLES = Path(__file__).parent / "data" / "refl1d_examples"
+SLAB_EXAMPLES = [
+    "ex1/nifilm.py",
+    "ex1/nifilm-fit.py",
+    "ex1/nifilm-data.py",
+    "ex1/nifilm-back.py",
+    "ex1/nifilm-tof.py",
+    "ex1/nifilm-mixture.py",
+    "ill_posed/anticor.py",
+    "superlattice/PEMU.py",
+    "xray/model.py",  # X-ray data, SLDs given; its default search ("rltest", no arguments)
+]
+
+
+def refl1d_problem(path: Path, monkeypatch):
+    """The script run by refl1d in its own folder (it reads its data files from there)."""
+    monkeypatch.chdir(path.parent)
+    np.random.seed(1)  # the examples that simulate their data
+    return load_problem(path.name)
+
+
+def same_points(experiment) -> ReflData:
+    """Every point of the experiment's probe (all of a ProbeSet's), ordered by Q."""
+    probes = getattr(experiment.probe, "probes", [experiment.probe])
+    q, r, dr, dq = (np.concatenate([getattr(p, a) for p in probes]) for a in ("Q", "R", "dR", "dQ"))
+    order = np.argsort(q, kind="stable")
+    return ReflData(q[order], r[order], dr[order], dq[order] * FWHM_PER_SIGMA)
+
+
+@pytest.mark.parametrize("example", SLAB_EXAMPLES)
+def test_a_documentation_example_imports_with_refl1d_s_chisq(example, monkeypatch):
+    path = EXAMPLES / example
+    problem = refl1d_problem(path, monkeypatch)
+    (experiment,) = problem.models
+    model = model_from_script(path.read_text())
+    assert len(model.free_parameters()) == len(problem.getp())  # the same fit, not only values
+    curve = evaluate(model, same_points(experiment))
+    assert curve.chisq == pytest.approx(problem.chisq(), rel=1e-9)
+
+
+def test_a_mixture_s_fitted_fraction_is_its_sld_over_the_fraction_s_range(monkeypatch):
+    """nifilm-mixture.py fits SiOx's volume fraction of SiO2 from 0 to 100 %: Beamtime fits
+    the SLD between refl1d's SLDs of the two ends, iSLD following; at any fraction in between
+    refl1d's and Beamtime's reflectivities agree."""
+    path = EXAMPLES / "ex1/nifilm-mixture.py"
+    problem = refl1d_problem(path, monkeypatch)
+    (experiment,) = problem.models
+    model = model_from_script(path.read_text())
+    mixture = experiment.sample["SiOx"].material
+    fraction = mixture.fraction[0]
+    ends = []
+    for percent in (0, 100, 30):
+        fraction.value = percent
+        ends.append(mixture.sld(experiment.probe.probes[0]))
+    sld = model.param("SiOx.sld")
+    assert (sld.min, sld.max) == pytest.approx(sorted([ends[0][0], ends[1][0]]), rel=1e-12)
+    # at 30 %: the same SLD makes the same χ² (iSLD follows by the constraint)
+    sld.value = float(ends[2][0])
+    problem.model_update()
+    curve = evaluate(model, same_points(experiment))
+    assert curve.chisq == pytest.approx(problem.chisq(), rel=1e-9)

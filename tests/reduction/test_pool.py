@@ -1,0 +1,227 @@
+"""Calculations on the reduction pool: a real Celery worker (tests/conftest.py) and the real
+Redis, sharing the step cache with this process (the web side). A PBR scan blown up to 10⁵
+points (NICE's own file, its per-point logs repeated) takes seconds to reduce, as the issue's
+large NeXus file did: the request answers 202 at once, the job reports its steps, and the
+result then comes from the shared cache; past the time or memory limit the job fails with a
+message that says which limit."""
+
+import json
+import re
+import shutil
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from beamtime.reduction import jobs, service, sources
+from tests.conftest import reduction_data
+from tests.reduction.conftest import PBR, fileinfo, refl_template
+
+POINTS = 100_000
+
+
+def blow_up(name: str, points: int = POINTS) -> str:
+    """A copy of mli0115 in the worker's data folder with every per-point log ``points``
+    long (the 15 measured points repeated)."""
+    path = reduction_data() / name
+    if path.exists():
+        return name
+    shutil.copy(PBR / "mli0115.nxs.pbr", path)
+    path.chmod(0o644)
+    with h5py.File(path, "r+") as f:
+        for entry in f.values():
+            logs = entry["DAS_logs"]
+            names = per_point(logs, len(logs["counter/liveROI"]))
+            for key in names:
+                data = logs[key][()]
+                del logs[key]
+                grown = np.resize(data, (points, *data.shape[1:]))
+                logs.create_dataset(key, data=grown, compression="gzip")
+    return name
+
+
+def per_point(group, n: int) -> list[str]:
+    """The datasets in ``group`` (at any depth) with one value per point of the scan."""
+    found = []
+
+    def visit(key, item):
+        if isinstance(item, h5py.Dataset) and item.shape[:1] == (n,):
+            found.append(key)
+
+    group.visititems(visit)
+    return found
+
+
+def template(name: str) -> dict:
+    return refl_template(
+        ("load", {"filelist": [fileinfo(name)]}),
+        ("normalize", {"base": "monitor"}),
+        ("join", {}),
+        wires=[(0, 1, "data"), (1, 2, "data")],
+    )
+
+
+@pytest.fixture
+def pool(settings, celery_worker, transactional_db):
+    """The web side as `beamtime serve` runs it: calculations go to the worker, which reads
+    the same local folder and the same (Redis) cache."""
+    settings.REDUCTION_IN_WORKERS = True
+    settings.REDUCTION_CACHE = "redis"
+    service.step_cache.cache_clear()
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", reduction_data()), sources.DaqSource()])
+    service.instruments()  # loaded, as in a web process that has answered a reduction before
+    yield
+    sources.configure(list(saved.values()))
+    service.step_cache.cache_clear()
+
+
+def as_user(client, user):
+    client.force_login(user)
+    return client
+
+
+def calculate(client, body: dict):
+    return client.post(
+        "/api/reduction/calculate", json.dumps(body), content_type="application/json"
+    )
+
+
+def follow(client, job: dict, timeout: float = 180.0) -> tuple[dict, list[tuple]]:
+    """Poll the job until it ends, as the editor does: (its last state, the steps seen)."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(job["url"]).json()
+        if job["steps"]:
+            seen.append((job["step"], job["steps"], job["module"]))
+        if job["state"] in ("done", "failed"):
+            return job, seen
+        time.sleep(0.2)
+    pytest.fail(f"the job did not end in {timeout} s: {job}")
+
+
+def test_a_heavy_calculation_runs_on_the_pool_and_the_cache_answers_again(
+    pool, client, alice, bob, charlie
+):
+    body = {"template": template(blow_up("large.nxs.pbr")), "node": 2}
+    as_user(client, alice)
+    answer = calculate(client, body)
+    # The web thread is free again after its short wait (REDUCTION_WAIT, 1 s), before the
+    # calculation ends (about 10 s on an idle machine).
+    assert answer.status_code == 202, answer.content
+    job = answer.json()
+    assert job["state"] in ("queued", "running")
+
+    ended, seen = follow(client, job)
+    assert ended["state"] == "done", ended
+    assert ended["error"] is None
+    # Progress as the page shows it: step k of the 3 steps, with the module computing.
+    assert seen and {steps for _, steps, _ in seen} == {3}
+    assert {module for _, _, module in seen} <= {"refl.load", "refl.normalize", "refl.join"}
+
+    # Asked again, by alice or by anyone else allowed to read the file: from the cache.
+    first = calculate(client, body)
+    assert first.status_code == 200
+    values = first.json()["values"]
+    assert len(values) == 2  # the two cross-sections
+    as_user(client, bob)
+    queued = set(jobs.redis_client().scan_iter(jobs.PREFIX + "*"))
+    again = calculate(client, body)
+    assert again.status_code == 200 and again.json()["values"] == values
+    assert set(jobs.redis_client().scan_iter(jobs.PREFIX + "*")) == queued  # no job this time
+
+    # The numbers: the web process computing the same steps itself gives the same.
+    from beamtime.reduction.dataflow.calc import MemoryCache
+    from beamtime.reduction.dataflow.calc import calculate as compute
+    from beamtime.reduction.dataflow.template import Template
+
+    registry = service.instruments()["refl"]
+    tpl = Template.from_dict(body["template"])
+    config = service.with_current_files(tpl, {}, registry, alice)
+    here = compute(tpl, registry, 2, "output", MemoryCache(), config)
+    datatype = registry.datatypes[registry.modules["refl.join"].outputs[0].datatype]
+    shown = [datatype.display(v) for v in here]
+    flat = [c for item in shown for c in (item if isinstance(item, list) else [item])]
+    assert json.loads(json.dumps(flat)) == values
+
+    # A job is seen only by those who asked for it.
+    as_user(client, charlie)
+    assert client.get(job["url"]).status_code == 404
+
+
+def test_a_calculation_past_the_time_limit_ends_with_a_clear_message(pool, client, alice, settings):
+    settings.REDUCTION_TIME_LIMIT = 1
+    as_user(client, alice)
+    answer = calculate(client, {"template": template(blow_up("slow.nxs.pbr")), "node": 2})
+    assert answer.status_code == 202, answer.content
+    ended, _ = follow(client, answer.json())
+    assert ended["state"] == "failed"
+    assert "took longer than 1 s, the reduction time limit" in ended["error"]["error"]
+
+
+def test_a_calculation_past_the_memory_limit_ends_with_a_clear_message(
+    pool, client, alice, settings
+):
+    settings.REDUCTION_MEMORY_MB = 16
+    as_user(client, alice)
+    answer = calculate(client, {"template": template(blow_up("big.nxs.pbr")), "node": 2})
+    if answer.status_code == 202:
+        ended, _ = follow(client, answer.json())
+        assert ended["state"] == "failed"
+        message = ended["error"]["error"]
+    else:  # it failed within the request's short wait: the refusal itself
+        assert answer.status_code == 422, answer.content
+        message = answer.json()["error"]
+    assert "needs more than 16 MiB of memory, the reduction limit" in message
+
+
+def test_the_editor_shows_the_steps_of_a_long_calculation_then_plots(pool, live_server, page):
+    from playwright.sync_api import expect
+
+    from tests.browser.test_smoke import log_in, shoot
+    from tests.factory import make_user
+
+    make_user("ada")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    log_in(page, live_server, "/reduction/")
+    steps = template(blow_up("editor.nxs.pbr"))
+    for index, step in enumerate(steps["nodes"]):
+        step.update(x=20 + 200 * index, y=30)
+    stored = json.dumps(steps)
+    page.evaluate(
+        "t => { localStorage.setItem('beamtime.reduction.instrument', '\"refl\"');"
+        " localStorage.setItem('beamtime.reduction.template.refl', t); }",
+        stored,
+    )
+    page.reload()
+    join = "#diagram [data-node='2'] [data-kind=output][data-terminal=output] .port"
+    page.locator(join).click()
+    busy = page.locator("#busy")
+    expect(busy).to_contain_text(
+        re.compile(r"calculating step \d of 3 \(\w+\)… \d+ s"), timeout=60_000
+    )
+    shoot(page, "reduction-pool-progress")
+    expect(page.locator("#plot .legend .traces")).to_have_count(2, timeout=180_000)
+    expect(busy).to_be_hidden()
+    shoot(page, "reduction-pool-plotted")
+    assert errors == []
+
+
+def test_the_file_browser_reads_large_files_on_the_pool(pool, client, alice):
+    as_user(client, alice)
+    files = [fileinfo(blow_up("described.nxs.pbr")), fileinfo("../outside.nxs")]
+    body = json.dumps({"instrument": "refl", "files": files})
+    ask = lambda: client.post(  # noqa: E731
+        "/api/reduction/files/describe", body, content_type="application/json"
+    )
+    answer = ask()
+    if answer.status_code == 202:  # not read within the request's short wait
+        ended, _ = follow(client, answer.json())
+        assert ended["state"] == "done", ended
+        answer = ask()
+    assert answer.status_code == 200, answer.content
+    large, refused = answer.json()
+    assert [e["points"] for e in large["entries"]] == [POINTS, POINTS]
+    assert "error" in refused  # a path outside the source, refused in the web process
