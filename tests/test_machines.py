@@ -160,14 +160,14 @@ def test_a_compute_host_runs_the_web_hosts_fits_and_reductions(
         # the shared cache.
         calculation = {"template": REDUCTION, "config": {}, "node": 2}
         answer = api.post(web.url + "api/reduction/calculate", json=calculation, timeout=30)
-        assert answer.status_code == 202, answer.text  # a cold load takes more than a moment
-        job = answer.json()
-        deadline = time.monotonic() + 120
-        while job["state"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.2)
-            job = api.get(web.url + job["url"].lstrip("/"), timeout=30).json()
-        assert job["state"] == "done", job
-        answer = api.post(web.url + "api/reduction/calculate", json=calculation, timeout=30)
+        if answer.status_code == 202:  # not done within the request's moment of waiting
+            job = answer.json()
+            deadline = time.monotonic() + 120
+            while job["state"] in ("queued", "running") and time.monotonic() < deadline:
+                time.sleep(0.2)
+                job = api.get(web.url + job["url"].lstrip("/"), timeout=30).json()
+            assert job["state"] == "done", job
+            answer = api.post(web.url + "api/reduction/calculate", json=calculation, timeout=30)
         assert answer.status_code == 200, answer.text
         curves = answer.json()["values"]
         assert [c["ylabel"] for c in curves] == ["counts per monitor count"] * 2
