@@ -3,7 +3,8 @@ history (10², 10⁴, 10⁶ entries; then with 100 corrections and 10 tags), and
 /fplane/<date> under load from a second process, beside a bare Django view of the same
 server answering the same bytes (bench/bare_urls.py).
 
-    .venv/bin/python bench/fplane.py [--quick] [--http-only] [--clients 8] [--duration 10]
+    .venv/bin/python bench/fplane.py [--quick | --sizes N,…] [--http-only] [--clients 8]
+        [--duration 10]
 
 The clients ask for random instants of the five years (as nights and as DATE-OBS), so each
 request falls in one of 1826 validity intervals: the first run starts from empty caches, the
@@ -265,6 +266,7 @@ def timed_load(proc, port: int, template: str, clients: int, duration: float) ->
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="lookups up to 10⁵ entries only")
+    parser.add_argument("--sizes", help="history lengths to time, comma-separated: 100,1000000")
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 65), metavar="K")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds, at most 120")
     parser.add_argument("--samples", type=int, default=200, help="lookups timed per size")
@@ -277,6 +279,8 @@ def main():
     )
 
     sizes = [100, 10_000, 100_000] if args.quick else [100, 10_000, 1_000_000]
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
     for entries in [] if args.http_only else sizes:
         with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
             r = in_fresh_process(lookup_figures, Path(tmp), entries, max(args.samples, 2))
