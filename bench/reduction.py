@@ -96,24 +96,12 @@ def template() -> dict:
 def polarized_template() -> dict:
     """Beamtime's copy of reductus' stock polarized-with-footprint template, the files of
     POLARIZED in its loaders (by title)."""
+    from reductus_comparison import loaded
+
     from beamtime.reduction.instruments.templates import predefined
 
     stock = next(t for t in predefined("refl") if t["name"] == POLFOOT)
-    nodes = [
-        {
-            **n,
-            "config": {
-                **n.get("config", {}),
-                "filelist": [
-                    {"source": "local", "path": f, "mtime": 0}
-                    for f in POLARIZED.get(n["title"], [])
-                ],
-            },
-        }
-        if n["module"] == "refl.load"
-        else n
-        for n in stock["nodes"]
-    ]
+    nodes = loaded(stock, POLARIZED)
     return {**stock, "nodes": nodes}
 
 

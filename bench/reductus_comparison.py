@@ -159,6 +159,25 @@ TEMPLATES = [
 ]
 
 
+def loaded(template: dict, loaders: dict) -> list[dict]:
+    """The template's nodes, each refl.load given the files (of the "local" source) that
+    ``loaders`` names for its title, none if it names none."""
+    return [
+        {
+            **n,
+            "config": {
+                **n.get("config", {}),
+                "filelist": [
+                    {"source": "local", "path": f, "mtime": 0} for f in loaders.get(n["title"], [])
+                ],
+            },
+        }
+        if n["module"] == "refl.load"
+        else n
+        for n in template["nodes"]
+    ]
+
+
 def templates_table(python: str) -> list[str]:
     lines = [
         "| template | files | node compared | data sets | largest deviation (quantity) |",
@@ -167,21 +186,7 @@ def templates_table(python: str) -> list[str]:
     stock = {t["name"]: t for t in predefined("refl")}
     for name, loaders, title, case, files, options in TEMPLATES:
         found = stock[name]
-        nodes = [
-            {
-                **n,
-                "config": {
-                    **n.get("config", {}),
-                    "filelist": [
-                        {"source": "local", "path": f, "mtime": 0}
-                        for f in loaders.get(n["title"], [])
-                    ],
-                },
-            }
-            if n["module"] == "refl.load"
-            else n
-            for n in found["nodes"]
-        ]
+        nodes = loaded(found, loaders)
         template = Template(name, nodes, found["wires"], "refl")
         index = [n["title"] for n in nodes].index(title)
         ours = calculate(template, registry, index, "output", MemoryCache())
