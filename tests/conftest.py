@@ -3,6 +3,7 @@ and a headless Chromium. Settings: tests/settings.py."""
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +27,13 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(os.environ["BEAMTIME_TEST_HOME"], ignore_errors=True)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on at ``host`` now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def require(condition: bool, what: str):

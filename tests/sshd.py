@@ -3,12 +3,13 @@ router's host, and the settings that make Beamtime reach it."""
 
 import asyncio
 import getpass
-import socket
 import subprocess
 import threading
 from pathlib import Path
 
 import asyncssh
+
+from tests.conftest import free_port
 
 
 async def run_in_shell(process: asyncssh.SSHServerProcess):
@@ -23,12 +24,6 @@ async def run_in_shell(process: asyncssh.SSHServerProcess):
     process.stdout.write(out.decode(errors="replace"))
     process.stderr.write(err.decode(errors="replace"))
     process.exit(proc.returncode)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class LoopbackSshServer:

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 import requests
 
-from tests.conftest import SHARED, require
+from tests.conftest import SHARED, free_port, require
 from tests.fitting.test_layers import session_model
 from tests.reduction.conftest import refl_template
-from tests.test_serve import Server, beamtime_env, free_port, run
+from tests.test_serve import Server, beamtime_env, run
 
 pytestmark = pytest.mark.slow
 

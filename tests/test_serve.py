@@ -18,15 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 120  # a loaded CI machine takes a while to start every process
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def beamtime_env(home: Path, **extra) -> dict:

@@ -1,7 +1,6 @@
 """Alarms: raised once, e-mailed to the coordinators through a real SMTP server on loopback
 (aiosmtpd), shown on every page until acknowledged, cleared with their condition."""
 
-import socket
 import threading
 import time
 
@@ -12,6 +11,7 @@ from beamtime.daq import control
 from beamtime.daq.ecc.client import EccClient
 from beamtime.daq.ecc.simulator import make_server, run
 from beamtime.daq.models import Alarm, DataRouter, ECCServer
+from tests.conftest import free_port
 from tests.factory import make_ecc_server, make_experiment, make_user
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +24,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
