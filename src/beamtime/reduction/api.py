@@ -195,6 +195,55 @@ def job(request, job_id: str):
     return jobs.public(found)
 
 
+@router.post("/fits", summary="Your data sets and fits made from this reduction's output")
+def made_from(request, payload: TemplateIn):
+    """Every data set of the caller's made from one of this template's outputs (by *Fit this
+    data* or an uploaded export), each with the node it came from and its fits; nobody
+    else's. The same reduction is recognized whatever else the template holds now."""
+    from django.urls import reverse
+
+    from beamtime.fitting.models import Dataset
+
+    nodes = payload.template.get("nodes")
+    if not isinstance(nodes, list):
+        return refused(request, {"error": "a template is {name, nodes: [...], wires: [...]}"})
+    keys = {}
+    for index in range(len(nodes)):
+        key = export.fingerprint(payload.template, payload.config, index)
+        if key is not None:
+            keys.setdefault(key, index)
+    found = []
+    mine = Dataset.objects.filter(owner=request.user).exclude(instrument="upload")
+    for dataset in mine.prefetch_related("fit_jobs"):
+        p = dataset.provenance or {}
+        node = keys.get(export.fingerprint(p.get("template"), p.get("config"), p.get("node")))
+        if node is None:
+            continue
+        found.append(
+            {
+                "dataset": dataset.pk,
+                "name": dataset.name,
+                "node": node,
+                "cross_sections": list(dataset.cross_section_texts),
+                "points": dataset.points,
+                "created_at": dataset.created_at,
+                "url": reverse("fitting:fit", args=[dataset.instrument, dataset.pk]),
+                "fits": [
+                    {
+                        "id": job.pk,
+                        "engine": job.engine,
+                        "state": job.state,
+                        "chisq": job.chisq,
+                        "url": reverse("fitting:job", args=[job.pk]),
+                    }
+                    for job in dataset.fit_jobs.all()
+                    if job.owner_id == request.user.pk
+                ],
+            }
+        )
+    return {"datasets": found}
+
+
 @router.post("/fit", response={201: dict}, summary="Fit this data: a data set in the fitting app")
 def fit_this(request, payload: FitIn):
     """The text export of one data set of a node's output becomes the caller's data set in the
