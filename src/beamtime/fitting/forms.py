@@ -13,9 +13,29 @@ mark it."""
 
 from django import forms
 
-from beamtime.fitting.layers import MAX_LAYERS, MEDIUM_PARAMS, Layer, LayerModel, ModelError
+from beamtime.fitting.layers import (
+    DEFAULTS,
+    MAX_LAYERS,
+    MEDIUM_PARAMS,
+    MODEL_PARAMS,
+    Layer,
+    LayerModel,
+    ModelError,
+)
 
-LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
+LABELS = {
+    "thickness": "thickness",
+    "sld": "SLD",
+    "isld": "iSLD",
+    "roughness": "roughness",
+    "rhoM": "magnetic SLD",
+    "thetaM": "magnetic angle",
+    "guide_angle": "guide field angle",
+    "guide_field": "guide field",
+}
+# Magnetism may be left out of a post (a page or client that knows none): its defaults.
+OPTIONAL = {name: DEFAULTS.get(name, 0.0) for name in Layer.MAGNETIC}
+OPTIONAL |= {name: MODEL_PARAMS[name][0] for name in ("guide_angle", "guide_field")}
 NUMBER = {"invalid": "not a number", "required": "give a number"}
 MAX_CONSTRAINTS = 10_000  # characters
 PARTS = ("value", "free", "min", "max")  # the inputs of one parameter
@@ -32,7 +52,7 @@ class FormError(ValueError):
 
 def _param_fields(name: str) -> dict[str, forms.Field]:
     return {
-        f"{name}-value": forms.FloatField(error_messages=NUMBER),
+        f"{name}-value": forms.FloatField(required=name not in OPTIONAL, error_messages=NUMBER),
         f"{name}-free": forms.BooleanField(required=False),
         f"{name}-min": forms.FloatField(required=False, error_messages=NUMBER),
         f"{name}-max": forms.FloatField(required=False, error_messages=NUMBER),
@@ -40,7 +60,10 @@ def _param_fields(name: str) -> dict[str, forms.Field]:
 
 
 def _param(cleaned: dict, name: str) -> dict:
-    return {part: cleaned[f"{name}-{part}"] for part in PARTS}
+    found = {part: cleaned[f"{name}-{part}"] for part in PARTS}
+    if found["value"] is None:  # an optional one left out
+        found["value"] = OPTIONAL[name]
+    return found
 
 
 def _cell(form, name: str) -> dict:
@@ -128,16 +151,14 @@ class Globals(forms.Form):
 
     def data_for_model(self) -> dict:
         cleaned = self.cleaned_data
-        return {
-            "scale": _param(cleaned, "scale"),
-            "background": _param(cleaned, "background"),
+        return {name: _param(cleaned, name) for name in MODEL_PARAMS} | {
             "q_min": 0.0 if cleaned["q_min"] is None else cleaned["q_min"],
             "q_max": 1.0 if cleaned["q_max"] is None else cleaned["q_max"],
             "constraints": cleaned["constraints"],
         }
 
 
-GlobalsForm = row_form("GlobalsForm", Globals, ("scale", "background"))
+GlobalsForm = row_form("GlobalsForm", Globals, tuple(MODEL_PARAMS))
 
 
 class ModelEditor:
@@ -169,7 +190,7 @@ class ModelEditor:
             }
             | {
                 f"{name}-{part}": getattr(getattr(model, name), part)
-                for name in ("scale", "background")
+                for name in MODEL_PARAMS
                 for part in PARTS
             },
         )
@@ -271,7 +292,7 @@ class ModelEditor:
             message, short, rest = detail, detail, ["constraints"]
         else:
             message, short = f"{describe(exc.field, data)}: {detail}", detail
-        if len(rest) == 1 and rest[0] in Layer.PARAMS + ("scale", "background"):
+        if len(rest) == 1 and rest[0] in Layer.PARAMS + tuple(MODEL_PARAMS):
             rest = [*rest, "value"]
         name = "-".join(rest)
         self._note(form, name if name in form.fields else None, message, short)

@@ -3,7 +3,12 @@ curves, fits and scripts out. Nothing else in Beamtime touches refl1d, so an upg
 refl1d touches this file only. No Django here: workers and scripts use it directly.
 
 bumps and refl1d (with scipy and numba, about 200 MiB) are imported by the functions that use
-them, so that a web worker loads them only when a request draws a curve."""
+them, so that a web worker loads them only when a request draws a curve.
+
+Data are a ReflData (unpolarized) or, polarized, a dict of them by cross-section (``++``,
+``+-``, ``-+``, ``--``; any of them may be missing, each with its own Q points): refl1d then
+computes the model's magnetism (``Magnetism(rhoM, thetaM)`` on the magnetic slabs, the guide
+field's Aguide and H on a PolarizedQProbe) and gives a curve for each cross-section present."""
 
 from __future__ import annotations
 
@@ -15,7 +20,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from beamtime.fitting.data import ReflData
-from beamtime.fitting.layers import MAX_LENGTH, MAX_ROUGHNESS, MAX_SLD, Layer, LayerModel
+from beamtime.fitting.layers import (
+    MAX_LENGTH,
+    MAX_ROUGHNESS,
+    MAX_SLD,
+    MODEL_PARAMS,
+    PARALLEL,
+    Layer,
+    LayerModel,
+)
 
 if TYPE_CHECKING:
     from refl1d.names import Experiment, FitProblem
@@ -28,6 +41,12 @@ ENGINES = {
     "dream": "DREAM (Bayesian uncertainty)",
 }
 REFL1D_NAME = {"thickness": "thickness", "sld": "rho", "isld": "irho", "roughness": "interface"}
+MAGNETIC_NAME = {"rhoM": "magnetism.rhoM", "thetaM": "magnetism.thetaM"}  # on a magnetic slab
+# Our cross-section names (incident, then reflected spin state) → refl1d's, in the order of
+# refl1d's PolarizedNeutronProbe.xs and of its reflectivity's list.
+CROSS_SECTIONS = {"--": "mm", "-+": "mp", "+-": "pm", "++": "pp"}
+SHOWN = ("++", "+-", "-+", "--")  # the order Beamtime lists them in
+Data = ReflData | dict[str, ReflData]
 
 
 def refl1d_order(model: LayerModel) -> list[Layer]:
@@ -38,38 +57,124 @@ def refl1d_order(model: LayerModel) -> list[Layer]:
     return [model.back, *model.layers[::-1], model.front]
 
 
-def places(model: LayerModel, slab: str = "sample[{}]", probe: str = "probe") -> dict[str, str]:
-    """Where refl1d keeps each parameter, by our name: ``A.sld`` → ``sample[2].material.rho``."""
-    found = {"scale": f"{probe}.intensity", "background": f"{probe}.background"}
+def places(
+    model: LayerModel, slab: str = "sample[{}]", probe: str = "probe", beam: str | None = None
+) -> dict[str, str]:
+    """Where refl1d keeps each parameter, by our name: ``A.sld`` → ``sample[2].material.rho``.
+    ``beam``: for polarized data, the refl1d name of the first cross-section present (``pp``),
+    whose intensity and background all cross-sections share; the guide field's angle and
+    strength are then the polarized probe's. A magnetic parameter has a place only on a slab
+    that has magnetism (LayerModel.magnetic_layers); unpolarized data have no guide field."""
+    owner = probe if beam is None else f"{probe}.{beam}"
+    found = {"scale": f"{owner}.intensity", "background": f"{owner}.background"}
+    if beam is not None:
+        found |= {"guide_angle": f"{probe}.Aguide", "guide_field": f"{probe}.H"}
     names = model.parameter_names()
+    magnetic = {id(layer) for layer in model.magnetic_layers()}
     for index, layer in enumerate(refl1d_order(model)):
-        for name, refl1d_name in REFL1D_NAME.items():
+        named = dict(REFL1D_NAME) | (MAGNETIC_NAME if id(layer) in magnetic else {})
+        for name, refl1d_name in named.items():
             if f"{layer.name}.{name}" in names:  # not a medium's thickness, nor front roughness
                 owner = slab.format(index) + (".material" if name in ("sld", "isld") else "")
                 found[f"{layer.name}.{name}"] = f"{owner}.{refl1d_name}"
     return found
 
 
-def _experiment(model: LayerModel, data: ReflData) -> tuple[Experiment, dict]:
-    """The experiment, and its refl1d parameters by our names (``A.thickness``, ``scale``)."""
-    from refl1d.names import SLD, Experiment, QProbe
+def cross_sections(data: dict[str, ReflData]) -> list[str]:
+    """The cross-sections present (++ first); ValueError for a name not one of them."""
+    if not data:
+        raise ValueError("polarized data: no cross-section")
+    for name in data:
+        if name not in CROSS_SECTIONS:
+            raise ValueError(
+                f"cross-section {name!r}: not one of {', '.join(CROSS_SECTIONS)} "
+                "(incident, then reflected spin state)"
+            )
+    return [name for name in SHOWN if name in data]
 
-    from beamtime.fitting import constraints
+
+def _probe(model: LayerModel, data: ReflData, what: str = ""):
+    """A QProbe of the data within the model's Q range (``what`` names a cross-section)."""
+    from refl1d.names import QProbe
 
     keep = (data.q >= model.q_min) & (data.q <= model.q_max)
     if not keep.any():
-        raise ValueError(f"no data point lies in the Q range {model.q_min:g} to {model.q_max:g}")
+        raise ValueError(
+            f"{what}no data point lies in the Q range {model.q_min:g} to {model.q_max:g}"
+        )
     dq = data.dq[keep] / FWHM_PER_SIGMA if data.dq is not None else np.zeros(int(keep.sum()))
-    probe = QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
+    return QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
+
+
+def _polarized_probe(model: LayerModel, data: dict[str, ReflData]):
+    """The PolarizedQProbe of the cross-sections present, sharing one intensity and one
+    background; returns it and the refl1d name of the first cross-section."""
+    from refl1d.names import PolarizedQProbe
+
+    present = cross_sections(data)
+    probes = {
+        CROSS_SECTIONS[name]: _probe(model, data[name], f"cross-section {name}: ")
+        for name in present
+    }
+    first = probes[CROSS_SECTIONS[present[0]]]
+    for probe in probes.values():
+        probe.intensity, probe.background = first.intensity, first.background
+    probe = PolarizedQProbe(
+        **probes,
+        name="polarized",
+        Aguide=model.guide_angle.value,
+        H=model.guide_field.value,
+    )
+    return probe, CROSS_SECTIONS[present[0]]
+
+
+def _refuse_magnetism(model: LayerModel) -> None:
+    """ValueError naming the first magnetic parameter that unpolarized data cannot use."""
+    for layer in model.magnetic_layers():
+        raise ValueError(
+            f"{layer.name}.rhoM: these data are not polarized, and magnetism is computed for "
+            "polarized data (cross-sections ++, --, …) only: set the magnetic SLD to 0 and "
+            "fix it, or fit polarized data"
+        )
+    for name in ("guide_angle", "guide_field"):
+        if model.param(name).free:
+            raise ValueError(
+                f"{name}: the guide field matters for polarized data only; these data are "
+                "not polarized: fix it"
+            )
+
+
+def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
+    """The experiment, and its bumps parameters by our names (``A.thickness``, ``scale``);
+    a parameter refl1d's model does not hold (the magnetism of a layer without any, the
+    guide field of unpolarized data) is a constant of its own, for constraints to read."""
+    from bumps.parameter import Parameter
+    from refl1d.names import SLD, Experiment, Magnetism
+
+    from beamtime.fitting import constraints
+
+    if isinstance(data, dict):
+        probe, beam = _polarized_probe(model, data)
+    else:
+        _refuse_magnetism(model)
+        probe, beam = _probe(model, data), None
+    magnetic = {id(layer) for layer in model.magnetic_layers()}
     sample = None
     for layer in refl1d_order(model):
-        slab = SLD(layer.name)(layer.thickness.value, layer.roughness.value)
+        extra = {}
+        if id(layer) in magnetic:
+            magnetism = Magnetism(rhoM=layer.rhoM.value, thetaM=layer.thetaM.value)
+            extra["magnetism"] = magnetism
+        slab = SLD(layer.name)(layer.thickness.value, layer.roughness.value, **extra)
         sample = slab if sample is None else sample | slab
+    where = places(model, slab="sample[{}]", beam=beam)
     parameters = {}
-    for name, place in places(model, slab="sample[{}]").items():
-        owner = {"sample": sample, "probe": probe}
-        parameters[name] = _resolve(place, owner)
+    for name in sorted(model.parameter_names()):
         param = model.param(name)
+        if name in where:
+            parameters[name] = _resolve(where[name], {"sample": sample, "probe": probe})
+        else:
+            parameters[name] = Parameter(param.value, name=name.replace(".", " "))
         parameters[name].value = param.value
         if param.free:
             parameters[name].range(param.min, param.max)
@@ -85,8 +190,11 @@ class FitError(ValueError):
 
 
 # What a parameter may be, by kind, as LayerModel.check requires of typed values.
-LOWEST = {"thickness": 0.0, "roughness": 0.0, "isld": 0.0, "scale": 0.0, "background": 0.0}
+LOWEST = {"thickness": 0.0, "roughness": 0.0, "isld": 0.0, "thetaM": 0.0}
+LOWEST |= {name: lowest for name, (_, lowest, _) in MODEL_PARAMS.items()}
 HIGHEST = {"thickness": MAX_LENGTH, "roughness": MAX_ROUGHNESS, "sld": MAX_SLD, "isld": MAX_SLD}
+HIGHEST |= {"rhoM": MAX_SLD, "thetaM": 360.0}
+HIGHEST |= {name: highest for name, (_, _, highest) in MODEL_PARAMS.items()}
 
 
 def check_constrained(model: LayerModel, parameters: dict, when: str = "", error=ValueError):
@@ -122,12 +230,12 @@ def _resolve(place: str, owners: dict):
     return target
 
 
-def build_experiment(model: LayerModel, data: ReflData) -> Experiment:
+def build_experiment(model: LayerModel, data: Data) -> Experiment:
     """The refl1d experiment for a checked model against data, within the model's Q range."""
     return _experiment(model, data)[0]
 
 
-def build_problem(model: LayerModel, data: ReflData) -> FitProblem:
+def build_problem(model: LayerModel, data: Data) -> FitProblem:
     from refl1d.names import FitProblem
 
     return FitProblem(build_experiment(model, data))
@@ -180,6 +288,19 @@ class Curve:
     profile_sld: list[float]
 
 
+@dataclass
+class PolarizedCurve:
+    """A polarized evaluation: a curve per cross-section present (``"++"`` → ``{"q": […],
+    "r": […]}``), the χ² of them all, and the nuclear and magnetic SLD profiles."""
+
+    cross_sections: dict[str, dict[str, list[float]]]
+    chisq: float
+    profile_z: list[float]
+    profile_sld: list[float]
+    profile_rhoM: list[float]
+    profile_thetaM: list[float]
+
+
 # refl1d convolves the theory with each point's Gaussian resolution by summing over the points
 # within ±3.7 σ of it (its LOG_RESLIMIT), about 4.5 million of those per second on the
 # project's machine: dense data with a broad resolution cost O(points²). A web request draws
@@ -189,59 +310,120 @@ MAX_CONVOLUTION = 10_000_000
 MAX_SLAB_POINTS = 5_000_000
 
 
-def convolution_work(q: np.ndarray, dq_sigma: np.ndarray) -> int:
-    """How many (point, neighbour) pairs refl1d's resolution convolution visits."""
+def convolution_work(q: np.ndarray, dq_sigma: np.ndarray, grid: np.ndarray | None = None) -> int:
+    """How many (point, neighbour) pairs refl1d's resolution convolution visits (neighbours on
+    ``grid``, the Q refl1d computes at: the union of all cross-sections' Q when polarized)."""
+    grid = q if grid is None else grid
     reach = np.sqrt(2 * 6.907755278982137) * dq_sigma  # refl1d: LOG_RESLIMIT = ln 1e-3
-    return int((np.searchsorted(q, q + reach) - np.searchsorted(q, q - reach)).sum())
+    return int((np.searchsorted(grid, q + reach) - np.searchsorted(grid, q - reach)).sum())
 
 
-def evaluate(model: LayerModel, data: ReflData) -> Curve:
-    """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
-    below the front surface (the front medium at negative depth, the back medium beyond the
-    last layer), with at most about PROFILE_POINTS points whatever the thicknesses."""
-    from refl1d.names import FitProblem
-
-    experiment = build_experiment(model, data)
-    probe = experiment.probe
-    work = convolution_work(probe.Q, probe.dQ)
+def _check_work(model: LayerModel, probes: list, grid: np.ndarray) -> None:
+    """ValueError if drawing these probes' curves would hold a web thread too long."""
+    points = sum(len(probe.Q) for probe in probes)
+    work = sum(convolution_work(probe.Q, probe.dQ, grid) for probe in probes)
     if work > MAX_CONVOLUTION:
         raise ValueError(
             f"these data are too dense for their resolution to be drawn at once: each of the "
-            f"{len(probe.Q)} points averages the model over {work / len(probe.Q):.0f} of its "
+            f"{points} points averages the model over {work / points:.0f} of its "
             "neighbours on average; narrow the Q range, rebin the data, or fit them (fits run "
             "on a worker)"
         )
-    slabs = len(probe.Q) * (len(model.layers) + 2)
+    slabs = len(grid) * (len(model.layers) + 2) * (4 if len(probes) > 1 else 1)
     if slabs > MAX_SLAB_POINTS:
         raise ValueError(
-            f"{len(probe.Q)} points × {len(model.layers) + 2} slabs is too much to draw at once "
+            f"{len(grid)} points × {len(model.layers) + 2} slabs is too much to draw at once "
             f"(at most {MAX_SLAB_POINTS:,} in a request): narrow the Q range or fit them (fits "
             "run on a worker)"
         )
-    with np.errstate(all="ignore"):  # checked below
-        q, r = experiment.reflectivity()
-        chisq = float(FitProblem(experiment).chisq())
-        z, rho = profile(experiment)
-    for what, values in (("reflectivity", r), ("χ²", chisq), ("SLD profile", rho)):
+
+
+def _check_finite(*named) -> None:
+    for what, values in named:
         if not np.isfinite(values).all():
             raise ValueError(
                 f"the model's {what} is not finite: refl1d's calculation overflowed (a layer "
                 "of several µm below its critical edge, or a very large roughness?)"
             )
+
+
+def evaluate(model: LayerModel, data: Data) -> Curve | PolarizedCurve:
+    """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
+    below the front surface (the front medium at negative depth, the back medium beyond the
+    last layer), with at most about PROFILE_POINTS points whatever the thicknesses. Polarized
+    data (a dict by cross-section) give a PolarizedCurve."""
+    from refl1d.names import FitProblem
+
+    if isinstance(data, dict):
+        return _evaluate_polarized(model, data)
+    experiment = build_experiment(model, data)
+    probe = experiment.probe
+    _check_work(model, [probe], probe.Q)
+    with np.errstate(all="ignore"):  # checked below
+        q, r = experiment.reflectivity()
+        chisq = float(FitProblem(experiment).chisq())
+        z, rho = profile(experiment)
+    _check_finite(("reflectivity", r), ("χ²", chisq), ("SLD profile", rho))
     return Curve(q.tolist(), r.tolist(), chisq, z.tolist(), rho.tolist())
+
+
+def _evaluate_polarized(model: LayerModel, data: dict[str, ReflData]) -> PolarizedCurve:
+    from refl1d.names import FitProblem
+
+    experiment = build_experiment(model, data)
+    probe = experiment.probe
+    present = {name: getattr(probe, CROSS_SECTIONS[name]) for name in cross_sections(data)}
+    _check_work(model, list(present.values()), probe.calc_Q)
+    with np.errstate(all="ignore"):  # checked below
+        curves = dict(zip(CROSS_SECTIONS, experiment.reflectivity(), strict=True))
+        chisq = float(FitProblem(experiment).chisq())
+        z, rho, rho_m, theta_m = magnetic_profile(experiment)
+    found = {name: curves[name] for name in present}
+    _check_finite(
+        *((f"reflectivity ({name})", r) for name, (_, r) in found.items()),
+        ("χ²", chisq),
+        ("SLD profile", rho),
+        ("magnetic SLD profile", rho_m),
+    )
+    return PolarizedCurve(
+        {name: {"q": q.tolist(), "r": r.tolist()} for name, (q, r) in found.items()},
+        chisq,
+        z.tolist(),
+        rho.tolist(),
+        rho_m.tolist(),
+        theta_m.tolist(),
+    )
 
 
 PROFILE_POINTS = 1000
 
 
+def _profile_step(experiment: Experiment) -> tuple[float, float]:
+    """The total thickness of the layers and the profile's step: PROFILE_POINTS over the
+    layers and refl1d's own margins around the interfaces."""
+    w, sigma, _, _ = experiment.slabs()  # as refl1d computed them, constraints included
+    total, widest = float(np.sum(w[1:-1])), float(np.max(sigma, initial=0.0))
+    span = total + 2 * max(10.0, 3 * widest)
+    return total, max(span / PROFILE_POINTS, 0.01)
+
+
 def profile(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
     """SLD against depth from the front surface, increasing depth. refl1d's profile runs from
     the substrate (z = 0 at the back medium's interface) up to the front surface."""
-    w, sigma, _, _ = experiment.slabs()  # as refl1d computed them, constraints included
-    total, widest = float(np.sum(w[1:-1])), float(np.max(sigma, initial=0.0))
-    span = total + 2 * max(10.0, 3 * widest)  # refl1d's own margins around the interfaces
-    z, rho, _ = experiment.smooth_profile(dz=max(span / PROFILE_POINTS, 0.01))
+    total, dz = _profile_step(experiment)
+    z, rho, _ = experiment.smooth_profile(dz=dz)
     return (total - z)[::-1], rho[::-1]
+
+
+def magnetic_profile(experiment: Experiment) -> tuple[np.ndarray, ...]:
+    """Depth from the front surface, SLD, magnetic SLD and magnetization angle (degrees), as
+    ``profile``; a sample without magnetism has ρM 0 and the angle parallel to the field."""
+    if not experiment.ismagnetic:
+        z, rho = profile(experiment)
+        return z, rho, np.zeros_like(rho), np.full_like(rho, PARALLEL)
+    total, dz = _profile_step(experiment)
+    z, rho, _, rho_m, theta_m = experiment.magnetic_smooth_profile(dz=dz)
+    return (total - z)[::-1], rho[::-1], rho_m[::-1], theta_m[::-1]
 
 
 @dataclass
@@ -289,7 +471,7 @@ def total_steps(engine: str, options: dict, free: int) -> int | None:
 
 def fit(
     model: LayerModel,
-    data: ReflData,
+    data: Data,
     engine: str = "lm",
     options: dict | None = None,
     progress: Callable[[dict], bool] | None = None,
@@ -301,7 +483,7 @@ def fit(
 
 def fit_together(
     models: list[LayerModel],
-    datasets: list[ReflData],
+    datasets: list[Data],
     shared: list[str],
     engine: str = "lm",
     options: dict | None = None,
