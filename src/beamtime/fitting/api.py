@@ -23,7 +23,14 @@ class DatasetOut(Schema):
     tags: str
     points: int
     metadata: dict = Field(description="an ORSO file's header (YAML) and data sets; {} for text")
+    cross_sections: list[str] = Field(
+        description='polarized data: the cross-sections held ("++", "+-", "-+", "--"); [] if not'
+    )
     created_at: datetime
+
+    @staticmethod
+    def resolve_cross_sections(dataset) -> list[str]:
+        return list(dataset.cross_section_texts)
 
 
 MODEL = (
@@ -112,12 +119,14 @@ def upload(
     name: str = "",
     dq_column: str = "fwhm",
     dq_over_q: float | None = None,
-    data_set: int = 1,
+    data_set: int | None = None,
 ):
     """``dq_column``: the 4th column is the FWHM (``fwhm``, SNS) or the 1-σ width (``sigma``,
     refl1d's load4, reductus, ORSO) of the resolution; ``dq_over_q``: for 3-column data, the
     constant resolution dQ/Q (FWHM), required (0 for none). An ORSO reflectivity file gives its
-    data set number ``data_set`` (from 1; dQ as its header says), its header in ``metadata``."""
+    data set number ``data_set`` (from 1; dQ as its header says), its header in ``metadata``;
+    without a number, a file whose data sets are each a cross-section (header polarization
+    pp, pm, mp, mm) gives one polarized data set of them all, any other its first."""
     if file.size > MAX_BYTES:
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
@@ -127,6 +136,33 @@ def upload(
         return Status(201, dataset)
     except DataError as exc:
         raise HttpError(422, f"{file.name}: {exc}") from None
+
+
+@router.post(
+    "/datasets/polarized",
+    response={201: DatasetOut},
+    summary="Upload polarized data: one column file per cross-section (at most four)",
+)
+def upload_polarized(
+    request,
+    files: File[list[UploadedFile]],
+    cross_sections: str = "",
+    name: str = "",
+    dq_column: str = "fwhm",
+    dq_over_q: float | None = None,
+):
+    """``cross_sections``: each file's cross-section, comma-separated in the files' order
+    (``++,--``; also ``pp``, ``mm`` …); empty: read from the file names (``…_pp.refl``,
+    ``…++.txt``). The columns and ``dq_column``, ``dq_over_q`` as for one file."""
+    chosen = [xs.strip() for xs in cross_sections.split(",")] if cross_sections.strip() else []
+    if chosen and len(chosen) != len(files):
+        raise HttpError(422, f"cross_sections: {len(chosen)} given for {len(files)} files")
+    pairs = list(zip(files, chosen or [""] * len(files), strict=True))
+    try:
+        dataset = Dataset.from_cross_section_files(request.user, name, pairs, dq_column, dq_over_q)
+        return Status(201, dataset)
+    except DataError as exc:
+        raise HttpError(422, str(exc)) from None
 
 
 @router.get("/datasets/{pk}/provenance", summary="The reduction that produced a data set")

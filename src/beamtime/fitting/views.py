@@ -58,6 +58,34 @@ def upload(request):
     return redirect("fitting:index")
 
 
+@require_POST
+def upload_polarized(request):
+    """Up to four column files, one per cross-section: chosen by the input each file was put
+    in (``file_pp``, ``file_pm``, ``file_mp``, ``file_mm``) or, for ``files``, read from the
+    file names. Nothing is stored unless every file is good."""
+    chosen = [
+        (upload, xs)
+        for field, xs in POLARIZED_INPUTS.items()
+        for upload in request.FILES.getlist(field)
+    ]
+    chosen += [(upload, "") for upload in request.FILES.getlist("files")]
+    try:
+        dataset = Dataset.from_cross_section_files(
+            request.user,
+            request.POST.get("name", ""),
+            chosen,
+            request.POST.get("dq_column", "fwhm"),
+            dq_over_q(request.POST.get("dq_over_q", "")),
+        )
+    except DataError as exc:
+        messages.error(request, str(exc))
+        return redirect("fitting:index")
+    return redirect("fitting:dataset", pk=dataset.pk)
+
+
+POLARIZED_INPUTS = {"file_pp": "++", "file_pm": "+-", "file_mp": "-+", "file_mm": "--"}
+
+
 def dq_over_q(raw: str) -> float | None:
     """The dQ/Q typed at upload: empty is none given; DataError if it is not a number."""
     raw = raw.strip()
@@ -69,11 +97,12 @@ def dq_over_q(raw: str) -> float | None:
         raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
 
 
-def orso_data_set(raw: str) -> int:
-    """The number of the ORSO data set to take (from 1; empty is the first)."""
+def orso_data_set(raw: str) -> int | None:
+    """The number of the ORSO data set to take (from 1); None (empty): all the cross-sections
+    of polarized data, else the first."""
     raw = raw.strip()
     if not raw:
-        return 1
+        return None
     if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
         raise DataError(f"ORSO data set: {raw[:20]!r} is not a whole number from 1")
     return int(raw)
@@ -89,7 +118,12 @@ def dataset_edit(request, pk):
         dataset.tags = request.POST.get("tags", "").strip()[:200]
         dataset.save(update_fields=["name", "tags"])
         return redirect("fitting:index")
-    return render(request, "fitting/dataset_edit.html", {"dataset": dataset})
+    context = {"dataset": dataset}
+    if dataset.is_polarized:
+        context["cross_sections"] = {
+            xs: plot_data(data) for xs, data in dataset.cross_sections().items()
+        }
+    return render(request, "fitting/dataset_edit.html", context)
 
 
 def start_model(request, dataset) -> LayerModel:

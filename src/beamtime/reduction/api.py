@@ -45,6 +45,9 @@ class CalculateIn(NodeIn):
 
 class FitIn(NodeIn):
     index: int = 0
+    # every data set of the output, each a cross-section (++, +-, -+, --), as one polarized
+    # data set (``index`` is then not used)
+    together: bool = False
 
 
 class Pending(Exception):
@@ -207,6 +210,8 @@ def fit_this(request, payload: FitIn):
         return template_error(request, exc)
     except Pending as pending:
         return pending.response
+    if payload.together:
+        return fit_together(request, payload, values, datatype, header)
     if not 0 <= payload.index < len(values):
         return refused(
             request, {"error": f"no data set {payload.index} here", "field": "index"}, 422
@@ -219,3 +224,96 @@ def fit_this(request, payload: FitIn):
         return refused(request, {"error": f"not fit for fitting: {exc}", "node": payload.node}, 422)
     url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
     return Status(201, {"dataset": dataset.pk, "url": url})
+
+
+def fit_together(request, payload: FitIn, values: list, datatype: DataType, header: dict):
+    """The output's data sets, the cross-sections of a polarized measurement, as one polarized
+    data set of the caller's; its provenance adds the polarization efficiencies the output was
+    corrected with (``polarization``)."""
+    from django.urls import reverse
+
+    from beamtime.fitting.data import DataError, parse_data, with_resolution
+    from beamtime.fitting.models import Dataset
+    from beamtime.fitting.polarized import CROSS_SECTIONS
+
+    def refuse(message: str):
+        return refused(request, {"error": message, "node": payload.node, "field": "index"}, 422)
+
+    sections, names = {}, {}
+    for index, value in enumerate(values):
+        meta = datatype.metadata(value)
+        name, xs = meta.get("name", f"data set {index}"), meta.get("polarization")
+        if xs not in CROSS_SECTIONS:
+            return refuse(f"{name}: no cross-section of polarized data (polarization {xs!r})")
+        if xs in sections:
+            return refuse(f"{name}: {names[xs]} is {xs} already: fit one data set at a time")
+        text = export.text_file(value, datatype, {**header, "index": index})
+        try:
+            sections[xs] = with_resolution(parse_data(text.encode()), "fwhm")
+        except DataError as exc:
+            return refuse(f"not fit for fitting: {name} ({xs}): {exc}")
+        names[xs] = name
+    if not sections:
+        return refuse("no data sets here")
+    try:
+        used = polarization_used(request, payload)
+    except TemplateError as exc:
+        return template_error(request, exc)
+    except Pending as pending:
+        return pending.response
+    common = {name.rsplit(":", 1)[0] for name in names.values()}
+    title = " + ".join(sorted(common)) + " (" + " ".join(sections) + ")"
+    dataset = Dataset.polarized(
+        request.user, title[:200], sections, {**header, "polarization": used}
+    )
+    url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
+    return Status(201, {"dataset": dataset.pk, "url": url})
+
+
+def polarization_used(request, payload: NodeIn) -> list[dict]:
+    """The polarization efficiencies the payload's output was corrected with: for each
+    correction upstream, the estimate wired into it — its node, title, controls and, per slit
+    setting, each efficiency with its uncertainty (fp, rp front and rear polarizer, ff, rf
+    front and rear flipper, beta half the beam intensity; null where not finite)."""
+    template = Template.from_dict(payload.template)
+    seen, todo, used = set(), [payload.node], []
+    while todo:
+        node = todo.pop()
+        if node in seen or not 0 <= node < len(template.nodes):
+            continue
+        seen.add(node)
+        wires = template.parents(node)
+        todo += [w["source"][0] for w in wires]
+        if not template.nodes[node]["module"].endswith(".correct_polarization"):
+            continue
+        for wire in wires:
+            if wire["target"][1] != "polarization":
+                continue
+            source, terminal = wire["source"]
+            asked = NodeIn(
+                template=payload.template, config=payload.config, node=source, terminal=terminal
+            )
+            values, datatype, _ = calculated(request, asked)
+            used.append(
+                {
+                    "node": source,
+                    "title": template.nodes[source].get("title", ""),
+                    "module": template.nodes[source]["module"],
+                    "corrected_by": node,
+                    "values": [_plain(datatype, v) for v in values],
+                }
+            )
+    return sorted(used, key=lambda u: u["node"])
+
+
+def _plain(datatype: DataType, value) -> dict:
+    """A value's metadata and columns as JSON (numbers; null for NaN or infinity)."""
+    import math
+
+    import numpy as np
+
+    columns = {
+        k: [x if math.isfinite(x) else None for x in np.asarray(c, dtype=float).ravel().tolist()]
+        for k, c in datatype.columns(value).items()
+    }
+    return {**datatype.metadata(value), **columns}

@@ -480,11 +480,13 @@ async function fitThis() {
     return say(problem.message);
   }
   const names = (state.datasets || []).map((d) => d.name);
-  const index = names.length > 1 ? await chooseDataset(names) : 0;
-  if (index === null) return;
+  const choice = names.length > 1 ? await chooseDataset(names, crossSections(names)) : 0;
+  if (choice === null) return;
   setBusy(true);
   try {
-    const { url } = await api.fit(state.template, target.node, target.terminal, index, showProgress);
+    const together = choice === "together";
+    const index = together ? 0 : choice;
+    const { url } = await api.fit(state.template, target.node, target.terminal, index, showProgress, together);
     window.location.assign(url);
   } catch (problem) {
     showProblem(problem);
@@ -492,9 +494,32 @@ async function fitThis() {
   }
 }
 
-/** Ask which of the plotted data sets to fit; null if the user closes the question. */
-function chooseDataset(names) {
+/** The cross-sections the plotted data sets are (their names end in ++, +-, -+ or --), when
+ *  each is a different one; else null. */
+function crossSections(names) {
+  const found = names.map((name) => name.split(" ").pop());
+  const known = found.every((xs) => ["++", "+-", "-+", "--"].includes(xs));
+  return known && new Set(found).size === found.length ? found : null;
+}
+
+/** Ask which of the plotted data sets to fit ("together": all the cross-sections as one
+ *  polarized data set); null if the user closes the question. */
+function chooseDataset(names, crossSections) {
   return new Promise((resolve) => {
+    const together = crossSections
+      ? [
+          h(
+            "p",
+            {},
+            h(
+              "button",
+              { type: "button", id: "fit-together", onclick: () => finish("together") },
+              `All ${crossSections.length} cross-sections together (${crossSections.join(" ")}): one polarized data set`,
+            ),
+          ),
+          h("p", {}, "or one of them alone:"),
+        ]
+      : [];
     const dialog = h(
       "dialog",
       { id: "fit-choice" },
@@ -502,8 +527,9 @@ function chooseDataset(names) {
         "article",
         {},
         h("h3", {}, "Fit which data set?"),
+        ...together,
         ...names.map((name, index) =>
-          h("p", {}, h("button", { type: "button", onclick: () => finish(index) }, name)),
+          h("p", {}, h("button", { type: "button", ...(crossSections ? { class: "secondary" } : {}), onclick: () => finish(index) }, name)),
         ),
         h("footer", {}, h("button", { type: "button", class: "secondary", onclick: () => finish(null) }, "Cancel")),
       ),
