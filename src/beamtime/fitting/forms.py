@@ -66,11 +66,28 @@ def _param(cleaned: dict, name: str) -> dict:
     return found
 
 
+MAGNETIC = (*Layer.MAGNETIC, "guide_angle", "guide_field")  # shown for magnetic models
+UNITS = {"guide_angle": "°", "guide_field": "T"}
+
+
 def _cell(form, name: str) -> dict:
     """A parameter's bound inputs, for the template: ``value``, ``free``, ``min``, ``max``."""
-    return {"name": name, "label": LABELS.get(name, name)} | {
-        part: form[f"{name}-{part}"] for part in PARTS
-    }
+    return {
+        "name": name,
+        "label": LABELS.get(name, name),
+        "unit": UNITS.get(name, ""),
+        "magnetic": name in MAGNETIC,
+    } | {part: form[f"{name}-{part}"] for part in PARTS}
+
+
+def _na(name: str) -> dict:
+    """A column the row does not have (shown as –)."""
+    return {"name": name, "na": True, "magnetic": name in MAGNETIC}
+
+
+def is_magnetic(model: LayerModel) -> bool:
+    """Whether a model uses magnetism (its magnetic columns are then shown)."""
+    return model.uses_magnetism()
 
 
 class RowForm(forms.Form):
@@ -164,9 +181,12 @@ GlobalsForm = row_form("GlobalsForm", Globals, tuple(MODEL_PARAMS))
 class ModelEditor:
     """The editor bound to what was posted (``data``) or showing a model (``model``)."""
 
-    def __init__(self, data=None, model: LayerModel | None = None):
+    def __init__(self, data=None, model: LayerModel | None = None, magnetic: bool = False):
+        """``magnetic``: show the magnetic columns (polarized data); they are shown for a
+        model with magnetism, and when the page's Magnetism box was ticked, too."""
         model = model or LayerModel()
         bound = data is not None
+        self.magnetic = magnetic or is_magnetic(model) or (bound and "magnetic" in data)
         self.front = FrontForm(data, prefix="front", initial=FrontForm.initial_for(model.front))
         self.back = BackForm(data, prefix="back", initial=BackForm.initial_for(model.back))
         self.layers = LayerFormSet(
@@ -310,10 +330,7 @@ class ModelEditor:
         """What the template shows: a row per form, front to back, each with its cells."""
 
         def cells(form):
-            return [
-                _cell(form, p) if p in form.params else {"name": p, "na": True}
-                for p in Layer.PARAMS
-            ]
+            return [_cell(form, p) if p in form.params else _na(p) for p in Layer.PARAMS]
 
         rows = [{"kind": "front", "form": self.front, "cells": cells(self.front)}]
         for form in self.layers.forms:
@@ -329,7 +346,8 @@ class ModelEditor:
         return rows
 
     def scale_and_background(self) -> list[dict]:
-        return [_cell(self.globals, name) for name in ("scale", "background")]
+        """The model's own parameters: scale, background and the guide field."""
+        return [_cell(self.globals, name) for name in MODEL_PARAMS]
 
 
 WORDS = {
@@ -392,16 +410,16 @@ def describe(field: str, data: dict) -> str:
 def _cells(layer: Layer, params) -> list[dict]:
     """A cell per column; one the row does not have is ``na`` (shown as –)."""
     return [
-        {"name": p, "label": LABELS[p], **getattr(layer, p).__dict__}
+        {"name": p, "label": LABELS[p], "magnetic": p in MAGNETIC, **getattr(layer, p).__dict__}
         if p in params
-        else {"name": p, "na": True}
+        else _na(p)
         for p in Layer.PARAMS
     ]
 
 
 def rows_for(model: LayerModel) -> dict:
     """A model's rows for the read-only tables (job page, saved model): front, layers
-    numbered from 1, back."""
+    numbered from 1, back; ``magnetic`` if the model uses magnetism (its columns shown)."""
     rows = [("front", None, model.front, MEDIUM_PARAMS["front"])]
     rows += [("layer", i + 1, layer, Layer.PARAMS) for i, layer in enumerate(model.layers)]
     rows.append(("back", None, model.back, MEDIUM_PARAMS["back"]))
@@ -409,5 +427,10 @@ def rows_for(model: LayerModel) -> dict:
         "rows": [
             {"kind": kind, "number": number, "name": layer.name, "cells": _cells(layer, params)}
             for kind, number, layer, params in rows
-        ]
+        ],
+        "magnetic": is_magnetic(model),
+        "guide": [
+            {"label": LABELS[name], "unit": UNITS[name], **model.param(name).__dict__}
+            for name in ("guide_angle", "guide_field")
+        ],
     }

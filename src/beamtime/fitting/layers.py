@@ -222,6 +222,14 @@ class LayerModel:
             for name in MEDIUM_PARAMS.get(where, Layer.PARAMS)
         } | set(MODEL_PARAMS)
 
+    def uses_magnetism(self) -> bool:
+        """Whether the model is meant for polarized data: a magnetic layer, or a guide field
+        other than the default (270°, 0 T)."""
+        return bool(self.magnetic_layers()) or any(
+            self.param(name) != fixed(MODEL_PARAMS[name][0])
+            for name in ("guide_angle", "guide_field")
+        )
+
     def magnetic_layers(self) -> list[Layer]:
         """The rows refl1d must give magnetism to (see Layer.has_magnetism); none for a
         model without magnetism, which then needs no polarized data."""

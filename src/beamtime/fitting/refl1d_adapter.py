@@ -13,7 +13,7 @@ field's Aguide and H on a PolarizedQProbe) and gives a curve for each cross-sect
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,7 @@ MAGNETIC_NAME = {"rhoM": "magnetism.rhoM", "thetaM": "magnetism.thetaM"}  # on a
 # refl1d's PolarizedNeutronProbe.xs and of its reflectivity's list.
 CROSS_SECTIONS = {"--": "mm", "-+": "mp", "+-": "pm", "++": "pp"}
 SHOWN = ("++", "+-", "-+", "--")  # the order Beamtime lists them in
-Data = ReflData | dict[str, ReflData]
+Data = ReflData | Mapping[str, ReflData]  # polarized: a dict (or mapping proxy) by cross-section
 
 
 def refl1d_order(model: LayerModel) -> list[Layer]:
@@ -80,7 +80,7 @@ def places(
     return found
 
 
-def cross_sections(data: dict[str, ReflData]) -> list[str]:
+def cross_sections(data: Mapping[str, ReflData]) -> list[str]:
     """The cross-sections present (++ first); ValueError for a name not one of them."""
     if not data:
         raise ValueError("polarized data: no cross-section")
@@ -106,7 +106,7 @@ def _probe(model: LayerModel, data: ReflData, what: str = ""):
     return QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
 
 
-def _polarized_probe(model: LayerModel, data: dict[str, ReflData]):
+def _polarized_probe(model: LayerModel, data: Mapping[str, ReflData]):
     """The PolarizedQProbe of the cross-sections present, sharing one intensity and one
     background; returns it and the refl1d name of the first cross-section."""
     from refl1d.names import PolarizedQProbe
@@ -153,7 +153,7 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
 
     from beamtime.fitting import constraints
 
-    if isinstance(data, dict):
+    if isinstance(data, Mapping):
         probe, beam = _polarized_probe(model, data)
     else:
         _refuse_magnetism(model)
@@ -241,42 +241,113 @@ def build_problem(model: LayerModel, data: Data) -> FitProblem:
     return FitProblem(build_experiment(model, data))
 
 
-def to_script(model: LayerModel, data_file: str) -> str:
-    """A refl1d script for the same problem; ``refl1d SCRIPT --chisq`` gives the same χ²."""
+# The files a polarized script reads, one per cross-section (refl1d's names for them).
+POLARIZED_FILES = {name: f"data_{attr}.txt" for name, attr in CROSS_SECTIONS.items()}
+
+
+def data_files(model: LayerModel) -> str | dict[str, str]:
+    """What a downloaded script of ``model`` reads: ``data.txt``, or for a model meant for
+    polarized data one file per cross-section (those absent are skipped)."""
+    return dict(POLARIZED_FILES) if model.uses_magnetism() else "data.txt"
+
+
+def to_script(model: LayerModel, data_file: str | Mapping[str, str]) -> str:
+    """A refl1d script for the same problem; ``refl1d SCRIPT --chisq`` gives the same χ².
+    ``data_file``: the data's file, or polarized a file per cross-section (``{"++": …}``)."""
     from beamtime.fitting import constraints
 
-    stack = " | ".join(
-        f"SLD({layer.name!r})({layer.thickness.value!r}, {layer.roughness.value!r})"
-        for layer in refl1d_order(model)
-    )
+    polarized = isinstance(data_file, Mapping)
+    magnetic = {id(layer) for layer in model.magnetic_layers()} if polarized else set()
+
+    def slab(layer: Layer) -> str:
+        text = f"SLD({layer.name!r})({layer.thickness.value!r}, {layer.roughness.value!r}"
+        if id(layer) in magnetic:
+            magnetism = f"Magnetism(rhoM={layer.rhoM.value!r}, thetaM={layer.thetaM.value!r})"
+            text += f", magnetism={magnetism}"
+        return text + ")"
+
     lines = [
         "# A refl1d model written by Beamtime. Fit it with refl1d 1.0:",
         "#   refl1d THIS_FILE --fit=lm --steps=200 --batch --session=fit.h5",
+        *(["import os", ""] if polarized else []),
         "import numpy as np",
         "from bumps import pmath  # for constraints: sqrt, exp, log, sin, cos, tan",
-        "from refl1d.names import SLD, Experiment, FitProblem, QProbe",
+        "from refl1d.names import SLD, Experiment, FitProblem, QProbe"
+        + (", Magnetism, PolarizedQProbe" if polarized else ""),
         "",
-        f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
-        "# The 4th column is read as the FWHM of the resolution (refl1d wants 1-sigma): drop the",
-        "# division if yours is 1-sigma; for 3 columns write your dQ/Q (FWHM) instead of 0.",
-        f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else 0.0 * Q / {FWHM_PER_SIGMA!r}",
-        f"keep = (Q >= {model.q_min!r}) & (Q <= {model.q_max!r})",
-        "probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
+    ]
+    if polarized:
+        _refuse_unsupported_files(data_file)
+        lines += _polarized_probe_lines(model, data_file)
+    else:
+        _refuse_magnetism(model)
+        lines += [
+            f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
+            "# The 4th column is read as the FWHM of the resolution (refl1d wants 1-sigma): drop "
+            "the",
+            "# division if yours is 1-sigma; for 3 columns write your dQ/Q (FWHM) instead of 0.",
+            f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else 0.0 * Q / {FWHM_PER_SIGMA!r}",
+            f"keep = (Q >= {model.q_min!r}) & (Q <= {model.q_max!r})",
+            "probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
+        ]
+    lines += [
         "# From the substrate (back medium) up to the medium the neutrons come from (front);",
         "# SLD(name)(thickness, interface): the interface is the roughness on a slab's upper side.",
-        f"sample = {stack}",
+        f"sample = {' | '.join(slab(layer) for layer in refl1d_order(model))}",
     ]
-    where = places(model)
+    where = places(model, beam="pp" if polarized else None)
+    if polarized:  # the first cross-section present: all share its intensity and background
+        where |= {"scale": "beam.intensity", "background": "beam.background"}
     for name, place in where.items():
         param = model.param(name)
         lines.append(f"{place}.value = {param.value!r}")
         if param.free:
             lines.append(f"{place}.range({param.min!r}, {param.max!r})")
+    # a parameter refl1d's model does not hold (a layer's magnetism that has none) is a number
+    everything = {name: repr(model.param(name).value) for name in model.parameter_names()}
     for target, expression in model.constraints.items():
-        code = constraints.to_python(constraints.Constraint(target, expression), where)
+        code = constraints.to_python(constraints.Constraint(target, expression), everything | where)
         lines.append(f"{where[target]}.equals({code})  # {target} = {expression}")
     lines += ["", "problem = FitProblem(Experiment(probe=probe, sample=sample))", ""]
     return "\n".join(lines)
+
+
+def _refuse_unsupported_files(files: Mapping[str, str]) -> None:
+    cross_sections(files)
+    for name, path in files.items():
+        if not isinstance(path, str) or "\n" in path or "\r" in path:
+            raise ValueError(f"cross-section {name}: the file name must be one line of text")
+
+
+def _polarized_probe_lines(model: LayerModel, files: Mapping[str, str]) -> list[str]:
+    """A script's probe of the cross-sections' files (those absent skipped)."""
+    given = ", ".join(
+        f"{attr}=cross_section({files[name]!r})"
+        for name, attr in CROSS_SECTIONS.items()
+        if name in files
+    )
+    return [
+        f"q_min, q_max = {model.q_min!r}, {model.q_max!r}",
+        "",
+        "",
+        "def cross_section(name):",
+        '    """One cross-section\'s file (Q R dR [dQ, the FWHM]) within the Q range; None if',
+        '    the file is absent (that cross-section was not measured)."""',
+        "    if not os.path.exists(name):",
+        "        return None",
+        "    Q, R, dR, *rest = np.loadtxt(name, ndmin=2).T",
+        f"    dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else 0.0 * Q  # FWHM to 1-sigma",
+        "    keep = (Q >= q_min) & (Q <= q_max)",
+        "    return QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
+        "",
+        "",
+        "# mm, mp, pm, pp: --, -+, +-, ++ (incident, then reflected spin). refl1d's convention:",
+        "# Aguide 270 is a field in the sample plane; thetaM 270 a magnetization parallel to it.",
+        f"probe = PolarizedQProbe({given}, name='polarized', "
+        f"Aguide={model.guide_angle.value!r}, H={model.guide_field.value!r})",
+        "probe.shared_beam()  # one intensity and one background for every cross-section",
+        "beam = next(xs for xs in probe.xs if xs is not None)",
+    ]
 
 
 @dataclass
@@ -354,7 +425,7 @@ def evaluate(model: LayerModel, data: Data) -> Curve | PolarizedCurve:
     data (a dict by cross-section) give a PolarizedCurve."""
     from refl1d.names import FitProblem
 
-    if isinstance(data, dict):
+    if isinstance(data, Mapping):
         return _evaluate_polarized(model, data)
     experiment = build_experiment(model, data)
     probe = experiment.probe
@@ -367,7 +438,7 @@ def evaluate(model: LayerModel, data: Data) -> Curve | PolarizedCurve:
     return Curve(q.tolist(), r.tolist(), chisq, z.tolist(), rho.tolist())
 
 
-def _evaluate_polarized(model: LayerModel, data: dict[str, ReflData]) -> PolarizedCurve:
+def _evaluate_polarized(model: LayerModel, data: Mapping[str, ReflData]) -> PolarizedCurve:
     from refl1d.names import FitProblem
 
     experiment = build_experiment(model, data)
@@ -565,3 +636,38 @@ def _with_values(model: LayerModel, parameters: dict) -> LayerModel:
 def asymmetry(first: list[float], second: list[float]) -> list[float | None]:
     """(R₁ − R₂) / (R₁ + R₂) point by point, e.g. of two spin states; None where undefined."""
     return [(a - b) / (a + b) if a + b else None for a, b in zip(first, second, strict=True)]
+
+
+def spin_asymmetry(up: dict, down: dict) -> dict:
+    """The spin asymmetry SA = (R⁺⁺ − R⁻⁻)/(R⁺⁺ + R⁻⁻) at the ``up`` (++) points within the
+    ``down`` (--) points' Q range, R⁻⁻ interpolated there as refl1d's ``spin_asymmetry`` does;
+    each is ``{"q", "r"}`` and, for data, ``"dr"``, from which the error propagates:
+    ΔSA² = 4 (R⁺⁺² ΔR⁻⁻² + R⁻⁻² ΔR⁺⁺²) / (R⁺⁺ + R⁻⁻)⁴. Returns ``{"q", "sa", "dsa"}`` (dsa
+    None without dr) with None where R⁺⁺ + R⁻⁻ = 0, those Q listed in ``"undefined"``."""
+    q_up, r_up = np.asarray(up["q"], float), np.asarray(up["r"], float)
+    q_down, r_down = np.asarray(down["q"], float), np.asarray(down["r"], float)
+    inside = (q_up >= q_down.min()) & (q_up <= q_down.max()) if len(q_down) else q_up < 0
+    q, a = q_up[inside], r_up[inside]
+    b = np.interp(q, q_down, r_down)
+    total = a + b
+    defined = total != 0
+    with np.errstate(all="ignore"):  # 0/0 where undefined: replaced by None below
+        sa = (a - b) / total
+        dsa = None
+        if up.get("dr") is not None and down.get("dr") is not None:
+            da = np.asarray(up["dr"], float)[inside]
+            db = np.interp(q, q_down, np.asarray(down["dr"], float))
+            dsa = 2 * np.sqrt((a * db) ** 2 + (b * da) ** 2) / total**2
+
+    def listed(values):
+        return [
+            float(v) if ok and math.isfinite(v) else None
+            for v, ok in zip(values, defined, strict=True)
+        ]
+
+    return {
+        "q": q.tolist(),
+        "sa": listed(sa),
+        "dsa": None if dsa is None else listed(dsa),
+        "undefined": q[~defined].tolist(),
+    }
