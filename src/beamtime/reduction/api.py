@@ -101,11 +101,11 @@ def plotted(request, payload: CalculateIn):
     """The plot of the payload's node and terminal. One the cache lacks comes back from the
     pool as the job computed it (jobs.answer), without reading the cache. A web process that
     has not imported the reduction's steps yet (its first reduction) does not wait for them:
-    the pool, which has them, looks the result up or computes it, while this process imports
-    them in the background for the requests after."""
+    the pool, which has them, looks the result up or computes it, and this process imports
+    them in the background once it has answered, for the requests after."""
     body = {"calculate": payload.model_dump()}
     if settings.REDUCTION_IN_WORKERS and not service.loaded():
-        service.load_soon()
+        service.load_after_response()
         # the cache key is unknown here: the job is this user's request
         key = "request:" + jobs.digest([request.user.pk, body])
         _, found = from_pool(request, key, body, payload.terminal)

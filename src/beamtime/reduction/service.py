@@ -27,8 +27,8 @@ def instruments() -> dict[str, Registry]:
 
 
 def loaded() -> bool:
-    """Whether this process has imported the instruments' steps (a web worker does at its
-    first reduction request, in the background: see api.plotted)."""
+    """Whether this process has imported the instruments' steps (a web worker does after its
+    first reduction request, in the background: see load_after_response)."""
     return instruments.cache_info().currsize > 0
 
 
@@ -46,6 +46,18 @@ def load_soon() -> None:
                 _loading.release()
 
         threading.Thread(target=load, name="import reduction steps", daemon=True).start()
+
+
+def load_after_response() -> None:
+    """load_soon once the request under way has been answered (its answer is not delayed by
+    the imports, nor the calculation on the pool slowed by them on a machine of few cores)."""
+    from django.core.signals import request_finished
+
+    def once(**_):
+        request_finished.disconnect(dispatch_uid="beamtime.reduction.load")
+        load_soon()
+
+    request_finished.connect(once, weak=False, dispatch_uid="beamtime.reduction.load")
 
 
 @functools.cache
