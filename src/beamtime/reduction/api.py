@@ -345,8 +345,8 @@ def fit_together(request, payload: FitIn, values: list, datatype: DataType, head
         used = polarization_used(request, payload)
     except TemplateError as exc:
         return template_error(request, exc)
-    except Pending as pending:
-        return pending.response
+    except Pending as waiting:
+        return waiting.response
     common = {name.rsplit(":", 1)[0] for name in names.values()}
     title = " + ".join(sorted(common)) + " (" + " ".join(sections) + ")"
     dataset = Dataset.polarized(
