@@ -8,7 +8,7 @@ from ninja import Field, File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import jobs, refl1d_adapter
+from beamtime.fitting import jobs, posterior, refl1d_adapter
 from beamtime.fitting.curves import data_of, plot
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.layers import LayerModel, ModelError
@@ -228,6 +228,28 @@ def submit(request, payload: FitSubmission):
 @router.get("/fits/{pk}", response=FitOut, summary="A fit's progress or result")
 def fit(request, pk: int):
     return fit_job_for(request.user, pk).to_dict()
+
+
+@router.get("/fits/{pk}/posterior", summary="A DREAM fit's posterior (404 for other engines)")
+def fit_posterior(request, pk: int):
+    """What the sampler used (steps, burn, samples, chains, portion), bumps' convergence test
+    (``converged``) and each parameter's statistics with Gelman–Rubin's R̂ (``stats``), the SLD
+    profile's percentiles over the draws (``bands``: p2.5, p16, p50, p84, p97.5 and the best
+    fit, per data set), each parameter's histogram, the correlation matrix and each pair's 2-D
+    histogram (the corner plot)."""
+    return posterior.details(fit_job_for(request.user, pk))
+
+
+@router.get("/fits/{pk}/draws.csv", summary="A DREAM fit's posterior draws as CSV")
+def fit_draws(request, pk: int):
+    return posterior.csv_response(fit_job_for(request.user, pk))
+
+
+@router.get("/fits/{pk}/posterior/{figure}", summary="A DREAM fit's figure as PNG or SVG")
+def fit_figure(request, pk: int, figure: str):
+    """``figure``: histograms, corner or profile, then .png or .svg (``corner.svg``)."""
+    name, _, fmt = figure.partition(".")
+    return posterior.figure_response(fit_job_for(request.user, pk), name, fmt, download=True)
 
 
 @router.post("/fits/{pk}/cancel", response=FitOut, summary="Stop a fit (its result so far is kept)")

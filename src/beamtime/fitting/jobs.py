@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from beamtime.fitting import refl1d_adapter
+from beamtime.fitting import posterior, refl1d_adapter
 from beamtime.fitting.curves import data_of
 from beamtime.fitting.layers import LayerModel
-from beamtime.fitting.models import Dataset, FitJob
+from beamtime.fitting.models import Dataset, FitDraws, FitJob
 
 log = logging.getLogger("beamtime.fitting")
 
@@ -103,6 +103,10 @@ def run(job_pk: int) -> str:
         finish(job_pk, FitJob.FAILED, message=reason)
         return FitJob.FAILED
     state = FitJob.CANCELLED if result.stopped else FitJob.DONE
+    kept = {}
+    if result.posterior is not None:
+        keep_draws(job_pk, result.posterior)
+        kept["posterior"] = posterior.summary(result.posterior)
     finish(
         job_pk,
         state,
@@ -114,9 +118,18 @@ def run(job_pk: int) -> str:
             "chisq": result.chisq,
             "model": result.model.to_dict(),
             "models": [m.to_dict() for m in result.models],
+            **kept,
         },
     )
     return state
+
+
+def keep_draws(job_pk: int, found: refl1d_adapter.Posterior) -> None:
+    """A DREAM fit's draws (bounded by the adapter), in their own row."""
+    FitDraws.objects.update_or_create(
+        job_id=job_pk,
+        defaults={"labels": found.labels, "points": posterior.to_npy(found.draws)},
+    )
 
 
 def finish(job_pk: int, state: str, **fields) -> None:

@@ -505,6 +505,7 @@ class FitResult:
     model: LayerModel  # the (first) model with the fitted values
     stopped: bool = False  # cancelled before it converged
     models: list[LayerModel] = field(default_factory=list)  # every data set's, fitted
+    posterior: Posterior | None = None  # DREAM's draws and what they say
 
 
 class _Progress:
@@ -598,19 +599,24 @@ def fit_together(
     if not math.isfinite(chisq):
         raise FitError(f"the fit ended with a χ² that is not finite ({chisq})")
     error_of = dict(zip(map(id, problem._parameters), map(float, driver.stderr()), strict=True))
-    values, errors, fitted = {}, {}, []
+    values, errors, fitted, label_of = {}, {}, [], {}
     for index, (model, (_, parameters)) in enumerate(zip(models, built, strict=True)):
         prefix = f"{index + 1}: " if len(models) > 1 else ""
         for name, _ in model.free_parameters():
             if id(parameters[name]) in error_of:  # fitted here, not tied to the first set's
-                label = prefix + name.replace(".", " ")
+                label = label_of[id(parameters[name])] = prefix + name.replace(".", " ")
                 values[label], errors[label] = (
                     float(parameters[name].value),
                     error_of[id(parameters[name])],
                 )
         fitted.append(_with_values(model, parameters))
     check_finite(values, errors)
-    return FitResult(values, errors, chisq, fitted[0], monitor.stop, fitted)
+    posterior = None
+    if engine == "dream" and getattr(driver.fitter, "state", None) is not None:
+        labels = [label_of[id(par)] for par in problem._parameters]
+        posterior = dream_posterior(driver.fitter.state, problem, labels, options)
+        problem.setp(x)  # the draws' profiles moved the parameters
+    return FitResult(values, errors, chisq, fitted[0], monitor.stop, fitted, posterior)
 
 
 def check_finite(values: dict[str, float], errors: dict[str, float]) -> None:
@@ -671,3 +677,102 @@ def spin_asymmetry(up: dict, down: dict) -> dict:
         "dsa": None if dsa is None else listed(dsa),
         "undefined": q[~defined].tolist(),
     }
+
+
+# DREAM's posterior, as kept with a fit: at most MAX_DRAWS draws (8 bytes × parameters each),
+# the SLD profiles of BAND_DRAWS of them on BAND_POINTS depths reduced to their percentiles.
+MAX_DRAWS = 10_000
+BAND_DRAWS = 200
+BAND_POINTS = 400
+PERCENTILES = {"p2.5": 2.5, "p16": 16.0, "p50": 50.0, "p84": 84.0, "p97.5": 97.5}
+RHAT_GOOD = 1.2  # Gelman & Rubin's rule of thumb: chains mixed when R̂ is below it
+
+
+@dataclass
+class Posterior:
+    labels: list[str]  # the draws' columns, as FitResult.values names them
+    draws: np.ndarray  # (draws, parameters), a random subset when DREAM kept more
+    stats: dict[str, dict]  # label → bumps' mean, std, median, best, p68, p95; and R̂
+    steps: int  # generations sampled after the burn-in
+    burn: int  # generations of burn-in
+    samples: int  # draws the statistics use (after bumps' trimming and outlier chains)
+    chains: int  # DREAM's population
+    portion: float  # the part of the chains used (bumps' trim)
+    converged: bool  # bumps' Kolmogorov–Smirnov test found the chains at equilibrium
+    bands: list[dict]  # per data set: z and the SLD's percentiles over the draws, and the best
+
+
+def dream_posterior(state, problem, labels: list[str], options: dict) -> Posterior | None:
+    """What a finished (or stopped) DREAM run says: its draws, bumps' statistics of them,
+    Gelman–Rubin's R̂ of the chains used, bumps' equilibrium test and the SLD bands.
+    None when the run stopped before it kept a draw."""
+    import warnings
+
+    from bumps.dream.convergence import burn_point
+    from bumps.dream.gelman import gelman
+    from bumps.dream.stats import var_stats
+
+    draw = state.draw()
+    if draw.points.shape[0] < 2:
+        return None
+    with warnings.catch_warnings():  # bumps warns "Did not converge!": we report it
+        warnings.simplefilter("ignore")
+        converged = bool(burn_point(state) >= 0)
+    _, chains = state.traces()
+    with np.errstate(all="ignore"):  # a chain of constant values: R̂ is nan, shown as such
+        rhat = gelman(chains, portion=1.0) if chains.shape[0] > 1 else np.full(len(labels), np.nan)
+    stats = {}
+    for label, var, r in zip(labels, var_stats(draw), rhat, strict=True):
+        stats[label] = {
+            "best": float(var.best),
+            "mean": float(var.mean),
+            "std": float(var.std),
+            "median": float(var.median),
+            "p68": [float(v) for v in var.p68],
+            "p95": [float(v) for v in var.p95],
+            "rhat": float(r) if math.isfinite(r) else None,
+        }
+    points = draw.points
+    if len(points) > MAX_DRAWS:
+        keep = np.random.default_rng(0).choice(len(points), MAX_DRAWS, replace=False)
+        points = points[np.sort(keep)]
+    burn = int(options.get("burn", 100))
+    return Posterior(
+        labels=list(labels),
+        draws=np.ascontiguousarray(points, dtype=float),
+        stats=stats,
+        steps=max(0, int(state.generation) - 1 - burn),
+        burn=burn,
+        samples=int(draw.points.shape[0]),
+        chains=int(state.Npop),
+        portion=float(state.portion),
+        converged=converged,
+        bands=profile_bands(problem, points),
+    )
+
+
+def profile_bands(problem, points: np.ndarray) -> list[dict]:
+    """For each data set, the SLD profile's percentiles over BAND_DRAWS random draws, on one
+    depth grid (from the front surface) spanning all of them, and the best fit's profile
+    (the parameters as the fit left them). Leaves the parameters at the last draw's."""
+    best = [profile(experiment) for experiment in problem.models]
+    picked = np.random.default_rng(1).choice(
+        len(points), min(BAND_DRAWS, len(points)), replace=False
+    )
+    profiles = [[] for _ in problem.models]
+    for index in picked:
+        problem.setp(points[index])
+        for found, experiment in zip(profiles, problem.models, strict=True):
+            found.append(profile(experiment))
+    bands = []
+    for (best_z, best_rho), found in zip(best, profiles, strict=True):
+        low = min(min(z[0] for z, _ in found), best_z[0])
+        high = max(max(z[-1] for z, _ in found), best_z[-1])
+        z = np.linspace(low, high, BAND_POINTS)
+        # beyond a draw's own span its profile is the medium's SLD: np.interp holds the ends
+        rho = np.array([np.interp(z, zs, rhos) for zs, rhos in found])
+        band = {"z": z.tolist(), "best": np.interp(z, best_z, best_rho).tolist()}
+        for name, percent in PERCENTILES.items():
+            band[name] = np.percentile(rho, percent, axis=0).tolist()
+        bands.append(band)
+    return bands

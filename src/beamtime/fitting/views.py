@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import jobs, refl1d_adapter
+from beamtime.fitting import jobs, posterior, refl1d_adapter
 from beamtime.fitting.curves import data_of, plot, plot_data, undefined_note
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.forms import FormError, ModelEditor, rows_for
@@ -295,6 +295,7 @@ def job_context(job) -> dict:
             ],
             plot=drawn,
             note=undefined_note(drawn),
+            posterior=posterior_rows(job.result.get("posterior")),
         )
     context["history"] = FitJob.objects.filter(owner=job.owner, dataset=job.dataset)[:20]
     return context
@@ -323,6 +324,49 @@ def with_uncertainty(value: float, error: float | None) -> tuple[str, str]:
         return f"{value:.6g}", "–"
     places = max(0, 1 - math.floor(math.log10(error)))
     return f"{value:.{places}f}", f"{error:.{places}f}"
+
+
+def posterior_rows(summary: dict | None) -> dict | None:
+    """A DREAM fit's posterior as the page shows it: each parameter's statistics with the
+    digits its spread supports, and what the run used."""
+    if not summary:
+        return None
+    from beamtime.fitting.posterior_plots import FIGURES
+
+    rows = []
+    for label in summary["labels"]:
+        found = summary["stats"][label]
+        mean, std = with_uncertainty(found["mean"], found["std"])
+
+        def fixed(value, std=found["std"]):
+            return with_uncertainty(value, std)[0]
+
+        rhat = found["rhat"]
+        rows.append(
+            {
+                "label": label,
+                "best": fixed(found["best"]),
+                "mean": mean,
+                "std": std,
+                "median": fixed(found["median"]),
+                "p68": " … ".join(map(fixed, found["p68"])),
+                "p95": " … ".join(map(fixed, found["p95"])),
+                "rhat": "–" if rhat is None else f"{rhat:.3f}",
+                "mixed": rhat is not None and rhat < refl1d_adapter.RHAT_GOOD,
+            }
+        )
+    return {**summary, "rows": rows, "figures": FIGURES, "rhat_good": refl1d_adapter.RHAT_GOOD}
+
+
+def job_draws(request, pk):
+    """A DREAM fit's posterior draws as CSV, the parameter names as header."""
+    return posterior.csv_response(fit_job_for(request.user, pk))
+
+
+def job_figure(request, pk, name, fmt):
+    """A DREAM fit's figure (histograms, corner, profile) as PNG or SVG."""
+    job = fit_job_for(request.user, pk)
+    return posterior.figure_response(job, name, fmt, download="download" in request.GET)
 
 
 @require_POST

@@ -58,20 +58,28 @@ class Pending(Exception):
         self.response = response
 
 
-def from_pool(request, missing: NotCached, body: dict, again):
-    """Queue the job computing what the cache lacks (``body``: the request, see jobs.run) and
-    wait a moment for it: ``again()`` (answered from the cache) if it is done by then, else
-    Pending with the 202 answer, or with the refusal the job ended with."""
-    job = jobs.submit(request.user, body, missing.key)
+def from_pool(
+    request, key: str, body: dict, terminal: str | None = None
+) -> tuple[dict, bytes | None]:
+    """Queue the job computing what the cache lacks (``key``: what it computes; ``body``: the
+    request, see jobs.run) and wait a moment for it: (the job, the plot it handed back for
+    ``terminal`` or None) once it has handed one back or is done, else Pending with the 202
+    answer, or with the refusal the job ended with."""
+    job = jobs.submit(request.user, body, key)
     job = jobs.wait(request.user, job, settings.REDUCTION_WAIT)
+    plot = jobs.answer(job, terminal) if terminal is not None else None
+    if plot is not None:
+        return job, plot
     if job["state"] == "failed":
         raise Pending(refused(request, job["error"], 422))
-    if job["state"] == "done":
-        try:
-            return again()
-        except NotCached:  # evicted at once: the page asks again, which queues it again
-            pass
-    raise Pending(JsonResponse(jobs.public(job), status=202))
+    if job["state"] != "done":
+        raise Pending(JsonResponse(jobs.public(job), status=202))
+    return job, None
+
+
+def pending(job: dict) -> Pending:
+    """A done job whose result was evicted at once: the page asks again, which queues it."""
+    return Pending(JsonResponse(jobs.public(job), status=202))
 
 
 def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
@@ -82,13 +90,43 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
     try:
         values, datatype, used = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
     except NotCached as missing:
-        body = {"calculate": payload.model_dump()}
-        values, datatype, used = from_pool(
-            request, missing, body, lambda: service.run(*args, compute=False)
-        )
+        job, _ = from_pool(request, missing.key, {"calculate": payload.model_dump()})
+        try:
+            values, datatype, used = service.run(*args, compute=False)
+        except NotCached:
+            raise pending(job) from None
     # The files as read (their mtimes now), not as the client last saw them.
     header = export.provenance(payload.template, used, payload.node, payload.terminal)
     return values, datatype, header
+
+
+def plotted(request, payload: CalculateIn):
+    """The plot of the payload's node and terminal. One the cache lacks comes back from the
+    pool as the job computed it (jobs.answer), without reading the cache. A web process that
+    has not imported the reduction's steps yet (its first reduction) does not wait for them:
+    the pool, which has them, looks the result up or computes it, and this process imports
+    them in the background once it has answered, for the requests after."""
+    body = {"calculate": payload.model_dump()}
+    if settings.REDUCTION_IN_WORKERS and not service.loaded():
+        service.load_after_response()
+        # the cache key is unknown here: the job is this user's request
+        key = "request:" + jobs.digest([request.user.pk, body])
+        _, found = from_pool(request, key, body, payload.terminal)
+        if found is not None:
+            return HttpResponse(found, content_type="application/json")
+    template = Template.from_dict(payload.template)
+    args = (request.user, template, payload.config, payload.node, payload.terminal)
+    try:
+        values, datatype, _ = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
+    except NotCached as missing:
+        job, found = from_pool(request, missing.key, body, payload.terminal)
+        if found is not None:
+            return HttpResponse(found, content_type="application/json")
+        try:  # too large to hand back: from the cache
+            values, datatype, _ = service.run(*args, compute=False)
+        except NotCached:
+            raise pending(job) from None
+    return service.plottable(values, datatype)
 
 
 def refused(request, body: dict, status: int = 422) -> JsonResponse:
@@ -144,14 +182,15 @@ def describe_files(request, payload: FilesIn):
         try:
             return service.file_summaries(*args, compute=not settings.REDUCTION_IN_WORKERS)
         except NotCached as missing:
-            body = {"describe": payload.model_dump()}
-            return from_pool(
-                request, missing, body, lambda: service.file_summaries(*args, compute=False)
-            )
+            job, _ = from_pool(request, missing.key, {"describe": payload.model_dump()})
+            try:
+                return service.file_summaries(*args, compute=False)
+            except NotCached:
+                raise pending(job) from None
     except TemplateError as exc:
         return refused(request, {"error": str(exc), "field": "instrument"}, 422)
-    except Pending as pending:
-        return pending.response
+    except Pending as waiting:
+        return waiting.response
 
 
 @router.post("/cached", summary="Which nodes of a template are in the cache")
@@ -166,15 +205,13 @@ def cached(request, payload: TemplateIn):
 @router.post("/calculate", summary="Calculate a node's output: plottable JSON or an export")
 def calculate(request, payload: CalculateIn):
     try:
+        if payload.export is None:
+            return plotted(request, payload)
         values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
         return template_error(request, exc)
-    except Pending as pending:
-        return pending.response
-    if payload.export is None:
-        shown = [datatype.display(v) for v in values]  # a value may show as several curves
-        flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
-        return {"datatype": datatype.name, "values": flat}
+    except Pending as waiting:
+        return waiting.response
     try:
         if payload.export == "text":
             header = {**header, "resolution": payload.resolution}
@@ -195,6 +232,55 @@ def job(request, job_id: str):
     return jobs.public(found)
 
 
+@router.post("/fits", summary="Your data sets and fits made from this reduction's output")
+def made_from(request, payload: TemplateIn):
+    """Every data set of the caller's made from one of this template's outputs (by *Fit this
+    data* or an uploaded export), each with the node it came from and its fits; nobody
+    else's. The same reduction is recognized whatever else the template holds now."""
+    from django.urls import reverse
+
+    from beamtime.fitting.models import Dataset
+
+    nodes = payload.template.get("nodes")
+    if not isinstance(nodes, list):
+        return refused(request, {"error": "a template is {name, nodes: [...], wires: [...]}"})
+    keys = {}
+    for index in range(len(nodes)):
+        key = export.fingerprint(payload.template, payload.config, index)
+        if key is not None:
+            keys.setdefault(key, index)
+    found = []
+    mine = Dataset.objects.filter(owner=request.user).exclude(instrument="upload")
+    for dataset in mine.prefetch_related("fit_jobs"):
+        p = dataset.provenance or {}
+        node = keys.get(export.fingerprint(p.get("template"), p.get("config"), p.get("node")))
+        if node is None:
+            continue
+        found.append(
+            {
+                "dataset": dataset.pk,
+                "name": dataset.name,
+                "node": node,
+                "cross_sections": list(dataset.cross_section_texts),
+                "points": dataset.points,
+                "created_at": dataset.created_at,
+                "url": reverse("fitting:fit", args=[dataset.instrument, dataset.pk]),
+                "fits": [
+                    {
+                        "id": job.pk,
+                        "engine": job.engine,
+                        "state": job.state,
+                        "chisq": job.chisq,
+                        "url": reverse("fitting:job", args=[job.pk]),
+                    }
+                    for job in dataset.fit_jobs.all()
+                    if job.owner_id == request.user.pk
+                ],
+            }
+        )
+    return {"datasets": found}
+
+
 @router.post("/fit", response={201: dict}, summary="Fit this data: a data set in the fitting app")
 def fit_this(request, payload: FitIn):
     """The text export of one data set of a node's output becomes the caller's data set in the
@@ -208,8 +294,8 @@ def fit_this(request, payload: FitIn):
         values, datatype, header = calculated(request, payload)
     except TemplateError as exc:
         return template_error(request, exc)
-    except Pending as pending:
-        return pending.response
+    except Pending as waiting:
+        return waiting.response
     if payload.together:
         return fit_together(request, payload, values, datatype, header)
     if not 0 <= payload.index < len(values):
@@ -259,8 +345,8 @@ def fit_together(request, payload: FitIn, values: list, datatype: DataType, head
         used = polarization_used(request, payload)
     except TemplateError as exc:
         return template_error(request, exc)
-    except Pending as pending:
-        return pending.response
+    except Pending as waiting:
+        return waiting.response
     common = {name.rsplit(":", 1)[0] for name in names.values()}
     title = " + ".join(sorted(common)) + " (" + " ".join(sections) + ")"
     dataset = Dataset.polarized(

@@ -118,6 +118,12 @@ export async function fit(template, node, terminal, index, onProgress, together 
   return computed("fit", { template, config: {}, node, terminal, index, together }, onProgress).then(json);
 }
 
+/** Your data sets made from this template's outputs, each with its node and fits:
+ *  {datasets: [{dataset, name, node, cross_sections, points, url, fits: [{id, state, chisq, url}]}]}. */
+export async function madeFrom(template) {
+  return post("fits", { template, config: {} }).then(json);
+}
+
 /** The provenance of a fitting data set (the reduction that made it), {} for an upload. */
 export async function datasetProvenance(id) {
   // The fitting API sits beside this one.

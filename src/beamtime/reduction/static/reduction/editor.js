@@ -175,6 +175,7 @@ function loadTemplate(template) {
     datasets: null,
   });
   panel.show(null);
+  if ($("#made-from").open) showMadeFrom();
   plot.message("Click a terminal in the diagram to plot its data.");
   $("#plot-title").textContent = "";
   $("#template-name").value = checked.name;
@@ -587,6 +588,7 @@ function loadProvenance(header, label) {
     }
     if (!template.nodes?.[header.node]) throw new Error(`${label}: its template has no node ${header.node}`);
     loadTemplate(template);
+    $("#made-from").open = true; // what else was made of it
   } catch (problem) {
     return say(problem.message);
   }
@@ -669,6 +671,7 @@ function onKey(event) {
 }
 
 function bindControls() {
+  $("#made-from").addEventListener("toggle", (e) => e.target.open && showMadeFrom());
   page.querySelectorAll("details.dropdown").forEach((menu) => menu.addEventListener("click", onMenuClick));
   $("#add-module").addEventListener("change", (e) => {
     if (e.target.value) addNode(e.target.value);
@@ -707,6 +710,37 @@ async function start() {
   restoreWorkingTemplate();
   await files.start().catch((problem) => files.showProblem(problem.message));
   await openFromLink(new URLSearchParams(window.location.search));
+}
+
+/** The data sets and fits made from this reduction (yours only: the server asks). */
+async function showMadeFrom() {
+  const box = $("#made-from-list");
+  box.replaceChildren(h("small", {}, "looking them up…"));
+  let found;
+  try {
+    found = (await api.madeFrom(state.template)).datasets;
+  } catch (problem) {
+    return box.replaceChildren(h("small", {}, `They cannot be looked up: ${problem.message}`));
+  }
+  if (!found.length) {
+    return box.replaceChildren(h("small", {}, "None yet: plot an output, then Data → Fit this data."));
+  }
+  const fits = (d) =>
+    d.fits.length
+      ? d.fits.flatMap((f) => [" · ", h("a", { href: f.url }, `fit ${f.id}`), ` ${f.engine} ${f.state}${f.chisq === null ? "" : ` χ² ${f.chisq.toPrecision(4)}`}`])
+      : [" · not fitted yet"];
+  const rows = found.map((d) =>
+    h(
+      "li",
+      { "data-dataset": d.dataset },
+      h("a", { href: d.url }, d.name),
+      ` — from node ${d.node} “${state.template.nodes[d.node]?.title ?? ""}”`,
+      d.cross_sections.length ? `, polarized ${d.cross_sections.join(" ")}` : "",
+      `, ${d.points} points`,
+      ...fits(d),
+    ),
+  );
+  box.replaceChildren(h("ul", { class: "made-from" }, ...rows));
 }
 
 /** Links from elsewhere: ?dataset=ID (a fitted data set: its reduction) or ?source=S&path=P
