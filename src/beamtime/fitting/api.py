@@ -8,7 +8,8 @@ from ninja import Field, File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import jobs, refl1d_adapter
+from beamtime.fitting import jobs, posterior, refl1d_adapter
+from beamtime.fitting.curves import data_of, plot
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.layers import LayerModel, ModelError
 from beamtime.fitting.models import Dataset, SavedModel
@@ -34,7 +35,8 @@ class DatasetOut(Schema):
 
 
 MODEL = (
-    "A layer model: {front, layers, back, scale, background, q_min, q_max, constraints}. "
+    "A layer model: {front, layers, back, scale, background, guide_angle, guide_field, q_min, "
+    "q_max, constraints}. "
     "front is the medium the neutrons come in through (e.g. air), layers run from the front "
     "to the back, back is the substrate. Each layer has name, thickness, sld, isld and "
     "roughness, the roughness being the interface on its front side; back has name, sld, "
@@ -42,7 +44,11 @@ MODEL = (
     "(refl1d ignores its absorption). SLDs in 1e-6/Å², lengths in Å. A number is fixed; "
     "{value, free, min, max} with free true is fitted within [min, max]. constraints maps "
     "LAYER.param to an expression, "
-    'e.g. {"B.thickness": "0.1 * A.thickness"}.'
+    'e.g. {"B.thickness": "0.1 * A.thickness"}. Magnetism (polarized data): a layer and the '
+    "back medium also have rhoM (magnetic SLD, 1e-6/Å², default 0) and thetaM (degrees, "
+    "default 270); guide_angle (degrees, default 270) and guide_field (tesla, default 0) are "
+    "refl1d's Aguide and H. refl1d's convention: guide_angle 270 is a field in the sample "
+    "plane, thetaM 270 a magnetization parallel to it (++ sees sld + rhoM, no spin flip)."
 )
 
 
@@ -52,8 +58,17 @@ class ModelIn(Schema):
 
 class EvaluateOut(Schema):
     chisq: float
-    q: list[float]
-    r: list[float]
+    q: list[float] = Field([], description="unpolarized data: the model's Q (in its Q range)")
+    r: list[float] = Field([], description="unpolarized data: the model's reflectivity")
+    cross_sections: dict[str, dict[str, list[float]]] = Field(
+        {}, description='polarized data: the model\'s {"q", "r"} per cross-section present'
+    )
+    asymmetry: dict | None = Field(
+        None,
+        description="polarized data with ++ and --: the spin asymmetry (R++ − R--)/(R++ + R--) "
+        "at the ++ points, data (sa, dsa: propagated error) and model; null where R++ + R-- "
+        "= 0, those Q listed in undefined",
+    )
 
 
 class FitSubmission(Schema):
@@ -183,11 +198,19 @@ def delete_dataset(request, pk: int):
 )
 def evaluate(request, pk: int, payload: ModelIn):
     dataset = dataset_for(request.user, pk)
+    data = data_of(dataset)
     try:
-        curve = refl1d_adapter.evaluate(checked(payload.model), dataset.data())
+        curve = refl1d_adapter.evaluate(checked(payload.model), data)
     except ValueError as exc:
         raise HttpError(422, str(exc)) from None
-    return {"chisq": curve.chisq, "q": curve.q, "r": curve.r}
+    if not dataset.is_polarized:
+        return {"chisq": curve.chisq, "q": curve.q, "r": curve.r}
+    drawn = plot(data, curve)
+    return {
+        "chisq": curve.chisq,
+        "cross_sections": curve.cross_sections,
+        "asymmetry": drawn["asymmetry"],
+    }
 
 
 @router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
@@ -205,6 +228,28 @@ def submit(request, payload: FitSubmission):
 @router.get("/fits/{pk}", response=FitOut, summary="A fit's progress or result")
 def fit(request, pk: int):
     return fit_job_for(request.user, pk).to_dict()
+
+
+@router.get("/fits/{pk}/posterior", summary="A DREAM fit's posterior (404 for other engines)")
+def fit_posterior(request, pk: int):
+    """What the sampler used (steps, burn, samples, chains, portion), bumps' convergence test
+    (``converged``) and each parameter's statistics with Gelman–Rubin's R̂ (``stats``), the SLD
+    profile's percentiles over the draws (``bands``: p2.5, p16, p50, p84, p97.5 and the best
+    fit, per data set), each parameter's histogram, the correlation matrix and each pair's 2-D
+    histogram (the corner plot)."""
+    return posterior.details(fit_job_for(request.user, pk))
+
+
+@router.get("/fits/{pk}/draws.csv", summary="A DREAM fit's posterior draws as CSV")
+def fit_draws(request, pk: int):
+    return posterior.csv_response(fit_job_for(request.user, pk))
+
+
+@router.get("/fits/{pk}/posterior/{figure}", summary="A DREAM fit's figure as PNG or SVG")
+def fit_figure(request, pk: int, figure: str):
+    """``figure``: histograms, corner or profile, then .png or .svg (``corner.svg``)."""
+    name, _, fmt = figure.partition(".")
+    return posterior.figure_response(fit_job_for(request.user, pk), name, fmt, download=True)
 
 
 @router.post("/fits/{pk}/cancel", response=FitOut, summary="Stop a fit (its result so far is kept)")
@@ -235,7 +280,10 @@ def save(request, payload: SavedIn):
 
 @router.get("/models/{pk}/script", summary="The model as a refl1d script (reads data.txt)")
 def script(request, pk: int):
+    """A magnetic model's script reads one file per cross-section instead: data_pp.txt,
+    data_pm.txt, data_mp.txt, data_mm.txt (Q R dR dQ-FWHM; those absent are skipped)."""
+    model = saved_model_for(request.user, pk).layer_model()
     return HttpResponse(
-        refl1d_adapter.to_script(saved_model_for(request.user, pk).layer_model(), "data.txt"),
+        refl1d_adapter.to_script(model, refl1d_adapter.data_files(model)),
         content_type="text/x-python",
     )

@@ -318,3 +318,20 @@ class FitPreferences(models.Model):
     @classmethod
     def of(cls, user) -> "FitPreferences":
         return cls.objects.get_or_create(user=user)[0]
+
+
+class FitDraws(models.Model):
+    """A DREAM fit's posterior draws: at most refl1d_adapter.MAX_DRAWS rows × its parameters,
+    as a float64 .npy, kept apart from the job so that listing jobs never reads them."""
+
+    job = models.OneToOneField(FitJob, on_delete=models.CASCADE, related_name="draws")
+    labels = models.JSONField()  # the columns, as the job's result names the parameters
+    points = models.BinaryField()
+
+    def __str__(self):
+        return f"draws of {self.job}"
+
+    def array(self):
+        from beamtime.fitting.posterior import from_npy
+
+        return from_npy(self.points, len(self.labels))

@@ -58,20 +58,28 @@ class Pending(Exception):
         self.response = response
 
 
-def from_pool(request, missing: NotCached, body: dict, again):
-    """Queue the job computing what the cache lacks (``body``: the request, see jobs.run) and
-    wait a moment for it: ``again()`` (answered from the cache) if it is done by then, else
-    Pending with the 202 answer, or with the refusal the job ended with."""
-    job = jobs.submit(request.user, body, missing.key)
+def from_pool(
+    request, key: str, body: dict, terminal: str | None = None
+) -> tuple[dict, bytes | None]:
+    """Queue the job computing what the cache lacks (``key``: what it computes; ``body``: the
+    request, see jobs.run) and wait a moment for it: (the job, the plot it handed back for
+    ``terminal`` or None) once it has handed one back or is done, else Pending with the 202
+    answer, or with the refusal the job ended with."""
+    job = jobs.submit(request.user, body, key)
     job = jobs.wait(request.user, job, settings.REDUCTION_WAIT)
+    plot = jobs.answer(job, terminal) if terminal is not None else None
+    if plot is not None:
+        return job, plot
     if job["state"] == "failed":
         raise Pending(refused(request, job["error"], 422))
-    if job["state"] == "done":
-        try:
-            return again()
-        except NotCached:  # evicted at once: the page asks again, which queues it again
-            pass
-    raise Pending(JsonResponse(jobs.public(job), status=202))
+    if job["state"] != "done":
+        raise Pending(JsonResponse(jobs.public(job), status=202))
+    return job, None
+
+
+def pending(job: dict) -> Pending:
+    """A done job whose result was evicted at once: the page asks again, which queues it."""
+    return Pending(JsonResponse(jobs.public(job), status=202))
 
 
 def calculated(request, payload: NodeIn, efficiencies=False) -> tuple[list, DataType, dict]:
@@ -84,10 +92,11 @@ def calculated(request, payload: NodeIn, efficiencies=False) -> tuple[list, Data
     try:
         values, datatype, used = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
     except NotCached as missing:
-        body = {"calculate": payload.model_dump()}
-        values, datatype, used = from_pool(
-            request, missing, body, lambda: service.run(*args, compute=False)
-        )
+        job, _ = from_pool(request, missing.key, {"calculate": payload.model_dump()})
+        try:
+            values, datatype, used = service.run(*args, compute=False)
+        except NotCached:
+            raise pending(job) from None
     # The files as read (their mtimes now), not as the client last saw them.
     header = export.provenance(payload.template, used, payload.node, payload.terminal)
     if efficiencies:
@@ -95,6 +104,35 @@ def calculated(request, payload: NodeIn, efficiencies=False) -> tuple[list, Data
         if corrections:
             header["polarization"] = corrections
     return values, datatype, header
+
+
+def plotted(request, payload: CalculateIn):
+    """The plot of the payload's node and terminal. One the cache lacks comes back from the
+    pool as the job computed it (jobs.answer), without reading the cache. A web process that
+    has not imported the reduction's steps yet (its first reduction) does not wait for them:
+    the pool, which has them, looks the result up or computes it, and this process imports
+    them in the background once it has answered, for the requests after."""
+    body = {"calculate": payload.model_dump()}
+    if settings.REDUCTION_IN_WORKERS and not service.loaded():
+        service.load_after_response()
+        # the cache key is unknown here: the job is this user's request
+        key = "request:" + jobs.digest([request.user.pk, body])
+        _, found = from_pool(request, key, body, payload.terminal)
+        if found is not None:
+            return HttpResponse(found, content_type="application/json")
+    template = Template.from_dict(payload.template)
+    args = (request.user, template, payload.config, payload.node, payload.terminal)
+    try:
+        values, datatype, _ = service.run(*args, compute=not settings.REDUCTION_IN_WORKERS)
+    except NotCached as missing:
+        job, found = from_pool(request, missing.key, body, payload.terminal)
+        if found is not None:
+            return HttpResponse(found, content_type="application/json")
+        try:  # too large to hand back: from the cache
+            values, datatype, _ = service.run(*args, compute=False)
+        except NotCached:
+            raise pending(job) from None
+    return service.plottable(values, datatype)
 
 
 def refused(request, body: dict, status: int = 422) -> JsonResponse:
@@ -150,14 +188,15 @@ def describe_files(request, payload: FilesIn):
         try:
             return service.file_summaries(*args, compute=not settings.REDUCTION_IN_WORKERS)
         except NotCached as missing:
-            body = {"describe": payload.model_dump()}
-            return from_pool(
-                request, missing, body, lambda: service.file_summaries(*args, compute=False)
-            )
+            job, _ = from_pool(request, missing.key, {"describe": payload.model_dump()})
+            try:
+                return service.file_summaries(*args, compute=False)
+            except NotCached:
+                raise pending(job) from None
     except TemplateError as exc:
         return refused(request, {"error": str(exc), "field": "instrument"}, 422)
-    except Pending as pending:
-        return pending.response
+    except Pending as waiting:
+        return waiting.response
 
 
 @router.post("/cached", summary="Which nodes of a template are in the cache")
@@ -172,15 +211,13 @@ def cached(request, payload: TemplateIn):
 @router.post("/calculate", summary="Calculate a node's output: plottable JSON or an export")
 def calculate(request, payload: CalculateIn):
     try:
-        values, datatype, header = calculated(request, payload, payload.export is not None)
+        if payload.export is None:
+            return plotted(request, payload)
+        values, datatype, header = calculated(request, payload, efficiencies=True)
     except TemplateError as exc:
         return template_error(request, exc)
-    except Pending as pending:
-        return pending.response
-    if payload.export is None:
-        shown = [datatype.display(v) for v in values]  # a value may show as several curves
-        flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
-        return {"datatype": datatype.name, "values": flat}
+    except Pending as waiting:
+        return waiting.response
     try:
         if payload.export == "text":
             header = {**header, "resolution": payload.resolution}
@@ -269,8 +306,8 @@ def fit_this(request, payload: FitIn):
         values, datatype, header = calculated(request, payload, efficiencies=True)
     except TemplateError as exc:
         return template_error(request, exc)
-    except Pending as pending:
-        return pending.response
+    except Pending as waiting:
+        return waiting.response
     if payload.together:
         return fit_together(request, payload, values, datatype, header)
     if not 0 <= payload.index < len(values):
