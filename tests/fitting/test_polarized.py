@@ -342,3 +342,16 @@ def test_the_migration_keeps_existing_data_sets_unpolarized():
     dataset = Dataset.objects.get()
     assert not dataset.is_polarized and dataset.cross_sections() == {}
     np.testing.assert_array_equal(dataset.data().q, [0.01, 0.02])
+
+
+def test_changed_cross_sections_are_parsed_again(alice):
+    from beamtime.fitting.data import parse_data
+
+    dataset = Dataset.polarized(alice, "d", {"++": parse_data(GOOD), "--": parse_data(GOOD)})
+    first = dataset.cross_sections()
+    assert Dataset.objects.get(pk=dataset.pk).cross_sections() is first  # kept per process
+    dataset.cross_section_texts["--"] = GOOD.decode().replace("0.5 0.05", "0.25 0.05")
+    dataset.save()
+    again = Dataset.objects.get(pk=dataset.pk).cross_sections()
+    assert again is not first and list(again["--"].r) == [1.0, 0.25]
+    assert list(again["++"].r) == [1.0, 0.5]

@@ -1,6 +1,5 @@
 """Reflectivity data sets, saved models and fit jobs; every row belongs to one user."""
 
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -77,7 +76,7 @@ class Dataset(models.Model):
         """The cross-sections present ("++", "+-", "-+", "--", in this order), each with dQ as
         FWHM like ``data()``; empty for unpolarized data. Parsed once per process."""
         texts = self.cross_section_texts
-        key = ("cross-sections", self.pk, hash(json.dumps(texts, sort_keys=True)))
+        key = ("cross-sections", self.pk, tuple((xs, hash(texts[xs])) for xs in sorted(texts)))
         with _PARSED_LOCK:
             if key in _PARSED:
                 _PARSED.move_to_end(key)
