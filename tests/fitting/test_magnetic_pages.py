@@ -223,3 +223,19 @@ def test_saved_magnetic_models_show_reverse_and_keep_their_magnetism(client, ali
     # opening the fit page with it shows the magnetic columns filled in
     page = client.get(f"/fit/upload/{polarized.pk}?model={saved.pk}")
     assert 'name="layer-0-rhoM-value" value="5.0"' in page.content.decode()
+
+
+def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polarized):
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=polarized,
+        model=start().to_dict(),
+        engine="dream",
+        options={"steps": 30, "burn": 30},
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    job.refresh_from_db()
+    assert set(job.result["posterior"]["stats"]) == {"Fe thickness", "Fe rhoM", "Fe thetaM"}
+    page = client.get(f"/fitting/jobs/{job.pk}/")
+    assert page.status_code == 200
+    assert page.context["plot"]["asymmetry"]["model"]
