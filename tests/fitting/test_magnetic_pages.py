@@ -3,7 +3,9 @@ magnetic columns, evaluate (page, in place, API), the spin asymmetry with its er
 its CSV, saved models and their reverse. Expected numbers come from refl1d itself (its own
 spin_asymmetry and χ² of the same problem built by hand)."""
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,6 +238,17 @@ def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polari
     assert jobs.run(job.pk) == FitJob.DONE
     job.refresh_from_db()
     assert set(job.result["posterior"]["stats"]) == {"Fe thickness", "Fe rhoM", "Fe thetaM"}
+    # the magnetic SLD has its bands too: the 95 % band in the film holds the simulated ρM
+    (band,) = job.result["posterior"]["bands"]
+    middle = int(np.argmin(np.abs(np.array(band["z"]) - 75)))
+    magnetic = band["magnetic"]
+    assert magnetic["p2.5"][middle] <= TRUE["Fe rhoM"] <= magnetic["p97.5"][middle]
+    assert band["p50"][middle] == pytest.approx(8.02, abs=0.01)  # the nuclear SLD, fixed
     page = client.get(f"/fitting/jobs/{job.pk}/")
     assert page.status_code == 200
     assert page.context["plot"]["asymmetry"]["model"]
+    png = client.get(f"/fitting/jobs/{job.pk}/posterior/profile.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    if os.environ.get("BEAMTIME_SCREENSHOTS"):  # for a person to look at, as tests/browser
+        folder = Path(os.environ["BEAMTIME_SCREENSHOTS"])
+        (folder / "fitting-magnetic-bands.png").write_bytes(png.content)

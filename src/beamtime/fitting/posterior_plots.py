@@ -114,23 +114,28 @@ def profile(summary: dict, points: np.ndarray):
     figure = _figure(7.5, 5.0)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
     for number, band in enumerate(bands, start=1):
-        z, median = np.asarray(band["z"]), np.asarray(band["p50"])
+        z = np.asarray(band["z"])
         suffix = f" (data set {number})" if len(bands) > 1 else ""
-        color = top.plot(z, band["best"], linewidth=1.2, label=f"best fit{suffix}")[0].get_color()
-        for axes, about in ((top, 0.0), (bottom, median)):
-            for low, high, alpha, label in (
-                ("p2.5", "p97.5", 0.18, "95 %"),
-                ("p16", "p84", 0.4, "68 %"),
-            ):
-                axes.fill_between(
-                    z,
-                    np.asarray(band[low]) - about,
-                    np.asarray(band[high]) - about,
-                    color=color,
-                    alpha=alpha,
-                    linewidth=0,
-                    label=f"{label}{suffix}" if axes is top else None,
-                )
+        # a magnetic sample's magnetic SLD gets bands of its own
+        kinds = [(band, "")] + ([(band["magnetic"], "ρM ")] if band.get("magnetic") else [])
+        for drawn, kind in kinds:
+            median = np.asarray(drawn["p50"])
+            label = f"{kind}best fit{suffix}"
+            color = top.plot(z, drawn["best"], linewidth=1.2, label=label)[0].get_color()
+            for axes, about in ((top, 0.0), (bottom, median)):
+                for low, high, alpha, label in (
+                    ("p2.5", "p97.5", 0.18, "95 %"),
+                    ("p16", "p84", 0.4, "68 %"),
+                ):
+                    axes.fill_between(
+                        z,
+                        np.asarray(drawn[low]) - about,
+                        np.asarray(drawn[high]) - about,
+                        color=color,
+                        alpha=alpha,
+                        linewidth=0,
+                        label=f"{kind}{label}{suffix}" if axes is top else None,
+                    )
     top.set_ylabel("SLD (10⁻⁶/Å²)")
     top.legend(fontsize="small", frameon=False)
     bottom.axhline(0, color="#888", linewidth=0.6)

@@ -751,11 +751,29 @@ def dream_posterior(state, problem, labels: list[str], options: dict) -> Posteri
     )
 
 
+def _band(z, best_z, best_curves, found, column: int) -> dict:
+    """The best curve and the percentiles over the draws (``found``: depth and curves each) of
+    one profile column (1 the SLD, 2 the magnetic SLD) on the depths ``z``."""
+    # beyond a draw's own span its profile is the medium's: np.interp holds the ends
+    values = np.array([np.interp(z, f[0], f[column]) for f in found])
+    band = {"best": np.interp(z, best_z, best_curves[column - 1]).tolist()}
+    for name, percent in PERCENTILES.items():
+        band[name] = np.percentile(values, percent, axis=0).tolist()
+    return band
+
+
 def profile_bands(problem, points: np.ndarray) -> list[dict]:
     """For each data set, the SLD profile's percentiles over BAND_DRAWS random draws, on one
     depth grid (from the front surface) spanning all of them, and the best fit's profile
-    (the parameters as the fit left them). Leaves the parameters at the last draw's."""
-    best = [profile(experiment) for experiment in problem.models]
+    (the parameters as the fit left them); a magnetic sample's also under ``"magnetic"``, the
+    same for its magnetic SLD. Leaves the parameters at the last draw's."""
+
+    def profiles_of(experiment):  # depth, SLD and (magnetic samples) the magnetic SLD
+        if experiment.ismagnetic:
+            return magnetic_profile(experiment)[:3]
+        return profile(experiment)
+
+    best = [profiles_of(experiment) for experiment in problem.models]
     picked = np.random.default_rng(1).choice(
         len(points), min(BAND_DRAWS, len(points)), replace=False
     )
@@ -763,16 +781,14 @@ def profile_bands(problem, points: np.ndarray) -> list[dict]:
     for index in picked:
         problem.setp(points[index])
         for found, experiment in zip(profiles, problem.models, strict=True):
-            found.append(profile(experiment))
+            found.append(profiles_of(experiment))
     bands = []
-    for (best_z, best_rho), found in zip(best, profiles, strict=True):
-        low = min(min(z[0] for z, _ in found), best_z[0])
-        high = max(max(z[-1] for z, _ in found), best_z[-1])
+    for (best_z, *best_curves), found in zip(best, profiles, strict=True):
+        low = min(min(f[0][0] for f in found), best_z[0])
+        high = max(max(f[0][-1] for f in found), best_z[-1])
         z = np.linspace(low, high, BAND_POINTS)
-        # beyond a draw's own span its profile is the medium's SLD: np.interp holds the ends
-        rho = np.array([np.interp(z, zs, rhos) for zs, rhos in found])
-        band = {"z": z.tolist(), "best": np.interp(z, best_z, best_rho).tolist()}
-        for name, percent in PERCENTILES.items():
-            band[name] = np.percentile(rho, percent, axis=0).tolist()
+        band = {"z": z.tolist(), **_band(z, best_z, best_curves, found, 1)}
+        if len(best_curves) > 1:
+            band["magnetic"] = _band(z, best_z, best_curves, found, 2)
         bands.append(band)
     return bands
