@@ -21,6 +21,7 @@ from tests.fitting.test_magnetism import FWHM_PER_SIGMA, TRUE, film, simulated, 
 from tests.fitting.test_pages import DOUBLE_LAYER, upload
 
 pytestmark = pytest.mark.django_db
+FILES_XS = ("++", "+-", "-+", "--")
 
 
 def editor_post(model: dict, action="evaluate", **extra) -> dict:
@@ -252,3 +253,36 @@ def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polari
     if os.environ.get("BEAMTIME_SCREENSHOTS"):  # for a person to look at, as tests/browser
         folder = Path(os.environ["BEAMTIME_SCREENSHOTS"])
         (folder / "fitting-magnetic-bands.png").write_bytes(png.content)
+
+
+def test_a_model_whose_back_medium_is_magnetic_is_not_reversed_but_explained(client, alice):
+    client.force_login(alice)
+    model = film()
+    model["back"]["rhoM"] = 1.0
+    saved = SavedModel.objects.create(owner=alice, model=LayerModel.from_dict(model).to_dict())
+    response = client.post(f"/fitting/models/{saved.pk}/", {"reverse": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "Reverse: back.rhoM: the back medium is magnetic" in response.content.decode()
+    assert SavedModel.objects.count() == 1
+
+
+def test_a_co_refinement_of_two_polarized_data_sets_shows_both(client, alice, polarized):
+    other = Dataset.polarized(alice, "Fe on Si, again", simulated())
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=polarized,
+        model=start().to_dict(),
+        engine="lm",
+        options={},
+        partners=[{"dataset": other.pk, "model": start().to_dict()}],
+        shared=["Fe.rhoM"],
+    )
+    assert jobs.run(job.pk) == FitJob.DONE, FitJob.objects.get().message
+    job.refresh_from_db()
+    assert "2: Fe rhoM" not in job.result["values"] and "2: Fe thetaM" in job.result["values"]
+    page = client.get(f"/fitting/jobs/{job.pk}/")
+    assert page.status_code == 200
+    sets = page.context["sets"]
+    assert [set(s["plot"]["curve"]["cross_sections"]) for s in sets] == [set(FILES_XS)] * 2
+    assert page.context.get("asymmetry") is None  # two polarized sets: each has its own
+    assert page.content.decode().count('data-spin-asymmetry="set-') == 2
