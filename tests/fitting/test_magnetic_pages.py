@@ -286,3 +286,19 @@ def test_a_co_refinement_of_two_polarized_data_sets_shows_both(client, alice, po
     assert [set(s["plot"]["curve"]["cross_sections"]) for s in sets] == [set(FILES_XS)] * 2
     assert page.context.get("asymmetry") is None  # two polarized sets: each has its own
     assert page.content.decode().count('data-spin-asymmetry="set-') == 2
+
+
+def test_a_magnetic_fit_of_unpolarized_data_is_refused_at_once(client, alice):
+    client.force_login(alice)
+    upload(client, DOUBLE_LAYER)
+    dataset = Dataset.objects.get()
+    model = film(rho_m={"value": 5.0, "free": True, "min": 3.0, "max": 7.0})
+    response = client.post(
+        "/api/fitting/fits",
+        {"dataset": dataset.pk, "model": model, "engine": "lm"},
+        content_type="application/json",
+        headers=auth(alice),
+    )
+    assert response.status_code == 422
+    assert "Fe.rhoM: these data are not polarized" in response.json()["error"]
+    assert not FitJob.objects.exists()
