@@ -20,6 +20,7 @@ from beamtime.fitting.models import Dataset, FitDraws, FitJob
 from tests.fitting.test_api import auth
 
 TRUTH = {"Ni thickness": 500.0, "Ni sld": 9.4, "Ni roughness": 5.0}
+TOLERANCE = {"Ni thickness": 0.5, "Ni sld": 0.05, "Ni roughness": 0.2}  # Å, 1e-6/Å², Å
 SI_ROUGHNESS = 3.0
 FWHM = 2 * np.sqrt(2 * np.log(2))
 DREAM = {"burn": 100, "steps": 200}
@@ -57,8 +58,14 @@ def start_model() -> dict:
     }
 
 
+@pytest.fixture(autouse=True)
+def seeded():
+    np.random.seed(15)  # bumps' DREAM draws from numpy's global generator
+
+
 @pytest.fixture(scope="module")
 def result():
+    np.random.seed(15)
     q, r, dr, dq = synthetic().T
     return refl1d_adapter.fit(
         LayerModel.from_dict(start_model()), ReflData(q, r, dr, dq), "dream", DREAM
@@ -72,16 +79,16 @@ def test_the_posterior_mean_recovers_the_truth(result):
         stats = found.stats[label]
         column = found.draws[:, found.labels.index(label)]
         assert column.mean() == pytest.approx(truth, abs=3 * stats["std"]), label
-        assert column.mean() == pytest.approx(truth, rel=2e-3), label
+        assert column.mean() == pytest.approx(truth, abs=TOLERANCE[label]), label
         assert stats["p95"][0] < truth < stats["p95"][1], label
 
 
 def test_what_the_run_used_is_recorded(result):
     found = result.posterior
-    assert (found.burn, found.steps) == (100, 200)
+    assert found.burn == 100 and found.steps == pytest.approx(200, abs=1)  # bumps' count
     assert found.chains == 10 * 3  # bumps' population: 10 per free parameter
     # bumps keeps the last `portion` of the 200 steps of every chain but the outliers
-    kept = round(found.portion * 200)
+    kept = round(found.portion * found.steps)
     assert kept * (found.chains - 4) <= found.samples <= kept * found.chains
     assert found.draws.shape == (found.samples, 3)  # fewer than MAX_DRAWS: all kept
     assert isinstance(found.converged, bool)
@@ -124,6 +131,43 @@ def test_the_68_percent_band_holds_the_true_profile(result):
     assert np.interp(250, z, band["p50"]) == pytest.approx(TRUTH["Ni sld"], abs=0.05)
 
 
+def test_a_run_too_short_to_converge_says_so():
+    """20 steps after a burn-in of 1, started far from the truth: the chains are still
+    descending and bumps' equilibrium test fails. (R̂ over the 10 generations kept can still
+    look fine — the chains descend together — which is why bumps' test is the verdict.)"""
+    q, r, dr, dq = synthetic().T
+    model = start_model()
+    model["layers"][0]["thickness"]["value"] = 420
+    found = refl1d_adapter.fit(
+        LayerModel.from_dict(model), ReflData(q, r, dr, dq), "dream", {"burn": 1, "steps": 20}
+    ).posterior
+    assert found.burn == 1 and found.steps == pytest.approx(20, abs=1)
+    assert found.converged is False and found.portion == 0.5  # bumps kept the last half
+    assert all(s["rhat"] > 1 for s in found.stats.values())
+
+
+def test_a_co_refinement_has_a_band_for_each_data_set():
+    q, r, dr, dq = synthetic().T
+    data = ReflData(q, r, dr, dq)
+    thinner = start_model()
+    found = refl1d_adapter.fit_together(
+        [LayerModel.from_dict(start_model()), LayerModel.from_dict(thinner)],
+        [data, data],
+        ["Ni.sld"],
+        "dream",
+        {"burn": 20, "steps": 30},
+    ).posterior
+    assert found.labels == sorted(found.labels, key=found.labels.index)  # columns as bumps'
+    assert set(found.labels) == {
+        "1: Ni thickness",
+        "1: Ni sld",
+        "1: Ni roughness",
+        "2: Ni thickness",
+        "2: Ni roughness",
+    }
+    assert len(found.bands) == 2 and found.draws.shape[1] == 5
+
+
 def test_an_lm_fit_has_no_posterior():
     q, r, dr, dq = synthetic().T
     lm = refl1d_adapter.fit(LayerModel.from_dict(start_model()), ReflData(q, r, dr, dq), "lm")
@@ -135,12 +179,16 @@ def test_an_lm_fit_has_no_posterior():
 
 @pytest.fixture
 def dream_job(alice, monkeypatch):
-    """A DREAM fit run by the job runner, keeping at most 1000 draws of the ≈ 3000."""
+    """A shorter DREAM fit run by the job runner, keeping at most 1000 draws of its ≈ 1500."""
     monkeypatch.setattr(refl1d_adapter, "MAX_DRAWS", 1000)
     text = "\n".join(" ".join(repr(float(v)) for v in row) for row in synthetic())
     dataset = Dataset.from_upload(alice, "ni.txt", text.encode())
     job = FitJob.objects.create(
-        owner=alice, dataset=dataset, model=start_model(), engine="dream", options=DREAM
+        owner=alice,
+        dataset=dataset,
+        model=start_model(),
+        engine="dream",
+        options={"burn": 50, "steps": 100},
     )
     assert jobs.run(job.pk) == FitJob.DONE
     job.refresh_from_db()

@@ -65,6 +65,14 @@ def test_the_corrected_cross_sections_become_one_polarized_data_set(client, alic
     assert 0.5 < value["fp"][0] <= 1 and 0.5 < value["rp"][0] <= 1  # polarizers work
     assert {"FRbalance", "Emin", "Imin", "clip"} <= set(value)
 
+    # one cross-section alone keeps them too; a plot (no export) does not compute them
+    alone = post(client, "fit", {"template": template, "node": node, "index": 3})
+    assert alone.status_code == 201, alone.content
+    single = Dataset.objects.get(pk=alone.json()["dataset"])
+    assert not single.is_polarized and single.name == "mli0170.nxs.pbr:DOWN_DOWN"
+    assert single.provenance["polarization"] == dataset.provenance["polarization"]
+    np.testing.assert_array_equal(single.data().r, sections["--"].r)
+
     # charlie sees none of it
     client.force_login(charlie)
     assert client.get(f"/fitting/data/{dataset.pk}/").status_code == 404

@@ -109,6 +109,10 @@ def test_an_uploaded_export_of_the_reduction_is_listed_too(client, alice, polari
     client.post("/fitting/upload", {"file": SimpleUploadedFile("r.ort", orso.content)})
     uploaded = Dataset.objects.exclude(pk=dataset.pk).get()
     assert uploaded.is_polarized
+    # the export carries the efficiencies the correction used, as Fit this data keeps them
+    assert uploaded.provenance["polarization"] == dataset.provenance["polarization"]
+    page = client.get(f"/fitting/data/{uploaded.pk}/").content.decode()
+    assert "Polarization efficiencies used" in page
     listed = made_from(client, template)
     assert sorted(d["dataset"] for d in listed) == [dataset.pk, uploaded.pk]
     assert {d["node"] for d in listed} == {node}

@@ -693,7 +693,7 @@ class Posterior:
     labels: list[str]  # the draws' columns, as FitResult.values names them
     draws: np.ndarray  # (draws, parameters), a random subset when DREAM kept more
     stats: dict[str, dict]  # label → bumps' mean, std, median, best, p68, p95; and R̂
-    steps: int  # generations sampled after the burn-in
+    steps: int  # generations after the burn-in, as bumps counts them (± 1 of those asked for)
     burn: int  # generations of burn-in
     samples: int  # draws the statistics use (after bumps' trimming and outlier chains)
     chains: int  # DREAM's population
@@ -706,18 +706,16 @@ def dream_posterior(state, problem, labels: list[str], options: dict) -> Posteri
     """What a finished (or stopped) DREAM run says: its draws, bumps' statistics of them,
     Gelman–Rubin's R̂ of the chains used, bumps' equilibrium test and the SLD bands.
     None when the run stopped before it kept a draw."""
-    import warnings
-
-    from bumps.dream.convergence import burn_point
     from bumps.dream.gelman import gelman
     from bumps.dream.stats import var_stats
 
     draw = state.draw()
     if draw.points.shape[0] < 2:
         return None
-    with warnings.catch_warnings():  # bumps warns "Did not converge!": we report it
-        warnings.simplefilter("ignore")
-        converged = bool(burn_point(state) >= 0)
+    # bumps' verdict, as its fit left it (DreamFit trims by default, as here): its burn_point
+    # found where the chains' χ² became stationary, a point within the first half of the chains
+    # (portion > 1/2), or warned "Did not converge!" and kept the last half (portion = 1/2).
+    converged = bool(state.portion > 0.5)
     _, chains = state.traces()
     with np.errstate(all="ignore"):  # a chain of constant values: R̂ is nan, shown as such
         rhat = gelman(chains, portion=1.0) if chains.shape[0] > 1 else np.full(len(labels), np.nan)
@@ -741,7 +739,7 @@ def dream_posterior(state, problem, labels: list[str], options: dict) -> Posteri
         labels=list(labels),
         draws=np.ascontiguousarray(points, dtype=float),
         stats=stats,
-        steps=max(0, int(state.generation) - 1 - burn),
+        steps=max(0, int(state.generation) - burn),
         burn=burn,
         samples=int(draw.points.shape[0]),
         chains=int(state.Npop),

@@ -122,7 +122,8 @@ def dataset_edit(request, pk):
     context = {"dataset": dataset}
     if dataset.is_polarized:
         context["cross_sections"] = {
-            xs: plot_data(data) for xs, data in dataset.cross_sections().items()
+            xs: {**plot_data(data), "not_positive": int((data.r <= 0).sum())}
+            for xs, data in dataset.cross_sections().items()
         }
     return render(request, "fitting/dataset_edit.html", context)
 

@@ -82,9 +82,11 @@ def pending(job: dict) -> Pending:
     return Pending(JsonResponse(jobs.public(job), status=202))
 
 
-def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
-    """The values at the payload's node and terminal, their data type and their provenance;
-    TemplateError for a template that cannot run, Pending while the pool computes them."""
+def calculated(request, payload: NodeIn, efficiencies=False) -> tuple[list, DataType, dict]:
+    """The values at the payload's node and terminal, their data type and their provenance
+    (with ``efficiencies``, also the polarization efficiencies they were corrected with, if
+    any: ``polarization_used``); TemplateError for a template that cannot run, Pending while
+    the pool computes them."""
     template = Template.from_dict(payload.template)
     args = (request.user, template, payload.config, payload.node, payload.terminal)
     try:
@@ -97,6 +99,10 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
             raise pending(job) from None
     # The files as read (their mtimes now), not as the client last saw them.
     header = export.provenance(payload.template, used, payload.node, payload.terminal)
+    if efficiencies:
+        corrections = polarization_used(request, payload)
+        if corrections:
+            header["polarization"] = corrections
     return values, datatype, header
 
 
@@ -207,7 +213,7 @@ def calculate(request, payload: CalculateIn):
     try:
         if payload.export is None:
             return plotted(request, payload)
-        values, datatype, header = calculated(request, payload)
+        values, datatype, header = calculated(request, payload, efficiencies=True)
     except TemplateError as exc:
         return template_error(request, exc)
     except Pending as waiting:
@@ -291,7 +297,7 @@ def fit_this(request, payload: FitIn):
     from beamtime.fitting.models import Dataset
 
     try:
-        values, datatype, header = calculated(request, payload)
+        values, datatype, header = calculated(request, payload, efficiencies=True)
     except TemplateError as exc:
         return template_error(request, exc)
     except Pending as waiting:
@@ -314,8 +320,8 @@ def fit_this(request, payload: FitIn):
 
 def fit_together(request, payload: FitIn, values: list, datatype: DataType, header: dict):
     """The output's data sets, the cross-sections of a polarized measurement, as one polarized
-    data set of the caller's; its provenance adds the polarization efficiencies the output was
-    corrected with (``polarization``)."""
+    data set of the caller's; its provenance (``header``) holds the polarization efficiencies
+    the output was corrected with (``polarization``)."""
     from django.urls import reverse
 
     from beamtime.fitting.data import DataError, parse_data, with_resolution
@@ -341,17 +347,9 @@ def fit_together(request, payload: FitIn, values: list, datatype: DataType, head
         names[xs] = name
     if not sections:
         return refuse("no data sets here")
-    try:
-        used = polarization_used(request, payload)
-    except TemplateError as exc:
-        return template_error(request, exc)
-    except Pending as waiting:
-        return waiting.response
     common = {name.rsplit(":", 1)[0] for name in names.values()}
     title = " + ".join(sorted(common)) + " (" + " ".join(sections) + ")"
-    dataset = Dataset.polarized(
-        request.user, title[:200], sections, {**header, "polarization": used}
-    )
+    dataset = Dataset.polarized(request.user, title[:200], sections, header)
     url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
     return Status(201, {"dataset": dataset.pk, "url": url})
 

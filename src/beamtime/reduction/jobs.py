@@ -33,6 +33,7 @@ PREFIX = "reduction-job:"
 KEEP = 3600  # seconds a job is kept
 ACTIVE = ("queued", "running")
 PUBLIC = ("id", "state", "step", "steps", "module", "queued_at", "started_at", "error")
+TASK = "beamtime.reduction.tasks.calculate"
 ANSWER_BYTES = 4 * 2**20  # a plot at most this large (as JSON) is handed back through Redis
 
 
@@ -80,6 +81,13 @@ def get(user, job_id: str) -> dict | None:
     return job
 
 
+class _Sent:
+    """What Celery hands back for a sent job (it keeps no result of it)."""
+
+    def __init__(self, task_id: str):
+        self.id = task_id
+
+
 def new(user) -> dict:
     """A job record for ``user``, queued (not yet on the queue), with today's limits."""
     job = {
@@ -102,7 +110,7 @@ def new(user) -> dict:
 def submit(user, request: dict, key: str) -> dict:
     """The job computing the result with cache key ``key``, queued now unless one is under
     way; ``request`` is ``{"calculate": BODY}`` or ``{"describe": BODY}`` (see reduction.api)."""
-    from beamtime.reduction.tasks import calculate
+    from beamtime.celery import app
 
     client = redis_client()
     running = client.get(f"{PREFIX}for:{key}")
@@ -113,11 +121,16 @@ def submit(user, request: dict, key: str) -> dict:
         return job
     job = new(user)
     client.set(f"{PREFIX}for:{key}", job["id"], ex=KEEP)
-    calculate.apply_async(
+    # Sent by name, with no result: apply_async would make this thread build Celery's result
+    # backend (tens of ms at its first job), for a result nothing reads (the job is in Redis).
+    app.send_task(
+        TASK,
         (job["id"], user.pk, request),
         soft_time_limit=job["time_limit"],
         time_limit=job["time_limit"] + 15,  # the soft limit lets the job say why it stopped
         expires=KEEP,
+        ignore_result=True,
+        result_cls=_Sent,
     )
     return job
 
