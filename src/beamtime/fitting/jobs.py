@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from beamtime.fitting import posterior, refl1d_adapter
+from beamtime.fitting.curves import data_of
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitDraws, FitJob
 
@@ -85,13 +86,13 @@ def run(job_pk: int) -> str:
 
     try:
         models = [LayerModel.from_dict(job.model)]
-        datasets = [job.dataset.data()]
+        datasets = [data_of(job.dataset)]
         for number, partner in enumerate(job.partners, start=2):
             partner_data = Dataset.objects.filter(pk=partner["dataset"], owner=job.owner).first()
             if partner_data is None:
                 raise ValueError(f"co-refinement: data set {number} has been deleted")
             models.append(LayerModel.from_dict(partner["model"]))
-            datasets.append(partner_data.data())
+            datasets.append(data_of(partner_data))
         result = refl1d_adapter.fit_together(
             models, datasets, job.shared, job.engine, job.options, progress
         )

@@ -7,6 +7,7 @@ app_name = "fitting"
 urlpatterns = [
     path("fitting/", views.index, name="index"),
     path("fitting/upload", views.upload, name="upload"),
+    path("fitting/upload-polarized", views.upload_polarized, name="upload-polarized"),
     path("fitting/data/<int:pk>/", views.dataset_edit, name="dataset"),
     path("fit/<slug:instrument>/<int:data_id>", views.fit_page, name="fit"),
     path(

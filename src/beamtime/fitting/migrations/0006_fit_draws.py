@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fitting", "0004_orso_metadata"),
+        ("fitting", "0005_polarized_cross_sections"),
     ]
 
     operations = [
