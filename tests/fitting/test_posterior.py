@@ -17,6 +17,7 @@ from beamtime.fitting import jobs, refl1d_adapter
 from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitDraws, FitJob
+from beamtime.fitting.posterior_plots import pixels
 from tests.fitting.test_api import auth
 
 TRUTH = {"Ni thickness": 500.0, "Ni sld": 9.4, "Ni roughness": 5.0}
@@ -228,6 +229,8 @@ class TestKeptAndShown:
         for name in ("histograms", "corner", "profile"):
             for fmt in ("png", "svg"):
                 assert f"/fitting/jobs/{dream_job.pk}/posterior/{name}.{fmt}" in page
+            width, height = pixels(name, 3)
+            assert f'width="{width}" height="{height}"' in page
 
     def test_each_figure_is_a_valid_png_and_svg(self, client, alice, dream_job):
         client.force_login(alice)
@@ -241,7 +244,7 @@ class TestKeptAndShown:
         assert f'-{name}.png"' in png["Content-Disposition"]
         image = Image.open(io.BytesIO(png.content))
         image.verify()
-        assert image.format == "PNG" and min(image.size) > 200
+        assert image.format == "PNG" and image.size == pixels(name, 3)  # as the page says
         svg = client.get(base + ".svg")
         assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
         root = ElementTree.fromstring(svg.content)

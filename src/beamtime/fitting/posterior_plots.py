@@ -24,7 +24,7 @@ def render(name: str, summary: dict, points: np.ndarray, fmt: str) -> bytes:
     figure = draw(summary, points)
     out = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Date": None}
-    figure.savefig(out, format=fmt, dpi=100, metadata=metadata)
+    figure.savefig(out, format=fmt, dpi=DPI, metadata=metadata)
     return out.getvalue()
 
 
@@ -36,17 +36,35 @@ def shown_range(values: np.ndarray) -> tuple[float, float]:
     return float(low - margin), float(high + margin)
 
 
-def _figure(width: float, height: float):
+DPI = 100
+
+
+def inches(name: str, parameters: int) -> tuple[float, float]:
+    """The size of figure ``name`` for this many parameters (the page reserves its place)."""
+    if name == "histograms":
+        columns = min(3, parameters)
+        return 3.4 * columns, 2.5 * math.ceil(parameters / columns)
+    if name == "corner":
+        side = max(5.0, min(2.2 * min(parameters, MAX_CORNER), 14.0))
+        return side, side
+    return 7.5, 5.0
+
+
+def pixels(name: str, parameters: int) -> tuple[int, int]:
+    return tuple(round(DPI * size) for size in inches(name, parameters))
+
+
+def _figure(name: str, parameters: int):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=inches(name, parameters), layout="constrained")
 
 
 def histograms(summary: dict, points: np.ndarray):
     labels, stats = summary["labels"], summary["stats"]
     columns = min(3, len(labels))
     rows = math.ceil(len(labels) / columns)
-    figure = _figure(3.4 * columns, 2.5 * rows)
+    figure = _figure("histograms", len(labels))
     for index, label in enumerate(labels):
         axes = figure.add_subplot(rows, columns, index + 1)
         axes.hist(
@@ -71,9 +89,8 @@ def histograms(summary: dict, points: np.ndarray):
 def corner(summary: dict, points: np.ndarray):
     labels = summary["labels"][:MAX_CORNER]
     n = len(labels)
-    size = max(5.0, min(2.2 * n, 14.0))
     ranges = [shown_range(points[:, i]) for i in range(n)]
-    figure = _figure(size, size)
+    figure = _figure("corner", n)
     for i in range(n):
         for j in range(i + 1):
             axes = figure.add_subplot(n, n, i * n + j + 1)
@@ -111,7 +128,7 @@ def profile(summary: dict, points: np.ndarray):
     """The best fit's profile with the bands, and below, the bands about the median (the
     spread across the draws, visible even when it is too thin to see above)."""
     bands = summary["bands"]
-    figure = _figure(7.5, 5.0)
+    figure = _figure("profile", len(summary["labels"]))
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
     for number, band in enumerate(bands, start=1):
         z = np.asarray(band["z"])

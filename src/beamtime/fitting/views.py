@@ -332,7 +332,7 @@ def posterior_rows(summary: dict | None) -> dict | None:
     digits its spread supports, and what the run used."""
     if not summary:
         return None
-    from beamtime.fitting.posterior_plots import FIGURES
+    from beamtime.fitting.posterior_plots import FIGURES, pixels
 
     rows = []
     for label in summary["labels"]:
@@ -356,7 +356,10 @@ def posterior_rows(summary: dict | None) -> dict | None:
                 "mixed": rhat is not None and rhat < refl1d_adapter.RHAT_GOOD,
             }
         )
-    return {**summary, "rows": rows, "figures": FIGURES, "rhat_good": refl1d_adapter.RHAT_GOOD}
+    figures = [
+        (name, title, *pixels(name, len(summary["labels"]))) for name, title in FIGURES.items()
+    ]
+    return {**summary, "rows": rows, "figures": figures, "rhat_good": refl1d_adapter.RHAT_GOOD}
 
 
 def job_draws(request, pk):
