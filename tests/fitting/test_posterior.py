@@ -306,6 +306,25 @@ class TestKeptAndShown:
         svg = client.get(f"/api/fitting/fits/{dream_job.pk}/posterior/corner.svg", headers=headers)
         assert svg["Content-Type"] == "image/svg+xml"
 
+    def test_a_polarized_dream_fit_shows_on_the_same_page(self, client, alice):
+        from tests.fitting.test_magnetism import simulated, start
+
+        dataset = Dataset.polarized(alice, "Fe on Si", simulated())
+        job = FitJob.objects.create(
+            owner=alice,
+            dataset=dataset,
+            model=start().to_dict(),
+            engine="dream",
+            options={"burn": 30, "steps": 40},
+        )
+        assert jobs.run(job.pk) == FitJob.DONE
+        job.refresh_from_db()
+        assert "rhoM" in job.result["posterior"]["bands"][0]
+        client.force_login(alice)
+        page = client.get(f"/fitting/jobs/{job.pk}/").content.decode()
+        assert "Posterior (DREAM)" in page and "Fe rhoM" in page
+        self.check_figure(client, f"/fitting/jobs/{job.pk}/posterior/profile", "profile")
+
     def test_another_user_gets_404_everywhere(self, client, bob, dream_job):
         client.force_login(bob)
         pk = dream_job.pk
