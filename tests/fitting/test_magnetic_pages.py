@@ -242,7 +242,7 @@ def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polari
     # the magnetic SLD has its bands too: the 95 % band in the film holds the simulated ρM
     (band,) = job.result["posterior"]["bands"]
     middle = int(np.argmin(np.abs(np.array(band["z"]) - 75)))
-    magnetic = band["magnetic"]
+    magnetic = band["rhoM"]
     assert magnetic["p2.5"][middle] <= TRUE["Fe rhoM"] <= magnetic["p97.5"][middle]
     assert band["p50"][middle] == pytest.approx(8.02, abs=0.01)  # the nuclear SLD, fixed
     page = client.get(f"/fitting/jobs/{job.pk}/")

@@ -11,7 +11,7 @@ import numpy as np
 FIGURES = {
     "histograms": "Posterior histogram of each parameter",
     "corner": "Pairwise correlations of the parameters (corner plot)",
-    "profile": "SLD profile with its 68 % and 95 % bands",
+    "profile": "SLD profile (and magnetic SLD) with its 68 % and 95 % bands",
 }
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 MAX_CORNER = 12  # parameters a corner plot shows (beyond, the panels become unreadable)
@@ -126,35 +126,37 @@ def corner(summary: dict, points: np.ndarray):
 
 def profile(summary: dict, points: np.ndarray):
     """The best fit's profile with the bands, and below, the bands about the median (the
-    spread across the draws, visible even when it is too thin to see above)."""
+    spread across the draws, visible even when it is too thin to see above); a magnetic
+    sample's ρM the same, dashed."""
     bands = summary["bands"]
     figure = _figure("profile", len(summary["labels"]))
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
     for number, band in enumerate(bands, start=1):
         z = np.asarray(band["z"])
         suffix = f" (data set {number})" if len(bands) > 1 else ""
-        # a magnetic sample's magnetic SLD gets bands of its own
-        kinds = [(band, "")] + ([(band["magnetic"], "ρM ")] if band.get("magnetic") else [])
-        for drawn, kind in kinds:
-            median = np.asarray(drawn["p50"])
-            label = f"{kind}best fit{suffix}"
-            color = top.plot(z, drawn["best"], linewidth=1.2, label=label)[0].get_color()
+        curves = [("SLD", band, "-")]
+        if "rhoM" in band:
+            curves.append(("magnetic SLD ρM", band["rhoM"], "--"))
+        for what, found, style in curves:
+            line = top.plot(z, found["best"], style, linewidth=1.2, label=f"{what}{suffix}")[0]
+            median = np.asarray(found["p50"])
             for axes, about in ((top, 0.0), (bottom, median)):
-                for low, high, alpha, label in (
-                    ("p2.5", "p97.5", 0.18, "95 %"),
-                    ("p16", "p84", 0.4, "68 %"),
-                ):
+                for low, high, alpha in (("p2.5", "p97.5", 0.18), ("p16", "p84", 0.4)):
                     axes.fill_between(
                         z,
-                        np.asarray(drawn[low]) - about,
-                        np.asarray(drawn[high]) - about,
-                        color=color,
+                        np.asarray(found[low]) - about,
+                        np.asarray(found[high]) - about,
+                        color=line.get_color(),
                         alpha=alpha,
                         linewidth=0,
-                        label=f"{kind}{label}{suffix}" if axes is top else None,
                     )
     top.set_ylabel("SLD (10⁻⁶/Å²)")
-    top.legend(fontsize="small", frameon=False)
+    top.legend(
+        fontsize="small",
+        frameon=False,
+        title="best fit, 68 % and 95 % bands",
+        title_fontsize="small",
+    )
     bottom.axhline(0, color="#888", linewidth=0.6)
     bottom.set_ylabel("about the median", fontsize="small")
     bottom.set_xlabel("depth from the front surface (Å)")

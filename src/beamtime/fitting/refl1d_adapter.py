@@ -128,7 +128,7 @@ def _polarized_probe(model: LayerModel, data: Mapping[str, ReflData]):
     return probe, CROSS_SECTIONS[present[0]]
 
 
-def refuse_magnetism(model: LayerModel) -> None:
+def _refuse_magnetism(model: LayerModel) -> None:
     """ValueError naming the first magnetic parameter that unpolarized data cannot use."""
     for layer in model.magnetic_layers():
         raise ValueError(
@@ -156,7 +156,7 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
     if isinstance(data, Mapping):
         probe, beam = _polarized_probe(model, data)
     else:
-        refuse_magnetism(model)
+        _refuse_magnetism(model)
         probe, beam = _probe(model, data), None
     magnetic = {id(layer) for layer in model.magnetic_layers()}
     sample = None
@@ -280,7 +280,7 @@ def to_script(model: LayerModel, data_file: str | Mapping[str, str]) -> str:
         _refuse_unsupported_files(data_file)
         lines += _polarized_probe_lines(model, data_file)
     else:
-        refuse_magnetism(model)
+        _refuse_magnetism(model)
         lines += [
             f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
             "# The 4th column is read as the FWHM of the resolution (refl1d wants 1-sigma): drop "
@@ -749,44 +749,44 @@ def dream_posterior(state, problem, labels: list[str], options: dict) -> Posteri
     )
 
 
-def _band(z, best_z, best_curves, found, column: int) -> dict:
-    """The best curve and the percentiles over the draws (``found``: depth and curves each) of
-    one profile column (1 the SLD, 2 the magnetic SLD) on the depths ``z``."""
-    # beyond a draw's own span its profile is the medium's: np.interp holds the ends
-    values = np.array([np.interp(z, f[0], f[column]) for f in found])
-    band = {"best": np.interp(z, best_z, best_curves[column - 1]).tolist()}
-    for name, percent in PERCENTILES.items():
-        band[name] = np.percentile(values, percent, axis=0).tolist()
-    return band
-
-
 def profile_bands(problem, points: np.ndarray) -> list[dict]:
     """For each data set, the SLD profile's percentiles over BAND_DRAWS random draws, on one
     depth grid (from the front surface) spanning all of them, and the best fit's profile
-    (the parameters as the fit left them); a magnetic sample's also under ``"magnetic"``, the
-    same for its magnetic SLD. Leaves the parameters at the last draw's."""
-
-    def profiles_of(experiment):  # depth, SLD and (magnetic samples) the magnetic SLD
-        if experiment.ismagnetic:
-            return magnetic_profile(experiment)[:3]
-        return profile(experiment)
-
-    best = [profiles_of(experiment) for experiment in problem.models]
+    (the parameters as the fit left them); for a magnetic sample the same of its magnetic
+    SLD under ``rhoM``. Leaves the parameters at the last draw's."""
+    best = [_band_profiles(experiment) for experiment in problem.models]
     picked = np.random.default_rng(1).choice(
         len(points), min(BAND_DRAWS, len(points)), replace=False
     )
-    profiles = [[] for _ in problem.models]
+    drawn = [[] for _ in problem.models]
     for index in picked:
         problem.setp(points[index])
-        for found, experiment in zip(profiles, problem.models, strict=True):
-            found.append(profiles_of(experiment))
+        for found, experiment in zip(drawn, problem.models, strict=True):
+            found.append(_band_profiles(experiment))
     bands = []
-    for (best_z, *best_curves), found in zip(best, profiles, strict=True):
-        low = min(min(f[0][0] for f in found), best_z[0])
-        high = max(max(f[0][-1] for f in found), best_z[-1])
+    for (best_z, best_profiles), found in zip(best, drawn, strict=True):
+        low = min(min(z[0] for z, _ in found), best_z[0])
+        high = max(max(z[-1] for z, _ in found), best_z[-1])
         z = np.linspace(low, high, BAND_POINTS)
-        band = {"z": z.tolist(), **_band(z, best_z, best_curves, found, 1)}
-        if len(best_curves) > 1:
-            band["magnetic"] = _band(z, best_z, best_curves, found, 2)
+        band = {"z": z.tolist()}
+        for kind, best_values in best_profiles.items():
+            # beyond a draw's own span its profile is the medium's: np.interp holds the ends
+            values = np.array([np.interp(z, zs, profiles[kind]) for zs, profiles in found])
+            percentiles = {"best": np.interp(z, best_z, best_values).tolist()}
+            for name, percent in PERCENTILES.items():
+                percentiles[name] = np.percentile(values, percent, axis=0).tolist()
+            if kind == "sld":
+                band.update(percentiles)
+            else:
+                band[kind] = percentiles
         bands.append(band)
     return bands
+
+
+def _band_profiles(experiment) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Depth, and the profiles drawn with bands: the SLD, and ρM of a magnetic sample."""
+    if getattr(experiment, "ismagnetic", False):
+        z, rho, rho_m, _ = magnetic_profile(experiment)
+        return z, {"sld": rho, "rhoM": rho_m}
+    z, rho = profile(experiment)
+    return z, {"sld": rho}
