@@ -302,3 +302,15 @@ def test_a_magnetic_fit_of_unpolarized_data_is_refused_at_once(client, alice):
     assert response.status_code == 422
     assert "Fe.rhoM: these data are not polarized" in response.json()["error"]
     assert not FitJob.objects.exists()
+
+
+def test_a_bad_magnetic_input_names_its_field(client, polarized):
+    post = editor_post(film()) | {"layer-0-thetaM-value": "abc"}
+    answer = client.post(f"/fit/upload/{polarized.pk}/evaluate", post)
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "layer-0-thetaM-value"
+    assert answer.json()["error"] == "layer 1 (Fe) magnetic angle: 'abc' is not a number"
+    post = editor_post(film()) | {"guide_angle-value": "400"}
+    answer = client.post(f"/fit/upload/{polarized.pk}/evaluate", post).json()
+    assert answer["field"] == "guide_angle-value"
+    assert "guide field angle: must be at most 360" in answer["error"]
