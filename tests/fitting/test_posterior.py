@@ -278,6 +278,22 @@ class TestKeptAndShown:
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         assert "Content-Disposition" not in svg  # shown in the page, not downloaded
 
+    def test_a_figure_is_drawn_once_then_served_from_the_shared_cache(
+        self, client, alice, dream_job, monkeypatch
+    ):
+        from beamtime.fitting import posterior_plots
+
+        drawn = []
+        render = posterior_plots.render
+        monkeypatch.setattr(
+            posterior_plots, "render", lambda *args: drawn.append(args[0]) or render(*args)
+        )
+        client.force_login(alice)
+        url = f"/fitting/jobs/{dream_job.pk}/posterior/corner.png"
+        first, second = client.get(url), client.get(url)
+        assert first.content == second.content and drawn == ["corner"]
+        assert second["Cache-Control"] == "private, max-age=3600"
+
     def test_unknown_figures_and_fits_without_draws_answer_404(self, client, alice, dream_job):
         client.force_login(alice)
         assert client.get(f"/fitting/jobs/{dream_job.pk}/posterior/trace.png").status_code == 404
