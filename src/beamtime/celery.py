@@ -31,6 +31,18 @@ def preload(queues) -> list[str]:
     return modules
 
 
+def warm_publishing() -> None:
+    """Connect to the broker and declare the reduction queue, as a web worker starts: its
+    first calculation on the pool is then sent in a few ms instead of ~0.1 s. Quietly gives
+    up without a broker (it connects again when it sends)."""
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+            producer.maybe_declare(app.amqp.queues["reduction"])
+    except Exception:  # no broker yet: nothing is lost
+        pass
+
+
 @worker_init.connect
 def _preload(sender, **kwargs):
     preload(sender.app.amqp.queues.consume_from)

@@ -225,3 +225,111 @@ def test_the_file_browser_reads_large_files_on_the_pool(pool, client, alice):
     large, refused = answer.json()
     assert [e["points"] for e in large["entries"]] == [POINTS, POINTS]
     assert "error" in refused  # a path outside the source, refused in the web process
+
+
+def copied(name: str) -> str:
+    """mli0115 as it is, under a name of its own in the worker's data folder (so that no
+    earlier test has its steps in the shared cache)."""
+    path = reduction_data() / name
+    if not path.exists():
+        shutil.copy(PBR / "mli0115.nxs.pbr", path)
+        path.chmod(0o644)
+    return name
+
+
+def computed_here(user, body: dict) -> list:
+    """The plot of ``body``'s node as this (web) process computes it, cache aside."""
+    from beamtime.reduction.dataflow.calc import MemoryCache
+    from beamtime.reduction.dataflow.calc import calculate as compute
+    from beamtime.reduction.dataflow.template import Template
+
+    registry = service.instruments()["refl"]
+    tpl = Template.from_dict(body["template"])
+    config = service.with_current_files(tpl, {}, registry, user)
+    values = compute(tpl, registry, body["node"], "output", MemoryCache(), config)
+    datatype = registry.datatypes[registry.modules["refl.join"].outputs[0].datatype]
+    return json.loads(json.dumps(service.plottable(values, datatype)["values"]))
+
+
+def answers_kept() -> set:
+    return set(jobs.redis_client().scan_iter(jobs.PREFIX + "answer:*"))
+
+
+def ended(job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := jobs._load(job_id))["state"] in jobs.ACTIVE:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job
+
+
+def test_a_small_calculation_is_answered_with_the_plot_its_job_hands_back(
+    pool, client, alice, bob, settings
+):
+    settings.REDUCTION_WAIT = 60  # a loaded machine must not turn this into a 202
+    body = {"template": template(copied("small.nxs.pbr")), "node": 2}
+    as_user(client, alice)
+    before = answers_kept()
+    answer = calculate(client, body)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["datatype"] == "refldata"
+    # handed back through Redis by the job, the same numbers as computed here
+    handed = answers_kept() - before
+    assert len(handed) == 1
+    key = handed.pop()
+    assert json.loads(jobs.redis_client().get(key)) == answer.json()
+    assert answer.json()["values"] == computed_here(alice, body)
+    # The job is done once its steps are in the cache: asked again then, by anyone allowed
+    # to read the file, the web process answers from the cache, and no job is queued.
+    job_id = key.decode().removeprefix(jobs.PREFIX + "answer:").rsplit(":", 1)[0]
+    assert ended(job_id)["state"] == "done"
+    as_user(client, bob)
+    queued = set(jobs.redis_client().scan_iter(jobs.PREFIX + "*"))
+    again = calculate(client, body)
+    assert again.status_code == 200 and again.json() == answer.json()
+    assert set(jobs.redis_client().scan_iter(jobs.PREFIX + "*")) == queued
+
+
+def test_a_web_process_without_the_steps_has_the_pool_answer_and_imports_them_meanwhile(
+    pool, client, alice, settings
+):
+    settings.REDUCTION_WAIT = 60
+    body = {"template": template(copied("fresh.nxs.pbr")), "node": 2}
+    as_user(client, alice)
+    service.instruments.cache_clear()  # as in a web process at its first reduction request
+    assert not service.loaded()
+    answer = calculate(client, body)
+    assert answer.status_code == 200, answer.content
+    deadline = time.monotonic() + 60
+    while not service.loaded():  # imported in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert answer.json()["values"] == computed_here(alice, body)
+
+    # A refusal is the same whichever process meets it.
+    outside = {"template": template("../outside.nxs"), "node": 2}
+    service.instruments.cache_clear()
+    from_pool = calculate(client, outside)
+    service.instruments()
+    here = calculate(client, outside)
+    assert from_pool.status_code == here.status_code == 422
+    assert from_pool.json() == here.json()
+    assert here.json()["node"] == 0 and here.json()["field"] == "filelist"
+
+
+def test_a_plot_too_large_to_hand_back_is_read_from_the_cache(pool, alice, monkeypatch):
+    from beamtime.reduction.dataflow.template import Template
+
+    monkeypatch.setattr(jobs, "ANSWER_BYTES", 100)
+    body = {"template": template(copied("large-plot.nxs.pbr")), "node": 2}
+    job = jobs.new(alice)
+    assert jobs.run(job["id"], alice.pk, {"calculate": body}) == "done"  # here, not on the pool
+    assert jobs.answer(job, "output") is None
+    t0 = time.monotonic()
+    assert jobs.wait(alice, job, 30)["state"] == "done"  # its end was pushed: no wait
+    assert time.monotonic() - t0 < 5
+    tpl = Template.from_dict(body["template"])
+    values, datatype, _ = service.run(alice, tpl, {}, 2, "output", compute=False)
+    assert json.loads(json.dumps(service.plottable(values, datatype)["values"])) == (
+        computed_here(alice, body)
+    )

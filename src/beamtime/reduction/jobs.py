@@ -3,6 +3,12 @@ job (one per result: a second request for the same result joins it) and waits a 
 not done by then is answered 202 and polled by the page, which shows its progress and then
 asks again, answered from the cache.
 
+The waiting request blocks on a Redis list the job's end is pushed to (no polling). A job that
+computed a plot hands it back through Redis when it is small (ANSWER_BYTES) and says so at
+once: the request answers with the plot as it is, without reading the cache nor decoding the
+steps' results, while the job writes its steps to the cache (WriteBehind); the job is "done"
+once they are written, so that a request after it finds them.
+
 A job lives in Redis for an hour: its state (queued, running, done, failed), the step it is
 at, and for a failed one the refusal to give. Only the users who asked for it may read it.
 Each runs within the time limit (REDUCTION_TIME_LIMIT seconds) and memory limit
@@ -11,6 +17,7 @@ Each runs within the time limit (REDUCTION_TIME_LIMIT seconds) and memory limit
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +33,8 @@ PREFIX = "reduction-job:"
 KEEP = 3600  # seconds a job is kept
 ACTIVE = ("queued", "running")
 PUBLIC = ("id", "state", "step", "steps", "module", "queued_at", "started_at", "error")
+TASK = "beamtime.reduction.tasks.calculate"
+ANSWER_BYTES = 4 * 2**20  # a plot at most this large (as JSON) is handed back through Redis
 
 
 @functools.cache
@@ -72,18 +81,15 @@ def get(user, job_id: str) -> dict | None:
     return job
 
 
-def submit(user, request: dict, key: str) -> dict:
-    """The job computing the result with cache key ``key``, queued now unless one is under
-    way; ``request`` is ``{"calculate": BODY}`` or ``{"describe": BODY}`` (see reduction.api)."""
-    from beamtime.reduction.tasks import calculate
+class _Sent:
+    """What Celery hands back for a sent job (it keeps no result of it)."""
 
-    client = redis_client()
-    running = client.get(f"{PREFIX}for:{key}")
-    job = _load(running.decode()) if running else None
-    if job is not None and job["state"] in ACTIVE:
-        if user.pk not in job["users"]:
-            _update(job["id"], users=[*job["users"], user.pk])
-        return job
+    def __init__(self, task_id: str):
+        self.id = task_id
+
+
+def new(user) -> dict:
+    """A job record for ``user``, queued (not yet on the queue), with today's limits."""
     job = {
         "id": secrets.token_urlsafe(16),
         "state": "queued",
@@ -98,23 +104,67 @@ def submit(user, request: dict, key: str) -> dict:
         "memory_mb": settings.REDUCTION_MEMORY_MB,
     }
     _save(job)
+    return job
+
+
+def submit(user, request: dict, key: str) -> dict:
+    """The job computing the result with cache key ``key``, queued now unless one is under
+    way; ``request`` is ``{"calculate": BODY}`` or ``{"describe": BODY}`` (see reduction.api)."""
+    from beamtime.celery import app
+
+    client = redis_client()
+    running = client.get(f"{PREFIX}for:{key}")
+    job = _load(running.decode()) if running else None
+    if job is not None and job["state"] in ACTIVE:
+        if user.pk not in job["users"]:
+            _update(job["id"], users=[*job["users"], user.pk])
+        return job
+    job = new(user)
     client.set(f"{PREFIX}for:{key}", job["id"], ex=KEEP)
-    calculate.apply_async(
+    # Sent by name, with no result: apply_async would make this thread build Celery's result
+    # backend (tens of ms at its first job), for a result nothing reads (the job is in Redis).
+    app.send_task(
+        TASK,
         (job["id"], user.pk, request),
         soft_time_limit=job["time_limit"],
         time_limit=job["time_limit"] + 15,  # the soft limit lets the job say why it stopped
         expires=KEEP,
+        ignore_result=True,
+        result_cls=_Sent,
     )
     return job
 
 
+def _ended(job_id: str) -> str:
+    """The list a job's end is pushed to (one item, put back by each request that took it)."""
+    return f"{PREFIX}ended:{job_id}"
+
+
+def _answer(job_id: str, terminal: str) -> str:
+    return f"{PREFIX}answer:{job_id}:{terminal}"
+
+
+def _announce_end(job_id: str) -> None:
+    redis_client().pipeline().rpush(_ended(job_id), 1).expire(_ended(job_id), KEEP).execute()
+
+
 def wait(user, job: dict, seconds: float) -> dict:
-    """The job once it has ended, or as it is after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while job["state"] in ACTIVE and time.monotonic() < deadline:
-        time.sleep(0.005)  # a Redis GET: a short calculation is answered soon after it ends
+    """The job once it has ended, or as it is after ``seconds``: the request sleeps in a Redis
+    BLPOP until the job's end is pushed, so a short calculation is answered as it ends."""
+    if job["state"] in ACTIVE and seconds > 0:  # (a BLPOP of timeout 0 would never end)
+        if redis_client().blpop([_ended(job["id"])], timeout=seconds) is not None:
+            _announce_end(job["id"])  # put back, for the others waiting on the same job
         job = get(user, job["id"]) or job
     return job
+
+
+def answer(job: dict, terminal: str) -> bytes | None:
+    """The plot (JSON) a job handed back for ``terminal``, None if it handed none (yet)."""
+    return redis_client().get(_answer(job["id"], terminal))
+
+
+def digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @contextlib.contextmanager
@@ -140,6 +190,7 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
     from django.contrib.auth import get_user_model
 
     from beamtime.reduction import service
+    from beamtime.reduction.dataflow.cache import WriteBehind
     from beamtime.reduction.dataflow.template import Template, TemplateError
 
     job = _load(job_id)
@@ -154,7 +205,7 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
             last = time.monotonic()
             _update(job_id, step=number, steps=count, module=module)
 
-    error = None
+    error, handed, cache = None, False, WriteBehind(service.step_cache())
     try:
         user = get_user_model().objects.get(pk=user_pk)
         service.instruments()  # imported before the limit: only the calculation counts
@@ -166,14 +217,18 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
                 )
             else:
                 asked = request["calculate"]
-                service.run(
+                terminal = asked.get("terminal", "output")
+                values, datatype, _ = service.run(
                     user,
                     Template.from_dict(asked["template"]),
                     asked.get("config") or {},
                     asked["node"],
-                    asked.get("terminal", "output"),
+                    terminal,
                     progress=progress,
+                    cache=cache,
                 )
+                if asked.get("export") is None:
+                    handed = hand_back(job_id, terminal, service.plottable(values, datatype))
     except TemplateError as exc:
         error = {"error": str(exc), "node": exc.node}
         if exc.terminal:
@@ -187,8 +242,22 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
     except Exception as exc:
         log.exception("reduction job %s failed", job_id)
         error = {"error": f"the calculation failed: {exc}"}
+    if handed:
+        _announce_end(job_id)  # the waiting request answers with the plot handed back…
+    cache.flush()  # …while the steps are written; the job is done once they are
     _update(job_id, state="failed" if error else "done", error=error)
+    if not handed:
+        _announce_end(job_id)
     return "failed" if error else "done"
+
+
+def hand_back(job_id: str, terminal: str, plot: dict) -> bool:
+    """Keep ``plot`` for the requests waiting on the job, if it is small; whether it was."""
+    text = json.dumps(plot)
+    if len(text) > ANSWER_BYTES:
+        return False
+    redis_client().set(_answer(job_id, terminal), text, ex=KEEP)
+    return True
 
 
 def _limit_error(exc: BaseException, job: dict) -> dict:

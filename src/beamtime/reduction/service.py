@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 
 from django.conf import settings
 
@@ -23,6 +24,40 @@ def instruments() -> dict[str, Registry]:
     from beamtime.reduction.instruments import refl
 
     return {"refl": refl.registry}
+
+
+def loaded() -> bool:
+    """Whether this process has imported the instruments' steps (a web worker does after its
+    first reduction request, in the background: see load_after_response)."""
+    return instruments.cache_info().currsize > 0
+
+
+_loading = threading.Lock()
+
+
+def load_soon() -> None:
+    """Import the instruments' steps in a background thread (one at a time)."""
+    if not loaded() and _loading.acquire(blocking=False):
+
+        def load():
+            try:
+                instruments()
+            finally:
+                _loading.release()
+
+        threading.Thread(target=load, name="import reduction steps", daemon=True).start()
+
+
+def load_after_response() -> None:
+    """load_soon once the request under way has been answered (its answer is not delayed by
+    the imports, nor the calculation on the pool slowed by them on a machine of few cores)."""
+    from django.core.signals import request_finished
+
+    def once(**_):
+        request_finished.disconnect(dispatch_uid="beamtime.reduction.load")
+        load_soon()
+
+    request_finished.connect(once, weak=False, dispatch_uid="beamtime.reduction.load")
 
 
 @functools.cache
@@ -92,10 +127,12 @@ def run(
     terminal: str,
     compute: bool = True,
     progress=None,
+    cache=None,
 ) -> tuple[list, DataType, dict]:
     """The values at ``node``'s output ``terminal``, their data type, and the config they were
     computed with: every file at the version (mtime) read, for the export's provenance. With
-    ``compute`` False, calc.NotCached unless they are in the cache (``calc.calculate``)."""
+    ``compute`` False, calc.NotCached unless they are in the cache (``calc.calculate``); in
+    ``cache`` (default: the step cache)."""
     registry = registry_for(template)
     template.check(registry.modules)
     if not (isinstance(node, int) and 0 <= node < len(template.nodes)):
@@ -105,8 +142,16 @@ def run(
     if output is None:
         raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
     config = with_current_files(template, config, registry, user)
-    values = calculate(template, registry, node, terminal, step_cache(), config, compute, progress)
+    cache = step_cache() if cache is None else cache
+    values = calculate(template, registry, node, terminal, cache, config, compute, progress)
     return values, registry.datatypes[output.datatype], config
+
+
+def plottable(values: list, datatype: DataType) -> dict:
+    """What the page plots of ``values``: each as one curve or several."""
+    shown = [datatype.display(v) for v in values]
+    flat = [curve for item in shown for curve in (item if isinstance(item, list) else [item])]
+    return {"datatype": datatype.name, "values": flat}
 
 
 @sources.one_connection_per_host()

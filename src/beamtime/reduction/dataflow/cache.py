@@ -2,10 +2,13 @@
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import time
 from pathlib import Path
+
+log = logging.getLogger("beamtime.reduction")
 
 
 class DiskCache:
@@ -123,3 +126,29 @@ class RedisCache:
 
     def __contains__(self, key: str) -> bool:
         return bool(self.redis.exists(self.prefix + key))
+
+
+class WriteBehind:
+    """A cache's reads, its writes held back until ``flush``: a calculation's result can be
+    handed to whoever waits for it before its steps are written."""
+
+    def __init__(self, cache):
+        self.cache, self.held = cache, {}
+
+    def get_bundle(self, key: str):
+        return self.held[key] if key in self.held else self.cache.get_bundle(key)
+
+    def set_bundle(self, key: str, data) -> None:
+        self.held[key] = data
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.held or key in self.cache
+
+    def flush(self) -> None:
+        """Write what is held (a step that cannot be written is only computed again)."""
+        held, self.held = self.held, {}
+        for key, data in held.items():
+            try:
+                self.cache.set_bundle(key, data)
+            except Exception:
+                log.exception("step %s could not be written to the cache", key)
