@@ -199,9 +199,15 @@ def _slots(instrument: Instrument, names: list[str]) -> dict[str, Slot]:
 
 
 def diff(
-    instrument: Instrument, before: datetime, after: datetime, as_of: datetime | None = None
+    instrument: Instrument,
+    before: datetime,
+    after: datetime,
+    as_of: datetime | None = None,
+    *,
+    entries: bool = False,
 ) -> list[dict]:
-    """Per slot that differs: its attributes at ``before`` and at ``after`` (None: empty)."""
+    """Per slot that differs: its attributes at ``before`` and at ``after`` (None: empty);
+    with ``entries``, the two entries too (``before_entry``, ``after_entry``)."""
     old = configuration_at(instrument, before, as_of)
     new = configuration_at(instrument, after, as_of)
     rows = []
@@ -215,6 +221,8 @@ def diff(
         else:
             fields = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
         rows.append({"slot": name, "before": a, "after": b, "fields": fields})
+        if entries:
+            rows[-1].update(before_entry=old.get(name), after_entry=new.get(name))
     return rows
 
 
