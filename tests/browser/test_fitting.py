@@ -251,3 +251,33 @@ def test_dream_results(live_server, page):
     header = download.value.path().read_text().splitlines()[0]
     assert header == "A roughness,A thickness,B thickness"
     shoot(page, "fitting-dream-posterior")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dream_results_of_a_polarized_fit(live_server, page):
+    """The same page for a magnetic model on four cross-sections: ρM among the parameters,
+    its band in the profile figure."""
+    from beamtime.fitting import jobs
+    from beamtime.fitting.models import Dataset, FitJob
+    from tests.fitting.test_magnetism import simulated, start
+
+    user = make_user("ada")
+    dataset = Dataset.polarized(user, "Fe on Si", simulated())
+    job = FitJob.objects.create(
+        owner=user,
+        dataset=dataset,
+        model=start().to_dict(),
+        engine="dream",
+        options={"burn": 100, "steps": 150},
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    log_in(page, live_server, f"/fitting/jobs/{job.pk}/")
+    rows = page.locator("#posterior tbody tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in rows] == ["Fe rhoM", "Fe thetaM", "Fe thickness"]
+    images = page.locator("#posterior img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 200", arg=images.nth(index).element_handle()
+        )
+    shoot(page, "fitting-dream-polarized")

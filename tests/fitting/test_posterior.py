@@ -17,6 +17,7 @@ from beamtime.fitting import jobs, refl1d_adapter
 from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitDraws, FitJob
+from beamtime.fitting.posterior_plots import pixels
 from tests.fitting.test_api import auth
 
 TRUTH = {"Ni thickness": 500.0, "Ni sld": 9.4, "Ni roughness": 5.0}
@@ -168,6 +169,33 @@ def test_a_co_refinement_has_a_band_for_each_data_set():
     assert len(found.bands) == 2 and found.draws.shape[1] == 5
 
 
+def test_a_polarized_fit_has_bands_of_its_magnetic_sld_too():
+    """An iron film on silicon simulated with refl1d in four cross-sections (3 % noise):
+    the posterior's magnetic SLD band holds refl1d's own ρM profile of the true film."""
+    from refl1d.names import Magnetism, PolarizedQProbe
+
+    from tests.fitting.test_magnetism import TRUE as IRON
+    from tests.fitting.test_magnetism import simulated, start
+
+    found = refl1d_adapter.fit(start(), simulated(), "dream", {"burn": 100, "steps": 100})
+    (band,) = found.posterior.bands
+    z = np.asarray(band["z"])
+    magnetism = Magnetism(rhoM=IRON["Fe rhoM"], thetaM=IRON["Fe thetaM"])
+    sample = (
+        SLD("Si", rho=2.07)(0, 3.0)
+        | SLD("Fe", rho=8.02)(IRON["Fe thickness"], 4.0, magnetism=magnetism)
+        | SLD("air", rho=0)
+    )
+    probe = PolarizedQProbe(xs=[QProbe([0.01], [0.0]) for _ in range(4)], Aguide=270.0, H=0.0)
+    z_refl, _, _, rho_m, _ = Experiment(probe=probe, sample=sample).magnetic_smooth_profile(dz=0.2)
+    true = np.interp(z, (IRON["Fe thickness"] - z_refl)[::-1], rho_m[::-1])
+    magnetic = {name: np.asarray(band["rhoM"][name]) for name in refl1d_adapter.PERCENTILES}
+    inside = (magnetic["p2.5"] - 1e-9 <= true) & (true <= magnetic["p97.5"] + 1e-9)
+    assert inside.mean() >= 0.9
+    assert np.interp(75, z, magnetic["p50"]) == pytest.approx(IRON["Fe rhoM"], abs=0.1)
+    assert np.interp(75, z, band["p50"]) == pytest.approx(8.02, abs=0.05)  # nuclear, fixed
+
+
 def test_an_lm_fit_has_no_posterior():
     q, r, dr, dq = synthetic().T
     lm = refl1d_adapter.fit(LayerModel.from_dict(start_model()), ReflData(q, r, dr, dq), "lm")
@@ -228,6 +256,8 @@ class TestKeptAndShown:
         for name in ("histograms", "corner", "profile"):
             for fmt in ("png", "svg"):
                 assert f"/fitting/jobs/{dream_job.pk}/posterior/{name}.{fmt}" in page
+            width, height = pixels(name, 3)
+            assert f'width="{width}" height="{height}"' in page
 
     def test_each_figure_is_a_valid_png_and_svg(self, client, alice, dream_job):
         client.force_login(alice)
@@ -241,12 +271,28 @@ class TestKeptAndShown:
         assert f'-{name}.png"' in png["Content-Disposition"]
         image = Image.open(io.BytesIO(png.content))
         image.verify()
-        assert image.format == "PNG" and min(image.size) > 200
+        assert image.format == "PNG" and image.size == pixels(name, 3)  # as the page says
         svg = client.get(base + ".svg")
         assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
         root = ElementTree.fromstring(svg.content)
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         assert "Content-Disposition" not in svg  # shown in the page, not downloaded
+
+    def test_a_figure_is_drawn_once_then_served_from_the_shared_cache(
+        self, client, alice, dream_job, monkeypatch
+    ):
+        from beamtime.fitting import posterior_plots
+
+        drawn = []
+        render = posterior_plots.render
+        monkeypatch.setattr(
+            posterior_plots, "render", lambda *args: drawn.append(args[0]) or render(*args)
+        )
+        client.force_login(alice)
+        url = f"/fitting/jobs/{dream_job.pk}/posterior/corner.png"
+        first, second = client.get(url), client.get(url)
+        assert first.content == second.content and drawn == ["corner"]
+        assert second["Cache-Control"] == "private, max-age=3600"
 
     def test_unknown_figures_and_fits_without_draws_answer_404(self, client, alice, dream_job):
         client.force_login(alice)
@@ -275,6 +321,25 @@ class TestKeptAndShown:
         assert csv_answer.content.decode().splitlines()[0] == ",".join(labels)
         svg = client.get(f"/api/fitting/fits/{dream_job.pk}/posterior/corner.svg", headers=headers)
         assert svg["Content-Type"] == "image/svg+xml"
+
+    def test_a_polarized_dream_fit_shows_on_the_same_page(self, client, alice):
+        from tests.fitting.test_magnetism import simulated, start
+
+        dataset = Dataset.polarized(alice, "Fe on Si", simulated())
+        job = FitJob.objects.create(
+            owner=alice,
+            dataset=dataset,
+            model=start().to_dict(),
+            engine="dream",
+            options={"burn": 30, "steps": 40},
+        )
+        assert jobs.run(job.pk) == FitJob.DONE
+        job.refresh_from_db()
+        assert "rhoM" in job.result["posterior"]["bands"][0]
+        client.force_login(alice)
+        page = client.get(f"/fitting/jobs/{job.pk}/").content.decode()
+        assert "Posterior (DREAM)" in page and "Fe rhoM" in page
+        self.check_figure(client, f"/fitting/jobs/{job.pk}/posterior/profile", "profile")
 
     def test_another_user_gets_404_everywhere(self, client, bob, dream_job):
         client.force_login(bob)

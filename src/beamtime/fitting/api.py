@@ -235,8 +235,9 @@ def fit_posterior(request, pk: int):
     """What the sampler used (steps, burn, samples, chains, portion), bumps' convergence test
     (``converged``) and each parameter's statistics with Gelman–Rubin's R̂ (``stats``), the SLD
     profile's percentiles over the draws (``bands``: p2.5, p16, p50, p84, p97.5 and the best
-    fit, per data set), each parameter's histogram, the correlation matrix and each pair's 2-D
-    histogram (the corner plot)."""
+    fit, per data set; under ``rhoM`` the same of a magnetic sample's magnetic SLD), each
+    parameter's histogram, the correlation matrix and each pair's 2-D histogram (the corner
+    plot)."""
     return posterior.details(fit_job_for(request.user, pk))
 
 

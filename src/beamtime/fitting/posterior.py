@@ -117,11 +117,35 @@ def figure_response(job, name: str, fmt: str, download: bool = False):
     if name not in posterior_plots.FIGURES or fmt not in posterior_plots.FORMATS:
         raise Http404(f"no figure {name}.{fmt}")
     draws = kept_draws(job)
-    image = posterior_plots.render(name, job.result["posterior"], draws.array(), fmt)
+    image = cached_figure(job, draws, name, fmt)
     response = HttpResponse(image, content_type=posterior_plots.FORMATS[fmt])
+    response["Cache-Control"] = f"private, max-age={FIGURE_KEPT}"
     if download:
         response["Content-Disposition"] = f'attachment; filename="fit-{job.pk}-{name}.{fmt}"'
     return response
+
+
+FIGURE_KEPT = 3600  # seconds a drawn figure is kept (by the shared cache, by the browser)
+
+
+def cached_figure(job, draws, name: str, fmt: str) -> bytes:
+    """The figure as drawn before (a draw takes 0.3–2 s of a web worker), else drawn now and
+    kept in the shared cache for all workers; the key holds a digest of the draws, so that a
+    job number reused after a deletion never gets another fit's figure."""
+    import hashlib
+
+    from django.core.cache import caches
+
+    from beamtime.fitting import posterior_plots
+
+    digest = hashlib.blake2b(bytes(draws.points), digest_size=12).hexdigest()
+    key = f"fitting:figure:{job.pk}:{digest}:{name}.{fmt}"
+    cache = caches["shared"]
+    image = cache.get(key)
+    if image is None:
+        image = posterior_plots.render(name, job.result["posterior"], draws.array(), fmt)
+        cache.set(key, image, FIGURE_KEPT)
+    return image
 
 
 def details(job) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 FIGURES = {
     "histograms": "Posterior histogram of each parameter",
     "corner": "Pairwise correlations of the parameters (corner plot)",
-    "profile": "SLD profile with its 68 % and 95 % bands",
+    "profile": "SLD profile (and magnetic SLD) with its 68 % and 95 % bands",
 }
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 MAX_CORNER = 12  # parameters a corner plot shows (beyond, the panels become unreadable)
@@ -24,7 +24,7 @@ def render(name: str, summary: dict, points: np.ndarray, fmt: str) -> bytes:
     figure = draw(summary, points)
     out = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Date": None}
-    figure.savefig(out, format=fmt, dpi=100, metadata=metadata)
+    figure.savefig(out, format=fmt, dpi=DPI, metadata=metadata)
     return out.getvalue()
 
 
@@ -36,17 +36,35 @@ def shown_range(values: np.ndarray) -> tuple[float, float]:
     return float(low - margin), float(high + margin)
 
 
-def _figure(width: float, height: float):
+DPI = 100
+
+
+def inches(name: str, parameters: int) -> tuple[float, float]:
+    """The size of figure ``name`` for this many parameters (the page reserves its place)."""
+    if name == "histograms":
+        columns = min(3, parameters)
+        return 3.4 * columns, 2.5 * math.ceil(parameters / columns)
+    if name == "corner":
+        side = max(5.0, min(2.2 * min(parameters, MAX_CORNER), 14.0))
+        return side, side
+    return 7.5, 5.0
+
+
+def pixels(name: str, parameters: int) -> tuple[int, int]:
+    return tuple(round(DPI * size) for size in inches(name, parameters))
+
+
+def _figure(name: str, parameters: int):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=inches(name, parameters), layout="constrained")
 
 
 def histograms(summary: dict, points: np.ndarray):
     labels, stats = summary["labels"], summary["stats"]
     columns = min(3, len(labels))
     rows = math.ceil(len(labels) / columns)
-    figure = _figure(3.4 * columns, 2.5 * rows)
+    figure = _figure("histograms", len(labels))
     for index, label in enumerate(labels):
         axes = figure.add_subplot(rows, columns, index + 1)
         axes.hist(
@@ -71,9 +89,8 @@ def histograms(summary: dict, points: np.ndarray):
 def corner(summary: dict, points: np.ndarray):
     labels = summary["labels"][:MAX_CORNER]
     n = len(labels)
-    size = max(5.0, min(2.2 * n, 14.0))
     ranges = [shown_range(points[:, i]) for i in range(n)]
-    figure = _figure(size, size)
+    figure = _figure("corner", n)
     for i in range(n):
         for j in range(i + 1):
             axes = figure.add_subplot(n, n, i * n + j + 1)
@@ -109,30 +126,37 @@ def corner(summary: dict, points: np.ndarray):
 
 def profile(summary: dict, points: np.ndarray):
     """The best fit's profile with the bands, and below, the bands about the median (the
-    spread across the draws, visible even when it is too thin to see above)."""
+    spread across the draws, visible even when it is too thin to see above); a magnetic
+    sample's ρM the same, dashed."""
     bands = summary["bands"]
-    figure = _figure(7.5, 5.0)
+    figure = _figure("profile", len(summary["labels"]))
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
     for number, band in enumerate(bands, start=1):
-        z, median = np.asarray(band["z"]), np.asarray(band["p50"])
+        z = np.asarray(band["z"])
         suffix = f" (data set {number})" if len(bands) > 1 else ""
-        color = top.plot(z, band["best"], linewidth=1.2, label=f"best fit{suffix}")[0].get_color()
-        for axes, about in ((top, 0.0), (bottom, median)):
-            for low, high, alpha, label in (
-                ("p2.5", "p97.5", 0.18, "95 %"),
-                ("p16", "p84", 0.4, "68 %"),
-            ):
-                axes.fill_between(
-                    z,
-                    np.asarray(band[low]) - about,
-                    np.asarray(band[high]) - about,
-                    color=color,
-                    alpha=alpha,
-                    linewidth=0,
-                    label=f"{label}{suffix}" if axes is top else None,
-                )
+        curves = [("SLD", band, "-")]
+        if "rhoM" in band:
+            curves.append(("magnetic SLD ρM", band["rhoM"], "--"))
+        for what, found, style in curves:
+            line = top.plot(z, found["best"], style, linewidth=1.2, label=f"{what}{suffix}")[0]
+            median = np.asarray(found["p50"])
+            for axes, about in ((top, 0.0), (bottom, median)):
+                for low, high, alpha in (("p2.5", "p97.5", 0.18), ("p16", "p84", 0.4)):
+                    axes.fill_between(
+                        z,
+                        np.asarray(found[low]) - about,
+                        np.asarray(found[high]) - about,
+                        color=line.get_color(),
+                        alpha=alpha,
+                        linewidth=0,
+                    )
     top.set_ylabel("SLD (10⁻⁶/Å²)")
-    top.legend(fontsize="small", frameon=False)
+    top.legend(
+        fontsize="small",
+        frameon=False,
+        title="best fit, 68 % and 95 % bands",
+        title_fontsize="small",
+    )
     bottom.axhline(0, color="#888", linewidth=0.6)
     bottom.set_ylabel("about the median", fontsize="small")
     bottom.set_xlabel("depth from the front surface (Å)")

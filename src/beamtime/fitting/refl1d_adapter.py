@@ -128,7 +128,7 @@ def _polarized_probe(model: LayerModel, data: Mapping[str, ReflData]):
     return probe, CROSS_SECTIONS[present[0]]
 
 
-def _refuse_magnetism(model: LayerModel) -> None:
+def refuse_magnetism(model: LayerModel) -> None:
     """ValueError naming the first magnetic parameter that unpolarized data cannot use."""
     for layer in model.magnetic_layers():
         raise ValueError(
@@ -156,7 +156,7 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
     if isinstance(data, Mapping):
         probe, beam = _polarized_probe(model, data)
     else:
-        _refuse_magnetism(model)
+        refuse_magnetism(model)
         probe, beam = _probe(model, data), None
     magnetic = {id(layer) for layer in model.magnetic_layers()}
     sample = None
@@ -280,7 +280,7 @@ def to_script(model: LayerModel, data_file: str | Mapping[str, str]) -> str:
         _refuse_unsupported_files(data_file)
         lines += _polarized_probe_lines(model, data_file)
     else:
-        _refuse_magnetism(model)
+        refuse_magnetism(model)
         lines += [
             f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
             "# The 4th column is read as the FWHM of the resolution (refl1d wants 1-sigma): drop "
@@ -752,25 +752,41 @@ def dream_posterior(state, problem, labels: list[str], options: dict) -> Posteri
 def profile_bands(problem, points: np.ndarray) -> list[dict]:
     """For each data set, the SLD profile's percentiles over BAND_DRAWS random draws, on one
     depth grid (from the front surface) spanning all of them, and the best fit's profile
-    (the parameters as the fit left them). Leaves the parameters at the last draw's."""
-    best = [profile(experiment) for experiment in problem.models]
+    (the parameters as the fit left them); for a magnetic sample the same of its magnetic
+    SLD under ``rhoM``. Leaves the parameters at the last draw's."""
+    best = [_band_profiles(experiment) for experiment in problem.models]
     picked = np.random.default_rng(1).choice(
         len(points), min(BAND_DRAWS, len(points)), replace=False
     )
-    profiles = [[] for _ in problem.models]
+    drawn = [[] for _ in problem.models]
     for index in picked:
         problem.setp(points[index])
-        for found, experiment in zip(profiles, problem.models, strict=True):
-            found.append(profile(experiment))
+        for found, experiment in zip(drawn, problem.models, strict=True):
+            found.append(_band_profiles(experiment))
     bands = []
-    for (best_z, best_rho), found in zip(best, profiles, strict=True):
+    for (best_z, best_profiles), found in zip(best, drawn, strict=True):
         low = min(min(z[0] for z, _ in found), best_z[0])
         high = max(max(z[-1] for z, _ in found), best_z[-1])
         z = np.linspace(low, high, BAND_POINTS)
-        # beyond a draw's own span its profile is the medium's SLD: np.interp holds the ends
-        rho = np.array([np.interp(z, zs, rhos) for zs, rhos in found])
-        band = {"z": z.tolist(), "best": np.interp(z, best_z, best_rho).tolist()}
-        for name, percent in PERCENTILES.items():
-            band[name] = np.percentile(rho, percent, axis=0).tolist()
+        band = {"z": z.tolist()}
+        for kind, best_values in best_profiles.items():
+            # beyond a draw's own span its profile is the medium's: np.interp holds the ends
+            values = np.array([np.interp(z, zs, profiles[kind]) for zs, profiles in found])
+            percentiles = {"best": np.interp(z, best_z, best_values).tolist()}
+            for name, percent in PERCENTILES.items():
+                percentiles[name] = np.percentile(values, percent, axis=0).tolist()
+            if kind == "sld":
+                band.update(percentiles)
+            else:
+                band[kind] = percentiles
         bands.append(band)
     return bands
+
+
+def _band_profiles(experiment) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Depth, and the profiles drawn with bands: the SLD, and ρM of a magnetic sample."""
+    if getattr(experiment, "ismagnetic", False):
+        z, rho, rho_m, _ = magnetic_profile(experiment)
+        return z, {"sld": rho, "rhoM": rho_m}
+    z, rho = profile(experiment)
+    return z, {"sld": rho}

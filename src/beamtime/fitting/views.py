@@ -332,7 +332,7 @@ def posterior_rows(summary: dict | None) -> dict | None:
     digits its spread supports, and what the run used."""
     if not summary:
         return None
-    from beamtime.fitting.posterior_plots import FIGURES
+    from beamtime.fitting.posterior_plots import FIGURES, pixels
 
     rows = []
     for label in summary["labels"]:
@@ -356,7 +356,10 @@ def posterior_rows(summary: dict | None) -> dict | None:
                 "mixed": rhat is not None and rhat < refl1d_adapter.RHAT_GOOD,
             }
         )
-    return {**summary, "rows": rows, "figures": FIGURES, "rhat_good": refl1d_adapter.RHAT_GOOD}
+    figures = [
+        (name, title, *pixels(name, len(summary["labels"]))) for name, title in FIGURES.items()
+    ]
+    return {**summary, "rows": rows, "figures": figures, "rhat_good": refl1d_adapter.RHAT_GOOD}
 
 
 def job_draws(request, pk):
@@ -458,11 +461,16 @@ def saved_model_edit(request, pk):
             saved.delete()
             return redirect("fitting:models")
         if "reverse" in request.POST:
+            try:
+                flipped = saved.layer_model().reversed()
+            except ModelError as exc:  # e.g. a magnetic back medium would become the front
+                messages.error(request, f"Reverse: {exc}")
+                return redirect("fitting:model", pk=saved.pk)
             reversed_model = SavedModel.objects.create(
                 owner=request.user,
                 title=f"{saved} (reversed)",
                 notes=saved.notes,
-                model=saved.layer_model().reversed().to_dict(),
+                model=flipped.to_dict(),
             )
             return redirect("fitting:model", pk=reversed_model.pk)
         saved.title = request.POST.get("title", "").strip()[:200]
