@@ -6,9 +6,14 @@ uploaded as four column files through the JSON API.
 - evaluate over HTTP, `POST /api/fitting/datasets/{id}/evaluate` (all four curves and the
   spin asymmetry; goal p50 < 50 ms), beside refl1d_adapter.evaluate in-process;
 - an LM fit of thickness, ρM and θM, submit → result over HTTP, polled every 10 ms (goal
-  p50 < 1 s), beside refl1d_adapter.fit in-process.
+  p50 < 1 s), beside refl1d_adapter.fit in-process;
+- DREAM (samples 10000, burn 100) on the same problem, in-process: refl1d_adapter.fit (with
+  the posterior it keeps: statistics, R̂, draws, nuclear and magnetic SLD bands) beside bumps'
+  own ``bumps.fitters.fit(problem, method="dream")``, seeded alike and interleaved, wall and
+  CPU time (goal: within 5 %).
 
     PYTHONPATH=src .venv/bin/python bench/fitting_magnetic.py [--evals 50] [--runs 10]
+        [--dream-runs 5]
 """
 
 import argparse
@@ -60,6 +65,7 @@ START = {
     ],
 }
 LM = {"steps": 200}
+DREAM = {"samples": 10000, "burn": 100}
 
 
 def simulated(points: int) -> dict[str, ReflData]:
@@ -100,6 +106,31 @@ def fit_http(client: Client, dataset: int) -> float:
     return time.monotonic() - t0
 
 
+def dream(start: LayerModel, data: dict, runs: int) -> None:
+    """Beamtime's DREAM path beside bumps' own on the same refl1d problem, interleaved."""
+    from bumps.fitters import fit as bumps_fit
+
+    times = {"bumps": [], "adapter": []}
+    for run in range(runs):
+        for way in times:
+            np.random.seed(1 + run)
+            t0, c0 = time.perf_counter(), time.process_time()
+            if way == "bumps":
+                bumps_fit(refl1d_adapter.build_problem(start, data), method="dream", **DREAM)
+            else:
+                refl1d_adapter.fit(start, data, "dream", DREAM)
+            times[way].append((time.perf_counter() - t0, time.process_time() - c0))
+    wall = {way: statistics.median(w for w, _ in found) for way, found in times.items()}
+    cpu = {way: statistics.median(c for _, c in found) for way, found in times.items()}
+    print(f"DREAM {DREAM}, {runs} runs each, median wall / CPU:")
+    print(f"  bumps in-process    {wall['bumps']:.2f} / {cpu['bumps']:.2f} s")
+    print(
+        f"  refl1d_adapter.fit  {wall['adapter']:.2f} / {cpu['adapter']:.2f} s   "
+        f"{(wall['adapter'] / wall['bumps'] - 1) * 100:+.1f} / "
+        f"{(cpu['adapter'] / cpu['bumps'] - 1) * 100:+.1f} % (goal within 5 %)"
+    )
+
+
 def ms(values: list[float]) -> float:
     return statistics.median(values) * 1000
 
@@ -109,6 +140,7 @@ def main():
     parser.add_argument("--evals", type=int, default=50, help="evaluate calls, each way")
     parser.add_argument("--runs", type=int, default=10, help="LM fits, each way")
     parser.add_argument("--points", type=int, default=100, help="points per cross-section")
+    parser.add_argument("--dream-runs", type=int, default=5, help="DREAM fits, each way")
     args = parser.parse_args()
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
@@ -125,6 +157,7 @@ def main():
         f"in-process LM: χ² {result.chisq:.3f}, "
         + ", ".join(f"{k} {v:.3f} ± {result.errors[k]:.3f}" for k, v in result.values.items())
     )
+    dream(start, data, args.dream_runs)
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         home = Path(tmp) / "var"
         proc = None

@@ -24,8 +24,9 @@ asks (reductus: RPC calc_terminal, plottable, msgpack; Beamtime: /api/reduction/
 Each server's CPU time per request is taken beside the wall time. Then both engines alone in
 fresh processes, in CPU time (hardly changed by the machine's load): reductus' own
 process_template (bench/reductus_engine.py) and Beamtime's calculate, imports apart.
-reductus imports its whole scientific stack when its server starts; a Beamtime web worker
-imports the reduction's modules at its first reduction (the imports line shows that share).
+reductus imports its whole scientific stack when its server starts; Beamtime's reduction
+worker imports the steps as it starts, and a web worker only after answering its first
+reduction (which the pool answers), so the imports line is outside both servers' figures.
 reductus' server needs its "server" extra (flask, flask-cors, msgpack, requests) in its
 environment.
 

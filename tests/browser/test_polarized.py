@@ -58,7 +58,9 @@ def test_raw_pbr_files_to_a_polarized_data_set_and_back(live_server, page):
     masks.press("Tab")  # leaving the field applies it
     corrected = titles.index("correct polarization")
     plot_terminal(page, corrected, "output", "output")
+    expect(page.locator("#busy")).to_be_hidden()  # its answer shown, not the loader's before it
     expect(page.locator(LEGEND)).to_have_count(4)
+    expect(page.locator(LEGEND).first).to_contain_text("UP_UP ++")  # ++ first, as corrected
 
     menu(page, "Data", "fit-this")
     expect(page.locator("#fit-together")).to_have_text(
@@ -90,6 +92,7 @@ def test_raw_pbr_files_to_a_polarized_data_set_and_back(live_server, page):
     shoot(page, "polarized-data-set-linear")
     page.goto(f"{live_server.url}/fitting/")
     expect(page.locator("td", has_text=dataset.name).locator(".badge")).to_have_text("++ +- -+ --")
+    shoot(page, "polarized-index")
 
     # … and back to the reduction, which lists what was made of it
     page.goto(f"{live_server.url}/fit/refl/{dataset.pk}")

@@ -3,7 +3,9 @@ magnetic columns, evaluate (page, in place, API), the spin asymmetry with its er
 its CSV, saved models and their reverse. Expected numbers come from refl1d itself (its own
 spin_asymmetry and χ² of the same problem built by hand)."""
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from tests.fitting.test_magnetism import FWHM_PER_SIGMA, TRUE, film, simulated, 
 from tests.fitting.test_pages import DOUBLE_LAYER, upload
 
 pytestmark = pytest.mark.django_db
+FILES_XS = ("++", "+-", "-+", "--")
 
 
 def editor_post(model: dict, action="evaluate", **extra) -> dict:
@@ -223,3 +226,91 @@ def test_saved_magnetic_models_show_reverse_and_keep_their_magnetism(client, ali
     # opening the fit page with it shows the magnetic columns filled in
     page = client.get(f"/fit/upload/{polarized.pk}?model={saved.pk}")
     assert 'name="layer-0-rhoM-value" value="5.0"' in page.content.decode()
+
+
+def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polarized):
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=polarized,
+        model=start().to_dict(),
+        engine="dream",
+        options={"steps": 30, "burn": 30},
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    job.refresh_from_db()
+    assert set(job.result["posterior"]["stats"]) == {"Fe thickness", "Fe rhoM", "Fe thetaM"}
+    # the magnetic SLD has its bands too: the 95 % band in the film holds the simulated ρM
+    (band,) = job.result["posterior"]["bands"]
+    middle = int(np.argmin(np.abs(np.array(band["z"]) - 75)))
+    magnetic = band["rhoM"]
+    assert magnetic["p2.5"][middle] <= TRUE["Fe rhoM"] <= magnetic["p97.5"][middle]
+    assert band["p50"][middle] == pytest.approx(8.02, abs=0.01)  # the nuclear SLD, fixed
+    page = client.get(f"/fitting/jobs/{job.pk}/")
+    assert page.status_code == 200
+    assert page.context["plot"]["asymmetry"]["model"]
+    png = client.get(f"/fitting/jobs/{job.pk}/posterior/profile.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    if os.environ.get("BEAMTIME_SCREENSHOTS"):  # for a person to look at, as tests/browser
+        folder = Path(os.environ["BEAMTIME_SCREENSHOTS"])
+        (folder / "fitting-magnetic-bands.png").write_bytes(png.content)
+
+
+def test_a_model_whose_back_medium_is_magnetic_is_not_reversed_but_explained(client, alice):
+    client.force_login(alice)
+    model = film()
+    model["back"]["rhoM"] = 1.0
+    saved = SavedModel.objects.create(owner=alice, model=LayerModel.from_dict(model).to_dict())
+    response = client.post(f"/fitting/models/{saved.pk}/", {"reverse": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "Reverse: back.rhoM: the back medium is magnetic" in response.content.decode()
+    assert SavedModel.objects.count() == 1
+
+
+def test_a_co_refinement_of_two_polarized_data_sets_shows_both(client, alice, polarized):
+    other = Dataset.polarized(alice, "Fe on Si, again", simulated())
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=polarized,
+        model=start().to_dict(),
+        engine="lm",
+        options={},
+        partners=[{"dataset": other.pk, "model": start().to_dict()}],
+        shared=["Fe.rhoM"],
+    )
+    assert jobs.run(job.pk) == FitJob.DONE, FitJob.objects.get().message
+    job.refresh_from_db()
+    assert "2: Fe rhoM" not in job.result["values"] and "2: Fe thetaM" in job.result["values"]
+    page = client.get(f"/fitting/jobs/{job.pk}/")
+    assert page.status_code == 200
+    sets = page.context["sets"]
+    assert [set(s["plot"]["curve"]["cross_sections"]) for s in sets] == [set(FILES_XS)] * 2
+    assert page.context.get("asymmetry") is None  # two polarized sets: each has its own
+    assert page.content.decode().count('data-spin-asymmetry="set-') == 2
+
+
+def test_a_magnetic_fit_of_unpolarized_data_is_refused_at_once(client, alice):
+    client.force_login(alice)
+    upload(client, DOUBLE_LAYER)
+    dataset = Dataset.objects.get()
+    model = film(rho_m={"value": 5.0, "free": True, "min": 3.0, "max": 7.0})
+    response = client.post(
+        "/api/fitting/fits",
+        {"dataset": dataset.pk, "model": model, "engine": "lm"},
+        content_type="application/json",
+        headers=auth(alice),
+    )
+    assert response.status_code == 422
+    assert "Fe.rhoM: these data are not polarized" in response.json()["error"]
+    assert not FitJob.objects.exists()
+
+
+def test_a_bad_magnetic_input_names_its_field(client, polarized):
+    post = editor_post(film()) | {"layer-0-thetaM-value": "abc"}
+    answer = client.post(f"/fit/upload/{polarized.pk}/evaluate", post)
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "layer-0-thetaM-value"
+    assert answer.json()["error"] == "layer 1 (Fe) magnetic angle: 'abc' is not a number"
+    post = editor_post(film()) | {"guide_angle-value": "400"}
+    answer = client.post(f"/fit/upload/{polarized.pk}/evaluate", post).json()
+    assert answer["field"] == "guide_angle-value"
+    assert "guide field angle: must be at most 360" in answer["error"]

@@ -309,3 +309,25 @@ def test_co_refinement_shares_a_magnetic_parameter_between_polarized_data_sets()
     assert "2: Fe rhoM" not in result.values and "2: Fe thickness" in result.values
     assert result.models[1].layers[0].rhoM.value == result.values["1: Fe rhoM"]
     assert abs(result.values["1: Fe rhoM"] - TRUE["Fe rhoM"]) < 3 * result.errors["1: Fe rhoM"]
+
+
+def test_the_spin_asymmetry_of_cross_sections_at_different_q_is_refl1ds():
+    """-- measured at other Q than ++: interpolated onto ++'s Q as refl1d's spin_asymmetry
+    does, within --'s Q range (no extrapolation); the errors as refl1d propagates them."""
+    from refl1d.probe.probe import spin_asymmetry
+
+    rng = np.random.default_rng(3)
+    q_up, q_down = np.linspace(0.01, 0.1, 40), np.linspace(0.02, 0.12, 33)
+    r_up, r_down = rng.uniform(0.1, 1, 40), rng.uniform(0.1, 1, 33)
+    dr_up, dr_down = 0.05 * r_up, 0.07 * r_down
+    found = refl1d_adapter.spin_asymmetry(
+        {"q": q_up, "r": r_up, "dr": dr_up}, {"q": q_down, "r": r_down, "dr": dr_down}
+    )
+    inside = q_up >= 0.02
+    q, sa, dsa = spin_asymmetry(q_up, r_up, dr_up, q_down, r_down, dr_down)
+    assert found["q"] == pytest.approx(q[inside])
+    assert found["sa"] == pytest.approx(sa[inside], rel=1e-12)
+    assert found["dsa"] == pytest.approx(dsa[inside], rel=1e-12)
+    assert found["undefined"] == []
+    model_only = refl1d_adapter.spin_asymmetry({"q": q_up, "r": r_up}, {"q": q_up, "r": r_up})
+    assert model_only["dsa"] is None and set(model_only["sa"]) == {0.0}

@@ -171,6 +171,8 @@ def test_an_orso_file_of_four_cross_sections_is_one_polarized_data_set(client, a
         np.testing.assert_allclose(sections[xs].dq, data_set.data[:, 3] * sigma_to_fwhm, rtol=1e-12)
     assert dataset.provenance["template"]["name"] == "Polarized (reductus)"
     assert dataset.metadata["format"] == "ORSO" and len(dataset.metadata["cross_sections"]) == 4
+    page = client.get(f"/fitting/data/{dataset.pk}/").content.decode()
+    assert "++: data set <strong>mli0170.nxs.pbr:UP_UP ++</strong> · +-: data set" in page
     # Asked for one data set by its number, it is an ordinary data set, as before.
     client.post("/fitting/upload", {"file": SimpleUploadedFile("r.ort", orso), "data_set": "2"})
     one = Dataset.objects.exclude(pk=dataset.pk).get()
@@ -266,6 +268,25 @@ def test_bad_cross_sections_through_the_api(client, alice):
         assert answer.status_code == 422 and answer.json()["error"] == message
         for f in files:
             f.seek(0)
+    assert not Dataset.objects.exists()
+
+
+def test_a_bad_point_in_one_orso_cross_section_is_refused_naming_it(client, alice):
+    client.force_login(alice)
+    text = orso_file("pp", "mm").decode().split("\n")
+    # the second data set's third row: its dR (column 3) made 0
+    starts = [i for i, line in enumerate(text) if line.startswith("# data_set: set 2")]
+    rows = [i for i, line in enumerate(text) if i > starts[0] and line and line[0] != "#"]
+    fields = text[rows[2]].split()
+    text[rows[2]] = " ".join([fields[0], fields[1], "0", fields[3]])
+    page = client.post(
+        "/fitting/upload",
+        {"file": SimpleUploadedFile("bad.ort", "\n".join(text).encode())},
+        follow=True,
+    ).content.decode()
+    assert (
+        "bad.ort: ORSO data set &#x27;set 2&#x27;: data row 3: dR 0.0 is not greater than 0" in page
+    )
     assert not Dataset.objects.exists()
 
 

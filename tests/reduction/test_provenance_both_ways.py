@@ -124,6 +124,10 @@ def test_a_bad_template_is_refused(client, alice):
     answer = post(client, "fits", {"template": {"name": "x"}})
     assert answer.status_code == 422 and "nodes" in answer.json()["error"]
     assert made_from(client, {"name": "x", "nodes": [{"module": 3}], "wires": [7]}) == []
+    huge = {"name": "x", "nodes": [{"module": "refl.load", "config": {}}] * 501, "wires": []}
+    answer = post(client, "fits", {"template": huge})
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "501 nodes: the fits of at most 500 are looked up"
 
 
 def test_a_run_filed_by_the_daq_links_to_its_run_and_configuration(

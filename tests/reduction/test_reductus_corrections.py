@@ -163,6 +163,56 @@ def test_monitor_saturation_agrees(saturating):
     assert np.all(ours.v <= plain.v[kept]) and np.any(ours.v < plain.v[kept])  # per more monitor
 
 
+@pytest.fixture
+def calibrated(tmp_path):
+    """mli0111 with a monitor saturation curve as NG7 measures one: 14 rates, the efficiency
+    of a monitor of 12 µs dead time, E(R) = 1/(1 + R·τ) written as the correction 1/E,
+    listed from the fastest rate down (the loader orders them; reductus expects them in
+    order), its rates placed so that the scan's points (4365 to 4491 counts/s) fall between
+    several of them, interpolated on different segments, the fastest beyond the last."""
+    path = tmp_path / "calibrated.nxs.pbr"
+    shutil.copy(PBR / "mli0111.nxs.pbr", path)
+    rates = np.array([0, 1000, 2500, 4000, 4380, 4400, 4410, 4420, 4430, 4440, 4455, 4470, 4480])
+    rates = np.append(rates, 4485.0)
+    with h5py.File(path, "r+") as f:
+        curve = f["DOWN_DOWN/control"].create_group("countrate_correction")
+        curve["measured_rate"] = rates[::-1]
+        curve["correction"] = (1 + rates * 12e-6)[::-1]
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield path, rates
+    sources.configure(list(saved.values()))
+
+
+def test_a_many_point_saturation_curve_agrees(calibrated):
+    path, rates = calibrated
+    d = Diagram()
+    loaded = d("load", filelist=[fileinfo(path.name)])
+    corrected = d("monitor_saturation", (loaded, "data"))
+    (ours,) = d.run(d("normalize", (corrected, "data"), base="monitor"))
+    # reductus is handed the curve in order (it does not sort it): the same file, rates rising
+    ordered = path.with_name("ordered.nxs.pbr")
+    shutil.copy(path, ordered)
+    with h5py.File(ordered, "r+") as f:
+        curve = f["DOWN_DOWN/control/countrate_correction"]
+        curve["measured_rate"][...] = rates
+        curve["correction"][...] = 1 + rates * 12e-6
+    (theirs,) = reductus_run("monitor_saturation", [str(ordered)])["datasets"]
+    kept = np.array(theirs["mask"]) > 0
+    (plain,) = d.run(d.load(path.name))
+    rate = plain.monitor / plain.count_time
+    assert 0 < kept.sum() < len(kept) and np.array_equal(kept, rate <= rates[-1])
+    # the kept points span several segments of the curve
+    assert len(np.unique(np.searchsorted(rates, rate[kept]))) >= 4
+    for name in ("Qz", "dQ", "v", "dv"):
+        expected = np.array(theirs[name], dtype=float)[kept]
+        np.testing.assert_allclose(getattr(ours, name), expected, rtol=RTOL, err_msg=name)
+    # and the analytic model the curve samples, within its linear interpolation (< 1e-5 here)
+    efficiency = 1 / (1 + rate[kept] * 12e-6)
+    (raw,) = d.run(d("normalize", (loaded, "data"), base="monitor"))
+    np.testing.assert_allclose(ours.v, raw.v[kept] * efficiency, rtol=1e-5)
+
+
 def test_saturation_without_a_curve_passes_the_data_unchanged(pbr_source):
     """The PBR files hold no saturation curve. reductus' detector saturation then fails
     (it takes its default curve, a number, for a table)."""

@@ -28,6 +28,7 @@ from beamtime.daq.models import (
     DataRouter,
     DataSource,
     ECCServer,
+    Experiment,
     LogEntry,
 )
 from beamtime.daq.safety import host_allowed
@@ -432,6 +433,8 @@ def check_router(router: DataRouter) -> DataRouter:
         if router.is_online or router.last_checked is None:
             log_error(router, str(exc))
         online, clean, free = False, router.staging_directory_is_clean, None
+    if free is not None and router.staging_directory and router.filing_run is None:
+        alarm_left_over_files(router, clean)
     if router.filing_run is not None:
         clean = False  # a run waits to be filed: not clean, whatever the folder says now
     if free is not None:
@@ -455,6 +458,25 @@ def check_router(router: DataRouter) -> DataRouter:
     )
     router.is_online, router.staging_directory_is_clean, router.last_checked = online, clean, now
     return router
+
+
+def alarm_left_over_files(router: DataRouter, clean: bool) -> None:
+    """Run files in the staging folder between runs, with no filing under way or waiting
+    (a failed filing has its own alarm), block the next Start: alarm until they are gone.
+    While a run records, or a transition (a Stop filing its run) is under way, they are
+    expected; that is read after the folder was, so a Start begun meanwhile is seen."""
+    key = f"dirty:{router.name}"
+    if clean:
+        alarms.clear_alarm(router.experiment_id, key)
+        return
+    experiment = Experiment.objects.filter(pk=router.experiment_id, transition="").first()
+    if experiment is not None and not experiment.is_running:
+        alarms.raise_alarm(
+            router.experiment_id,
+            key,
+            f"run files wait in the staging folder of {router.name} with no run to file them "
+            "under: Start is refused until they are moved",
+        )
 
 
 BACKOFF = [10, 20, 40, 80, 160, 300]  # seconds before retry 1, 2, …; then every 300 s

@@ -401,7 +401,9 @@ def describe(field: str, data: dict) -> str:
         head, rest = f"layer {index + 1} ({name})", parts[2:]
     else:
         head, rest = (
-            {"front": "front medium", "back": "back medium"}.get(parts[0], parts[0]),
+            {"front": "front medium", "back": "back medium"}.get(
+                parts[0], WORDS.get(parts[0], parts[0])
+            ),
             parts[1:],
         )
     return " ".join([head, *(WORDS.get(p, p) for p in rest if WORDS.get(p, p))])

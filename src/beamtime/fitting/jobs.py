@@ -38,6 +38,8 @@ def submit(
             raise ValueError(f"{name}: a whole number from 1 to {MAX_OPTION}, not {value!r}")
     if not model.free_parameters() and not partners:
         raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    if not dataset.is_polarized:  # said now, not by a failed job
+        refl1d_adapter.refuse_magnetism(model)
     job = FitJob.objects.create(
         owner=owner,
         dataset=dataset,

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from django.conf import settings
 from django.db import models
 
-from beamtime.fitting import polarized
+from beamtime.fitting import orso, polarized
 from beamtime.fitting.data import (
     DQ_COLUMNS,
     MAX_BYTES,
@@ -19,7 +19,6 @@ from beamtime.fitting.data import (
     with_resolution,
 )
 from beamtime.fitting.layers import LayerModel
-from beamtime.fitting.orso import is_orso, read_orso, read_orso_polarized
 from beamtime.fitting.polarized import CROSS_SECTIONS
 from beamtime.reduction.export import read_provenance
 
@@ -110,17 +109,17 @@ class Dataset(models.Model):
         without a number, an ORSO file whose data sets are cross-sections (polarization pp, pm,
         mp, mm) becomes one polarized data set, any other its first data set."""
         metadata = {}
-        if is_orso(content) and orso_data_set is None:
-            polarized = read_orso_polarized(content)
-            if polarized is not None:
-                texts, metadata, provenance = polarized
+        if orso.is_orso(content):
+            datasets = orso.load(content)
+            together = orso.read_orso_polarized(datasets) if orso_data_set is None else None
+            if together is not None:
+                texts, metadata, provenance = together
                 sections = {
                     xs: with_resolution(parse_data(text.encode()), "sigma", dq_over_q)
                     for xs, text in texts.items()
                 }
                 return cls.polarized(owner, name, sections, provenance, metadata)
-        if is_orso(content):
-            text, metadata, provenance = read_orso(content, orso_data_set or 1)
+            text, metadata, provenance = orso.read_orso(datasets, orso_data_set or 1)
             content, dq_column = text.encode(), "sigma"
         parsed = parse_data(content)
         data = with_resolution(parsed, dq_column, dq_over_q)

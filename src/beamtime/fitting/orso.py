@@ -21,10 +21,10 @@ def is_orso(content: bytes) -> bool:
     return content.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC)
 
 
-def read_orso(content: bytes, number: int = 1) -> tuple[str, dict, dict]:
-    """(data set ``number`` (from 1) as 4-column text ``Q R dR dQ``, dQ 1-σ; the metadata to
-    keep; the Beamtime provenance if a reduction wrote the file). DataError says what is wrong."""
-    datasets = _load(content)
+def read_orso(datasets: list, number: int = 1) -> tuple[str, dict, dict]:
+    """(data set ``number`` (from 1) of the file's ``datasets`` (``load``) as 4-column text
+    ``Q R dR dQ``, dQ 1-σ; the metadata to keep; the Beamtime provenance if a reduction wrote
+    the file). DataError says what is wrong."""
     if not 1 <= number <= len(datasets):
         raise DataError(f"ORSO data set: {number} asked for, the file holds {len(datasets)}")
     chosen = datasets[number - 1]
@@ -39,13 +39,12 @@ def read_orso(content: bytes, number: int = 1) -> tuple[str, dict, dict]:
     return table, metadata, _provenance(chosen.info)
 
 
-def read_orso_polarized(content: bytes) -> tuple[dict[str, str], dict, dict] | None:
-    """The file's data sets as cross-sections when it holds two or more and each is one
-    (its header's polarization pp, pm, mp or mm): ({"++": 4-column text with dQ 1-σ, …},
+def read_orso_polarized(datasets: list) -> tuple[dict[str, str], dict, dict] | None:
+    """The file's ``datasets`` (``load``) as cross-sections when there are two or more and
+    each is one (its header's polarization pp, pm, mp or mm): ({"++": 4-column text with dQ 1-σ, …},
     metadata, provenance); None for any other file. DataError when two are the same one."""
     from beamtime.fitting.polarized import CROSS_SECTIONS, ORSO
 
-    datasets = _load(content)
     states = [_polarization(d.info) for d in datasets]
     if len(datasets) < 2 or not all(s in ORSO for s in states):
         return None
@@ -67,7 +66,8 @@ def read_orso_polarized(content: bytes) -> tuple[dict[str, str], dict, dict] | N
     )
 
 
-def _load(content: bytes) -> list:
+def load(content: bytes) -> list:
+    """The ORSO file's data sets (orsopy's); DataError if it cannot be read or holds none."""
     from orsopy import fileio  # 1.5 s to import: only for a request that reads ORSO
 
     try:

@@ -128,7 +128,7 @@ def _polarized_probe(model: LayerModel, data: Mapping[str, ReflData]):
     return probe, CROSS_SECTIONS[present[0]]
 
 
-def _refuse_magnetism(model: LayerModel) -> None:
+def refuse_magnetism(model: LayerModel) -> None:
     """ValueError naming the first magnetic parameter that unpolarized data cannot use."""
     for layer in model.magnetic_layers():
         raise ValueError(
@@ -156,7 +156,7 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
     if isinstance(data, Mapping):
         probe, beam = _polarized_probe(model, data)
     else:
-        _refuse_magnetism(model)
+        refuse_magnetism(model)
         probe, beam = _probe(model, data), None
     magnetic = {id(layer) for layer in model.magnetic_layers()}
     sample = None
@@ -280,7 +280,7 @@ def to_script(model: LayerModel, data_file: str | Mapping[str, str]) -> str:
         _refuse_unsupported_files(data_file)
         lines += _polarized_probe_lines(model, data_file)
     else:
-        _refuse_magnetism(model)
+        refuse_magnetism(model)
         lines += [
             f"Q, R, dR, *rest = np.loadtxt({data_file!r}).T",
             "# The 4th column is read as the FWHM of the resolution (refl1d wants 1-sigma): drop "

@@ -461,11 +461,16 @@ def saved_model_edit(request, pk):
             saved.delete()
             return redirect("fitting:models")
         if "reverse" in request.POST:
+            try:
+                flipped = saved.layer_model().reversed()
+            except ModelError as exc:  # e.g. a magnetic back medium would become the front
+                messages.error(request, f"Reverse: {exc}")
+                return redirect("fitting:model", pk=saved.pk)
             reversed_model = SavedModel.objects.create(
                 owner=request.user,
                 title=f"{saved} (reversed)",
                 notes=saved.notes,
-                model=saved.layer_model().reversed().to_dict(),
+                model=flipped.to_dict(),
             )
             return redirect("fitting:model", pk=reversed_model.pk)
         saved.title = request.POST.get("title", "").strip()[:200]

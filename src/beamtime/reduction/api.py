@@ -238,6 +238,9 @@ def job(request, job_id: str):
     return jobs.public(found)
 
 
+MAX_LOOKUP_NODES = 500
+
+
 @router.post("/fits", summary="Your data sets and fits made from this reduction's output")
 def made_from(request, payload: TemplateIn):
     """Every data set of the caller's made from one of this template's outputs (by *Fit this
@@ -250,6 +253,9 @@ def made_from(request, payload: TemplateIn):
     nodes = payload.template.get("nodes")
     if not isinstance(nodes, list):
         return refused(request, {"error": "a template is {name, nodes: [...], wires: [...]}"})
+    if len(nodes) > MAX_LOOKUP_NODES:
+        message = f"{len(nodes)} nodes: the fits of at most {MAX_LOOKUP_NODES} are looked up"
+        return refused(request, {"error": message})
     keys = {}
     for index in range(len(nodes)):
         key = export.fingerprint(payload.template, payload.config, index)

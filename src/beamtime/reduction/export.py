@@ -121,13 +121,16 @@ def fingerprint(template, config, node) -> str | None:
 
     try:
         nodes, wires = template["nodes"], template["wires"]
+        parents: dict[int, list[int]] = {}
+        for wire in wires:
+            parents.setdefault(wire["target"][0], []).append(wire["source"][0])
         upstream, todo = set(), [node]
         while todo:
             index = todo.pop()
             if not isinstance(index, int) or not 0 <= index < len(nodes) or index in upstream:
                 continue
             upstream.add(index)
-            todo += [w["source"][0] for w in wires if w["target"][0] == index]
+            todo += parents.get(index, [])
         if node not in upstream:
             return None
         order = {old: new for new, old in enumerate(sorted(upstream))}

@@ -151,7 +151,7 @@ def _announce_end(job_id: str) -> None:
 def wait(user, job: dict, seconds: float) -> dict:
     """The job once it has ended, or as it is after ``seconds``: the request sleeps in a Redis
     BLPOP until the job's end is pushed, so a short calculation is answered as it ends."""
-    if job["state"] in ACTIVE:
+    if job["state"] in ACTIVE and seconds > 0:  # (a BLPOP of timeout 0 would never end)
         if redis_client().blpop([_ended(job["id"])], timeout=seconds) is not None:
             _announce_end(job["id"])  # put back, for the others waiting on the same job
         job = get(user, job["id"]) or job

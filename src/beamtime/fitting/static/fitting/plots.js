@@ -65,6 +65,14 @@ function drawPolarized(el, { data, curve }, scale, rq4) {
     layout.yaxis2 = { domain: [0, 0.22], title: { text: "(R−fit)/dR" }, zeroline: true };
     layout.xaxis.anchor = "y2";
   }
+  // The data decide the log axis: a model's spin flip can be 1e-40 where the data are noise.
+  const measured = Object.values(data.cross_sections)
+    .flatMap((xs) => xs.r.map((r, i) => scale(xs.q[i], r)))
+    .filter((v) => v > 0);
+  if (measured.length) {
+    const low = Math.log10(Math.min(...measured)), high = Math.log10(Math.max(...measured));
+    layout.yaxis.range = [low - 0.5, high + 0.5];
+  }
   Plotly.react(el, traces, layout, plotConfig);
 }
 

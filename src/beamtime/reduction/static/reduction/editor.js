@@ -332,6 +332,7 @@ async function calculatePlotted() {
     const datasets = await terminalData(template, kind, node, terminal);
     if (number !== latest.calculation) return;
     state.datasets = datasets;
+    state.datasetsOf = state.plotted; // what Fit this data and the exports act on
     state.error = null;
     panel.showError(null);
     showPlot();
@@ -340,8 +341,10 @@ async function calculatePlotted() {
     state.datasets = null;
     plot.message(`Nothing to plot: ${showProblem(problem)}`);
   } finally {
-    setBusy(false);
-    if (number === latest.calculation) checkCache();
+    if (number === latest.calculation) {
+      setBusy(false); // not when an older calculation ends while a newer one runs
+      checkCache();
+    }
   }
 }
 
@@ -421,6 +424,7 @@ function reloadStash(entry) {
 
 function compare(entries) {
   latest.calculation += 1; // a calculation still running must not replace the comparison
+  setBusy(false); // nor keep saying it is calculating
   state.plotted = { compare: entries.map((e) => e.name) };
   state.datasets = entries.flatMap((entry) =>
     entry.datasets.map((d) => ({ ...d, name: `${entry.name}: ${d.name}` })),
@@ -480,6 +484,9 @@ async function fitThis() {
   } catch (problem) {
     return say(problem.message);
   }
+  if (state.datasetsOf !== state.plotted) {
+    return say("The plot is still being calculated: fit its data once they are shown.");
+  }
   const names = (state.datasets || []).map((d) => d.name);
   const choice = names.length > 1 ? await chooseDataset(names, crossSections(names)) : 0;
   if (choice === null) return;
@@ -495,12 +502,13 @@ async function fitThis() {
   }
 }
 
-/** The cross-sections the plotted data sets are (their names end in ++, +-, -+ or --), when
- *  each is a different one; else null. */
+/** The cross-sections the plotted data sets are (their names end in ++, +-, -+ or --), in
+ *  that order, when each is a different one; else null. */
 function crossSections(names) {
+  const order = ["++", "+-", "-+", "--"];
   const found = names.map((name) => name.split(" ").pop());
-  const known = found.every((xs) => ["++", "+-", "-+", "--"].includes(xs));
-  return known && new Set(found).size === found.length ? found : null;
+  const known = found.every((xs) => order.includes(xs));
+  return known && new Set(found).size === found.length ? order.filter((xs) => found.includes(xs)) : null;
 }
 
 /** Ask which of the plotted data sets to fit ("together": all the cross-sections as one
