@@ -196,6 +196,16 @@ def test_a_polarized_fit_has_bands_of_its_magnetic_sld_too():
     assert np.interp(75, z, band["p50"]) == pytest.approx(8.02, abs=0.05)  # nuclear, fixed
 
 
+def test_a_dream_fit_stopped_in_its_burn_in_has_no_posterior_and_one_after_has():
+    q, r, dr, dq = synthetic().T
+    data, model = ReflData(q, r, dr, dq), LayerModel.from_dict(start_model())
+    options = {"burn": 30, "steps": 100}
+    early = refl1d_adapter.fit(model, data, "dream", options, lambda event: event["step"] < 10)
+    assert early.stopped and early.posterior is None
+    late = refl1d_adapter.fit(model, data, "dream", options, lambda event: event["step"] < 80)
+    assert late.stopped and 0 < late.posterior.steps < 100
+
+
 def test_an_lm_fit_has_no_posterior():
     q, r, dr, dq = synthetic().T
     lm = refl1d_adapter.fit(LayerModel.from_dict(start_model()), ReflData(q, r, dr, dq), "lm")

@@ -705,12 +705,13 @@ class Posterior:
 def dream_posterior(state, problem, labels: list[str], options: dict) -> Posterior | None:
     """What a finished (or stopped) DREAM run says: its draws, bumps' statistics of them,
     Gelman–Rubin's R̂ of the chains used, bumps' equilibrium test and the SLD bands.
-    None when the run stopped before it kept a draw."""
+    None when the run was stopped before the end of its burn-in."""
     from bumps.dream.gelman import gelman
     from bumps.dream.stats import var_stats
 
+    burn = int(options.get("burn", 100))
     draw = state.draw()
-    if draw.points.shape[0] < 2:
+    if draw.points.shape[0] < 2 or state.generation <= burn:  # stopped in the burn-in
         return None
     # bumps' verdict, as its fit left it (DreamFit trims by default, as here): its burn_point
     # found where the chains' χ² became stationary, a point within the first half of the chains
@@ -734,7 +735,6 @@ def dream_posterior(state, problem, labels: list[str], options: dict) -> Posteri
     if len(points) > MAX_DRAWS:
         keep = np.random.default_rng(0).choice(len(points), MAX_DRAWS, replace=False)
         points = points[np.sort(keep)]
-    burn = int(options.get("burn", 100))
     return Posterior(
         labels=list(labels),
         draws=np.ascontiguousarray(points, dtype=float),
