@@ -2,6 +2,7 @@
 history reached by clicking its square, and a comparison."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -76,3 +77,46 @@ def test_browse_the_focal_plane_history(live_server, page):
     page.goto(live_server.url + "/configs/hetdex/slots/044/")
     assert "by revision 13" in page.inner_text("main")
     shoot(page, "configs-slot-corrected")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ecc_archive_folds_its_xcfg_files(live_server, page):
+    """Two runs' archived .xcfg files: folded on the history page, opened with a click,
+    downloaded whole, and their differing lines on the compare page."""
+    from datetime import UTC, datetime
+
+    from beamtime.configs import store
+    from beamtime.daq.runs import ecc_instrument
+    from tests.configs.test_long_texts import archived, xcfg
+    from tests.factory import make_experiment
+
+    ada = make_user("ada")
+    instrument = ecc_instrument(make_experiment(members=[ada]))
+    for hour, gain in [(20, "120fC"), (21, "240fC")]:
+        state = {f"ecc{i}": archived(xcfg(gain)) for i in range(3)}
+        when = datetime(2026, 12, 1, hour, tzinfo=UTC)
+        store.apply_change(instrument, state, valid_from=when, source="daq", reason="run")
+    path = f"/configs/{instrument.name}/"
+    log_in(page, live_server, path)
+    folded = page.locator("details.attr-text")
+    assert folded.count() == 3 and not folded.first.evaluate("d => d.open")
+    assert folded.first.locator("pre").is_hidden()
+    shoot(page, "configs-ecc-archive")
+    folded.first.locator("summary").click()
+    assert folded.first.locator("pre").is_visible()
+    assert "240fC" in folded.first.locator("pre").inner_text()
+    shoot(page, "configs-ecc-archive-open")
+    with page.expect_download() as download:
+        folded.first.locator("a:text('Download the whole file')").click()
+    assert download.value.suggested_filename == "ecc0-configure-beam.xcfg"
+    assert Path(download.value.path()).read_text() == xcfg("240fC")
+
+    page.click("a:text('what changed') >> nth=0")
+    page.wait_for_url("**/diff/**")
+    assert "3 slots differ" in page.inner_text("main")
+    assert page.locator("pre.diff").count() == 3
+    assert (
+        '+  <Channel id="0"><Gain>240fC</Gain></Channel>'
+        in page.locator("pre.diff").first.inner_text()
+    )
+    shoot(page, "configs-ecc-diff")

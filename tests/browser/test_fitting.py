@@ -105,6 +105,7 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     found = parameters(page)
     assert found["A thickness"][0] == pytest.approx(577.6, abs=2)
     assert 0 < found["A thickness"][1] < 2
+    assert "samples used" in page.inner_text("#posterior")  # the posterior, shown below
     shoot(page, "fitting-dream-result")
 
 
@@ -216,3 +217,67 @@ def test_an_orso_file_uploads_and_shows_its_header(live_server, page, tmp_path):
     assert "Ni on Si" in page.inner_text("#metadata pre")
     assert "2 data sets; this is number 1" in page.inner_text("#metadata")
     shoot(page, "fitting-orso-header")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dream_results(live_server, page):
+    """A DREAM fit's page: what the run used, the convergence, the posterior table and the
+    three figures (loaded as images), each downloadable; the draws as CSV."""
+    from beamtime.fitting import jobs
+    from beamtime.fitting.models import Dataset, FitJob
+    from tests.fitting.test_layers import session_model
+
+    user = make_user("ada")
+    model = session_model()
+    model["layers"][1]["roughness"] = {"value": 8, "free": True, "min": 2, "max": 15}
+    dataset = Dataset.from_upload(user, "double_layer.txt", DATA.read_bytes())
+    job = FitJob.objects.create(
+        owner=user, dataset=dataset, model=model, engine="dream", options={"steps": 300}
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    log_in(page, live_server, f"/fitting/jobs/{job.pk}/")
+    page.wait_for_selector("#posterior")
+    images = page.locator("#posterior img")
+    assert images.count() == 3
+    for index in range(3):
+        images.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 200", arg=images.nth(index).element_handle()
+        )
+    rows = page.locator("#posterior tbody tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in rows] == ["A roughness", "A thickness", "B thickness"]
+    with page.expect_download() as download:
+        page.click("#posterior a:text('draws as CSV')")
+    header = download.value.path().read_text().splitlines()[0]
+    assert header == "A roughness,A thickness,B thickness"
+    shoot(page, "fitting-dream-posterior")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dream_results_of_a_polarized_fit(live_server, page):
+    """The same page for a magnetic model on four cross-sections: ρM among the parameters,
+    its band in the profile figure."""
+    from beamtime.fitting import jobs
+    from beamtime.fitting.models import Dataset, FitJob
+    from tests.fitting.test_magnetism import simulated, start
+
+    user = make_user("ada")
+    dataset = Dataset.polarized(user, "Fe on Si", simulated())
+    job = FitJob.objects.create(
+        owner=user,
+        dataset=dataset,
+        model=start().to_dict(),
+        engine="dream",
+        options={"burn": 100, "steps": 150},
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    log_in(page, live_server, f"/fitting/jobs/{job.pk}/")
+    rows = page.locator("#posterior tbody tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in rows] == ["Fe rhoM", "Fe thetaM", "Fe thickness"]
+    images = page.locator("#posterior img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 200", arg=images.nth(index).element_handle()
+        )
+    shoot(page, "fitting-dream-polarized")

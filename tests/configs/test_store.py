@@ -149,6 +149,33 @@ class TestHistory:
             found = store.configuration_at(instrument, T0 + timedelta(days=12, hours=1))
         assert ifus(found) == {"013": "013"}
 
+    @pytest.mark.parametrize("servers", [2, 200])
+    def test_a_change_is_a_few_statements_not_one_per_row(
+        self, servers, django_assert_max_num_queries
+    ):
+        """The first run of two hundred ECC servers archives 200 new slots and entries; the
+        next closes and opens 200 entries: a dozen statements (SQLite takes the new entries
+        a hundred at a time), not one or two per row."""
+        from beamtime.configs.models import Instrument
+
+        ecc = Instrument.objects.create(name="ecc", title="ECC configurations")
+        first = {f"ecc{i:03d}": {"configure": "beam"} for i in range(servers)}
+        # savepoint, lock, the start (2), open entries, revision, change, slots (read, add,
+        # read back), entries (1-3), the instrument's revision, release
+        with django_assert_max_num_queries(14):
+            store.apply_change(ecc, first, valid_from=T0, replace_all=True)
+        second = {name: {"configure": "pulser"} for name in first}
+        # as above, the closing of the old entries instead of adding slots
+        with django_assert_max_num_queries(13):
+            store.apply_change(ecc, second, valid_from=T1, replace_all=True)
+        assert len(store.configuration_at(ecc, T0)) == servers
+        now = store.configuration_at(ecc, T1)
+        assert {e.attributes["configure"] for e in now.values()} == {"pulser"}
+        closed = ConfigEntry.objects.filter(slot__instrument=ecc, valid_until=T1)
+        assert closed.count() == servers
+        assert {e.closed_by.revision for e in closed.select_related("closed_by")} == {2}
+        assert {e.opened_by.revision for e in now.values()} == {2}
+
 
 def run_in_thread(target) -> threading.Thread:
     def wrapper():

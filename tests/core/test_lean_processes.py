@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 HEAVY = ["refl1d", "bumps", "scipy", "numba", "llvmlite", "zeep", "asyncssh", "h5py", "orsopy"]
+HEAVY += ["matplotlib"]  # DREAM's figures: drawn by the request that asks for one
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -135,3 +135,43 @@ def test_a_nearly_full_staging_disk_alarms_and_clears(tmp_path, settings):
     settings.DAQ_STAGING_MIN_FREE = 0.0
     control.check_router(DataRouter.objects.get())
     assert Alarm.objects.get(key="disk:ecc0-router0").cleared_at is not None
+
+
+def test_run_files_left_between_runs_alarm_until_they_are_gone(tmp_path):
+    from django.utils import timezone
+
+    from beamtime.daq.models import Experiment, RunMetadata
+
+    experiment = make_experiment()
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(tmp_path))
+    left = tmp_path / "CoBo[0]_2026-12-07T08:00:00.000_0000.graw"
+    left.write_bytes(b"data")
+
+    # expected while a transition (a Stop filing its run) is under way, or a run records
+    Experiment.objects.update(transition="stop", transition_started_at=timezone.now())
+    control.check_router(DataRouter.objects.get())
+    Experiment.objects.update(transition="", transition_started_at=None)
+    run = RunMetadata.objects.create(experiment=experiment, run_number=4, state="recording")
+    control.check_router(DataRouter.objects.get())
+    assert not Alarm.objects.filter(key="dirty:ecc0-router0").exists()
+
+    # between runs, with nothing filing them: an alarm, once
+    RunMetadata.objects.filter(pk=run.pk).update(state="stopped", stop_datetime=timezone.now())
+    control.check_router(DataRouter.objects.get())
+    control.check_router(DataRouter.objects.get())
+    (alarm,) = Alarm.objects.filter(key="dirty:ecc0-router0")
+    assert alarm.message.startswith("run files wait in the staging folder of ecc0-router0")
+    assert alarm.cleared_at is None
+
+    left.unlink()  # moved by someone
+    control.check_router(DataRouter.objects.get())
+    assert Alarm.objects.get(key="dirty:ecc0-router0").cleared_at is not None
+
+
+def test_a_failed_filing_is_not_also_a_dirty_router(tmp_path):
+    experiment = make_experiment()
+    make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(tmp_path))
+    (tmp_path / "CoBo[0]_2026-12-07T08:00:00.000_0000.graw").write_bytes(b"data")
+    DataRouter.objects.update(filing_run=3, filing_attempts=1)
+    control.check_router(DataRouter.objects.get())
+    assert not Alarm.objects.filter(key__startswith="dirty:").exists()

@@ -116,6 +116,85 @@ class TestChangeState:
         assert fresh(server).is_online is False
 
 
+def record_calls(simulator) -> list[str]:
+    """The operations the simulator is asked for from now on, in order."""
+    calls, answer = [], simulator.call
+
+    def call(operation, params):
+        calls.append(operation)
+        return answer(operation, params)
+
+    simulator.call = call
+    return calls
+
+
+def running(ecc_sim, experiment, **options):
+    """A simulator Running, as the database knows it to be."""
+    simulator, url = ecc_sim(**options)
+    simulator.state = State.RUNNING
+    server = make_ecc_server(experiment, url)
+    ECCServer.objects.update(state=State.RUNNING, target_state=State.RUNNING)
+    return simulator, fresh(server)
+
+
+class TestStop:
+    def test_a_server_known_to_run_is_sent_stop_without_being_asked_its_state(
+        self, ecc_sim, experiment
+    ):
+        simulator, server = running(ecc_sim, experiment, delay=0.3)
+        calls = record_calls(simulator)
+        assert control.stop_server(server) is True
+        assert calls[0] == "Stop" and set(calls[1:]) == {"GetState"}
+        assert simulator.state == State.READY
+        server = fresh(server)
+        assert (server.state, server.target_state, server.error_message) == (
+            State.READY,
+            State.READY,
+            "",
+        )
+        assert not LogEntry.objects.exists()
+
+    def test_a_server_stopped_meanwhile_by_other_means_is_fine(self, ecc_sim, experiment):
+        simulator, server = running(ecc_sim, experiment)
+        simulator.state = State.READY  # stopped at the ECC server itself: Stop is refused
+        assert control.stop_server(server) is True
+        server = fresh(server)
+        assert (server.state, server.target_state, server.error_message) == (
+            State.READY,
+            State.READY,
+            "",
+        )
+
+    def test_a_start_under_way_is_waited_for_then_stopped(self, ecc_sim, experiment):
+        simulator, server = running(ecc_sim, experiment, delay=0.4)
+        simulator.state = State.READY
+        assert simulator.transition("Start", "", "") == (0, "")  # Stop is refused: busy
+        assert control.stop_server(server) is True
+        assert simulator.state == State.READY and fresh(server).error_message == ""
+
+    def test_a_stop_refused_while_running_is_an_error_and_not_sent_twice(self, ecc_sim, experiment):
+        simulator, server = running(ecc_sim, experiment)
+        simulator.fail_next = 7
+        calls = record_calls(simulator)
+        assert control.stop_server(server) is False
+        assert calls == ["Stop", "GetState"]
+        assert simulator.state == State.RUNNING
+        server = fresh(server)
+        assert server.error_message == "Stop failed with error 7: Stop failed (simulated fault)"
+        assert LogEntry.objects.get().message == server.error_message
+        assert control.overall_state([server]) == (ERROR, "Error")
+
+    def test_a_server_that_does_not_answer_is_logged_as_not_reached(self, ecc_sim, experiment):
+        simulator, server = running(ecc_sim, experiment)
+        server.port = 1  # nothing listens: refused at once
+        assert control.stop_server(server) is False
+        server = fresh(server)
+        assert (server.is_online, server.target_state) == (False, State.RUNNING)
+        messages = list(LogEntry.objects.order_by("pk").values_list("message", flat=True))
+        assert messages[0].startswith("went offline: http://127.0.0.1:1/: cannot connect")
+        assert messages[1].startswith("not reached: it could not be stopped")
+
+
 def test_overall_state():
     def server(state, **fields):
         return ECCServer(state=state, is_online=True, **fields)
@@ -201,3 +280,26 @@ def test_a_state_asked_for_since_the_row_was_read_is_no_error(ecc_sim):
     simulator.state = State.PREPARED  # this, nobody asked for
     control.refresh_state(stale)
     assert fresh(server).error_message == "is Prepared, expected Described"
+
+
+@pytest.mark.django_db(transaction=True)  # the threads write through connections of their own
+def test_a_fan_out_writes_its_log_entries_together_and_knows_what_it_wrote(ecc_sim):
+    """Within a fan-out, entries wait for its Saves (twenty servers not reached by Stop all
+    were twenty commits); a server back online before they are written is still said to be."""
+    from beamtime.daq.transitions import in_parallel
+
+    server = make_ecc_server(make_experiment(), ecc_sim()[1])
+
+    def away_and_back(server):
+        port, server.port = server.port, 1
+        control.refresh_state(server)
+        written = LogEntry.objects.count()
+        server.port = port
+        control.refresh_state(server)
+        return written
+
+    assert in_parallel([server], away_and_back) == [0]
+    messages = list(LogEntry.objects.order_by("pk").values_list("message", flat=True))
+    assert len(messages) == 2 and messages[0].startswith("went offline")
+    assert messages[1] == "back online, Idle"
+    assert fresh(server).is_online is True

@@ -4,7 +4,10 @@ tenth of them offline — five refusing connections, five leaving them unanswere
 off the network — stops every reachable one and logs the others. How fast is the bench's
 business (bench/daq_scale.py, two hundred servers)."""
 
+import socket
 import threading
+import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -53,6 +56,20 @@ def hundred(configs_dir, alice):
     loop.join(30)
 
 
+def wait_until_closed(url: str, timeout: float = 10) -> None:
+    """Until the simulator's loop has closed the port (its next tick): connections are
+    refused or go unanswered. Before, a request is still taken, or reset by the closing."""
+    parts = urlsplit(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((parts.hostname, parts.port), timeout=0.2).close()
+        except OSError:  # refused, or no answer within 0.2 s
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url} still takes connections after {timeout} s")
+
+
 def test_stop_all_with_a_tenth_offline_stops_every_reachable_server(hundred, alice):
     experiment, simulators, urls = hundred
     actions.global_action(experiment, "start", alice)
@@ -63,6 +80,8 @@ def test_stop_all_with_a_tenth_offline_stops_every_reachable_server(hundred, ali
     for n, i in enumerate(offline.values()):
         EccClient(urls[i]).special("go-silent" if n % 2 else "go-offline")
         assert simulators[i].stopped.wait(5)
+    for i in offline.values():
+        wait_until_closed(urls[i])
 
     actions.global_action(Experiment.objects.get(pk=experiment.pk), "stop", alice)
 

@@ -178,7 +178,11 @@ def test_beamtimes_own_orso_export_uploads_with_its_provenance(client, alice):
     np.testing.assert_allclose(data.r, first[:, 1], rtol=1e-9)
     np.testing.assert_allclose(data.dr, first[:, 2], rtol=1e-9)
     np.testing.assert_allclose(data.dq, first[:, 3], rtol=1e-9)  # FWHM in the text export
-    assert len(dataset.metadata["data_sets"]) == 2 and "note" in dataset.metadata
+    # its two data sets are the ++ and -- cross-sections: one polarized data set, ++ first
+    assert len(dataset.metadata["data_sets"]) == 2 and list(dataset.cross_sections()) == [
+        "++",
+        "--",
+    ]
     assert dataset.provenance["template"] == full
     page = client.get(f"/fit/{dataset.instrument}/{dataset.pk}").content.decode()
     assert "local:mli0115.nxs.pbr" in page  # the fit page names the raw files

@@ -9,6 +9,11 @@ urlpatterns = [
     path("configs/<slug:name>/", views.instrument, name="instrument"),
     path("configs/<slug:name>/diff/", views.diff, name="diff"),
     path("configs/<slug:name>/slots/<str:slot>/", views.slot, name="slot"),
+    path(
+        "configs/<slug:name>/entries/<int:entry>/<str:key>",
+        views.attribute,
+        name="attribute",
+    ),
 ]
 
 # The FPlane service's own URLs, unchanged for existing clients.

@@ -1,12 +1,17 @@
+import difflib
+import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from beamtime.configs import store
 from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import LRS2, column_row, nominal_position, slot_names
-from beamtime.configs.models import Instrument
+from beamtime.configs.models import ConfigEntry, Instrument
 from beamtime.core.access import instrument_for_user, instruments_for_user
 
 STATE_COLOURS = {
@@ -70,7 +75,8 @@ def instrument(request, name):
         "error": error or view_error,
         "view": view,
         "entries": sorted(entries.values(), key=lambda e: e.slot.name),
-        "changes": changes[:20],
+        # Each change beside the instant just before it: the diff page shows what it changed.
+        "changes": [(c, c.valid_from - timedelta(microseconds=1)) for c in changes[:20]],
         "first": store.first_start(instrument),
     }
     if instrument.kind == Instrument.FPLANE:
@@ -151,6 +157,49 @@ def diff(request, name):
             "view": view,
             "params": {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")},
             "error": error_from or error_to or view_error,
-            "rows": store.diff(instrument, before, after, as_of),
+            "rows": [
+                {**row, "texts": text_diffs(row)}
+                for row in store.diff(instrument, before, after, as_of, entries=True)
+            ],
         },
     )
+
+
+def text_diffs(row: dict) -> list[dict]:
+    """For each long text of a slot that changed (an archived .xcfg file): its lines
+    compared, as ``diff -u`` prints them."""
+    found = []
+    for key in row["fields"]:
+        a, b = (row[side].get(key) if row[side] else None for side in ("before", "after"))
+        if isinstance(a, str) and isinstance(b, str) and "\n" in a + b:
+            lines = difflib.unified_diff(
+                a.splitlines(), b.splitlines(), f"before/{key}", f"after/{key}", lineterm=""
+            )
+            found.append({"key": key, "diff": "\n".join(lines)})
+    return found
+
+
+def attribute(request, name, entry, key):
+    """One attribute of an archived entry as a file (the whole .xcfg text the pages fold)."""
+    instrument = instrument_for_user(request.user, name)
+    entry = get_object_or_404(
+        ConfigEntry.objects.select_related("slot"), pk=entry, slot__instrument=instrument
+    )
+    value = entry.attributes.get(key) if isinstance(entry.attributes, dict) else None
+    if not isinstance(value, str):
+        raise Http404("no such text")
+    response = HttpResponse(value, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(
+        True, attribute_filename(entry, key)
+    )
+    return response
+
+
+def attribute_filename(entry: ConfigEntry, key: str) -> str:
+    """``ecc0-configure-beam.xcfg`` for an archived .xcfg file, ``SLOT-KEY.txt`` otherwise."""
+    step = key.removesuffix("_xcfg")
+    if step != key and isinstance(entry.attributes.get(step), str):
+        name = f"{entry.slot.name}-{step}-{entry.attributes[step]}.xcfg"
+    else:
+        name = f"{entry.slot.name}-{key}.txt"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)

@@ -28,6 +28,7 @@ from beamtime.daq.models import (
     DataRouter,
     DataSource,
     ECCServer,
+    Experiment,
     LogEntry,
 )
 from beamtime.daq.safety import host_allowed
@@ -59,33 +60,55 @@ def client_for(server: ECCServer) -> EccClient:
 
 
 def log_error(component: ECCServer | DataRouter, message: str, with_traceback=False) -> None:
-    """An entry in the experiment's Log entries panel, from an ECC server or a data router."""
-    LogEntry.objects.create(
+    """An entry in the experiment's Log entries panel, from an ECC server or a data router.
+    In a fan-out, the write is left to its Saves."""
+    entry = LogEntry(
         experiment_id=component.experiment_id,
         source=component.name,
         message=message,
         traceback=traceback.format_exc() if with_traceback else "",
     )
+    saves = getattr(Saves.current, "saves", None)
+    if saves is None:
+        entry.save()
+    else:
+        saves.log(entry)
 
 
 class Saves:
-    """The rows that the threads of one fan-out (transitions.in_parallel) change, written
-    together every ``every`` seconds in one transaction by a thread of its own.
+    """The rows that the threads of one fan-out (transitions.in_parallel) change, and the
+    log entries they make, written together every ``every`` seconds in one transaction by a
+    thread of its own.
 
     Two hundred servers answering at once then cost a few commits instead of two hundred,
-    each of which waits for SQLite's one write lock and a disk sync (about 16 ms here).
+    each of which waits for SQLite's one write lock and a disk sync (about 16 ms here):
+    twenty servers found offline by Stop all were a third of a second of "not reached".
     """
 
     current = threading.local()  # the Saves a fan-out's thread writes into, if any
 
     def __init__(self, every: float = FLUSH):
-        self.every, self.rows, self.lock = every, {}, threading.Lock()
+        self.every, self.rows, self.entries, self.lock = every, {}, [], threading.Lock()
         self.done = threading.Event()
         self.writer = threading.Thread(target=self.write_until_done, daemon=True)
 
     def add(self, pk: int, fields: dict) -> None:
         with self.lock:
             self.rows.setdefault(pk, {}).update(fields)
+
+    def log(self, entry: LogEntry) -> None:
+        with self.lock:
+            self.entries.append(entry)
+
+    def last_word(self, experiment_id: int, source: str, prefixes: tuple) -> str | None:
+        """The last message not yet written from ``source`` that starts with one of
+        ``prefixes``."""
+        with self.lock:
+            for entry in reversed(self.entries):
+                mine = (entry.experiment_id, entry.source) == (experiment_id, source)
+                if mine and entry.message.startswith(prefixes):
+                    return entry.message
+        return None
 
     def pending(self, pk: int, field: str) -> bool:
         with self.lock:
@@ -94,6 +117,9 @@ class Saves:
     def write(self) -> None:
         with self.lock:
             rows, self.rows = self.rows, {}
+            entries, self.entries = self.entries, []
+        if not rows and not entries:
+            return
         same = defaultdict(list)  # rows getting the same values: one UPDATE
         for pk, fields in rows.items():
             same[tuple(sorted(fields.items()))].append(pk)
@@ -101,11 +127,17 @@ class Saves:
             with transaction.atomic():
                 for fields, pks in same.items():
                     ECCServer.objects.filter(pk__in=pks).update(**dict(fields))
+                LogEntry.objects.bulk_create(entries)
         except Exception:
-            log.exception("cannot write the state of %d ECC servers; trying again", len(rows))
+            log.exception(
+                "cannot write the state of %d ECC servers and %d log entries; trying again",
+                len(rows),
+                len(entries),
+            )
             with self.lock:  # keep them, under what came since
                 for pk, fields in rows.items():
                     self.rows[pk] = {**fields, **self.rows.get(pk, {})}
+                self.entries[:0] = entries
 
     def write_until_done(self) -> None:
         try:
@@ -148,6 +180,30 @@ def target_now(server: ECCServer) -> int | None:
     return ECCServer.objects.filter(pk=server.pk).values_list("target_state", flat=True).first()
 
 
+def last_seen_offline(server: ECCServer) -> bool:
+    """True if the log's last word about the server, written or not yet, is that it went
+    offline."""
+    saves = getattr(Saves.current, "saves", None)
+    pending = saves and saves.last_word(
+        server.experiment_id, server.name, ("went offline", "back online")
+    )
+    if pending:
+        return pending.startswith("went offline")
+    return server.last_seen_offline()
+
+
+def went_offline(server: ECCServer, exc: EccUnreachable) -> None:
+    """The server did not answer: mark it offline; log it and raise the alarm once."""
+    if server.is_online:
+        log_error(server, f"went offline: {exc}")
+        alarms.raise_alarm(
+            server.experiment_id,
+            f"offline:{server.name}",
+            f"ECC server {server.name} is offline",
+        )
+    save(server, is_online=False, is_transitioning=False)
+
+
 def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServer:
     """Ask the ECC server for its state and keep the row truthful. Going offline and coming
     back are logged once each; an error clears itself when the server answers, done with its
@@ -155,14 +211,7 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
     try:
         status = (client or client_for(server)).status()
     except EccUnreachable as exc:
-        if server.is_online:
-            log_error(server, f"went offline: {exc}")
-            alarms.raise_alarm(
-                server.experiment_id,
-                f"offline:{server.name}",
-                f"ECC server {server.name} is offline",
-            )
-        save(server, is_online=False, is_transitioning=False)
+        went_offline(server, exc)
         return server
     except EccError as exc:
         if server.error_message != str(exc):  # logged once, not at every poll
@@ -172,7 +221,7 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
     state, fields = int(status.state), {}
     if not server.is_online:
         alarms.clear_alarm(server.experiment_id, f"offline:{server.name}")
-        if server.last_seen_offline():
+        if last_seen_offline(server):
             log_error(server, f"back online, {STATE_NAMES[state]}")
     if not status.transitioning:
         expected = server.target_state
@@ -240,14 +289,23 @@ def change_state(server: ECCServer, target: int, follow_for: float | None = None
     except EccError as exc:
         return fail(server, str(exc))
     save(server, is_transitioning=True, error_message="", is_online=True)
+    return follow(server, client, target, follow_for)
+
+
+def follow(server: ECCServer, client: EccClient, target: int, follow_for: float) -> bool:
+    """Poll a server that accepted the transition to ``target`` until it is done; True when
+    it got there, else the failure is written to the server and the log.
+
+    The first look is after POLL, not at once: a transition just accepted is under way, and
+    asking two hundred servers so costs CPU the transitions' followers wait for."""
     started = time.monotonic()
     while time.monotonic() < started + follow_for:
+        time.sleep(min(POLL_MAX, max(POLL, (time.monotonic() - started) / 4)))
         refresh_state(server, client)
         if not server.is_transitioning:
             if server.state == target:
                 return True
             return fail(server, f"ended in {server.state_name} instead of {STATE_NAMES[target]}")
-        time.sleep(min(POLL_MAX, max(POLL, (time.monotonic() - started) / 4)))
     return fail(
         server, f"the transition to {STATE_NAMES[target]} did not finish within {follow_for:g} s"
     )
@@ -261,17 +319,23 @@ def fail(server: ECCServer, message: str) -> bool:
 
 def stop_server(server: ECCServer, wait_for: float | None = None) -> bool:
     """Take the server out of Running, whatever else is going on; True if it does not run
-    afterwards. A transition under way (a Start) is waited for first; a server that does not
-    answer is logged as not stopped."""
+    afterwards. A server the database shows Running and online is sent Stop straight away
+    (send_stop); any other is first asked for its state. A transition under way (a Start)
+    is waited for first; a server that does not answer is logged as not stopped."""
     wait_for = settings.DAQ_TRANSITION_TIMEOUT if wait_for is None else wait_for
     deadline = time.monotonic() + wait_for
-    refresh_state(server)
+    known_running = server.state == State.RUNNING and not server.is_transitioning
+    if known_running and server.is_online and server.selected_config is not None:
+        stopped = send_stop(server, wait_for)
+        if stopped is not None:
+            return stopped
+    else:
+        refresh_state(server)
     while server.is_online and server.is_transitioning and time.monotonic() < deadline:
         time.sleep(POLL)
         refresh_state(server)
     if not server.is_online:
-        log_error(server, "not reached: it could not be stopped; stop it when it is back")
-        return False
+        return not_reached(server)
     if server.state != State.RUNNING:
         if server.target_state == State.RUNNING:  # not wanted running any more: Ready is right
             if server.state == State.READY and not server.is_transitioning:
@@ -280,6 +344,44 @@ def stop_server(server: ECCServer, wait_for: float | None = None) -> bool:
                 save(server, target_state=State.READY)
         return not server.is_transitioning
     return change_state(server, State.READY)
+
+
+def send_stop(server: ECCServer, follow_for: float) -> bool | None:
+    """Send Stop without asking for the state first (two hundred servers stopping at once
+    spend a call less each): the answer is the truth. True when the server got to Ready,
+    False when it could not be stopped (unreachable, or refused while Running — logged);
+    None when it refused because it was elsewhere: its state, just read, tells what to do."""
+    try:
+        client = client_for(server)
+    except EccError:
+        refresh_state(server)  # the usual way reports it
+        return None
+    wanted = server.target_state
+    save(server, target_state=State.READY)  # from now on, Running is an error
+    try:
+        client.step(
+            State.RUNNING, State.READY, server.selected_config.as_ecc(), server.data_links()
+        )
+    except ValueError as exc:
+        return fail(server, str(exc))
+    except EccUnreachable as exc:
+        save(server, target_state=wanted)  # as if not asked: stopping it is left to people
+        went_offline(server, exc)
+        return not_reached(server)
+    except EccError as exc:
+        save(server, target_state=wanted)  # as the usual way finds it
+        refresh_state(server, client)
+        if server.is_online and server.state == State.RUNNING and not server.is_transitioning:
+            save(server, target_state=State.READY)
+            return fail(server, str(exc))  # refused while Running: not asked twice
+        return None
+    save(server, is_transitioning=True, error_message="")
+    return follow(server, client, State.READY, follow_for)
+
+
+def not_reached(server: ECCServer) -> bool:
+    log_error(server, "not reached: it could not be stopped; stop it when it is back")
+    return False
 
 
 def overall_state(servers) -> tuple[int | None, str]:
@@ -331,6 +433,8 @@ def check_router(router: DataRouter) -> DataRouter:
         if router.is_online or router.last_checked is None:
             log_error(router, str(exc))
         online, clean, free = False, router.staging_directory_is_clean, None
+    if free is not None and router.staging_directory and router.filing_run is None:
+        alarm_left_over_files(router, clean)
     if router.filing_run is not None:
         clean = False  # a run waits to be filed: not clean, whatever the folder says now
     if free is not None:
@@ -354,6 +458,25 @@ def check_router(router: DataRouter) -> DataRouter:
     )
     router.is_online, router.staging_directory_is_clean, router.last_checked = online, clean, now
     return router
+
+
+def alarm_left_over_files(router: DataRouter, clean: bool) -> None:
+    """Run files in the staging folder between runs, with no filing under way or waiting
+    (a failed filing has its own alarm), block the next Start: alarm until they are gone.
+    While a run records, or a transition (a Stop filing its run) is under way, they are
+    expected; that is read after the folder was, so a Start begun meanwhile is seen."""
+    key = f"dirty:{router.name}"
+    if clean:
+        alarms.clear_alarm(router.experiment_id, key)
+        return
+    experiment = Experiment.objects.filter(pk=router.experiment_id, transition="").first()
+    if experiment is not None and not experiment.is_running:
+        alarms.raise_alarm(
+            router.experiment_id,
+            key,
+            f"run files wait in the staging folder of {router.name} with no run to file them "
+            "under: Start is refused until they are moved",
+        )
 
 
 BACKOFF = [10, 20, 40, 80, 160, 300]  # seconds before retry 1, 2, …; then every 300 s

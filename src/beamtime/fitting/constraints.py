@@ -23,8 +23,8 @@ MAX_LENGTH = 200
 MAX_DEPTH = 20  # levels of the syntax tree
 MAX_EXPONENT = 10
 MAX_NUMBER = 1e12
-BARE_NAMES = ("scale", "background")
-PARAMS = ("thickness", "sld", "isld", "roughness")  # a layer's, as in layers.Layer
+BARE_NAMES = ("scale", "background", "guide_angle", "guide_field")
+PARAMS = ("thickness", "sld", "isld", "roughness", "rhoM", "thetaM")  # as layers.Layer
 
 # Each works on a float (giving a number) and on a bumps Parameter or expression (giving a
 # bumps expression that evaluates later); bumps' pmath has no abs, but Parameters define

@@ -13,9 +13,29 @@ mark it."""
 
 from django import forms
 
-from beamtime.fitting.layers import MAX_LAYERS, MEDIUM_PARAMS, Layer, LayerModel, ModelError
+from beamtime.fitting.layers import (
+    DEFAULTS,
+    MAX_LAYERS,
+    MEDIUM_PARAMS,
+    MODEL_PARAMS,
+    Layer,
+    LayerModel,
+    ModelError,
+)
 
-LABELS = {"thickness": "thickness", "sld": "SLD", "isld": "iSLD", "roughness": "roughness"}
+LABELS = {
+    "thickness": "thickness",
+    "sld": "SLD",
+    "isld": "iSLD",
+    "roughness": "roughness",
+    "rhoM": "magnetic SLD",
+    "thetaM": "magnetic angle",
+    "guide_angle": "guide field angle",
+    "guide_field": "guide field",
+}
+# Magnetism may be left out of a post (a page or client that knows none): its defaults.
+OPTIONAL = {name: DEFAULTS.get(name, 0.0) for name in Layer.MAGNETIC}
+OPTIONAL |= {name: MODEL_PARAMS[name][0] for name in ("guide_angle", "guide_field")}
 NUMBER = {"invalid": "not a number", "required": "give a number"}
 MAX_CONSTRAINTS = 10_000  # characters
 PARTS = ("value", "free", "min", "max")  # the inputs of one parameter
@@ -32,7 +52,7 @@ class FormError(ValueError):
 
 def _param_fields(name: str) -> dict[str, forms.Field]:
     return {
-        f"{name}-value": forms.FloatField(error_messages=NUMBER),
+        f"{name}-value": forms.FloatField(required=name not in OPTIONAL, error_messages=NUMBER),
         f"{name}-free": forms.BooleanField(required=False),
         f"{name}-min": forms.FloatField(required=False, error_messages=NUMBER),
         f"{name}-max": forms.FloatField(required=False, error_messages=NUMBER),
@@ -40,14 +60,34 @@ def _param_fields(name: str) -> dict[str, forms.Field]:
 
 
 def _param(cleaned: dict, name: str) -> dict:
-    return {part: cleaned[f"{name}-{part}"] for part in PARTS}
+    found = {part: cleaned[f"{name}-{part}"] for part in PARTS}
+    if found["value"] is None:  # an optional one left out
+        found["value"] = OPTIONAL[name]
+    return found
+
+
+MAGNETIC = (*Layer.MAGNETIC, "guide_angle", "guide_field")  # shown for magnetic models
+UNITS = {"guide_angle": "°", "guide_field": "T"}
 
 
 def _cell(form, name: str) -> dict:
     """A parameter's bound inputs, for the template: ``value``, ``free``, ``min``, ``max``."""
-    return {"name": name, "label": LABELS.get(name, name)} | {
-        part: form[f"{name}-{part}"] for part in PARTS
-    }
+    return {
+        "name": name,
+        "label": LABELS.get(name, name),
+        "unit": UNITS.get(name, ""),
+        "magnetic": name in MAGNETIC,
+    } | {part: form[f"{name}-{part}"] for part in PARTS}
+
+
+def _na(name: str) -> dict:
+    """A column the row does not have (shown as –)."""
+    return {"name": name, "na": True, "magnetic": name in MAGNETIC}
+
+
+def is_magnetic(model: LayerModel) -> bool:
+    """Whether a model uses magnetism (its magnetic columns are then shown)."""
+    return model.uses_magnetism()
 
 
 class RowForm(forms.Form):
@@ -128,24 +168,25 @@ class Globals(forms.Form):
 
     def data_for_model(self) -> dict:
         cleaned = self.cleaned_data
-        return {
-            "scale": _param(cleaned, "scale"),
-            "background": _param(cleaned, "background"),
+        return {name: _param(cleaned, name) for name in MODEL_PARAMS} | {
             "q_min": 0.0 if cleaned["q_min"] is None else cleaned["q_min"],
             "q_max": 1.0 if cleaned["q_max"] is None else cleaned["q_max"],
             "constraints": cleaned["constraints"],
         }
 
 
-GlobalsForm = row_form("GlobalsForm", Globals, ("scale", "background"))
+GlobalsForm = row_form("GlobalsForm", Globals, tuple(MODEL_PARAMS))
 
 
 class ModelEditor:
     """The editor bound to what was posted (``data``) or showing a model (``model``)."""
 
-    def __init__(self, data=None, model: LayerModel | None = None):
+    def __init__(self, data=None, model: LayerModel | None = None, magnetic: bool = False):
+        """``magnetic``: show the magnetic columns (polarized data); they are shown for a
+        model with magnetism, and when the page's Magnetism box was ticked, too."""
         model = model or LayerModel()
         bound = data is not None
+        self.magnetic = magnetic or is_magnetic(model) or (bound and "magnetic" in data)
         self.front = FrontForm(data, prefix="front", initial=FrontForm.initial_for(model.front))
         self.back = BackForm(data, prefix="back", initial=BackForm.initial_for(model.back))
         self.layers = LayerFormSet(
@@ -169,7 +210,7 @@ class ModelEditor:
             }
             | {
                 f"{name}-{part}": getattr(getattr(model, name), part)
-                for name in ("scale", "background")
+                for name in MODEL_PARAMS
                 for part in PARTS
             },
         )
@@ -271,7 +312,7 @@ class ModelEditor:
             message, short, rest = detail, detail, ["constraints"]
         else:
             message, short = f"{describe(exc.field, data)}: {detail}", detail
-        if len(rest) == 1 and rest[0] in Layer.PARAMS + ("scale", "background"):
+        if len(rest) == 1 and rest[0] in Layer.PARAMS + tuple(MODEL_PARAMS):
             rest = [*rest, "value"]
         name = "-".join(rest)
         self._note(form, name if name in form.fields else None, message, short)
@@ -289,10 +330,7 @@ class ModelEditor:
         """What the template shows: a row per form, front to back, each with its cells."""
 
         def cells(form):
-            return [
-                _cell(form, p) if p in form.params else {"name": p, "na": True}
-                for p in Layer.PARAMS
-            ]
+            return [_cell(form, p) if p in form.params else _na(p) for p in Layer.PARAMS]
 
         rows = [{"kind": "front", "form": self.front, "cells": cells(self.front)}]
         for form in self.layers.forms:
@@ -308,7 +346,8 @@ class ModelEditor:
         return rows
 
     def scale_and_background(self) -> list[dict]:
-        return [_cell(self.globals, name) for name in ("scale", "background")]
+        """The model's own parameters: scale, background and the guide field."""
+        return [_cell(self.globals, name) for name in MODEL_PARAMS]
 
 
 WORDS = {
@@ -362,7 +401,9 @@ def describe(field: str, data: dict) -> str:
         head, rest = f"layer {index + 1} ({name})", parts[2:]
     else:
         head, rest = (
-            {"front": "front medium", "back": "back medium"}.get(parts[0], parts[0]),
+            {"front": "front medium", "back": "back medium"}.get(
+                parts[0], WORDS.get(parts[0], parts[0])
+            ),
             parts[1:],
         )
     return " ".join([head, *(WORDS.get(p, p) for p in rest if WORDS.get(p, p))])
@@ -371,16 +412,16 @@ def describe(field: str, data: dict) -> str:
 def _cells(layer: Layer, params) -> list[dict]:
     """A cell per column; one the row does not have is ``na`` (shown as –)."""
     return [
-        {"name": p, "label": LABELS[p], **getattr(layer, p).__dict__}
+        {"name": p, "label": LABELS[p], "magnetic": p in MAGNETIC, **getattr(layer, p).__dict__}
         if p in params
-        else {"name": p, "na": True}
+        else _na(p)
         for p in Layer.PARAMS
     ]
 
 
 def rows_for(model: LayerModel) -> dict:
     """A model's rows for the read-only tables (job page, saved model): front, layers
-    numbered from 1, back."""
+    numbered from 1, back; ``magnetic`` if the model uses magnetism (its columns shown)."""
     rows = [("front", None, model.front, MEDIUM_PARAMS["front"])]
     rows += [("layer", i + 1, layer, Layer.PARAMS) for i, layer in enumerate(model.layers)]
     rows.append(("back", None, model.back, MEDIUM_PARAMS["back"]))
@@ -388,5 +429,10 @@ def rows_for(model: LayerModel) -> dict:
         "rows": [
             {"kind": kind, "number": number, "name": layer.name, "cells": _cells(layer, params)}
             for kind, number, layer, params in rows
-        ]
+        ],
+        "magnetic": is_magnetic(model),
+        "guide": [
+            {"label": LABELS[name], "unit": UNITS[name], **model.param(name).__dict__}
+            for name in ("guide_angle", "guide_field")
+        ],
     }

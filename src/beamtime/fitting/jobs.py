@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from beamtime.fitting import refl1d_adapter
+from beamtime.fitting import posterior, refl1d_adapter
+from beamtime.fitting.curves import data_of
 from beamtime.fitting.layers import LayerModel
-from beamtime.fitting.models import Dataset, FitJob
+from beamtime.fitting.models import Dataset, FitDraws, FitJob
 
 log = logging.getLogger("beamtime.fitting")
 
@@ -37,6 +38,8 @@ def submit(
             raise ValueError(f"{name}: a whole number from 1 to {MAX_OPTION}, not {value!r}")
     if not model.free_parameters() and not partners:
         raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    if not dataset.is_polarized:  # said now, not by a failed job
+        refl1d_adapter.refuse_magnetism(model)
     job = FitJob.objects.create(
         owner=owner,
         dataset=dataset,
@@ -85,13 +88,13 @@ def run(job_pk: int) -> str:
 
     try:
         models = [LayerModel.from_dict(job.model)]
-        datasets = [job.dataset.data()]
+        datasets = [data_of(job.dataset)]
         for number, partner in enumerate(job.partners, start=2):
             partner_data = Dataset.objects.filter(pk=partner["dataset"], owner=job.owner).first()
             if partner_data is None:
                 raise ValueError(f"co-refinement: data set {number} has been deleted")
             models.append(LayerModel.from_dict(partner["model"]))
-            datasets.append(partner_data.data())
+            datasets.append(data_of(partner_data))
         result = refl1d_adapter.fit_together(
             models, datasets, job.shared, job.engine, job.options, progress
         )
@@ -102,6 +105,10 @@ def run(job_pk: int) -> str:
         finish(job_pk, FitJob.FAILED, message=reason)
         return FitJob.FAILED
     state = FitJob.CANCELLED if result.stopped else FitJob.DONE
+    kept = {}
+    if result.posterior is not None:
+        keep_draws(job_pk, result.posterior)
+        kept["posterior"] = posterior.summary(result.posterior)
     finish(
         job_pk,
         state,
@@ -113,9 +120,18 @@ def run(job_pk: int) -> str:
             "chisq": result.chisq,
             "model": result.model.to_dict(),
             "models": [m.to_dict() for m in result.models],
+            **kept,
         },
     )
     return state
+
+
+def keep_draws(job_pk: int, found: refl1d_adapter.Posterior) -> None:
+    """A DREAM fit's draws (bounded by the adapter), in their own row."""
+    FitDraws.objects.update_or_create(
+        job_id=job_pk,
+        defaults={"labels": found.labels, "points": posterior.to_npy(found.draws)},
+    )
 
 
 def finish(job_pk: int, state: str, **fields) -> None:

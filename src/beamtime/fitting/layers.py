@@ -12,6 +12,14 @@ refl1d writes the same sample the other way round, from the substrate up
 (``back(0, σ_back) | layer_n | … | layer_1 | front``), a slab's ``interface`` being the
 roughness on its upper side: that is exactly a layer's front-side roughness here. Only the
 refl1d adapter turns one order into the other.
+
+Magnetism, for polarized data, as refl1d models it: each layer (and the back medium) has a
+magnetic SLD ``rhoM`` (10⁻⁶/Å²) and the angle ``thetaM`` (degrees) of its in-plane
+magnetization; the model has the applied field's direction ``guide_angle`` (refl1d's Aguide,
+degrees) and strength ``guide_field`` (refl1d's H, tesla; only its Zeeman splitting of the
+spin-flip cross-sections matters). refl1d's convention: guide_angle 270° is a field in the
+sample plane, and thetaM 270° a magnetization parallel to it (the defaults), so that ++ sees
+ρ + ρM and -- sees ρ − ρM and there is no spin flip; thetaM 90° is antiparallel.
 """
 
 import keyword
@@ -25,7 +33,9 @@ from dataclasses import asdict, dataclass, field, replace
 MAX_LAYERS = 100
 MAX_LENGTH = 1e5  # Å, a thickness
 MAX_ROUGHNESS = 1e3  # Å
-MAX_SLD = 1e3  # 10⁻⁶/Å², SLD and iSLD
+MAX_SLD = 1e3  # 10⁻⁶/Å², SLD, iSLD and magnetic SLD
+MAX_FIELD = 100.0  # T, the guide field
+PARALLEL = 270.0  # degrees: refl1d's thetaM and Aguide of an in-plane field and magnetization
 
 # refl1d parameter names are built from these names ("A thickness") and constraints refer to
 # them ("A.thickness"): a name must not look like an expression.
@@ -86,13 +96,38 @@ class Layer:
     sld: Param = field(default_factory=lambda: fixed(0.0))
     isld: Param = field(default_factory=lambda: fixed(0.0))
     roughness: Param = field(default_factory=lambda: fixed(0.0))
+    rhoM: Param = field(default_factory=lambda: fixed(0.0))
+    thetaM: Param = field(default_factory=lambda: fixed(PARALLEL))
 
-    PARAMS = ("thickness", "sld", "isld", "roughness")
+    PARAMS = ("thickness", "sld", "isld", "roughness", "rhoM", "thetaM")
+    MAGNETIC = ("rhoM", "thetaM")
 
+    def has_magnetism(self, constrained: set[str] = frozenset()) -> bool:
+        """Whether refl1d needs this layer's magnetism: a magnetic SLD, or a magnetic
+        parameter fitted or computed by a constraint (names in ``constrained``)."""
+        return self.rhoM.value != 0 or any(
+            getattr(self, name).free or f"{self.name}.{name}" in constrained
+            for name in self.MAGNETIC
+        )
+
+
+# A parameter's value when it is absent from a model's JSON (models saved before it existed).
+DEFAULTS = {"thetaM": PARALLEL}
 
 # What each medium has; refl1d ignores the rest (a medium's thickness, the front medium's
-# roughness and its absorption), so they must stay 0 and cannot be fitted or constrained.
-MEDIUM_PARAMS = {"front": ("sld",), "back": ("sld", "isld", "roughness")}
+# roughness, absorption and magnetism), so they must keep their defaults (0; thetaM 270) and
+# cannot be fitted or constrained.
+MEDIUM_PARAMS = {
+    "front": ("sld",),
+    "back": ("sld", "isld", "roughness", "rhoM", "thetaM"),
+}
+# The model's own parameters besides the layers': (default, lowest, highest).
+MODEL_PARAMS = {
+    "scale": (1.0, 0.0, math.inf),
+    "background": (0.0, 0.0, math.inf),
+    "guide_angle": (PARALLEL, -360.0, 360.0),  # refl1d's Aguide limits
+    "guide_field": (0.0, 0.0, MAX_FIELD),
+}
 
 
 @dataclass
@@ -104,6 +139,8 @@ class LayerModel:
     back: Layer = field(default_factory=lambda: Layer("Si", sld=fixed(2.07), roughness=fixed(5.0)))
     scale: Param = field(default_factory=lambda: fixed(1.0))
     background: Param = field(default_factory=lambda: fixed(0.0))
+    guide_angle: Param = field(default_factory=lambda: fixed(PARALLEL))  # degrees
+    guide_field: Param = field(default_factory=lambda: fixed(0.0))  # tesla
     q_min: float = 0.0
     q_max: float = 1.0
     # target → expression, e.g. {"B.thickness": "0.1 * A.thickness + 5"} (see constraints.py)
@@ -130,14 +167,16 @@ class LayerModel:
             for name in Layer.PARAMS:
                 param = getattr(layer, name)
                 missing = where in MEDIUM_PARAMS and name not in MEDIUM_PARAMS[where]
-                if missing and (param.free or param.value != 0):
+                if missing and (param.free or param.value != DEFAULTS.get(name, 0.0)):
                     raise ModelError(f"{where}.{name}", _NO_SUCH[where, name])
             layer.thickness.check(f"{where}.thickness", lower=0.0, upper=MAX_LENGTH)
             layer.roughness.check(f"{where}.roughness", lower=0.0, upper=MAX_ROUGHNESS)
             layer.sld.check(f"{where}.sld", lower=-MAX_SLD, upper=MAX_SLD)
             layer.isld.check(f"{where}.isld", lower=0.0, upper=MAX_SLD)
-        self.scale.check("scale", lower=0.0)
-        self.background.check("background", lower=0.0)
+            layer.rhoM.check(f"{where}.rhoM", lower=-MAX_SLD, upper=MAX_SLD)
+            layer.thetaM.check(f"{where}.thetaM", lower=0.0, upper=360.0)  # refl1d's limits
+        for name, (_, lowest, highest) in MODEL_PARAMS.items():
+            getattr(self, name).check(name, lower=lowest, upper=highest)
         if not 0 <= self.q_min < self.q_max:
             raise ModelError("q_max", "the Q range must satisfy 0 ≤ Q min < Q max")
         self.check_constraints()
@@ -166,21 +205,36 @@ class LayerModel:
         return rows + [("back", self.back)]
 
     def param(self, name: str) -> Param:
-        """A parameter by its constraint name: ``A.thickness``, ``scale``, ``background``."""
-        if name in ("scale", "background"):
+        """A parameter by its constraint name: ``A.thickness``, ``scale``, ``guide_angle``."""
+        if name in MODEL_PARAMS:
             return getattr(self, name)
         layer_name, _, param = name.partition(".")
         layer = next(layer for layer in self.all_layers() if layer.name == layer_name)
         return getattr(layer, param)
 
     def parameter_names(self) -> set[str]:
-        """What constraints may refer to: ``LAYER.param``, ``scale`` and ``background`` — only
-        parameters that exist (not the front medium's roughness, nor a medium's thickness)."""
+        """What constraints may refer to: ``LAYER.param`` and the model's own (``scale``,
+        ``background``, ``guide_angle``, ``guide_field``) — only parameters that exist (not
+        the front medium's roughness or magnetism, nor a medium's thickness)."""
         return {
             f"{layer.name}.{name}"
             for where, layer in self.stack()
             for name in MEDIUM_PARAMS.get(where, Layer.PARAMS)
-        } | {"scale", "background"}
+        } | set(MODEL_PARAMS)
+
+    def uses_magnetism(self) -> bool:
+        """Whether the model is meant for polarized data: a magnetic layer, or a guide field
+        other than the default (270°, 0 T)."""
+        return bool(self.magnetic_layers()) or any(
+            self.param(name) != fixed(MODEL_PARAMS[name][0])
+            for name in ("guide_angle", "guide_field")
+        )
+
+    def magnetic_layers(self) -> list[Layer]:
+        """The rows refl1d must give magnetism to (see Layer.has_magnetism); none for a
+        model without magnetism, which then needs no polarized data."""
+        constrained = set(self.constraints)
+        return [layer for layer in self.all_layers() if layer.has_magnetism(constrained)]
 
     def free_parameters(self) -> list[tuple[str, Param]]:
         found = [
@@ -189,19 +243,22 @@ class LayerModel:
             for name in Layer.PARAMS
             if getattr(layer, name).free
         ]
-        found += [
-            (name, getattr(self, name))
-            for name in ("scale", "background")
-            if getattr(self, name).free
-        ]
+        found += [(name, getattr(self, name)) for name in MODEL_PARAMS if getattr(self, name).free]
         return found
 
     def reversed(self) -> "LayerModel":
         """The same sample seen from the other side: front and back swapped, layers reversed.
         Each interface keeps its roughness: a row's roughness is the interface on its front
         side, which seen from the other side is the front side of the row that was before it.
-        Constraints follow their interfaces."""
+        Constraints follow their interfaces; each row keeps its magnetism (the old back
+        medium's, now the front's, must be none: ModelError otherwise)."""
         stack = self.all_layers()[::-1]
+        if self.back.has_magnetism(set(self.constraints)):
+            raise ModelError(
+                "back.rhoM",
+                "the back medium is magnetic, and the front medium of the reversed model cannot "
+                "be: make its magnetism a layer's first",
+            )
         new = [replace(layer) for layer in stack]
         new[0].roughness = fixed(0.0)  # the old back medium becomes the front: none
         renamed = {}
@@ -253,21 +310,17 @@ class LayerModel:
             if unknown:
                 raise ModelError(where, f"unknown key {sorted(unknown)[0]!r}")
             return Layer(
-                value["name"], **{p: param(value.get(p, 0.0), f"{where}.{p}") for p in Layer.PARAMS}
+                value["name"],
+                **{
+                    p: param(value.get(p, DEFAULTS.get(p, 0.0)), f"{where}.{p}")
+                    for p in Layer.PARAMS
+                },
             )
 
         if not isinstance(data, dict):
             raise ModelError("model", "must be a JSON object")
-        unknown = set(data) - {
-            "front",
-            "layers",
-            "back",
-            "scale",
-            "background",
-            "q_min",
-            "q_max",
-            "constraints",
-        }
+        unknown = set(data) - {"front", "layers", "back", "q_min", "q_max", "constraints"}
+        unknown -= set(MODEL_PARAMS)
         if unknown:
             raise ModelError("model", f"unknown key {sorted(unknown)[0]!r}")
         layers = data.get("layers", [])
@@ -283,8 +336,10 @@ class LayerModel:
             front=layer(data.get("front"), "front"),
             layers=[layer(item, f"layers.{i}") for i, item in enumerate(layers)],
             back=layer(data.get("back"), "back"),
-            scale=param(data.get("scale", 1.0), "scale"),
-            background=param(data.get("background", 0.0), "background"),
+            **{
+                name: param(data.get(name, default), name)
+                for name, (default, _, _) in MODEL_PARAMS.items()
+            },
             q_min=q_min,
             q_max=q_max,
             constraints=constraint_map(data.get("constraints", {})),
@@ -298,6 +353,10 @@ _NO_SUCH = {
     ("front", "isld"): "refl1d ignores the front medium's absorption: its iSLD must be 0",
     ("front", "thickness"): "the front medium has no thickness (it is semi-infinite)",
     ("back", "thickness"): "the back medium has no thickness (it is semi-infinite)",
+    ("front", "rhoM"): "the front medium cannot be magnetic (refl1d ignores its magnetism): "
+    "give the magnetic SLD to a layer",
+    ("front", "thetaM"): "the front medium has no magnetization angle (refl1d ignores its "
+    "magnetism): keep it at 270",
 }
 
 

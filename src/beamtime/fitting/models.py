@@ -1,15 +1,25 @@
 """Reflectivity data sets, saved models and fit jobs; every row belongs to one user."""
 
+import json
 import re
 import threading
 from collections import OrderedDict
+from types import MappingProxyType
 
 from django.conf import settings
 from django.db import models
 
-from beamtime.fitting.data import DQ_COLUMNS, parse_data, with_resolution
+from beamtime.fitting import orso, polarized
+from beamtime.fitting.data import (
+    DQ_COLUMNS,
+    MAX_BYTES,
+    DataError,
+    ReflData,
+    parse_data,
+    with_resolution,
+)
 from beamtime.fitting.layers import LayerModel
-from beamtime.fitting.orso import is_orso, read_orso
+from beamtime.fitting.polarized import CROSS_SECTIONS
 from beamtime.reduction.export import read_provenance
 
 # Parsed data sets by (id, hash of the text), most recent last: evaluating does not parse again.
@@ -36,6 +46,9 @@ class Dataset(models.Model):
     provenance = models.JSONField(default=dict, blank=True)
     # What the file said about itself: for an ORSO file its header (YAML) and data sets.
     metadata = models.JSONField(default=dict, blank=True)
+    # Polarized data: {"++": text, "--": text, …}, each cross-section present as 4 columns
+    # Q R dR dQ (FWHM); {} for unpolarized data. ``content`` then holds the first of them.
+    cross_section_texts = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -54,13 +67,29 @@ class Dataset(models.Model):
         parsed = parse_data(self.content.encode())
         if parsed.dq is not None or self.dq_over_q is not None:  # else stored before dQ/Q
             parsed = with_resolution(parsed, self.dq_column, self.dq_over_q)
-        for column in parsed._columns():  # shared between requests: nobody may change it
-            column.flags.writeable = False
+        return _keep(key, parsed)
+
+    @property
+    def is_polarized(self) -> bool:
+        return bool(self.cross_section_texts)
+
+    def cross_sections(self) -> "MappingProxyType[str, ReflData]":
+        """The cross-sections present ("++", "+-", "-+", "--", in this order), each with dQ as
+        FWHM like ``data()``; empty for unpolarized data. Parsed once per process."""
+        texts = self.cross_section_texts
+        key = ("cross-sections", self.pk, hash(json.dumps(texts, sort_keys=True)))
         with _PARSED_LOCK:
-            _PARSED[key] = parsed
-            while len(_PARSED) > PARSED_KEPT:
-                _PARSED.popitem(last=False)
-        return parsed
+            if key in _PARSED:
+                _PARSED.move_to_end(key)
+                return _PARSED[key]
+        parsed = {  # 3 columns: stored so for no resolution (dQ 0, which a file may not say)
+            xs: with_resolution(parse_data(texts[xs].encode()), "fwhm", 0.0)
+            for xs in CROSS_SECTIONS
+            if xs in texts
+        }
+        for data in parsed.values():
+            _read_only(data)
+        return _keep(key, MappingProxyType(parsed))
 
     @classmethod
     def from_upload(
@@ -70,16 +99,27 @@ class Dataset(models.Model):
         content: bytes,
         dq_column: str = "fwhm",
         dq_over_q: float | None = None,
-        orso_data_set: int = 1,
+        orso_data_set: int | None = None,
     ) -> "Dataset":
         """A data set from an uploaded file; DataError (naming the line) if it is not one.
         ``dq_column``: what a 4th column is ("fwhm" or "sigma"); ``dq_over_q``: the
         resolution of 3-column data (FWHM fraction; required for them). A reduction export
         keeps its provenance (the reduction that made it). An ORSO file (``.ort``) becomes
-        data set ``orso_data_set`` (from 1), dQ 1-σ, with its header kept as ``metadata``."""
+        data set ``orso_data_set`` (from 1), dQ 1-σ, with its header kept as ``metadata``;
+        without a number, an ORSO file whose data sets are cross-sections (polarization pp, pm,
+        mp, mm) becomes one polarized data set, any other its first data set."""
         metadata = {}
-        if is_orso(content):
-            text, metadata, provenance = read_orso(content, orso_data_set)
+        if orso.is_orso(content):
+            datasets = orso.load(content)
+            together = orso.read_orso_polarized(datasets) if orso_data_set is None else None
+            if together is not None:
+                texts, metadata, provenance = together
+                sections = {
+                    xs: with_resolution(parse_data(text.encode()), "sigma", dq_over_q)
+                    for xs, text in texts.items()
+                }
+                return cls.polarized(owner, name, sections, provenance, metadata)
+            text, metadata, provenance = orso.read_orso(datasets, orso_data_set or 1)
             content, dq_column = text.encode(), "sigma"
         parsed = parse_data(content)
         data = with_resolution(parsed, dq_column, dq_over_q)
@@ -101,6 +141,42 @@ class Dataset(models.Model):
             metadata=metadata,
         )
 
+    @classmethod
+    def from_cross_section_files(
+        cls, owner, name: str, uploads, dq_column: str = "fwhm", dq_over_q: float | None = None
+    ) -> "Dataset":
+        """A polarized data set of ``uploads``: (uploaded file, its cross-section or "" to read
+        it from the file name) pairs; DataError (naming the file) stores nothing."""
+        polarized.check_count(len(uploads))
+        for upload, _ in uploads:
+            if upload.size > MAX_BYTES:
+                raise DataError(f"{upload.name}: larger than the limit of {MAX_BYTES // 2**20} MiB")
+        files = [(upload.name, upload.read(), xs) for upload, xs in uploads]
+        sections = polarized.read_files(files, dq_column, dq_over_q)
+        default = " + ".join(upload.name for upload, _ in uploads)
+        return cls.polarized(owner, (name.strip() or default)[:200], sections)
+
+    @classmethod
+    def polarized(
+        cls, owner, name: str, sections: dict[str, ReflData], provenance=None, metadata=None
+    ) -> "Dataset":
+        """A polarized data set of ``sections`` ({"++": ReflData with dQ as FWHM, …})."""
+        texts = {xs: _text(sections[xs]) for xs in CROSS_SECTIONS if xs in sections}
+        if not texts:
+            raise DataError("cross-sections: none given")
+        provenance = provenance or {}
+        return cls.objects.create(
+            owner=owner,
+            name=name,
+            content=next(iter(texts.values())),
+            points=sum(len(sections[xs]) for xs in texts),
+            dq_column="fwhm",
+            instrument=_instrument(provenance),
+            provenance=provenance,
+            metadata=metadata or {},
+            cross_section_texts=texts,
+        )
+
     def provenance_files(self) -> list[dict]:
         """The raw files the reduction read, as its load nodes name them."""
         found = []
@@ -112,6 +188,30 @@ class Dataset(models.Model):
             }
             found += [f for f in config.get("filelist", []) if isinstance(f, dict)]
         return found
+
+
+def _text(data: ReflData) -> str:
+    """The stored text of a cross-section: Q R dR dQ (FWHM), or Q R dR for no resolution."""
+    if data.dq is not None and not data.dq.any():
+        data = ReflData(data.q, data.r, data.dr, None)
+    return data.to_text()
+
+
+def _read_only(data: ReflData) -> None:
+    for column in data._columns():  # shared between requests: nobody may change it
+        column.flags.writeable = False
+
+
+def _keep(key, parsed):
+    """Keep ``parsed`` (read-only) as the parse of ``key``, dropping the oldest beyond
+    PARSED_KEPT; return it."""
+    if isinstance(parsed, ReflData):
+        _read_only(parsed)
+    with _PARSED_LOCK:
+        _PARSED[key] = parsed
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return parsed
 
 
 def _instrument(provenance) -> str:
@@ -218,3 +318,20 @@ class FitPreferences(models.Model):
     @classmethod
     def of(cls, user) -> "FitPreferences":
         return cls.objects.get_or_create(user=user)[0]
+
+
+class FitDraws(models.Model):
+    """A DREAM fit's posterior draws: at most refl1d_adapter.MAX_DRAWS rows × its parameters,
+    as a float64 .npy, kept apart from the job so that listing jobs never reads them."""
+
+    job = models.OneToOneField(FitJob, on_delete=models.CASCADE, related_name="draws")
+    labels = models.JSONField()  # the columns, as the job's result names the parameters
+    points = models.BinaryField()
+
+    def __str__(self):
+        return f"draws of {self.job}"
+
+    def array(self):
+        from beamtime.fitting.posterior import from_npy
+
+        return from_npy(self.points, len(self.labels))

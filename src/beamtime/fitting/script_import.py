@@ -23,6 +23,11 @@ or one written by hand in the style of refl1d's documentation. The script is par
   sqrt exp log sin cos tan abs (``np.``/``pmath.`` prefixes allowed);
 - ``keep = (Q >= lo) & (Q <= hi)`` as the Q range;
 - ``NeutronProbe(back_reflectivity=True)``: the model is the sample seen from the back;
+- magnetism: ``material(thickness, interface, magnetism=Magnetism(rhoM=…, thetaM=…))`` (or
+  ``Slab(…, magnetism=…)``), its parameters ``sample[i].magnetism.rhoM``/``.thetaM``; the
+  guide field of a ``PolarizedNeutronProbe``/``PolarizedQProbe``/``load_magnetic(…)``
+  (``Aguide=``, ``H=``, or ``probe.Aguide``/``probe.H``); ``q_min, q_max = lo, hi`` as the
+  Q range (Beamtime's polarized scripts);
 - a ``Material``'s ``.density`` (value, range): its SLD in proportion, irho tied to rho.
 
 Statements that do not touch the sample (imports, loading data, the probe, the fit problem)
@@ -98,10 +103,19 @@ class _Material:
 
 
 @dataclass(eq=False)
+class _Magnetism:
+    """refl1d's ``Magnetism(rhoM, thetaM)`` anchored to one slab."""
+
+    rhoM: _P
+    thetaM: _P
+
+
+@dataclass(eq=False)
 class _Slab:
     material: _Material
     thickness: _P
     interface: _P
+    magnetism: _Magnetism | None = None
 
 
 @dataclass(eq=False)
@@ -118,7 +132,14 @@ class _Repeat:
 class _Reader:
     lines: int = 0
     env: dict = field(default_factory=dict)
-    probe: dict = field(default_factory=lambda: {"intensity": _P(1.0), "background": _P(0.0)})
+    probe: dict = field(
+        default_factory=lambda: {
+            "intensity": _P(1.0),
+            "background": _P(0.0),
+            "Aguide": _P(270.0),  # refl1d's defaults: a guide field in the sample plane
+            "H": _P(0.0),
+        }
+    )
     sample: tuple[list[_Slab], int] | None = None
     q_range: tuple[float, float] = (0.0, 1.0)
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
@@ -226,10 +247,36 @@ def _material_call(call: ast.Call, kind: str, line: int, wavelength: float) -> _
     return _formula_material(name, formula, density, line, wavelength)
 
 
-def _slab(material: _Material, call: ast.Call, line: int, names=("thickness", "interface")):
-    given = _arguments(call, names, line)
+def _slab(
+    material: _Material, call: ast.Call, line: int, names=("thickness", "interface"), read=None
+):
+    """A slab of ``material``; ``read`` evaluates its ``magnetism=`` (a _Magnetism)."""
+    given = _arguments(call, (*names, "magnetism"), line)
     size, rough = (_number(given[k], line) if k in given else 0.0 for k in names[-2:])
-    return _Slab(material, _P(size), _P(rough))
+    magnetism = None
+    if "magnetism" in given and not (
+        isinstance(given["magnetism"], ast.Constant) and given["magnetism"].value is None
+    ):
+        magnetism = read(given["magnetism"], line)
+        if not isinstance(magnetism, _Magnetism):
+            _fail(line, "magnetism= must be a Magnetism(rhoM=…, thetaM=…)")
+    return _Slab(material, _P(size), _P(rough), magnetism)
+
+
+def _magnetism(call: ast.Call, line: int) -> _Magnetism:
+    """``Magnetism(rhoM=…, thetaM=…)``: refl1d's flat magnetism of one slab, thetaM 270 by
+    default; dead layers, magnetic interfaces of their own or an extent cannot be represented."""
+    other = [k.arg for k in call.keywords if k.arg not in ("rhoM", "thetaM", "name")]
+    if other:
+        _fail(
+            line,
+            f"Magnetism({other[0]}=…) cannot be represented: a layer's magnetism spans the "
+            "layer, with its interfaces (only rhoM and thetaM)",
+        )
+    given = _arguments(call, ("rhoM", "thetaM", "name"), line)
+    rho_m = _number(given["rhoM"], line) if "rhoM" in given else 0.0
+    theta_m = _number(given["thetaM"], line) if "thetaM" in given else 270.0
+    return _Magnetism(_P(rho_m), _P(theta_m))
 
 
 class _Evaluator:
@@ -253,10 +300,11 @@ class _Evaluator:
                         "Vacuum",
                         "Repeat",
                         "Mixture",
+                        "Magnetism",
                     )
                 ):
                     return True
-                case ast.Attribute(attr="intensity" | "background"):
+                case ast.Attribute(attr="intensity" | "background" | "Aguide" | "H"):
                     return True
         return False
 
@@ -272,6 +320,8 @@ class _Evaluator:
                 _fail(line, f"{name} is not a material, slab or parameter defined above")
             case ast.Call(func=ast.Name(id="SLD" | "Material" | "Vacuum" as kind)):
                 return _material_call(node, kind, line, self.reader.wavelength)
+            case ast.Call(func=ast.Name(id="Magnetism")):
+                return _magnetism(node, line)
             case ast.Call(func=ast.Attribute(value=ast.Name(id="Mixture"), attr=by)):
                 return self.mixture(node, by, line)
             case ast.Call(func=ast.Name(id="Repeat")):
@@ -305,12 +355,13 @@ class _Evaluator:
                 material = self.value(given.get("material", ast.Constant(None)), line)
                 if not isinstance(material, _Material):
                     _fail(line, "Slab needs a material")
-                return _slab(material, node, line, ("material", "thickness", "interface"))
+                names = ("material", "thickness", "interface")
+                return _slab(material, node, line, names, self.value)
             case ast.Call(func=func):
                 material = self.value(func, line)
                 if not isinstance(material, _Material):
                     _fail(line, "only a material can be called, as material(thickness, interface)")
-                return _slab(material, node, line)
+                return _slab(material, node, line, read=self.value)
             case ast.BinOp(op=ast.BitOr()):
                 return self.stack(node.left, line) + self.stack(node.right, line)
             case ast.Subscript(value=owner, slice=ast.Slice(lower=low, upper=high, step=step)):
@@ -342,12 +393,18 @@ class _Evaluator:
                     _fail(line, f"the stack has no slab {int(position)}")
                 return stack[int(position)]
             case ast.Attribute(value=owner, attr=attr):
-                if attr in ("intensity", "background") and not (
+                if attr in ("intensity", "background", "Aguide", "H") and not (
                     isinstance(owner, ast.Name) and owner.id in env
                 ):
                     return self.reader.probe[attr]
                 found = self.value(owner, line)
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
+                    return getattr(found, attr)
+                if isinstance(found, _Slab) and attr == "magnetism":
+                    if found.magnetism is None:
+                        _fail(line, "this slab has no magnetism")
+                    return found.magnetism
+                if isinstance(found, _Magnetism) and attr in ("rhoM", "thetaM"):
                     return getattr(found, attr)
                 if isinstance(found, _Repeat) and attr == "interface":
                     return found.interface
@@ -437,14 +494,14 @@ class _Evaluator:
 def _probe(reader: _Reader, tree: ast.Module) -> None:
     """The wavelength of the script's NeutronProbe(L=number), at which refl1d computes the
     SLD of a Material; refuse what Beamtime's Q-based data cannot represent."""
-    found = {}
+    found, found_guide = {}, {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         line = getattr(node, "lineno", 1)
-        if name in ("PolarizedNeutronProbe", "PolarizedQProbe"):
-            _fail(line, f"{name}: Beamtime fits unpolarized data")
+        if name in ("PolarizedNeutronProbe", "PolarizedQProbe", "load_magnetic", "magnetic_probe"):
+            _guide_field(reader, node, line, found_guide)
         if name in ("XrayProbe", "XRay") and reader.xray is None:
             reader.xray = line  # the same slab model, if every SLD is given (checked later)
         if name != "NeutronProbe":
@@ -466,6 +523,16 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
         if wavelength <= 0:
             _fail(line, "the wavelength L must be positive")
         reader.wavelength = wavelength
+
+
+def _guide_field(reader: _Reader, call: ast.Call, line: int, found: dict) -> None:
+    """The guide field a polarized probe is given (``Aguide=``, ``H=``): one for the sample."""
+    for keyword_ in call.keywords:
+        if keyword_.arg in ("Aguide", "H"):
+            value = _number(keyword_.value, line)
+            if found.setdefault(keyword_.arg, value) != value:
+                _fail(line, f"probes with different {keyword_.arg}: Beamtime reads one sample")
+            reader.probe[keyword_.arg].value = value
 
 
 def _experiment(node: ast.AST) -> bool:
@@ -491,7 +558,9 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
         elif isinstance(child, ast.Call) and getattr(child.func, "id", "") in (
             "MixedExperiment",
             "FreeformInterface",
-            "Magnetism",
+            "MagnetismTwist",
+            "MagnetismStack",
+            "FreeMagnetism",
         ):
             _fail(line, f"{child.func.id} cannot be represented by a layer model")
     match statement:
@@ -502,6 +571,12 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             value=ast.BinOp(
                 left=ast.Compare(comparators=[low]), right=ast.Compare(comparators=[high])
             ),
+        ):
+            reader.q_range = (_number(low, line), _number(high, line))
+            return
+        case ast.Assign(
+            targets=[ast.Tuple(elts=[ast.Name(id="q_min"), ast.Name(id="q_max")])],
+            value=ast.Tuple(elts=[low, high]),
         ):
             reader.q_range = (_number(low, line), _number(high, line))
             return
@@ -697,7 +772,8 @@ def _flatten(stack: list, line: int) -> list[_Slab]:
             _fail(line, f"the repeats make more than {MAX_LAYERS} layers, at most {MAX_LAYERS}")
         copies = inner * item.count  # the same slabs: refl1d's copies share their parameters
         if copies:  # refl1d gives the top of the last copy the repeat's interface
-            copies[-1] = _Slab(copies[-1].material, copies[-1].thickness, item.interface)
+            top = copies[-1]
+            copies[-1] = _Slab(top.material, top.thickness, item.interface, top.magnetism)
         slabs += copies
     return slabs
 
@@ -849,9 +925,18 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
             )
         else:
             row["thickness"] = place(slab.thickness, f"{name}.thickness")
+        if slab.magnetism is not None:
+            if index == front:
+                _fail(line, "the last slab is the front medium: it cannot be magnetic")
+            row["rhoM"] = place(slab.magnetism.rhoM, f"{name}.rhoM")
+            row["thetaM"] = place(slab.magnetism.thetaM, f"{name}.thetaM")
         rows.append(row)
     scale = place(reader.probe["intensity"], "scale")
     background = place(reader.probe["background"], "background")
+    guide = {
+        "guide_angle": place(reader.probe["Aguide"], "guide_angle"),
+        "guide_field": place(reader.probe["H"], "guide_field"),
+    }
     for param, name in seen:
         if param.equals:
             expression, at = param.equals
@@ -862,6 +947,7 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
         "back": rows[0],
         "scale": scale,
         "background": background,
+        **guide,
         "q_min": reader.q_range[0],
         "q_max": reader.q_range[1],
         "constraints": constraints,

@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import dataset_for, fit_job_for, saved_model_for
-from beamtime.fitting import jobs, refl1d_adapter
+from beamtime.fitting import jobs, posterior, refl1d_adapter
+from beamtime.fitting.curves import data_of, plot, plot_data, undefined_note
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.forms import FormError, ModelEditor, rows_for
 from beamtime.fitting.layers import LayerModel, ModelError
@@ -58,6 +59,34 @@ def upload(request):
     return redirect("fitting:index")
 
 
+@require_POST
+def upload_polarized(request):
+    """Up to four column files, one per cross-section: chosen by the input each file was put
+    in (``file_pp``, ``file_pm``, ``file_mp``, ``file_mm``) or, for ``files``, read from the
+    file names. Nothing is stored unless every file is good."""
+    chosen = [
+        (upload, xs)
+        for field, xs in POLARIZED_INPUTS.items()
+        for upload in request.FILES.getlist(field)
+    ]
+    chosen += [(upload, "") for upload in request.FILES.getlist("files")]
+    try:
+        dataset = Dataset.from_cross_section_files(
+            request.user,
+            request.POST.get("name", ""),
+            chosen,
+            request.POST.get("dq_column", "fwhm"),
+            dq_over_q(request.POST.get("dq_over_q", "")),
+        )
+    except DataError as exc:
+        messages.error(request, str(exc))
+        return redirect("fitting:index")
+    return redirect("fitting:dataset", pk=dataset.pk)
+
+
+POLARIZED_INPUTS = {"file_pp": "++", "file_pm": "+-", "file_mp": "-+", "file_mm": "--"}
+
+
 def dq_over_q(raw: str) -> float | None:
     """The dQ/Q typed at upload: empty is none given; DataError if it is not a number."""
     raw = raw.strip()
@@ -69,11 +98,12 @@ def dq_over_q(raw: str) -> float | None:
         raise DataError(f"dQ/Q: {raw[:20]!r} is not a number") from None
 
 
-def orso_data_set(raw: str) -> int:
-    """The number of the ORSO data set to take (from 1; empty is the first)."""
+def orso_data_set(raw: str) -> int | None:
+    """The number of the ORSO data set to take (from 1); None (empty): all the cross-sections
+    of polarized data, else the first."""
     raw = raw.strip()
     if not raw:
-        return 1
+        return None
     if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
         raise DataError(f"ORSO data set: {raw[:20]!r} is not a whole number from 1")
     return int(raw)
@@ -89,7 +119,13 @@ def dataset_edit(request, pk):
         dataset.tags = request.POST.get("tags", "").strip()[:200]
         dataset.save(update_fields=["name", "tags"])
         return redirect("fitting:index")
-    return render(request, "fitting/dataset_edit.html", {"dataset": dataset})
+    context = {"dataset": dataset}
+    if dataset.is_polarized:
+        context["cross_sections"] = {
+            xs: {**plot_data(data), "not_positive": int((data.r <= 0).sum())}
+            for xs, data in dataset.cross_sections().items()
+        }
+    return render(request, "fitting/dataset_edit.html", context)
 
 
 def start_model(request, dataset) -> LayerModel:
@@ -113,15 +149,17 @@ def current_model(user, dataset) -> LayerModel:
 
 def fit_page(request, instrument, data_id):
     dataset = dataset_for(request.user, data_id)
-    data = dataset.data()
+    data = data_of(dataset)
+    polarized = dataset.is_polarized
     preferences = FitPreferences.of(request.user)
     error, curve, model = "", None, None
     if request.method == "POST":
         action = request.POST.get("action", "evaluate")
-        editor = ModelEditor(request.POST)
+        editor = ModelEditor(request.POST, magnetic=polarized)
         try:
             model = editor.model(add_layer=action == "add_layer")
-            editor = ModelEditor(model=model)  # renumbered, removed rows gone, new one shown
+            # renumbered, removed rows gone, new one shown
+            editor = ModelEditor(model=model, magnetic=editor.magnetic)
             if action in ("fit", "co_refine"):
                 partners = co_refinement(request, dataset) if action == "co_refine" else ([], [])
                 return submit_fit(request, dataset, model, preferences, *partners)
@@ -141,7 +179,8 @@ def fit_page(request, instrument, data_id):
             curve = refl1d_adapter.evaluate(model, data)
         except (ModelError, ValueError) as exc:  # e.g. a saved model's Q range misses the data
             error = str(exc)
-        editor = ModelEditor(model=model or LayerModel())
+        editor = ModelEditor(model=model or LayerModel(), magnetic=polarized)
+    drawn = plot(data, curve)
     return render(
         request,
         "fitting/fit.html",
@@ -150,7 +189,8 @@ def fit_page(request, instrument, data_id):
             "editor": editor,
             "model": model,
             "error": error,
-            "plot": {"data": plot_data(data), "curve": curve.__dict__ if curve else None},
+            "note": undefined_note(drawn),
+            "plot": drawn,
             "chisq": curve.chisq if curve else None,
             "preferences": preferences,
             "engines": refl1d_adapter.ENGINES,
@@ -167,19 +207,24 @@ def evaluate_in_place(request, instrument, data_id):
     (``field``) and every input at fault with its own message (``errors``)."""
     dataset = dataset_for(request.user, data_id)
     editor = ModelEditor(request.POST)
+    data = data_of(dataset)
     try:
-        curve = refl1d_adapter.evaluate(editor.model(), dataset.data())
+        curve = refl1d_adapter.evaluate(editor.model(), data)
     except FormError as exc:
         return JsonResponse(
             {"error": str(exc), "field": exc.field, "errors": editor.input_errors()}, status=400
         )
     except (ModelError, ValueError) as exc:
         return JsonResponse({"error": str(exc), "field": "", "errors": {}}, status=400)
-    return JsonResponse({"chisq": curve.chisq, "curve": curve.__dict__})
-
-
-def plot_data(data) -> dict:
-    return {"q": data.q.tolist(), "r": data.r.tolist(), "dr": data.dr.tolist()}
+    drawn = plot(data, curve)
+    return JsonResponse(
+        {
+            "chisq": curve.chisq,
+            "curve": drawn["curve"],
+            "asymmetry": drawn.get("asymmetry"),
+            "note": undefined_note(drawn),
+        }
+    )
 
 
 def co_refinement(request, dataset) -> tuple[list[dict], list[str]]:
@@ -236,11 +281,12 @@ def job_context(job) -> dict:
             context["asymmetry"] = asymmetry_plot(*(s["plot"] for s in context["sets"]))
     if job.result:
         model = LayerModel.from_dict(job.result["model"])
-        data = job.dataset.data()
+        data = data_of(job.dataset)
         try:
-            curve = refl1d_adapter.evaluate(model, data).__dict__
+            curve = refl1d_adapter.evaluate(model, data)
         except ValueError as exc:
             curve, context["error"] = None, f"The fitted model cannot be drawn: {exc}"
+        drawn = plot(data, curve)
         context.update(
             model=model,
             editor=rows_for(model),
@@ -248,7 +294,9 @@ def job_context(job) -> dict:
                 (label, *with_uncertainty(value, job.result["errors"].get(label)))
                 for label, value in job.result["values"].items()
             ],
-            plot={"data": plot_data(data), "curve": curve},
+            plot=drawn,
+            note=undefined_note(drawn),
+            posterior=posterior_rows(job.result.get("posterior")),
         )
     context["history"] = FitJob.objects.filter(owner=job.owner, dataset=job.dataset)[:20]
     return context
@@ -279,6 +327,52 @@ def with_uncertainty(value: float, error: float | None) -> tuple[str, str]:
     return f"{value:.{places}f}", f"{error:.{places}f}"
 
 
+def posterior_rows(summary: dict | None) -> dict | None:
+    """A DREAM fit's posterior as the page shows it: each parameter's statistics with the
+    digits its spread supports, and what the run used."""
+    if not summary:
+        return None
+    from beamtime.fitting.posterior_plots import FIGURES, pixels
+
+    rows = []
+    for label in summary["labels"]:
+        found = summary["stats"][label]
+        mean, std = with_uncertainty(found["mean"], found["std"])
+
+        def fixed(value, std=found["std"]):
+            return with_uncertainty(value, std)[0]
+
+        rhat = found["rhat"]
+        rows.append(
+            {
+                "label": label,
+                "best": fixed(found["best"]),
+                "mean": mean,
+                "std": std,
+                "median": fixed(found["median"]),
+                "p68": " … ".join(map(fixed, found["p68"])),
+                "p95": " … ".join(map(fixed, found["p95"])),
+                "rhat": "–" if rhat is None else f"{rhat:.3f}",
+                "mixed": rhat is not None and rhat < refl1d_adapter.RHAT_GOOD,
+            }
+        )
+    figures = [
+        (name, title, *pixels(name, len(summary["labels"]))) for name, title in FIGURES.items()
+    ]
+    return {**summary, "rows": rows, "figures": figures, "rhat_good": refl1d_adapter.RHAT_GOOD}
+
+
+def job_draws(request, pk):
+    """A DREAM fit's posterior draws as CSV, the parameter names as header."""
+    return posterior.csv_response(fit_job_for(request.user, pk))
+
+
+def job_figure(request, pk, name, fmt):
+    """A DREAM fit's figure (histograms, corner, profile) as PNG or SVG."""
+    job = fit_job_for(request.user, pk)
+    return posterior.figure_response(job, name, fmt, download="download" in request.GET)
+
+
 @require_POST
 def cancel_job(request, pk):
     job = fit_job_for(request.user, pk)
@@ -287,27 +381,37 @@ def cancel_job(request, pk):
 
 
 def job_csv(request, pk):
-    """The data and the fitted curve as CSV."""
+    """The data and the fitted curve as CSV; polarized data with a column naming each row's
+    cross-section."""
     job = fit_job_for(request.user, pk)
     if not job.result:
         return redirect("fitting:job", pk=job.pk)
-    data = job.dataset.data()
+    data = data_of(job.dataset)
     try:
         curve = refl1d_adapter.evaluate(LayerModel.from_dict(job.result["model"]), data)
     except ValueError as exc:
         messages.error(request, f"The fitted model cannot be computed: {exc}")
         return redirect("fitting:job", pk=job.pk)
-    fitted = dict(zip(curve.q, curve.r, strict=True))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["Q", "R", "dR", "R_fit"])
-    for q, r, dr in zip(data.q, data.r, data.dr, strict=True):
-        writer.writerow(
-            [repr(float(q)), repr(float(r)), repr(float(dr)), repr(fitted.get(float(q), ""))]
-        )
+    if job.dataset.is_polarized:
+        writer.writerow(["cross_section", "Q", "R", "dR", "R_fit"])
+        for name, section in data.items():
+            fitted = curve.cross_sections.get(name, {"q": [], "r": []})
+            for row in _csv_rows(section, dict(zip(fitted["q"], fitted["r"], strict=True))):
+                writer.writerow([name, *row])
+    else:
+        writer.writerow(["Q", "R", "dR", "R_fit"])
+        writer.writerows(_csv_rows(data, dict(zip(curve.q, curve.r, strict=True))))
     response = HttpResponse(out.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="fit-{job.pk}.csv"'
     return response
+
+
+def _csv_rows(data, fitted: dict):
+    """Q, R, dR and the fit at Q ("" outside the model's Q range), as exact text."""
+    for q, r, dr in zip(data.q, data.r, data.dr, strict=True):
+        yield [repr(float(q)), repr(float(r)), repr(float(dr)), repr(fitted.get(float(q), ""))]
 
 
 def saved_models(request):
@@ -357,11 +461,16 @@ def saved_model_edit(request, pk):
             saved.delete()
             return redirect("fitting:models")
         if "reverse" in request.POST:
+            try:
+                flipped = saved.layer_model().reversed()
+            except ModelError as exc:  # e.g. a magnetic back medium would become the front
+                messages.error(request, f"Reverse: {exc}")
+                return redirect("fitting:model", pk=saved.pk)
             reversed_model = SavedModel.objects.create(
                 owner=request.user,
                 title=f"{saved} (reversed)",
                 notes=saved.notes,
-                model=saved.layer_model().reversed().to_dict(),
+                model=flipped.to_dict(),
             )
             return redirect("fitting:model", pk=reversed_model.pk)
         saved.title = request.POST.get("title", "").strip()[:200]
@@ -376,11 +485,14 @@ def saved_model_edit(request, pk):
 
 
 def saved_model_script(request, pk):
-    saved = saved_model_for(request.user, pk)
+    """The model as a refl1d script reading data.txt, or for a magnetic model data_pp.txt,
+    data_pm.txt, data_mp.txt and data_mm.txt (those absent skipped)."""
+    model = saved_model_for(request.user, pk).layer_model()
     response = HttpResponse(
-        refl1d_adapter.to_script(saved.layer_model(), "data.txt"), content_type="text/x-python"
+        refl1d_adapter.to_script(model, refl1d_adapter.data_files(model)),
+        content_type="text/x-python",
     )
-    response["Content-Disposition"] = f'attachment; filename="model-{saved.pk}.py"'
+    response["Content-Disposition"] = f'attachment; filename="model-{pk}.py"'
     return response
 
 
@@ -445,7 +557,7 @@ def co_refined_sets(job) -> tuple[list[dict], list[str]]:
         if dataset is None:
             notes.append(f"Data set {number} of this co-refinement has been deleted.")
             continue
-        data = dataset.data()
+        data = data_of(dataset)
         try:
             curve = refl1d_adapter.evaluate(LayerModel.from_dict(model), data)
         except ValueError as exc:
@@ -456,14 +568,17 @@ def co_refined_sets(job) -> tuple[list[dict], list[str]]:
                 "id": f"set-{number}",
                 "dataset": dataset,
                 "chisq": curve.chisq,
-                "plot": {"data": plot_data(data), "curve": curve.__dict__},
+                "plot": plot(data, curve),
             }
         )
     return sets, notes
 
 
 def asymmetry_plot(first: dict, second: dict) -> dict | None:
-    """The asymmetry of two data sets measured at the same Q, data and model; None otherwise."""
+    """The asymmetry of two unpolarized data sets measured at the same Q, data and model; None
+    otherwise (a polarized data set has its own spin asymmetry)."""
+    if "q" not in first["data"] or "q" not in second["data"]:
+        return None
     if first["data"]["q"] != second["data"]["q"]:
         return None
     return {

@@ -45,6 +45,9 @@ class CalculateIn(NodeIn):
 
 class FitIn(NodeIn):
     index: int = 0
+    # every data set of the output, each a cross-section (++, +-, -+, --), as one polarized
+    # data set (``index`` is then not used)
+    together: bool = False
 
 
 class Pending(Exception):
@@ -79,9 +82,11 @@ def pending(job: dict) -> Pending:
     return Pending(JsonResponse(jobs.public(job), status=202))
 
 
-def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
-    """The values at the payload's node and terminal, their data type and their provenance;
-    TemplateError for a template that cannot run, Pending while the pool computes them."""
+def calculated(request, payload: NodeIn, efficiencies=False) -> tuple[list, DataType, dict]:
+    """The values at the payload's node and terminal, their data type and their provenance
+    (with ``efficiencies``, also the polarization efficiencies they were corrected with, if
+    any: ``polarization_used``); TemplateError for a template that cannot run, Pending while
+    the pool computes them."""
     template = Template.from_dict(payload.template)
     args = (request.user, template, payload.config, payload.node, payload.terminal)
     try:
@@ -94,6 +99,10 @@ def calculated(request, payload: NodeIn) -> tuple[list, DataType, dict]:
             raise pending(job) from None
     # The files as read (their mtimes now), not as the client last saw them.
     header = export.provenance(payload.template, used, payload.node, payload.terminal)
+    if efficiencies:
+        corrections = polarization_used(request, payload)
+        if corrections:
+            header["polarization"] = corrections
     return values, datatype, header
 
 
@@ -204,7 +213,7 @@ def calculate(request, payload: CalculateIn):
     try:
         if payload.export is None:
             return plotted(request, payload)
-        values, datatype, header = calculated(request, payload)
+        values, datatype, header = calculated(request, payload, efficiencies=True)
     except TemplateError as exc:
         return template_error(request, exc)
     except Pending as waiting:
@@ -229,6 +238,61 @@ def job(request, job_id: str):
     return jobs.public(found)
 
 
+MAX_LOOKUP_NODES = 500
+
+
+@router.post("/fits", summary="Your data sets and fits made from this reduction's output")
+def made_from(request, payload: TemplateIn):
+    """Every data set of the caller's made from one of this template's outputs (by *Fit this
+    data* or an uploaded export), each with the node it came from and its fits; nobody
+    else's. The same reduction is recognized whatever else the template holds now."""
+    from django.urls import reverse
+
+    from beamtime.fitting.models import Dataset
+
+    nodes = payload.template.get("nodes")
+    if not isinstance(nodes, list):
+        return refused(request, {"error": "a template is {name, nodes: [...], wires: [...]}"})
+    if len(nodes) > MAX_LOOKUP_NODES:
+        message = f"{len(nodes)} nodes: the fits of at most {MAX_LOOKUP_NODES} are looked up"
+        return refused(request, {"error": message})
+    keys = {}
+    for index in range(len(nodes)):
+        key = export.fingerprint(payload.template, payload.config, index)
+        if key is not None:
+            keys.setdefault(key, index)
+    found = []
+    mine = Dataset.objects.filter(owner=request.user).exclude(instrument="upload")
+    for dataset in mine.prefetch_related("fit_jobs"):
+        p = dataset.provenance or {}
+        node = keys.get(export.fingerprint(p.get("template"), p.get("config"), p.get("node")))
+        if node is None:
+            continue
+        found.append(
+            {
+                "dataset": dataset.pk,
+                "name": dataset.name,
+                "node": node,
+                "cross_sections": list(dataset.cross_section_texts),
+                "points": dataset.points,
+                "created_at": dataset.created_at,
+                "url": reverse("fitting:fit", args=[dataset.instrument, dataset.pk]),
+                "fits": [
+                    {
+                        "id": job.pk,
+                        "engine": job.engine,
+                        "state": job.state,
+                        "chisq": job.chisq,
+                        "url": reverse("fitting:job", args=[job.pk]),
+                    }
+                    for job in dataset.fit_jobs.all()
+                    if job.owner_id == request.user.pk
+                ],
+            }
+        )
+    return {"datasets": found}
+
+
 @router.post("/fit", response={201: dict}, summary="Fit this data: a data set in the fitting app")
 def fit_this(request, payload: FitIn):
     """The text export of one data set of a node's output becomes the caller's data set in the
@@ -239,11 +303,13 @@ def fit_this(request, payload: FitIn):
     from beamtime.fitting.models import Dataset
 
     try:
-        values, datatype, header = calculated(request, payload)
+        values, datatype, header = calculated(request, payload, efficiencies=True)
     except TemplateError as exc:
         return template_error(request, exc)
     except Pending as waiting:
         return waiting.response
+    if payload.together:
+        return fit_together(request, payload, values, datatype, header)
     if not 0 <= payload.index < len(values):
         return refused(
             request, {"error": f"no data set {payload.index} here", "field": "index"}, 422
@@ -256,3 +322,88 @@ def fit_this(request, payload: FitIn):
         return refused(request, {"error": f"not fit for fitting: {exc}", "node": payload.node}, 422)
     url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
     return Status(201, {"dataset": dataset.pk, "url": url})
+
+
+def fit_together(request, payload: FitIn, values: list, datatype: DataType, header: dict):
+    """The output's data sets, the cross-sections of a polarized measurement, as one polarized
+    data set of the caller's; its provenance (``header``) holds the polarization efficiencies
+    the output was corrected with (``polarization``)."""
+    from django.urls import reverse
+
+    from beamtime.fitting.data import DataError, parse_data, with_resolution
+    from beamtime.fitting.models import Dataset
+    from beamtime.fitting.polarized import CROSS_SECTIONS
+
+    def refuse(message: str):
+        return refused(request, {"error": message, "node": payload.node, "field": "index"}, 422)
+
+    sections, names = {}, {}
+    for index, value in enumerate(values):
+        meta = datatype.metadata(value)
+        name, xs = meta.get("name", f"data set {index}"), meta.get("polarization")
+        if xs not in CROSS_SECTIONS:
+            return refuse(f"{name}: no cross-section of polarized data (polarization {xs!r})")
+        if xs in sections:
+            return refuse(f"{name}: {names[xs]} is {xs} already: fit one data set at a time")
+        text = export.text_file(value, datatype, {**header, "index": index})
+        try:
+            sections[xs] = with_resolution(parse_data(text.encode()), "fwhm")
+        except DataError as exc:
+            return refuse(f"not fit for fitting: {name} ({xs}): {exc}")
+        names[xs] = name
+    if not sections:
+        return refuse("no data sets here")
+    common = {name.rsplit(":", 1)[0] for name in names.values()}
+    title = " + ".join(sorted(common)) + " (" + " ".join(sections) + ")"
+    dataset = Dataset.polarized(request.user, title[:200], sections, header)
+    url = reverse("fitting:fit", args=[dataset.instrument, dataset.pk])
+    return Status(201, {"dataset": dataset.pk, "url": url})
+
+
+def polarization_used(request, payload: NodeIn) -> list[dict]:
+    """The polarization efficiencies the payload's output was corrected with: for each
+    correction upstream, the estimate wired into it — its node, title, controls and, per slit
+    setting, each efficiency with its uncertainty (fp, rp front and rear polarizer, ff, rf
+    front and rear flipper, beta half the beam intensity; null where not finite)."""
+    template = Template.from_dict(payload.template)
+    seen, todo, used = set(), [payload.node], []
+    while todo:
+        node = todo.pop()
+        if node in seen or not 0 <= node < len(template.nodes):
+            continue
+        seen.add(node)
+        wires = template.parents(node)
+        todo += [w["source"][0] for w in wires]
+        if not template.nodes[node]["module"].endswith(".correct_polarization"):
+            continue
+        for wire in wires:
+            if wire["target"][1] != "polarization":
+                continue
+            source, terminal = wire["source"]
+            asked = NodeIn(
+                template=payload.template, config=payload.config, node=source, terminal=terminal
+            )
+            values, datatype, _ = calculated(request, asked)
+            used.append(
+                {
+                    "node": source,
+                    "title": template.nodes[source].get("title", ""),
+                    "module": template.nodes[source]["module"],
+                    "corrected_by": node,
+                    "values": [_plain(datatype, v) for v in values],
+                }
+            )
+    return sorted(used, key=lambda u: u["node"])
+
+
+def _plain(datatype: DataType, value) -> dict:
+    """A value's metadata and columns as JSON (numbers; null for NaN or infinity)."""
+    import math
+
+    import numpy as np
+
+    columns = {
+        k: [x if math.isfinite(x) else None for x in np.asarray(c, dtype=float).ravel().tolist()]
+        for k, c in datatype.columns(value).items()
+    }
+    return {**datatype.metadata(value), **columns}

@@ -109,3 +109,61 @@ def read_provenance(text: str) -> dict:
     if missing:
         raise ValueError(f"line 1: the provenance header lacks {', '.join(missing)}")
     return header
+
+
+def fingerprint(template, config, node) -> str | None:
+    """What a reduction computes at ``node``: the steps it depends on (modules, their controls
+    with the files as source and path, whatever their version) and the wires between them,
+    numbered in their order in the template — so the same reduction has the same fingerprint
+    whatever else the template holds, where its nodes sit, or how they are titled. None for a
+    malformed template."""
+    import hashlib
+
+    try:
+        nodes, wires = template["nodes"], template["wires"]
+        parents: dict[int, list[int]] = {}
+        for wire in wires:
+            parents.setdefault(wire["target"][0], []).append(wire["source"][0])
+        upstream, todo = set(), [node]
+        while todo:
+            index = todo.pop()
+            if not isinstance(index, int) or not 0 <= index < len(nodes) or index in upstream:
+                continue
+            upstream.add(index)
+            todo += parents.get(index, [])
+        if node not in upstream:
+            return None
+        order = {old: new for new, old in enumerate(sorted(upstream))}
+        config = config if isinstance(config, dict) else {}
+        steps = [
+            {
+                "module": nodes[i]["module"],
+                "config": _unversioned(
+                    {**(nodes[i].get("config") or {}), **(config.get(str(i)) or {})}
+                ),
+            }
+            for i in sorted(upstream)
+        ]
+        joined = sorted(
+            [order[w["source"][0]], w["source"][1], order[w["target"][0]], w["target"][1]]
+            for w in wires
+            if w["target"][0] in upstream
+        )
+        text = json.dumps(
+            {"instrument": template.get("instrument"), "steps": steps, "wires": joined},
+            sort_keys=True,
+        )
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _unversioned(value):
+    """``value`` with every file's version (its ``mtime``) left out."""
+    if isinstance(value, dict):
+        if "source" in value and "path" in value:
+            return {k: _unversioned(v) for k, v in value.items() if k != "mtime"}
+        return {k: _unversioned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unversioned(v) for v in value]
+    return value

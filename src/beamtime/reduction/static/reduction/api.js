@@ -111,10 +111,17 @@ export async function exportFile(template, node, terminal, form, resolution = "F
   return { name, blob: await response.blob() };
 }
 
-/** Make a node's data set (number ``index`` of its output) a data set in the fitting app:
- *  {dataset, url} of its fit page. */
-export async function fit(template, node, terminal, index, onProgress) {
-  return computed("fit", { template, config: {}, node, terminal, index }, onProgress).then(json);
+/** Make a node's data set (number ``index`` of its output) a data set in the fitting app, or
+ *  with ``together`` all of them, the cross-sections of polarized data, as one: {dataset, url}
+ *  of its fit page. */
+export async function fit(template, node, terminal, index, onProgress, together = false) {
+  return computed("fit", { template, config: {}, node, terminal, index, together }, onProgress).then(json);
+}
+
+/** Your data sets made from this template's outputs, each with its node and fits:
+ *  {datasets: [{dataset, name, node, cross_sections, points, url, fits: [{id, state, chisq, url}]}]}. */
+export async function madeFrom(template) {
+  return post("fits", { template, config: {} }).then(json);
 }
 
 /** The provenance of a fitting data set (the reduction that made it), {} for an upload. */

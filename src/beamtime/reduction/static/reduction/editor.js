@@ -175,6 +175,7 @@ function loadTemplate(template) {
     datasets: null,
   });
   panel.show(null);
+  if ($("#made-from").open) showMadeFrom();
   plot.message("Click a terminal in the diagram to plot its data.");
   $("#plot-title").textContent = "";
   $("#template-name").value = checked.name;
@@ -331,6 +332,7 @@ async function calculatePlotted() {
     const datasets = await terminalData(template, kind, node, terminal);
     if (number !== latest.calculation) return;
     state.datasets = datasets;
+    state.datasetsOf = state.plotted; // what Fit this data and the exports act on
     state.error = null;
     panel.showError(null);
     showPlot();
@@ -339,8 +341,10 @@ async function calculatePlotted() {
     state.datasets = null;
     plot.message(`Nothing to plot: ${showProblem(problem)}`);
   } finally {
-    setBusy(false);
-    if (number === latest.calculation) checkCache();
+    if (number === latest.calculation) {
+      setBusy(false); // not when an older calculation ends while a newer one runs
+      checkCache();
+    }
   }
 }
 
@@ -420,6 +424,7 @@ function reloadStash(entry) {
 
 function compare(entries) {
   latest.calculation += 1; // a calculation still running must not replace the comparison
+  setBusy(false); // nor keep saying it is calculating
   state.plotted = { compare: entries.map((e) => e.name) };
   state.datasets = entries.flatMap((entry) =>
     entry.datasets.map((d) => ({ ...d, name: `${entry.name}: ${d.name}` })),
@@ -479,12 +484,17 @@ async function fitThis() {
   } catch (problem) {
     return say(problem.message);
   }
+  if (state.datasetsOf !== state.plotted) {
+    return say("The plot is still being calculated: fit its data once they are shown.");
+  }
   const names = (state.datasets || []).map((d) => d.name);
-  const index = names.length > 1 ? await chooseDataset(names) : 0;
-  if (index === null) return;
+  const choice = names.length > 1 ? await chooseDataset(names, crossSections(names)) : 0;
+  if (choice === null) return;
   setBusy(true);
   try {
-    const { url } = await api.fit(state.template, target.node, target.terminal, index, showProgress);
+    const together = choice === "together";
+    const index = together ? 0 : choice;
+    const { url } = await api.fit(state.template, target.node, target.terminal, index, showProgress, together);
     window.location.assign(url);
   } catch (problem) {
     showProblem(problem);
@@ -492,9 +502,33 @@ async function fitThis() {
   }
 }
 
-/** Ask which of the plotted data sets to fit; null if the user closes the question. */
-function chooseDataset(names) {
+/** The cross-sections the plotted data sets are (their names end in ++, +-, -+ or --), in
+ *  that order, when each is a different one; else null. */
+function crossSections(names) {
+  const order = ["++", "+-", "-+", "--"];
+  const found = names.map((name) => name.split(" ").pop());
+  const known = found.every((xs) => order.includes(xs));
+  return known && new Set(found).size === found.length ? order.filter((xs) => found.includes(xs)) : null;
+}
+
+/** Ask which of the plotted data sets to fit ("together": all the cross-sections as one
+ *  polarized data set); null if the user closes the question. */
+function chooseDataset(names, crossSections) {
   return new Promise((resolve) => {
+    const together = crossSections
+      ? [
+          h(
+            "p",
+            {},
+            h(
+              "button",
+              { type: "button", id: "fit-together", onclick: () => finish("together") },
+              `All ${crossSections.length} cross-sections together (${crossSections.join(" ")}): one polarized data set`,
+            ),
+          ),
+          h("p", {}, "or one of them alone:"),
+        ]
+      : [];
     const dialog = h(
       "dialog",
       { id: "fit-choice" },
@@ -502,8 +536,9 @@ function chooseDataset(names) {
         "article",
         {},
         h("h3", {}, "Fit which data set?"),
+        ...together,
         ...names.map((name, index) =>
-          h("p", {}, h("button", { type: "button", onclick: () => finish(index) }, name)),
+          h("p", {}, h("button", { type: "button", ...(crossSections ? { class: "secondary" } : {}), onclick: () => finish(index) }, name)),
         ),
         h("footer", {}, h("button", { type: "button", class: "secondary", onclick: () => finish(null) }, "Cancel")),
       ),
@@ -561,6 +596,7 @@ function loadProvenance(header, label) {
     }
     if (!template.nodes?.[header.node]) throw new Error(`${label}: its template has no node ${header.node}`);
     loadTemplate(template);
+    $("#made-from").open = true; // what else was made of it
   } catch (problem) {
     return say(problem.message);
   }
@@ -643,6 +679,7 @@ function onKey(event) {
 }
 
 function bindControls() {
+  $("#made-from").addEventListener("toggle", (e) => e.target.open && showMadeFrom());
   page.querySelectorAll("details.dropdown").forEach((menu) => menu.addEventListener("click", onMenuClick));
   $("#add-module").addEventListener("change", (e) => {
     if (e.target.value) addNode(e.target.value);
@@ -681,6 +718,37 @@ async function start() {
   restoreWorkingTemplate();
   await files.start().catch((problem) => files.showProblem(problem.message));
   await openFromLink(new URLSearchParams(window.location.search));
+}
+
+/** The data sets and fits made from this reduction (yours only: the server asks). */
+async function showMadeFrom() {
+  const box = $("#made-from-list");
+  box.replaceChildren(h("small", {}, "looking them up…"));
+  let found;
+  try {
+    found = (await api.madeFrom(state.template)).datasets;
+  } catch (problem) {
+    return box.replaceChildren(h("small", {}, `They cannot be looked up: ${problem.message}`));
+  }
+  if (!found.length) {
+    return box.replaceChildren(h("small", {}, "None yet: plot an output, then Data → Fit this data."));
+  }
+  const fits = (d) =>
+    d.fits.length
+      ? d.fits.flatMap((f) => [" · ", h("a", { href: f.url }, `fit ${f.id}`), ` ${f.engine} ${f.state}${f.chisq === null ? "" : ` χ² ${f.chisq.toPrecision(4)}`}`])
+      : [" · not fitted yet"];
+  const rows = found.map((d) =>
+    h(
+      "li",
+      { "data-dataset": d.dataset },
+      h("a", { href: d.url }, d.name),
+      ` — from node ${d.node} “${state.template.nodes[d.node]?.title ?? ""}”`,
+      d.cross_sections.length ? `, polarized ${d.cross_sections.join(" ")}` : "",
+      `, ${d.points} points`,
+      ...fits(d),
+    ),
+  );
+  box.replaceChildren(h("ul", { class: "made-from" }, ...rows));
 }
 
 /** Links from elsewhere: ?dataset=ID (a fitted data set: its reduction) or ?source=S&path=P

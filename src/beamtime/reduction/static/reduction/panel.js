@@ -100,7 +100,11 @@ export class Panel {
     const report = (message) => {
       problem.textContent = message;
     };
+    const shown = this.node;
     const change = (value) => {
+      // A text field left by clicking another node reports its change once that node is
+      // shown: the value is not that node's, so it is dropped.
+      if (this.node !== shown) return;
       report("");
       this.set(control.id, value);
       this.changed();
