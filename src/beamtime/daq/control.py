@@ -56,7 +56,9 @@ def client_for(server: ECCServer) -> EccClient:
         raise EccError(
             f"{server.ip_address} is not a host the facility allows (BEAMTIME_DAQ_HOSTS)"
         )
-    return EccClient(server.url, settings.DAQ_ECC_TIMEOUT, settings.DAQ_ECC_CONNECT_TIMEOUT)
+    return EccClient(
+        server.url, settings.DAQ_ECC_TIMEOUT, settings.DAQ_ECC_CONNECT_TIMEOUT, server.name
+    )
 
 
 def log_error(component: ECCServer | DataRouter, message: str, with_traceback=False) -> None:
