@@ -168,6 +168,20 @@ class TestFaults:
         ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)  # only the next one failed
         assert ecc.status().state == State.DESCRIBED
 
+    def test_a_servers_message_is_logged_on_one_line_and_truncated(self, ecc_sim, caplog):
+        _, url = ecc_sim()
+        ecc = EccClient(url, name="ecc3")
+        ecc.special("fail-next 6 first line\n" + "x" * 500)
+        with pytest.raises(EccError) as raised:
+            ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)
+        assert str(raised.value) == (
+            "Describe failed (ECC error code 6); the server's message is in Beamtime's log"
+        )
+        [record] = [r for r in caplog.records if "ECC error code 6" in r.getMessage()]
+        prefix = f"ecc3 ({url}): Describe: ECC error code 6: "
+        said = record.getMessage().removeprefix(prefix)
+        assert said.startswith("first line xxx") and said.endswith("…") and len(said) == 200
+
     def test_a_slow_transition_is_reported_as_in_progress_and_blocks_others(self, ecc_sim, caplog):
         _, url = ecc_sim(delay=600)  # far longer than the test takes
         ecc = EccClient(url)
