@@ -181,12 +181,17 @@ def _every(seconds: float, task: str) -> dict:
     return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
 
 
+# Seconds between fetches of the configuration lists of the ECC servers that are Idle.
+DAQ_CONFIG_REFRESH_SECONDS = conf.envint("DAQ_CONFIG_REFRESH_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": _every(3600.0, "beamtime.core.tasks.clear_expired_sessions"),
     "refresh-ecc-states": _every(3.0, "beamtime.daq.tasks.refresh_state_all"),
     "check-data-routers": _every(10.0, "beamtime.daq.tasks.check_routers"),
     "retry-filing": _every(5.0, "beamtime.daq.tasks.retry_filing"),
     "run-limits": _every(5.0, "beamtime.daq.tasks.enforce_run_limits"),
+    "refresh-ecc-configs": _every(
+        float(DAQ_CONFIG_REFRESH_SECONDS), "beamtime.daq.tasks.refresh_configs_idle"
+    ),
     "fail-stale-fits": _every(30.0, "beamtime.fitting.tasks.fail_stale_fits"),
 }
 # ECC servers: seconds to wait for a connection (a host off the network costs no more), for

@@ -86,3 +86,53 @@ def test_charlie_reads_no_configuration_list(client, ecc_sim, charlie):
             f"/api/daq/servers/{server.pk}/{path}", headers=auth(charlie)
         )
         assert response.status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)  # the task's threads use connections of their own
+def test_the_lists_of_idle_servers_are_fetched_again_periodically(ecc_sim, configs_dir, settings):
+    """Beat fetches the lists of the Idle, online servers again (files are edited on the ECC
+    hosts while nobody looks); a server elsewhere, offline, or any while a transition is
+    under way or a run records, is not asked."""
+    from beamtime.daq import tasks, transitions
+    from beamtime.daq.models import ConfigId, RunMetadata
+    from tests.daq.test_control import record_calls
+
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-ecc-configs"]
+    assert entry["task"] == "beamtime.daq.tasks.refresh_configs_idle"
+    assert entry["schedule"] == entry["options"]["expires"] == settings.DAQ_CONFIG_REFRESH_SECONDS
+
+    experiment = make_experiment()
+    sims, servers = [], []
+    for i in range(3):  # ecc0 Idle, ecc1 Described, ecc2 Idle but last seen offline
+        simulator, url = ecc_sim()
+        server = make_ecc_server(experiment, url, name=f"ecc{i}")
+        control.refresh_configs(server)
+        sims.append(simulator)
+        servers.append(server)
+    sims[1].state = State.DESCRIBED
+    ECCServer.objects.filter(name="ecc1").update(state=State.DESCRIBED)
+    ECCServer.objects.filter(name="ecc2").update(is_online=False)
+    calls = [record_calls(simulator) for simulator in sims]
+    before = set(ConfigId.objects.values_list("pk", "last_fetched"))
+
+    assert tasks.refresh_configs_idle() == 1  # nothing new: nothing written
+    assert set(ConfigId.objects.values_list("pk", "last_fetched")) == before
+    (configs_dir / "configure-pulser.xcfg").write_text("<Setup/>")
+    assert tasks.refresh_configs_idle() == 1
+
+    assert "cobo/standard/pulser" in offered(servers[0])
+    assert "cobo/standard/pulser" not in offered(servers[1]) + offered(servers[2])
+    assert calls == [["GetConfigIDs", "GetConfigIDs"], [], []]
+
+    (configs_dir / "configure-cosmics.xcfg").write_text("<Setup/>")
+    transitions.claim(experiment, "describe")
+    assert tasks.refresh_configs_idle() == 0
+    transitions.release(experiment.pk, "describe")
+    run = RunMetadata.objects.create(experiment=experiment, run_number=0, state="recording")
+    assert tasks.refresh_configs_idle() == 0
+    assert calls == [["GetConfigIDs", "GetConfigIDs"], [], []]
+    assert "cobo/standard/cosmics" not in offered(servers[0])
+
+    RunMetadata.objects.filter(pk=run.pk).update(state="stopped", stop_datetime=run.start_datetime)
+    assert tasks.refresh_configs_idle() == 1
+    assert "cobo/standard/cosmics" in offered(servers[0])

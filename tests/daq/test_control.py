@@ -83,7 +83,7 @@ class TestChangeState:
         assert control.change_state(server, State.DESCRIBED) is False
         server = fresh(server)
         assert server.state == State.IDLE
-        assert "simulated fault" in server.error_message
+        assert server.error_message.startswith("Describe failed (ECC error code 5)")
         assert LogEntry.objects.get().message == server.error_message
         assert control.overall_state([server]) == (ERROR, "Error")
 
@@ -180,7 +180,9 @@ class TestStop:
         assert calls == ["Stop", "GetState"]
         assert simulator.state == State.RUNNING
         server = fresh(server)
-        assert server.error_message == "Stop failed with error 7: Stop failed (simulated fault)"
+        assert server.error_message == (
+            "Stop failed (ECC error code 7); the server's message is in Beamtime's log"
+        )
         assert LogEntry.objects.get().message == server.error_message
         assert control.overall_state([server]) == (ERROR, "Error")
 

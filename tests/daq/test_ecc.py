@@ -131,28 +131,29 @@ def test_beamtimes_client_drives_the_simulator(ecc_sim):
 
 
 class TestFaults:
-    def test_a_request_in_the_wrong_state_fails_and_changes_nothing(self, ecc_sim):
+    def test_a_request_in_the_wrong_state_fails_and_changes_nothing(self, ecc_sim, caplog):
         _, url = ecc_sim()
         ecc = EccClient(url)
-        with pytest.raises(EccError, match="cannot Configure from state Idle") as raised:
+        with pytest.raises(EccError, match=r"Configure failed \(ECC error code 1\)") as raised:
             ecc.step(State.PREPARED, State.READY, COBO, LINKS)
         assert raised.value.code == 1
+        assert "cannot Configure from state Idle" not in str(raised.value)  # in the log only
+        assert "ECC error code 1: cannot Configure from state Idle" in caplog.text
         assert ecc.status().state == State.IDLE
 
-    def test_an_unknown_configuration_is_refused(self, ecc_sim):
+    def test_an_unknown_configuration_is_refused(self, ecc_sim, caplog):
         _, url = ecc_sim()
-        with pytest.raises(
-            EccError, match="no configuration files for nope/standard/beam"
-        ) as raised:
+        with pytest.raises(EccError, match="Describe failed") as raised:
             EccClient(url).step(
                 State.IDLE, State.DESCRIBED, ConfigId("nope", "standard", "beam"), LINKS
             )
         assert raised.value.code == 3
+        assert "no configuration files for nope/standard/beam" in caplog.text
 
     def test_injected_failures_leave_the_state_alone(self, ecc_sim):
         _, url = ecc_sim(fail_rate=1.0)
         ecc = EccClient(url)
-        with pytest.raises(EccError, match="simulated fault") as raised:
+        with pytest.raises(EccError, match="Describe failed") as raised:
             ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)
         assert raised.value.code == 5
         assert ecc.status().state == State.IDLE
@@ -167,14 +168,29 @@ class TestFaults:
         ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)  # only the next one failed
         assert ecc.status().state == State.DESCRIBED
 
-    def test_a_slow_transition_is_reported_as_in_progress_and_blocks_others(self, ecc_sim):
+    def test_a_servers_message_is_logged_on_one_line_and_truncated(self, ecc_sim, caplog):
+        _, url = ecc_sim()
+        ecc = EccClient(url, name="ecc3")
+        ecc.special("fail-next 6 first line\n" + "x" * 500)
+        with pytest.raises(EccError) as raised:
+            ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)
+        assert str(raised.value) == (
+            "Describe failed (ECC error code 6); the server's message is in Beamtime's log"
+        )
+        [record] = [r for r in caplog.records if "ECC error code 6" in r.getMessage()]
+        prefix = f"ecc3 ({url}): Describe: ECC error code 6: "
+        said = record.getMessage().removeprefix(prefix)
+        assert said.startswith("first line xxx") and said.endswith("…") and len(said) == 200
+
+    def test_a_slow_transition_is_reported_as_in_progress_and_blocks_others(self, ecc_sim, caplog):
         _, url = ecc_sim(delay=600)  # far longer than the test takes
         ecc = EccClient(url)
         ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)
         assert ecc.status() == type(ecc.status())(State.IDLE, True)
-        with pytest.raises(EccError, match="a transition to DESCRIBED is in progress") as raised:
+        with pytest.raises(EccError, match=r"ECC error code 2\)") as raised:
             ecc.step(State.IDLE, State.DESCRIBED, COBO, LINKS)
         assert raised.value.code == 2
+        assert "a transition to DESCRIBED is in progress" in caplog.text
 
     def test_a_server_that_hangs_is_a_timeout(self, ecc_sim):
         _, url = ecc_sim()

@@ -13,9 +13,9 @@ from beamtime.daq import actions, control
 from beamtime.daq.ecc.client import EccClient
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.ecc.simulator import make_server, run
-from beamtime.daq.models import DataRouter, ECCServer, Experiment, LogEntry, RunMetadata
+from beamtime.daq.models import Alarm, DataRouter, ECCServer, Experiment, LogEntry, RunMetadata
 from beamtime.daq.status import status
-from tests.factory import make_ecc_server, make_experiment
+from tests.factory import make_api_key, make_ecc_server, make_experiment
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker threads use own connections
 
@@ -59,6 +59,10 @@ def states(experiment) -> dict[str, int]:
 def refresh_all(experiment):
     for server in experiment.ecc_servers.select_related("selected_config"):
         control.refresh_state(server)
+
+
+def auth(user):
+    return {"Authorization": f"Bearer {make_api_key(user)[1]}"}
 
 
 def messages(source=None) -> list[str]:
@@ -181,3 +185,28 @@ def test_while_a_run_records_only_stop_acts(daq, alice, action):
         actions.global_action(fresh(experiment), action, alice)
     assert all(s.state == State.RUNNING for s, _ in sims)
     assert RunMetadata.objects.get().state == "recording"
+
+
+def test_an_ecc_servers_own_message_reaches_the_log_file_only(daq, alice, client, caplog):
+    """What a server answers is not relayed to users (anything may listen at an address):
+    they see the server, the transition and the ECC error code; the operators' log (the
+    worker's log file) has the server's words."""
+    experiment, sims = daq
+    remote = "secret-token-4711 from the remote side"
+    EccClient(sims[1][1]).special(f"fail-next 9 {remote}")
+
+    actions.global_action(experiment, "start", alice)
+
+    wording = "Start failed (ECC error code 9); the server's message is in Beamtime's log"
+    run = RunMetadata.objects.get()
+    assert run.state == "aborted" and run.abort_reason == f"ecc1: {wording}"
+    assert wording in messages("ecc1")
+    api = client.get("/api/daq/status", headers=auth(alice)).content.decode()
+    client.force_login(alice)
+    page = client.get("/daq/panels").content.decode()
+    seen = [*messages(), api, page, *Alarm.objects.values_list("message", flat=True)]
+    assert "ECC error code 9" in api and "ECC error code 9" in page
+    assert not any("secret-token-4711" in text for text in seen)
+    logged = [r for r in caplog.records if r.name == "beamtime.daq" and "4711" in r.getMessage()]
+    expected = f"ecc1 ({sims[1][1]}): Start: ECC error code 9: {remote}"
+    assert [r.getMessage() for r in logged] == [expected]

@@ -56,7 +56,9 @@ def client_for(server: ECCServer) -> EccClient:
         raise EccError(
             f"{server.ip_address} is not a host the facility allows (BEAMTIME_DAQ_HOSTS)"
         )
-    return EccClient(server.url, settings.DAQ_ECC_TIMEOUT, settings.DAQ_ECC_CONNECT_TIMEOUT)
+    return EccClient(
+        server.url, settings.DAQ_ECC_TIMEOUT, settings.DAQ_ECC_CONNECT_TIMEOUT, server.name
+    )
 
 
 def log_error(component: ECCServer | DataRouter, message: str, with_traceback=False) -> None:
@@ -247,23 +249,23 @@ def refresh_state(server: ECCServer, client: EccClient | None = None) -> ECCServ
 
 
 def refresh_configs(server: ECCServer) -> list[ConfigId]:
-    """Make the database's configuration sets those the ECC server offers now."""
+    """Make the database's configuration sets those the ECC server offers now; nothing is
+    written when the list is the same (``last_fetched``: when a set was first offered)."""
     try:
-        offered = client_for(server).config_ids()
+        offered = {(c.describe, c.prepare, c.configure) for c in client_for(server).config_ids()}
     except EccError as exc:
         log_error(server, f"cannot list configurations: {exc}")
         return list(server.configs.all())
-    now = timezone.now()
-    with transaction.atomic():
-        for config in offered:
-            ConfigId.objects.update_or_create(
-                ecc_server=server,
-                describe=config.describe,
-                prepare=config.prepare,
-                configure=config.configure,
-                defaults={"last_fetched": now},
-            )
-        server.configs.filter(last_fetched__lt=now).delete()
+    known = {(c.describe, c.prepare, c.configure): c.pk for c in server.configs.all()}
+    gone = [pk for key, pk in known.items() if key not in offered]
+    new = [
+        ConfigId(ecc_server=server, describe=d, prepare=p, configure=c)
+        for d, p, c in sorted(offered - known.keys())
+    ]
+    if gone or new:
+        with transaction.atomic():
+            ConfigId.objects.filter(pk__in=gone).delete()
+            ConfigId.objects.bulk_create(new, ignore_conflicts=True)  # another fetch raced
     return list(server.configs.all())
 
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from beamtime.daq import control, transitions
+from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.transitions import in_parallel
 
@@ -42,6 +43,24 @@ def refresh_state_all() -> int:
 @shared_task
 def refresh_configs(server_pk: int) -> int:
     return len(control.refresh_configs(ECCServer.objects.get(pk=server_pk)))
+
+
+@shared_task
+def refresh_configs_idle() -> int:
+    """Fetch again the configuration lists of the active experiment's servers that are Idle
+    and online (run by beat every DAQ_CONFIG_REFRESH_SECONDS): files are edited on the ECC
+    hosts between runs. Nothing is asked while a transition is under way or a run records."""
+    experiment = Experiment.objects.filter(is_active=True).first()
+    if experiment is None or experiment.is_running:
+        return 0
+    claimed = experiment.transition_started_at
+    if experiment.transition and claimed and claimed >= timezone.now() - transitions.claim_ttl():
+        return 0
+    idle = list(
+        experiment.ecc_servers.filter(state=State.IDLE, is_online=True, is_transitioning=False)
+    )
+    in_parallel(idle, control.refresh_configs)
+    return len(idle)
 
 
 @shared_task

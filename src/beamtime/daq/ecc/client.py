@@ -155,12 +155,16 @@ def content_length(data: bytes) -> int | None:
 
 
 class EccClient:
-    def __init__(self, url: str, timeout: float = 10.0, connect_timeout: float = 1.0):
+    def __init__(
+        self, url: str, timeout: float = 10.0, connect_timeout: float = 1.0, name: str = ""
+    ):
         self.url, self.timeout, self.connect_timeout = url, timeout, connect_timeout
+        self.name = f"{name} ({url})" if name else url  # for the operators' log
 
     def _call(self, operation: str, **params: str) -> dict[str, str]:
-        # What the server said goes to the operators' log, not into messages users see: a
-        # user must not make Beamtime relay the answers of whatever listens at an address.
+        # What the server said (a fault, its ErrorMessage) goes to the operators' log only,
+        # never into messages users see: Beamtime must not relay the answers of whatever
+        # listens at an address. Users see the operation and the ECC error code.
         message = request_envelope(operation, **params)
         try:
             status, content = post(self.url, message, self.connect_timeout, self.timeout)
@@ -173,14 +177,22 @@ class EccClient:
         except OSError as exc:  # reset, closed halfway
             raise EccUnreachable(f"{self.url}: connection lost ({type(exc).__name__})") from None
         except EccError as exc:
-            log.warning("%s: %s: SOAP fault %s", self.url, operation, exc)
+            log.warning("%s: %s: SOAP fault %s", self.name, operation, exc)
             raise EccError(f"{self.url}: {operation} failed (SOAP fault)") from None
         except (NotAnAnswer, ValueError) as exc:
-            log.warning("%s: %s: unexpected answer: %s", self.url, operation, exc)
+            log.warning("%s: %s: unexpected answer: %s", self.name, operation, exc)
             raise EccError(f"{self.url}: not an ECC server's answer to {operation}") from None
         if code != 0:
+            log.warning(
+                "%s: %s: ECC error code %d: %s",
+                self.name,
+                operation,
+                code,
+                one_line(answer.get("ErrorMessage")),
+            )
             raise EccError(
-                f"{operation} failed with error {code}: {one_line(answer.get('ErrorMessage'))}",
+                f"{operation} failed (ECC error code {code}); "
+                "the server's message is in Beamtime's log",
                 code=code,
             )
         return answer

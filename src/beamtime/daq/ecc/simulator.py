@@ -7,7 +7,7 @@ meanwhile), fails a fraction ``fail_rate`` of requests with an error code, and a
 its data router too: while Running it writes run data files into a staging folder.
 
 Faults can also be injected on demand with the ``Special`` operation:
-``fail-next [CODE]``, ``hang-next SECONDS``, ``go-offline`` (the port closes: connections
+``fail-next [CODE [MESSAGE]]``, ``hang-next SECONDS``, ``go-offline`` (the port closes: connections
 are refused) and ``go-silent`` (connections go unanswered, as to a host off the network).
 """
 
@@ -69,6 +69,7 @@ class EccSimulator:
         self.config: ConfigId | None = None
         self.senders: list[str] = []
         self.fail_next: int | None = None
+        self.fail_message = ""
         self.hang_next = 0.0
         self.run_files: list[Path] = []
         self.stopped = threading.Event()
@@ -134,7 +135,8 @@ class EccSimulator:
                 return BAD_INPUT, str(exc)
             if self.fail_next is not None or self.rng.random() < self.fail_rate:
                 code, self.fail_next = self.fail_next or INJECTED, None
-                return code, f"{operation} failed (simulated fault)"
+                message, self.fail_message = self.fail_message, ""
+                return code, message or f"{operation} failed (simulated fault)"
             self.target, self.done_at = target, time.monotonic() + self.delay
         self.advance()
         return 0, ""
@@ -143,7 +145,9 @@ class EccSimulator:
         word, _, argument = command.strip().partition(" ")
         try:
             if word == "fail-next":
-                self.fail_next = int(argument or INJECTED)
+                code, _, message = argument.strip().partition(" ")
+                self.fail_next = int(code or INJECTED)
+                self.fail_message = message.strip()
             elif word == "hang-next":
                 self.hang_next = float(argument)
             elif word in ("go-offline", "go-silent"):
