@@ -7,7 +7,7 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 
-from beamtime.daq import control
+from beamtime.daq import router_control, server_control
 from beamtime.daq.ecc.client import EccClient
 from beamtime.daq.ecc.simulator import make_server, run
 from beamtime.daq.models import Alarm, DataRouter, ECCServer
@@ -55,7 +55,7 @@ def test_an_offline_server_alarms_once_mails_the_coordinators_and_clears_when_ba
     time.sleep(0.3)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
-            control.refresh_state(ECCServer.objects.get(pk=server.pk))
+            server_control.refresh_state(ECCServer.objects.get(pk=server.pk))
     alarm = Alarm.objects.get()
     assert alarm.message == "ECC server ecc0 is offline" and alarm.cleared_at is None
     assert len(inbox.messages) == 1
@@ -73,7 +73,7 @@ def test_an_offline_server_alarms_once_mails_the_coordinators_and_clears_when_ba
     httpd = make_server(simulator, port=port)
     threading.Thread(target=run, args=(simulator, httpd), daemon=True).start()
     try:
-        control.refresh_state(ECCServer.objects.get(pk=server.pk))
+        server_control.refresh_state(ECCServer.objects.get(pk=server.pk))
     finally:
         simulator.stopped.set()
     assert Alarm.objects.get().cleared_at is not None
@@ -88,8 +88,8 @@ def test_a_failed_filing_alarms_and_clears_once_filed(
     make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(staging))
     router = DataRouter.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
-        assert control.organize_files(router, "e20009", 4) is False
-        assert control.organize_files(router, "e20009", 4) is False
+        assert router_control.organize_files(router, "e20009", 4) is False
+        assert router_control.organize_files(router, "e20009", 4) is False
     assert [a.message for a in Alarm.objects.all()] == [
         "run 4 could not be filed on ecc0-router0; retrying"
     ]
@@ -98,7 +98,7 @@ def test_a_failed_filing_alarms_and_clears_once_filed(
     listed = client.get("/api/daq/alarms").json()
     assert [a["key"] for a in listed] == ["filing:ecc0-router0"]
     staging.mkdir()
-    assert control.organize_files(router, "e20009", 4) is True
+    assert router_control.organize_files(router, "e20009", 4) is True
     assert client.get("/api/daq/alarms").json() == []
 
 
@@ -111,7 +111,7 @@ def test_a_mail_server_down_does_not_stop_run_control(
     experiment = make_experiment(coordinators=[alice])
     make_ecc_server(experiment, "http://127.0.0.1:9/", staging="/nonexistent/staging")
     with django_capture_on_commit_callbacks(execute=True):
-        assert control.organize_files(DataRouter.objects.get(), "e20009", 0) is False
+        assert router_control.organize_files(DataRouter.objects.get(), "e20009", 0) is False
     assert Alarm.objects.count() == 1
 
 
@@ -129,11 +129,11 @@ def test_a_nearly_full_staging_disk_alarms_and_clears(tmp_path, settings):
     make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(tmp_path))
     router = DataRouter.objects.get()
     settings.DAQ_STAGING_MIN_FREE = 1.01  # every disk is "nearly full"
-    control.check_router(router)
+    router_control.check_router(router)
     (alarm,) = Alarm.objects.filter(key="disk:ecc0-router0")
     assert alarm.message.startswith("the staging disk of ecc0-router0 is nearly full (")
     settings.DAQ_STAGING_MIN_FREE = 0.0
-    control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
     assert Alarm.objects.get(key="disk:ecc0-router0").cleared_at is not None
 
 
@@ -149,22 +149,22 @@ def test_run_files_left_between_runs_alarm_until_they_are_gone(tmp_path):
 
     # expected while a transition (a Stop filing its run) is under way, or a run records
     Experiment.objects.update(transition="stop", transition_started_at=timezone.now())
-    control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
     Experiment.objects.update(transition="", transition_started_at=None)
     run = RunMetadata.objects.create(experiment=experiment, run_number=4, state="recording")
-    control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
     assert not Alarm.objects.filter(key="dirty:ecc0-router0").exists()
 
     # between runs, with nothing filing them: an alarm, once
     RunMetadata.objects.filter(pk=run.pk).update(state="stopped", stop_datetime=timezone.now())
-    control.check_router(DataRouter.objects.get())
-    control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
     (alarm,) = Alarm.objects.filter(key="dirty:ecc0-router0")
     assert alarm.message.startswith("run files wait in the staging folder of ecc0-router0")
     assert alarm.cleared_at is None
 
     left.unlink()  # moved by someone
-    control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
     assert Alarm.objects.get(key="dirty:ecc0-router0").cleared_at is not None
 
 
@@ -173,5 +173,5 @@ def test_a_failed_filing_is_not_also_a_dirty_router(tmp_path):
     make_ecc_server(experiment, "http://127.0.0.1:9/", staging=str(tmp_path))
     (tmp_path / "CoBo[0]_2026-12-07T08:00:00.000_0000.graw").write_bytes(b"data")
     DataRouter.objects.update(filing_run=3, filing_attempts=1)
-    control.check_router(DataRouter.objects.get())
+    router_control.check_router(DataRouter.objects.get())
     assert not Alarm.objects.filter(key__startswith="dirty:").exists()

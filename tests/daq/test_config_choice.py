@@ -4,7 +4,7 @@ on demand through the API, and chosen for one server or every server offering a 
 import pytest
 
 from beamtime.celery import app
-from beamtime.daq import control
+from beamtime.daq import server_control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import ECCServer
 from tests.factory import make_api_key, make_ecc_server, make_experiment
@@ -24,18 +24,18 @@ def test_a_new_server_found_idle_lists_its_sets_unasked(ecc_sim):
     _, url = ecc_sim()
     server = make_ecc_server(make_experiment(), url, config=None)
     ECCServer.objects.filter(pk=server.pk).update(is_online=False)
-    control.refresh_state(ECCServer.objects.get(pk=server.pk))
+    server_control.refresh_state(ECCServer.objects.get(pk=server.pk))
     assert offered(server) == ["cobo/standard/beam", "mutant/standard/beam"]
 
 
 def test_back_to_idle_the_list_follows_the_files(ecc_sim, configs_dir):
     _, url = ecc_sim()
     server = make_ecc_server(make_experiment(), url)
-    assert control.change_state(server, State.DESCRIBED)
+    assert server_control.change_state(server, State.DESCRIBED)
     (configs_dir / "configure-pulser.xcfg").write_text("<Setup/>")
-    control.refresh_state(server)  # Described: not fetched
+    server_control.refresh_state(server)  # Described: not fetched
     assert "cobo/standard/pulser" not in offered(server)
-    assert control.change_state(ECCServer.objects.get(pk=server.pk), State.IDLE)
+    assert server_control.change_state(ECCServer.objects.get(pk=server.pk), State.IDLE)
     assert "cobo/standard/pulser" in offered(server)
 
 
@@ -106,7 +106,7 @@ def test_the_lists_of_idle_servers_are_fetched_again_periodically(ecc_sim, confi
     for i in range(3):  # ecc0 Idle, ecc1 Described, ecc2 Idle but last seen offline
         simulator, url = ecc_sim()
         server = make_ecc_server(experiment, url, name=f"ecc{i}")
-        control.refresh_configs(server)
+        server_control.refresh_configs(server)
         sims.append(simulator)
         servers.append(server)
     sims[1].state = State.DESCRIBED

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from beamtime.celery import app
-from beamtime.daq import actions, control
+from beamtime.daq import actions, server_control
 from beamtime.daq.ecc.client import EccClient
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.ecc.simulator import make_server, run
@@ -58,7 +58,7 @@ def states(experiment) -> dict[str, int]:
 
 def refresh_all(experiment):
     for server in experiment.ecc_servers.select_related("selected_config"):
-        control.refresh_state(server)
+        server_control.refresh_state(server)
 
 
 def auth(user):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from beamtime.daq import control
+from beamtime.daq import router_control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter, ECCServer, LogEntry
 from beamtime.daq.runs import start_run, stop_run
@@ -26,21 +26,21 @@ def router(tmp_path):
 
 
 def test_a_running_router_process_is_online(router):
-    assert control.check_router(router).is_online is False
+    assert router_control.check_router(router).is_online is False
     proc = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)", "bt-test-router-7f3a"]
     )
     try:
-        assert control.check_router(router).is_online is True
+        assert router_control.check_router(router).is_online is True
     finally:
         proc.kill()
         proc.wait()
 
 
 def test_run_files_in_staging_make_a_router_unclean(router, tmp_path):
-    assert control.check_router(router).staging_directory_is_clean is True
+    assert router_control.check_router(router).staging_directory_is_clean is True
     (tmp_path / "staging" / "CoBo[0]_2026_0000.graw").write_bytes(b"data")
-    assert control.check_router(router).staging_directory_is_clean is False
+    assert router_control.check_router(router).staging_directory_is_clean is False
 
 
 def test_stopping_files_the_run_and_cleans_the_router(router, tmp_path):
@@ -48,7 +48,7 @@ def test_stopping_files_the_run_and_cleans_the_router(router, tmp_path):
     run = start_run(router.experiment)
     (tmp_path / "staging" / "CoBo[0]_2026_0000.graw").write_bytes(b"run data")
     stop_run(router.experiment)
-    assert control.organize_files(DataRouter.objects.get(), "e20009", run.run_number) is True
+    assert router_control.organize_files(DataRouter.objects.get(), "e20009", run.run_number) is True
     assert (
         tmp_path / "staging" / "e20009" / "run_0000" / "CoBo[0]_2026_0000.graw"
     ).read_bytes() == b"run data"
@@ -62,7 +62,7 @@ def test_a_file_already_at_the_destination_is_kept_and_reported(router, tmp_path
     destination.mkdir(parents=True)
     (destination / "a.graw").write_bytes(b"old")
     (tmp_path / "staging" / "a.graw").write_bytes(b"new")
-    assert control.organize_files(router, "e20009", 3) is True
+    assert router_control.organize_files(router, "e20009", 3) is True
     assert (destination / "a.graw").read_bytes() == b"old"
     assert (destination / "a.graw.dup1").read_bytes() == b"new"
     assert "a.graw existed already" in LogEntry.objects.get().message
@@ -70,7 +70,7 @@ def test_a_file_already_at_the_destination_is_kept_and_reported(router, tmp_path
 
 def test_an_unsafe_experiment_name_files_nothing_and_says_why(router, tmp_path):
     (tmp_path / "staging" / "a.graw").write_bytes(b"data")
-    assert control.organize_files(router, "../elsewhere", 0) is False
+    assert router_control.organize_files(router, "../elsewhere", 0) is False
     assert (tmp_path / "staging" / "a.graw").exists()
     assert "run 0000 not filed" in LogEntry.objects.get().message
 
@@ -78,7 +78,7 @@ def test_an_unsafe_experiment_name_files_nothing_and_says_why(router, tmp_path):
 def test_an_unreachable_host_is_logged_once(router):
     DataRouter.objects.update(ip_address="127.0.0.2", is_online=True)  # not this host: SSH, refused
     router = DataRouter.objects.get()
-    control.check_router(router)
-    control.check_router(router)
+    router_control.check_router(router)
+    router_control.check_router(router)
     assert router.is_online is False
     assert LogEntry.objects.count() == 1

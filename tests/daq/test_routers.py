@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from beamtime.daq import control
+from beamtime.daq import router_control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter, ECCServer, RunMetadata
 from beamtime.daq.runs import RunRefused, start_run
@@ -122,20 +122,20 @@ class TestFilingRetries:
         away = staging.with_name("unmounted")
         staging.rename(away)
 
-        assert control.organize_files(router, "e20009", 7) is False
+        assert router_control.organize_files(router, "e20009", 7) is False
         router.refresh_from_db()
         assert (router.filing_run, router.filing_attempts) == (7, 1)
         assert "No such file or directory" in router.filing_error
         shown = status(experiment)["data_routers"][0]["filing"]
         assert shown.startswith("run 7: retry 2 in ") and "No such file" in shown
         assert not router.staging_directory_is_clean
-        control.check_router(router)  # the folder is not there: still waiting, not clean
+        router_control.check_router(router)  # the folder is not there: still waiting, not clean
         assert not DataRouter.objects.get().staging_directory_is_clean
 
         # not due yet: nothing happens; when due, it fails again and waits longer
-        assert control.retry_filing(router) is None
+        assert router_control.retry_filing(router) is None
         later = timezone.now() + timedelta(seconds=11)
-        assert control.retry_filing(router, now=later) is False
+        assert router_control.retry_filing(router, now=later) is False
         router.refresh_from_db()
         assert router.filing_attempts == 2
         assert router.filing_next_try - timezone.now() > timedelta(seconds=15)
@@ -145,7 +145,7 @@ class TestFilingRetries:
         assert 'role="alert"' not in client.post(f"/daq/routers/{router.pk}/retry").content.decode()
         router.refresh_from_db()
         assert router.filing_next_try <= timezone.now()
-        assert control.retry_filing(router) is True
+        assert router_control.retry_filing(router) is True
         router.refresh_from_db()
         assert router.filing_run is None and router.staging_directory_is_clean
         assert sorted(p.name for p in (staging / "e20009" / "run_0007").iterdir()) == RUN_FILES
@@ -158,7 +158,16 @@ class TestFilingRetries:
         assert response.json()["error"] == "ecc0-router0 has no run waiting to be filed"
 
     def test_back_off_grows_to_five_minutes(self):
-        assert [control.backoff(n) for n in range(1, 9)] == [10, 20, 40, 80, 160, 300, 300, 300]
+        assert [router_control.backoff(n) for n in range(1, 9)] == [
+            10,
+            20,
+            40,
+            80,
+            160,
+            300,
+            300,
+            300,
+        ]
 
 
 def test_a_filing_over_ssh_waits_for_the_ssh_server_to_come_back(
@@ -170,13 +179,15 @@ def test_a_filing_over_ssh_waits_for_the_ssh_server_to_come_back(
     DataRouter.objects.update(ip_address=server.host)
     router = DataRouter.objects.get()
 
-    assert control.organize_files(router, "e20009", 3) is False
+    assert router_control.organize_files(router, "e20009", 3) is False
     router.refresh_from_db()
     assert "Connection refused" in router.filing_error or "cannot reach" in router.filing_error
 
     server.start()
     try:
-        assert control.retry_filing(router, now=timezone.now() + timedelta(minutes=1)) is True
+        assert (
+            router_control.retry_filing(router, now=timezone.now() + timedelta(minutes=1)) is True
+        )
     finally:
         server.stop()
     assert sorted(p.name for p in (staging / "e20009" / "run_0003").iterdir()) == RUN_FILES

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from beamtime.daq import control
+from beamtime.daq import router_control, server_control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter
 from beamtime.daq.runs import start_run, stop_run
@@ -27,14 +27,14 @@ def filed_run(ecc_sim, tmp_path, alice):
     experiment = make_experiment(members=[alice])
     server = make_ecc_server(experiment, ecc_sim()[1], staging=str(staging))
     for target in (State.DESCRIBED, State.PREPARED, State.READY):
-        assert control.change_state(server, target, follow_for=10), server.error_message
+        assert server_control.change_state(server, target, follow_for=10), server.error_message
     run = start_run(experiment, alice)
-    assert control.change_state(server, State.RUNNING, follow_for=10), server.error_message
+    assert server_control.change_state(server, State.RUNNING, follow_for=10), server.error_message
     time.sleep(0.5)  # the simulator writes while it runs
-    assert control.change_state(server, State.READY, follow_for=10), server.error_message
+    assert server_control.change_state(server, State.READY, follow_for=10), server.error_message
     stop_run(experiment)
     (router,) = DataRouter.objects.filter(experiment=experiment)
-    assert control.organize_files(router, experiment.name, run.run_number)
+    assert router_control.organize_files(router, experiment.name, run.run_number)
     return run, staging / experiment.name / "run_0000"
 
 

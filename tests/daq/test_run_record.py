@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from beamtime.configs import store
-from beamtime.daq import control
+from beamtime.daq import server_control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter
 from beamtime.daq.runs import ecc_instrument, start_run, stop_run
@@ -25,7 +25,7 @@ def ready(ecc_sim, configs_dir, tmp_path, settings, alice):
     experiment = make_experiment(members=[alice])
     server = make_ecc_server(experiment, ecc_sim()[1], staging=str(tmp_path / "staging"))
     for target in (State.DESCRIBED, State.PREPARED, State.READY):
-        assert control.change_state(server, target, follow_for=10), server.error_message
+        assert server_control.change_state(server, target, follow_for=10), server.error_message
     return experiment
 
 

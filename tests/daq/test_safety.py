@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from beamtime import conf
-from beamtime.daq import control
+from beamtime.daq import server_control
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import DataRouter, ECCServer, LogEntry, Observable, RunMetadata
 from beamtime.daq.runs import start_run
@@ -156,14 +156,14 @@ class TestHosts:
         simulator.state = State.PREPARED
         server = make_ecc_server(experiment, url, name="old")
         settings.DAQ_HOSTS = ["10.0.0.0/8"]
-        control.refresh_state(server)
-        control.refresh_state(server)
+        server_control.refresh_state(server)
+        server_control.refresh_state(server)
         server.refresh_from_db()
         assert (
             server.state == State.IDLE and "not a host the facility allows" in server.error_message
         )
         assert LogEntry.objects.filter(source="old").count() == 1
-        assert control.change_state(server, State.DESCRIBED) is False
+        assert server_control.change_state(server, State.DESCRIBED) is False
 
     def test_what_a_stranger_at_an_address_answers_is_not_shown(self, experiment):
         class Chatty(BaseHTTPRequestHandler):
@@ -184,8 +184,8 @@ class TestHosts:
             server = make_ecc_server(
                 experiment, f"http://127.0.0.1:{httpd.server_address[1]}/", name="chatty"
             )
-            control.refresh_state(server)
-            control.change_state(server, State.DESCRIBED)
+            server_control.refresh_state(server)
+            server_control.change_state(server, State.DESCRIBED)
         finally:
             httpd.shutdown()
             httpd.server_close()

@@ -5,7 +5,7 @@ import logging
 
 from django.utils import timezone
 
-from beamtime.daq import control, tasks
+from beamtime.daq import states, tasks
 from beamtime.daq.ecc.protocol import State, operation_between
 from beamtime.daq.models import DataRouter, ECCServer, Experiment
 from beamtime.daq.runs import RunRefused, start_run, stop_run
@@ -46,13 +46,13 @@ def global_action(experiment: Experiment, action: str, user) -> None:
         if run is not None and run.stop_datetime is None:
             raise ActionRefused(f"{run} is {run.state}: only Stop all acts until it ends")
         servers = list(experiment.ecc_servers.select_related("selected_config"))
-        state, name = control.overall_state(servers)
+        state, name = states.overall_state(servers)
         if state is None or state < 0 or any(s.is_transitioning for s in servers):
             raise ActionRefused(
                 f"the global controls act only when all ECC servers share one state; now: {name}"
             )
         try:
-            target = control.step_target(state, action)
+            target = states.step_target(state, action)
             operation_between(State(state), State(target))
             if state == State.RUNNING and target == State.READY:
                 raise ValueError("the servers are Running: use Stop all")
@@ -90,7 +90,7 @@ def server_action(server: ECCServer, action: str) -> None:
     if server.is_transitioning:
         raise ActionRefused(f"{server.name} is changing state already")
     try:
-        target = control.step_target(server.state, action)
+        target = states.step_target(server.state, action)
         operation_between(State(server.state), State(target))
     except ValueError as exc:
         raise ActionRefused(str(exc)) from None

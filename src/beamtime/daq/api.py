@@ -14,7 +14,7 @@ from ninja import Body, Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions, alarms, control
+from beamtime.daq import actions, alarms, server_control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, easy_setup
@@ -165,7 +165,7 @@ def list_configs(request, pk: int):
     summary="Ask the server for its configuration sets now",
 )
 def refresh_configs(request, pk: int):
-    return configs_out(control.refresh_configs(ecc_server_for(request.user, pk)))
+    return configs_out(server_control.refresh_configs(ecc_server_for(request.user, pk)))
 
 
 class AlarmOut(Schema):

@@ -176,7 +176,7 @@ class DataRouter(models.Model):
     is_online = models.BooleanField(default=False)
     last_checked = models.DateTimeField(null=True, blank=True)
     staging_directory_is_clean = models.BooleanField(default=True)
-    # A run whose files could not be filed yet: retried with back-off (control.file_run).
+    # A run whose files could not be filed yet: retried with back-off (transitions.file_run).
     filing_run = models.PositiveIntegerField(null=True, blank=True)
     filing_attempts = models.PositiveIntegerField(default=0)
     filing_error = models.CharField(max_length=300, blank=True)

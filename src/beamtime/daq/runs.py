@@ -12,9 +12,9 @@ from django.utils.text import slugify
 
 from beamtime.configs import store
 from beamtime.configs.models import Change, Instrument
-from beamtime.daq.control import overall_state
 from beamtime.daq.ecc.protocol import State
 from beamtime.daq.models import Experiment, RunMetadata
+from beamtime.daq.states import overall_state
 from beamtime.daq.workers import WorkerError, worker_for
 
 log = logging.getLogger("beamtime.daq")

@@ -1,8 +1,8 @@
 """The status of the active experiment as the status page and API show it: read from the
 database only, never from the ECC servers on the request path."""
 
-from beamtime.daq.control import overall_state
 from beamtime.daq.models import Experiment
+from beamtime.daq.states import overall_state
 
 
 def status(experiment: Experiment) -> dict:

@@ -1,5 +1,5 @@
-"""DAQ work (routed to the ``daq`` queue in settings): thin wrappers around control.py and
-transitions.py.
+"""DAQ work (routed to the ``daq`` queue in settings): thin wrappers around server_control.py,
+router_control.py and transitions.py.
 
 Talking to ECC servers is waiting on the network, so one task serves all servers at once
 from a thread pool: fifty servers taking half a second each are done in about half a
@@ -10,21 +10,21 @@ from celery import shared_task
 from django.db.models import Q
 from django.utils import timezone
 
-from beamtime.daq import control, transitions
+from beamtime.daq import router_control, server_control, transitions
 from beamtime.daq.ecc.protocol import State
+from beamtime.daq.fanout import in_parallel
 from beamtime.daq.models import DataRouter, ECCServer, Experiment
-from beamtime.daq.transitions import in_parallel
 
 
 def servers(pks: list[int]) -> list[ECCServer]:
-    found = control.with_links(ECCServer.objects.all()).in_bulk(pks)
+    found = server_control.with_links(ECCServer.objects.all()).in_bulk(pks)
     return [found[pk] for pk in pks if pk in found]
 
 
 @shared_task
 def refresh_state(server_pks: list[int]) -> int:
     """Ask these servers for their state, all at once."""
-    in_parallel(servers(server_pks), control.refresh_state)
+    in_parallel(servers(server_pks), server_control.refresh_state)
     return len(server_pks)
 
 
@@ -42,7 +42,7 @@ def refresh_state_all() -> int:
 
 @shared_task
 def refresh_configs(server_pk: int) -> int:
-    return len(control.refresh_configs(ECCServer.objects.get(pk=server_pk)))
+    return len(server_control.refresh_configs(ECCServer.objects.get(pk=server_pk)))
 
 
 @shared_task
@@ -59,21 +59,23 @@ def refresh_configs_idle() -> int:
     idle = list(
         experiment.ecc_servers.filter(state=State.IDLE, is_online=True, is_transitioning=False)
     )
-    in_parallel(idle, control.refresh_configs)
+    in_parallel(idle, server_control.refresh_configs)
     return len(idle)
 
 
 @shared_task
 def change_state(server_pks: list[int], target: int) -> list[bool]:
     """Take each server one step to ``target``, all at once; True where it got there."""
-    return in_parallel(servers(server_pks), lambda server: control.change_state(server, target))
+    return in_parallel(
+        servers(server_pks), lambda server: server_control.change_state(server, target)
+    )
 
 
 @shared_task
 def check_routers() -> int:
     """Check every data router of the active experiment (run by beat)."""
     routers = list(DataRouter.objects.filter(experiment__is_active=True))
-    in_parallel(routers, control.check_router)
+    in_parallel(routers, router_control.check_router)
     return len(routers)
 
 
@@ -82,7 +84,9 @@ def check_routers() -> int:
 def organize_files(router_pks: list[int], experiment_name: str, run_number: int) -> list[bool]:
     """After a run stops: file its data on every router's host, all at once."""
     routers = list(DataRouter.objects.filter(pk__in=router_pks))
-    return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))
+    return in_parallel(
+        routers, lambda r: router_control.organize_files(r, experiment_name, run_number)
+    )
 
 
 @shared_task
@@ -100,7 +104,7 @@ def retry_filing() -> int:
             filing_run__isnull=False, filing_next_try__isnull=False
         ).select_related("experiment")
     )
-    in_parallel(routers, control.retry_filing)
+    in_parallel(routers, router_control.retry_filing)
     return len(routers)
 
 
@@ -120,7 +124,7 @@ def transition(experiment_pk: int, claim: str, kind: str, argument=None):
             return transitions.stop_all(experiment_pk, argument)
         if kind == "server":
             pk, target = argument
-            return in_parallel(servers([pk]), lambda s: control.change_state(s, target))
+            return in_parallel(servers([pk]), lambda s: server_control.change_state(s, target))
         raise ValueError(f"unknown transition kind {kind!r}")
     finally:
         transitions.release(experiment_pk, claim)

@@ -6,22 +6,19 @@ when it ends. Stop may take over a claim held by a Start: stopping must always b
 """
 
 import logging
-import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from beamtime.daq import alarms, control
+from beamtime.daq import alarms, router_control, server_control
 from beamtime.daq.ecc.protocol import State
+from beamtime.daq.fanout import in_parallel
 from beamtime.daq.models import DataRouter, ECCServer, Experiment, LogEntry, RunMetadata
 from beamtime.daq.workers import WorkerError, run_file_names, worker_for
 
 log = logging.getLogger("beamtime.daq")
-# Talking to ECC servers is waiting on the network: a thread per server, to a bound.
-MAX_THREADS = 256
 
 
 class Busy(Exception):
@@ -55,59 +52,13 @@ def release(experiment_pk: int, name: str) -> None:
     )
 
 
-def in_parallel(objects: list, step) -> list:
-    """Run ``step(obj)`` for every object at once (up to MAX_THREADS at a time); the results
-    in the same order. ECC servers' state changes are written together (control.Saves).
-
-    The threads wait for each other before they begin: started one by one while the first
-    ones already work, the last of two hundred began a second late, the starting thread
-    waiting its turn for the interpreter lock each time."""
-    if not objects:
-        return []
-    results = [None] * len(objects)
-    todo = iter(range(len(objects)))
-    lock = threading.Lock()
-    count = min(MAX_THREADS, len(objects))
-    ready = threading.Barrier(count)
-
-    def one(obj):
-        try:
-            return step(obj)
-        except Exception:  # a bug with one server must not stop the others: log it, go on
-            log.exception("%s: unexpected error", obj)
-            control.log_error(obj, "unexpected error (the details are in the server's log)")
-            return None
-
-    def work():
-        control.Saves.current.saves = saves
-        try:
-            ready.wait()
-            while True:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                results[i] = one(objects[i])
-        finally:
-            control.Saves.current.saves = None
-            connection.close()  # each thread has a connection of its own
-
-    with control.Saves() as saves:
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return results
-
-
 def servers_of(experiment_pk: int) -> list[ECCServer]:
-    return list(control.with_links(ECCServer.objects.filter(experiment_id=experiment_pk)))
+    return list(server_control.with_links(ECCServer.objects.filter(experiment_id=experiment_pk)))
 
 
 def step_all(experiment_pk: int, target: int) -> list[bool]:
     """Every server one step to ``target``, at once."""
-    return in_parallel(servers_of(experiment_pk), lambda s: control.change_state(s, target))
+    return in_parallel(servers_of(experiment_pk), lambda s: server_control.change_state(s, target))
 
 
 def start_all(experiment_pk: int, run_pk: int) -> bool:
@@ -115,14 +66,14 @@ def start_all(experiment_pk: int, run_pk: int) -> bool:
     the start is rolled back: servers that started are stopped, the run is kept as aborted
     with the reason, and whatever files were written are filed under its number."""
     servers = servers_of(experiment_pk)
-    started = in_parallel(servers, lambda s: control.change_state(s, State.RUNNING))
+    started = in_parallel(servers, lambda s: server_control.change_state(s, State.RUNNING))
     if all(started):
         # False when Stop took over meanwhile: the run is closed, nothing more to do here.
         recording = RunMetadata.objects.filter(pk=run_pk, state=RunMetadata.STARTING)
         return bool(recording.update(state=RunMetadata.RECORDING))
     failed = [s for s, ok in zip(servers, started, strict=True) if not ok]
     reason = "; ".join(f"{s.name}: {s.error_message or 'did not start'}" for s in failed)
-    in_parallel(servers, control.stop_server)
+    in_parallel(servers, server_control.stop_server)
     run = RunMetadata.objects.select_related("experiment").get(pk=run_pk)
     aborted = RunMetadata.objects.filter(pk=run_pk, state=RunMetadata.STARTING).update(
         state=RunMetadata.ABORTED, stop_datetime=timezone.now(), abort_reason=reason[:2000]
@@ -140,7 +91,7 @@ def start_all(experiment_pk: int, run_pk: int) -> bool:
 def stop_all(experiment_pk: int, run_number: int | None) -> list[bool]:
     """Stop every server that runs and can be reached, then file the run's data. The run was
     closed when Stop was clicked (runs.stop_run); what could not be reached is logged."""
-    stopped = in_parallel(servers_of(experiment_pk), control.stop_server)
+    stopped = in_parallel(servers_of(experiment_pk), server_control.stop_server)
     if run_number is not None:
         experiment = Experiment.objects.get(pk=experiment_pk)
         file_run(experiment_pk, experiment.name, run_number)
@@ -150,7 +101,9 @@ def stop_all(experiment_pk: int, run_number: int | None) -> list[bool]:
 def file_run(experiment_pk: int, experiment_name: str, run_number: int) -> list[bool]:
     routers = list(DataRouter.objects.filter(experiment_id=experiment_pk))
     DataRouter.objects.filter(experiment_id=experiment_pk).update(staging_directory_is_clean=False)
-    return in_parallel(routers, lambda r: control.organize_files(r, experiment_name, run_number))
+    return in_parallel(
+        routers, lambda r: router_control.organize_files(r, experiment_name, run_number)
+    )
 
 
 def staged_bytes(experiment: Experiment) -> int:
@@ -222,7 +175,7 @@ def enforce_run_limit(experiment: Experiment) -> str:
         return "stopped"
     try:
         for server in servers_of(experiment.pk):
-            control.refresh_state(server)
+            server_control.refresh_state(server)
         run = start_run(Experiment.objects.get(pk=experiment.pk))
         start_all(experiment.pk, run.pk)
     except RunRefused as exc:

@@ -5,7 +5,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from beamtime.core.access import active_experiment_for, ecc_server_for, observable_for
-from beamtime.daq import actions, alarms, control
+from beamtime.daq import actions, alarms, server_control
 from beamtime.daq.access import coordinated_experiment_for
 from beamtime.daq.actions import ActionRefused
 from beamtime.daq.easy_setup import EasySetupForm, current_values, easy_setup
@@ -95,7 +95,9 @@ def choose_config(request, pk):
         except ActionRefused as exc:
             error = str(exc)
     configs = (
-        control.refresh_configs(server) if request.GET.get("refresh") else server.configs.all()
+        server_control.refresh_configs(server)
+        if request.GET.get("refresh")
+        else server.configs.all()
     )
     return render(
         request, "daq/choose_config.html", {"server": server, "configs": configs, "error": error}
