@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from beamtime.reduction.dataflow.cache import DiskCache
+from beamtime.reduction.dataflow.cache import DiskCache, WriteBehind
 from beamtime.reduction.dataflow.calc import DataType, MemoryCache, Registry, calculate, plan
 from beamtime.reduction.dataflow.interface import (
     ModuleDefinitionError,
@@ -208,6 +208,29 @@ def test_only_the_changed_node_and_its_descendants_are_computed_again(tmp_path):
         template, toy, 2, "output", DiskCache(tmp_path), config={"1": {"factor": 1.0}}
     ) == [6.0]
     assert calls == {}  # a new process would find the disk cache
+
+
+def test_a_write_behind_cache_writes_the_steps_when_flushed(tmp_path, caplog):
+    disk = DiskCache(tmp_path)
+    behind = WriteBehind(disk)
+    template = chain()
+    assert calculate(template, toy, 2, "output", behind) == [60.0]
+    keys = plan(template, toy, 2)
+    assert all(key in behind and key not in disk for key in keys.values())  # held, readable
+    behind.flush()
+    assert all(key in disk for key in keys.values())
+    calls.clear()
+    assert calculate(template, toy, 2, "output", DiskCache(tmp_path)) == [60.0]
+    assert calls == {}  # everything was written
+
+    class Full(MemoryCache):
+        def set_bundle(self, key, data):
+            raise OSError("no space left on device")
+
+    behind = WriteBehind(Full())
+    assert calculate(template, toy, 2, "output", behind) == [60.0]
+    behind.flush()  # a step that cannot be written is only computed again next time
+    assert "could not be written to the cache" in caplog.text
 
 
 def test_keys_depend_on_controls_inputs_version_and_code_only():
