@@ -257,20 +257,9 @@ def test_dream_results(live_server, page):
 def test_dream_results_of_a_polarized_fit(live_server, page):
     """The same page for a magnetic model on four cross-sections: ρM among the parameters,
     its band in the profile figure."""
-    from beamtime.fitting import jobs
-    from beamtime.fitting.models import Dataset, FitJob
-    from tests.fitting.test_magnetism import simulated, start
+    from tests.fitting.test_magnetism import dream_job
 
-    user = make_user("ada")
-    dataset = Dataset.polarized(user, "Fe on Si", simulated())
-    job = FitJob.objects.create(
-        owner=user,
-        dataset=dataset,
-        model=start().to_dict(),
-        engine="dream",
-        options={"burn": 100, "steps": 150},
-    )
-    assert jobs.run(job.pk) == FitJob.DONE
+    job = dream_job(make_user("ada"), burn=100, steps=150)
     log_in(page, live_server, f"/fitting/jobs/{job.pk}/")
     rows = page.locator("#posterior tbody tr").all_inner_texts()
     assert [row.split("\t")[0] for row in rows] == ["Fe rhoM", "Fe thetaM", "Fe thickness"]

@@ -286,6 +286,23 @@ def start() -> LayerModel:
     return LayerModel.from_dict(data)
 
 
+def dream_job(owner, dataset=None, **options):
+    """A DREAM fit of start() to the simulated film (or to dataset), run by the job runner."""
+    from beamtime.fitting import jobs
+    from beamtime.fitting.models import Dataset, FitJob
+
+    job = FitJob.objects.create(
+        owner=owner,
+        dataset=dataset or Dataset.polarized(owner, "Fe on Si", simulated()),
+        model=start().to_dict(),
+        engine="dream",
+        options=options,
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    job.refresh_from_db()
+    return job
+
+
 def test_lm_recovers_a_simulated_iron_film_within_its_uncertainties():
     result = refl1d_adapter.fit(start(), simulated(), "lm")
     for label, true in TRUE.items():
