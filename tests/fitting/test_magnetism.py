@@ -15,6 +15,7 @@ from refl1d.names import SLD, Experiment, Magnetism, PolarizedQProbe, QProbe
 from beamtime.fitting import refl1d_adapter
 from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import LayerModel, ModelError
+from tests.fitting.test_layers import refusal
 from tests.fitting.test_physics import fresnel
 
 GRID = np.linspace(0.002, 0.12, 400)
@@ -183,12 +184,8 @@ def test_constraints_reach_magnetic_parameters_and_the_guide_field():
     ],
 )
 def test_bad_magnetism_names_the_field(change, field, message):
-    data = film()
-    change(data)
-    with pytest.raises(ModelError) as raised:
-        LayerModel.from_dict(data)
-    assert raised.value.field == field
-    assert message in str(raised.value)
+    error = refusal(film(), change)
+    assert error.field == field and message in str(error)
 
 
 def test_bad_polarized_data_say_what_is_wrong():
