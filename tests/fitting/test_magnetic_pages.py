@@ -4,7 +4,6 @@ its CSV, saved models and their reverse. Expected numbers come from refl1d itsel
 spin_asymmetry and χ² of the same problem built by hand)."""
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import DEFAULTS, MEDIUM_PARAMS, MODEL_PARAMS, Layer, LayerModel
 from beamtime.fitting.models import Dataset, FitJob, SavedModel
 from tests.fitting.test_api import auth
+from tests.fitting.test_jobs import finished
 from tests.fitting.test_magnetism import (
     FWHM_PER_SIGMA,
     TRUE,
@@ -204,12 +204,7 @@ def test_a_magnetic_fit_submitted_from_the_page_runs_on_a_worker(client, alice, 
     job = FitJob.objects.get()
     assert response["Location"] == f"/fitting/jobs/{job.pk}/"
     assert LayerModel.from_dict(job.model) == start()  # the magnetism as posted
-    for _ in range(300):
-        job.refresh_from_db()
-        if job.finished:
-            break
-        time.sleep(0.1)
-    assert job.state == FitJob.DONE, job.message
+    assert finished(job).state == FitJob.DONE, job.message
     assert (
         abs(job.result["values"]["Fe rhoM"] - TRUE["Fe rhoM"]) < 3 * job.result["errors"]["Fe rhoM"]
     )
