@@ -14,7 +14,6 @@ median of ``--repeat`` fresh instruments per figure, wall time and this process'
 import argparse
 import hashlib
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -22,17 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
-def setup_django(home: Path) -> None:
-    for key in [k for k in os.environ if k.startswith("BEAMTIME_")]:
-        del os.environ[key]
-    os.environ.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
+from serve import machine, setup_django  # noqa: E402
 
 
 def state(servers: int, xcfg: int, configure: str, changed: int, before: str) -> dict:
@@ -61,9 +51,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"load average {os.getloadavg()[0]:.1f}"
+        machine(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", f"load average {os.getloadavg()[0]:.1f}")
     )
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         setup_django(Path(tmp))

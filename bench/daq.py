@@ -9,7 +9,6 @@ the latency of the status API, beside a static file server serving the same JSON
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
-from serve import free_port, start_serve, static_server  # noqa: E402
+from serve import free_port, machine, start_serve, static_server  # noqa: E402
 
 SETUP = """
 from django.contrib.auth import get_user_model
@@ -91,10 +90,7 @@ def main():
     parser.add_argument("--delay", type=float, default=0.5)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
+    print(machine())
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         home, configs = Path(tmp) / "var", Path(tmp) / "configs"
         configs.mkdir()

@@ -13,7 +13,6 @@ Beamtime's processes used meanwhile: on a busy machine the time is that of waiti
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package
-from serve import start_serve  # noqa: E402
+from serve import machine, start_serve  # noqa: E402
 
 from beamtime.daq.ecc.client import EccClient  # noqa: E402
 from daq import SETUP, Api, beamtime  # noqa: E402
@@ -77,9 +76,7 @@ def main():
     parser.add_argument("--offline", type=float, default=0.1, help="fraction offline at Stop")
     args = parser.parse_args()
     print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"load average {os.getloadavg()[0]:.1f}"
+        machine(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", f"load average {os.getloadavg()[0]:.1f}")
     )
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         home, configs = Path(tmp) / "var", Path(tmp) / "configs"

@@ -11,7 +11,6 @@ worker, its pool resized with `pool_shrink`). HTTP fits are polled every 10 ms.
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ from beamtime.fitting.data import parse_data
 from beamtime.fitting.layers import LayerModel
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share daq.py, serve.py
+from serve import machine  # noqa: E402
+
 from daq import beamtime, start_serve  # noqa: E402
 
 DATA = "/work/shared/data/reflectivity/double_layer.txt"
@@ -185,10 +186,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="numpy seed of in-process DREAM")
     parser.add_argument("--data", default=DATA)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
-    )
+    print(machine(f"load average {os.getloadavg()[0]:.2f} at start"))
     model, data_path = LayerModel.from_dict(MODEL), Path(args.data)
     data = parse_data(data_path.read_bytes())
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:

@@ -18,7 +18,6 @@ uploaded as four column files through the JSON API.
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,15 +31,11 @@ from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import LayerModel
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package
-from serve import start_serve, stop  # noqa: E402
+from serve import machine, start_serve, stop  # noqa: E402
 
-from fitting import SETUP, Client, shell  # noqa: E402
+from fitting import SETUP, Client, free, ms, shell  # noqa: E402
 
 FILES = {"++": "fe_pp.txt", "+-": "fe_pm.txt", "-+": "fe_mp.txt", "--": "fe_mm.txt"}
-
-
-def free(value: float, low: float, high: float) -> dict:
-    return {"value": value, "free": True, "min": low, "max": high}
 
 
 TRUE = {  # tests/fitting/test_magnetism.py: the film the data are simulated from
@@ -131,10 +126,6 @@ def dream(start: LayerModel, data: dict, runs: int) -> None:
     )
 
 
-def ms(values: list[float]) -> float:
-    return statistics.median(values) * 1000
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--evals", type=int, default=50, help="evaluate calls, each way")
@@ -142,10 +133,7 @@ def main():
     parser.add_argument("--points", type=int, default=100, help="points per cross-section")
     parser.add_argument("--dream-runs", type=int, default=5, help="DREAM fits, each way")
     args = parser.parse_args()
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
-    )
+    print(machine(f"load average {os.getloadavg()[0]:.2f} at start"))
     data = simulated(args.points)
     start = LayerModel.from_dict(START)
     local_fits = []

@@ -19,7 +19,6 @@ The model is the manual session's (A = 500 in 400–600, B = 40 in 30–50) on d
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -36,7 +35,7 @@ from beamtime.fitting.data import parse_data
 from beamtime.fitting.layers import LayerModel
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package
-from serve import start_serve  # noqa: E402
+from serve import machine, start_serve  # noqa: E402
 
 from fitting import DATA, LM, MODEL, SETUP, Client, cli_fit, fit_http, shell  # noqa: E402
 
@@ -106,9 +105,10 @@ def main():
     parser.add_argument("--runs", type=int, default=10, help="LM fits, each way")
     args = parser.parse_args()
     print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        machine(
+            f"load average {os.getloadavg()[0]:.2f} at start; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        )
     )
     model = LayerModel.from_dict(MODEL)
     data = parse_data(Path(DATA).read_bytes())

@@ -17,7 +17,6 @@ ratios.
 import argparse
 import http.client
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -31,7 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package; share serve.py
-from serve import start_serve  # noqa: E402
+from serve import machine, setup_django, start_serve  # noqa: E402
 
 T0 = datetime(2016, 1, 1, 18, tzinfo=UTC)
 YEARS5 = 1826  # days in five years, one of them a leap year
@@ -46,18 +45,6 @@ def in_fresh_process(fn, *args):
     interpreter, and the load generator must not share the GIL with anything else."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
-
-
-def setup_django(home: Path) -> None:
-    for key in [k for k in os.environ if k.startswith("BEAMTIME_")]:
-        del os.environ[key]
-    os.environ.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
 
 
 def unit(slot: int, version: int) -> dict:
@@ -273,10 +260,7 @@ def main():
     parser.add_argument("--http-only", action="store_true", help="no lookup figures")
     args = parser.parse_args()
     duration = min(max(args.duration, 1.0), 120.0)
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
+    print(machine())
 
     sizes = [100, 10_000, 100_000] if args.quick else [100, 10_000, 1_000_000]
     if args.sizes:

@@ -12,7 +12,6 @@ before/after comparison, e.g. ``git archive COMMIT src | tar -x -C /tmp/before``
 
 import argparse
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from serve import start_serve
+from serve import machine, start_serve
 
 PAGES = ["accounts/login/", "", "healthz"]
 
@@ -91,10 +90,7 @@ def main():
     args = parser.parse_args()
     if args.src:
         os.environ["PYTHONPATH"] = str(Path(args.src).resolve())
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; code: {args.src or 'installed'}"
-    )
+    print(f"{machine()}; code: {args.src or 'installed'}")
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         proc, url, _ = start_serve(Path(tmp) / "var")
         try:

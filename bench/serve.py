@@ -24,6 +24,31 @@ from pathlib import Path
 PLOTLY = "vendor/plotly.js-dist-min/plotly.min.js"
 
 
+def machine(*facts: str) -> str:
+    """The line each bench prints first: the host, its cores, Python, then ``facts``."""
+    return ", ".join(
+        [
+            f"machine: {platform.node()} {platform.machine()}",
+            f"{os.cpu_count()} cores",
+            f"Python {platform.python_version()}",
+            *facts,
+        ]
+    )
+
+
+def setup_django(home: Path) -> None:
+    """Django on a fresh database in ``home``, migrated, in this process."""
+    for key in [k for k in os.environ if k.startswith("BEAMTIME_")]:
+        del os.environ[key]
+    os.environ.update(BEAMTIME_HOME=str(home), DJANGO_SETTINGS_MODULE="beamtime.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,10 +157,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
+    print(machine())
 
     with tempfile.TemporaryDirectory(prefix="bt-bench-") as tmp:
         home = Path(tmp) / "var"

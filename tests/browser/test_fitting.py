@@ -57,6 +57,17 @@ def parameters(page) -> dict[str, tuple[float, float]]:
 
 
 @pytest.mark.django_db(transaction=True)
+def fit(page, engine: str, timeout: float, **options: str) -> None:
+    """Choose the engine, fill in its options, press Fit; back once the job page says the fit
+    completed (within timeout ms)."""
+    page.select_option("select[name=engine]", engine)
+    for name, value in options.items():
+        page.fill(f"input[name={name}]", value)
+    page.click("button:text('Fit')")
+    page.wait_for_url(re.compile(r".*/fitting/jobs/\d+/$"))
+    page.locator("text=Fit completed").wait_for(timeout=timeout)
+
+
 def test_the_manual_fit_session(live_server, page, celery_worker):
     make_user("ada")
     log_in(page, live_server, "/fitting/")
@@ -79,10 +90,7 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     assert not leaving_is_held(page)
     shoot(page, "fitting-start-model")
 
-    page.select_option("select[name=engine]", "lm")
-    page.click("button:text('Fit')")
-    page.wait_for_url(re.compile(r".*/fitting/jobs/\d+/$"))
-    page.locator("text=Fit completed").wait_for(timeout=60_000)
+    fit(page, "lm", 60_000)
     page.wait_for_selector("#refl-plot .main-svg")
     found = parameters(page)
     # The shared README: refl1d's LM gives A 577.57, B 44.83, χ² 0.862.
@@ -96,12 +104,7 @@ def test_the_manual_fit_session(live_server, page, celery_worker):
     page.wait_for_selector("input[name=layer-1-name]")
     set_param(page, "layer-1", "thickness", 500, (400, 600))
     set_param(page, "layer-0", "thickness", 40, (30, 50))
-    page.select_option("select[name=engine]", "dream")
-    page.fill("input[name=samples]", "5000")
-    page.fill("input[name=burn]", "100")
-    page.click("button:text('Fit')")
-    page.wait_for_url(re.compile(r".*/fitting/jobs/\d+/$"))
-    page.locator("text=Fit completed").wait_for(timeout=120_000)
+    fit(page, "dream", 120_000, samples="5000", burn="100")
     found = parameters(page)
     assert found["A thickness"][0] == pytest.approx(577.6, abs=2)
     assert 0 < found["A thickness"][1] < 2
@@ -257,20 +260,9 @@ def test_dream_results(live_server, page):
 def test_dream_results_of_a_polarized_fit(live_server, page):
     """The same page for a magnetic model on four cross-sections: ρM among the parameters,
     its band in the profile figure."""
-    from beamtime.fitting import jobs
-    from beamtime.fitting.models import Dataset, FitJob
-    from tests.fitting.test_magnetism import simulated, start
+    from tests.fitting.test_magnetism import dream_job
 
-    user = make_user("ada")
-    dataset = Dataset.polarized(user, "Fe on Si", simulated())
-    job = FitJob.objects.create(
-        owner=user,
-        dataset=dataset,
-        model=start().to_dict(),
-        engine="dream",
-        options={"burn": 100, "steps": 150},
-    )
-    assert jobs.run(job.pk) == FitJob.DONE
+    job = dream_job(make_user("ada"), burn=100, steps=150)
     log_in(page, live_server, f"/fitting/jobs/{job.pk}/")
     rows = page.locator("#posterior tbody tr").all_inner_texts()
     assert [row.split("\t")[0] for row in rows] == ["Fe rhoM", "Fe thetaM", "Fe thickness"]

@@ -8,16 +8,16 @@ import pytest
 from playwright.sync_api import expect
 
 from beamtime.fitting.models import Dataset
-from beamtime.reduction import service
 from tests.browser.test_reduction import (
     LEGEND,
     both_folders,  # noqa: F401 (fixture)
     menu,
     node,
+    open_polarized_template,
     plot_terminal,
     screenshot,
 )
-from tests.browser.test_smoke import log_in, shoot
+from tests.browser.test_smoke import shoot
 from tests.factory import make_user
 from tests.reduction.conftest import fresh_cache  # noqa: F401 (fixture)
 
@@ -28,15 +28,7 @@ def test_raw_pbr_files_to_a_polarized_data_set_and_back(live_server, page):
     make_user("ada")
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
-    log_in(page, live_server, "/reduction/")
-    page.click("#reduction summary:text-is('Template')")
-    page.click("#predefined a:text-is('Polarized (reductus)')")
-    template = next(
-        t
-        for t in service.instrument_definitions()[0]["templates"]
-        if t["name"] == "Polarized (reductus)"
-    )
-    titles = [n["title"] for n in template["nodes"]]
+    titles = open_polarized_template(page, live_server)
     for title, folder, file in (
         ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
         ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),

@@ -5,14 +5,13 @@ model on the fit page → DREAM on a worker → the posterior (corner plot, SLD 
 nuclear and magnetic SLD) → back to the reduction."""
 
 import json
-import re
 
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
 from beamtime.fitting.models import Dataset, FitJob
-from tests.browser.test_fitting import set_param
+from tests.browser.test_fitting import fit, set_param
 from tests.browser.test_smoke import log_in, shoot
 from tests.factory import make_user
 from tests.fitting.test_polarized import pbr_data, stock_polarized  # noqa: F401 (fixture)
@@ -64,12 +63,7 @@ def test_a_polarized_reduction_to_a_magnetic_dream_fit_and_back(live_server, pag
     )
     shoot(page, "walk-magnetic-model")
 
-    page.select_option("select[name=engine]", "dream")
-    page.fill("input[name=steps]", "40")
-    page.fill("input[name=burn]", "40")
-    page.click("button:text('Fit')")
-    page.wait_for_url(re.compile(r".*/fitting/jobs/\d+/$"))
-    page.locator("text=Fit completed").wait_for(timeout=180_000)
+    fit(page, "dream", 180_000, steps="40", burn="40")
     job = FitJob.objects.get()
     assert set(job.result["values"]) == {"film thickness", "film sld", "film rhoM"}
     assert job.result["posterior"]["bands"][0]["rhoM"]["p84"]  # ρM banded too

@@ -335,10 +335,8 @@ def both_folders():
     sources.configure(list(saved.values()))
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("both_folders", "fresh_cache")
-def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
-    make_user("ada")
+def open_polarized_template(page, live_server):
+    """Log in and open the stock polarized template; the titles of its nodes."""
     log_in(page, live_server, "/reduction/")
     page.click("#reduction summary:text-is('Template')")
     page.click("#predefined a:text-is('Polarized (reductus)')")
@@ -347,7 +345,14 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
         for t in service.instrument_definitions()[0]["templates"]
         if t["name"] == "Polarized (reductus)"
     )
-    titles = [n["title"] for n in template["nodes"]]
+    return [n["title"] for n in template["nodes"]]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_folders", "fresh_cache")
+def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
+    make_user("ada")
+    titles = open_polarized_template(page, live_server)
     for title, folder, file in (
         ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
         ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),

@@ -1,13 +1,12 @@
 """Co-refinement from the fit page: two contrasts of one sample, thicknesses shared."""
 
-import time
-
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from beamtime.fitting.data import ReflData, parse_data
 from beamtime.fitting.models import Dataset, FitJob
+from tests.fitting.test_jobs import finished
 from tests.fitting.test_layers import session_model
 from tests.fitting.test_pages import DOUBLE_LAYER, editor_post
 
@@ -64,12 +63,7 @@ def test_two_contrasts_fitted_together(client, alice, celery_worker):
     job = FitJob.objects.latest("pk")
     assert response["Location"] == f"/fitting/jobs/{job.pk}/"
     assert job.partners[0]["dataset"] == second.pk and job.shared == ["A.thickness", "B.thickness"]
-    for _ in range(300):
-        job.refresh_from_db()
-        if job.finished:
-            break
-        time.sleep(0.1)
-    assert job.state == "done", job.message
+    assert finished(job).state == "done", job.message
     assert job.result["values"]["1: A thickness"] == pytest.approx(577.6, abs=2)
     page = client.get(f"/fitting/jobs/{job.pk}/")
     assert [s["dataset"].name for s in page.context["sets"]] == [

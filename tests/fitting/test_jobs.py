@@ -10,6 +10,16 @@ from tests.fitting.test_layers import session_model
 from tests.fitting.test_pages import DOUBLE_LAYER, editor_post, upload
 
 
+def finished(job: FitJob) -> FitJob:
+    """The job read again every 0.1 s until a worker has finished it (at most 30 s)."""
+    for _ in range(300):
+        job.refresh_from_db()
+        if job.finished:
+            break
+        time.sleep(0.1)
+    return job
+
+
 def make_job(user, model=None, engine="lm", options=None) -> FitJob:
     dataset = Dataset.objects.create(
         owner=user, name="double_layer.txt", content=DOUBLE_LAYER.decode(), points=300
@@ -106,12 +116,7 @@ def test_the_manual_session_fits_on_a_worker(client, alice, celery_worker):
     )
     job = FitJob.objects.get()
     assert response["Location"] == f"/fitting/jobs/{job.pk}/"
-    for _ in range(300):
-        job.refresh_from_db()
-        if job.finished:
-            break
-        time.sleep(0.1)
-    assert job.state == FitJob.DONE, job.message
+    assert finished(job).state == FitJob.DONE, job.message
     page = client.get(f"/fitting/jobs/{job.pk}/")
     shown = {label: (value, error) for label, value, error in page.context["parameters"]}
     # the digits the uncertainty supports (LM: A 577.57 ± 0.14, B 44.83 ± 0.13)

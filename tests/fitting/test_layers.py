@@ -31,6 +31,14 @@ def test_a_model_round_trips_through_json():
     assert [name for name, _ in model.free_parameters()] == ["B.thickness", "A.thickness"]
 
 
+def refusal(data: dict, change) -> ModelError:
+    """The error a model's JSON gets once change(data) has altered it."""
+    change(data)
+    with pytest.raises(ModelError) as raised:
+        LayerModel.from_dict(data)
+    return raised.value
+
+
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
@@ -64,12 +72,8 @@ def test_a_model_round_trips_through_json():
     ],
 )
 def test_bad_models_name_the_field(change, field, message):
-    data = session_model()
-    change(data)
-    with pytest.raises(ModelError) as raised:
-        LayerModel.from_dict(data)
-    assert raised.value.field == field
-    assert message in str(raised.value)
+    error = refusal(session_model(), change)
+    assert error.field == field and message in str(error)
 
 
 def test_reversing_swaps_the_media_and_keeps_each_interface():
@@ -104,11 +108,7 @@ def test_reversing_moves_constraints_with_their_interfaces():
     ],
 )
 def test_what_a_medium_does_not_have_cannot_be_set_or_fitted(change, field):
-    data = session_model()
-    change(data)
-    with pytest.raises(ModelError) as raised:
-        LayerModel.from_dict(data)
-    assert raised.value.field == field
+    assert refusal(session_model(), change).field == field
 
 
 def test_constraints_cannot_use_the_front_mediums_roughness():
@@ -145,11 +145,8 @@ def test_a_model_without_free_parameters_has_none():
     ],
 )
 def test_the_documented_maxima(change, field, message):
-    data = session_model()
-    change(data)
-    with pytest.raises(ModelError) as raised:
-        LayerModel.from_dict(data)
-    assert raised.value.field == field and message in str(raised.value)
+    error = refusal(session_model(), change)
+    assert error.field == field and message in str(error)
 
 
 def test_a_hundred_layers_is_a_model():

@@ -4,7 +4,6 @@ its CSV, saved models and their reverse. Expected numbers come from refl1d itsel
 spin_asymmetry and χ² of the same problem built by hand)."""
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,15 @@ from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import DEFAULTS, MEDIUM_PARAMS, MODEL_PARAMS, Layer, LayerModel
 from beamtime.fitting.models import Dataset, FitJob, SavedModel
 from tests.fitting.test_api import auth
-from tests.fitting.test_magnetism import FWHM_PER_SIGMA, TRUE, film, simulated, start
+from tests.fitting.test_jobs import finished
+from tests.fitting.test_magnetism import (
+    FWHM_PER_SIGMA,
+    TRUE,
+    dream_job,
+    film,
+    simulated,
+    start,
+)
 from tests.fitting.test_pages import DOUBLE_LAYER, upload
 
 pytestmark = pytest.mark.django_db
@@ -197,12 +204,7 @@ def test_a_magnetic_fit_submitted_from_the_page_runs_on_a_worker(client, alice, 
     job = FitJob.objects.get()
     assert response["Location"] == f"/fitting/jobs/{job.pk}/"
     assert LayerModel.from_dict(job.model) == start()  # the magnetism as posted
-    for _ in range(300):
-        job.refresh_from_db()
-        if job.finished:
-            break
-        time.sleep(0.1)
-    assert job.state == FitJob.DONE, job.message
+    assert finished(job).state == FitJob.DONE, job.message
     assert (
         abs(job.result["values"]["Fe rhoM"] - TRUE["Fe rhoM"]) < 3 * job.result["errors"]["Fe rhoM"]
     )
@@ -229,15 +231,7 @@ def test_saved_magnetic_models_show_reverse_and_keep_their_magnetism(client, ali
 
 
 def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polarized):
-    job = FitJob.objects.create(
-        owner=alice,
-        dataset=polarized,
-        model=start().to_dict(),
-        engine="dream",
-        options={"steps": 30, "burn": 30},
-    )
-    assert jobs.run(job.pk) == FitJob.DONE
-    job.refresh_from_db()
+    job = dream_job(alice, polarized, steps=30, burn=30)
     assert set(job.result["posterior"]["stats"]) == {"Fe thickness", "Fe rhoM", "Fe thetaM"}
     # the magnetic SLD has its bands too: the 95 % band in the film holds the simulated ρM
     (band,) = job.result["posterior"]["bands"]

@@ -13,7 +13,7 @@ from beamtime.fitting.layers import LayerModel, ModelError
 from beamtime.fitting.models import SavedModel
 from beamtime.fitting.script_import import model_from_script
 from tests.fitting.test_magnetism import film, simulated, start
-from tests.fitting.test_physics import REFL1D
+from tests.fitting.test_physics import REFL1D, refl1d_lm
 
 
 def write_cross_sections(folder, data) -> dict[str, str]:
@@ -32,16 +32,7 @@ def test_a_downloaded_magnetic_script_fits_the_same_with_refl1ds_command_line(tm
     write_cross_sections(tmp_path, data)
     script = tmp_path / "model.py"
     script.write_text(refl1d_adapter.to_script(start(), refl1d_adapter.data_files(start())))
-    out = subprocess.run(
-        [REFL1D, str(script), "--fit=lm", "--steps=200", "--batch", "--session=fit.h5"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    final = out.stdout[out.stdout.index("[final]") :]
-    chisq = float(re.search(r"cost ([\d.]+)\(\d+\) \[final\]", out.stdout).group(1))
+    chisq, final = refl1d_lm(script)
     assert chisq == pytest.approx(ours.chisq, rel=1e-3)
     fitted = dict(re.findall(r"(Fe rhoM|Fe thetaM|Fe thickness) [.|]+\s+([\d.]+)", final))
     for label in ("Fe rhoM", "Fe thetaM", "Fe thickness"):

@@ -15,6 +15,7 @@ from refl1d.names import SLD, Experiment, Magnetism, PolarizedQProbe, QProbe
 from beamtime.fitting import refl1d_adapter
 from beamtime.fitting.data import ReflData
 from beamtime.fitting.layers import LayerModel, ModelError
+from tests.fitting.test_layers import refusal
 from tests.fitting.test_physics import fresnel
 
 GRID = np.linspace(0.002, 0.12, 400)
@@ -183,12 +184,8 @@ def test_constraints_reach_magnetic_parameters_and_the_guide_field():
     ],
 )
 def test_bad_magnetism_names_the_field(change, field, message):
-    data = film()
-    change(data)
-    with pytest.raises(ModelError) as raised:
-        LayerModel.from_dict(data)
-    assert raised.value.field == field
-    assert message in str(raised.value)
+    error = refusal(film(), change)
+    assert error.field == field and message in str(error)
 
 
 def test_bad_polarized_data_say_what_is_wrong():
@@ -284,6 +281,23 @@ def start() -> LayerModel:
     )
     data["layers"][0]["thickness"] = {"value": 140.0, "free": True, "min": 100.0, "max": 200.0}
     return LayerModel.from_dict(data)
+
+
+def dream_job(owner, dataset=None, **options):
+    """A DREAM fit of start() to the simulated film (or to dataset), run by the job runner."""
+    from beamtime.fitting import jobs
+    from beamtime.fitting.models import Dataset, FitJob
+
+    job = FitJob.objects.create(
+        owner=owner,
+        dataset=dataset or Dataset.polarized(owner, "Fe on Si", simulated()),
+        model=start().to_dict(),
+        engine="dream",
+        options=options,
+    )
+    assert jobs.run(job.pk) == FitJob.DONE
+    job.refresh_from_db()
+    return job
 
 
 def test_lm_recovers_a_simulated_iron_film_within_its_uncertainties():

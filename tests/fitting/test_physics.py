@@ -174,24 +174,29 @@ def test_a_huge_layer_gives_a_bounded_profile():
     assert len(curve.profile_z) <= refl1d_adapter.PROFILE_POINTS + 2
 
 
-def test_the_downloaded_script_fits_the_same_with_refl1ds_command_line(tmp_path):
-    """The command line the README documents for refl1d 1.0 (without --batch it opens its web
-    view; --batch needs --session)."""
-    data = parse_data((REFLECTIVITY / "double_layer.txt").read_bytes())
-    start = LayerModel.from_dict(session_model())
-    ours = refl1d_adapter.fit(start, data, "lm")
-    script = tmp_path / "model.py"
-    script.write_text(refl1d_adapter.to_script(start, str(REFLECTIVITY / "double_layer.txt")))
+def refl1d_lm(script: Path) -> tuple[float, str]:
+    """refl1d's command line fits the script with LM in its folder: its χ² and its [final]
+    table (the command line the README documents for refl1d 1.0: without --batch it opens its
+    web view; --batch needs --session)."""
     out = subprocess.run(
         [REFL1D, str(script), "--fit=lm", "--steps=200", "--batch", "--session=fit.h5"],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,
+        cwd=script.parent,
     )
     assert out.returncode == 0, out.stderr
-    final = out.stdout[out.stdout.index("[final]") :]
     chisq = float(re.search(r"cost ([\d.]+)\(\d+\) \[final\]", out.stdout).group(1))
+    return chisq, out.stdout[out.stdout.index("[final]") :]
+
+
+def test_the_downloaded_script_fits_the_same_with_refl1ds_command_line(tmp_path):
+    data = parse_data((REFLECTIVITY / "double_layer.txt").read_bytes())
+    start = LayerModel.from_dict(session_model())
+    ours = refl1d_adapter.fit(start, data, "lm")
+    script = tmp_path / "model.py"
+    script.write_text(refl1d_adapter.to_script(start, str(REFLECTIVITY / "double_layer.txt")))
+    chisq, final = refl1d_lm(script)
     assert chisq == pytest.approx(ours.chisq, rel=1e-3)
     fitted = {m[0]: float(m[1]) for m in re.findall(r"(\w+ thickness) [.|]+\s+([\d.]+)", final)}
     assert fitted["A thickness"] == pytest.approx(ours.values["A thickness"], abs=0.01)

@@ -333,18 +333,9 @@ class TestKeptAndShown:
         assert svg["Content-Type"] == "image/svg+xml"
 
     def test_a_polarized_dream_fit_shows_on_the_same_page(self, client, alice):
-        from tests.fitting.test_magnetism import simulated, start
+        from tests.fitting.test_magnetism import dream_job
 
-        dataset = Dataset.polarized(alice, "Fe on Si", simulated())
-        job = FitJob.objects.create(
-            owner=alice,
-            dataset=dataset,
-            model=start().to_dict(),
-            engine="dream",
-            options={"burn": 30, "steps": 40},
-        )
-        assert jobs.run(job.pk) == FitJob.DONE
-        job.refresh_from_db()
+        job = dream_job(alice, burn=30, steps=40)
         assert "rhoM" in job.result["posterior"]["bands"][0]
         client.force_login(alice)
         page = client.get(f"/fitting/jobs/{job.pk}/").content.decode()

@@ -286,27 +286,34 @@ NO_RIGHT = {
 }
 
 
+def recorded(unchanged: str, write, *args, **kwargs):
+    """The answer to a write through the API: 201 with what it made, 200 with ``unchanged``
+    when the history already says so, 400/409 when the store refuses it."""
+    try:
+        made = write(*args, source="api", **kwargs)
+    except store.ChangeRefused as exc:
+        return refused(exc)
+    if made is None:
+        return Status(200, {"message": unchanged})
+    return Status(201, made.to_dict())
+
+
 @router.post("/{name}/changes", response=WRITE_RESPONSES, summary="Record a change from a date on")
 def change(request, name: str, payload: ChangeIn):
     instrument = instrument_for_user(request.user, name)
     if not may_write(request):
         return Status(403, NO_RIGHT)
     start = instant(instrument, payload.valid_from, "valid_from")
-    try:
-        made = store.apply_change(
-            instrument,
-            checked_slots(instrument, payload.slots),
-            valid_from=start,
-            user=request.user,
-            reason=payload.reason,
-            source="api",
-            replace_all=payload.replace_all,
-        )
-    except store.ChangeRefused as exc:
-        return refused(exc)
-    if made is None:
-        return Status(200, {"message": "no change: this is already the configuration"})
-    return Status(201, made.to_dict())
+    return recorded(
+        "no change: this is already the configuration",
+        store.apply_change,
+        instrument,
+        checked_slots(instrument, payload.slots),
+        valid_from=start,
+        user=request.user,
+        reason=payload.reason,
+        replace_all=payload.replace_all,
+    )
 
 
 @router.post(
@@ -320,21 +327,16 @@ def correction(request, name: str, payload: CorrectionIn):
         return Status(403, NO_RIGHT)
     start = instant(instrument, payload.valid_from, "valid_from")
     end = instant(instrument, payload.valid_until, "valid_until") if payload.valid_until else None
-    try:
-        made = store.correct(
-            instrument,
-            checked_slots(instrument, payload.slots),
-            valid_from=start,
-            valid_until=end,
-            user=request.user,
-            reason=payload.reason,
-            source="api",
-        )
-    except store.ChangeRefused as exc:
-        return refused(exc)
-    if made is None:
-        return Status(200, {"message": "no change: the history already says this"})
-    return Status(201, made.to_dict())
+    return recorded(
+        "no change: the history already says this",
+        store.correct,
+        instrument,
+        checked_slots(instrument, payload.slots),
+        valid_from=start,
+        valid_until=end,
+        user=request.user,
+        reason=payload.reason,
+    )
 
 
 class TagIn(Schema):
