@@ -116,7 +116,7 @@ def plotted(request, payload: CalculateIn):
     if settings.REDUCTION_IN_WORKERS and not service.loaded():
         service.load_after_response()
         # the cache key is unknown here: the job is this user's request
-        key = "request:" + jobs.digest([request.user.pk, body])
+        key = "request:" + service.digest([request.user.pk, body])
         _, found = from_pool(request, key, body, payload.terminal)
         if found is not None:
             return HttpResponse(found, content_type="application/json")

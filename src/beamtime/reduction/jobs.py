@@ -17,7 +17,6 @@ Each runs within the time limit (REDUCTION_TIME_LIMIT seconds) and memory limit
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -161,10 +160,6 @@ def wait(user, job: dict, seconds: float) -> dict:
 def answer(job: dict, terminal: str) -> bytes | None:
     """The plot (JSON) a job handed back for ``terminal``, None if it handed none (yet)."""
     return redis_client().get(_answer(job["id"], terminal))
-
-
-def digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @contextlib.contextmanager

@@ -184,11 +184,9 @@ def file_summaries(user, instrument: str, files: list, compute: bool = True, pro
                 log.exception("naming %r failed", info)
             infos.append({"error": str(exc)})
     # "describe 2": the summaries with Q ranges
-    keys = [
-        None if "error" in info else _digest(["describe 2", instrument, info]) for info in infos
-    ]
+    keys = [None if "error" in info else digest(["describe 2", instrument, info]) for info in infos]
     if not compute and any(key is not None and key not in cache for key in keys):
-        raise NotCached(_digest(["describe request", instrument, infos]))
+        raise NotCached(digest(["describe request", instrument, infos]))
     for number, (info, key) in enumerate(zip(infos, keys, strict=True), 1):
         if key is None:
             found.append(info)
@@ -208,5 +206,6 @@ def file_summaries(user, instrument: str, files: list, compute: bool = True, pro
     return found
 
 
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value).encode()).hexdigest()
+def digest(value) -> str:
+    """A key for a JSON-like value: the same for equal values, whatever their keys' order."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
