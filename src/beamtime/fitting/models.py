@@ -58,15 +58,14 @@ class Dataset(models.Model):
 
     def data(self):
         """The parsed data; parsed once per process (a few recent data sets are kept)."""
-        key = (self.pk, hash(self.content), self.dq_column, self.dq_over_q)
-        with _PARSED_LOCK:
-            if key in _PARSED:
-                _PARSED.move_to_end(key)
-                return _PARSED[key]
-        parsed = parse_data(self.content.encode())
-        if parsed.dq is not None or self.dq_over_q is not None:  # else stored before dQ/Q
-            parsed = with_resolution(parsed, self.dq_column, self.dq_over_q)
-        return _keep(key, parsed)
+
+        def parse():
+            parsed = parse_data(self.content.encode())
+            if parsed.dq is not None or self.dq_over_q is not None:  # else stored before dQ/Q
+                parsed = with_resolution(parsed, self.dq_column, self.dq_over_q)
+            return parsed
+
+        return _parsed_once((self.pk, hash(self.content), self.dq_column, self.dq_over_q), parse)
 
     @property
     def is_polarized(self) -> bool:
@@ -77,18 +76,17 @@ class Dataset(models.Model):
         FWHM like ``data()``; empty for unpolarized data. Parsed once per process."""
         texts = self.cross_section_texts
         key = ("cross-sections", self.pk, tuple((xs, hash(texts[xs])) for xs in sorted(texts)))
-        with _PARSED_LOCK:
-            if key in _PARSED:
-                _PARSED.move_to_end(key)
-                return _PARSED[key]
-        parsed = {  # 3 columns: stored so for no resolution (dQ 0, which a file may not say)
-            xs: with_resolution(parse_data(texts[xs].encode()), "fwhm", 0.0)
-            for xs in CROSS_SECTIONS
-            if xs in texts
-        }
-        for data in parsed.values():
-            _read_only(data)
-        return _keep(key, MappingProxyType(parsed))
+
+        def parse():
+            return MappingProxyType(
+                {  # 3 columns: stored so for no resolution (dQ 0, which a file may not say)
+                    xs: with_resolution(parse_data(texts[xs].encode()), "fwhm", 0.0)
+                    for xs in CROSS_SECTIONS
+                    if xs in texts
+                }
+            )
+
+        return _parsed_once(key, parse)
 
     @classmethod
     def from_upload(
@@ -196,16 +194,17 @@ def _text(data: ReflData) -> str:
     return data.to_text()
 
 
-def _read_only(data: ReflData) -> None:
-    for column in data._columns():  # shared between requests: nobody may change it
-        column.flags.writeable = False
-
-
-def _keep(key, parsed):
-    """Keep ``parsed`` (read-only) as the parse of ``key``, dropping the oldest beyond
-    PARSED_KEPT; return it."""
-    if isinstance(parsed, ReflData):
-        _read_only(parsed)
+def _parsed_once(key, parse):
+    """What ``parse()`` gives (a ReflData, or a mapping of them), kept read-only under
+    ``key`` and given again while it is among the PARSED_KEPT most recently used."""
+    with _PARSED_LOCK:
+        if key in _PARSED:
+            _PARSED.move_to_end(key)
+            return _PARSED[key]
+    parsed = parse()
+    for data in parsed.values() if isinstance(parsed, MappingProxyType) else [parsed]:
+        for column in data._columns():  # shared between requests: nobody may change it
+            column.flags.writeable = False
     with _PARSED_LOCK:
         _PARSED[key] = parsed
         while len(_PARSED) > PARSED_KEPT:
