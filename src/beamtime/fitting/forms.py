@@ -85,11 +85,6 @@ def _na(name: str) -> dict:
     return {"name": name, "na": True, "magnetic": name in MAGNETIC}
 
 
-def is_magnetic(model: LayerModel) -> bool:
-    """Whether a model uses magnetism (its magnetic columns are then shown)."""
-    return model.uses_magnetism()
-
-
 class RowForm(forms.Form):
     """One row of the editor: a name and the parameters its kind has (``row_form`` adds
     their fields to the class, once)."""
@@ -186,7 +181,7 @@ class ModelEditor:
         model with magnetism, and when the page's Magnetism box was ticked, too."""
         model = model or LayerModel()
         bound = data is not None
-        self.magnetic = magnetic or is_magnetic(model) or (bound and "magnetic" in data)
+        self.magnetic = magnetic or model.uses_magnetism() or (bound and "magnetic" in data)
         self.front = FrontForm(data, prefix="front", initial=FrontForm.initial_for(model.front))
         self.back = BackForm(data, prefix="back", initial=BackForm.initial_for(model.back))
         self.layers = LayerFormSet(
@@ -430,7 +425,7 @@ def rows_for(model: LayerModel) -> dict:
             {"kind": kind, "number": number, "name": layer.name, "cells": _cells(layer, params)}
             for kind, number, layer, params in rows
         ],
-        "magnetic": is_magnetic(model),
+        "magnetic": model.uses_magnetism(),
         "guide": [
             {"label": LABELS[name], "unit": UNITS[name], **model.param(name).__dict__}
             for name in ("guide_angle", "guide_field")
