@@ -50,7 +50,8 @@ def test_raw_pbr_files_to_a_polarized_data_set_and_back(live_server, page):
     masks.press("Tab")  # leaving the field applies it
     corrected = titles.index("correct polarization")
     plot_terminal(page, corrected, "output", "output")
-    expect(page.locator("#busy")).to_be_hidden()  # its answer shown, not the loader's before it
+    # its answer shown, not the loader's before it (the whole template: slow on a busy machine)
+    expect(page.locator("#busy")).to_be_hidden(timeout=30_000)
     expect(page.locator(LEGEND)).to_have_count(4)
     expect(page.locator(LEGEND).first).to_contain_text("UP_UP ++")  # ++ first, as corrected
 
