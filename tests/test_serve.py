@@ -94,8 +94,8 @@ def wait_gone(processes: dict[int, str], timeout: float = 30) -> list[int]:
 class Server:
     """A `beamtime serve` process with its output in a file."""
 
-    def __init__(self, home: Path, *args: str, env: dict | None = None):
-        self.port = free_port()
+    def __init__(self, home: Path, *args: str, env: dict | None = None, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = Path(tempfile.mkstemp(prefix="bt-serve-", suffix=".log")[1])
         with self.log.open("w") as out:
@@ -223,16 +223,33 @@ def test_serve_starts_everything_and_stops_it_all(home):
         server.close()
 
 
-def test_a_killed_serve_leaves_no_orphans(home):
-    server = Server(home)
+def test_a_killed_serve_leaves_no_orphans_and_starts_again_at_once(home):
+    fresh = {"BEAMTIME_HEALTH_CACHE_SECONDS": "0.2"}
+    server = Server(home, env=fresh)
+    again = None
     try:
         server.wait_healthy()
         children = descendants(server.proc.pid)
-        server.proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
-        server.proc.wait()
+        # A browser's open connection: the web server takes a moment to stop.
+        with socket.create_connection(("127.0.0.1", server.port)):
+            server.proc.kill()  # no chance to clean up: the kernel's parent-death signal must
+            server.proc.wait()  # stop the others
+            # Started again at once, on the same port and data: it waits for the old
+            # processes to end instead of failing on the port or sharing Redis' files.
+            again = Server(home, env=fresh, port=server.port)
+            again.wait_printed("Beamtime is running", timeout=START_TIMEOUT)
+            again.wait_healthy()
+        assert still_running(children) == []
+        time.sleep(3)
+        assert (home / "redis" / "redis.sock").exists()
+        assert health(again.url)["ok"]
+        children = descendants(again.proc.pid)
+        assert again.stop() == 0
         assert wait_gone(children) == []
     finally:
         server.close()
+        if again is not None:
+            again.close()
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
