@@ -167,6 +167,8 @@ def log_in(url: str, username: str, password: str) -> urllib.request.OpenerDirec
 
 
 def test_serve_starts_everything_and_stops_it_all(home):
+    home.mkdir(parents=True)
+    (home / "notes.txt").write_text("the operator's own file")
     server = Server(home)
     try:
         health = server.wait_healthy()
@@ -191,7 +193,14 @@ def test_serve_starts_everything_and_stops_it_all(home):
         assert len(children) >= 10, children
         assert server.stop(signal.SIGTERM) == 0
         assert wait_gone(children) == []
-        assert not (home / "redis" / "redis.sock").exists()
+        # What runs is gone (status, beat's pid file, Redis' socket); the data stays, and
+        # so does what serve did not make.
+        left = {p.name for p in home.iterdir() if not p.name.startswith("celerybeat-schedule")}
+        assert left == {
+            *("notes.txt", "beamtime.sqlite3", "secret_key", "admin-password", "static"),
+            *("logs", "redis", "serve.lock"),
+        }
+        assert {p.name for p in (home / "redis").iterdir()} == {"appendonly.aof", "dump.rdb"}
     finally:
         server.close()
 
