@@ -421,55 +421,65 @@ def test_a_second_serve_on_the_same_home_refuses_and_a_quick_restart_works(home)
         server.close()
 
 
-FITS_THEN_DAQ = """
+FITS_THEN_DESCRIBE = """
 import time
 from django.contrib.auth import get_user_model
-from beamtime.daq import tasks
+from beamtime.daq import actions
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ECCServer, Experiment
 from beamtime.fitting import jobs
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitJob
 from tests.fitting.test_layers import session_model
 from tests.fitting.test_pages import DOUBLE_LAYER
 
+def wait(condition, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+experiment = Experiment.objects.get(name="demo")
+idle = ECCServer.objects.filter(experiment=experiment, is_online=True, state=State.IDLE)
+wait(lambda: idle.count() == 11, "the demo's ECC servers are not all Idle")
 user = get_user_model().objects.create_user("fitter")
 data = Dataset.objects.create(owner=user, name="d.txt", content=DOUBLE_LAYER.decode(), points=300)
 model = LayerModel.from_dict(session_model())
 for _ in range(2):
     jobs.submit(user, data, model, "dream", {"samples": 1000000, "burn": 100000})
-deadline = time.monotonic() + 120
-while FitJob.objects.filter(state="running").count() < 2 and time.monotonic() < deadline:
-    time.sleep(0.2)
-print("RUNNING", FitJob.objects.filter(state="running").count())
+running = FitJob.objects.filter(state="running")
+wait(lambda: running.count() == 2, "the two fits did not start")
+print("RUNNING", running.count())
 time.sleep(2)
 sent = time.time()
-print("SENT", tasks.refresh_state_all.delay().id, sent)
+actions.global_action(experiment, "describe", get_user_model().objects.get(username="scientist"))
+print("SENT", sent, flush=True)
+described = ECCServer.objects.filter(experiment=experiment, state=State.DESCRIBED)
+wait(lambda: described.count() == 11, "the servers were not all Described")
+print("DESCRIBED; fits still running:", running.count())
 """
 
 
-def test_run_control_is_not_delayed_by_running_fits(home):
-    server = Server(home, env={"BEAMTIME_FIT_WORKERS": "2"})
+def test_a_transition_starts_within_a_second_while_two_fits_run(home):
+    server = Server(home, "--demo", env={"BEAMTIME_FIT_WORKERS": "2"})
     try:
         server.wait_healthy()
-        # Two long DREAM fits occupy the fits pool; then a DAQ task is sent.
+        # Two long DREAM fits occupy the fits pool; then a user clicks Describe all.
         result = run(
-            ["manage", "shell", "--no-imports", "-c", FITS_THEN_DAQ],
+            ["manage", "shell", "--no-imports", "-c", FITS_THEN_DESCRIBE],
             beamtime_env(home, BEAMTIME_FIT_WORKERS="2"),
-            timeout=240,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr
         assert "RUNNING 2" in result.stdout
-        task_id, sent = re.search(r"SENT (\S+) ([\d.]+)", result.stdout).groups()
-        daq_log = home / "logs" / "daq-worker.log"
+        assert "DESCRIBED; fits still running: 2" in result.stdout
+        sent = float(re.search(r"SENT ([\d.]+)", result.stdout).group(1))
         received = wait_in_file(
-            daq_log,
-            rf"(\S+ \S+) INFO celery.worker.strategy: Task "
-            rf"beamtime.daq.tasks.refresh_state_all\[{task_id}\] received",
+            home / "logs" / "daq-worker.log",
+            r"(\S+ \S+) INFO celery.worker.strategy: Task beamtime.daq.tasks.transition\[",
         ).group(1)
         started = datetime.strptime(received, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
-        assert started.timestamp() - float(sent) < 1.0
-        wait_in_file(daq_log, rf"refresh_state_all\[{task_id}\] succeeded")
-        # The fits were still running meanwhile.
-        assert "RUNNING 2" in result.stdout
+        assert started.timestamp() - sent < 1.0
     finally:
         server.stop()
         server.close()
