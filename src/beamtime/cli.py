@@ -331,8 +331,9 @@ def start_workers_and_beat(supervisor, settings) -> None:
             "-A",
             "beamtime.celery",
             "beat",
+            # Not a line for each task sent (some are sent every few seconds): only problems.
             "--loglevel",
-            "INFO",
+            "WARNING",
             "--schedule",
             str(settings.HOME / "celerybeat-schedule"),
             "--pidfile",
