@@ -8,11 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bumps.fitproblem import load_problem
+from bumps.fitproblem import FitProblem, load_problem
 
 from beamtime.fitting.data import ReflData
-from beamtime.fitting.refl1d_adapter import FWHM_PER_SIGMA, evaluate
-from beamtime.fitting.script_import import model_from_script
+from beamtime.fitting.refl1d_adapter import (
+    CROSS_SECTIONS,
+    FWHM_PER_SIGMA,
+    chisq_together,
+    evaluate,
+)
+from beamtime.fitting.script_import import import_script, model_from_script
 
 EXAMPLES = Path(__file__).parent / "data" / "refl1d_examples"
 SLAB_EXAMPLES = [
@@ -25,6 +30,10 @@ SLAB_EXAMPLES = [
     "ill_posed/anticor.py",
     "superlattice/PEMU.py",
     "xray/model.py",  # X-ray data, SLDs given; its default search ("rltest", no arguments)
+]
+# several experiments of one sample: a co-refinement, a model per experiment
+CO_REFINED_EXAMPLES = [
+    "zeeman/model.py",  # polarized, in two guide fields (0 and 0.4 T); simulated here
 ]
 
 
@@ -75,3 +84,39 @@ def test_a_mixture_s_fitted_fraction_is_its_sld_over_the_fraction_s_range(monkey
     problem.model_update()
     curve = evaluate(model, same_points(experiment))
     assert curve.chisq == pytest.approx(problem.chisq(), rel=1e-9)
+
+
+def cross_sections(experiment) -> dict[str, ReflData]:
+    """A polarized experiment's points, by Beamtime's cross-section names."""
+    found = {}
+    for ours, theirs in CROSS_SECTIONS.items():
+        probe = getattr(experiment.probe, theirs)
+        if probe is not None:
+            found[ours] = ReflData(probe.Q, probe.R, probe.dR, probe.dQ * FWHM_PER_SIGMA)
+    return found
+
+
+@pytest.mark.parametrize("example", CO_REFINED_EXAMPLES)
+def test_an_example_of_several_experiments_imports_as_a_co_refinement(example, monkeypatch):
+    """A script whose experiments see one sample imports as a model per experiment (each
+    with its probe's guide field), every free parameter shared; the co-refinement's χ² is
+    refl1d's χ² of the whole problem (bumps: all squared residuals over all points less the
+    parameters), and each experiment's alone is refl1d's of that experiment. A script without
+    data gets refl1d's simulation (the one zeeman/model.py leaves commented out)."""
+    path = EXAMPLES / example
+    problem = refl1d_problem(path, monkeypatch)
+    experiments = list(problem.models)
+    if experiments[0].probe.xs[0].R is None:
+        problem.simulate_data(5)
+    imported = import_script(path.read_text())
+    assert len(imported.models) == len(experiments) > 1
+    assert len(imported.shared) == len(problem.getp())
+    data = []
+    for experiment, model in zip(experiments, imported.models, strict=True):
+        field = (experiment.probe.H.value, experiment.probe.Aguide.value)
+        assert (model.guide_field.value, model.guide_angle.value) == field
+        data.append(cross_sections(experiment))
+        alone = evaluate(model, data[-1]).chisq
+        assert alone == pytest.approx(FitProblem(experiment).chisq(), rel=1e-9)
+    together = chisq_together(imported.models, data, imported.shared)
+    assert together == pytest.approx(problem.chisq(), rel=1e-9)

@@ -553,6 +553,29 @@ def fit(
     return fit_together([model], [data], [], engine, options, progress)
 
 
+def _together(models: list[LayerModel], datasets: list[Data], shared: list[str]):
+    """One FitProblem of several data sets, each with its model, every parameter named in
+    ``shared`` tied to the first set's; and each set's (experiment, parameters by name)."""
+    from refl1d.names import FitProblem
+
+    built = [_experiment(m, d) for m, d in zip(models, datasets, strict=True)]
+    for name in shared:
+        for index, (_, parameters) in enumerate(built):
+            if name not in parameters:
+                raise ValueError(f"shared: data set {index + 1} has no parameter {name}")
+        for _, parameters in built[1:]:
+            parameters[name].equals(built[0][1][name])
+    return FitProblem([experiment for experiment, _ in built]), built
+
+
+def chisq_together(models: list[LayerModel], datasets: list[Data], shared: list[str]) -> float:
+    """The χ² of a co-refinement as its fit reports it, bumps' convention for several
+    models: every set's squared residuals summed, over all points less the free parameters."""
+    chisq = float(_together(models, datasets, shared)[0].chisq())
+    _check_finite(("χ²", chisq))
+    return chisq
+
+
 def fit_together(
     models: list[LayerModel],
     datasets: list[Data],
@@ -564,18 +587,10 @@ def fit_together(
     """Co-refinement: one fit of several data sets, each with its model; each parameter named
     in ``shared`` (e.g. ``A.thickness``) is, in every set, the first set's."""
     from bumps.fitters import FITTERS, FitDriver
-    from refl1d.names import FitProblem
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
-    built = [_experiment(m, d) for m, d in zip(models, datasets, strict=True)]
-    for name in shared:
-        for index, (_, parameters) in enumerate(built):
-            if name not in parameters:
-                raise ValueError(f"shared: data set {index + 1} has no parameter {name}")
-        for _, parameters in built[1:]:
-            parameters[name].equals(built[0][1][name])
-    problem = FitProblem([experiment for experiment, _ in built])
+    problem, built = _together(models, datasets, shared)
     if not len(problem.getp()):
         raise ValueError("the model has no free parameter: free at least one before fitting")
     options = dict(options or {})

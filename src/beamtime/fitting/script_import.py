@@ -52,6 +52,7 @@ MAX_NUMBER = 1e300
 MAX_STEPS = 10_000  # statements run by loops over slabs, all loops together
 FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "abs")
 FUNCTION_MODULES = ("np", "numpy", "pmath", "math")
+POLARIZED = ("PolarizedNeutronProbe", "PolarizedQProbe", "load_magnetic", "magnetic_probe")
 # refl1d.materialdb's materials: name, formula, density (None: the element's own)
 KNOWN = {
     "silicon": ("Si", "Si", None),
@@ -149,6 +150,11 @@ class _Reader:
     xray: int | None = None  # the line of an X-ray probe or instrument: SLDs must be given
     # plain values the script sets (search = "rltest", loop counters), for its if statements
     constants: dict[str, object] = field(default_factory=dict)
+    # the guide field (Aguide, H) of each polarized probe assigned to a name, with its line
+    fields: dict[str, tuple[dict[str, float], int]] = field(default_factory=dict)
+    field_conflict: tuple[int, str] | None = None  # probes with different fields: line, which
+    experiments: list[tuple[ast.expr | None, int]] = field(default_factory=list)  # probe, line
+    probe_line: int | None = None  # the first line reading a probe's parameter
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -396,6 +402,8 @@ class _Evaluator:
                 if attr in ("intensity", "background", "Aguide", "H") and not (
                     isinstance(owner, ast.Name) and owner.id in env
                 ):
+                    if self.reader.probe_line is None:
+                        self.reader.probe_line = line
                     return self.reader.probe[attr]
                 found = self.value(owner, line)
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
@@ -495,13 +503,20 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
     """The wavelength of the script's NeutronProbe(L=number), at which refl1d computes the
     SLD of a Material; refuse what Beamtime's Q-based data cannot represent."""
     found, found_guide = {}, {}
+    targets = {  # probe = PolarizedNeutronProbe(…): the call's variable
+        id(node.value): node.targets[0].id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         line = getattr(node, "lineno", 1)
-        if name in ("PolarizedNeutronProbe", "PolarizedQProbe", "load_magnetic", "magnetic_probe"):
-            _guide_field(reader, node, line, found_guide)
+        if name in POLARIZED:
+            given = _guide_field(reader, node, line, found_guide)
+            if id(node) in targets:
+                reader.fields[targets[id(node)]] = (given, line)
         if name in ("XrayProbe", "XRay") and reader.xray is None:
             reader.xray = line  # the same slab model, if every SLD is given (checked later)
         if name != "NeutronProbe":
@@ -525,14 +540,37 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
         reader.wavelength = wavelength
 
 
-def _guide_field(reader: _Reader, call: ast.Call, line: int, found: dict) -> None:
-    """The guide field a polarized probe is given (``Aguide=``, ``H=``): one for the sample."""
-    for keyword_ in call.keywords:
-        if keyword_.arg in ("Aguide", "H"):
-            value = _number(keyword_.value, line)
-            if found.setdefault(keyword_.arg, value) != value:
-                _fail(line, f"probes with different {keyword_.arg}: Beamtime reads one sample")
-            reader.probe[keyword_.arg].value = value
+def _guide_field(reader: _Reader, call: ast.Call, line: int, found: dict) -> dict[str, float]:
+    """The guide field a polarized probe is given (``Aguide=``, ``H=``), as a dict. The first
+    probe's is the sample's; another probe's different one is noted in ``field_conflict``
+    (several experiments may see the sample in different fields, one experiment cannot)."""
+    given = _given_field(call, line)
+    for name, value in given.items():
+        if found.setdefault(name, value) != value:
+            if reader.field_conflict is None:
+                reader.field_conflict = (line, name)
+        else:
+            reader.probe[name].value = value
+    return given
+
+
+def _given_field(call: ast.Call, line: int) -> dict[str, float]:
+    return {
+        keyword_.arg: _number(keyword_.value, line)
+        for keyword_ in call.keywords
+        if keyword_.arg in ("Aguide", "H")
+    }
+
+
+def _field_of(reader: _Reader, probe: ast.expr | None, line: int) -> dict[str, float]:
+    """The guide field of an experiment's probe: a polarized probe named above or written in
+    place; refl1d's defaults (Aguide 270, H 0) for an unpolarized one."""
+    given = {}
+    if isinstance(probe, ast.Name) and probe.id in reader.fields:
+        given = reader.fields[probe.id][0]
+    elif isinstance(probe, ast.Call) and getattr(probe.func, "id", "") in POLARIZED:
+        given = _given_field(probe, line)
+    return {"Aguide": 270.0, "H": 0.0} | given
 
 
 def _experiment(node: ast.AST) -> bool:
@@ -551,10 +589,19 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             given = {k.arg: k.value for k in child.keywords} | dict(
                 zip(("sample",), child.args, strict=False)
             )
+            if isinstance(child.func, ast.Name) and child.args[1:2]:  # Experiment(sample, probe)
+                given.setdefault("probe", child.args[1])
             if "sample" in given:
-                if reader.sample is not None:
-                    _fail(line, "a second Experiment: Beamtime reads one sample")
-                reader.sample = (evaluator.stack(given["sample"], line), line)
+                stack = evaluator.stack(given["sample"], line)
+                if reader.sample is None:
+                    reader.sample = (stack, line)
+                elif list(map(id, stack)) != list(map(id, reader.sample[0])):
+                    _fail(
+                        line,
+                        "a second Experiment with another sample: Beamtime co-refines one "
+                        "sample seen by several probes",
+                    )
+                reader.experiments.append((given.get("probe"), line))
         elif isinstance(child, ast.Call) and getattr(child.func, "id", "") in (
             "MixedExperiment",
             "FreeformInterface",
@@ -727,8 +774,31 @@ def _condition(test: ast.expr, reader: _Reader, line: int) -> bool:
     _fail(line, "this condition cannot be decided without running the script")
 
 
+@dataclass
+class Imported:
+    """What a script describes: a model per experiment (one, or several seeing one sample in
+    different guide fields, for a co-refinement) and the parameters they share — every free
+    one (refl1d's experiments share the sample's parameters)."""
+
+    models: list[LayerModel]
+    shared: list[str]
+
+
 def model_from_script(text: str) -> LayerModel:
-    """The model a refl1d script describes; ModelError naming the line otherwise."""
+    """The model a refl1d script describes; ModelError naming the line otherwise (also for a
+    script of several experiments: import_script reads those)."""
+    imported = import_script(text)
+    if len(imported.models) > 1:
+        raise ModelError(
+            "script",
+            f"{len(imported.models)} experiments of one sample: import it as a co-refinement, "
+            "one model per experiment",
+        )
+    return imported.models[0]
+
+
+def import_script(text: str) -> Imported:
+    """The models a refl1d script describes; ModelError naming the line otherwise."""
     if len(text.encode(errors="replace")) > MAX_BYTES:
         raise ModelError("script", "the script is larger than 1 MiB")
     try:
@@ -753,9 +823,28 @@ def model_from_script(text: str) -> LayerModel:
                 "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
                 "Experiment(sample=…) or named sample, with a front and a back medium",
             )
+        several = len(reader.experiments) > 1
+        if reader.field_conflict is not None and not several:
+            line, name = reader.field_conflict
+            _fail(line, f"probes with different {name}: one experiment sees one guide field")
+        if several and reader.probe_line is not None:
+            _fail(
+                reader.probe_line,
+                f"{len(reader.experiments)} experiments: Beamtime reads no probe's own "
+                "intensity, background or field here (each experiment keeps its probe's)",
+            )
         model = _assemble(reader, evaluator.refs)
+        models = [model]
+        if several:
+            models = []
+            for probe, line in reader.experiments:
+                seen = _field_of(reader, probe, line)
+                one = LayerModel.from_dict(model.to_dict())
+                one.guide_angle.value, one.guide_field.value = seen["Aguide"], seen["H"]
+                models.append(one.check())
+        shared = [name for name, _ in model.free_parameters()] if several else []
         # seen from the back: the same sample with front and back swapped, as Beamtime reverses
-        return model.reversed() if reader.back else model
+        return Imported([m.reversed() if reader.back else m for m in models], shared)
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
 
