@@ -217,7 +217,8 @@ class TestUpdate:
             )
             assert response.status_code == 409
             assert (
-                "is not after the start of the current configuration (2018-03-02T20:00:00Z)"
+                "is not after the start of the current configuration (2018-03-02T20:00:00Z); "
+                "the past is changed by a correction (POST /api/configs/hetdex/corrections)\n"
                 in response.content.decode()
             )
         assert Change.objects.count() == 2

@@ -250,3 +250,15 @@ def test_a_value_nested_too_deeply_is_refused_before_it_is_stored(client, staff_
     assert response.status_code == 201
     client.force_login(make_user("staffer", is_staff=True))
     assert client.get("/configs/ecc-e20009/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"), [({"slots": "x"}, "slots"), ({"slots": {}, "valid_from": 5}, "valid_from")]
+)
+def test_a_field_of_the_wrong_type_is_named(client, staff_key, body, field):
+    response = client.post(
+        "/api/configs/hetdex/changes", body, content_type="application/json", headers=staff_key
+    )
+    assert response.status_code == 422 and response.json()["field"] == field
+    assert hetdex().changes.count() == 2  # the history fixture's
