@@ -162,11 +162,27 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def csp_violations() -> list[str]:
+    """What the browser reported as refused by the Content Security Policy in a test."""
+    return []
+
+
+@pytest.fixture
+def page(browser, csp_violations):
+    """A browser tab; a test whose pages break the Content Security Policy fails."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert csp_violations == [], "the pages broke the Content Security Policy"
 
 
 @pytest.fixture
