@@ -1,8 +1,8 @@
-"""A refl1d script of several experiments of one sample (refl1d's doc/examples/zeeman: one
-magnetic sample in guide fields of 0 and 0.4 T) imported on the models page: a saved model
-per experiment, co-refined from the fit page with the other experiment's saved model, fitted,
-shown, and each model downloaded as a script that reads back the same. The data are refl1d's
-own reflectivity of the script's experiments."""
+"""A refl1d script of several experiments or probes of one sample imported on the models page:
+a saved model per experiment (refl1d's doc/examples/zeeman: one magnetic sample in guide
+fields of 0 and 0.4 T) or per probe (TOF/du53: four runs, an intensity each, one θ offset),
+co-refined from the fit page with the others' saved models, fitted, shown, and each model
+downloaded as a script that reads back the same. The data are refl1d's own."""
 
 import re
 from pathlib import Path
@@ -18,6 +18,7 @@ from beamtime.fitting.refl1d_adapter import CROSS_SECTIONS, FWHM_PER_SIGMA
 from beamtime.fitting.script_import import import_script, model_from_script
 from tests.fitting.test_jobs import finished
 from tests.fitting.test_magnetic_pages import editor_post
+from tests.fitting.test_pages import editor_post as page_post
 
 pytestmark = pytest.mark.django_db
 ZEEMAN = Path(__file__).parent / "data" / "refl1d_examples" / "zeeman" / "model.py"
@@ -52,7 +53,7 @@ def test_a_script_of_two_experiments_imports_fits_and_downloads(
         {"script": SimpleUploadedFile("zeeman.py", script.encode())},
         follow=True,
     )
-    assert "2 experiments of one sample, saved as 2 models to co-refine" in (
+    assert "2 experiments or probes of one sample, saved as 2 models to co-refine" in (
         response.content.decode()
     )
     first, second = SavedModel.objects.order_by("pk")
@@ -119,7 +120,7 @@ def test_a_partner_model_must_be_ones_own(client, alice, charlie, monkeypatch):
             "probeH.intensity.range(0.9, 1.1)\n"
             "M0 = Experiment(probe=probe0, sample=sample)\n"
             "M1 = Experiment(probe=probeH, sample=sample)\n",
-            "line 30: 2 experiments: Beamtime reads no probe's own intensity",
+            "line 30: 2 experiments or probes: Beamtime reads no probe's own intensity",
         ),
         (  # one experiment, two probes in different fields
             "M0 = Experiment(probe=probe0, sample=sample)\n",
@@ -137,3 +138,64 @@ def test_one_model_is_asked_of_a_script_of_two_experiments():
     with pytest.raises(ModelError, match="2 experiments of one sample: import it as a co-refine"):
         model_from_script(ZEEMAN.read_text())
     assert LayerModel.from_dict(import_script(ZEEMAN.read_text()).models[1].to_dict())
+
+
+DU53 = ZEEMAN.parent.parent / "TOF" / "du53.py"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_du53_s_four_runs_co_refine_to_refl1d_s_chisq(client, alice, monkeypatch, celery_worker):
+    """refl1d's TOF/du53.py imports as four models (a run each: its angle, its intensity
+    free); co-refined from the fit page (the sample and the θ offset shared), the fit's χ²
+    is refl1d's χ² of the script with the fitted values put in."""
+    monkeypatch.chdir(DU53.parent)
+    problem = load_problem(DU53.name)
+    (experiment,) = problem.models
+    client.force_login(alice)
+    client.post(
+        "/fitting/models/import", {"script": SimpleUploadedFile("du53.py", DU53.read_bytes())}
+    )
+    saved = list(SavedModel.objects.order_by("pk"))
+    assert [s.title for s in saved] == [
+        f"du53.py · experiment {n} of 4 (angle {angle}°)"
+        for n, angle in zip((1, 2, 3, 4), ("0.3", "0.7", "1.5", "3"), strict=True)
+    ]
+    runs = []
+    for probe in experiment.probe.probes:
+        data = ReflData(probe.Q.copy(), probe.R, probe.dR, probe.dQ * FWHM_PER_SIGMA)
+        client.post(
+            "/fitting/upload",
+            {"file": SimpleUploadedFile(f"run{len(runs)}.txt", data.to_text().encode())},
+        )
+        runs.append(Dataset.objects.latest("pk"))
+    shared = saved[0].notes.rpartition("share these parameters: ")[2].rstrip(".")
+    post = page_post(saved[0].model, action="co_refine", engine="lm", steps="30")
+    first = saved[0].layer_model()
+    post |= {"angle": "0.3", "scale-free": "on", "theta_offset-free": "on"}
+    post |= {"scale-value": str(first.scale.value), "theta_offset-value": "0"}
+    post |= {"scale-min": str(first.scale.min), "scale-max": str(first.scale.max)}
+    post |= {"theta_offset-min": "-0.05", "theta_offset-max": "0.05"}
+    post |= {"partners": [str(run.pk) for run in runs[1:]], "shared": shared}
+    post |= {
+        f"partner_model_{run.pk}": str(s.pk) for run, s in zip(runs[1:], saved[1:], strict=True)
+    }
+    response = client.post(f"/fit/upload/{runs[0].pk}", post)
+    job = FitJob.objects.get()
+    assert response["Location"] == f"/fitting/jobs/{job.pk}/", response.context["error"]
+    assert job.model == saved[0].model  # the page's form carried everything
+    assert finished(job).state == FitJob.DONE, job.message
+    values = job.result["values"]
+    assert {"1: scale", "2: scale", "3: scale", "4: scale", "1: theta_offset"} <= set(values)
+    assert len(values) == len(problem.getp()) == 14
+    fitted = [LayerModel.from_dict(m) for m in job.result["models"]]
+    sample = experiment.sample
+    for layer in fitted[0].layers:
+        slab = sample[layer.name]
+        slab.thickness.value, slab.interface.value = layer.thickness.value, layer.roughness.value
+        slab.material.rho.value = layer.sld.value
+    for probe, model in zip(experiment.probe.probes, fitted, strict=True):
+        probe.intensity.value = model.scale.value
+    experiment.probe.probes[0].theta_offset.value = fitted[0].theta_offset.value
+    problem.model_update()
+    assert job.result["chisq"] == pytest.approx(problem.chisq(), rel=1e-9)
+    assert job.result["chisq"] < 9.49  # better than the script's start (refl1d: 9.496)

@@ -34,6 +34,7 @@ SLAB_EXAMPLES = [
 # several experiments of one sample: a co-refinement, a model per experiment
 CO_REFINED_EXAMPLES = [
     "zeeman/model.py",  # polarized, in two guide fields (0 and 0.4 T); simulated here
+    "TOF/du53.py",  # four SNS runs as a ProbeSet: an intensity each, one θ offset
 ]
 
 
@@ -86,37 +87,67 @@ def test_a_mixture_s_fitted_fraction_is_its_sld_over_the_fraction_s_range(monkey
     assert curve.chisq == pytest.approx(problem.chisq(), rel=1e-9)
 
 
-def cross_sections(experiment) -> dict[str, ReflData]:
-    """A polarized experiment's points, by Beamtime's cross-section names."""
-    found = {}
-    for ours, theirs in CROSS_SECTIONS.items():
-        probe = getattr(experiment.probe, theirs)
-        if probe is not None:
-            found[ours] = ReflData(probe.Q, probe.R, probe.dR, probe.dQ * FWHM_PER_SIGMA)
-    return found
+def points(probe) -> ReflData:
+    return ReflData(probe.Q.copy(), probe.R, probe.dR, probe.dQ * FWHM_PER_SIGMA)
+
+
+def data_sets(experiment) -> list:
+    """An experiment's data as Beamtime's data sets: a polarized one by cross-section, or
+    one data set per probe of a ProbeSet."""
+    if hasattr(experiment.probe, "xs"):
+        return [
+            {
+                ours: points(getattr(experiment.probe, theirs))
+                for ours, theirs in CROSS_SECTIONS.items()
+                if getattr(experiment.probe, theirs) is not None
+            }
+        ]
+    return [points(probe) for probe in getattr(experiment.probe, "probes", [experiment.probe])]
 
 
 @pytest.mark.parametrize("example", CO_REFINED_EXAMPLES)
 def test_an_example_of_several_experiments_imports_as_a_co_refinement(example, monkeypatch):
-    """A script whose experiments see one sample imports as a model per experiment (each
-    with its probe's guide field), every free parameter shared; the co-refinement's χ² is
-    refl1d's χ² of the whole problem (bumps: all squared residuals over all points less the
-    parameters), and each experiment's alone is refl1d's of that experiment. A script without
-    data gets refl1d's simulation (the one zeeman/model.py leaves commented out)."""
+    """A script whose experiments see one sample, or whose one experiment has several probes
+    (a ProbeSet), imports as a model per experiment or probe (each with its probe's guide
+    field, or intensity and angle), the sample's free parameters shared and a probe
+    parameter the probes share (du53's θ offset); the co-refinement's χ² is refl1d's χ² of
+    the whole problem (bumps: all squared residuals over all points less the free
+    parameters). A script without data gets refl1d's simulation (the one zeeman/model.py
+    leaves commented out)."""
     path = EXAMPLES / example
     problem = refl1d_problem(path, monkeypatch)
     experiments = list(problem.models)
-    if experiments[0].probe.xs[0].R is None:
+    if getattr(experiments[0].probe, "xs", [experiments[0].probe])[0].R is None:
         problem.simulate_data(5)
     imported = import_script(path.read_text())
-    assert len(imported.models) == len(experiments) > 1
-    assert len(imported.shared) == len(problem.getp())
-    data = []
-    for experiment, model in zip(experiments, imported.models, strict=True):
-        field = (experiment.probe.H.value, experiment.probe.Aguide.value)
-        assert (model.guide_field.value, model.guide_angle.value) == field
-        data.append(cross_sections(experiment))
-        alone = evaluate(model, data[-1]).chisq
-        assert alone == pytest.approx(FitProblem(experiment).chisq(), rel=1e-9)
+    data = [found for experiment in experiments for found in data_sets(experiment)]
+    assert len(imported.models) == len(data) > 1
+    free = {name for model in imported.models for name, _ in model.free_parameters()}
+    per_set = len(free - set(imported.shared)) * len(data)
+    assert len(imported.shared) + per_set == len(problem.getp())  # the same fit
+    for experiment, model in zip(experiments, imported.models, strict=False):
+        if hasattr(experiment.probe, "xs"):  # polarized: each its probe's field, alone too
+            field = (experiment.probe.H.value, experiment.probe.Aguide.value)
+            assert (model.guide_field.value, model.guide_angle.value) == field
+            alone = evaluate(model, data_sets(experiment)[0]).chisq
+            assert alone == pytest.approx(FitProblem(experiment).chisq(), rel=1e-9)
+    together = chisq_together(imported.models, data, imported.shared)
+    assert together == pytest.approx(problem.chisq(), rel=1e-9)
+
+
+@pytest.mark.parametrize("offset", [0.03, -0.02])
+def test_du53_s_theta_offset_moves_every_run_as_refl1d_moves_it(offset, monkeypatch):
+    """du53.py's one θ offset (tied across its four runs): Beamtime computes each run's
+    points at Q·sin(θ + offset)/sin θ, refl1d at its probes' angle + offset; the same χ²."""
+    path = EXAMPLES / "TOF/du53.py"
+    problem = refl1d_problem(path, monkeypatch)
+    (experiment,) = problem.models
+    data = data_sets(experiment)
+    imported = import_script(path.read_text())
+    assert [m.angle for m in imported.models] == [0.3, 0.7, 1.5, 3.0]
+    experiment.probe.probes[0].theta_offset.value = offset  # the others are the same one
+    problem.model_update()
+    for model in imported.models:
+        model.theta_offset.value = offset
     together = chisq_together(imported.models, data, imported.shared)
     assert together == pytest.approx(problem.chisq(), rel=1e-9)

@@ -129,6 +129,20 @@ class _Repeat:
     interface: _P
 
 
+@dataclass(eq=False)
+class _Probe:
+    """One probe of a list of them (a ProbeSet): its own intensity, background and θ offset
+    (``params``), and its angle (degrees; 0 if not given)."""
+
+    params: dict[str, _P]
+    angle: float = 0.0
+
+
+PROBE_PARAMS = ("intensity", "background", "theta_offset")
+PROBE_ATTRS = (*PROBE_PARAMS, "Aguide", "H")
+PROBE_CALLS = ("load", "load4", "NeutronProbe")  # a list of these is a list of probes
+
+
 @dataclass
 class _Reader:
     lines: int = 0
@@ -139,8 +153,10 @@ class _Reader:
             "background": _P(0.0),
             "Aguide": _P(270.0),  # refl1d's defaults: a guide field in the sample plane
             "H": _P(0.0),
+            "theta_offset": _P(0.0),
         }
     )
+    angle: float = 0.0  # NeutronProbe(T=number): the data's angle, for a θ offset
     sample: tuple[list[_Slab], int] | None = None
     q_range: tuple[float, float] = (0.0, 1.0)
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
@@ -310,7 +326,7 @@ class _Evaluator:
                     )
                 ):
                     return True
-                case ast.Attribute(attr="intensity" | "background" | "Aguide" | "H"):
+                case ast.Attribute(attr=attr) if attr in PROBE_ATTRS:
                     return True
         return False
 
@@ -328,6 +344,11 @@ class _Evaluator:
                 return _material_call(node, kind, line, self.reader.wavelength)
             case ast.Call(func=ast.Name(id="Magnetism")):
                 return _magnetism(node, line)
+            case ast.Call(func=ast.Name(id="ProbeSet"), args=[probes], keywords=[]):
+                found = self.value(probes, line)
+                if not (isinstance(found, list) and all(isinstance(p, _Probe) for p in found)):
+                    _fail(line, "ProbeSet needs a list of probes defined above")
+                return found
             case ast.Call(func=ast.Attribute(value=ast.Name(id="Mixture"), attr=by)):
                 return self.mixture(node, by, line)
             case ast.Call(func=ast.Name(id="Repeat")):
@@ -399,13 +420,16 @@ class _Evaluator:
                     _fail(line, f"the stack has no slab {int(position)}")
                 return stack[int(position)]
             case ast.Attribute(value=owner, attr=attr):
-                if attr in ("intensity", "background", "Aguide", "H") and not (
-                    isinstance(owner, ast.Name) and owner.id in env
+                if attr in PROBE_ATTRS and not (
+                    isinstance(owner, ast.Subscript)
+                    or (isinstance(owner, ast.Name) and owner.id in env)
                 ):
                     if self.reader.probe_line is None:
                         self.reader.probe_line = line
                     return self.reader.probe[attr]
                 found = self.value(owner, line)
+                if isinstance(found, _Probe) and attr in found.params:
+                    return found.params[attr]
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
                     return getattr(found, attr)
                 if isinstance(found, _Slab) and attr == "magnetism":
@@ -502,7 +526,7 @@ class _Evaluator:
 def _probe(reader: _Reader, tree: ast.Module) -> None:
     """The wavelength of the script's NeutronProbe(L=number), at which refl1d computes the
     SLD of a Material; refuse what Beamtime's Q-based data cannot represent."""
-    found, found_guide = {}, {}
+    found, found_guide, angles = {}, {}, set()
     targets = {  # probe = PolarizedNeutronProbe(…): the call's variable
         id(node.value): node.targets[0].id
         for node in ast.walk(tree)
@@ -532,12 +556,65 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
             if keyword_.arg == "L":
                 with contextlib.suppress(ScriptError):  # else, from data: 1.798 Å is used
                     found[_number(keyword_.value, line)] = line
+            if keyword_.arg == "T":  # one angle (not an array of them): the data's angle
+                with contextlib.suppress(ScriptError):
+                    angles.add(_number(keyword_.value, line))
     if len(found) > 1:
         _fail(max(found.values()), "probes at different wavelengths: Beamtime reads one sample")
     for wavelength, line in found.items():
         if wavelength <= 0:
             _fail(line, "the wavelength L must be positive")
         reader.wavelength = wavelength
+    if len(angles) == 1:
+        reader.angle = angles.pop()
+
+
+def _probe_list(node: ast.expr, line: int) -> list[_Probe] | None:
+    """``[load(…, angle=…, intensity=…), …]`` or a comprehension of such calls over a tuple
+    of literal tuples (``for run, T, I in ((2893, 0.3, 2.93), …)``): a _Probe each, with the
+    numbers given (angle or T, intensity, background, theta_offset); None if not a list of
+    probe calls."""
+
+    def is_probe(call) -> bool:
+        return isinstance(call, ast.Call) and (
+            getattr(call.func, "id", getattr(call.func, "attr", "")) in PROBE_CALLS
+        )
+
+    def probe(call: ast.Call, bound: dict[str, ast.expr]) -> _Probe:
+        def number(value: ast.expr) -> float:
+            if isinstance(value, ast.Name) and value.id in bound:
+                value = bound[value.id]
+            return _number(value, line)
+
+        given = {k.arg: k.value for k in call.keywords if k.arg}
+        params = {
+            name: _P(
+                number(given[name]) if name in given else (1.0 if name == "intensity" else 0.0)
+            )
+            for name in PROBE_PARAMS
+        }
+        angle = given.get("angle", given.get("T"))
+        return _Probe(params, number(angle) if angle is not None else 0.0)
+
+    match node:
+        case ast.List(elts=calls) if calls and all(is_probe(c) for c in calls):
+            return [probe(call, {}) for call in calls]
+        case ast.ListComp(
+            elt=call, generators=[ast.comprehension(target=target, iter=items, ifs=[])]
+        ) if is_probe(call):
+            names = target.elts if isinstance(target, ast.Tuple) else [target]
+            if not all(isinstance(n, ast.Name) for n in names) or not isinstance(
+                items, ast.Tuple | ast.List
+            ):
+                _fail(line, "a list of probes is read from a tuple of literal values only")
+            found = []
+            for item in items.elts:
+                values = item.elts if isinstance(item, ast.Tuple | ast.List) else [item]
+                if len(values) != len(names):
+                    _fail(line, "each item of the list of probes needs a value for each name")
+                found.append(probe(call, {n.id: v for n, v in zip(names, values, strict=True)}))
+            return found
+    return None
 
 
 def _guide_field(reader: _Reader, call: ast.Call, line: int, found: dict) -> dict[str, float]:
@@ -627,6 +704,12 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
         ):
             reader.q_range = (_number(low, line), _number(high, line))
             return
+        case ast.Assign(
+            targets=[ast.Name(id=name)], value=ast.List() | ast.ListComp() as value
+        ) if (probes := _probe_list(value, line)) is not None:
+            env[name] = probes
+            reader.defined[name] = line
+            return
         case ast.Assign(targets=[ast.Name(id=name)], value=value):
             reader.constants.pop(name, None)
             constant = _constant(value)
@@ -656,6 +739,17 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             evaluator.touches(owner)
         ):
             evaluator.param(owner, line).value = _number(value, line)
+            return
+        case ast.Assign(targets=[ast.Attribute(value=owner, attr=attr)], value=value) if (
+            attr in PROBE_PARAMS and isinstance(evaluator.value(owner, line), _Probe)
+            if evaluator.touches(owner)
+            else False
+        ):  # p.theta_offset = probes[0].theta_offset: one parameter, as refl1d's
+            found = evaluator.value(owner, line)
+            if isinstance(value, ast.Constant | ast.UnaryOp):
+                found.params[attr].value = _number(value, line)
+            else:
+                found.params[attr] = evaluator.param(value, line)
             return
         case ast.Assign(targets=[ast.Attribute() as target], value=value) if evaluator.touches(
             target
@@ -823,30 +917,87 @@ def import_script(text: str) -> Imported:
                 "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
                 "Experiment(sample=…) or named sample, with a front and a back medium",
             )
-        several = len(reader.experiments) > 1
-        if reader.field_conflict is not None and not several:
+        units = _units(reader)
+        several = len(units) > 1
+        if reader.field_conflict is not None and len(reader.experiments) < 2:
             line, name = reader.field_conflict
             _fail(line, f"probes with different {name}: one experiment sees one guide field")
         if several and reader.probe_line is not None:
             _fail(
                 reader.probe_line,
-                f"{len(reader.experiments)} experiments: Beamtime reads no probe's own "
+                f"{len(units)} experiments or probes: Beamtime reads no probe's own "
                 "intensity, background or field here (each experiment keeps its probe's)",
             )
         model = _assemble(reader, evaluator.refs)
-        models = [model]
-        if several:
-            models = []
-            for probe, line in reader.experiments:
-                seen = _field_of(reader, probe, line)
-                one = LayerModel.from_dict(model.to_dict())
-                one.guide_angle.value, one.guide_field.value = seen["Aguide"], seen["H"]
-                models.append(one.check())
-        shared = [name for name, _ in model.free_parameters()] if several else []
+        models = [_for_unit(model, *unit, several) for unit in units]
+        shared = _shared(model, units) if several else []
         # seen from the back: the same sample with front and back swapped, as Beamtime reverses
         return Imported([m.reversed() if reader.back else m for m in models], shared)
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
+
+
+def _units(reader: _Reader) -> list[tuple]:
+    """What each model of the script is measured with: a probe of a ProbeSet (its own
+    parameters and angle) or an experiment's probe (the script's probe parameters, its guide
+    field); as (probe or None, angle, guide field or None, line)."""
+    units = []
+    for probe, line in reader.experiments:
+        found = reader.env.get(probe.id) if isinstance(probe, ast.Name) else None
+        if isinstance(found, list) and found and all(isinstance(p, _Probe) for p in found):
+            units += [(one, one.angle, None, line) for one in found]
+        else:
+            units.append((None, reader.angle, _field_of(reader, probe, line), line))
+    return units or [(None, reader.angle, None, reader.sample[1])]
+
+
+def _for_unit(model: LayerModel, probe, angle, seen, line, several) -> LayerModel:
+    """The model as one unit measures it: its probe's parameters, angle and guide field."""
+    data = model.to_dict() | {"angle": angle}
+    if probe is not None:
+        for ours, theirs in (("scale", "intensity"), ("background", "background")) + (
+            ("theta_offset", "theta_offset"),
+        ):
+            param = probe.params[theirs]
+            if param.equals:
+                _fail(param.equals[1], f"a probe's {theirs} can be a number, a range or another's")
+            data[ours] = {"value": param.value}
+            if param.bounds:
+                low, high = param.bounds
+                data[ours] |= {"free": True, "min": low, "max": high}
+    if several and seen is not None:
+        data["guide_angle"], data["guide_field"] = seen["Aguide"], seen["H"]
+    try:
+        return LayerModel.from_dict(data)
+    except ModelError as exc:
+        _fail(line, str(exc))
+
+
+def _shared(model: LayerModel, units: list[tuple]) -> list[str]:
+    """The parameters every model shares: the sample's free ones, and a probe parameter that
+    every probe of a ProbeSet has as one (``p.theta_offset = probes[0].theta_offset``)."""
+    shared = [
+        name
+        for name, _ in model.free_parameters()
+        if name not in ("scale", "background", "theta_offset")
+    ]
+    probes = [unit[0] for unit in units]
+    if any(probe is None for probe in probes):
+        return shared
+    for ours, theirs in (("scale", "intensity"), ("background", "background")) + (
+        ("theta_offset", "theta_offset"),
+    ):
+        params = [probe.params[theirs] for probe in probes]
+        distinct = len({id(p) for p in params})
+        if distinct == 1 and params[0].bounds:
+            shared.append(ours)
+        elif 1 < distinct < len(params) and any(p.bounds for p in params):
+            _fail(
+                units[0][3],
+                f"some probes share their {theirs}, others do not: Beamtime shares a "
+                "parameter across all data sets or none",
+            )
+    return shared
 
 
 def _flatten(stack: list, line: int) -> list[_Slab]:
@@ -1025,6 +1176,7 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     guide = {
         "guide_angle": place(reader.probe["Aguide"], "guide_angle"),
         "guide_field": place(reader.probe["H"], "guide_field"),
+        "theta_offset": place(reader.probe["theta_offset"], "theta_offset"),
     }
     for param, name in seen:
         if param.equals:
@@ -1039,6 +1191,7 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
         **guide,
         "q_min": reader.q_range[0],
         "q_max": reader.q_range[1],
+        "angle": reader.angle,
         "constraints": constraints,
     }
     return LayerModel.from_dict(model)

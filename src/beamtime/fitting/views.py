@@ -467,13 +467,12 @@ def import_model(request):
     count = len(imported.models)
     shared = ", ".join(imported.shared) or "none (nothing is free)"
     for number, model in enumerate(imported.models, start=1):
-        field = f"H = {model.guide_field.value:g} T, Aguide = {model.guide_angle.value:g}°"
         SavedModel.objects.create(
             owner=request.user,
-            title=f"{upload.name} · experiment {number} of {count} ({field})"[:200],
+            title=f"{upload.name} · experiment {number} of {count} ({measured(model)})"[:200],
             notes=(
-                f"Experiment {number} of {count} of {upload.name}: one sample in each "
-                "experiment's guide field. Co-refine them: open the fit page of experiment 1's "
+                f"Experiment {number} of {count} of {upload.name}: one sample, measured by "
+                "each experiment's probe. Co-refine them: open the fit page of experiment 1's "
                 "data set with its model, tick the others' data sets with their models, and "
                 f"share these parameters: {shared}."
             ),
@@ -481,10 +480,17 @@ def import_model(request):
         )
     messages.success(
         request,
-        f"{upload.name}: {count} experiments of one sample, saved as {count} models to "
+        f"{upload.name}: {count} experiments or probes of one sample, saved as {count} models to "
         f"co-refine (shared parameters: {shared}).",
     )
     return redirect("fitting:models")
+
+
+def measured(model: LayerModel) -> str:
+    """How an imported experiment's model is measured: its guide field, or its angle."""
+    if model.uses_magnetism():
+        return f"H = {model.guide_field.value:g} T, Aguide = {model.guide_angle.value:g}°"
+    return f"angle {model.angle:g}°" if model.angle else "its probe"
 
 
 def saved_model_edit(request, pk):
