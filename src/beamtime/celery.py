@@ -17,8 +17,16 @@ app.autodiscover_tasks()
 # with it (shared, copy-on-write) instead of a user's first request waiting for the imports.
 # Fits are left to import refl1d at their first task: they run for seconds anyway, and
 # refl1d is the largest part of the stack.
-# numpy.ma: numpy imports it at the first np.unique (~15 ms), inside a user's first reduction.
-PRELOAD = {"reduction": ["h5py", "numpy.ma", "beamtime.reduction.instruments.refl.registry"]}
+# numpy.ma: numpy imports it at the first np.unique (~15 ms), inside a user's first reduction;
+# Django's SQL compiler at the first query (a job's look-up of its user).
+PRELOAD = {
+    "reduction": [
+        "h5py",
+        "numpy.ma",
+        "django.db.models.sql.compiler",
+        "beamtime.reduction.instruments.refl.registry",
+    ]
+}
 
 
 def preload(queues) -> list[str]:
