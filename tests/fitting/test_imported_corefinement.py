@@ -135,7 +135,7 @@ def test_what_several_experiments_cannot_be_is_refused_naming_the_line(lines, me
 
 
 def test_one_model_is_asked_of_a_script_of_two_experiments():
-    with pytest.raises(ModelError, match="2 experiments of one sample: import it as a co-refine"):
+    with pytest.raises(ModelError, match="2 experiments or probes of one sample: import it as"):
         model_from_script(ZEEMAN.read_text())
     assert LayerModel.from_dict(import_script(ZEEMAN.read_text()).models[1].to_dict())
 
@@ -199,3 +199,41 @@ def test_du53_s_four_runs_co_refine_to_refl1d_s_chisq(client, alice, monkeypatch
     problem.model_update()
     assert job.result["chisq"] == pytest.approx(problem.chisq(), rel=1e-9)
     assert job.result["chisq"] < 9.49  # better than the script's start (refl1d: 9.496)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (  # two of four probes tie their θ offset to the first's
+            ("for p in probes[1:]:", "for p in probes[1:3]:"),
+            "line 29: some probes share their theta_offset, others do not",
+        ),
+        (
+            ("for run, T, I in (", "for run, T, I in runs + ("),
+            "line 4: a list of probes is read from a tuple of literal values only",
+        ),
+        (
+            ("(2893, 0.3, 2.93), ", "(2893, 0.3), "),
+            "line 4: each item of the list of probes needs a value for each name",
+        ),
+        (
+            (
+                "    p.theta_offset = probes[0].theta_offset",
+                "    p.theta_offset = 2 * probes[0].theta_offset",
+            ),
+            "line 26: a probe's theta_offset can be a number, a range or another's",
+        ),
+        (
+            (
+                "probes[0].theta_offset.pm(0.05)",
+                "probes[0].theta_offset.pm(0.05)\nprobe.intensity.value = 2",
+            ),
+            "line 25: a ProbeSet has no intensity of its own: set each probe's",
+        ),
+    ],
+)
+def test_a_probe_set_beamtime_cannot_hold_is_refused_naming_the_line(change, message):
+    text = DU53.read_text().replace(*change)
+    assert text != DU53.read_text()
+    with pytest.raises(ModelError, match=re.escape(message)):
+        import_script(text)

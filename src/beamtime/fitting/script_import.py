@@ -430,6 +430,8 @@ class _Evaluator:
                 found = self.value(owner, line)
                 if isinstance(found, _Probe) and attr in found.params:
                     return found.params[attr]
+                if isinstance(found, list) and found and isinstance(found[0], _Probe):
+                    _fail(line, f"a ProbeSet has no {attr} of its own: set each probe's")
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
                     return getattr(found, attr)
                 if isinstance(found, _Slab) and attr == "magnetism":
@@ -748,8 +750,10 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             found = evaluator.value(owner, line)
             if isinstance(value, ast.Constant | ast.UnaryOp):
                 found.params[attr].value = _number(value, line)
-            else:
+            elif isinstance(value, ast.Attribute):
                 found.params[attr] = evaluator.param(value, line)
+            else:
+                _fail(line, f"a probe's {attr} can be a number, a range or another's")
             return
         case ast.Assign(targets=[ast.Attribute() as target], value=value) if evaluator.touches(
             target
@@ -885,8 +889,8 @@ def model_from_script(text: str) -> LayerModel:
     if len(imported.models) > 1:
         raise ModelError(
             "script",
-            f"{len(imported.models)} experiments of one sample: import it as a co-refinement, "
-            "one model per experiment",
+            f"{len(imported.models)} experiments or probes of one sample: import it as a "
+            "co-refinement, one model for each",
         )
     return imported.models[0]
 
