@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
 
@@ -18,6 +19,11 @@ from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from tests.factory import make_user  # noqa: E402
+
+# Fuzzers judge inputs, not speed: a busy machine (CI, two suites side by side) must not fail
+# an example for taking over hypothesis' default 200 ms.
+settings.register_profile("beamtime", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("beamtime")
 
 IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = "/usr/bin/chromium"
@@ -162,11 +168,27 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def csp_violations() -> list[str]:
+    """What the browser reported as refused by the Content Security Policy in a test."""
+    return []
+
+
+@pytest.fixture
+def page(browser, csp_violations):
+    """A browser tab; a test whose pages break the Content Security Policy fails."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert csp_violations == [], "the pages broke the Content Security Policy"
 
 
 @pytest.fixture

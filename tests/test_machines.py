@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 import requests
 
 from tests.conftest import SHARED, free_port, require
@@ -174,6 +175,14 @@ def test_a_compute_host_runs_the_web_hosts_fits_and_reductions(
         assert "beamtime.reduction.tasks" in compute_log.read_text()
         assert not list((web_home / "logs").glob("*worker*"))
         assert not (web_home / "reduction-cache").exists()  # nothing cached on the web host
+        # The compute host kept the steps (load, normalize, join) in the shared Redis, where
+        # every host reads them, and none on its own disk.
+        cached = redis.Redis.from_url(external_redis)
+        deadline = time.monotonic() + 30
+        while cached.zcard("reduction:lru") < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the job hands its plot back before it writes its steps
+        assert cached.zcard("reduction:lru") >= 3
+        assert not (compute_home / "reduction-cache").exists()
     finally:
         web.close()
         compute.terminate()

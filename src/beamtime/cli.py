@@ -356,7 +356,7 @@ def run_serve(args) -> int:
     own_log.terminator = "\n"
     own_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(own_log)
-    supervisor = Supervisor(status_file=settings.SERVE_STATUS_FILE, log_dir=settings.LOG_DIR)
+    supervisor = Supervisor(settings.SERVE_STATUS_FILE, settings.LOG_DIR, lock)
     supervisor.handle_signals()
     try:
         if settings.EMBEDDED_REDIS:

@@ -71,10 +71,18 @@ def _copy_output(pipe, handler: logging.Handler) -> None:
 
 
 class Supervisor:
-    def __init__(self, status_file: Path | None = None, log_dir: Path | None = None):
+    def __init__(
+        self,
+        status_file: Path | None = None,
+        log_dir: Path | None = None,
+        lock: "HomeLock | None" = None,
+    ):
         self.children: list[Child] = []
         self.status_file = status_file
         self.log_dir = log_dir
+        # Every child holds the home's lock too, so that a serve started again at once
+        # waits for the processes of one that was killed (HomeLock.acquire).
+        self.inherited = (lock.file.fileno(),) if lock is not None else ()
         self.stop_requested = threading.Event()
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -97,6 +105,7 @@ class Supervisor:
             env=child.env,
             start_new_session=True,
             preexec_fn=_die_with_parent,
+            pass_fds=self.inherited,
             **output,
         )
         if child.log is not None:
@@ -197,7 +206,15 @@ def read_status(status_file: Path) -> dict | None:
 
 class HomeLock:
     """One `beamtime serve` per data directory: an exclusive lock on ``serve.lock`` in it,
-    held while serve runs and released by the kernel however it ends. The file stays."""
+    held by serve and every process it starts (they inherit it), and released by the kernel
+    once the last of them has ended, however serve ended. The file stays.
+
+    A serve started while the lock is held refuses at once if the serve holding it runs;
+    if that one was killed and only its processes are still stopping (each got SIGTERM from
+    the kernel), it waits up to LEFTOVERS_WAIT seconds for them, so that no old Redis,
+    web server or worker overlaps the new ones (the same socket, port and data files)."""
+
+    LEFTOVERS_WAIT = 30.0
 
     def __init__(self, home: Path):
         self.path = home / "serve.lock"
@@ -206,17 +223,50 @@ class HomeLock:
     def acquire(self) -> None:
         f = open(self.path, "a+")  # noqa: SIM115  (held open for the life of serve)
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "?"
+            if not _try_lock(f):
+                f.seek(0)
+                holder = f.read().strip()
+                if not holder.isdigit() or _alive(int(holder)):
+                    raise ConfigError(
+                        f"another beamtime serve (pid {holder or '?'}) is running on "
+                        f"BEAMTIME_HOME={self.path.parent}; stop it first"
+                    )
+                log.warning(
+                    "waiting for the processes of a stopped beamtime serve (pid %s) to end",
+                    holder,
+                )
+                deadline = time.monotonic() + self.LEFTOVERS_WAIT
+                while not _try_lock(f):
+                    if time.monotonic() > deadline:
+                        raise ConfigError(
+                            f"processes of a stopped beamtime serve (pid {holder}) still run "
+                            f"on BEAMTIME_HOME={self.path.parent} after "
+                            f"{self.LEFTOVERS_WAIT:g} s; stop them first"
+                        )
+                    time.sleep(POLL)
+        except BaseException:
             f.close()
-            raise ConfigError(
-                f"another beamtime serve (pid {holder}) is running on BEAMTIME_HOME="
-                f"{self.path.parent}; stop it first"
-            ) from None
+            raise
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
         f.flush()
         self.file = f
+
+
+def _try_lock(f) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -11,10 +11,11 @@ import redis
 from django.utils import timezone
 
 from beamtime import embedded_redis
-from beamtime.core.broker import pending_args
+from beamtime.core.broker import pending_args, pending_first_args
 from beamtime.fitting import jobs
 from beamtime.fitting.models import Dataset, FitJob
 from beamtime.fitting.tasks import run_fit
+from beamtime.reduction import jobs as reduction_jobs
 
 
 def start_redis(sock: Path) -> subprocess.Popen:
@@ -50,15 +51,24 @@ def test_a_queued_message_survives_a_crash_of_redis():
             proc.wait(10)
 
 
-@pytest.fixture
-def fits_queue_held(redis_server):
-    """No worker of this test session takes messages from the fits queue meanwhile."""
+def held(redis_server, queue: str):
+    """No worker of this test session takes messages from ``queue`` meanwhile."""
     from beamtime.celery import app
 
-    app.control.cancel_consumer("fits", reply=True, timeout=2)
+    app.control.cancel_consumer(queue, reply=True, timeout=2)
     yield redis.Redis.from_url(redis_server)
-    redis.Redis.from_url(redis_server).delete("fits")
-    app.control.add_consumer("fits", reply=True, timeout=2)
+    redis.Redis.from_url(redis_server).delete(queue)
+    app.control.add_consumer(queue, reply=True, timeout=2)
+
+
+@pytest.fixture
+def fits_queue_held(redis_server):
+    yield from held(redis_server, "fits")
+
+
+@pytest.fixture
+def reduction_queue_held(redis_server):
+    yield from held(redis_server, "reduction")
 
 
 def make_queued_fit(user, minutes_ago: float) -> FitJob:
@@ -83,3 +93,35 @@ def test_a_queued_fit_whose_message_was_lost_is_queued_again(alice, fits_queue_h
     assert just_submitted.pk not in {a[0] for a in pending_args(run_fit.name, "fits")}
     # Now every queued fit has its message: nothing more to do.
     assert jobs.requeue_lost() == 0
+
+
+def queued_calculation(user, key: str, seconds_ago: float) -> dict:
+    job = reduction_jobs.submit(user, {"calculate": {"node": 0}}, key)
+    reduction_jobs._save({**job, "queued_at": job["queued_at"] - seconds_ago})
+    return job
+
+
+@pytest.mark.django_db
+def test_a_queued_calculation_whose_message_was_lost_fails_with_a_message(
+    alice, client, reduction_queue_held
+):
+    lost = queued_calculation(alice, "lost", seconds_ago=120)
+    just_queued = queued_calculation(alice, "just", seconds_ago=0)
+    reduction_queue_held.delete("reduction")  # their messages are gone
+    waiting = queued_calculation(alice, "waiting", seconds_ago=120)  # its message waits
+
+    client.force_login(alice)
+    seen = {
+        name: client.get(reduction_jobs.public(job)["url"]).json()
+        for name, job in [("lost", lost), ("waiting", waiting), ("just", just_queued)]
+    }
+    assert seen["lost"]["state"] == "failed"
+    assert seen["lost"]["error"] == {
+        "error": "the calculation's message was lost from the job queue (restarted?): ask again"
+    }
+    assert seen["waiting"]["state"] == "queued"  # a busy pool may keep it waiting
+    assert seen["just"]["state"] == "queued"  # sent a moment ago: not yet asked about
+    # Asked again, the result gets a new job instead of joining the lost one.
+    again = reduction_jobs.submit(alice, {"calculate": {"node": 0}}, "lost")
+    assert again["id"] != lost["id"] and again["state"] == "queued"
+    assert again["id"] in pending_first_args(reduction_jobs.TASK, "reduction")

@@ -62,6 +62,33 @@ class TestBadKeysGet401:
             assert "API key" in response.json()["error"]
         assert ApiKey.objects.count() == 1
 
+    def test_every_method_of_every_api_route_is_401_for_a_revoked_key(self, alice):
+        from beamtime.api import api
+
+        row, key = make_api_key(alice, scopes=("read", "write:fplane"))
+        row.revoke()
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(alice)  # a session cookie comes along, as from a browser
+        bearer = {"Authorization": f"Bearer {key}"}
+        tried = []
+        for path, operations in api.get_openapi_schema()["paths"].items():
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            for method, operation in operations.items():
+                if not operation.get("security"):  # public (the API root, its docs)
+                    continue
+                response = client.generic(
+                    method.upper(), url, b"{}", content_type="application/json", headers=bearer
+                )
+                assert response.status_code == 401, (method, url, response.content)
+                tried.append(method)
+        assert {"get", "post", "put", "patch", "delete"} <= set(tried), tried
+        assert len(tried) > 60
+
+        # The FPlane server's own update endpoint, outside the JSON API.
+        fplane = {"Authorization": f"FPS_API APIKEY={key}"}
+        response = client.post("/fplane", b"{}", content_type="application/json", headers=fplane)
+        assert response.status_code == 401, response.content
+
     def test_an_anonymous_write_is_401(self, db):
         response = Client(enforce_csrf_checks=True).post(
             "/api/keys", {"name": "x"}, content_type="application/json"

@@ -27,12 +27,10 @@ def _messages(client: redis.Redis, queue: str):
         yield json.dumps(json.loads(raw)[0])
 
 
-def pending_args(task_name: str, queue: str) -> set[tuple]:
-    """The positional arguments of every ``task_name`` message waiting in ``queue`` or held
-    by a worker that has not yet started it. Raises redis.RedisError if Redis is not there."""
-    client = _client()
-    found = set()
-    for raw in _messages(client, queue):
+def _pending(task_name: str, queue: str):
+    """The positional arguments (a list) of each ``task_name`` message waiting in ``queue``
+    or held by a worker that has not yet started it."""
+    for raw in _messages(_client(), queue):
         try:
             message = json.loads(raw)
             if message["headers"].get("task") != task_name:
@@ -40,8 +38,18 @@ def pending_args(task_name: str, queue: str) -> set[tuple]:
             body = message["body"]
             if message["properties"].get("body_encoding") == "base64":
                 body = base64.b64decode(body)
-            args = json.loads(body)[0]
+            yield json.loads(body)[0]
         except (ValueError, KeyError, TypeError, IndexError):
             continue  # not a Celery message of ours
-        found.add(tuple(args))
-    return found
+
+
+def pending_args(task_name: str, queue: str) -> set[tuple]:
+    """The positional arguments of every ``task_name`` message waiting in ``queue`` or held
+    by a worker that has not yet started it. Raises redis.RedisError if Redis is not there."""
+    return {tuple(args) for args in _pending(task_name, queue)}
+
+
+def pending_first_args(task_name: str, queue: str) -> set:
+    """The first positional argument (a job's id) of those messages, whatever the others
+    are. Raises redis.RedisError if Redis is not there."""
+    return {args[0] for args in _pending(task_name, queue) if args}

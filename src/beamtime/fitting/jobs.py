@@ -155,10 +155,10 @@ def requeue_lost() -> int:
     """Queue again the fits recorded as queued whose message the broker no longer holds (a
     Redis that lost its data); return how many. A second delivery is harmless: run() claims
     a job once."""
-    from beamtime.core.broker import pending_args
+    from beamtime.core.broker import pending_first_args
     from beamtime.fitting.tasks import run_fit
 
-    waiting = {args[0] for args in pending_args(run_fit.name, "fits") if args}
+    waiting = pending_first_args(run_fit.name, "fits")
     lost = FitJob.objects.filter(
         state=FitJob.QUEUED, created_at__lt=timezone.now() - LOST_AFTER
     ).exclude(pk__in=waiting)

@@ -34,6 +34,7 @@ ACTIVE = ("queued", "running")
 PUBLIC = ("id", "state", "step", "steps", "module", "queued_at", "started_at", "error")
 TASK = "beamtime.reduction.tasks.calculate"
 ANSWER_BYTES = 4 * 2**20  # a plot at most this large (as JSON) is handed back through Redis
+LOST_AFTER = 60  # seconds after which a queued job's message must be in the broker
 
 
 @functools.cache
@@ -41,6 +42,15 @@ def redis_client():
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def connect() -> None:
+    """Open a connection to Redis for the requests to come (a web worker does at its start);
+    quietly nothing without Redis (each request connects again)."""
+    import redis
+
+    with contextlib.suppress(redis.RedisError):
+        redis_client().ping()
 
 
 def _save(job: dict) -> None:
@@ -77,6 +87,29 @@ def get(user, job_id: str) -> dict | None:
     if job["state"] == "running" and time.time() - job["started_at"] > limit:
         job.update(state="failed", error={"error": "the calculation's worker was lost"})
         _save(job)
+    elif job["state"] == "queued" and time.time() - job["queued_at"] > LOST_AFTER:
+        job = _fail_if_lost(job)
+    return job
+
+
+def _fail_if_lost(job: dict) -> dict:
+    """Fail a job still queued whose message the broker no longer holds (a queue flushed, a
+    Redis restored without it): nothing would ever run it."""
+    import redis
+
+    from beamtime.core.broker import pending_first_args
+
+    try:
+        if job["id"] in pending_first_args(TASK, "reduction"):
+            return job
+    except redis.RedisError:
+        return job  # cannot tell now; the next poll asks again
+    job = _load(job["id"]) or job  # a worker may have taken it meanwhile
+    if job["state"] == "queued":
+        error = "the calculation's message was lost from the job queue (restarted?): ask again"
+        job.update(state="failed", error={"error": error})
+        _save(job)
+        _announce_end(job["id"])
     return job
 
 
