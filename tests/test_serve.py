@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -480,6 +481,58 @@ def test_a_transition_starts_within_a_second_while_two_fits_run(home):
         ).group(1)
         started = datetime.strptime(received, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
         assert started.timestamp() - sent < 1.0
+    finally:
+        server.stop()
+        server.close()
+
+
+TWO_LONG_FITS = """
+import time
+from django.contrib.auth import get_user_model
+from beamtime.fitting import jobs
+from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.models import Dataset, FitJob
+from tests.fitting.test_layers import session_model
+from tests.fitting.test_pages import DOUBLE_LAYER
+
+user = get_user_model().objects.create_user("fitter")
+data = Dataset.objects.create(owner=user, name="d.txt", content=DOUBLE_LAYER.decode(), points=300)
+model = LayerModel.from_dict(session_model())
+options = {"samples": 1000000, "burn": 1000000}
+first, second = (jobs.submit(user, data, model, "dream", options) for _ in range(2))
+deadline = time.monotonic() + 120
+while FitJob.objects.get(pk=first.pk).state != "running" and time.monotonic() < deadline:
+    time.sleep(0.2)
+print("JOBS", first.pk, second.pk, FitJob.objects.get(pk=first.pk).state)
+"""
+
+
+def fit_state(home: Path, pk: int) -> str:
+    with sqlite3.connect(home / "beamtime.sqlite3") as db:
+        return db.execute("SELECT state FROM fitting_fitjob WHERE id = ?", (pk,)).fetchone()[0]
+
+
+def test_a_fit_queued_behind_one_whose_worker_is_killed_runs_on_the_restarted_worker(home):
+    server = Server(home, env={"BEAMTIME_FIT_WORKERS": "1"})
+    try:
+        server.wait_healthy()
+        result = run(
+            ["manage", "shell", "--no-imports", "-c", TWO_LONG_FITS],
+            beamtime_env(home, BEAMTIME_FIT_WORKERS="1"),
+            timeout=240,
+        )
+        assert result.returncode == 0, result.stderr
+        first, second, state = re.search(r"JOBS (\d+) (\d+) (\w+)", result.stdout).groups()
+        assert state == "running"
+        time.sleep(2)  # the worker has had time to take what it would take of the queue
+        assert fit_state(home, int(second)) == "queued"
+        os.kill(child_pids(home)["fits worker"], signal.SIGKILL)
+        # The second fit was not held by the dead worker: the restarted one runs it (the
+        # first is failed by beat once its heartbeat is two minutes old).
+        deadline = time.monotonic() + START_TIMEOUT
+        while fit_state(home, int(second)) == "queued" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert fit_state(home, int(second)) == "running"
     finally:
         server.stop()
         server.close()

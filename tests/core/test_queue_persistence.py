@@ -125,3 +125,14 @@ def test_a_queued_calculation_whose_message_was_lost_fails_with_a_message(
     again = reduction_jobs.submit(alice, {"calculate": {"node": 0}}, "lost")
     assert again["id"] != lost["id"] and again["state"] == "queued"
     assert again["id"] in pending_first_args(reduction_jobs.TASK, "reduction")
+
+
+@pytest.mark.django_db
+def test_a_running_calculation_past_its_hard_limit_is_failed(alice, client, redis_server):
+    job = reduction_jobs.new(alice)
+    late = job["time_limit"] + 15 + 60  # its worker would have killed it by now
+    reduction_jobs._save({**job, "state": "running", "started_at": job["queued_at"] - late})
+    client.force_login(alice)
+    seen = client.get(reduction_jobs.public(job)["url"]).json()
+    assert seen["state"] == "failed"
+    assert seen["error"] == {"error": "the calculation's worker was lost"}

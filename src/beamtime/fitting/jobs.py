@@ -5,6 +5,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from beamtime.fitting import posterior, refl1d_adapter
@@ -19,6 +20,7 @@ MAX_OPTION = 1_000_000
 REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
 LOST_AFTER = timedelta(minutes=1)  # a fit queued this long ago must have its message waiting
+TIME_LIMIT_MARGIN = 15  # seconds before its pool's time limit at which a fit stops itself
 
 
 def submit(
@@ -72,9 +74,15 @@ def run(job_pk: int) -> str:
         return FitJob.objects.get(pk=job_pk).state
     job = FitJob.objects.select_related("dataset").get(pk=job_pk)
     last = 0.0
+    # The fit stops itself before its pool's time limit, keeping where it got to: Celery's
+    # soft limit would be swallowed by bumps (it takes any exception in a model's χ² for a bad
+    # point), and the hard one kills the process, result and all.
+    limit = settings.WORKER_POOLS["fits"]["time_limit"]
+    deadline = time.monotonic() + limit - TIME_LIMIT_MARGIN
+    timed_out = False
 
     def progress(event: dict) -> bool:
-        nonlocal last
+        nonlocal last, timed_out
         if time.monotonic() - last < REPORT_EVERY:
             return True
         last = time.monotonic()
@@ -84,6 +92,9 @@ def run(job_pk: int) -> str:
             percent=event["percent"],
             heartbeat=timezone.now(),
         )
+        if last > deadline:
+            timed_out = True
+            return False
         return not FitJob.objects.filter(pk=job_pk, cancel_requested=True).exists()
 
     try:
@@ -105,6 +116,13 @@ def run(job_pk: int) -> str:
         finish(job_pk, FitJob.FAILED, message=reason)
         return FitJob.FAILED
     state = FitJob.CANCELLED if result.stopped else FitJob.DONE
+    if timed_out:
+        stopped = (
+            f"stopped at the fits' time limit ({limit // 60} min, "
+            "BEAMTIME_FIT_TIME_LIMIT_MINUTES): the result is where the fit had got to"
+        )
+    else:
+        stopped = "cancelled: the result is where the fit had got to"
     kept = {}
     if result.posterior is not None:
         keep_draws(job_pk, result.posterior)
@@ -113,7 +131,7 @@ def run(job_pk: int) -> str:
         job_pk,
         state,
         chisq=result.chisq,
-        message="cancelled: the result is where the fit had got to" if result.stopped else "",
+        message=stopped if result.stopped else "",
         result={
             "values": result.values,
             "errors": result.errors,
