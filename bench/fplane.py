@@ -153,8 +153,8 @@ def time_lookups(instrument, first, last, rng, samples: int, tags=None) -> dict:
         t1 = time.perf_counter()
         where = served.locate(HETDEX, f"{when:%Y%m%dT%H:%M:%S}")
         t2 = time.perf_counter()
-        served.LINES.items.clear()  # a miss of the seat lines too: the worst case
-        text = served.file_at(instrument, when, as_of, actual_pos=False, full=True)
+        served.LINES.clear()  # a miss of the seat lines too: the worst case
+        text, _ = served.file_at(instrument, when, as_of, actual_pos=False, full=True)
         t3 = time.perf_counter()
         times.append(t1 - t0)
         located.append(t2 - t1)

@@ -20,7 +20,9 @@ asks (reductus: RPC calc_terminal, plottable, msgpack; Beamtime: /api/reduction/
 - repeat: after changing the footprint correction's upper Q, downstream of the polarization
   correction: reductus computes its uncached polarization steps and all that follows them
   again, Beamtime the footprint correction only (goal ≤ 0.05 × reductus);
-- same: that request once more.
+- same: that request once more;
+- floor: an authenticated API request that computes nothing (GET /api/reduction/sources with
+  the API key), the least any request costs on this stack.
 Each server's CPU time per request is taken beside the wall time. Then both engines alone in
 fresh processes, in CPU time (hardly changed by the machine's load): reductus' own
 process_template (bench/reductus_engine.py) and Beamtime's calculate, imports apart.
@@ -335,6 +337,17 @@ def calculate(url: str, key: str, body: dict) -> float:
     return elapsed
 
 
+FLOOR_CALLS = 20
+
+
+def bare(url: str, key: str) -> float:
+    """Seconds of an authenticated API request that computes nothing (the data sources)."""
+    t0 = time.perf_counter()
+    status, answer = call(url, key, "api/reduction/sources")
+    assert status == 200 and answer, answer
+    return time.perf_counter() - t0
+
+
 def ms(values) -> str:
     return f"{statistics.median(values) * 1000:7.1f} ms"
 
@@ -401,6 +414,7 @@ def polarized(args):
     qmax = [0.02, 0.025, 0.03, 0.035, 0.04]
     ready = {"reductus": [], "beamtime": []}
     timed = {(side, phase): [] for side in ready for phase, _ in PHASES}  # (wall, cpu) each
+    floor = []  # (wall, cpu) of an authenticated request that does nothing
     for run in range(args.runs):
         with (
             reductus_server(args.reductus) as (r_url, r_ready, r_pid),
@@ -426,6 +440,8 @@ def polarized(args):
                     b_body = {**body, "config": {str(node): {"Qmax": q}}}
                     both(timed, PHASES[1][0], reductus_side, changed, beamtime_side, b_body)
                     both(timed, PHASES[2][0], reductus_side, changed, beamtime_side, b_body)
+                for _ in range(FLOOR_CALLS):  # the floor under any reduction request
+                    floor.append(on_cpu((proc.pid, ("gunicorn",)), bare, b_url, key))
             except urllib.error.HTTPError as exc:  # say what the server logged
                 for log in sorted((Path(tmp) / "var").rglob("*.log")):
                     print(f"--- {log}", *log.read_text().splitlines()[-40:], sep="\n")
@@ -461,6 +477,12 @@ def polarized(args):
             f"  {phase:34} {cells[0]:>24} {cells[1]:>24}   {b_wall / r_wall:.3f}, {cpu_ratio:>5}"
             f"   {'≤ ' + str(goal) if goal else ''}"
         )
+    wall, cpu = zip(*floor, strict=True)
+    print(
+        f"  floor: GET /api/reduction/sources with the API key (Django, authentication, "
+        f"ninja; no reduction), {len(floor)} calls: {ms(wall)} wall | "
+        f"{statistics.mean(cpu) * 1000:4.1f} ms CPU"
+    )
     print("engines alone, fresh processes, CPU ms, medians: reductus | Beamtime   ratio")
     for label, theirs, ours in (
         ("imports", [r["imports"] for r, _ in engines], [b["imports"] for _, b in engines]),

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
 
@@ -18,6 +19,11 @@ from beamtime.daq.ecc.simulator import EccSimulator, make_server, run
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from tests.factory import make_user  # noqa: E402
+
+# Fuzzers judge inputs, not speed: a busy machine (CI, two suites side by side) must not fail
+# an example for taking over hypothesis' default 200 ms.
+settings.register_profile("beamtime", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("beamtime")
 
 IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = "/usr/bin/chromium"

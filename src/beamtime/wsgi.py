@@ -1,3 +1,4 @@
+import importlib
 import os
 import threading
 
@@ -9,14 +10,30 @@ application = get_wsgi_application()
 
 def _warm():
     """What a worker's first requests would otherwise wait for: the URL configuration (every
-    app's API, imported at the first request anyway) and the connection to the job queue."""
+    app's API, imported at the first request anyway, and its patterns' regular expressions,
+    compiled at their first match), what the middleware and the first query import, the
+    connection to the job queue and its task sender, the reduction jobs' connection to Redis."""
+    from django.conf import settings
+    from django.http.request import split_domain_port
     from django.urls import get_resolver
+    from django.utils.module_loading import import_string
 
     from beamtime.celery import warm_publishing
+    from beamtime.reduction import jobs
 
-    patterns = get_resolver().url_patterns  # imported by this access
-    if patterns:
-        warm_publishing()
+    _compile(get_resolver().url_patterns)  # imported by this access
+    for name in (settings.MESSAGE_STORAGE, settings.SESSION_SERIALIZER):
+        import_string(name)
+    importlib.import_module("django.db.models.sql.compiler")
+    split_domain_port("localhost")  # compiles the host check's pattern
+    warm_publishing()
+    jobs.connect()
+
+
+def _compile(patterns) -> None:
+    for pattern in patterns:
+        pattern.pattern.regex  # noqa: B018  (compiled and kept by this access)
+        _compile(getattr(pattern, "url_patterns", ()))
 
 
 threading.Thread(target=_warm, name="warm up", daemon=True).start()

@@ -217,7 +217,8 @@ class TestUpdate:
             )
             assert response.status_code == 409
             assert (
-                "is not after the start of the current configuration (2018-03-02T20:00:00Z)"
+                "is not after the start of the current configuration (2018-03-02T20:00:00Z); "
+                "the past is changed by a correction (POST /api/configs/hetdex/corrections)\n"
                 in response.content.decode()
             )
         assert Change.objects.count() == 2
@@ -345,6 +346,19 @@ class TestUpdateRefusals:
                 "config.slots.013.colour: Extra inputs are not permitted",
             ),
             ({"013": {**REPORT_SLOTS["013"], "platesc": -1}}, "config.slots.013.platesc"),
+            # JSON's true is not the number 1, nor is the text "1": neither is stored.
+            (
+                {"013": {**REPORT_SLOTS["013"], "ifurot": True}},
+                "config.slots.013.ifurot: Input should be a valid number",
+            ),
+            (
+                {"013": {**REPORT_SLOTS["013"], "platesc": "1"}},
+                "config.slots.013.platesc: Input should be a valid number",
+            ),
+            (
+                {"013": {**REPORT_SLOTS["013"], "measured": {"x": False, "y": 0}}},
+                "config.slots.013.measured.x: Input should be a valid number",
+            ),
             (
                 {"013": {**REPORT_SLOTS["013"], "measured": {"x": "nan", "y": 0}}},
                 "config.slots.013.measured.x",

@@ -220,3 +220,45 @@ class TestThroughHttp:
             headers=staff_key,
         )
         assert earlier.status_code == 409 and earlier.json()["field"] == "start"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("levels", [21, 900])
+def test_a_value_nested_too_deeply_is_refused_before_it_is_stored(client, staff_key, levels):
+    """900 levels parse, but could be neither written as JSON nor shown on a page."""
+    from beamtime.configs.models import Instrument
+
+    generic = Instrument.objects.create(name="ecc-e20009", title="ECC")
+    nested = '{"a": ' * levels + "1" + "}" * levels
+    response = client.post(
+        "/api/configs/ecc-e20009/changes",
+        '{"slots": {"cobo-0": ' + nested + '}, "valid_from": "20240101"}',
+        content_type="application/json",
+        headers=staff_key,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "slots.cobo-0: nested more than 20 levels deep"
+    assert not generic.changes.exists()
+    # 20 levels, as deep as a report may be, are kept and shown.
+    nested = '{"a": ' * 19 + "1" + "}" * 19
+    response = client.post(
+        "/api/configs/ecc-e20009/changes",
+        '{"slots": {"cobo-0": ' + nested + '}, "valid_from": "20240101"}',
+        content_type="application/json",
+        headers=staff_key,
+    )
+    assert response.status_code == 201
+    client.force_login(make_user("staffer", is_staff=True))
+    assert client.get("/configs/ecc-e20009/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"), [({"slots": "x"}, "slots"), ({"slots": {}, "valid_from": 5}, "valid_from")]
+)
+def test_a_field_of_the_wrong_type_is_named(client, staff_key, body, field):
+    response = client.post(
+        "/api/configs/hetdex/changes", body, content_type="application/json", headers=staff_key
+    )
+    assert response.status_code == 422 and response.json()["field"] == field
+    assert hetdex().changes.count() == 2  # the history fixture's

@@ -97,7 +97,10 @@ def test_the_file_at_any_instant_is_the_orms_and_the_one_at_its_boundary(rich_hi
         assert boundary <= when and boundary in bounds
         for as_of in rich_history:
             for actual_pos, full in OPTIONS:
-                text = served.file_at(instrument, when, as_of, actual_pos=actual_pos, full=full)
+                text, read = served.file_at(
+                    instrument, when, as_of, actual_pos=actual_pos, full=full
+                )
+                assert read == instrument.revision
                 assert text == orm_file(instrument, when, as_of, actual_pos, full)
                 assert text == orm_file(instrument, boundary, as_of, actual_pos, full)
                 compared.add(text)
@@ -114,6 +117,44 @@ def test_instants_of_one_interval_share_one_rendered_file(client, django_assert_
     assert other["Content-Disposition"] == 'attachment; filename="fplane20170815.txt"'
     after = client.get("/fplane/20170903?full_fplane=0")
     assert [r.ifuid for r in parse(after.content.decode())] == ["031"]
+
+
+@pytest.mark.django_db
+def test_a_miss_is_two_statements_and_reads_the_revision_with_the_entries(
+    client, django_assert_num_queries
+):
+    make_history((T0, {"013": make_unit("024")}), (T1, {"013": make_unit("031")}))
+    with django_assert_num_queries(2):  # the interval, then the entries with the revision
+        assert ifuid(client.get("/fplane/20170601?full_fplane=0")) == "024"
+    located = served.locate(HETDEX, "20170601")
+    store.correct(hetdex(), {"013": make_unit("033")}, valid_from=T0, reason="logbook")
+    text, read = served.file_at(located.instrument, located.when, None, actual_pos=0, full=0)
+    assert (read, [r.ifuid for r in parse(text)]) == (located.instrument.revision + 1, ["033"])
+
+
+@pytest.mark.django_db
+def test_a_file_rendered_after_a_write_came_between_is_not_kept(client, monkeypatch):
+    """A writer commits after the request has located its interval (revision 2) and before
+    the entries are read: the file shows revision 3, says so, and is not kept as revision 2's
+    (where another instant of the old interval, now split, would find it)."""
+    from beamtime.configs import rest
+
+    make_history((T0, {"013": make_unit("024")}), (T1, {"013": make_unit("031")}))
+    rest.RENDERED.items.clear()  # files of earlier tests' databases
+    render = served.file_at
+
+    def after_a_write(*args, **kwargs):
+        store.correct(
+            hetdex(), {"013": make_unit("033")}, valid_from=T0 + 30 * DAY, reason="logbook"
+        )
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(served, "file_at", after_a_write)
+    raced = client.get("/fplane/20170601?full_fplane=0")
+    monkeypatch.undo()
+    assert ifuid(raced) == "033" and raced["X-Configuration-Revision"] == "3"
+    assert not [key for key in rest.RENDERED.items if key[1] == 2]
+    assert ifuid(client.get("/fplane/20170201?full_fplane=0")) == "024"
 
 
 def ifuid(response, slot="013") -> str:

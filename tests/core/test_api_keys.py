@@ -110,6 +110,27 @@ class TestKeyAuthentication:
         row.refresh_from_db()
         assert timezone.now() - row.last_used_at < timedelta(seconds=10)
 
+    def test_it_records_the_use_once_the_answer_is_sent(self, alice, rf):
+        from django.core.signals import request_finished
+        from django.db import close_old_connections
+
+        from beamtime.core.auth import user_from_request
+
+        row, key = make_api_key(alice)
+        request = rf.get("/api/me", headers=auth(key))
+        assert user_from_request(request) == alice
+        row.refresh_from_db()
+        assert row.last_used_at is None  # not while the request is being answered
+        # the server has sent the answer (the test's connection kept, as Django's test client
+        # keeps it)
+        request_finished.disconnect(close_old_connections)
+        try:
+            request_finished.send(sender=None)
+        finally:
+            request_finished.connect(close_old_connections)
+        row.refresh_from_db()
+        assert row.last_used_at is not None
+
     def test_unknown_and_revoked_keys_get_the_same_401(self, client, alice):
         row, key = make_api_key(alice)
         row.revoke()

@@ -67,9 +67,10 @@ def test_the_model_names_its_parameters():
     names = LayerModel().parameter_names()
     assert {"air.sld", "material.thickness", "Si.roughness", "scale", "background"} <= names
     # a layer's four and its magnetism (2); the front medium's SLD; the back medium's SLD,
-    # iSLD, roughness and magnetism; scale, background and the guide field's angle and strength
-    assert len(names) == 6 + 1 + 5 + 4
-    assert {"material.rhoM", "Si.thetaM", "guide_angle", "guide_field"} <= names
+    # iSLD, roughness and magnetism; scale, background, the guide field's angle and strength
+    # and the θ offset
+    assert len(names) == 6 + 1 + 5 + 5
+    assert {"material.rhoM", "Si.thetaM", "guide_angle", "guide_field", "theta_offset"} <= names
     assert "air.rhoM" not in names
     assert not {"air.roughness", "air.isld", "air.thickness", "Si.thickness"} & names
 

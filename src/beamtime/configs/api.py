@@ -15,6 +15,7 @@ from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import slot_problem
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, read_report
+from beamtime.configs.rest import MAX_BODY_DEPTH, depth
 from beamtime.core.access import instrument_for_user, instruments_for_user
 from beamtime.core.auth import key_allows
 
@@ -261,7 +262,11 @@ class CorrectionIn(WriteIn):
 
 
 def checked_slots(instrument, slots: dict) -> dict:
-    """For a focal plane, each unit checked as a hardware report's; others as given."""
+    """For a focal plane, each unit checked as a hardware report's; others as given, nested
+    no deeper than a report may be (a deeper value could be neither stored nor shown)."""
+    for name, value in slots.items():
+        if depth(value) > MAX_BODY_DEPTH:
+            raise HttpError(400, f"slots.{name}: nested more than {MAX_BODY_DEPTH} levels deep")
     if instrument.kind != Instrument.FPLANE:
         return slots
     units = {k: v for k, v in slots.items() if v is not None}

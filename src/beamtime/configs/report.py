@@ -14,7 +14,8 @@ sit in 056 (LRS2-B) and 066 (LRS2-R), and those seats hold nothing else. IDs are
 digits, three or four (``"024"``, ``24`` → ``"024"``, LRS2's ``7001``); an IFUID is never
 ``000``, a SPECID or SPECSLOT of ``000`` means none (an IFU not connected). ``active``
 defaults to true, ``ifurot`` to 0 and ``platesc`` to 1; ``measured`` is the measured position
-in arcsec (kept to 0.001″), when known. Nothing else is accepted.
+in arcsec (kept to 0.001″), when known. Numbers are JSON numbers (``true`` or ``"1"`` is
+refused, not read as 1). Nothing else is accepted.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -52,8 +53,8 @@ def _id(value, *, none_allowed: bool) -> str:
 
 
 class Position(Strict):
-    x: float = Field(allow_inf_nan=False, ge=-10_000, le=10_000)
-    y: float = Field(allow_inf_nan=False, ge=-10_000, le=10_000)
+    x: float = Field(strict=True, allow_inf_nan=False, ge=-10_000, le=10_000)
+    y: float = Field(strict=True, allow_inf_nan=False, ge=-10_000, le=10_000)
 
     @field_validator("x", "y")
     @classmethod
@@ -66,8 +67,9 @@ class Unit(Strict):
     ifuid: str
     specid: str
     specslot: str
-    ifurot: float = Field(default=0.0, allow_inf_nan=False, ge=-360, le=360)
-    platesc: float = Field(default=1.0, allow_inf_nan=False, gt=0, le=10)
+    # strict: a JSON number (true is not 1.0, "1" is not a number)
+    ifurot: float = Field(default=0.0, strict=True, allow_inf_nan=False, ge=-360, le=360)
+    platesc: float = Field(default=1.0, strict=True, allow_inf_nan=False, gt=0, le=10)
     active: bool = True
     measured: Position | None = None
 

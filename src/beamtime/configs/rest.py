@@ -79,8 +79,8 @@ def fplane_file(request, datestr: str = ""):
     key += (actual_pos, full)
     file = RENDERED.get(key)
     if file is None:
-        file = render_file(instrument, found.when, as_of, actual_pos=actual_pos, full=full)
-        if served.still_at(instrument):  # else a write came between: its revision is newer
+        file, read = render_file(instrument, found.when, as_of, actual_pos=actual_pos, full=full)
+        if read == instrument.revision:  # else a write came between: its revision is newer
             RENDERED.put(key, file)
     body, revision = file
     response = HttpResponse(body, content_type="text/plain; charset=utf-8")
@@ -107,15 +107,16 @@ def before_first(instrument) -> HttpResponse:
     )
 
 
-def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool) -> tuple[bytes, int]:
-    """The file's bytes and the revision it comes from."""
+def render_file(instrument, when, as_of, *, actual_pos: bool, full: bool):
+    """The file's bytes with the revision of the history it shows, and the instrument's
+    revision read with its entries."""
+    body, read = served.file_at(instrument, when, as_of, actual_pos=actual_pos, full=full)
     if as_of is None:
-        revision = instrument.revision
+        revision = instrument.revision if read is None else read
     else:
         change = store.revision_at(instrument, as_of)
         revision = change.revision if change else None
-    body = served.file_at(instrument, when, as_of, actual_pos=actual_pos, full=full)
-    return body.encode(), revision
+    return (body.encode(), revision), read
 
 
 def depth(value, limit: int = MAX_BODY_DEPTH + 1) -> int:

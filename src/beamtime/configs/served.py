@@ -11,7 +11,9 @@ in its own transaction) and that boundary (an index seek on (instrument, valid_f
 on (instrument, valid_until)). The files a process has rendered are kept under
 (instrument, revision, view, boundary, options): a write by any process changes the revision
 every process reads with its next request, so a file is never served from before the last
-committed write, and no process needs to be told of a write.
+committed write, and no process needs to be told of a write. A miss is one more statement,
+which reads the entries and, with them, the revision again: a file is kept only when no write
+came between the two.
 """
 
 import json
@@ -77,45 +79,44 @@ def _head(name: str, when: datetime):
         return cursor.fetchone()
 
 
-def still_at(instrument: Instrument) -> bool:
-    """Whether no write has been committed since ``instrument``'s revision was read: a file
-    rendered in between is then that revision's and may be kept under it."""
-    table = connection.ops.quote_name(Instrument._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT revision FROM {table} WHERE id = %s", [instrument.pk])
-        row = cursor.fetchone()
-    return row is not None and row[0] == instrument.revision
-
-
 def file_at(
     instrument: Instrument, when: datetime, as_of: datetime | None, *, actual_pos: bool, full: bool
-) -> str:
-    """The fplane file valid at ``when`` as known at ``as_of`` (None: the latest revision).
+) -> tuple[str, int | None]:
+    """The fplane file valid at ``when`` as known at ``as_of`` (None: the latest revision),
+    and the instrument's revision read in the same statement as the entries (None when no
+    seat holds anything then): the file is that revision's.
 
     The same text as rendering ``store.configuration_at`` (a test holds them equal), from one
     statement the ORM need not build; each seat's line is kept per process by what its entry
     says, so only attributes not seen before are decoded and formatted."""
-    entries = _entries_at(instrument, when, as_of)
+    entries, revision = _entries_at(instrument, when, as_of)
     lines = [HEADER]
+    known = LINES.get
     for seat in SEAT_ORDER:
         stored = entries.get(seat)  # the attributes' JSON text, as the database keeps it
         if stored is not None and not isinstance(stored, str):
             stored = json.dumps(stored, sort_keys=True)  # a driver that decodes JSON itself
         key = (seat, stored, actual_pos, full)
-        line = LINES.get(key)
+        line = known(key)
         if line is None:
             unit = None if stored is None else json.loads(stored)
             row = seat_row(seat, unit, actual_pos=actual_pos, full=full)
             line = row.line() if row else ""
-            LINES.put(key, line)
+            if len(LINES) >= MAX_LINES:
+                LINES.clear()
+            LINES[key] = line
         if line:
             lines.append(line)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", revision
 
 
-def _entries_at(instrument: Instrument, when: datetime, as_of: datetime | None) -> dict:
+def _entries_at(
+    instrument: Instrument, when: datetime, as_of: datetime | None
+) -> tuple[dict, int | None]:
     """Slot name → the stored attributes of its entry valid at ``when`` as known at
-    ``as_of``: EntryQuerySet.valid_at's query, written out."""
+    ``as_of`` (EntryQuerySet.valid_at's query, written out), and the instrument's revision
+    read by the same statement, so from the same snapshot."""
+    instruments = connection.ops.quote_name(Instrument._meta.db_table)
     entries = connection.ops.quote_name(ConfigEntry._meta.db_table)
     slots = connection.ops.quote_name(Slot._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(when)
@@ -127,14 +128,16 @@ def _entries_at(instrument: Instrument, when: datetime, as_of: datetime | None) 
         open_then = " OR e.closed_at > %s"
         params = [at, seen, seen, instrument.pk, at, seen]
     sql = (
-        f"SELECT s.name, e.attributes FROM {slots} s JOIN {entries} e ON e.id = ("
+        f"SELECT s.name, e.attributes, i.revision FROM {instruments} i "
+        f"JOIN {slots} s ON s.instrument_id = i.id JOIN {entries} e ON e.id = ("
         f"SELECT x.id FROM {entries} x WHERE x.slot_id = s.id AND x.valid_from <= %s "
         f"AND {known} ORDER BY x.valid_from DESC LIMIT 1) "
-        f"WHERE s.instrument_id = %s AND (e.valid_until IS NULL OR e.valid_until > %s{open_then})"
+        f"WHERE i.id = %s AND (e.valid_until IS NULL OR e.valid_until > %s{open_then})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return dict(cursor.fetchall())
+        rows = cursor.fetchall()
+    return {name: attributes for name, attributes, _ in rows}, rows[0][2] if rows else None
 
 
 class Recent:
@@ -157,5 +160,8 @@ class Recent:
                 self.items.popitem(last=False)
 
 
-# A seat's line by what its entry says and the file's options (~0.5 kB with the key).
-LINES = Recent(32768)
+# A seat's line by what its entry says and the file's options (~0.5 kB with the key); a plain
+# dict, emptied when full: a miss looks up 84 lines, and a lock or an LRU order for each cost
+# more than the rare line computed twice by two threads.
+LINES: dict[tuple, str] = {}
+MAX_LINES = 32768

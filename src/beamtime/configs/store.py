@@ -110,7 +110,8 @@ def check_start(instrument: Instrument, start: datetime) -> None:
     if last is not None and start <= last:
         raise ChangeRefused(
             f"the start {start:%Y-%m-%dT%H:%M:%SZ} is not after the start of the "
-            f"current configuration ({last:%Y-%m-%dT%H:%M:%SZ})",
+            f"current configuration ({last:%Y-%m-%dT%H:%M:%SZ}); the past is changed by a "
+            f"correction (POST /api/configs/{instrument.name}/corrections)",
             field="start",
         )
 

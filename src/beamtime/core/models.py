@@ -72,15 +72,26 @@ class ApiKey(models.Model):
         return row, key
 
     @classmethod
-    def row_for(cls, key: str):
-        """The active key row for ``key`` (of an active user), or None."""
+    def row_for(cls, key: str, record_use: bool = True):
+        """The active key row for ``key`` (of an active user), or None; its use recorded
+        (``record_use_if_due``) unless ``record_use`` is False (the caller will)."""
         row = cls.objects.active().select_related("user").filter(digest=hash_key(key)).first()
         if row is None or not row.user.is_active:
             return None
-        now = timezone.now()
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-            cls.objects.filter(pk=row.pk).update(last_used_at=now)
+        if record_use:
+            row.record_use_if_due()
         return row
+
+    def use_is_due(self) -> bool:
+        """Whether last_used_at is older than LAST_USED_RESOLUTION (or unset)."""
+        return (
+            self.last_used_at is None or timezone.now() - self.last_used_at >= LAST_USED_RESOLUTION
+        )
+
+    def record_use_if_due(self) -> None:
+        if self.use_is_due():
+            self.last_used_at = timezone.now()
+            type(self).objects.filter(pk=self.pk).update(last_used_at=self.last_used_at)
 
     @classmethod
     def user_for(cls, key: str):

@@ -35,8 +35,8 @@ class DatasetOut(Schema):
 
 
 MODEL = (
-    "A layer model: {front, layers, back, scale, background, guide_angle, guide_field, q_min, "
-    "q_max, constraints}. "
+    "A layer model: {front, layers, back, scale, background, guide_angle, guide_field, "
+    "theta_offset, q_min, q_max, angle, constraints}. "
     "front is the medium the neutrons come in through (e.g. air), layers run from the front "
     "to the back, back is the substrate. Each layer has name, thickness, sld, isld and "
     "roughness, the roughness being the interface on its front side; back has name, sld, "
@@ -48,7 +48,11 @@ MODEL = (
     "back medium also have rhoM (magnetic SLD, 1e-6/Å², default 0) and thetaM (degrees, "
     "default 270); guide_angle (degrees, default 270) and guide_field (tesla, default 0) are "
     "refl1d's Aguide and H. refl1d's convention: guide_angle 270 is a field in the sample "
-    "plane, thetaM 270 a magnetization parallel to it (++ sees sld + rhoM, no spin flip)."
+    "plane, thetaM 270 a magnetization parallel to it (++ sees sld + rhoM, no spin flip). "
+    "theta_offset (degrees, default 0; refl1d's probe.theta_offset) is added to the angle of "
+    "every point, which needs the data's angle: angle (degrees, the one angle of a "
+    "time-of-flight run; default 0, not given, the offset then 0): a point at Q is computed "
+    "at Q·sin(angle + theta_offset)/sin(angle)."
 )
 
 

@@ -32,10 +32,11 @@ LABELS = {
     "thetaM": "magnetic angle",
     "guide_angle": "guide field angle",
     "guide_field": "guide field",
+    "theta_offset": "angle offset θ",
 }
 # Magnetism may be left out of a post (a page or client that knows none): its defaults.
 OPTIONAL = {name: DEFAULTS.get(name, 0.0) for name in Layer.MAGNETIC}
-OPTIONAL |= {name: MODEL_PARAMS[name][0] for name in ("guide_angle", "guide_field")}
+OPTIONAL |= {name: MODEL_PARAMS[name][0] for name in ("guide_angle", "guide_field", "theta_offset")}
 NUMBER = {"invalid": "not a number", "required": "give a number"}
 MAX_CONSTRAINTS = 10_000  # characters
 PARTS = ("value", "free", "min", "max")  # the inputs of one parameter
@@ -67,7 +68,7 @@ def _param(cleaned: dict, name: str) -> dict:
 
 
 MAGNETIC = (*Layer.MAGNETIC, "guide_angle", "guide_field")  # shown for magnetic models
-UNITS = {"guide_angle": "°", "guide_field": "T"}
+UNITS = {"guide_angle": "°", "guide_field": "T", "theta_offset": "°"}
 
 
 def _cell(form, name: str) -> dict:
@@ -153,6 +154,9 @@ class Globals(forms.Form):
 
     q_min = forms.FloatField(required=False, error_messages=NUMBER)
     q_max = forms.FloatField(required=False, error_messages=NUMBER)
+    angle = forms.FloatField(
+        required=False, error_messages=NUMBER
+    )  # the data's angle, for θ offset
     constraints = forms.CharField(required=False, max_length=MAX_CONSTRAINTS, widget=forms.Textarea)
 
     def clean_constraints(self) -> dict[str, str]:
@@ -166,6 +170,7 @@ class Globals(forms.Form):
         return {name: _param(cleaned, name) for name in MODEL_PARAMS} | {
             "q_min": 0.0 if cleaned["q_min"] is None else cleaned["q_min"],
             "q_max": 1.0 if cleaned["q_max"] is None else cleaned["q_max"],
+            "angle": cleaned["angle"] or 0.0,
             "constraints": cleaned["constraints"],
         }
 
@@ -201,6 +206,7 @@ class ModelEditor:
             else {
                 "q_min": model.q_min,
                 "q_max": model.q_max,
+                "angle": model.angle,
                 "constraints": "\n".join(f"{t} = {e}" for t, e in model.constraints.items()),
             }
             | {
@@ -351,6 +357,7 @@ WORDS = {
     "value": "",
     "q_min": "Q minimum",
     "q_max": "Q maximum",
+    "angle": "data's angle",
 }
 WORDS |= LABELS
 
@@ -429,5 +436,14 @@ def rows_for(model: LayerModel) -> dict:
         "guide": [
             {"label": LABELS[name], "unit": UNITS[name], **model.param(name).__dict__}
             for name in ("guide_angle", "guide_field")
+        ],
+        "angle": model.angle,  # with the θ offset, shown when the data's angle is given
+        "probe": [
+            {
+                "label": LABELS.get(name, name),
+                "unit": UNITS.get(name, ""),
+                **model.param(name).__dict__,
+            }
+            for name in ("scale", "background", "theta_offset")
         ],
     }

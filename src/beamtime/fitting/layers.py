@@ -20,6 +20,11 @@ degrees) and strength ``guide_field`` (refl1d's H, tesla; only its Zeeman splitt
 spin-flip cross-sections matters). refl1d's convention: guide_angle 270° is a field in the
 sample plane, and thetaM 270° a magnetization parallel to it (the defaults), so that ++ sees
 ρ + ρM and -- sees ρ − ρM and there is no spin flip; thetaM 90° is antiparallel.
+
+Alignment, as refl1d's ``probe.theta_offset``: ``theta_offset`` (degrees) is added to the angle
+of every point, which needs the data's angle ``angle`` (degrees; a time-of-flight run measures
+at one angle): a point at Q is computed at Q·sin(angle + offset)/sin(angle). Without an angle
+(0) the offset must stay 0.
 """
 
 import keyword
@@ -35,6 +40,7 @@ MAX_LENGTH = 1e5  # Å, a thickness
 MAX_ROUGHNESS = 1e3  # Å
 MAX_SLD = 1e3  # 10⁻⁶/Å², SLD, iSLD and magnetic SLD
 MAX_FIELD = 100.0  # T, the guide field
+MAX_OFFSET = 5.0  # degrees, the θ offset
 PARALLEL = 270.0  # degrees: refl1d's thetaM and Aguide of an in-plane field and magnetization
 
 # refl1d parameter names are built from these names ("A thickness") and constraints refer to
@@ -127,6 +133,7 @@ MODEL_PARAMS = {
     "background": (0.0, 0.0, math.inf),
     "guide_angle": (PARALLEL, -360.0, 360.0),  # refl1d's Aguide limits
     "guide_field": (0.0, 0.0, MAX_FIELD),
+    "theta_offset": (0.0, -MAX_OFFSET, MAX_OFFSET),  # degrees, refl1d's probe.theta_offset
 }
 
 
@@ -141,8 +148,10 @@ class LayerModel:
     background: Param = field(default_factory=lambda: fixed(0.0))
     guide_angle: Param = field(default_factory=lambda: fixed(PARALLEL))  # degrees
     guide_field: Param = field(default_factory=lambda: fixed(0.0))  # tesla
+    theta_offset: Param = field(default_factory=lambda: fixed(0.0))  # degrees
     q_min: float = 0.0
     q_max: float = 1.0
+    angle: float = 0.0  # degrees: the data's angle (one TOF run), 0 if not given
     # target → expression, e.g. {"B.thickness": "0.1 * A.thickness + 5"} (see constraints.py)
     constraints: dict[str, str] = field(default_factory=dict)
 
@@ -179,6 +188,15 @@ class LayerModel:
             getattr(self, name).check(name, lower=lowest, upper=highest)
         if not 0 <= self.q_min < self.q_max:
             raise ModelError("q_max", "the Q range must satisfy 0 ≤ Q min < Q max")
+        if not (math.isfinite(self.angle) and 0 <= self.angle < 90):
+            raise ModelError("angle", "the data's angle must be from 0 to 90° (0: not given)")
+        offset = self.theta_offset
+        if not self.angle and (offset.value or offset.free or "theta_offset" in self.constraints):
+            raise ModelError(
+                "angle",
+                "a θ offset needs the data's angle (the angle of the time-of-flight run, in "
+                "degrees): give it, or keep the θ offset at 0",
+            )
         self.check_constraints()
         return self
 
@@ -319,7 +337,7 @@ class LayerModel:
 
         if not isinstance(data, dict):
             raise ModelError("model", "must be a JSON object")
-        unknown = set(data) - {"front", "layers", "back", "q_min", "q_max", "constraints"}
+        unknown = set(data) - {"front", "layers", "back", "q_min", "q_max", "angle", "constraints"}
         unknown -= set(MODEL_PARAMS)
         if unknown:
             raise ModelError("model", f"unknown key {sorted(unknown)[0]!r}")
@@ -332,6 +350,10 @@ class LayerModel:
             q_min, q_max = float(data.get("q_min", 0.0)), float(data.get("q_max", 1.0))
         except (TypeError, ValueError):
             raise ModelError("q_min", "the Q range must be numbers") from None
+        try:
+            angle = float(data.get("angle", 0.0))
+        except (TypeError, ValueError):
+            raise ModelError("angle", "the data's angle must be a number") from None
         model = cls(
             front=layer(data.get("front"), "front"),
             layers=[layer(item, f"layers.{i}") for i, item in enumerate(layers)],
@@ -342,6 +364,7 @@ class LayerModel:
             },
             q_min=q_min,
             q_max=q_max,
+            angle=angle,
             constraints=constraint_map(data.get("constraints", {})),
         )
         return model.check()

@@ -13,6 +13,7 @@ field's Aguide and H on a PolarizedQProbe) and gives a curve for each cross-sect
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -69,6 +70,8 @@ def places(
     found = {"scale": f"{owner}.intensity", "background": f"{owner}.background"}
     if beam is not None:
         found |= {"guide_angle": f"{probe}.Aguide", "guide_field": f"{probe}.H"}
+    elif model.angle:  # a probe of one angle: refl1d moves it by its theta_offset
+        found["theta_offset"] = f"{probe}.theta_offset"
     names = model.parameter_names()
     magnetic = {id(layer) for layer in model.magnetic_layers()}
     for index, layer in enumerate(refl1d_order(model)):
@@ -93,9 +96,12 @@ def cross_sections(data: Mapping[str, ReflData]) -> list[str]:
     return [name for name in SHOWN if name in data]
 
 
-def _probe(model: LayerModel, data: ReflData, what: str = ""):
-    """A QProbe of the data within the model's Q range (``what`` names a cross-section)."""
-    from refl1d.names import QProbe
+def _probe(model: LayerModel, data: ReflData, what: str = "", angle: float = 0.0):
+    """A QProbe of the data within the model's Q range (``what`` names a cross-section).
+    Given the data's ``angle`` (degrees, one time-of-flight run), a probe of that angle and
+    each point's wavelength instead, with the data's resolution: refl1d's theta_offset
+    then moves every point as it moves a measured probe's."""
+    from refl1d.names import NeutronProbe, QProbe
 
     keep = (data.q >= model.q_min) & (data.q <= model.q_max)
     if not keep.any():
@@ -103,7 +109,16 @@ def _probe(model: LayerModel, data: ReflData, what: str = ""):
             f"{what}no data point lies in the Q range {model.q_min:g} to {model.q_max:g}"
         )
     dq = data.dq[keep] / FWHM_PER_SIGMA if data.dq is not None else np.zeros(int(keep.sum()))
-    return QProbe(data.q[keep], dq, R=data.r[keep], dR=data.dr[keep])
+    q, r, dr = data.q[keep], data.r[keep], data.dr[keep]
+    if not angle:
+        return QProbe(q, dq, R=r, dR=dr)
+    if (q <= 0).any():
+        raise ValueError(f"{what}a θ offset needs Q > 0 at every point")
+    theta = np.full_like(q, angle)
+    wavelength = 4 * np.pi * np.sin(np.radians(angle)) / q
+    probe = NeutronProbe(T=theta, dT=0.0, L=wavelength, dL=0.0, data=(r, dr))
+    probe.dQ = dq  # the data's own resolution, as refl1d keeps a loaded probe's
+    return probe
 
 
 def _polarized_probe(model: LayerModel, data: Mapping[str, ReflData]):
@@ -148,16 +163,17 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
     """The experiment, and its bumps parameters by our names (``A.thickness``, ``scale``);
     a parameter refl1d's model does not hold (the magnetism of a layer without any, the
     guide field of unpolarized data) is a constant of its own, for constraints to read."""
-    from bumps.parameter import Parameter
     from refl1d.names import SLD, Experiment, Magnetism
 
     from beamtime.fitting import constraints
 
     if isinstance(data, Mapping):
+        if model.angle:
+            raise ValueError("angle: polarized data take no θ offset here: set the angle to 0")
         probe, beam = _polarized_probe(model, data)
     else:
         refuse_magnetism(model)
-        probe, beam = _probe(model, data), None
+        probe, beam = _probe(model, data, angle=model.angle), None
     magnetic = {id(layer) for layer in model.magnetic_layers()}
     sample = None
     for layer in refl1d_order(model):
@@ -168,8 +184,21 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
         slab = SLD(layer.name)(layer.thickness.value, layer.roughness.value, **extra)
         sample = slab if sample is None else sample | slab
     where = places(model, slab="sample[{}]", beam=beam)
+    parameters = _parameters(model, model.parameter_names(), where, sample, probe)
+    constraints.apply(
+        [constraints.Constraint(t, e) for t, e in model.constraints.items()], parameters
+    )
+    check_constrained(model, parameters)
+    return Experiment(probe=probe, sample=sample), parameters
+
+
+def _parameters(model: LayerModel, names, where: dict, sample, probe) -> dict:
+    """The bumps parameters of ``names`` (at their places in sample and probe, else
+    constants of their own), holding the model's values and ranges."""
+    from bumps.parameter import Parameter
+
     parameters = {}
-    for name in sorted(model.parameter_names()):
+    for name in sorted(names):
         param = model.param(name)
         if name in where:
             parameters[name] = _resolve(where[name], {"sample": sample, "probe": probe})
@@ -178,11 +207,57 @@ def _experiment(model: LayerModel, data: Data) -> tuple[Experiment, dict]:
         parameters[name].value = param.value
         if param.free:
             parameters[name].range(param.min, param.max)
-    constraints.apply(
-        [constraints.Constraint(t, e) for t, e in model.constraints.items()], parameters
+    return parameters
+
+
+# What belongs to a data set's probe rather than to the sample.
+PROBE_NAMES = ("scale", "background", "theta_offset")
+MEASURED_WITH = re.compile(r"\b(?:scale|background|theta_offset)\b")
+
+
+def _one_sample(first: LayerModel, other: LayerModel, shared: list[str]) -> bool:
+    """Whether ``other`` is ``first``'s sample measured by another unpolarized probe: the
+    same layers, values and constraints, every free parameter of the sample shared, no
+    constraint tying the sample to a probe. refl1d computes such probes as one ProbeSet."""
+
+    def sample(model: LayerModel) -> dict:
+        data = model.to_dict()
+        return {k: v for k, v in data.items() if k not in (*PROBE_NAMES, "angle", "q_min", "q_max")}
+
+    return (
+        sample(first) == sample(other)
+        and not first.uses_magnetism()
+        and all(n in shared for n, _ in first.free_parameters() if n not in PROBE_NAMES)
+        and not any(MEASURED_WITH.search(e) for e in first.constraints.values())
     )
-    check_constrained(model, parameters)
-    return Experiment(probe=probe, sample=sample), parameters
+
+
+def _probe_set(models, datasets, shared, first: tuple) -> tuple:
+    """The first set's experiment with the probes of the sets measuring its sample (each
+    with its own parameters) as one ProbeSet, as refl1d computes a ProbeSet: the theory on
+    the union of their Q; the other sets' (experiment, parameters) are None."""
+    from refl1d.names import Experiment, ProbeSet
+
+    from beamtime.fitting import constraints
+
+    experiment, parameters = first
+    probes, built = [experiment.probe], [first]
+    for model, data in zip(models[1:], datasets[1:], strict=True):
+        probe = _probe(model, data, angle=model.angle)
+        own = parameters | _parameters(model, PROBE_NAMES, places(model), experiment.sample, probe)
+        constraints.apply(
+            [
+                constraints.Constraint(t, e)
+                for t, e in model.constraints.items()
+                if t in PROBE_NAMES
+            ],
+            own,
+        )
+        check_constrained(model, own)
+        probes.append(probe)
+        built.append((None, own))
+    joined = Experiment(probe=ProbeSet(probes), sample=experiment.sample)
+    return [(joined, parameters), *built[1:]]
 
 
 class FitError(ValueError):
@@ -273,7 +348,8 @@ def to_script(model: LayerModel, data_file: str | Mapping[str, str]) -> str:
         "import numpy as np",
         "from bumps import pmath  # for constraints: sqrt, exp, log, sin, cos, tan",
         "from refl1d.names import SLD, Experiment, FitProblem, QProbe"
-        + (", Magnetism, PolarizedQProbe" if polarized else ""),
+        + (", Magnetism, PolarizedQProbe" if polarized else "")
+        + (", NeutronProbe" if model.angle and not polarized else ""),
         "",
     ]
     if polarized:
@@ -288,8 +364,17 @@ def to_script(model: LayerModel, data_file: str | Mapping[str, str]) -> str:
             "# division if yours is 1-sigma; for 3 columns write your dQ/Q (FWHM) instead of 0.",
             f"dQ = rest[0] / {FWHM_PER_SIGMA!r} if rest else 0.0 * Q / {FWHM_PER_SIGMA!r}",
             f"keep = (Q >= {model.q_min!r}) & (Q <= {model.q_max!r})",
-            "probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])",
         ]
+        if model.angle:  # one angle (a time-of-flight run): refl1d's theta_offset can move it
+            lines += [
+                "# the data's angle (degrees) and each point's wavelength, the data's resolution",
+                f"L = 4 * np.pi * np.sin(np.radians({model.angle!r})) / Q[keep]",
+                f"probe = NeutronProbe(T={model.angle!r}, dT=0.0, L=L, dL=0.0, "
+                "data=(R[keep], dR[keep]))",
+                "probe.dQ = dQ[keep]",
+            ]
+        else:
+            lines.append("probe = QProbe(Q[keep], dQ[keep], R=R[keep], dR=dR[keep])")
     lines += [
         "# From the substrate (back medium) up to the medium the neutrons come from (front);",
         "# SLD(name)(thickness, interface): the interface is the roughness on a slab's upper side.",
@@ -553,6 +638,38 @@ def fit(
     return fit_together([model], [data], [], engine, options, progress)
 
 
+def _together(models: list[LayerModel], datasets: list[Data], shared: list[str]):
+    """One FitProblem of several data sets, each with its model, every parameter named in
+    ``shared`` tied to the first set's; and each set's (experiment, parameters by name)."""
+    from refl1d.names import FitProblem
+
+    grouped = len(models) > 1 and all(
+        not isinstance(d, Mapping) and _one_sample(models[0], m, shared)
+        for m, d in zip(models[1:], datasets[1:], strict=True)
+    )
+    if grouped:  # one sample, several probes: refl1d's ProbeSet
+        built = _probe_set(models, datasets, shared, _experiment(models[0], datasets[0]))
+    else:
+        built = [_experiment(m, d) for m, d in zip(models, datasets, strict=True)]
+    for name in shared:
+        for index, (_, parameters) in enumerate(built):
+            if name not in parameters:
+                raise ValueError(f"shared: data set {index + 1} has no parameter {name}")
+        for _, parameters in built[1:]:
+            if parameters[name] is not built[0][1][name]:
+                parameters[name].equals(built[0][1][name])
+    experiments = [experiment for experiment, _ in built if experiment is not None]
+    return FitProblem(experiments), built
+
+
+def chisq_together(models: list[LayerModel], datasets: list[Data], shared: list[str]) -> float:
+    """The χ² of a co-refinement as its fit reports it, bumps' convention for several
+    models: every set's squared residuals summed, over all points less the free parameters."""
+    chisq = float(_together(models, datasets, shared)[0].chisq())
+    _check_finite(("χ²", chisq))
+    return chisq
+
+
 def fit_together(
     models: list[LayerModel],
     datasets: list[Data],
@@ -564,18 +681,10 @@ def fit_together(
     """Co-refinement: one fit of several data sets, each with its model; each parameter named
     in ``shared`` (e.g. ``A.thickness``) is, in every set, the first set's."""
     from bumps.fitters import FITTERS, FitDriver
-    from refl1d.names import FitProblem
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
-    built = [_experiment(m, d) for m, d in zip(models, datasets, strict=True)]
-    for name in shared:
-        for index, (_, parameters) in enumerate(built):
-            if name not in parameters:
-                raise ValueError(f"shared: data set {index + 1} has no parameter {name}")
-        for _, parameters in built[1:]:
-            parameters[name].equals(built[0][1][name])
-    problem = FitProblem([experiment for experiment, _ in built])
+    problem, built = _together(models, datasets, shared)
     if not len(problem.getp()):
         raise ValueError("the model has no free parameter: free at least one before fitting")
     options = dict(options or {})
@@ -603,7 +712,8 @@ def fit_together(
     for index, (model, (_, parameters)) in enumerate(zip(models, built, strict=True)):
         prefix = f"{index + 1}: " if len(models) > 1 else ""
         for name, _ in model.free_parameters():
-            if id(parameters[name]) in error_of:  # fitted here, not tied to the first set's
+            mine = id(parameters[name])  # fitted here, not tied to (nor one with) the first's
+            if mine in error_of and mine not in label_of:
                 label = label_of[id(parameters[name])] = prefix + name.replace(".", " ")
                 values[label], errors[label] = (
                     float(parameters[name].value),

@@ -52,6 +52,7 @@ MAX_NUMBER = 1e300
 MAX_STEPS = 10_000  # statements run by loops over slabs, all loops together
 FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "abs")
 FUNCTION_MODULES = ("np", "numpy", "pmath", "math")
+POLARIZED = ("PolarizedNeutronProbe", "PolarizedQProbe", "load_magnetic", "magnetic_probe")
 # refl1d.materialdb's materials: name, formula, density (None: the element's own)
 KNOWN = {
     "silicon": ("Si", "Si", None),
@@ -128,6 +129,20 @@ class _Repeat:
     interface: _P
 
 
+@dataclass(eq=False)
+class _Probe:
+    """One probe of a list of them (a ProbeSet): its own intensity, background and θ offset
+    (``params``), and its angle (degrees; 0 if not given)."""
+
+    params: dict[str, _P]
+    angle: float = 0.0
+
+
+PROBE_PARAMS = ("intensity", "background", "theta_offset")
+PROBE_ATTRS = (*PROBE_PARAMS, "Aguide", "H")
+PROBE_CALLS = ("load", "load4", "NeutronProbe")  # a list of these is a list of probes
+
+
 @dataclass
 class _Reader:
     lines: int = 0
@@ -138,8 +153,10 @@ class _Reader:
             "background": _P(0.0),
             "Aguide": _P(270.0),  # refl1d's defaults: a guide field in the sample plane
             "H": _P(0.0),
+            "theta_offset": _P(0.0),
         }
     )
+    angle: float = 0.0  # NeutronProbe(T=number): the data's angle, for a θ offset
     sample: tuple[list[_Slab], int] | None = None
     q_range: tuple[float, float] = (0.0, 1.0)
     wavelength: float = nsf.ABSORPTION_WAVELENGTH  # for Material SLDs, as the probe's
@@ -149,6 +166,11 @@ class _Reader:
     xray: int | None = None  # the line of an X-ray probe or instrument: SLDs must be given
     # plain values the script sets (search = "rltest", loop counters), for its if statements
     constants: dict[str, object] = field(default_factory=dict)
+    # the guide field (Aguide, H) of each polarized probe assigned to a name, with its line
+    fields: dict[str, tuple[dict[str, float], int]] = field(default_factory=dict)
+    field_conflict: tuple[int, str] | None = None  # probes with different fields: line, which
+    experiments: list[tuple[ast.expr | None, int]] = field(default_factory=list)  # probe, line
+    probe_line: int | None = None  # the first line reading a probe's parameter
 
 
 def _number(node: ast.expr, line: int) -> float:
@@ -304,7 +326,7 @@ class _Evaluator:
                     )
                 ):
                     return True
-                case ast.Attribute(attr="intensity" | "background" | "Aguide" | "H"):
+                case ast.Attribute(attr=attr) if attr in PROBE_ATTRS:
                     return True
         return False
 
@@ -322,6 +344,11 @@ class _Evaluator:
                 return _material_call(node, kind, line, self.reader.wavelength)
             case ast.Call(func=ast.Name(id="Magnetism")):
                 return _magnetism(node, line)
+            case ast.Call(func=ast.Name(id="ProbeSet"), args=[probes], keywords=[]):
+                found = self.value(probes, line)
+                if not (isinstance(found, list) and all(isinstance(p, _Probe) for p in found)):
+                    _fail(line, "ProbeSet needs a list of probes defined above")
+                return found
             case ast.Call(func=ast.Attribute(value=ast.Name(id="Mixture"), attr=by)):
                 return self.mixture(node, by, line)
             case ast.Call(func=ast.Name(id="Repeat")):
@@ -393,11 +420,18 @@ class _Evaluator:
                     _fail(line, f"the stack has no slab {int(position)}")
                 return stack[int(position)]
             case ast.Attribute(value=owner, attr=attr):
-                if attr in ("intensity", "background", "Aguide", "H") and not (
-                    isinstance(owner, ast.Name) and owner.id in env
+                if attr in PROBE_ATTRS and not (
+                    isinstance(owner, ast.Subscript)
+                    or (isinstance(owner, ast.Name) and owner.id in env)
                 ):
+                    if self.reader.probe_line is None:
+                        self.reader.probe_line = line
                     return self.reader.probe[attr]
                 found = self.value(owner, line)
+                if isinstance(found, _Probe) and attr in found.params:
+                    return found.params[attr]
+                if isinstance(found, list) and found and isinstance(found[0], _Probe):
+                    _fail(line, f"a ProbeSet has no {attr} of its own: set each probe's")
                 if isinstance(found, _Slab) and attr in ("thickness", "interface", "material"):
                     return getattr(found, attr)
                 if isinstance(found, _Slab) and attr == "magnetism":
@@ -494,14 +528,21 @@ class _Evaluator:
 def _probe(reader: _Reader, tree: ast.Module) -> None:
     """The wavelength of the script's NeutronProbe(L=number), at which refl1d computes the
     SLD of a Material; refuse what Beamtime's Q-based data cannot represent."""
-    found, found_guide = {}, {}
+    found, found_guide, angles = {}, {}, set()
+    targets = {  # probe = PolarizedNeutronProbe(…): the call's variable
+        id(node.value): node.targets[0].id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         line = getattr(node, "lineno", 1)
-        if name in ("PolarizedNeutronProbe", "PolarizedQProbe", "load_magnetic", "magnetic_probe"):
-            _guide_field(reader, node, line, found_guide)
+        if name in POLARIZED:
+            given = _guide_field(reader, node, line, found_guide)
+            if id(node) in targets:
+                reader.fields[targets[id(node)]] = (given, line)
         if name in ("XrayProbe", "XRay") and reader.xray is None:
             reader.xray = line  # the same slab model, if every SLD is given (checked later)
         if name != "NeutronProbe":
@@ -517,22 +558,98 @@ def _probe(reader: _Reader, tree: ast.Module) -> None:
             if keyword_.arg == "L":
                 with contextlib.suppress(ScriptError):  # else, from data: 1.798 Å is used
                     found[_number(keyword_.value, line)] = line
+            if keyword_.arg == "T":  # one angle (not an array of them): the data's angle
+                with contextlib.suppress(ScriptError):
+                    angles.add(_number(keyword_.value, line))
     if len(found) > 1:
         _fail(max(found.values()), "probes at different wavelengths: Beamtime reads one sample")
     for wavelength, line in found.items():
         if wavelength <= 0:
             _fail(line, "the wavelength L must be positive")
         reader.wavelength = wavelength
+    if len(angles) == 1:
+        reader.angle = angles.pop()
 
 
-def _guide_field(reader: _Reader, call: ast.Call, line: int, found: dict) -> None:
-    """The guide field a polarized probe is given (``Aguide=``, ``H=``): one for the sample."""
-    for keyword_ in call.keywords:
-        if keyword_.arg in ("Aguide", "H"):
-            value = _number(keyword_.value, line)
-            if found.setdefault(keyword_.arg, value) != value:
-                _fail(line, f"probes with different {keyword_.arg}: Beamtime reads one sample")
-            reader.probe[keyword_.arg].value = value
+def _probe_list(node: ast.expr, line: int) -> list[_Probe] | None:
+    """``[load(…, angle=…, intensity=…), …]`` or a comprehension of such calls over a tuple
+    of literal tuples (``for run, T, I in ((2893, 0.3, 2.93), …)``): a _Probe each, with the
+    numbers given (angle or T, intensity, background, theta_offset); None if not a list of
+    probe calls."""
+
+    def is_probe(call) -> bool:
+        return isinstance(call, ast.Call) and (
+            getattr(call.func, "id", getattr(call.func, "attr", "")) in PROBE_CALLS
+        )
+
+    def probe(call: ast.Call, bound: dict[str, ast.expr]) -> _Probe:
+        def number(value: ast.expr) -> float:
+            if isinstance(value, ast.Name) and value.id in bound:
+                value = bound[value.id]
+            return _number(value, line)
+
+        given = {k.arg: k.value for k in call.keywords if k.arg}
+        params = {
+            name: _P(
+                number(given[name]) if name in given else (1.0 if name == "intensity" else 0.0)
+            )
+            for name in PROBE_PARAMS
+        }
+        angle = given.get("angle", given.get("T"))
+        return _Probe(params, number(angle) if angle is not None else 0.0)
+
+    match node:
+        case ast.List(elts=calls) if calls and all(is_probe(c) for c in calls):
+            return [probe(call, {}) for call in calls]
+        case ast.ListComp(
+            elt=call, generators=[ast.comprehension(target=target, iter=items, ifs=[])]
+        ) if is_probe(call):
+            names = target.elts if isinstance(target, ast.Tuple) else [target]
+            if not all(isinstance(n, ast.Name) for n in names) or not isinstance(
+                items, ast.Tuple | ast.List
+            ):
+                _fail(line, "a list of probes is read from a tuple of literal values only")
+            found = []
+            for item in items.elts:
+                values = item.elts if isinstance(item, ast.Tuple | ast.List) else [item]
+                if len(values) != len(names):
+                    _fail(line, "each item of the list of probes needs a value for each name")
+                found.append(probe(call, {n.id: v for n, v in zip(names, values, strict=True)}))
+            return found
+    return None
+
+
+def _guide_field(reader: _Reader, call: ast.Call, line: int, found: dict) -> dict[str, float]:
+    """The guide field a polarized probe is given (``Aguide=``, ``H=``), as a dict. The first
+    probe's is the sample's; another probe's different one is noted in ``field_conflict``
+    (several experiments may see the sample in different fields, one experiment cannot)."""
+    given = _given_field(call, line)
+    for name, value in given.items():
+        if found.setdefault(name, value) != value:
+            if reader.field_conflict is None:
+                reader.field_conflict = (line, name)
+        else:
+            reader.probe[name].value = value
+    return given
+
+
+def _given_field(call: ast.Call, line: int) -> dict[str, float]:
+    return {
+        keyword_.arg: _number(keyword_.value, line)
+        for keyword_ in call.keywords
+        if keyword_.arg in ("Aguide", "H")
+    }
+
+
+def _field_of(reader: _Reader, probe: ast.expr | None, line: int) -> dict[str, float]:
+    """The guide field of an experiment's probe: a polarized probe named above or written in
+    place; refl1d's defaults (Aguide 270, H 0) for an unpolarized one."""
+    given = {}
+    if isinstance(probe, ast.Name) and probe.id in reader.fields:
+        given = reader.fields[probe.id][0]
+    elif isinstance(probe, ast.Call) and getattr(probe.func, "id", "") in POLARIZED:
+        given = _given_field(probe, line)
+    return {"Aguide": 270.0, "H": 0.0} | given
 
 
 def _experiment(node: ast.AST) -> bool:
@@ -551,10 +668,19 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             given = {k.arg: k.value for k in child.keywords} | dict(
                 zip(("sample",), child.args, strict=False)
             )
+            if isinstance(child.func, ast.Name) and child.args[1:2]:  # Experiment(sample, probe)
+                given.setdefault("probe", child.args[1])
             if "sample" in given:
-                if reader.sample is not None:
-                    _fail(line, "a second Experiment: Beamtime reads one sample")
-                reader.sample = (evaluator.stack(given["sample"], line), line)
+                stack = evaluator.stack(given["sample"], line)
+                if reader.sample is None:
+                    reader.sample = (stack, line)
+                elif list(map(id, stack)) != list(map(id, reader.sample[0])):
+                    _fail(
+                        line,
+                        "a second Experiment with another sample: Beamtime co-refines one "
+                        "sample seen by several probes",
+                    )
+                reader.experiments.append((given.get("probe"), line))
         elif isinstance(child, ast.Call) and getattr(child.func, "id", "") in (
             "MixedExperiment",
             "FreeformInterface",
@@ -579,6 +705,12 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             value=ast.Tuple(elts=[low, high]),
         ):
             reader.q_range = (_number(low, line), _number(high, line))
+            return
+        case ast.Assign(
+            targets=[ast.Name(id=name)], value=ast.List() | ast.ListComp() as value
+        ) if (probes := _probe_list(value, line)) is not None:
+            env[name] = probes
+            reader.defined[name] = line
             return
         case ast.Assign(targets=[ast.Name(id=name)], value=value):
             reader.constants.pop(name, None)
@@ -609,6 +741,19 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             evaluator.touches(owner)
         ):
             evaluator.param(owner, line).value = _number(value, line)
+            return
+        case ast.Assign(targets=[ast.Attribute(value=owner, attr=attr)], value=value) if (
+            attr in PROBE_PARAMS and isinstance(evaluator.value(owner, line), _Probe)
+            if evaluator.touches(owner)
+            else False
+        ):  # p.theta_offset = probes[0].theta_offset: one parameter, as refl1d's
+            found = evaluator.value(owner, line)
+            if isinstance(value, ast.Constant | ast.UnaryOp):
+                found.params[attr].value = _number(value, line)
+            elif isinstance(value, ast.Attribute):
+                found.params[attr] = evaluator.param(value, line)
+            else:
+                _fail(line, f"a probe's {attr} can be a number, a range or another's")
             return
         case ast.Assign(targets=[ast.Attribute() as target], value=value) if evaluator.touches(
             target
@@ -727,8 +872,31 @@ def _condition(test: ast.expr, reader: _Reader, line: int) -> bool:
     _fail(line, "this condition cannot be decided without running the script")
 
 
+@dataclass
+class Imported:
+    """What a script describes: a model per experiment (one, or several seeing one sample in
+    different guide fields, for a co-refinement) and the parameters they share — every free
+    one (refl1d's experiments share the sample's parameters)."""
+
+    models: list[LayerModel]
+    shared: list[str]
+
+
 def model_from_script(text: str) -> LayerModel:
-    """The model a refl1d script describes; ModelError naming the line otherwise."""
+    """The model a refl1d script describes; ModelError naming the line otherwise (also for a
+    script of several experiments: import_script reads those)."""
+    imported = import_script(text)
+    if len(imported.models) > 1:
+        raise ModelError(
+            "script",
+            f"{len(imported.models)} experiments or probes of one sample: import it as a "
+            "co-refinement, one model for each",
+        )
+    return imported.models[0]
+
+
+def import_script(text: str) -> Imported:
+    """The models a refl1d script describes; ModelError naming the line otherwise."""
     if len(text.encode(errors="replace")) > MAX_BYTES:
         raise ModelError("script", "the script is larger than 1 MiB")
     try:
@@ -753,11 +921,87 @@ def model_from_script(text: str) -> LayerModel:
                 "no sample: a stack such as silicon(0, 5) | nickel(100, 5) | air, given to "
                 "Experiment(sample=…) or named sample, with a front and a back medium",
             )
+        units = _units(reader)
+        several = len(units) > 1
+        if reader.field_conflict is not None and len(reader.experiments) < 2:
+            line, name = reader.field_conflict
+            _fail(line, f"probes with different {name}: one experiment sees one guide field")
+        if several and reader.probe_line is not None:
+            _fail(
+                reader.probe_line,
+                f"{len(units)} experiments or probes: Beamtime reads no probe's own "
+                "intensity, background or field here (each experiment keeps its probe's)",
+            )
         model = _assemble(reader, evaluator.refs)
+        models = [_for_unit(model, *unit, several) for unit in units]
+        shared = _shared(model, units) if several else []
         # seen from the back: the same sample with front and back swapped, as Beamtime reverses
-        return model.reversed() if reader.back else model
+        return Imported([m.reversed() if reader.back else m for m in models], shared)
     except RecursionError:
         raise ModelError("script", "the script is nested too deeply to read") from None
+
+
+def _units(reader: _Reader) -> list[tuple]:
+    """What each model of the script is measured with: a probe of a ProbeSet (its own
+    parameters and angle) or an experiment's probe (the script's probe parameters, its guide
+    field); as (probe or None, angle, guide field or None, line)."""
+    units = []
+    for probe, line in reader.experiments:
+        found = reader.env.get(probe.id) if isinstance(probe, ast.Name) else None
+        if isinstance(found, list) and found and all(isinstance(p, _Probe) for p in found):
+            units += [(one, one.angle, None, line) for one in found]
+        else:
+            units.append((None, reader.angle, _field_of(reader, probe, line), line))
+    return units or [(None, reader.angle, None, reader.sample[1])]
+
+
+def _for_unit(model: LayerModel, probe, angle, seen, line, several) -> LayerModel:
+    """The model as one unit measures it: its probe's parameters, angle and guide field."""
+    data = model.to_dict() | {"angle": angle}
+    if probe is not None:
+        for ours, theirs in (("scale", "intensity"), ("background", "background")) + (
+            ("theta_offset", "theta_offset"),
+        ):
+            param = probe.params[theirs]
+            if param.equals:
+                _fail(param.equals[1], f"a probe's {theirs} can be a number, a range or another's")
+            data[ours] = {"value": param.value}
+            if param.bounds:
+                low, high = param.bounds
+                data[ours] |= {"free": True, "min": low, "max": high}
+    if several and seen is not None:
+        data["guide_angle"], data["guide_field"] = seen["Aguide"], seen["H"]
+    try:
+        return LayerModel.from_dict(data)
+    except ModelError as exc:
+        _fail(line, str(exc))
+
+
+def _shared(model: LayerModel, units: list[tuple]) -> list[str]:
+    """The parameters every model shares: the sample's free ones, and a probe parameter that
+    every probe of a ProbeSet has as one (``p.theta_offset = probes[0].theta_offset``)."""
+    shared = [
+        name
+        for name, _ in model.free_parameters()
+        if name not in ("scale", "background", "theta_offset")
+    ]
+    probes = [unit[0] for unit in units]
+    if any(probe is None for probe in probes):
+        return shared
+    for ours, theirs in (("scale", "intensity"), ("background", "background")) + (
+        ("theta_offset", "theta_offset"),
+    ):
+        params = [probe.params[theirs] for probe in probes]
+        distinct = len({id(p) for p in params})
+        if distinct == 1 and params[0].bounds:
+            shared.append(ours)
+        elif 1 < distinct < len(params) and any(p.bounds for p in params):
+            _fail(
+                units[0][3],
+                f"some probes share their {theirs}, others do not: Beamtime shares a "
+                "parameter across all data sets or none",
+            )
+    return shared
 
 
 def _flatten(stack: list, line: int) -> list[_Slab]:
@@ -936,6 +1180,7 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
     guide = {
         "guide_angle": place(reader.probe["Aguide"], "guide_angle"),
         "guide_field": place(reader.probe["H"], "guide_field"),
+        "theta_offset": place(reader.probe["theta_offset"], "theta_offset"),
     }
     for param, name in seen:
         if param.equals:
@@ -950,6 +1195,7 @@ def _assemble(reader: _Reader, refs: dict[str, _P]) -> LayerModel:
         **guide,
         "q_min": reader.q_range[0],
         "q_max": reader.q_range[1],
+        "angle": reader.angle,
         "constraints": constraints,
     }
     return LayerModel.from_dict(model)

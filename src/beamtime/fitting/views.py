@@ -84,6 +84,7 @@ def upload_polarized(request):
     return redirect("fitting:dataset", pk=dataset.pk)
 
 
+PARTNER_MODELS = 30  # the saved models (newest first) offered for each co-refined data set
 POLARIZED_INPUTS = {"file_pp": "++", "file_pm": "+-", "file_mp": "-+", "file_mm": "--"}
 
 
@@ -196,6 +197,7 @@ def fit_page(request, instrument, data_id):
             "engines": refl1d_adapter.ENGINES,
             "free": model.free_parameters() if model else [],
             "others": Dataset.objects.filter(owner=request.user).exclude(pk=dataset.pk)[:50],
+            "saved_models": SavedModel.objects.filter(owner=request.user)[:PARTNER_MODELS],
         },
     )
 
@@ -240,10 +242,19 @@ def co_refinement(request, dataset) -> tuple[list[dict], list[str]]:
         raise ValueError("co-refine: tick at least one other data set")
     shared = [name.strip() for name in request.POST.get("shared", "").split(",") if name.strip()]
     partners = [
-        {"dataset": other.pk, "model": current_model(request.user, other).to_dict()}
-        for other in others
+        {"dataset": other.pk, "model": partner_model(request, other).to_dict()} for other in others
     ]
     return partners, shared
+
+
+def partner_model(request, other) -> LayerModel:
+    """A co-refined data set's model: the saved one chosen for it, else its current one."""
+    chosen = request.POST.get(f"partner_model_{other.pk}", "")
+    if not chosen:
+        return current_model(request.user, other)
+    if not chosen.isdigit() or len(chosen) > 18:
+        raise ValueError(f"co-refine: {chosen[:30]!r} is not the number of a saved model")
+    return saved_model_for(request.user, int(chosen)).layer_model()
 
 
 def submit_fit(request, dataset, model, preferences, partners=(), shared=()):
@@ -444,14 +455,42 @@ def import_model(request):
         messages.error(request, "Script: choose a refl1d script of at most 1 MiB.")
         return redirect("fitting:models")
     try:
-        model = script_import.model_from_script(upload.read().decode("utf-8", errors="replace"))
+        imported = script_import.import_script(upload.read().decode("utf-8", errors="replace"))
     except ModelError as exc:
         messages.error(request, f"{upload.name}: {str(exc).removeprefix('script: ')}")
         return redirect("fitting:models")
-    saved = SavedModel.objects.create(
-        owner=request.user, title=upload.name[:200], model=model.to_dict()
+    if len(imported.models) == 1:
+        saved = SavedModel.objects.create(
+            owner=request.user, title=upload.name[:200], model=imported.models[0].to_dict()
+        )
+        return redirect("fitting:model", pk=saved.pk)
+    count = len(imported.models)
+    shared = ", ".join(imported.shared) or "none (nothing is free)"
+    for number, model in enumerate(imported.models, start=1):
+        SavedModel.objects.create(
+            owner=request.user,
+            title=f"{upload.name} · experiment {number} of {count} ({measured(model)})"[:200],
+            notes=(
+                f"Experiment {number} of {count} of {upload.name}: one sample, measured by "
+                "each experiment's probe. Co-refine them: open the fit page of experiment 1's "
+                "data set with its model, tick the others' data sets with their models, and "
+                f"share these parameters: {shared}."
+            ),
+            model=model.to_dict(),
+        )
+    messages.success(
+        request,
+        f"{upload.name}: {count} experiments or probes of one sample, saved as {count} models to "
+        f"co-refine (shared parameters: {shared}).",
     )
-    return redirect("fitting:model", pk=saved.pk)
+    return redirect("fitting:models")
+
+
+def measured(model: LayerModel) -> str:
+    """How an imported experiment's model is measured: its guide field, or its angle."""
+    if model.uses_magnetism():
+        return f"H = {model.guide_field.value:g} T, Aguide = {model.guide_angle.value:g}°"
+    return f"angle {model.angle:g}°" if model.angle else "its probe"
 
 
 def saved_model_edit(request, pk):

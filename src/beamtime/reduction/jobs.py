@@ -44,6 +44,15 @@ def redis_client():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+def connect() -> None:
+    """Open a connection to Redis for the requests to come (a web worker does at its start);
+    quietly nothing without Redis (each request connects again)."""
+    import redis
+
+    with contextlib.suppress(redis.RedisError):
+        redis_client().ping()
+
+
 def _save(job: dict) -> None:
     redis_client().set(PREFIX + job["id"], json.dumps(job), ex=KEEP)
 

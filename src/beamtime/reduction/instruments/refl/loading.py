@@ -79,5 +79,7 @@ def mask_points(data, mask_indices=()):
             raise ParameterError(
                 "mask_indices", f"data set {number} has no point {masked[-1]} ({len(item)} points)"
             )
-        result.append(item.select(np.setdiff1d(np.arange(len(item)), masked)))
+        keep = np.ones(len(item), dtype=bool)
+        keep[masked] = False
+        result.append(item.select(keep))
     return result

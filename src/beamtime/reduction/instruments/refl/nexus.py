@@ -310,15 +310,37 @@ class _Entry:
         if isinstance(parent, h5py.h5g.GroupID):
             name = part.encode()
             try:
-                kind = parent.links.get_info(name).type if name in parent else None
+                kind = self.link_kind(parent, name)
                 elsewhere = kind == h5py.h5l.TYPE_EXTERNAL
-                node = None if kind is None or elsewhere else h5py.h5o.open(parent, name)
+                if kind is not None and not elsewhere:
+                    node = self.open(parent, name, kind)
             except _H5_ERRORS as exc:
                 raise self.damaged(asked, exc) from None
             if elsewhere:
                 raise self.error(asked, "links to another file, which is not read")
         self.nodes[path] = node
         return node
+
+    @staticmethod
+    def link_kind(parent: h5py.h5g.GroupID, name: bytes) -> int | None:
+        """The kind of ``parent``'s link ``name`` (hard, soft, external), None if there is
+        none. One lookup for a link that exists (``name in parent`` would cost three)."""
+        try:
+            return parent.links.get_info(name).type
+        except RuntimeError:  # h5py's word for "no such link", and for worse
+            if parent.links.exists(name):
+                raise
+            return None
+
+    @staticmethod
+    def open(parent: h5py.h5g.GroupID, name: bytes, kind: int):
+        """The object a link leads to; None for a soft link that leads nowhere (no field)."""
+        try:
+            return h5py.h5o.open(parent, name)
+        except _H5_ERRORS:
+            if kind == h5py.h5l.TYPE_SOFT and name not in parent:
+                return None
+            raise
 
     def has(self, path: str) -> bool:
         return self.dataset(path) is not None
