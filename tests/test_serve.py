@@ -483,6 +483,10 @@ def test_a_transition_starts_within_a_second_while_two_fits_run(home):
         ).group(1)
         started = datetime.strptime(received, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
         assert started.timestamp() - sent < 1.0
+        # The periodic refresh ran every 3 s meanwhile, without a line in the log.
+        log = (home / "logs" / "daq-worker.log").read_text()
+        assert "Task beamtime.daq.tasks.transition[" in log
+        assert "Task beamtime.daq.tasks.refresh_state_all[" not in log
     finally:
         server.stop()
         server.close()

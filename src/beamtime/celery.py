@@ -1,6 +1,7 @@
 """The Celery application shared by every Beamtime app (queues: default, fits, reduction, daq)."""
 
 import importlib
+import logging
 import os
 
 from celery import Celery
@@ -51,6 +52,22 @@ def warm_publishing() -> None:
             producer.maybe_declare(app.amqp.queues["reduction"])
     except Exception:  # no broker yet: nothing is lost
         pass
+
+
+class QuietPeriodic(logging.Filter):
+    """Drops a worker's "received" and "succeeded" lines of the periodic tasks (the beat
+    schedule's): at idle they were ~100 lines a minute in the run-control worker's log, and
+    they said nothing. Users' tasks (a transition, a fit) and every failure are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = record.args.get("name") if isinstance(record.args, dict) else None
+        if task is None or record.levelno > logging.INFO:
+            return True
+        return task not in {entry["task"] for entry in app.conf.beat_schedule.values()}
+
+
+for _logger in ("celery.worker.strategy", "celery.app.trace"):
+    logging.getLogger(_logger).addFilter(QuietPeriodic())
 
 
 @worker_init.connect
