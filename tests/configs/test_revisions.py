@@ -229,24 +229,22 @@ def test_a_value_nested_too_deeply_is_refused_before_it_is_stored(client, staff_
     from beamtime.configs.models import Instrument
 
     generic = Instrument.objects.create(name="ecc-e20009", title="ECC")
-    nested = '{"a": ' * levels + "1" + "}" * levels
-    response = client.post(
-        "/api/configs/ecc-e20009/changes",
-        '{"slots": {"cobo-0": ' + nested + '}, "valid_from": "20240101"}',
-        content_type="application/json",
-        headers=staff_key,
-    )
+
+    def post(depth: int):
+        nested = '{"a": ' * depth + "1" + "}" * depth
+        return client.post(
+            "/api/configs/ecc-e20009/changes",
+            '{"slots": {"cobo-0": ' + nested + '}, "valid_from": "20240101"}',
+            content_type="application/json",
+            headers=staff_key,
+        )
+
+    response = post(levels)
     assert response.status_code == 400
     assert response.json()["error"] == "slots.cobo-0: nested more than 20 levels deep"
     assert not generic.changes.exists()
     # 20 levels, as deep as a report may be, are kept and shown.
-    nested = '{"a": ' * 19 + "1" + "}" * 19
-    response = client.post(
-        "/api/configs/ecc-e20009/changes",
-        '{"slots": {"cobo-0": ' + nested + '}, "valid_from": "20240101"}',
-        content_type="application/json",
-        headers=staff_key,
-    )
+    response = post(19)
     assert response.status_code == 201
     client.force_login(make_user("staffer", is_staff=True))
     assert client.get("/configs/ecc-e20009/").status_code == 200
