@@ -231,7 +231,9 @@ def test_saved_magnetic_models_show_reverse_and_keep_their_magnetism(client, ali
 
 
 def test_a_dream_fit_of_polarized_data_shows_its_posterior(client, alice, polarized):
-    job = dream_job(alice, polarized, steps=30, burn=30)
+    # 100 steps after 100 of burn-in: after 30 and 30 the chain had not settled, and its
+    # 95 % band moved by ±0.5 from run to run (once missing the truth by 0.002).
+    job = dream_job(alice, polarized, steps=100, burn=100)
     assert set(job.result["posterior"]["stats"]) == {"Fe thickness", "Fe rhoM", "Fe thetaM"}
     # the magnetic SLD has its bands too: the 95 % band in the film holds the simulated ρM
     (band,) = job.result["posterior"]["bands"]
