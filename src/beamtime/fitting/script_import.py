@@ -45,7 +45,7 @@ import periodictable
 from bumps.bounds import pm, pmp
 from periodictable import nsf
 
-from beamtime.fitting.layers import MAX_LAYERS, LayerModel, ModelError
+from beamtime.fitting.layers import MAX_LAYERS, PARALLEL, LayerModel, ModelError
 
 MAX_BYTES = 1 << 20
 MAX_NUMBER = 1e300
@@ -139,6 +139,12 @@ class _Probe:
 
 
 PROBE_PARAMS = ("intensity", "background", "theta_offset")
+# Beamtime's name of each probe parameter, refl1d's name
+AS_MODEL_PARAMS = (
+    ("scale", "intensity"),
+    ("background", "background"),
+    ("theta_offset", "theta_offset"),
+)
 PROBE_ATTRS = (*PROBE_PARAMS, "Aguide", "H")
 PROBE_CALLS = ("load", "load4", "NeutronProbe")  # a list of these is a list of probes
 
@@ -151,7 +157,7 @@ class _Reader:
         default_factory=lambda: {
             "intensity": _P(1.0),
             "background": _P(0.0),
-            "Aguide": _P(270.0),  # refl1d's defaults: a guide field in the sample plane
+            "Aguide": _P(PARALLEL),  # refl1d's defaults: a guide field in the sample plane
             "H": _P(0.0),
             "theta_offset": _P(0.0),
         }
@@ -649,7 +655,7 @@ def _field_of(reader: _Reader, probe: ast.expr | None, line: int) -> dict[str, f
         given = reader.fields[probe.id][0]
     elif isinstance(probe, ast.Call) and getattr(probe.func, "id", "") in POLARIZED:
         given = _given_field(probe, line)
-    return {"Aguide": 270.0, "H": 0.0} | given
+    return {"Aguide": PARALLEL, "H": 0.0} | given
 
 
 def _experiment(node: ast.AST) -> bool:
@@ -743,11 +749,10 @@ def _statement(reader: _Reader, evaluator: _Evaluator, statement: ast.stmt) -> N
             evaluator.param(owner, line).value = _number(value, line)
             return
         case ast.Assign(targets=[ast.Attribute(value=owner, attr=attr)], value=value) if (
-            attr in PROBE_PARAMS and isinstance(evaluator.value(owner, line), _Probe)
-            if evaluator.touches(owner)
-            else False
+            attr in PROBE_PARAMS
+            and evaluator.touches(owner)
+            and isinstance(found := evaluator.value(owner, line), _Probe)
         ):  # p.theta_offset = probes[0].theta_offset: one parameter, as refl1d's
-            found = evaluator.value(owner, line)
             if isinstance(value, ast.Constant | ast.UnaryOp):
                 found.params[attr].value = _number(value, line)
             elif isinstance(value, ast.Attribute):
@@ -959,9 +964,7 @@ def _for_unit(model: LayerModel, probe, angle, seen, line, several) -> LayerMode
     """The model as one unit measures it: its probe's parameters, angle and guide field."""
     data = model.to_dict() | {"angle": angle}
     if probe is not None:
-        for ours, theirs in (("scale", "intensity"), ("background", "background")) + (
-            ("theta_offset", "theta_offset"),
-        ):
+        for ours, theirs in AS_MODEL_PARAMS:
             param = probe.params[theirs]
             if param.equals:
                 _fail(param.equals[1], f"a probe's {theirs} can be a number, a range or another's")
@@ -983,14 +986,12 @@ def _shared(model: LayerModel, units: list[tuple]) -> list[str]:
     shared = [
         name
         for name, _ in model.free_parameters()
-        if name not in ("scale", "background", "theta_offset")
+        if name not in (ours for ours, _ in AS_MODEL_PARAMS)
     ]
     probes = [unit[0] for unit in units]
     if any(probe is None for probe in probes):
         return shared
-    for ours, theirs in (("scale", "intensity"), ("background", "background")) + (
-        ("theta_offset", "theta_offset"),
-    ):
+    for ours, theirs in AS_MODEL_PARAMS:
         params = [probe.params[theirs] for probe in probes]
         distinct = len({id(p) for p in params})
         if distinct == 1 and params[0].bounds:
