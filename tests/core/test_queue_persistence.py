@@ -11,7 +11,7 @@ import redis
 from django.utils import timezone
 
 from beamtime import embedded_redis
-from beamtime.core.broker import pending_args, pending_first_args
+from beamtime.core.broker import pending_first_args
 from beamtime.fitting import jobs
 from beamtime.fitting.models import Dataset, FitJob
 from beamtime.fitting.tasks import run_fit
@@ -89,8 +89,8 @@ def test_a_queued_fit_whose_message_was_lost_is_queued_again(alice, fits_queue_h
     run_fit.delay(waiting.pk)
 
     assert jobs.requeue_lost() == 1
-    assert pending_args(run_fit.name, "fits") == {(waiting.pk,), (lost.pk,)}
-    assert just_submitted.pk not in {a[0] for a in pending_args(run_fit.name, "fits")}
+    assert pending_first_args(run_fit.name, "fits") == {waiting.pk, lost.pk}
+    assert just_submitted.pk not in pending_first_args(run_fit.name, "fits")
     # Now every queued fit has its message: nothing more to do.
     assert jobs.requeue_lost() == 0
 

@@ -27,9 +27,11 @@ def _messages(client: redis.Redis, queue: str):
         yield json.dumps(json.loads(raw)[0])
 
 
-def _pending(task_name: str, queue: str):
-    """The positional arguments (a list) of each ``task_name`` message waiting in ``queue``
-    or held by a worker that has not yet started it."""
+def pending_first_args(task_name: str, queue: str) -> set:
+    """The first positional argument (a job's id) of every ``task_name`` message waiting in
+    ``queue`` or held by a worker that has not yet started it. Raises redis.RedisError if
+    Redis is not there."""
+    found = set()
     for raw in _messages(_client(), queue):
         try:
             message = json.loads(raw)
@@ -38,18 +40,7 @@ def _pending(task_name: str, queue: str):
             body = message["body"]
             if message["properties"].get("body_encoding") == "base64":
                 body = base64.b64decode(body)
-            yield json.loads(body)[0]
+            found.add(json.loads(body)[0][0])
         except (ValueError, KeyError, TypeError, IndexError):
-            continue  # not a Celery message of ours
-
-
-def pending_args(task_name: str, queue: str) -> set[tuple]:
-    """The positional arguments of every ``task_name`` message waiting in ``queue`` or held
-    by a worker that has not yet started it. Raises redis.RedisError if Redis is not there."""
-    return {tuple(args) for args in _pending(task_name, queue)}
-
-
-def pending_first_args(task_name: str, queue: str) -> set:
-    """The first positional argument (a job's id) of those messages, whatever the others
-    are. Raises redis.RedisError if Redis is not there."""
-    return {args[0] for args in _pending(task_name, queue) if args}
+            continue  # not a Celery message of ours (or one without arguments)
+    return found

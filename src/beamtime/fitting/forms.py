@@ -154,9 +154,8 @@ class Globals(forms.Form):
 
     q_min = forms.FloatField(required=False, error_messages=NUMBER)
     q_max = forms.FloatField(required=False, error_messages=NUMBER)
-    angle = forms.FloatField(
-        required=False, error_messages=NUMBER
-    )  # the data's angle, for θ offset
+    # the data's angle, for the θ offset
+    angle = forms.FloatField(required=False, error_messages=NUMBER)
     constraints = forms.CharField(required=False, max_length=MAX_CONSTRAINTS, widget=forms.Textarea)
 
     def clean_constraints(self) -> dict[str, str]:

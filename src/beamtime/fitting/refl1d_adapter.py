@@ -212,7 +212,7 @@ def _parameters(model: LayerModel, names, where: dict, sample, probe) -> dict:
 
 # What belongs to a data set's probe rather than to the sample.
 PROBE_NAMES = ("scale", "background", "theta_offset")
-MEASURED_WITH = re.compile(r"\b(?:scale|background|theta_offset)\b")
+MEASURED_WITH = re.compile(rf"\b(?:{'|'.join(PROBE_NAMES)})\b")  # a constraint reading one
 
 
 def _one_sample(first: LayerModel, other: LayerModel, shared: list[str]) -> bool:
