@@ -424,17 +424,31 @@ def test_a_second_serve_on_the_same_home_refuses_and_a_quick_restart_works(home)
         server.close()
 
 
-FITS_THEN_DESCRIBE = """
+# Run by `beamtime manage shell` on a running serve: two long DREAM fits of the manual's session.
+LONG_FITS = """
 import time
 from django.contrib.auth import get_user_model
-from beamtime.daq import actions
-from beamtime.daq.ecc.protocol import State
-from beamtime.daq.models import ECCServer, Experiment
 from beamtime.fitting import jobs
 from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset, FitJob
 from tests.fitting.test_layers import session_model
 from tests.fitting.test_pages import DOUBLE_LAYER
+
+def two_long_fits(burn):
+    user = get_user_model().objects.create_user("fitter")
+    content = DOUBLE_LAYER.decode()
+    data = Dataset.objects.create(owner=user, name="d.txt", content=content, points=300)
+    model = LayerModel.from_dict(session_model())
+    options = {"samples": 1000000, "burn": burn}
+    return [jobs.submit(user, data, model, "dream", options) for _ in range(2)]
+"""
+
+FITS_THEN_DESCRIBE = (
+    LONG_FITS
+    + """
+from beamtime.daq import actions
+from beamtime.daq.ecc.protocol import State
+from beamtime.daq.models import ECCServer, Experiment
 
 def wait(condition, what, timeout=120):
     deadline = time.monotonic() + timeout
@@ -445,11 +459,7 @@ def wait(condition, what, timeout=120):
 experiment = Experiment.objects.get(name="demo")
 idle = ECCServer.objects.filter(experiment=experiment, is_online=True, state=State.IDLE)
 wait(lambda: idle.count() == 11, "the demo's ECC servers are not all Idle")
-user = get_user_model().objects.create_user("fitter")
-data = Dataset.objects.create(owner=user, name="d.txt", content=DOUBLE_LAYER.decode(), points=300)
-model = LayerModel.from_dict(session_model())
-for _ in range(2):
-    jobs.submit(user, data, model, "dream", {"samples": 1000000, "burn": 100000})
+two_long_fits(burn=100000)
 running = FitJob.objects.filter(state="running")
 wait(lambda: running.count() == 2, "the two fits did not start")
 print("RUNNING", running.count())
@@ -461,6 +471,16 @@ described = ECCServer.objects.filter(experiment=experiment, state=State.DESCRIBE
 wait(lambda: described.count() == 11, "the servers were not all Described")
 print("DESCRIBED; fits still running:", running.count())
 """
+)
+
+
+def shell(home: Path, code: str, fit_workers: str, timeout: float):
+    """``code`` run by `beamtime manage shell` against the serve running on ``home``."""
+    return run(
+        ["manage", "shell", "--no-imports", "-c", code],
+        beamtime_env(home, BEAMTIME_FIT_WORKERS=fit_workers),
+        timeout=timeout,
+    )
 
 
 def test_a_transition_starts_within_a_second_while_two_fits_run(home):
@@ -468,11 +488,7 @@ def test_a_transition_starts_within_a_second_while_two_fits_run(home):
     try:
         server.wait_healthy()
         # Two long DREAM fits occupy the fits pool; then a user clicks Describe all.
-        result = run(
-            ["manage", "shell", "--no-imports", "-c", FITS_THEN_DESCRIBE],
-            beamtime_env(home, BEAMTIME_FIT_WORKERS="2"),
-            timeout=300,
-        )
+        result = shell(home, FITS_THEN_DESCRIBE, fit_workers="2", timeout=300)
         assert result.returncode == 0, result.stderr
         assert "RUNNING 2" in result.stdout
         assert "DESCRIBED; fits still running: 2" in result.stdout
@@ -492,25 +508,16 @@ def test_a_transition_starts_within_a_second_while_two_fits_run(home):
         server.close()
 
 
-TWO_LONG_FITS = """
-import time
-from django.contrib.auth import get_user_model
-from beamtime.fitting import jobs
-from beamtime.fitting.layers import LayerModel
-from beamtime.fitting.models import Dataset, FitJob
-from tests.fitting.test_layers import session_model
-from tests.fitting.test_pages import DOUBLE_LAYER
-
-user = get_user_model().objects.create_user("fitter")
-data = Dataset.objects.create(owner=user, name="d.txt", content=DOUBLE_LAYER.decode(), points=300)
-model = LayerModel.from_dict(session_model())
-options = {"samples": 1000000, "burn": 1000000}
-first, second = (jobs.submit(user, data, model, "dream", options) for _ in range(2))
+TWO_LONG_FITS = (
+    LONG_FITS
+    + """
+first, second = two_long_fits(burn=1000000)
 deadline = time.monotonic() + 120
 while FitJob.objects.get(pk=first.pk).state != "running" and time.monotonic() < deadline:
     time.sleep(0.2)
 print("JOBS", first.pk, second.pk, FitJob.objects.get(pk=first.pk).state)
 """
+)
 
 
 def fit_state(home: Path, pk: int) -> str:
@@ -522,11 +529,7 @@ def test_a_fit_queued_behind_one_whose_worker_is_killed_runs_on_the_restarted_wo
     server = Server(home, env={"BEAMTIME_FIT_WORKERS": "1"})
     try:
         server.wait_healthy()
-        result = run(
-            ["manage", "shell", "--no-imports", "-c", TWO_LONG_FITS],
-            beamtime_env(home, BEAMTIME_FIT_WORKERS="1"),
-            timeout=240,
-        )
+        result = shell(home, TWO_LONG_FITS, fit_workers="1", timeout=240)
         assert result.returncode == 0, result.stderr
         first, second, state = re.search(r"JOBS (\d+) (\d+) (\w+)", result.stdout).groups()
         assert state == "running"
