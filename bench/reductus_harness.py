@@ -38,6 +38,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   dark_current          dark_current(--dark c1,c2,..., --dark-cov v11,v12,...) -> normalize
 
 --sample-width W loads with super_load(sample_width=W) (the sample as a slit in dT).
+--qz-basis B loads with super_load(Qz_basis=B) (actual, detector, sample, target).
+--float64-angles casts the sample and detector angles to float64 after loading (reductus
+keeps them as read, float32), to tell float32 rounding from a difference of method.
   estimate_polarization normalize(monitor) -> join the intensity scans ->
                         estimate_polarization(--frbalance, --emin, --imin, --clip);
                         params.efficiency holds beta, fp, rp, ff, rf and their d* per setting
@@ -139,11 +142,14 @@ CASES = (
 )
 
 
-def load(files, entries=None, intent="auto", sample_width=None):
+def load(files, entries=None, intent="auto", sample_width=None, qz_basis="actual", double=False):
     filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
     if entries:
         filelist = [{**info, "entries": entries} for info in filelist]
-    loaded = steps.super_load(filelist, base="none", sample_width=sample_width)
+    loaded = steps.super_load(filelist, base="none", sample_width=sample_width, Qz_basis=qz_basis)
+    for d in loaded if double else ():  # reductus keeps the angles read in float32
+        d.sample.angle_x = d.sample.angle_x.astype(float)
+        d.detector.angle_x = d.detector.angle_x.astype(float)
     return [steps.mark_intent(d, intent=intent) for d in loaded]
 
 
@@ -182,9 +188,13 @@ def run(case, files, a):
             data.append(steps.mark_intent(steps.divergence_fb(d), intent=a.intent))
         params["divergence_fb"] = dict(distances=[-2000, -1000, a.distance3, a.distance4])
         return normalize(data, "monitor"), params | {"normalize": "monitor"}
-    data = load(files, entries, a.intent, a.sample_width)
+    data = load(files, entries, a.intent, a.sample_width, a.qz_basis, a.float64_angles)
+    if a.float64_angles:
+        params["angles"] = "float64"
     if a.sample_width is not None:
         params["sample_width"] = a.sample_width
+    if a.qz_basis != "actual":
+        params["Qz_basis"] = a.qz_basis
     if a.intent != "auto":
         params["mark_intent"] = a.intent
     if entries:
@@ -250,7 +260,7 @@ def run(case, files, a):
                     back.detector = copy.copy(back.detector)
                     back.detector.wavelength = s.detector.wavelength
                     back.detector.wavelength_resolution = s.detector.wavelength_resolution
-                    if a.align.endswith("_target"):  # reductus' Qz and Qx refuse this
+                    if back.Qz_basis.endswith("_target"):  # reductus' Qx refuses this
                         back.Qz_basis = "actual"  # basis; its angles are now specular
                     out.append(back)
         return out, params | {"interpolate_background": dict(align=a.align)}
@@ -431,6 +441,8 @@ def main():
     p.add_argument("--footprint", action="store_true", help="fit and correct the footprint")
     p.add_argument("--broadening", type=float, default=0.0, help="degrees, 1-sigma")
     p.add_argument("--sample-width", type=float, default=None, help="mm, for super_load")
+    p.add_argument("--qz-basis", default="actual", help="super_load's Qz_basis")
+    p.add_argument("--float64-angles", action="store_true", help="angles as float64")
     p.add_argument("--nonparalyzing", type=float, default=0.0, help="dead time, us")
     p.add_argument("--dark", default="0", help="dark_current's poly_coeff, comma-separated")
     p.add_argument("--dark-cov", default="", help="dark_current's poly_cov, comma-separated")
