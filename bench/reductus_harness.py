@@ -21,7 +21,8 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         --group-by, --join-tolerance
   rescale               normalize(monitor) -> rescale(--scale, --dscale)
   mask                  normalize(monitor) -> mask_points(--mask)
-  footprint             normalize(monitor) -> abinitio_footprint(--width, --offset)
+  footprint             normalize(monitor) -> abinitio_footprint(--io, --width, --offset)
+                        (--width none: the file's width, infinite for NeXus files)
   background            normalize(monitor) -> join per intent -> subtract_background
                         (pass specular and background files; the sign is inferred)
   divide_intensity      as background (if any given) -> divide_intensity by the joined
@@ -305,7 +306,7 @@ def run(case, files, a):
             "mask_indices": idx
         }
     if case == "footprint":
-        fp = dict(Io=1.0, width=a.width, offset=a.offset)
+        fp = dict(Io=a.io, width=a.width, offset=a.offset)
         return [steps.abinitio_footprint(d, **fp) for d in data], params | {
             "abinitio_footprint": fp
         }
@@ -421,7 +422,13 @@ def main():
     p.add_argument("--scale", type=float, default=2.0)
     p.add_argument("--dscale", type=float, default=0.1)
     p.add_argument("--mask", default="0", help="comma-separated 0-origin point indices")
-    p.add_argument("--width", type=float, default=10.0, help="sample length along beam, mm")
+    p.add_argument(
+        "--width",
+        type=lambda text: None if text == "none" else float(text),
+        default=10.0,
+        help="sample length along beam, mm (none: abinitio_footprint's default)",
+    )
+    p.add_argument("--io", type=float, default=1.0, help="abinitio_footprint's Io")
     p.add_argument("--offset", type=float, default=0.0, help="sample offset along beam, mm")
     p.add_argument("--entries", default="", help="comma-separated entry names to load")
     p.add_argument("--intent", default="auto", help="mark_intent's intent (auto, infer, ...)")

@@ -143,12 +143,18 @@ def test_rescaled_masked_and_footprint_corrected_points_agree(pbr_source):
         d.run(d("mask_points", (d.load(*file), "data"), mask_indices=[[0, 3, 50]])),
         reductus("mask", file, "--mask", "0,3,50"),
     )
-    for width, offset in (("10", "0"), ("3", "1.5")):
+    # No width: a sample longer than the beam, the limit reductus reaches with a long one
+    # (its own default, the file's infinite width, gives NaN everywhere).
+    for width, offset, io in (("10", "0", "1"), ("3", "1.5", "0.8"), (None, "0", "1.2")):
         d = Diagram()
-        node = d(
-            "footprint", (d.load(*file), "data"), sample_width=float(width), offset=float(offset)
-        )
-        compare(d.run(node), reductus("footprint", file, "--width", width, "--offset", offset))
+        config = {"sample_width": None if width is None else float(width)}
+        node = d("footprint", (d.load(*file), "data"), **config, offset=float(offset), Io=float(io))
+        options = ("--width", width or "1e7", "--offset", offset, "--io", io)
+        compare(d.run(node), reductus("footprint", file, *options))
+    assert all(
+        np.isnan(np.array(x["v"], dtype=float)).all()
+        for x in reductus("footprint", file, "--width", "none")
+    )
 
 
 def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source):
