@@ -76,6 +76,8 @@ keeps them as read, float32), to tell float32 rounding from a difference of meth
                         subtract_background_field(the other files, --bf-epsd overriding);
                         params.background_field holds the fit; datasets: the fitted
                         background of each scan, then the subtracted data
+  mix_cross_sections    normalize(monitor) -> mix_cross_sections(--mix-sf, --mix-nsf) ->
+                        join each intent group; params.mixed: the polarizations mixed
   divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
                         nothing), slit distances -2000, -1000 (reductus'
                         defaults), --distance3, --distance4 mm (the files have none)
@@ -140,6 +142,7 @@ CASES = (
     "smooth_slits",
     "interpolate_background",
     "background_field",
+    "mix_cross_sections",
 )
 
 
@@ -245,6 +248,11 @@ def run(case, files, a):
         return data, params
     if case == "dark_current":
         return data, params
+    if case == "mix_cross_sections":
+        mix = dict(mix_sf=a.mix_sf, mix_nsf=a.mix_nsf)
+        mixed = steps.mix_cross_sections(data, **mix)
+        params |= {"mix_cross_sections": mix, "mixed": [d.polarization for d in mixed]}
+        return [j for group in steps.group_by_intent(mixed) for j in steps.join(group)], params
     if case == "smooth_slits":
         smooth = dict(degree=a.degree, span=a.span, dx=a.dx)
         return steps.smooth_slits(data, **smooth), params | {"smooth_slits": smooth}
@@ -449,6 +457,8 @@ def main():
     p.add_argument("--broadening", type=float, default=0.0, help="degrees, 1-sigma")
     p.add_argument("--sample-width", type=float, default=None, help="mm, for super_load")
     p.add_argument("--qz-basis", default="actual", help="super_load's Qz_basis")
+    p.add_argument("--mix-sf", action="store_true", help="mix_cross_sections' mix_sf")
+    p.add_argument("--mix-nsf", action="store_true", help="mix_cross_sections' mix_nsf")
     p.add_argument("--float64-angles", action="store_true", help="angles as float64")
     p.add_argument("--nonparalyzing", type=float, default=0.0, help="dead time, us")
     p.add_argument("--dark", default="0", help="dark_current's poly_coeff, comma-separated")

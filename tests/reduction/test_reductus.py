@@ -551,6 +551,22 @@ def test_the_spin_asymmetry_agrees(every_file):
     np.testing.assert_allclose(ours.dv, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("mix", [("--mix-sf",), ("--mix-nsf",), ("--mix-sf", "--mix-nsf")])
+def test_mixed_cross_sections_agree(every_file, mix):
+    d = Diagram()
+    loaded = d("normalize", (d("load", filelist=[fileinfo(SPIN_FLIP)]), "data"), base="monitor")
+    chosen = {"mix_sf": "--mix-sf" in mix, "mix_nsf": "--mix-nsf" in mix}
+    mixed = d("mix_cross_sections", (loaded, "data"), **chosen)
+    answer = reductus_run("mix_cross_sections", both(SPIN_FLIP), *mix)
+    assert [x.polarization for x in d.run(mixed)] == answer["params"]["mixed"]
+    joined = {x.polarization: x for x in d.run(d("join", (mixed, "data")))}
+    compare(list(joined.values()), answer["datasets"])
+    # partners joined from the same two data sets are the same numbers
+    for control, (one, other) in {"mix_sf": ("+-", "-+"), "mix_nsf": ("++", "--")}.items():
+        if chosen[control]:
+            np.testing.assert_array_equal(joined[one].v, joined[other].v)
+
+
 def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):
     d, pol, corrected = polarized("ncnr-pbr/mli0111.nxs.pbr")  # -- only
     with pytest.raises(TemplateError, match=r"\(data\): no \+\+ cross-section"):
