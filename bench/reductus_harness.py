@@ -52,7 +52,9 @@ keeps them as read, float32), to tell float32 rounding from a difference of meth
   spin_asymmetry        normalize(monitor) -> join the specular scans -> spin_asymmetry
   fit_footprint         normalize(monitor) -> join the specular scans -> fit_footprint
                         (fit_range [--qmin, --qmax], --origin) -> correct_footprint of
-                        each (--slope-error, --intercept-error); params.footprint: p, dp
+                        each (correction_range [--correct-qmin, --correct-qmax], --slope,
+                        --slope-error, --intercept, --intercept-error); params.footprint:
+                        p, dp of the fit
   group_by_intent       the loaded data sets, group by group (specular, backp, backm,
                         intensity, rock, other); params.group_sizes says where each ends
   extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
@@ -326,7 +328,13 @@ def run(case, files, a):
         fit = dict(fit_range=[a.qmin, a.qmax], origin=a.origin)
         fitted = steps.fit_footprint(joined, **fit)
         params["footprint"] = {"p": list(map(float, fitted.p)), "dp": list(map(float, fitted.dp))}
-        errors = dict(slope_error=a.slope_error, intercept_error=a.intercept_error)
+        errors = dict(
+            correction_range=[a.correct_qmin, a.correct_qmax],
+            slope=a.slope,
+            slope_error=a.slope_error,
+            intercept=a.intercept,
+            intercept_error=a.intercept_error,
+        )
         out = [steps.correct_footprint(d, copy.deepcopy(fitted), **errors) for d in joined]
         return out, params | {"fit_footprint": fit, "correct_footprint": errors}
     params["join"] = dict(Q_tolerance=0.5, dQ_tolerance=0.002)
@@ -448,6 +456,10 @@ def main():
     p.add_argument("--qmax", type=float, default=None, help="fit_footprint range")
     p.add_argument("--origin", action="store_true", help="fit_footprint through the origin")
     p.add_argument("--slope-error", type=float, default=0.0, help="correct_footprint")
+    p.add_argument("--slope", type=float, default=None, help="correct_footprint")
+    p.add_argument("--intercept", type=float, default=None, help="correct_footprint")
+    p.add_argument("--correct-qmin", type=float, default=None, help="correction_range")
+    p.add_argument("--correct-qmax", type=float, default=None, help="correction_range")
     p.add_argument("--intercept-error", type=float, default=0.0, help="correct_footprint")
     p.add_argument("--emin", type=float, default=0.0, help="percent")
     p.add_argument("--imin", type=float, default=0.0, help="counts/s")

@@ -641,6 +641,32 @@ def test_the_fitted_footprint_agrees(pbr_source, file, fit, options):
     compare(d.run(node), answer["datasets"])
 
 
+@pytest.mark.parametrize(
+    ("correct", "options"),
+    [
+        ({"Qmin": 0.004, "Qmax": 0.01}, ("--correct-qmin", "0.004", "--correct-qmax", "0.01")),
+        ({"Qmax": 0.008, "slope": 20.0}, ("--correct-qmax", "0.008", "--slope", "20")),
+        ({"intercept": 0.9, "intercept_error": 0.05}, ("--intercept", "0.9")),
+    ],
+)
+def test_the_footprint_corrected_over_a_range_or_by_a_given_line_agrees(
+    pbr_source, correct, options
+):
+    """correct_footprint's correction range (ours Qmin, Qmax) and a slope or intercept given
+    in place of the fitted one, on the fit over Qz ≤ 0.012 of mli0111."""
+    file = "mli0111.nxs.pbr"
+    d = Diagram()
+    joined = d.load(file, join=True)
+    fitted = d("fit_footprint", (joined, "data"), Qmax=0.012)
+    node = d(
+        "correct_footprint", (joined, "data"), (fitted, "fitted_footprint", "fitted_footprint")
+    )
+    d.nodes[node]["config"] = {"slope_error": 1.0, **correct}
+    errors = ("--slope-error", "1", "--intercept-error", str(correct.get("intercept_error", 0)))
+    theirs = reductus("fit_footprint", [file], "--qmax", "0.012", *options, *errors)
+    compare(d.run(node), theirs)
+
+
 def test_a_footprint_needs_a_fit_or_a_line(pbr_source):
     d = Diagram()
     node = d("correct_footprint", (d.load("mli0111.nxs.pbr"), "data"))
