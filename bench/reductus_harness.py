@@ -29,7 +29,7 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         SLIT scan of the same polarization (pass e.g. mli0159)
   reflectivity          as divide_intensity -> abinitio_footprint(--width, --offset)
                         -> rescale(--scale, --dscale): the predefined templates' last steps
-  normalize_roi, normalize_auto, normalize_power   normalize(base=...) likewise
+  normalize_roi, normalize_auto, normalize_power, normalize_none   normalize(base=...)
   theta_offset          normalize(monitor) -> theta_offset(--theta-offset)
   back_reflection       normalize(monitor) -> back_reflection
   absolute_angle        normalize(monitor) -> absolute_angle
@@ -123,6 +123,7 @@ CASES = (
     "normalize_roi",
     "normalize_auto",
     "normalize_power",
+    "normalize_none",
     "theta_offset",
     "back_reflection",
     "absolute_angle",

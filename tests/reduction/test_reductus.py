@@ -101,7 +101,7 @@ ALL_BUT_ABORTED = [
 ]
 
 
-@pytest.mark.parametrize("base", ["monitor", "time", "roi", "auto"])
+@pytest.mark.parametrize("base", ["monitor", "time", "roi", "auto", "none"])
 def test_normalized_counts_agree(pbr_source, base):
     for file in ALL_BUT_ABORTED:
         d = Diagram()
