@@ -441,6 +441,16 @@ DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].ma
 })"""
 
 
+# What of the diagram shows without scrolling: its box's inner left and right edges, and
+# the lower of its inner bottom edge and the window's.
+SEEN = """() => {
+    const box = document.querySelector('.diagram-box');
+    const r = box.getBoundingClientRect();
+    return [r.left + box.clientLeft, r.left + box.clientLeft + box.clientWidth,
+            Math.min(r.top + box.clientTop + box.clientHeight, window.innerHeight)];
+}"""
+
+
 def overlap(a, b) -> bool:
     return (
         a["left"] < b["right"]
@@ -459,7 +469,9 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     page.on("pageerror", lambda error: console_errors.append(str(error)))
     log_in(page, live_server, "/reduction/")
     # Every predefined template: every title whole (none cut with "…"), at 12 px or more on
-    # screen, no node over another, no text over another nor out of its node.
+    # screen, no node over another, no text over another nor out of its node, and every
+    # node on screen as the template opens (inside the diagram's box, above the window's
+    # bottom edge: nothing to scroll to).
     for template in service.instrument_definitions()[0]["templates"]:
         titles = [n["title"] for n in template["nodes"]]
         page.click("#reduction summary:text-is('Template')")
@@ -468,6 +480,11 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
         drawn = page.evaluate(DRAWN_NODES)
         assert [d["title"] for d in drawn] == titles
         assert min(d["px"] for d in drawn) >= 12
+        left, right, bottom = page.evaluate(SEEN)
+        for d in drawn:
+            box = d["box"]
+            assert left <= box["left"] and box["right"] <= right, (template["name"], d["title"])
+            assert box["bottom"] <= bottom, (template["name"], d["title"])
         for i, a in enumerate(drawn):
             assert not any(overlap(a["box"], b["box"]) for b in drawn[i + 1 :]), titles[i]
             for j, text in enumerate(a["texts"]):
