@@ -353,3 +353,24 @@ def test_the_column_text_gives_dq_as_fwhm_or_sigma_and_says_which(client, pbr_so
     fwhm, sigma = (np.loadtxt(texts[r].splitlines()) for r in ("FWHM", "sigma"))
     np.testing.assert_allclose(fwhm[:, 3] / sigma[:, 3], 2 * np.sqrt(2 * np.log(2)), rtol=1e-8)
     np.testing.assert_array_equal(fwhm[:, :3], sigma[:, :3])
+
+
+def test_the_average_flux_is_plotted_and_exported(client, pbr_source, fresh_cache):
+    template = refl_template(
+        ("load", {"filelist": [fileinfo("mli0115.nxs.pbr")]}),
+        ("normalize", {}),
+        ("load", {"filelist": [{**fileinfo("mli0159.nxs.pbr"), "entries": ["DOWN_DOWN"]}]}),
+        ("normalize", {"base": "time"}),
+        ("average_flux", {}),
+        wires=[(0, 1, "data"), (2, 3, "data"), (1, 4, "data"), (3, 4, "base")],
+    )
+    body = {"template": template, "node": 4, "terminal": "flux"}
+    answer = post(client, "calculate", body)
+    assert answer.status_code == 200, answer.content
+    (shown,) = answer.json()["values"]
+    assert shown["ylabel"] == "average flux (1/(s·cm²))" and shown["x"] == [1, 2]
+    text = post(client, "calculate", {**body, "export": "text"})
+    assert text.status_code == 200
+    table = np.loadtxt(text.content.decode().splitlines())
+    assert table.shape == (2, 6)  # number, dnumber, flux, dflux, time, dtime per data set
+    np.testing.assert_allclose(table[:, 2], shown["y"], rtol=1e-9)

@@ -477,6 +477,7 @@ def test_a_detector_dead_time_must_be_given_and_comes_before_normalizing(pbr_sou
 
 
 # In the every_file source (both folders):
+BEAM_NCNR = "mli0159.nxs.pbr"  # the same, in the folder pbr_source serves
 SPIN_FLIP = "reductus-pbr/mli0170.nxs.pbr"  # specular, all four cross-sections
 BEAM = "ncnr-pbr/mli0159.nxs.pbr"  # the direct beam in all four
 TWO = "ncnr-pbr/mli0115.nxs.pbr"  # specular, -- and ++
@@ -565,6 +566,56 @@ def test_mixed_cross_sections_agree(every_file, mix):
     for control, (one, other) in {"mix_sf": ("+-", "-+"), "mix_nsf": ("++", "--")}.items():
         if chosen[control]:
             np.testing.assert_array_equal(joined[one].v, joined[other].v)
+
+
+def test_the_average_flux_agrees(pbr_source):
+    """The neutrons incident during mli0115 (two cross-sections) and mli0111, from the
+    direct beam mli0159's −− normalized by time. reductus 1.0.1 takes a 1 µs timer step
+    in each point's time (and 1 µs for a data set's whole time) where ours is the counter's
+    1 ms, σt² = Δ²/12 a point, as in normalizing by time: its uncertainties are checked
+    with that share changed, σ² + S²(Δ²/12 − 1e-12) a point (S the beam's rate)."""
+    d = Diagram()
+    spec = d.load("mli0115.nxs.pbr", "mli0111.nxs.pbr")
+    beam = d("extract_xs", (d.load("mli0159.nxs.pbr", base="time", join=True), "data"), xs="--")
+    node = d("average_flux", (spec, "data"), (beam, "base"), beam_height=20.0)
+    (ours,) = _run_terminal(d, node, "flux")
+    files = ["mli0115.nxs.pbr", "mli0111.nxs.pbr", "mli0159.nxs.pbr"]
+    theirs = reductus_run("average_flux", files, "--xs", "mm", "--beam-height", "20")
+    fluxes, total = theirs["params"]["flux"]["fluxes"], theirs["params"]["flux"]["total_flux"]
+    for mine, key in (("number", "number_incident"), ("flux", "average_flux")):
+        np.testing.assert_allclose(getattr(ours, mine), [f[key] for f in fluxes], rtol=RTOL)
+    np.testing.assert_allclose(ours.time, [f["total_time"] for f in fluxes], rtol=RTOL)
+    np.testing.assert_allclose(ours.total["flux"], total["aggregated_average_flux"], rtol=RTOL)
+
+    (rate,) = d.run(beam)[0].v  # the beam: one point
+    timer = rate**2 * (1e-6 / 12 - 1e-12)  # Δ = 1 ms
+    sets = d.run(spec)
+    areas = [x.slit2 * 20.0 / 100 for x in sets]  # cm²
+    np.testing.assert_allclose(
+        ours.dnumber,
+        [
+            np.sqrt(f["number_incident_error"] ** 2 + timer * len(x))
+            for f, x in zip(fluxes, sets, strict=True)
+        ],
+        rtol=RTOL,
+    )
+    expected = [
+        np.sqrt(
+            f["average_flux_error"] ** 2
+            + (np.sum(timer / a**2) + f["average_flux"] ** 2 * (len(a) / 12e6 - 1e-12))
+            / f["total_time"] ** 2
+        )
+        for f, a in zip(fluxes, areas, strict=True)
+    ]
+    np.testing.assert_allclose(ours.dflux, expected, rtol=RTOL)
+    np.testing.assert_allclose(ours.dtime, np.sqrt([len(a) / 12e6 for a in areas]), rtol=1e-12)
+
+
+def test_average_flux_needs_a_beam_normalized_by_time(pbr_source):
+    d = Diagram()
+    node = d("average_flux", (d.load("mli0115.nxs.pbr"), "data"), (d.load(BEAM_NCNR), "base"))
+    with pytest.raises(TemplateError, match=r"\(base\): normalize the direct beam by time"):
+        _run_terminal(d, node, "flux")
 
 
 def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):

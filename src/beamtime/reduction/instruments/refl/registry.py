@@ -7,6 +7,7 @@ import numpy as np
 from beamtime.reduction.dataflow.calc import DataType, Registry
 from beamtime.reduction.instruments.refl.deadtimedata import DeadTimeFit
 from beamtime.reduction.instruments.refl.fielddata import BackgroundField
+from beamtime.reduction.instruments.refl.fluxdata import FluxData
 from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.nexus import load_nexus
 from beamtime.reduction.instruments.refl.orso import orso_text
@@ -64,6 +65,7 @@ registry = Registry(
         "poldata": _datatype("poldata", PolData),
         "deadtime": _datatype("deadtime", DeadTimeFit),
         "backgroundfield": _datatype("backgroundfield", BackgroundField),
+        "flux": _datatype("flux", FluxData),
     },
     describe_file=describe_file,
 )
