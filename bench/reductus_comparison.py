@@ -260,6 +260,23 @@ STEPS = [
         " Qz_target (16 Qz for 14 values): ours is checked to stand at the specular's aimed"
         " sample angles",
     ),
+    (
+        "average flux (in `test_reductus.py`)",
+        "ncnr-pbr/mli0115 (2 cross-sections) and mli0111, the direct beam mli0159 −− "
+        "normalized by time",
+        "number incident, average flux, times, the total 1e-6; the uncertainties 1e-6 once "
+        "the timer's share is changed",
+        "reductus 1.0.1 cannot run it (it imports FluxData from a module its package lacks: "
+        "the harness names it). It takes a 1 µs timer step in each point's time; ours the "
+        "counter's 1 ms, σt² = Δ²/12, as normalizing by time does: its uncertainties are "
+        "compared with S²(Δ²/12 − 1e-12) a point added",
+    ),
+    (
+        "mix cross sections (in `test_reductus.py`)",
+        "reductus-pbr/mli0170 (4 cross-sections)",
+        "the mixed list's polarizations; Qz, dQ, v, dv 1e-6 after join",
+        "none",
+    ),
 ]
 
 
