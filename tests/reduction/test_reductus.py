@@ -738,6 +738,40 @@ def test_the_stock_polarized_template_with_footprint_agrees(every_file):
     compare(ours, reductus("correct_polarization", both(SPIN_FLIP, BEAM), "--footprint"))
 
 
+def test_the_polarization_steps_are_cached_like_the_others(every_file):
+    """reductus computes its polarization steps again on every request: here a changed
+    control after them computes that step alone, and one of estimate polarization computes
+    it and what follows, never the loaders, joins or subtraction again."""
+    template, node = stock(
+        "Polarized with footprint (reductus)", {"specular": [SPIN_FLIP], "direct beam": [BEAM]}
+    )
+    cache, computed = MemoryCache(), []
+
+    def heard(number, count, module):
+        computed.append(module)
+
+    def run(config=None):
+        computed.clear()
+        last = node["correct footprint"]
+        return calculate(template, registry, last, "output", cache, config, progress=heard)
+
+    first = run()
+    assert "refl.estimate_polarization" in computed and "refl.load" in computed
+    run()
+    assert computed == []  # all cached
+    run({str(node["correct footprint"]): {"slope_error": 0.1}})
+    assert computed == ["refl.correct_footprint"]
+    again = run({str(node["estimate polarization"]): {"FRbalance": 40.0}})
+    assert computed == [
+        "refl.estimate_polarization",
+        "refl.correct_polarization",
+        "refl.extract_xs",
+        "refl.fit_footprint",
+        "refl.correct_footprint",
+    ]
+    assert not np.array_equal(first[0].v, again[0].v)
+
+
 def test_an_efficiency_outside_zero_to_one_names_clip(pbr_source):
     d = Diagram()
     three = {**fileinfo("mli0159.nxs.pbr"), "entries": ["DOWN_DOWN", "DOWN_UP", "UP_UP"]}
