@@ -21,7 +21,7 @@ def _beam_integral(u, inner, outer):
     return np.sign(u) * inside
 
 
-@module
+@module(light=True)
 def footprint(
     data, sample_width=10.0, offset=0.0, distance1=SLIT1_DISTANCE, distance2=SLIT2_DISTANCE
 ):
@@ -123,7 +123,7 @@ def fit_footprint(data, Qmin=None, Qmax=None, origin=False):
     return FootprintFit(name, slope, intercept, dslope, dintercept, float(x.min()), float(x.max()))
 
 
-@module
+@module(light=True)
 def correct_footprint(
     data,
     fitted_footprint=None,
