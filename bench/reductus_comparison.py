@@ -248,6 +248,18 @@ STEPS = [
         " uninitialized numbers: there ours is checked to reproduce the points with"
         " degree span − 1. reductus keeps the old dT; ours moves it to the merged settings",
     ),
+    (
+        "load with Qz basis detector, sample, target (in `test_reductus.py`)",
+        "ncnr-pbr/mli0115 (specular), mli01120 (background−), mli0181 (rocking curve);"
+        " mli0115 less mli01120",
+        "Qz, dQ, v, dv 1e-6 after normalizing, after subtracting the background (align"
+        " none) and after interpolating it (align auto)",
+        "by the sample angle alone the subtracted values move by 3e-5 of their uncertainty"
+        " with reductus' float32 angles: there reductus is given them as float64 (then"
+        " 2e-13). With basis target reductus 1.0.1 leaves an interpolated background its own"
+        " Qz_target (16 Qz for 14 values): ours is checked to stand at the specular's aimed"
+        " sample angles",
+    ),
 ]
 
 

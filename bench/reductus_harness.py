@@ -21,14 +21,15 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         --group-by, --join-tolerance
   rescale               normalize(monitor) -> rescale(--scale, --dscale)
   mask                  normalize(monitor) -> mask_points(--mask)
-  footprint             normalize(monitor) -> abinitio_footprint(--width, --offset)
+  footprint             normalize(monitor) -> abinitio_footprint(--io, --width, --offset)
+                        (--width none: the file's width, infinite for NeXus files)
   background            normalize(monitor) -> join per intent -> subtract_background
                         (pass specular and background files; the sign is inferred)
   divide_intensity      as background (if any given) -> divide_intensity by the joined
                         SLIT scan of the same polarization (pass e.g. mli0159)
   reflectivity          as divide_intensity -> abinitio_footprint(--width, --offset)
                         -> rescale(--scale, --dscale): the predefined templates' last steps
-  normalize_roi, normalize_auto, normalize_power   normalize(base=...) likewise
+  normalize_roi, normalize_auto, normalize_power, normalize_none   normalize(base=...)
   theta_offset          normalize(monitor) -> theta_offset(--theta-offset)
   back_reflection       normalize(monitor) -> back_reflection
   absolute_angle        normalize(monitor) -> absolute_angle
@@ -38,6 +39,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   dark_current          dark_current(--dark c1,c2,..., --dark-cov v11,v12,...) -> normalize
 
 --sample-width W loads with super_load(sample_width=W) (the sample as a slit in dT).
+--qz-basis B loads with super_load(Qz_basis=B) (actual, detector, sample, target).
+--float64-angles casts the sample and detector angles to float64 after loading (reductus
+keeps them as read, float32), to tell float32 rounding from a difference of method.
   estimate_polarization normalize(monitor) -> join the intensity scans ->
                         estimate_polarization(--frbalance, --emin, --imin, --clip);
                         params.efficiency holds beta, fp, rp, ff, rf and their d* per setting
@@ -48,7 +52,9 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
   spin_asymmetry        normalize(monitor) -> join the specular scans -> spin_asymmetry
   fit_footprint         normalize(monitor) -> join the specular scans -> fit_footprint
                         (fit_range [--qmin, --qmax], --origin) -> correct_footprint of
-                        each (--slope-error, --intercept-error); params.footprint: p, dp
+                        each (correction_range [--correct-qmin, --correct-qmax], --slope,
+                        --slope-error, --intercept, --intercept-error); params.footprint:
+                        p, dp of the fit
   group_by_intent       the loaded data sets, group by group (specular, backp, backm,
                         intensity, rock, other); params.group_sizes says where each ends
   extract_xs            extract_xs(--xs) of the loaded data sets (--xs pm is "+-")
@@ -72,6 +78,8 @@ it where the file has none, e.g. NICE "BG" scans). Cases:
                         subtract_background_field(the other files, --bf-epsd overriding);
                         params.background_field holds the fit; datasets: the fitted
                         background of each scan, then the subtracted data
+  mix_cross_sections    normalize(monitor) -> mix_cross_sections(--mix-sf, --mix-nsf) ->
+                        join each intent group; params.mixed: the polarizations mixed
   divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
                         nothing), slit distances -2000, -1000 (reductus'
                         defaults), --distance3, --distance4 mm (the files have none)
@@ -115,6 +123,7 @@ CASES = (
     "normalize_roi",
     "normalize_auto",
     "normalize_power",
+    "normalize_none",
     "theta_offset",
     "back_reflection",
     "absolute_angle",
@@ -136,14 +145,18 @@ CASES = (
     "smooth_slits",
     "interpolate_background",
     "background_field",
+    "mix_cross_sections",
 )
 
 
-def load(files, entries=None, intent="auto", sample_width=None):
+def load(files, entries=None, intent="auto", sample_width=None, qz_basis="actual", double=False):
     filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
     if entries:
         filelist = [{**info, "entries": entries} for info in filelist]
-    loaded = steps.super_load(filelist, base="none", sample_width=sample_width)
+    loaded = steps.super_load(filelist, base="none", sample_width=sample_width, Qz_basis=qz_basis)
+    for d in loaded if double else ():  # reductus keeps the angles read in float32
+        d.sample.angle_x = d.sample.angle_x.astype(float)
+        d.detector.angle_x = d.detector.angle_x.astype(float)
     return [steps.mark_intent(d, intent=intent) for d in loaded]
 
 
@@ -182,9 +195,13 @@ def run(case, files, a):
             data.append(steps.mark_intent(steps.divergence_fb(d), intent=a.intent))
         params["divergence_fb"] = dict(distances=[-2000, -1000, a.distance3, a.distance4])
         return normalize(data, "monitor"), params | {"normalize": "monitor"}
-    data = load(files, entries, a.intent, a.sample_width)
+    data = load(files, entries, a.intent, a.sample_width, a.qz_basis, a.float64_angles)
+    if a.float64_angles:
+        params["angles"] = "float64"
     if a.sample_width is not None:
         params["sample_width"] = a.sample_width
+    if a.qz_basis != "actual":
+        params["Qz_basis"] = a.qz_basis
     if a.intent != "auto":
         params["mark_intent"] = a.intent
     if entries:
@@ -234,6 +251,11 @@ def run(case, files, a):
         return data, params
     if case == "dark_current":
         return data, params
+    if case == "mix_cross_sections":
+        mix = dict(mix_sf=a.mix_sf, mix_nsf=a.mix_nsf)
+        mixed = steps.mix_cross_sections(data, **mix)
+        params |= {"mix_cross_sections": mix, "mixed": [d.polarization for d in mixed]}
+        return [j for group in steps.group_by_intent(mixed) for j in steps.join(group)], params
     if case == "smooth_slits":
         smooth = dict(degree=a.degree, span=a.span, dx=a.dx)
         return steps.smooth_slits(data, **smooth), params | {"smooth_slits": smooth}
@@ -250,7 +272,7 @@ def run(case, files, a):
                     back.detector = copy.copy(back.detector)
                     back.detector.wavelength = s.detector.wavelength
                     back.detector.wavelength_resolution = s.detector.wavelength_resolution
-                    if a.align.endswith("_target"):  # reductus' Qz and Qx refuse this
+                    if back.Qz_basis.endswith("_target"):  # reductus' Qx refuses this
                         back.Qz_basis = "actual"  # basis; its angles are now specular
                     out.append(back)
         return out, params | {"interpolate_background": dict(align=a.align)}
@@ -295,7 +317,7 @@ def run(case, files, a):
             "mask_indices": idx
         }
     if case == "footprint":
-        fp = dict(Io=1.0, width=a.width, offset=a.offset)
+        fp = dict(Io=a.io, width=a.width, offset=a.offset)
         return [steps.abinitio_footprint(d, **fp) for d in data], params | {
             "abinitio_footprint": fp
         }
@@ -307,7 +329,13 @@ def run(case, files, a):
         fit = dict(fit_range=[a.qmin, a.qmax], origin=a.origin)
         fitted = steps.fit_footprint(joined, **fit)
         params["footprint"] = {"p": list(map(float, fitted.p)), "dp": list(map(float, fitted.dp))}
-        errors = dict(slope_error=a.slope_error, intercept_error=a.intercept_error)
+        errors = dict(
+            correction_range=[a.correct_qmin, a.correct_qmax],
+            slope=a.slope,
+            slope_error=a.slope_error,
+            intercept=a.intercept,
+            intercept_error=a.intercept_error,
+        )
         out = [steps.correct_footprint(d, copy.deepcopy(fitted), **errors) for d in joined]
         return out, params | {"fit_footprint": fit, "correct_footprint": errors}
     params["join"] = dict(Q_tolerance=0.5, dQ_tolerance=0.002)
@@ -411,7 +439,13 @@ def main():
     p.add_argument("--scale", type=float, default=2.0)
     p.add_argument("--dscale", type=float, default=0.1)
     p.add_argument("--mask", default="0", help="comma-separated 0-origin point indices")
-    p.add_argument("--width", type=float, default=10.0, help="sample length along beam, mm")
+    p.add_argument(
+        "--width",
+        type=lambda text: None if text == "none" else float(text),
+        default=10.0,
+        help="sample length along beam, mm (none: abinitio_footprint's default)",
+    )
+    p.add_argument("--io", type=float, default=1.0, help="abinitio_footprint's Io")
     p.add_argument("--offset", type=float, default=0.0, help="sample offset along beam, mm")
     p.add_argument("--entries", default="", help="comma-separated entry names to load")
     p.add_argument("--intent", default="auto", help="mark_intent's intent (auto, infer, ...)")
@@ -423,6 +457,10 @@ def main():
     p.add_argument("--qmax", type=float, default=None, help="fit_footprint range")
     p.add_argument("--origin", action="store_true", help="fit_footprint through the origin")
     p.add_argument("--slope-error", type=float, default=0.0, help="correct_footprint")
+    p.add_argument("--slope", type=float, default=None, help="correct_footprint")
+    p.add_argument("--intercept", type=float, default=None, help="correct_footprint")
+    p.add_argument("--correct-qmin", type=float, default=None, help="correction_range")
+    p.add_argument("--correct-qmax", type=float, default=None, help="correction_range")
     p.add_argument("--intercept-error", type=float, default=0.0, help="correct_footprint")
     p.add_argument("--emin", type=float, default=0.0, help="percent")
     p.add_argument("--imin", type=float, default=0.0, help="counts/s")
@@ -431,6 +469,10 @@ def main():
     p.add_argument("--footprint", action="store_true", help="fit and correct the footprint")
     p.add_argument("--broadening", type=float, default=0.0, help="degrees, 1-sigma")
     p.add_argument("--sample-width", type=float, default=None, help="mm, for super_load")
+    p.add_argument("--qz-basis", default="actual", help="super_load's Qz_basis")
+    p.add_argument("--mix-sf", action="store_true", help="mix_cross_sections' mix_sf")
+    p.add_argument("--mix-nsf", action="store_true", help="mix_cross_sections' mix_nsf")
+    p.add_argument("--float64-angles", action="store_true", help="angles as float64")
     p.add_argument("--nonparalyzing", type=float, default=0.0, help="dead time, us")
     p.add_argument("--dark", default="0", help="dark_current's poly_coeff, comma-separated")
     p.add_argument("--dark-cov", default="", help="dark_current's poly_cov, comma-separated")

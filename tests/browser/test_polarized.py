@@ -13,7 +13,8 @@ from tests.browser.test_reduction import (
     both_folders,  # noqa: F401 (fixture)
     menu,
     node,
-    open_polarized_template,
+    open_template,
+    pick_files,
     plot_terminal,
     screenshot,
 )
@@ -28,16 +29,15 @@ def test_raw_pbr_files_to_a_polarized_data_set_and_back(live_server, page):
     make_user("ada")
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
-    titles = open_polarized_template(page, live_server)
-    for title, folder, file in (
-        ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
-        ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
-    ):
-        node(page, titles.index(title)).locator(".title").click()
-        page.locator("#files li.folder a", has_text=folder).click()
-        page.locator("#files li.file", has_text=file).locator("label").first.click()
-        expect(page.locator("#panel .chosen-files li")).to_have_count(1)
-        page.locator("#files nav a", has_text="local").click()
+    titles = open_template(page, live_server)
+    pick_files(
+        page,
+        titles,
+        [
+            ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
+            ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
+        ],
+    )
     # Typing in a field, then clicking another node: the text is not given to that node.
     node(page, 2).locator(".title").click()
     page.locator("#panel textarea").fill("0")

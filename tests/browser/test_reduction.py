@@ -335,24 +335,33 @@ def both_folders():
     sources.configure(list(saved.values()))
 
 
-def open_polarized_template(page, live_server):
-    """Log in and open the stock polarized template; the titles of its nodes."""
+def open_template(page, live_server, name="Polarized (reductus)"):
+    """Log in and open a predefined template (the stock polarized one); its nodes' titles."""
     log_in(page, live_server, "/reduction/")
     page.click("#reduction summary:text-is('Template')")
-    page.click("#predefined a:text-is('Polarized (reductus)')")
+    page.click(f"#predefined a:text-is('{name}')")
     template = next(
-        t
-        for t in service.instrument_definitions()[0]["templates"]
-        if t["name"] == "Polarized (reductus)"
+        t for t in service.instrument_definitions()[0]["templates"] if t["name"] == name
     )
     return [n["title"] for n in template["nodes"]]
+
+
+def pick_files(page, titles, files):
+    """For each (loader title, folder, file): select the loader, open the folder, tick the
+    file, and go back to the source's top."""
+    for title, folder, file in files:
+        node(page, titles.index(title)).locator(".title").click()
+        page.locator("#files li.folder a", has_text=folder).click()
+        page.locator("#files li.file", has_text=file).locator("label").first.click()
+        expect(page.locator("#panel .chosen-files li")).to_have_count(1)
+        page.locator("#files nav a", has_text="local").click()
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("both_folders", "fresh_cache")
 def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     make_user("ada")
-    titles = open_polarized_template(page, live_server)
+    titles = open_template(page, live_server)
     for title, folder, file in (
         ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
         ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
@@ -380,6 +389,45 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     screenshot(page, "reduction-polarized")
 
 
+SPIN_FLIP_AND_BEAM = [
+    ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
+    ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_folders", "fresh_cache")
+@pytest.mark.parametrize(
+    ("name", "files", "traces", "ylabel"),
+    [
+        (
+            "Unpolarized (reductus)",
+            [("specular", "ncnr-pbr", "mli0115.nxs.pbr"), SPIN_FLIP_AND_BEAM[1]],
+            2,
+            "reflectivity",
+        ),
+        ("Polarized with footprint (reductus)", SPIN_FLIP_AND_BEAM, 4, "reflectivity"),
+        ("Spin asymmetry (reductus)", SPIN_FLIP_AND_BEAM, 1, "spin asymmetry"),
+    ],
+)
+def test_the_other_stock_templates_run_in_the_editor(
+    live_server, page, name, files, traces, ylabel
+):
+    """With the polarized one above, reductus' four stock templates: files picked in the
+    browser, the last node plotted (the background loaders left empty pass nothing on)."""
+    make_user("ada")
+    titles = open_template(page, live_server, name)
+    pick_files(page, titles, files)
+    last = len(titles) - 1
+    plot_terminal(page, last, "output", "output")
+    expect(page.locator("#busy")).to_be_hidden(timeout=30_000)
+    expect(page.locator(LEGEND)).to_have_count(traces)
+    expect(page.locator("#plot .ytitle")).to_contain_text(ylabel)
+    expect(node(page, last)).not_to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#plot .scatterlayer .trace .points path").first).to_be_attached()
+    screenshot(page, "reduction-stock-" + name.split(" (")[0].lower().replace(" ", "-"))
+
+
 DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].map(g => {
     const title = g.querySelector('.title');
     const scale = document.getElementById('diagram').getScreenCTM().a;
@@ -391,6 +439,16 @@ DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].ma
             e => e.getBoundingClientRect().toJSON()),
     };
 })"""
+
+
+# What of the diagram shows without scrolling: its box's inner left and right edges, and
+# the lower of its inner bottom edge and the window's.
+SEEN = """() => {
+    const box = document.querySelector('.diagram-box');
+    const r = box.getBoundingClientRect();
+    return [r.left + box.clientLeft, r.left + box.clientLeft + box.clientWidth,
+            Math.min(r.top + box.clientTop + box.clientHeight, window.innerHeight)];
+}"""
 
 
 def overlap(a, b) -> bool:
@@ -411,7 +469,9 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     page.on("pageerror", lambda error: console_errors.append(str(error)))
     log_in(page, live_server, "/reduction/")
     # Every predefined template: every title whole (none cut with "…"), at 12 px or more on
-    # screen, no node over another, no text over another nor out of its node.
+    # screen, no node over another, no text over another nor out of its node, and every
+    # node on screen as the template opens (inside the diagram's box, above the window's
+    # bottom edge: nothing to scroll to).
     for template in service.instrument_definitions()[0]["templates"]:
         titles = [n["title"] for n in template["nodes"]]
         page.click("#reduction summary:text-is('Template')")
@@ -420,6 +480,11 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
         drawn = page.evaluate(DRAWN_NODES)
         assert [d["title"] for d in drawn] == titles
         assert min(d["px"] for d in drawn) >= 12
+        left, right, bottom = page.evaluate(SEEN)
+        for d in drawn:
+            box = d["box"]
+            assert left <= box["left"] and box["right"] <= right, (template["name"], d["title"])
+            assert box["bottom"] <= bottom, (template["name"], d["title"])
         for i, a in enumerate(drawn):
             assert not any(overlap(a["box"], b["box"]) for b in drawn[i + 1 :]), titles[i]
             for j, text in enumerate(a["texts"]):

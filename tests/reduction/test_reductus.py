@@ -58,10 +58,11 @@ class Diagram:
             self.wires.append({"source": [source, output], "target": [index, terminal]})
         return index
 
-    def load(self, *files: str, base: str = "monitor", join: bool = False) -> int:
-        node = self(
-            "normalize", (self("load", filelist=[fileinfo(f) for f in files]), "data"), base=base
-        )
+    def load(
+        self, *files: str, base: str = "monitor", join: bool = False, basis: str = "actual"
+    ) -> int:
+        loaded = self("load", filelist=[fileinfo(f) for f in files], Qz_basis=basis)
+        node = self("normalize", (loaded, "data"), base=base)
         return self("join", (node, "data")) if join else node
 
     def run(self, node: int) -> list:
@@ -100,7 +101,7 @@ ALL_BUT_ABORTED = [
 ]
 
 
-@pytest.mark.parametrize("base", ["monitor", "time", "roi", "auto"])
+@pytest.mark.parametrize("base", ["monitor", "time", "roi", "auto", "none"])
 def test_normalized_counts_agree(pbr_source, base):
     for file in ALL_BUT_ABORTED:
         d = Diagram()
@@ -142,12 +143,18 @@ def test_rescaled_masked_and_footprint_corrected_points_agree(pbr_source):
         d.run(d("mask_points", (d.load(*file), "data"), mask_indices=[[0, 3, 50]])),
         reductus("mask", file, "--mask", "0,3,50"),
     )
-    for width, offset in (("10", "0"), ("3", "1.5")):
+    # No width: a sample longer than the beam, the limit reductus reaches with a long one
+    # (its own default, the file's infinite width, gives NaN everywhere).
+    for width, offset, io in (("10", "0", "1"), ("3", "1.5", "0.8"), (None, "0", "1.2")):
         d = Diagram()
-        node = d(
-            "footprint", (d.load(*file), "data"), sample_width=float(width), offset=float(offset)
-        )
-        compare(d.run(node), reductus("footprint", file, "--width", width, "--offset", offset))
+        config = {"sample_width": None if width is None else float(width)}
+        node = d("footprint", (d.load(*file), "data"), **config, offset=float(offset), Io=float(io))
+        options = ("--width", width or "1e7", "--offset", offset, "--io", io)
+        compare(d.run(node), reductus("footprint", file, *options))
+    assert all(
+        np.isnan(np.array(x["v"], dtype=float)).all()
+        for x in reductus("footprint", file, "--width", "none")
+    )
 
 
 def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source):
@@ -166,6 +173,37 @@ def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source
         result,
         reductus("divide_intensity", ["mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0159.nxs.pbr"]),
     )
+
+
+@pytest.mark.parametrize("basis", ["detector", "sample", "target"])
+def test_qz_from_the_basis_reductus_loads_with_agrees(pbr_source, basis):
+    """super_load's Qz_basis: Qz from the detector angle, the sample angle or NICE's target,
+    for a specular scan, a background and a rocking curve, and the steps after it that
+    place points by their Qz (background subtraction, interpolation with align auto)."""
+    option = ("--qz-basis", basis)
+    for file in ("mli0115.nxs.pbr", "mli01120.nxs.pbr", "mli0181.nxs.pbr"):
+        d = Diagram()
+        compare(d.run(d.load(file, basis=basis)), reductus("normalize_monitor", [file], *option))
+    files = ["mli0115.nxs.pbr", "mli01120.nxs.pbr"]
+    d = Diagram()
+    spec = d.load(files[0], join=True, basis=basis)
+    back = d.load(files[1], join=True, basis=basis)
+    subtracted = d("subtract_background", (spec, "data"), (back, "backm"))
+    # By the sample angle alone, the background's Qz moves with reductus' float32 angles
+    # (3e-5 of the uncertainty after subtracting): reductus is given them as float64.
+    exact = ("--float64-angles",) if basis == "sample" else ()
+    compare(d.run(subtracted), reductus("background", files, *option, *exact))
+    interpolated = d("interpolate_background", (spec, "data"), (back, "backm"))
+    ours = _run_terminal(d, interpolated, "outm")
+    if basis != "target":
+        theirs = reductus("interpolate_background", files, "--align", "auto", *option)
+        compare(ours, theirs)
+        return
+    # reductus 1.0.1 leaves the background its own Qz_target there (16 Qz for 14 values):
+    # ours stand at the specular's aimed sample angles.
+    joined = {x.polarization: x for x in d.run(spec)}
+    for minus in ours:
+        np.testing.assert_array_equal(minus.Ti, joined[minus.polarization].Ti_target)
 
 
 @pytest.fixture
@@ -513,6 +551,22 @@ def test_the_spin_asymmetry_agrees(every_file):
     np.testing.assert_allclose(ours.dv, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("mix", [("--mix-sf",), ("--mix-nsf",), ("--mix-sf", "--mix-nsf")])
+def test_mixed_cross_sections_agree(every_file, mix):
+    d = Diagram()
+    loaded = d("normalize", (d("load", filelist=[fileinfo(SPIN_FLIP)]), "data"), base="monitor")
+    chosen = {"mix_sf": "--mix-sf" in mix, "mix_nsf": "--mix-nsf" in mix}
+    mixed = d("mix_cross_sections", (loaded, "data"), **chosen)
+    answer = reductus_run("mix_cross_sections", both(SPIN_FLIP), *mix)
+    assert [x.polarization for x in d.run(mixed)] == answer["params"]["mixed"]
+    joined = {x.polarization: x for x in d.run(d("join", (mixed, "data")))}
+    compare(list(joined.values()), answer["datasets"])
+    # partners joined from the same two data sets are the same numbers
+    for control, (one, other) in {"mix_sf": ("+-", "-+"), "mix_nsf": ("++", "--")}.items():
+        if chosen[control]:
+            np.testing.assert_array_equal(joined[one].v, joined[other].v)
+
+
 def test_polarization_needs_polarized_data_and_the_whole_beam(every_file):
     d, pol, corrected = polarized("ncnr-pbr/mli0111.nxs.pbr")  # -- only
     with pytest.raises(TemplateError, match=r"\(data\): no \+\+ cross-section"):
@@ -585,6 +639,32 @@ def test_the_fitted_footprint_agrees(pbr_source, file, fit, options):
     if not fit.get("origin"):
         np.testing.assert_allclose(ours.dintercept, dp[1], rtol=RTOL)
     compare(d.run(node), answer["datasets"])
+
+
+@pytest.mark.parametrize(
+    ("correct", "options"),
+    [
+        ({"Qmin": 0.004, "Qmax": 0.01}, ("--correct-qmin", "0.004", "--correct-qmax", "0.01")),
+        ({"Qmax": 0.008, "slope": 20.0}, ("--correct-qmax", "0.008", "--slope", "20")),
+        ({"intercept": 0.9, "intercept_error": 0.05}, ("--intercept", "0.9")),
+    ],
+)
+def test_the_footprint_corrected_over_a_range_or_by_a_given_line_agrees(
+    pbr_source, correct, options
+):
+    """correct_footprint's correction range (ours Qmin, Qmax) and a slope or intercept given
+    in place of the fitted one, on the fit over Qz ≤ 0.012 of mli0111."""
+    file = "mli0111.nxs.pbr"
+    d = Diagram()
+    joined = d.load(file, join=True)
+    fitted = d("fit_footprint", (joined, "data"), Qmax=0.012)
+    node = d(
+        "correct_footprint", (joined, "data"), (fitted, "fitted_footprint", "fitted_footprint")
+    )
+    d.nodes[node]["config"] = {"slope_error": 1.0, **correct}
+    errors = ("--slope-error", "1", "--intercept-error", str(correct.get("intercept_error", 0)))
+    theirs = reductus("fit_footprint", [file], "--qmax", "0.012", *options, *errors)
+    compare(d.run(node), theirs)
 
 
 def test_a_footprint_needs_a_fit_or_a_line(pbr_source):

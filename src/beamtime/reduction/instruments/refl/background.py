@@ -70,7 +70,8 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
     (its other columns interpolated alike). The angle compared (*align*): *sample*,
     :math:`T_i` of both; *detector*, :math:`T_d/2` of both; *sample_target* and
     *detector_target* the same of the angles NICE aimed at; *auto* the angle the data's
-    Qz is computed from, the sample angle for data as loaded. A later *subtract
+    Qz is computed from (the loader's *Qz basis*: the detector angle for *detector*, the
+    aimed sample angle for *target*, else the sample angle). A later *subtract
     background* then subtracts point by point. (reductus 1.0.1 returns the interpolated
     background+ as background− too.)
 
@@ -94,7 +95,7 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
     outm (refldata[]) : background− at the specular points (none if none wired)
 
     Author: Beamtime team
-    Version: 2026-12-07.2
+    Version: 2026-12-07.3
     """
     sides = []
     for name, wired in (("backp", backp), ("backm", backm)):
@@ -104,6 +105,8 @@ def interpolate_background(data, backp=(), backm=(), /, align="auto"):
 
 def _onto(data, back, align: str):
     """``back`` interpolated onto the points of ``data``, at the specular condition."""
+    if align == "auto":  # the angle the data's Qz is computed from, as reductus
+        align = {"detector": "detector", "target": "sample_target"}.get(data.Qz_basis, "sample")
     angle = {
         "detector": lambda d: d.Td / 2,
         "sample_target": lambda d: d.Ti_target,
@@ -120,7 +123,9 @@ def _onto(data, back, align: str):
         if name not in ("v", "dv", "Ti", "Td", "dT", "Qz_target", "Ti_target", "Td_target")
     }
     at = {"Ti": x, "Td": 2 * x, "Ti_target": x, "Td_target": 2 * x}
-    return replace(back, **others, **at, v=v, dv=dv, dT=data.dT, Qz_target=data.Qz_target)
+    return replace(
+        back, **others, **at, v=v, dv=dv, dT=data.dT, Qz_target=data.Qz_target, Qz_basis="actual"
+    )
 
 
 def _ordinate(back, align: str) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.fielddata import BackgroundField
+from beamtime.reduction.instruments.refl.numerics import difference
 from beamtime.reduction.instruments.refl.registry import module
 
 
@@ -251,4 +252,5 @@ def subtract_background_field(
         ]
     )
     value, error = _background(data, f, epsD, scale, covariance)
-    return replace(data, v=data.v - value, dv=np.sqrt(data.dv**2 + error**2))
+    v, dv = difference(data.v, data.dv, value, error)
+    return replace(data, v=v, dv=dv)

@@ -108,7 +108,8 @@ def angular_resolution(
     sample_width=None,
 ):
     """
-    The resolution of Qz: the angular divergence through slits 1 and 2,
+    The resolution of Qz (reductus' *divergence*; its sample broadening is the step *sample
+    broadening* here): the angular divergence through slits 1 and 2,
     :math:`\\Delta\\theta = \\tfrac12 (s_1 + s_2)/|d_1 - d_2|` (FWHM); a sample of width
     :math:`w` narrower than the beam acts as a slit of opening :math:`p = w|\\sin T_i|` at
     the sample, and then :math:`\\Delta\\theta = \\min(\\tfrac12 (s_1 + s_2)/|d_1 - d_2|,

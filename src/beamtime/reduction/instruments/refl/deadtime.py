@@ -14,6 +14,7 @@ import numpy as np
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl import deadtimedata
 from beamtime.reduction.instruments.refl.deadtimedata import DeadTimeFit, FitFailed
+from beamtime.reduction.instruments.refl.numerics import difference
 from beamtime.reduction.instruments.refl.registry import module
 
 MICROSECOND = 1e-6
@@ -271,8 +272,7 @@ def dark_current(data, poly_coeff=(0.0,), poly_cov=()):
         covariance = np.reshape(poly_cov, (order, order))
         jacobian = data.slit1[:, None] ** np.arange(order)[::-1]
         variance = np.einsum("pi,ij,pj->p", jacobian, covariance, jacobian)
-    dark = np.maximum(rate * minutes, 0.0)
-    dark_variance = variance * minutes**2
-    counts = np.maximum(data.v - dark, 0.0)
-    corrected = replace(data, v=counts, dv=np.sqrt(data.dv**2 + dark_variance))
-    return corrected, replace(data, v=dark, dv=np.sqrt(dark_variance))
+    dark, ddark = np.maximum(rate * minutes, 0.0), np.sqrt(np.maximum(variance, 0)) * minutes
+    counts, dcounts = difference(data.v, data.dv, dark, ddark)
+    corrected = replace(data, v=np.maximum(counts, 0.0), dv=dcounts)
+    return corrected, replace(data, v=dark, dv=ddark)

@@ -23,23 +23,33 @@ def _beam_integral(u, inner, outer):
 
 @module(light=True)
 def footprint(
-    data, sample_width=10.0, offset=0.0, distance1=SLIT1_DISTANCE, distance2=SLIT2_DISTANCE
+    data,
+    sample_width=None,
+    offset=0.0,
+    Io=1.0,
+    distance1=SLIT1_DISTANCE,
+    distance2=SLIT2_DISTANCE,
 ):
     """
-    Correct for the part of the beam that misses the sample at low angles. Slits 1 and 2
-    make a beam whose profile is a trapezoid: flat to half-width
-    :math:`|s_1/2 - r(s_1 - s_2)/2|`, zero beyond :math:`r(s_1 + s_2)/2 - s_1/2`, with
-    :math:`r = d_1/(d_1 - d_2)`. A sample of width :math:`W` at angle :math:`\\theta`
-    intercepts the part between :math:`(\\pm W/2 + \\text{offset})\\sin\\theta`; the data
-    are divided by that fraction (no uncertainty added).
+    Correct for the part of the beam that misses the sample at low angles, computed from
+    the slits (reductus' *abinitio footprint*). Slits 1 and 2 make a beam whose profile is
+    a trapezoid: flat to half-width :math:`|s_1/2 - r(s_1 - s_2)/2|`, zero beyond
+    :math:`r(s_1 + s_2)/2 - s_1/2`, with :math:`r = d_1/(d_1 - d_2)`. A sample of width
+    :math:`W` at angle :math:`\\theta` intercepts the fraction :math:`F` of it between
+    :math:`(\\pm W/2 + \\text{offset})\\sin\\theta`; the data are divided by
+    :math:`I_o F` (no uncertainty added; where :math:`F \\le 0`, not at all).
 
     **Inputs**
 
     data (refldata) : data
 
-    sample_width (float:mm) : length of the sample along the beam [10.0]
+    sample_width (float:mm) : length of the sample along the beam; empty: endless (the
+        NeXus files give none: reductus' default), so :math:`F = 1` but at
+        :math:`\\theta = 0`
 
     offset (float:mm) : the sample's centre, off the beam's centre along the beam [0.0]
+
+    Io (float) : a scale factor for the beam spilling past the sample vertically [1.0]
 
     distance1 (float:mm) : slit 1 to sample [2000.0]
 
@@ -50,22 +60,26 @@ def footprint(
     output (refldata) : data corrected for the footprint
 
     Author: Beamtime team
-    Version: 2026-11-21
+    Version: 2026-12-07.2
     """
-    if sample_width <= 0:
+    if sample_width is not None and sample_width <= 0:
         raise ParameterError("sample_width", "must be positive")
+    if Io <= 0:
+        raise ParameterError("Io", "must be positive")
     if distance1 <= distance2 or distance2 <= 0:
         raise ParameterError("distance1", "slit 1 must be farther from the sample than slit 2")
+    width = np.inf if sample_width is None else sample_width
     r = distance1 / (distance1 - distance2)
     inner = np.abs(data.slit1 / 2 - r * (data.slit1 - data.slit2) / 2)
     outer = r * (data.slit1 + data.slit2) / 2 - data.slit1 / 2
     sin = np.sin(np.radians(data.Ti))
-    ends = (np.array([-1, 1])[:, None] * sample_width / 2 + offset) * sin
+    with np.errstate(invalid="ignore"):  # an endless sample at θ = 0 meets no beam
+        ends = np.nan_to_num((np.array([-1, 1])[:, None] * width / 2 + offset) * sin)
     fraction = (_beam_integral(ends[1], inner, outer) - _beam_integral(ends[0], inner, outer)) / (
         inner + outer
     )
-    fraction = np.where(fraction > 0, fraction, 1.0)
-    return replace(data, v=data.v / fraction, dv=data.dv / fraction)
+    scale = np.where(fraction > 0, Io * fraction, 1.0)
+    return replace(data, v=data.v / scale, dv=data.dv / scale)
 
 
 @module

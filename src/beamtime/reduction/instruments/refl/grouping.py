@@ -1,6 +1,7 @@
 """Steps that sort data sets: by intent, by cross-section, by any of their facts."""
 
 import operator
+from dataclasses import replace
 
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.registry import module
@@ -37,6 +38,46 @@ def mark_intent(data, intent="auto"):
     Version: 2026-12-07
     """  # noqa: E501  (an option list is one line)
     return data.with_intent(intent)
+
+
+# The cross-sections mix_cross_sections copies each one to: spin-flip, non-spin-flip.
+MIXED = ({"+-": "-+", "-+": "+-"}, {"++": "--", "--": "++", "+": "-", "-": "+"})
+
+
+@module
+def mix_cross_sections(data, mix_sf=False, mix_nsf=False):
+    """
+    Count two cross-sections as one, where the model cannot tell them apart (the spin-flip
+    ones of a sample without chirality, say): every data set passes, and each chosen one
+    is passed again as its partner — with *mix sf* each :math:`+-` as :math:`-+` and each
+    :math:`-+` as :math:`+-`; with *mix nsf* :math:`++` as :math:`--` and :math:`--` as
+    :math:`++` (:math:`+` and :math:`-` alike). A later *join* then Poisson-averages
+    partners' points at the same Q (see *join*).
+
+    **Inputs**
+
+    data (refldata[]) : data sets
+
+    mix_sf (bool) : pass +− and −+ on as each other too [False]
+
+    mix_nsf (bool) : pass ++ and −− on as each other too [False]
+
+    **Returns**
+
+    output (refldata[]) : the data sets, then the spin-flip copies, then the non-spin-flip
+
+    Author: Beamtime team
+    Version: 2026-12-07
+    """
+    output = list(data)
+    for wanted, mapping in zip((mix_sf, mix_nsf), MIXED, strict=True):
+        if wanted:
+            output += [
+                replace(d, polarization=mapping[d.polarization])
+                for d in data
+                if d.polarization in mapping
+            ]
+    return output
 
 
 # group_by_intent's outputs and the intents each takes; the rest go to "other".

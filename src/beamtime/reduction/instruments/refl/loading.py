@@ -1,5 +1,7 @@
 """Steps that read raw files and choose among their points."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from beamtime.reduction import sources
@@ -10,7 +12,7 @@ from beamtime.reduction.instruments.refl.registry import module
 
 
 @module
-def load(filelist=(), intent="auto"):
+def load(filelist=(), intent="auto", Qz_basis="actual"):
     """
     Load NICE NeXus reflectometry files: one data set per polarization cross-section, raw
     detector counts with Poisson uncertainty :math:`\\sigma = \\sqrt{N}` (1 for no counts).
@@ -28,12 +30,19 @@ def load(filelist=(), intent="auto"):
         angles where the file names none (NICE's "BG" has no sign), *infer* always infers
         it (see *mark intent*) [auto]
 
+    Qz_basis (opt:actual|detector|sample|target) : what Qz is computed from, as reductus'
+        loader: *actual* :math:`Q_z = \\frac{2\\pi}{\\lambda}(\\sin(T_d - T_i) + \\sin T_i)`;
+        *detector* :math:`\\frac{4\\pi}{\\lambda}\\sin(T_d/2)` (ignoring the sample angle);
+        *sample* :math:`\\frac{4\\pi}{\\lambda}\\sin T_i` (ignoring the detector angle);
+        *target* the Qz NICE aimed at (the actual formula at the aimed angles where the
+        file names none). Steps after it compute Qz the same way [actual]
+
     **Returns**
 
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07.4
+    Version: 2026-12-07.5
     """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:
@@ -47,7 +56,7 @@ def load(filelist=(), intent="auto"):
             scans = load_nexus(sources.fetch(info), name=name, entries=entries)
         except NexusError as exc:
             raise ParameterError("filelist", str(exc)) from None
-        found.extend(ReflData.from_scan(scan, intent) for scan in scans)
+        found.extend(replace(ReflData.from_scan(scan, intent), Qz_basis=Qz_basis) for scan in scans)
     return found
 
 

@@ -63,6 +63,18 @@ SLIT2_DISTANCE = 1000.0
 TIMER_RESOLUTION = 0.001
 
 
+# How Qz is computed from the angles (reductus' super_load Qz_basis).
+QZ_BASES = ("actual", "detector", "sample", "target")
+
+
+def q_components(ti, td, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
+    """(Qx, Qz) in 1/Å of incident angle ``ti`` and detector angle ``td`` (degrees):
+    (2π/λ)(cos(Td − Ti) − cos Ti, sin(Td − Ti) + sin Ti)."""
+    ti, td = np.radians(ti), np.radians(td)
+    k = 2 * np.pi / wavelength
+    return k * (np.cos(td - ti) - np.cos(ti)), k * (np.sin(td - ti) + np.sin(ti))
+
+
 def divergence(
     slit1, slit2, distance1: float, distance2: float, sample_width=None, theta=None
 ) -> np.ndarray:
@@ -114,6 +126,8 @@ class ReflData:
     slit2_target: np.ndarray
     # [rates, efficiencies]: the monitor's saturation curve, where the file has one
     monitor_saturation: list | None = None
+    # what Qz is computed from (reductus' Qz_basis): see QZ_BASES and the Qz property
+    Qz_basis: str = "actual"
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -174,15 +188,23 @@ class ReflData:
 
     @property
     def Qz(self) -> np.ndarray:
-        """(2π/λ)(sin(Td − Ti) + sin Ti), in 1/Å."""
-        ti, td = np.radians(self.Ti), np.radians(self.Td)
-        return 2 * np.pi / self.wavelength * (np.sin(td - ti) + np.sin(ti))
+        """In 1/Å, by ``Qz_basis``: *actual* (2π/λ)(sin(Td − Ti) + sin Ti); *detector*
+        (4π/λ) sin(Td/2); *sample* (4π/λ) sin Ti; *target* the Qz NICE aimed at, or where
+        the file names none, the actual formula at the angles it aimed at."""
+        if self.Qz_basis == "target":
+            if np.any(np.isfinite(self.Qz_target)):
+                return self.Qz_target
+            return q_components(self.Ti_target, self.Td_target, self.wavelength)[1]
+        ti, td = {
+            "detector": (self.Td / 2, self.Td),
+            "sample": (self.Ti, 2 * self.Ti),
+        }.get(self.Qz_basis, (self.Ti, self.Td))
+        return q_components(ti, td, self.wavelength)[1]
 
     @property
     def Qx(self) -> np.ndarray:
-        """(2π/λ)(cos(Td − Ti) − cos Ti), in 1/Å."""
-        ti, td = np.radians(self.Ti), np.radians(self.Td)
-        return 2 * np.pi / self.wavelength * (np.cos(td - ti) - np.cos(ti))
+        """(2π/λ)(cos(Td − Ti) − cos Ti), in 1/Å (from the angles, whatever the Qz basis)."""
+        return q_components(self.Ti, self.Td, self.wavelength)[0]
 
     @property
     def dQ(self) -> np.ndarray:
@@ -296,7 +318,7 @@ def infer_intent(data: ReflData) -> str:
     if np.all(np.abs(theta_i) < delta) and np.all(np.abs(theta_f) < delta):
         return "intensity"
     if moves_i == moves_f:
-        qz, qx, dq = data.Qz, data.Qx, data.dQ.max()
+        (qx, qz), dq = q_components(data.Ti, data.Td, data.wavelength), data.dQ.max()
         if np.all(np.abs(theta_f - theta_i) < delta):
             return "specular"
         if np.ptp(qz) < dq and np.ptp(qx) > dq:

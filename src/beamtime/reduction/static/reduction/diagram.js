@@ -364,8 +364,10 @@ function focusSelector(element) {
 }
 
 /** A wire's S-curve from an output to an input. */
+/** A wire from an output to an input: it leaves and arrives level; one running back (to a
+ *  node to the left, as in a template laid out in rows) bends little, to stay in view. */
 function curve(from, to) {
-  const bend = Math.max(30, Math.abs(to.x - from.x) / 2);
+  const bend = to.x >= from.x ? Math.max(30, (to.x - from.x) / 2) : 40;
   return `M${from.x} ${from.y}C${from.x + bend} ${from.y} ${to.x - bend} ${to.y} ${to.x} ${to.y}`;
 }
 
