@@ -147,7 +147,7 @@ ENGINE_CPU = """
 import json, sys, tempfile, time
 t0 = time.process_time()
 from beamtime.reduction import sources
-from beamtime.reduction.dataflow.cache import DiskCache
+from beamtime.reduction.dataflow.cache import DiskCache, Recent
 from beamtime.reduction.dataflow.calc import calculate
 from beamtime.reduction.dataflow.template import Template
 from beamtime.reduction.instruments.refl import registry
@@ -156,16 +156,16 @@ sources.configure([sources.LocalSource("local", sys.argv[1])])
 node, changes = int(sys.argv[3]), json.loads(sys.argv[4])
 template, show = Template.from_dict(json.loads(sys.argv[2])), registry.datatypes["refldata"]
 
-def evaluate(cache, config):
+def evaluate(cache, config, recent=None):
     start = time.process_time()
-    values = calculate(template, registry, node, "output", cache, config)
+    values = calculate(template, registry, node, "output", cache, config, recent=recent)
     json.dumps([show.display(v) for v in values])
     return time.process_time() - start
 
-cache = DiskCache(tempfile.mkdtemp())
-first = evaluate(cache, {})
+cache, recent = DiskCache(tempfile.mkdtemp()), Recent(200_000)  # as a server process keeps
+first = evaluate(cache, {}, recent)
 again = evaluate(DiskCache(tempfile.mkdtemp()), {})
-repeats = [evaluate(cache, config) for config in changes]
+repeats = [evaluate(cache, config, recent) for config in changes]
 json.dump({"imports": imports, "first": first, "again": again, "repeats": repeats}, sys.stdout)
 """
 
