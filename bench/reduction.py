@@ -23,9 +23,12 @@ asks (reductus: RPC calc_terminal, plottable, msgpack; Beamtime: /api/reduction/
 - same: that request once more;
 - floor: an authenticated API request that computes nothing (GET /api/reduction/sources with
   the API key), the least any request costs on this stack.
-Each server's CPU time per request is taken beside the wall time. Then both engines alone in
-fresh processes, in CPU time (hardly changed by the machine's load): reductus' own
-process_template (bench/reductus_engine.py) and Beamtime's calculate, imports apart.
+Each server's CPU time per request is taken beside the wall time. The client keeps a
+connection to each server, as a browser does (``--new-connections``: one per request;
+reductus' server answers each request with "Connection: close", so it gets a new one anyway).
+Then both engines alone in fresh processes, in CPU time (hardly changed by the machine's
+load): reductus' own process_template (bench/reductus_engine.py) and Beamtime's calculate,
+imports apart.
 reductus imports its whole scientific stack when its server starts; Beamtime's reduction
 worker imports the steps as it starts, and a web worker only after answering its first
 reduction (which the pool answers), so the imports line is outside both servers' figures.
@@ -33,7 +36,7 @@ reductus' server needs its "server" extra (flask, flask-cors, msgpack, requests)
 environment.
 
     .venv/bin/python bench/reduction.py [--reductus /path/to/reductus-env/bin/python] [--runs 5]
-        [--template unpolarized|polarized]
+        [--template unpolarized|polarized] [--new-connections]
 """
 
 import argparse
@@ -45,10 +48,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from http.client import HTTPConnection
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is no package
 from serve import free_port, start_serve, stop  # noqa: E402
@@ -143,7 +147,7 @@ ENGINE_CPU = """
 import json, sys, tempfile, time
 t0 = time.process_time()
 from beamtime.reduction import sources
-from beamtime.reduction.dataflow.cache import DiskCache
+from beamtime.reduction.dataflow.cache import DiskCache, Recent
 from beamtime.reduction.dataflow.calc import calculate
 from beamtime.reduction.dataflow.template import Template
 from beamtime.reduction.instruments.refl import registry
@@ -152,16 +156,16 @@ sources.configure([sources.LocalSource("local", sys.argv[1])])
 node, changes = int(sys.argv[3]), json.loads(sys.argv[4])
 template, show = Template.from_dict(json.loads(sys.argv[2])), registry.datatypes["refldata"]
 
-def evaluate(cache, config):
+def evaluate(cache, config, recent=None):
     start = time.process_time()
-    values = calculate(template, registry, node, "output", cache, config)
+    values = calculate(template, registry, node, "output", cache, config, recent=recent)
     json.dumps([show.display(v) for v in values])
     return time.process_time() - start
 
-cache = DiskCache(tempfile.mkdtemp())
-first = evaluate(cache, {})
+cache, recent = DiskCache(tempfile.mkdtemp()), Recent(200_000)  # as a server process keeps
+first = evaluate(cache, {}, recent)
 again = evaluate(DiskCache(tempfile.mkdtemp()), {})
-repeats = [evaluate(cache, config) for config in changes]
+repeats = [evaluate(cache, config, recent) for config in changes]
 json.dump({"imports": imports, "first": first, "again": again, "repeats": repeats}, sys.stdout)
 """
 
@@ -216,17 +220,46 @@ def reductus_server(python: str):
         stop(proc)
 
 
+class HTTPError(Exception):
+    def __init__(self, url: str, status: int, body: bytes):
+        super().__init__(f"{url}: HTTP {status}: {body[:300]!r}")
+
+
+KEEP_ALIVE = True  # as a browser calls both servers; --new-connections: one per request
+_connections: dict[str, HTTPConnection] = {}
+
+
+def http(url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    """(status, body) of a GET (or, with ``body``, a POST) of ``url``, over the connection
+    kept to its server (http.client opens it again if the server closed it), or a new one."""
+    parts = urlsplit(url)
+    connection = _connections.get(parts.netloc) if KEEP_ALIVE else None
+    if connection is None:
+        connection = HTTPConnection(parts.hostname, parts.port, timeout=600)
+        if KEEP_ALIVE:
+            _connections[parts.netloc] = connection
+    try:
+        connection.request("POST" if body is not None else "GET", parts.path, body, headers or {})
+        response = connection.getresponse()
+        data = response.read()
+    except OSError:
+        connection.close()
+        raise
+    finally:
+        if not KEEP_ALIVE:
+            connection.close()
+    if response.status >= 400:
+        raise HTTPError(url, response.status, data)
+    return response.status, data
+
+
 def rpc(url: str, method: str, accept="application/msgpack", **args):
     """Call reductus' RPC as its client does (JSON in, msgpack out); (seconds, answer bytes)."""
-    request = urllib.request.Request(
-        url + method,
-        data=json.dumps(args).encode(),
-        headers={"Content-Type": "application/json", "Accept": accept},
-    )
+    headers = {"Content-Type": "application/json", "Accept": accept}
+    body = json.dumps(args).encode()
     t0 = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=300) as response:
-        body = response.read()
-    return time.perf_counter() - t0, body
+    data = http(url + method, body, headers)[1]
+    return time.perf_counter() - t0, data
 
 
 def cpu_seconds(root: int, named: tuple[str, ...] = ()) -> float:
@@ -306,13 +339,10 @@ def reductus_polfoot(url: str) -> tuple[dict, int, str]:
 
 
 def call(url: str, key: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=600) as response:
-        return response.status, json.load(response)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    data = None if body is None else json.dumps(body).encode()
+    status, answer = http(url + path, data, headers)
+    return status, json.loads(answer)
 
 
 def calculated(url: str, key: str, body: dict) -> list:
@@ -442,10 +472,10 @@ def polarized(args):
                     both(timed, PHASES[2][0], reductus_side, changed, beamtime_side, b_body)
                 for _ in range(FLOOR_CALLS):  # the floor under any reduction request
                     floor.append(on_cpu((proc.pid, ("gunicorn",)), bare, b_url, key))
-            except urllib.error.HTTPError as exc:  # say what the server logged
+            except HTTPError as exc:  # say what the server logged
                 for log in sorted((Path(tmp) / "var").rglob("*.log")):
                     print(f"--- {log}", *log.read_text().splitlines()[-40:], sep="\n")
-                sys.exit(f"{exc.url}: {exc}")
+                sys.exit(str(exc))
             finally:
                 stop(proc)
     changes = [{str(node): {"Qmax": q}} for q in qmax]
@@ -504,12 +534,20 @@ def main():
     parser.add_argument("--reductus", default=os.environ.get("BEAMTIME_REDUCTUS_PYTHON", ""))
     parser.add_argument("--runs", type=int, default=5, help="cold starts of each")
     parser.add_argument("--template", choices=["unpolarized", "polarized"], default="unpolarized")
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="a new connection per request (default: one kept per server, as a browser does)",
+    )
     args = parser.parse_args()
+    global KEEP_ALIVE
+    KEEP_ALIVE = not args.new_connections
     if not args.reductus:
         sys.exit("name reductus' python with --reductus or BEAMTIME_REDUCTUS_PYTHON")
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start; "
+        f"{'a connection kept per server' if KEEP_ALIVE else 'a new connection per request'}"
     )
     (polarized if args.template == "polarized" else unpolarized)(args)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")

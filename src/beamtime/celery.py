@@ -5,7 +5,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "beamtime.settings")
 
@@ -30,11 +30,16 @@ PRELOAD = {
 }
 
 
+# The queues this worker consumes (set as it starts, before it forks its pool).
+_consuming: set[str] = set()
+
+
 def preload(queues) -> list[str]:
     """Import what PRELOAD names for ``queues``; the modules imported."""
     import django
 
     django.setup()
+    _consuming.update(queues)
     modules = [m for q in queues for m in PRELOAD.get(q, [])]
     for module in modules:
         importlib.import_module(module)
@@ -73,6 +78,16 @@ for _logger in ("celery.worker.strategy", "celery.app.trace"):
 @worker_init.connect
 def _preload(sender, **kwargs):
     preload(sender.app.amqp.queues.consume_from)
+
+
+@worker_process_init.connect
+def _connect(**kwargs):
+    """Each process of a reduction pool connects to Redis as it starts, not in a user's first
+    job (the job's state and its answer go through Redis)."""
+    if "reduction" in _consuming:
+        from beamtime.reduction import jobs
+
+        jobs.connect()
 
 
 @worker_ready.connect

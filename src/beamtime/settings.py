@@ -231,6 +231,11 @@ REDUCTION_IN_WORKERS = conf.envbool("REDUCTION_IN_WORKERS", True)
 REDUCTION_TIME_LIMIT = conf.envint("REDUCTION_TIME_LIMIT_MINUTES", 10) * 60
 REDUCTION_MEMORY_MB = conf.envint("REDUCTION_MEMORY_MB", 4096)
 REDUCTION_WAIT = 1.0
+# Light steps (a few array operations per point, e.g. a footprint correction) whose inputs
+# hold at most this many points are computed by the web process itself from cached inputs:
+# a repeat after changing a control needs no round trip to the pool. Each process keeps the
+# decoded results it used last, up to 10 times as many points.
+REDUCTION_LIGHT_POINTS = 20_000
 
 # `beamtime serve` writes its processes' logs here, one rotated file per process.
 LOG_DIR = Path(conf.env("LOG_DIR") or HOME / "logs").expanduser().resolve()

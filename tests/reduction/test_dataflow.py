@@ -1,14 +1,22 @@
 """The dataflow engine on a toy instrument: definitions from docstrings, checked templates,
 bundles, and a cache that recomputes only what a change affects (module calls counted)."""
 
+import json
 from collections import Counter
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from beamtime.reduction.dataflow.cache import DiskCache, WriteBehind
-from beamtime.reduction.dataflow.calc import DataType, MemoryCache, Registry, calculate, plan
+from beamtime.reduction.dataflow.cache import DiskCache, Recent, WriteBehind
+from beamtime.reduction.dataflow.calc import (
+    DataType,
+    MemoryCache,
+    NotCached,
+    Registry,
+    calculate,
+    plan,
+)
 from beamtime.reduction.dataflow.interface import (
     ModuleDefinitionError,
     ParameterError,
@@ -126,6 +134,28 @@ def difference(data, other):
     Version: 1
     """
     return data - other
+
+
+@toy.module(light=True)
+def offset(data, by=1.0):
+    """
+    Add.
+
+    **Inputs**
+
+    data (number) : a number
+
+    by (float) : what to add [1.0]
+
+    **Returns**
+
+    output (number) : data plus by
+
+    Author: test
+    Version: 1
+    """
+    calls["offset"] += 1
+    return data + by
 
 
 def chain(values=(1.0, 2.0, 3.0)) -> Template:
@@ -505,3 +535,95 @@ def test_every_step_of_the_refl_instrument_says_its_defaults_right():
     from beamtime.reduction.instruments.refl import registry
 
     assert len(registry.modules) >= 20  # defined (and so checked) at import
+
+
+def shifted(by: float = 1.0) -> Template:
+    """load (3 numbers) → scale → offset (light)."""
+    template = chain()
+    template.nodes[2] = {"module": "toy.offset", "config": {"by": by}}
+    return template
+
+
+def test_light_steps_are_computed_without_compute_only_on_cached_small_inputs():
+    cache = MemoryCache()
+    calculate(shifted(), toy, 1, "output", cache)  # load and scale cached
+    calls.clear()
+    with pytest.raises(NotCached):  # no light allowance: nothing computed
+        calculate(shifted(), toy, 2, "output", cache, compute=False)
+    assert calculate(shifted(), toy, 2, "output", cache, compute=False, light=3) == [
+        11.0,
+        21.0,
+        31.0,
+    ]
+    assert calls == {"offset": 3}
+    calls.clear()
+    with pytest.raises(NotCached):  # 3 numbers arrive: more than 2
+        calculate(shifted(5.0), toy, 2, "output", cache, compute=False, light=2)
+    with pytest.raises(NotCached):  # scale, not light, would have to be computed again
+        calculate(shifted(), toy, 2, "output", cache, {"1": {"factor": 3.0}}, False, light=3)
+    assert calls == {}
+
+
+def test_recent_results_are_used_without_reading_the_cache_again():
+    class Counting(MemoryCache):
+        def get_bundle(self, key):
+            reads.append(key)
+            return super().get_bundle(key)
+
+    reads, cache, recent = [], Counting(), Recent(points=100)
+    calculate(shifted(), toy, 1, "output", cache)
+    assert calculate(shifted(2.0), toy, 2, "output", cache, recent=recent) == [12.0, 22.0, 32.0]
+    reads.clear()
+    calls.clear()
+    assert calculate(shifted(3.0), toy, 2, "output", cache, recent=recent) == [13.0, 23.0, 33.0]
+    assert calls == {"offset": 3}
+    assert reads == [plan(shifted(3.0), toy, 2)[2]]  # only the new step looked for; scale's
+    # result was at hand
+
+
+def test_recent_keeps_the_last_used_within_its_points():
+    recent = Recent(points=10)
+    recent.put("a", {"output": [1]}, 2)
+    recent.put("b", {"output": [2]}, 2)
+    recent.put("big", {"output": [3]}, 3)  # more than a quarter of the whole: not kept
+    assert "big" not in recent
+    assert recent.get("a") == {"output": [1]}  # a is now the last used
+    recent.put("c", {"output": [4]}, 2)
+    recent.put("d", {"output": [5]}, 2)
+    recent.put("e", {"output": [6]}, 2)  # 10 points: all still kept
+    assert [k in recent for k in "abcde"] == [True] * 5
+    recent.put("f", {"output": [7]}, 2)  # b, the least recently used, goes
+    assert "b" not in recent and recent.total == 10
+    assert all(k in recent for k in "acdef")
+
+
+def test_steps_never_change_the_results_they_are_given(pbr_source):
+    """Results are shared by every request of a process (Recent): no refl step of the stock
+    polarized template, run on real four-cross-section files, may change what it was given.
+    Each kept result still encodes to what the cache holds for it."""
+    from beamtime.reduction import sources
+    from beamtime.reduction.instruments.refl import registry
+    from beamtime.reduction.instruments.templates import predefined
+
+    sources.configure([sources.LocalSource("local", pbr_source.root.parent)])
+    files = {"specular": "reductus-pbr/mli0170.nxs.pbr", "direct beam": "ncnr-pbr/mli0159.nxs.pbr"}
+    (stock,) = [t for t in predefined("refl") if t["name"] == "Polarized with footprint (reductus)"]
+    nodes = [dict(n) for n in stock["nodes"]]
+    for node in nodes:
+        if node["module"] == "refl.load":
+            named = [files[node["title"]]] if node["title"] in files else []
+            node["config"] = {"filelist": [{"source": "local", "path": f} for f in named]}
+    template = Template("polarized", nodes, stock["wires"], "refl")
+    target = [n["title"] for n in nodes].index("correct footprint")
+    cache, recent = MemoryCache(), Recent(points=10**6)
+    first = calculate(template, registry, target, "output", cache, recent=recent)
+    fresh = calculate(template, registry, target, "output", MemoryCache())
+    assert len(first) == 4  # the four cross-sections
+    assert json.dumps([v.to_dict() for v in first]) == json.dumps([v.to_dict() for v in fresh])
+    keys = plan(template, registry, target)
+    assert all(key in recent for key in keys.values())
+    for index, key in keys.items():
+        for terminal in registry.modules[nodes[index]["module"]].outputs:
+            to_json = registry.datatypes[terminal.datatype].to_json
+            kept = [to_json(v) for v in recent.get(key)[terminal.name]]
+            assert json.dumps(kept) == json.dumps(cache[key][terminal.name]), (index, terminal)

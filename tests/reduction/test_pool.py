@@ -333,3 +333,90 @@ def test_a_plot_too_large_to_hand_back_is_read_from_the_cache(pool, alice, monke
     assert json.loads(json.dumps(service.plottable(values, datatype)["values"])) == (
         computed_here(alice, body)
     )
+
+
+def jobs_queued() -> set:
+    return set(jobs.redis_client().scan_iter(jobs.PREFIX + "*"))
+
+
+def on_the_pool(client, body: dict):
+    """The answer to ``body``, computed by a job, once the job has written its steps."""
+    before = answers_kept()
+    answer = calculate(client, body)
+    assert answer.status_code == 200, answer.content
+    (key,) = answers_kept() - before
+    ended(key.decode().removeprefix(jobs.PREFIX + "answer:").rsplit(":", 1)[0])
+    return answer
+
+
+def scaled(name: str, scale: float) -> dict:
+    """load → normalize → join → rescale by ``scale`` (a light step) of file ``name``."""
+    return refl_template(
+        ("load", {"filelist": [fileinfo(name)]}),
+        ("normalize", {"base": "monitor"}),
+        ("join", {}),
+        ("rescale", {"scale": scale}),
+        wires=[(0, 1, "data"), (1, 2, "data"), (2, 3, "data")],
+    )
+
+
+def test_a_light_step_on_cached_inputs_is_computed_here_without_a_job(
+    pool, client, alice, bob, settings
+):
+    """The repeat after changing a control: only the rescale is missing, its input is cached,
+    so the web process computes it itself and writes it to the shared cache once answered."""
+    settings.REDUCTION_WAIT = 60
+    name = copied("light.nxs.pbr")
+    as_user(client, alice)
+    joined = on_the_pool(client, {"template": scaled(name, 1.0), "node": 2})
+
+    before = jobs_queued()
+    body = {"template": scaled(name, 2.5), "node": 3}
+    answer = calculate(client, body)
+    assert answer.status_code == 200, answer.content
+    assert jobs_queued() == before  # no job: computed by this process
+    # y and dy are the joined ones times 2.5 (a factor without uncertainty), x unchanged
+    for curve, base in zip(answer.json()["values"], joined.json()["values"], strict=True):
+        assert curve["x"] == base["x"]
+        assert np.allclose(curve["y"], np.multiply(base["y"], 2.5), rtol=1e-12)
+        assert np.allclose(curve["dy"], np.multiply(base["dy"], 2.5), rtol=1e-12)
+    assert answer.json()["values"] == computed_here(alice, body)
+
+    # written to the shared cache once answered: another process (the pool's) finds it
+    from beamtime.reduction.dataflow.calc import plan
+    from beamtime.reduction.dataflow.template import Template
+
+    registry = service.instruments()["refl"]
+    tpl = Template.from_dict(body["template"])
+    keys = plan(tpl, registry, 3, service.with_current_files(tpl, {}, registry, alice))
+    assert keys[3] in service.step_cache()
+    as_user(client, bob)
+    assert calculate(client, body).json() == answer.json() and jobs_queued() == before
+
+
+def test_a_light_step_on_more_points_than_allowed_goes_to_the_pool(pool, client, alice, settings):
+    settings.REDUCTION_WAIT = 60
+    name = copied("light-large.nxs.pbr")
+    as_user(client, alice)
+    on_the_pool(client, {"template": scaled(name, 1.0), "node": 2})
+    settings.REDUCTION_LIGHT_POINTS = 10  # mli0115 holds 29 points
+    before = answers_kept()
+    body = {"template": scaled(name, 3.0), "node": 3}
+    answer = calculate(client, body)
+    assert answer.status_code == 200, answer.content
+    assert len(answers_kept() - before) == 1  # a job computed it and handed the plot back
+    assert answer.json()["values"] == computed_here(alice, body)
+
+
+def test_a_step_that_is_not_light_goes_to_the_pool_even_on_cached_inputs(
+    pool, client, alice, settings
+):
+    settings.REDUCTION_WAIT = 60
+    name = copied("not-light.nxs.pbr")
+    as_user(client, alice)
+    on_the_pool(client, {"template": scaled(name, 1.0), "node": 1})
+    assert not service.instruments()["refl"].modules["refl.join"].light
+    before = answers_kept()
+    joined = calculate(client, {"template": scaled(name, 1.0), "node": 2})
+    assert joined.status_code == 200, joined.content
+    assert len(answers_kept() - before) == 1  # the join was computed by a job

@@ -216,6 +216,7 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
     """Compute a job's result into the step cache (on a reduction worker); its final state."""
     from celery.exceptions import SoftTimeLimitExceeded
     from django.contrib.auth import get_user_model
+    from django.utils.functional import SimpleLazyObject
 
     from beamtime.reduction import service
     from beamtime.reduction.dataflow.cache import WriteBehind
@@ -235,7 +236,10 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
 
     error, handed, cache = None, False, WriteBehind(service.step_cache())
     try:
-        user = get_user_model().objects.get(pk=user_pk)
+        # Looked up only if a step asks about the user (a data source checking who may read
+        # a file): a job on the local folder or a web source needs no database at all, whose
+        # connection (closed by Celery before each task) cost a job ~10 ms.
+        user = SimpleLazyObject(lambda: get_user_model().objects.get(pk=user_pk))
         service.instruments()  # imported before the limit: only the calculation counts
         with memory_limit(job["memory_mb"]):
             if "describe" in request:

@@ -9,9 +9,11 @@ import logging
 import threading
 
 from django.conf import settings
+from django.core.signals import request_finished
+from django.dispatch import receiver
 
 from beamtime.reduction import sources
-from beamtime.reduction.dataflow.cache import DiskCache, RedisCache
+from beamtime.reduction.dataflow.cache import DiskCache, Recent, RedisCache, WriteBehind
 from beamtime.reduction.dataflow.calc import DataType, NotCached, Registry, calculate, plan
 from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.docs import module_html
@@ -51,7 +53,6 @@ def load_soon() -> None:
 def load_after_response() -> None:
     """load_soon once the request under way has been answered (its answer is not delayed by
     the imports, nor the calculation on the pool slowed by them on a machine of few cores)."""
-    from django.core.signals import request_finished
 
     def once(**_):
         request_finished.disconnect(dispatch_uid="beamtime.reduction.load")
@@ -76,13 +77,35 @@ def instrument_definitions() -> list[dict]:
 
 
 @functools.cache
+def recent() -> Recent:
+    """This process' decoded results used last (dataflow.cache.Recent)."""
+    return Recent(10 * settings.REDUCTION_LIGHT_POINTS)
+
+
+@functools.cache
 def step_cache():
+    recent.cache_clear()  # what a former cache held is no longer known to be in this one
     if settings.REDUCTION_CACHE == "redis":
         import redis
 
         client = redis.Redis.from_url(settings.REDIS_URL)
         return RedisCache(client, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
     return DiskCache(settings.REDUCTION_CACHE_DIR, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
+
+
+_held = threading.local()  # this thread's light steps, to write once its answer is sent
+
+
+def write_after_response(cache: WriteBehind) -> None:
+    """Write what ``cache`` holds once the request under way has been answered."""
+    _held.__dict__.setdefault("caches", []).append(cache)
+
+
+@receiver(request_finished, dispatch_uid="beamtime.reduction.write_held")
+def _write_held(**_) -> None:
+    caches, _held.caches = getattr(_held, "caches", []), []
+    for cache in caches:
+        cache.flush()
 
 
 def registry_for(template: Template) -> Registry:
@@ -131,8 +154,10 @@ def run(
 ) -> tuple[list, DataType, dict]:
     """The values at ``node``'s output ``terminal``, their data type, and the config they were
     computed with: every file at the version (mtime) read, for the export's provenance. With
-    ``compute`` False, calc.NotCached unless they are in the cache (``calc.calculate``); in
-    ``cache`` (default: the step cache)."""
+    ``compute`` False (a web request), calc.NotCached unless they are in the cache or only
+    light steps of small inputs are missing (``calc.calculate``), which are computed here
+    and written to the cache once the request is answered; in ``cache`` (default: the step
+    cache)."""
     registry = registry_for(template)
     template.check(registry.modules)
     if not (isinstance(node, int) and 0 <= node < len(template.nodes)):
@@ -143,7 +168,14 @@ def run(
         raise TemplateError(f"{module.id} has no output {terminal!r}", node, terminal)
     config = with_current_files(template, config, registry, user)
     cache = step_cache() if cache is None else cache
-    values = calculate(template, registry, node, terminal, cache, config, compute, progress)
+    light = 0 if compute else settings.REDUCTION_LIGHT_POINTS
+    if light:
+        cache = WriteBehind(cache)
+    values = calculate(
+        template, registry, node, terminal, cache, config, compute, progress, light, recent()
+    )
+    if light and cache.held:
+        write_after_response(cache)
     return values, registry.datatypes[output.datatype], config
 
 

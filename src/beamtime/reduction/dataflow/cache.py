@@ -5,7 +5,9 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 log = logging.getLogger("beamtime.reduction")
@@ -152,3 +154,38 @@ class WriteBehind:
                 self.cache.set_bundle(key, data)
             except Exception:
                 log.exception("step %s could not be written to the cache", key)
+
+
+class Recent:
+    """The decoded results of the steps used last in this process, at most ``points`` points
+    in all (the least recently used dropped first): a repeat finds its inputs here without
+    reading and decoding them. Keys are content hashes, so what is here is never stale.
+    Shared by the process' threads; the results are shared too, and steps never change
+    their inputs."""
+
+    def __init__(self, points: int):
+        self.limit, self.total = points, 0
+        self.items: OrderedDict[str, tuple[dict, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self.lock:
+            item = self.items.get(key)
+            if item is None:
+                return None
+            self.items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: str, outputs: dict, points: int) -> None:
+        if points > self.limit // 4:  # a large result would push out everything else
+            return
+        with self.lock:
+            old = self.items.pop(key, None)
+            self.total += points - (old[1] if old else 0)
+            self.items[key] = (outputs, points)
+            while self.total > self.limit:
+                _, (_, dropped) = self.items.popitem(last=False)
+                self.total -= dropped
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.items

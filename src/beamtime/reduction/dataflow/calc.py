@@ -8,6 +8,7 @@ bundle passes an empty bundle on without running (as in reductus: an empty loade
 branch empty); any other required input that receives nothing is an error naming it.
 """
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,6 +34,8 @@ class DataType:
     metadata: Callable = lambda value: {}
     # (values, provenance header) → ORSO reflectivity text, for types that are reflectivity
     orso: Callable | None = None
+    # how many points a value holds: the measure of a light step's inputs (see calculate)
+    points: Callable = lambda value: 1
 
 
 @dataclass
@@ -45,9 +48,15 @@ class Registry:
     # What a raw file holds, for the file browser: (bytes, name) → a JSON-ready summary.
     describe_file: Callable | None = None
 
-    def module(self, function):
-        """Decorator: register ``function`` as module ``INSTRUMENT.NAME``."""
+    def module(self, function=None, *, light: bool = False):
+        """Decorator: register ``function`` as module ``INSTRUMENT.NAME``. ``light`` (as
+        ``@module(light=True)``) marks a step that does a few array operations per point — no
+        fit, no file, no loop over points —, which a web process may compute (see
+        calculate's ``light``)."""
+        if function is None:
+            return lambda function: self.module(function, light=light)
         definition = define(function, f"{self.instrument}.{function.__name__}")
+        definition = dataclasses.replace(definition, light=light)
         for terminal in (*definition.inputs, *definition.outputs):
             if terminal.datatype not in self.datatypes:
                 raise ValueError(f"module {definition.id}: unknown data type {terminal.datatype!r}")
@@ -121,32 +130,52 @@ def calculate(
     config: dict | None = None,
     compute: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
+    light: int = 0,
+    recent=None,
 ) -> list:
     """The bundle at ``target``'s output ``terminal``, computing only what the cache lacks.
-    With ``compute`` False, NotCached rather than any computing; ``progress(number, count,
-    module id)`` hears of each step before it is computed."""
+    With ``compute`` False, NotCached rather than any computing — except of light steps
+    (Registry.module) whose inputs hold at most ``light`` points, when every step to compute
+    is one. ``progress(number, count, module id)`` hears of each step before it is computed.
+    ``recent`` (cache.Recent), if given, keeps decoded results: found there, a step's result
+    is neither read from the cache nor decoded."""
     keys = plan(template, registry, target, config)
     memo: dict[int, dict[str, list]] = {}
-    if not compute and keys[target] not in cache:
-        raise NotCached(keys[target])
-    todo = uncached(template, keys, target, cache) if progress else []
+    known = cache if recent is None else Either(recent, cache)
+    if not compute and keys[target] not in known:
+        todo = uncached(template, keys, target, known) if light else []
+        if not todo or not all(registry.modules[template.nodes[i]["module"]].light for i in todo):
+            raise NotCached(keys[target])
+    todo = uncached(template, keys, target, known) if progress else []
+
+    def points(values: dict[str, list], terminals) -> int:
+        return sum(
+            registry.datatypes[t.datatype].points(v) for t in terminals for v in values[t.name]
+        )
 
     def outputs(index: int) -> dict[str, list]:
         if index in memo:
             return memo[index]
         module = registry.modules[template.nodes[index]["module"]]
+        if recent is not None and (found := recent.get(keys[index])) is not None:
+            memo[index] = found
+            return found
         stored = cache.get_bundle(keys[index])
         if stored is not None:
             memo[index] = {
                 t.name: [registry.datatypes[t.datatype].from_json(v) for v in stored[t.name]]
                 for t in module.outputs
             }
+            if recent is not None:
+                recent.put(keys[index], memo[index], points(memo[index], module.outputs))
             return memo[index]
-        if not compute:  # evicted since the check above
+        if not compute and not module.light:  # evicted since the check above
             raise NotCached(keys[index])
         inputs = {t.name: [] for t in module.inputs}
         for wire in template.parents(index):
             inputs[wire["target"][1]].extend(outputs(wire["source"][0])[wire["source"][1]])
+        if not compute and points(inputs, module.inputs) > light:
+            raise NotCached(keys[target])  # too large for a light step here
         if progress:
             progress(todo.index(index) + 1 if index in todo else len(todo), len(todo), module.id)
         try:
@@ -163,10 +192,22 @@ def calculate(
                 for t in module.outputs
             },
         )
+        if recent is not None:
+            recent.put(keys[index], result, points(result, module.outputs))
         memo[index] = result
         return result
 
     return outputs(target)[terminal]
+
+
+class Either:
+    """Whether a key is in either of two caches."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.first or key in self.second
 
 
 def uncached(template: Template, keys: dict[int, str], target: int, cache) -> list[int]:

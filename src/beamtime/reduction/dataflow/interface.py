@@ -102,6 +102,8 @@ class ModuleDef:
     # A fingerprint of the code the step runs (see code_of): part of every cache key, so a
     # changed step computes again even if its Version was not bumped.
     code: str = ""
+    # a few array operations per point: a web process may compute it (Registry.module)
+    light: bool = False
 
     def to_dict(self) -> dict:
         return {

@@ -1,6 +1,7 @@
 """Templates: the dataflow diagram as data (nodes and wires), checked before it runs."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from beamtime.reduction.dataflow.interface import ModuleDef
 
@@ -59,7 +60,10 @@ class Template:
 
     def check(self, modules: dict[str, ModuleDef]) -> None:
         """Unknown modules, wires to unknown terminals or between wrong types, two wires into a
-        single input, missing required inputs and cycles are errors naming the node."""
+        single input, missing required inputs and cycles are errors naming the node. A
+        template checked against the same modules is not checked again."""
+        if self.__dict__.get("_checked_with") is modules:
+            return
         for index, node in enumerate(self.nodes):
             if not isinstance(node, dict) or node.get("module") not in modules:
                 raise TemplateError(
@@ -94,9 +98,17 @@ class Template:
                 if terminal.required and (index, terminal.name) not in into:
                     raise TemplateError("required input is not wired", index, terminal.name)
         self.order()
+        self._checked_with = modules
 
     def parents(self, index: int) -> list[dict]:
-        return [w for w in self.wires if w["target"][0] == index]
+        return self._wires_into.get(index, [])
+
+    @cached_property
+    def _wires_into(self) -> dict[int, list[dict]]:
+        into: dict[int, list[dict]] = {}
+        for wire in self.wires:
+            into.setdefault(wire["target"][0], []).append(wire)
+        return into
 
     def order(self, targets: list[int] | None = None) -> list[int]:
         """The nodes ``targets`` need, each after its inputs (all nodes by default)."""

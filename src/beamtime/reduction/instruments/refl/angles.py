@@ -8,7 +8,7 @@ import numpy as np
 from beamtime.reduction.instruments.refl.registry import module
 
 
-@module
+@module(light=True)
 def theta_offset(data, offset=0.0):
     """
     Correct a misaligned sample: the offset is added to the sample angle and taken from the
@@ -31,7 +31,7 @@ def theta_offset(data, offset=0.0):
     return replace(data, Ti=data.Ti + offset, Td=data.Td - offset)
 
 
-@module
+@module(light=True)
 def back_reflection(data):
     """
     Reverse the sense of the angles, for reflection off the back of the sample (through
@@ -51,7 +51,7 @@ def back_reflection(data):
     return replace(data, Ti=-data.Ti, Td=-data.Td)
 
 
-@module
+@module(light=True)
 def absolute_angle(data):
     """
     Take all reflection as off the top surface: at points where :math:`T_i < 0`, both
@@ -72,7 +72,7 @@ def absolute_angle(data):
     return replace(data, Ti=sign * data.Ti, Td=sign * data.Td)
 
 
-@module
+@module(light=True)
 def sample_broadening(data, width=0.0):
     """
     Widen (or, negative, narrow) the angular resolution by what the sample adds, if the

@@ -10,7 +10,7 @@ from beamtime.reduction.instruments.refl.refldata import ARRAYS, matching
 from beamtime.reduction.instruments.refl.registry import module
 
 
-@module
+@module(light=True)
 def subtract_background(data, backp=(), backm=(), /, align="none"):
     """
     Subtract the background measured beside the specular ridge, interpolated (linearly)

@@ -201,7 +201,7 @@ def fit_background_field(
     return field, fits
 
 
-@module
+@module(light=True)
 def subtract_background_field(
     data,
     bfparams,

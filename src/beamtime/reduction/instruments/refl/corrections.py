@@ -18,7 +18,7 @@ from beamtime.reduction.instruments.refl.refldata import (
 from beamtime.reduction.instruments.refl.registry import module
 
 
-@module
+@module(light=True)
 def normalize(data, base="auto"):
     """
     Divide the counts by the monitor counts, the counting time or the region-of-interest
@@ -73,7 +73,7 @@ def normalize(data, base="auto"):
     return replace(data, v=v, dv=dv, normbase=base)
 
 
-@module
+@module(light=True)
 def rescale(data, scale=1.0, dscale=0.0):
     """
     Multiply by a factor known to :math:`\\pm` ``dscale``:
@@ -100,7 +100,7 @@ def rescale(data, scale=1.0, dscale=0.0):
     return replace(data, v=v, dv=dv)
 
 
-@module
+@module(light=True)
 def angular_resolution(
     data,
     distance1=SLIT1_DISTANCE,
@@ -209,7 +209,7 @@ def divergence_fb(
     return replace(data, dT=np.degrees(np.min(widths, axis=0)))
 
 
-@module
+@module(light=True)
 def divide_intensity(data, base):
     """
     Divide by the direct beam measured through the same slits (a slit scan), interpolated

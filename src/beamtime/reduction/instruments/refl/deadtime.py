@@ -159,7 +159,7 @@ def _chosen(dead_time, nonparalyzing: float, paralyzing: float) -> tuple[float, 
     return n, p
 
 
-@module
+@module(light=True)
 def detector_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0):
     """
     Correct the detector counts for its dead time: with :math:`t` the counting time, the
@@ -196,7 +196,7 @@ def detector_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.
     return replace(data, v=incident * t, dv=error * t)
 
 
-@module
+@module(light=True)
 def monitor_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0):
     """
     Correct the monitor counts for the monitor's dead time, as *detector dead time* does the
@@ -232,7 +232,7 @@ def monitor_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0
     return replace(data, monitor=incident * t, monitor_variance=(error * t) ** 2)
 
 
-@module
+@module(light=True)
 def dark_current(data, poly_coeff=(0.0,), poly_cov=()):
     """
     Subtract the dark current: spurious counts at a rate (per minute) that is a polynomial

@@ -21,7 +21,7 @@ def _beam_integral(u, inner, outer):
     return np.sign(u) * inside
 
 
-@module
+@module(light=True)
 def footprint(
     data,
     sample_width=None,
@@ -137,7 +137,7 @@ def fit_footprint(data, Qmin=None, Qmax=None, origin=False):
     return FootprintFit(name, slope, intercept, dslope, dintercept, float(x.min()), float(x.max()))
 
 
-@module
+@module(light=True)
 def correct_footprint(
     data,
     fitted_footprint=None,

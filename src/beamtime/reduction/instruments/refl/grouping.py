@@ -7,7 +7,7 @@ from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.registry import module
 
 
-@module
+@module(light=True)
 def mark_intent(data, intent="auto"):
     """
     Say what a scan measures, or let its angles say. With :math:`\\theta_i = T_i`,
@@ -121,7 +121,7 @@ def group_by_intent(data):
     return (*groups, [d for d in data if d.intent not in known])
 
 
-@module
+@module(light=True)
 def extract_xs(data, xs="++"):
     """
     Keep one polarization cross-section: front and back spin, ``-`` down, ``+`` up.
@@ -163,7 +163,7 @@ COMPARATORS = {
 }
 
 
-@module
+@module(light=True)
 def filter(data, key="intent", comparator="eq", value=""):
     """
     Keep the data sets whose fact ``key`` compares with ``value`` as asked (text compares as

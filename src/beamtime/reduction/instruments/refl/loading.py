@@ -60,7 +60,7 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     return found
 
 
-@module
+@module(light=True)
 def mask_points(data, mask_indices=()):
     """
     Leave out points: click them on the plot of this node's input, or list their indices.

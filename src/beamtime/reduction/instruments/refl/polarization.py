@@ -206,7 +206,7 @@ def correct_polarization(data, polarization, spinflip=True):
     return [corrected.get(d.polarization, d) for d in data]
 
 
-@module
+@module(light=True)
 def spin_asymmetry(data):
     """
     The spin asymmetry :math:`S = (R^{++} - R^{--})/(R^{++} + R^{--})`, point by point (as

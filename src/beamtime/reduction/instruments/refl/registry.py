@@ -60,7 +60,7 @@ def _datatype(name: str, cls, **extra) -> DataType:
 registry = Registry(
     "refl",
     datatypes={
-        "refldata": _datatype("refldata", ReflData, orso=orso_text),
+        "refldata": _datatype("refldata", ReflData, orso=orso_text, points=len),
         "footprint": _datatype("footprint", FootprintFit),
         "poldata": _datatype("poldata", PolData),
         "deadtime": _datatype("deadtime", DeadTimeFit),

@@ -9,7 +9,7 @@ from beamtime.reduction.instruments.refl.deadtime import _raw
 from beamtime.reduction.instruments.refl.registry import module
 
 
-@module
+@module(light=True)
 def monitor_saturation(data):
     """
     Correct the monitor counts by the monitor's saturation curve stored in the file: the
@@ -40,7 +40,7 @@ def monitor_saturation(data):
     return corrected.select(rate <= rates[-1])
 
 
-@module
+@module(light=True)
 def detector_saturation(data):
     """
     Correct the detector counts by a saturation curve stored in the file, as *monitor
