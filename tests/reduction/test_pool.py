@@ -333,3 +333,20 @@ def test_a_plot_too_large_to_hand_back_is_read_from_the_cache(pool, alice, monke
     assert json.loads(json.dumps(service.plottable(values, datatype)["values"])) == (
         computed_here(alice, body)
     )
+
+
+def test_a_job_asks_the_database_about_its_user_only_when_a_data_source_does(
+    pool, alice, django_assert_num_queries
+):
+    # A file of the local folder is anyone's: the job computes it without a query.
+    local = {"template": template(copied("no-query.nxs.pbr")), "node": 2}
+    job = jobs.new(alice)
+    with django_assert_num_queries(0):
+        assert jobs.run(job["id"], alice.pk, {"calculate": local}) == "done"
+    # A run's file is its experiment's members': the job looks the user up and refuses.
+    daq = {"source": "daq", "path": "not-alices/router/run1.nxs.pbr", "mtime": 0}
+    theirs = {"template": template("x"), "node": 2}
+    theirs["template"]["nodes"][0]["config"]["filelist"] = [daq]
+    job = jobs.new(alice)
+    assert jobs.run(job["id"], alice.pk, {"calculate": theirs}) == "failed"
+    assert "not yours to read" in jobs.get(alice, job["id"])["error"]["error"]
