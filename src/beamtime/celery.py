@@ -26,6 +26,8 @@ PRELOAD = {
         "numpy.ma",
         "django.db.models.sql.compiler",
         "beamtime.reduction.instruments.refl.registry",
+        # the daq data source's connections, opened around each calculation (~10 ms)
+        "beamtime.daq.filed",
     ]
 }
 

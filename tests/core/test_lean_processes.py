@@ -68,6 +68,11 @@ def test_a_reduction_worker_imports_the_reduction_stack_before_its_pool_forks():
         "preload(['reduction', 'default'])\n"
         "from beamtime.reduction.instruments.refl.registry import registry\n"
         "assert 'refl.load' in registry.modules\n"
+        # what a job opens around every calculation is there too (not imported by a first job)
+        "before = set(sys.modules)\n"
+        "from beamtime.reduction import sources\n"
+        "with sources.one_connection_per_host(): pass\n"
+        "assert set(sys.modules) <= before, sorted(set(sys.modules) - before)\n"
     )
     assert "h5py" in loaded and "refl1d" not in loaded
 

@@ -420,3 +420,20 @@ def test_a_step_that_is_not_light_goes_to_the_pool_even_on_cached_inputs(
     joined = calculate(client, {"template": scaled(name, 1.0), "node": 2})
     assert joined.status_code == 200, joined.content
     assert len(answers_kept() - before) == 1  # the join was computed by a job
+
+
+def test_a_job_asks_the_database_about_its_user_only_when_a_data_source_does(
+    pool, alice, django_assert_num_queries
+):
+    # A file of the local folder is anyone's: the job computes it without a query.
+    local = {"template": template(copied("no-query.nxs.pbr")), "node": 2}
+    job = jobs.new(alice)
+    with django_assert_num_queries(0):
+        assert jobs.run(job["id"], alice.pk, {"calculate": local}) == "done"
+    # A run's file is its experiment's members': the job looks the user up and refuses.
+    daq = {"source": "daq", "path": "not-alices/router/run1.nxs.pbr", "mtime": 0}
+    theirs = {"template": template("x"), "node": 2}
+    theirs["template"]["nodes"][0]["config"]["filelist"] = [daq]
+    job = jobs.new(alice)
+    assert jobs.run(job["id"], alice.pk, {"calculate": theirs}) == "failed"
+    assert "not yours to read" in jobs.get(alice, job["id"])["error"]["error"]
