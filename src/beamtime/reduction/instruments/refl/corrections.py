@@ -237,7 +237,7 @@ def divide_intensity(data, base):
     return replace(data, v=v, dv=dv, normbase="reflectivity")
 
 
-@module
+@module(light=True)
 def average_flux(data, base, beam_height=25.0):
     """
     The neutrons that reached the sample while each data set was counted, from the direct

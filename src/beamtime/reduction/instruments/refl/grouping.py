@@ -44,7 +44,7 @@ def mark_intent(data, intent="auto"):
 MIXED = ({"+-": "-+", "-+": "+-"}, {"++": "--", "--": "++", "+": "-", "-": "+"})
 
 
-@module
+@module(light=True)
 def mix_cross_sections(data, mix_sf=False, mix_nsf=False):
     """
     Count two cross-sections as one, where the model cannot tell them apart (the spin-flip
