@@ -48,6 +48,20 @@ def test_a_web_worker_serves_its_first_pages_without_the_scientific_stack():
     assert loaded == []
 
 
+def test_a_web_worker_compiles_its_first_query_before_its_first_request():
+    # the models' relation graph, built by a process's first query (Options._relation_tree)
+    loaded = loaded_after(
+        "from beamtime.wsgi import application\n"
+        "import threading\n"
+        "warm = next(t for t in threading.enumerate() if t.name == 'warm up')\n"
+        "from beamtime.core.models import ApiKey\n"
+        "warm.join(60)\n"
+        "assert not warm.is_alive()\n"
+        "assert '_relation_tree' in ApiKey._meta.__dict__\n"
+    )
+    assert loaded == []
+
+
 def test_beat_and_the_run_control_worker_load_their_tasks_without_it():
     loaded = loaded_after(
         "import django\n"
