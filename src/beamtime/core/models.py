@@ -1,9 +1,11 @@
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, models
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 KEY_PREFIX = "bt_"
@@ -109,37 +111,49 @@ def _key_and_user(digest: str) -> "ApiKey | None":
     """The active key row with ``digest``, its user attached, in one plain statement: the
     ORM's building of the same join cost more than running it, on every API request. Each
     value is converted as the ORM converts it (dates, JSON, booleans)."""
-    from django.contrib.auth import get_user_model
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's
+    statement, (keys, users) = _lookup(db)
+    with db.cursor() as cursor:
+        cursor.execute(statement, [digest])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    row = _instance(db, ApiKey, found[: len(keys)], keys)
+    row.user = _instance(db, get_user_model(), found[len(keys) :], users)
+    return row
 
-    users, quoted = get_user_model(), connection.ops.quote_name
+
+@functools.lru_cache(maxsize=64)
+def _lookup(db) -> tuple[str, tuple]:
+    """For one connection (each thread has its own): the statement, and for the key's and
+    the user's columns each field's converters."""
+    users, quoted = get_user_model(), db.ops.quote_name
+    keys, user = quoted(ApiKey._meta.db_table), quoted(users._meta.db_table)
     columns = [
         f"{quoted(model._meta.db_table)}.{quoted(f.column)}"
         for model in (ApiKey, users)
         for f in model._meta.concrete_fields
     ]
-    keys, user = quoted(ApiKey._meta.db_table), quoted(users._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {keys} JOIN {user} ON {user}.{quoted('id')} = "
-            f"{keys}.{quoted('user_id')} WHERE {keys}.{quoted('digest')} = %s AND "
-            f"{keys}.{quoted('revoked_at')} IS NULL",
-            [digest],
+    statement = (
+        f"SELECT {', '.join(columns)} FROM {keys} JOIN {user} ON {user}.{quoted('id')} = "
+        f"{keys}.{quoted('user_id')} WHERE {keys}.{quoted('digest')} = %s AND "
+        f"{keys}.{quoted('revoked_at')} IS NULL"
+    )
+    converters = tuple(
+        tuple(
+            (f.cached_col, db.ops.get_db_converters(f.cached_col) + f.get_db_converters(db))
+            for f in model._meta.concrete_fields
         )
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    split = len(ApiKey._meta.concrete_fields)
-    row = _instance(ApiKey, found[:split])
-    row.user = _instance(users, found[split:])
-    return row
+        for model in (ApiKey, users)
+    )
+    return statement, converters
 
 
-def _instance(model, values):
+def _instance(db, model, values, converters):
     """A ``model`` instance from its concrete fields' column values, as the ORM loads it."""
-    fields, converted = model._meta.concrete_fields, []
-    for field, value in zip(fields, values, strict=True):
-        col = field.cached_col
-        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-            value = convert(value, col, connection)
+    converted = []
+    for value, (col, functions) in zip(values, converters, strict=True):
+        for convert in functions:
+            value = convert(value, col, db)
         converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+    return model.from_db(db.alias, [f.attname for f in model._meta.concrete_fields], converted)
