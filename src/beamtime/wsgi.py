@@ -32,8 +32,8 @@ def _warm():
 
 
 def _compile_first_query() -> None:
-    """Compile (not run) the API key's look-up, the first query of an API request: a
-    process's first query also builds the models' relation graph (2–3 ms)."""
+    """Compile (not run) a query through the ORM: a process's first one also builds the
+    models' relation graph (2–3 ms of its first request that queries through the ORM)."""
     from django.db import connections
 
     from beamtime.core.models import ApiKey
