@@ -15,11 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beamtime.reduction.dataflow.calc import MemoryCache, calculate
+from beamtime.reduction.dataflow.cache import Recent
+from beamtime.reduction.dataflow.calc import MemoryCache
+from beamtime.reduction.dataflow.calc import calculate as engine_calculate
 from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.instruments.refl import registry
 from tests.conftest import require
 from tests.reduction.conftest import PBR, fileinfo
+
+
+def calculate(*args, **kwargs):
+    """The engine as a server runs it: each result is kept with its arrays read-only
+    (dataflow.cache.Recent), so a step that changed its inputs in place would fail here."""
+    return engine_calculate(*args, recent=Recent(10**7), **kwargs)
+
 
 HARNESS = Path(__file__).resolve().parents[2] / "bench" / "reductus_harness.py"
 REDUCTUS = os.environ.get("BEAMTIME_REDUCTUS_PYTHON", "")

@@ -1,6 +1,7 @@
 """Where computed steps are kept. Wiping a cache loses nothing but time."""
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -160,8 +161,9 @@ class Recent:
     """The decoded results of the steps used last in this process, at most ``points`` points
     in all (the least recently used dropped first): a repeat finds its inputs here without
     reading and decoding them. Keys are content hashes, so what is here is never stale.
-    Shared by the process' threads; the results are shared too, and steps never change
-    their inputs."""
+    Shared by the process' threads, and so are the results: their arrays are made
+    read-only as they are kept, so that a step changing its inputs in place fails on its
+    node rather than changing what later requests are given."""
 
     def __init__(self, points: int):
         self.limit, self.total = points, 0
@@ -179,6 +181,9 @@ class Recent:
     def put(self, key: str, outputs: dict, points: int) -> None:
         if points > self.limit // 4:  # a large result would push out everything else
             return
+        for values in outputs.values():
+            for value in values:
+                _freeze(value)
         with self.lock:
             old = self.items.pop(key, None)
             self.total += points - (old[1] if old else 0)
@@ -189,3 +194,16 @@ class Recent:
 
     def __contains__(self, key: str) -> bool:
         return key in self.items
+
+
+def _freeze(value) -> None:
+    """Make the arrays a result holds (as its attributes) read-only."""
+    names = (
+        [f.name for f in dataclasses.fields(value)]
+        if dataclasses.is_dataclass(value)
+        else list(getattr(value, "__dict__", ()))
+    )
+    for name in names:
+        flags = getattr(getattr(value, name, None), "flags", None)
+        if flags is not None and hasattr(flags, "writeable"):
+            flags.writeable = False
