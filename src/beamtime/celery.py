@@ -19,7 +19,7 @@ app.autodiscover_tasks()
 # Fits are left to import refl1d at their first task: they run for seconds anyway, and
 # refl1d is the largest part of the stack.
 # numpy.ma: numpy imports it at the first np.unique (~15 ms), inside a user's first reduction;
-# Django's SQL compiler at the first query (a job's look-up of its user).
+# Django's SQL compiler at the first query (a job's look-up of its user, for daq files).
 PRELOAD = {
     "reduction": [
         "h5py",

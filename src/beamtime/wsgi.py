@@ -1,4 +1,3 @@
-import importlib
 import os
 import threading
 
@@ -25,7 +24,6 @@ def _warm():
     _compile_first_query()
     for name in (settings.MESSAGE_STORAGE, settings.SESSION_SERIALIZER):
         import_string(name)
-    importlib.import_module("django.db.models.sql.compiler")
     split_domain_port("localhost")  # compiles the host check's pattern
     warm_publishing()
     jobs.connect()

@@ -108,45 +108,37 @@ class ApiKey(models.Model):
 
 
 def _key_and_user(digest: str) -> "ApiKey | None":
-    """The active key row with ``digest``, its user attached, in one plain statement: the
-    ORM's building of the same join cost more than running it, on every API request. Each
-    value is converted as the ORM converts it (dates, JSON, booleans)."""
+    """The active key row with ``digest``, its user attached: the ORM's statement, compiled
+    once per connection (compiling it cost more than running it, on every API request), each
+    value converted as the ORM converts it (dates, JSON, booleans)."""
     db = connections[DEFAULT_DB_ALIAS]  # this thread's
-    statement, (keys, users) = _lookup(db)
+    statement, params, converters = _lookup(db)
     with db.cursor() as cursor:
-        cursor.execute(statement, [digest])
+        cursor.execute(statement, [digest if p == _DIGEST else p for p in params])
         found = cursor.fetchone()
     if found is None:
         return None
-    row = _instance(db, ApiKey, found[: len(keys)], keys)
-    row.user = _instance(db, get_user_model(), found[len(keys) :], users)
+    split = len(ApiKey._meta.concrete_fields)  # the key's columns, then its user's
+    row = _instance(db, ApiKey, found[:split], converters[:split])
+    row.user = _instance(db, get_user_model(), found[split:], converters[split:])
     return row
 
 
+_DIGEST = "\0digest"  # stands for the digest among the compiled statement's parameters
+
+
 @functools.lru_cache(maxsize=64)
-def _lookup(db) -> tuple[str, tuple]:
-    """For one connection (each thread has its own): the statement, and for the key's and
-    the user's columns each field's converters."""
-    users, quoted = get_user_model(), db.ops.quote_name
-    keys, user = quoted(ApiKey._meta.db_table), quoted(users._meta.db_table)
-    columns = [
-        f"{quoted(model._meta.db_table)}.{quoted(f.column)}"
-        for model in (ApiKey, users)
-        for f in model._meta.concrete_fields
-    ]
-    statement = (
-        f"SELECT {', '.join(columns)} FROM {keys} JOIN {user} ON {user}.{quoted('id')} = "
-        f"{keys}.{quoted('user_id')} WHERE {keys}.{quoted('digest')} = %s AND "
-        f"{keys}.{quoted('revoked_at')} IS NULL"
-    )
+def _lookup(db) -> tuple[str, tuple, tuple]:
+    """For one connection (each thread has its own): the statement of an active key with its
+    user and its parameters, and each column's converters."""
+    query = ApiKey.objects.active().select_related("user").filter(digest=_DIGEST).order_by()
+    compiler = query.query.get_compiler(connection=db)
+    statement, params = compiler.as_sql()
     converters = tuple(
-        tuple(
-            (f.cached_col, db.ops.get_db_converters(f.cached_col) + f.get_db_converters(db))
-            for f in model._meta.concrete_fields
-        )
-        for model in (ApiKey, users)
+        (col, db.ops.get_db_converters(col) + col.get_db_converters(db))
+        for col, _, _ in compiler.select
     )
-    return statement, converters
+    return statement, params, converters
 
 
 def _instance(db, model, values, converters):
