@@ -5,15 +5,13 @@ Keys are accepted as ``Authorization: Bearer <key>`` and, for existing FPlane cl
 """
 
 import logging
-import threading
 
-from django.core.signals import request_finished
 from django.db import DatabaseError
-from django.dispatch import receiver
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import SessionAuth
 from ninja.security.http import HttpAuthBase
 
+from beamtime.core.after_response import after_response
 from beamtime.core.models import ApiKey
 
 SCHEMES = {"bearer": "", "fps_api": "APIKEY="}
@@ -39,22 +37,16 @@ def user_from_request(request):
     key = key_from_header(request.headers.get("Authorization", ""))
     row = ApiKey.row_for(key, record_use=False) if key else None
     if row is not None and row.use_is_due():
-        _used.__dict__.setdefault("rows", []).append(row)
+        after_response(lambda: _record_use(row))
     request.api_key = row
     return row.user if row else None
 
 
-_used = threading.local()  # the keys this thread's request used, to record after it
-
-
-@receiver(request_finished, dispatch_uid="beamtime.core.auth.record_uses")
-def _record_uses(sender, **kwargs):
-    rows, _used.rows = getattr(_used, "rows", []), []
-    for row in rows:
-        try:
-            row.record_use_if_due()
-        except DatabaseError:  # the answer is sent; the next use records it
-            log.warning("could not record the use of API key %s", row.prefix, exc_info=True)
+def _record_use(row: ApiKey) -> None:
+    try:
+        row.record_use_if_due()
+    except DatabaseError:  # the answer is sent; the next use records it
+        log.warning("could not record the use of API key %s", row.prefix, exc_info=True)
 
 
 def key_allows(request, scope: str) -> bool:

@@ -9,9 +9,8 @@ import logging
 import threading
 
 from django.conf import settings
-from django.core.signals import request_finished
-from django.dispatch import receiver
 
+from beamtime.core.after_response import after_response
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.cache import DiskCache, Recent, RedisCache, WriteBehind
 from beamtime.reduction.dataflow.calc import DataType, NotCached, Registry, calculate, plan
@@ -53,12 +52,7 @@ def load_soon() -> None:
 def load_after_response() -> None:
     """load_soon once the request under way has been answered (its answer is not delayed by
     the imports, nor the calculation on the pool slowed by them on a machine of few cores)."""
-
-    def once(**_):
-        request_finished.disconnect(dispatch_uid="beamtime.reduction.load")
-        load_soon()
-
-    request_finished.connect(once, weak=False, dispatch_uid="beamtime.reduction.load")
+    after_response(load_soon)
 
 
 @functools.cache
@@ -91,21 +85,6 @@ def step_cache():
         client = redis.Redis.from_url(settings.REDIS_URL)
         return RedisCache(client, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
     return DiskCache(settings.REDUCTION_CACHE_DIR, max_bytes=settings.REDUCTION_CACHE_MB * 2**20)
-
-
-_held = threading.local()  # this thread's light steps, to write once its answer is sent
-
-
-def write_after_response(cache: WriteBehind) -> None:
-    """Write what ``cache`` holds once the request under way has been answered."""
-    _held.__dict__.setdefault("caches", []).append(cache)
-
-
-@receiver(request_finished, dispatch_uid="beamtime.reduction.write_held")
-def _write_held(**_) -> None:
-    caches, _held.caches = getattr(_held, "caches", []), []
-    for cache in caches:
-        cache.flush()
 
 
 def registry_for(template: Template) -> Registry:
@@ -175,7 +154,7 @@ def run(
         template, registry, node, terminal, cache, config, compute, progress, light, recent()
     )
     if light and cache.held:
-        write_after_response(cache)
+        after_response(cache.flush)  # the light steps computed here
     return values, registry.datatypes[output.datatype], config
 
 
