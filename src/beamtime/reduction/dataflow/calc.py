@@ -143,8 +143,10 @@ def calculate(
     memo: dict[int, dict[str, list]] = {}
     known = cache if recent is None else Either(recent, cache)
     if not compute and keys[target] not in known:
-        todo = uncached(template, keys, target, known) if light else []
-        if not todo or not all(registry.modules[template.nodes[i]["module"]].light for i in todo):
+        missing = uncached(template, keys, target, known) if light else []
+        if not missing or not all(
+            registry.modules[template.nodes[i]["module"]].light for i in missing
+        ):
             raise NotCached(keys[target])
     todo = uncached(template, keys, target, known) if progress else []
 
