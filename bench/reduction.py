@@ -47,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -226,18 +227,21 @@ class HTTPError(Exception):
 
 
 KEEP_ALIVE = True  # as a browser calls both servers; --new-connections: one per request
-_connections: dict[str, HTTPConnection] = {}
+_kept = threading.local()  # each thread its own connections, as each browser tab
 
 
 def http(url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
     """(status, body) of a GET (or, with ``body``, a POST) of ``url``, over the connection
-    kept to its server (http.client opens it again if the server closed it), or a new one."""
+    this thread keeps to its server (http.client opens it again if the server closed it), or
+    a new one."""
     parts = urlsplit(url)
-    connection = _connections.get(parts.netloc) if KEEP_ALIVE else None
+    if not hasattr(_kept, "connections"):
+        _kept.connections = {}
+    connection = _kept.connections.get(parts.netloc) if KEEP_ALIVE else None
     if connection is None:
         connection = HTTPConnection(parts.hostname, parts.port, timeout=600)
         if KEEP_ALIVE:
-            _connections[parts.netloc] = connection
+            _kept.connections[parts.netloc] = connection
     try:
         connection.request("POST" if body is not None else "GET", parts.path, body, headers or {})
         response = connection.getresponse()

@@ -1,7 +1,6 @@
 """The dataflow engine on a toy instrument: definitions from docstrings, checked templates,
 bundles, and a cache that recomputes only what a change affects (module calls counted)."""
 
-import json
 from collections import Counter
 
 import pytest
@@ -24,6 +23,7 @@ from beamtime.reduction.dataflow.interface import (
     check_control,
     define,
 )
+from beamtime.reduction.dataflow.stored import encode
 from beamtime.reduction.dataflow.template import Template, TemplateError
 
 calls = Counter()
@@ -479,20 +479,20 @@ def test_the_redis_byte_count_stays_right_when_two_processes_store_the_same_step
         cache.set_bundle("step", {"output": ["é" * 10]})
     other.set_bundle("step", {"output": ["shorter"]})  # a new value replaces the old
     stored = sum(len(client.get(k)) for k in client.keys("bt-same:*") if k.endswith(b"step"))
-    assert int(client.get("bt-same:bytes")) == stored == len(b'{"output": ["shorter"]}')
+    assert int(client.get("bt-same:bytes")) == stored == len(encode({"output": ["shorter"]}))
 
 
 def test_the_disk_cache_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path):
     import os
 
     cache = DiskCache(tmp_path, max_bytes=1000)
-    for n in range(30):  # 30 steps of ~60 bytes: twice the cap
+    for n in range(30):  # 30 steps of ~90 bytes: more than twice the cap
         cache.set_bundle(f"{n:02d}" + "k" * 62, {"output": ["x" * 40]})
         os.utime(cache._path(f"{n:02d}" + "k" * 62), (n, n))  # used in this order
         if n >= 1:
             assert cache.get_bundle("00" + "k" * 62) is not None  # the first, in use
             os.utime(cache._path("00" + "k" * 62), (n + 0.5, n + 0.5))
-    total = sum(f.stat().st_size for f in tmp_path.glob("*/*.json"))
+    total = sum(f.stat().st_size for f in tmp_path.glob("*/*.step"))
     assert total <= 1000
     assert ("00" + "k" * 62) in cache  # recently used: kept
     assert ("01" + "k" * 62) not in cache  # least recently used: gone
@@ -619,11 +619,11 @@ def test_steps_never_change_the_results_they_are_given(pbr_source):
     first = calculate(template, registry, target, "output", cache, recent=recent)
     fresh = calculate(template, registry, target, "output", MemoryCache())
     assert len(first) == 4  # the four cross-sections
-    assert json.dumps([v.to_dict() for v in first]) == json.dumps([v.to_dict() for v in fresh])
+    assert encode([v.to_dict() for v in first]) == encode([v.to_dict() for v in fresh])
     keys = plan(template, registry, target)
     assert all(key in recent for key in keys.values())
     for index, key in keys.items():
         for terminal in registry.modules[nodes[index]["module"]].outputs:
-            to_json = registry.datatypes[terminal.datatype].to_json
-            kept = [to_json(v) for v in recent.get(key)[terminal.name]]
-            assert json.dumps(kept) == json.dumps(cache[key][terminal.name]), (index, terminal)
+            to_stored = registry.datatypes[terminal.datatype].to_stored
+            kept = [to_stored(v) for v in recent.get(key)[terminal.name]]
+            assert encode(kept) == encode(cache[key][terminal.name]), (index, terminal)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from beamtime.reduction.dataflow.stored import decode, encode
 from beamtime.reduction.export import export, provenance, read_provenance
 from beamtime.reduction.instruments.refl import registry
 from beamtime.reduction.instruments.refl.nexus import load_nexus
@@ -25,7 +26,7 @@ def scans():
 
 def test_store_and_load_round_trip_bit_for_bit(scans):
     for data in scans:
-        again = REFL.from_json(json.loads(json.dumps(REFL.to_json(data))))
+        again = REFL.from_stored(decode(encode(REFL.to_stored(data))))
         for name, value in vars(data).items():
             assert np.array_equal(getattr(again, name), value), name
 

@@ -165,7 +165,10 @@ def test_a_calculation_past_the_memory_limit_ends_with_a_clear_message(
 ):
     settings.REDUCTION_MEMORY_MB = 16
     as_user(client, alice)
-    answer = calculate(client, {"template": template(blow_up("big.nxs.pbr")), "node": 2})
+    # 10⁶ points: ~30 arrays of 8 MB per cross-section, beyond what the pool process's heap
+    # may still hold from earlier calculations
+    big = blow_up("big.nxs.pbr", points=1_000_000)
+    answer = calculate(client, {"template": template(big), "node": 2})
     if answer.status_code == 202:
         ended, _ = follow(client, answer.json())
         assert ended["state"] == "failed"

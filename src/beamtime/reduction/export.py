@@ -80,8 +80,8 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
             f.attrs["provenance"] = json.dumps(header)
             for name, value in zip(names, values, strict=True):
                 group = f.create_group(name)
-                for key, item in datatype.to_json(value).items():
-                    if isinstance(item, list):
+                for key, item in datatype.to_stored(value).items():
+                    if isinstance(item, (list, np.ndarray)):
                         group.create_dataset(key, data=np.asarray(item, dtype=float))
                     elif item is not None:  # HDF5 has no null: an absent value is left out
                         group.attrs[key] = item

@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import tempfile
@@ -11,11 +10,13 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from beamtime.reduction.dataflow.stored import decode, encode
+
 log = logging.getLogger("beamtime.reduction")
 
 
 class DiskCache:
-    """One JSON file per step in a folder (the default: persists across restarts), the least
+    """One file per step in a folder (the default: persists across restarts), the least
     recently used removed beyond ``max_bytes`` (a file's modification time is its last use).
 
     Each process keeps an estimate of the folder's size (from a scan, plus what it wrote); when
@@ -30,13 +31,15 @@ class DiskCache:
         self.estimate: int | None = None
 
     def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.json"
+        return self.folder / key[:2] / f"{key}.step"
 
     def get_bundle(self, key: str):
         path = self._path(key)
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):  # absent, or damaged by a crash: compute it again
+            data = decode(path.read_bytes())
+        except OSError:  # absent: compute it
+            return None
+        if data is None:  # damaged, or of an older format: compute it again
             return None
         with contextlib.suppress(OSError):  # removed meanwhile: the data are still good
             os.utime(path)  # used now
@@ -45,23 +48,26 @@ class DiskCache:
     def set_bundle(self, key: str, data) -> None:
         path = self._path(key)
         path.parent.mkdir(exist_ok=True)
-        text = json.dumps(data)
+        blob = encode(data)
         # Write then rename: a reader never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
         os.replace(tmp, path)
         if self.max_bytes is not None:
             if self.estimate is None:
                 self.estimate = sum(size for _, size, _ in self._files())
             else:
-                self.estimate += len(text.encode())
+                self.estimate += len(blob)
             if self.estimate > self.max_bytes:
                 self._evict()
 
     def _files(self):
-        """(path, bytes, last use) of every stored step."""
-        for path in self.folder.glob("*/*.json"):
+        """(path, bytes, last use) of every stored step (of any format: an older Beamtime's
+        steps are never read, and go as the least recently used)."""
+        for path in self.folder.glob("*/*"):
+            if path.suffix == ".tmp":
+                continue  # being written
             try:
                 info = path.stat()
             except OSError:
@@ -104,17 +110,17 @@ class RedisCache:
         if data is None:
             return None
         self.redis.zadd(self.lru, {key: time.time()})
-        return json.loads(data)
+        return decode(data)  # None for an older format's step: computed again
 
     def set_bundle(self, key: str, data) -> None:
-        text = json.dumps(data)
+        blob = encode(data)
         with self.redis.pipeline() as pipe:
             # SET … GET: the value this replaces, atomically, so that the byte count grows
             # by the difference only (two processes storing the same step add it once).
-            pipe.set(self.prefix + key, text, get=True)
+            pipe.set(self.prefix + key, blob, get=True)
             pipe.zadd(self.lru, {key: time.time()})
             old, _ = pipe.execute()
-        self.redis.incrby(self.size, len(text.encode()) - (len(old) if old is not None else 0))
+        self.redis.incrby(self.size, len(blob) - (len(old) if old is not None else 0))
         self._evict()
 
     def _evict(self) -> None:

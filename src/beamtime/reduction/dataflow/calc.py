@@ -23,12 +23,14 @@ log = logging.getLogger("beamtime.reduction")
 
 @dataclass(frozen=True)
 class DataType:
-    """How values of one type are kept in the cache (JSON in both directions), shown (a
-    plottable JSON form) and exported (named columns, and a few facts for the header)."""
+    """How values of one type are kept in the cache (``to_stored``: dicts, lists, strings,
+    numbers, None and numpy arrays, as dataflow.stored encodes them; ``from_stored`` the
+    inverse), shown (a plottable JSON form) and exported (named columns, and a few facts for
+    the header)."""
 
     name: str
-    to_json: Callable = lambda value: value
-    from_json: Callable = lambda data: data
+    to_stored: Callable = lambda value: value
+    from_stored: Callable = lambda data: data
     display: Callable = lambda value: value
     columns: Callable = lambda value: {"value": [value]}
     metadata: Callable = lambda value: {}
@@ -165,7 +167,7 @@ def calculate(
         stored = cache.get_bundle(keys[index])
         if stored is not None:
             memo[index] = {
-                t.name: [registry.datatypes[t.datatype].from_json(v) for v in stored[t.name]]
+                t.name: [registry.datatypes[t.datatype].from_stored(v) for v in stored[t.name]]
                 for t in module.outputs
             }
             if recent is not None:
@@ -190,7 +192,7 @@ def calculate(
         cache.set_bundle(
             keys[index],
             {
-                t.name: [registry.datatypes[t.datatype].to_json(v) for v in result[t.name]]
+                t.name: [registry.datatypes[t.datatype].to_stored(v) for v in result[t.name]]
                 for t in module.outputs
             },
         )

@@ -222,10 +222,7 @@ class ReflData:
         return replace(self, **{name: getattr(self, name)[keep] for name in ARRAYS})
 
     def to_dict(self) -> dict:
-        return {
-            f.name: getattr(self, f.name).tolist() if f.name in ARRAYS else getattr(self, f.name)
-            for f in fields(self)
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ReflData":

@@ -48,8 +48,8 @@ def _datatype(name: str, cls, **extra) -> DataType:
     """A data type whose class carries the usual methods (to_dict, from_dict, display, …)."""
     return DataType(
         name,
-        to_json=cls.to_dict,
-        from_json=cls.from_dict,
+        to_stored=cls.to_dict,
+        from_stored=cls.from_dict,
         display=cls.display,
         columns=cls.columns,
         metadata=cls.metadata,
