@@ -79,6 +79,46 @@ def test_a_real_scan_is_stored_and_read_back_bit_for_bit():
         assert len(blob) < 8 * len(data) * 30 + 2000
 
 
+def fitted_and_derived_values():
+    """One value of each other refl data type, with the non-finite numbers fits give."""
+    from beamtime.reduction.instruments.refl.deadtimedata import DeadTimeFit
+    from beamtime.reduction.instruments.refl.fielddata import BackgroundField
+    from beamtime.reduction.instruments.refl.fluxdata import FluxData
+    from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
+    from beamtime.reduction.instruments.refl.poldata import PolData
+
+    nan, inf = float("nan"), float("inf")
+    return {
+        "footprint": FootprintFit("mli0115", 1.5, 0.2, nan, inf, 0.01, 0.02),
+        "poldata": PolData(
+            "mli0159", "monitor", [0.01, 0.02], [0.5, 1.0],
+            np.arange(8.0).reshape(4, 2), np.full((4, 2), nan), 0.5, 0.0, 0.0, False,
+        ),
+        "deadtime": DeadTimeFit(
+            "att", "detector", "P", 1.2, nan, 3.4, inf, [1.0, 10.0], [0.0, 0.5],
+            [100.0, 2000.0], [1.0, nan], [99.0, 1900.0],
+        ),
+        "backgroundfield": BackgroundField(
+            "cell", 0.3, 0.01, 1.1, nan, -inf, 1.4, 0.05, 100.0, 200.0, 400.0, 150.0, 30.0,
+            [0.01, 0.02], [1.0, nan], [1.1, 0.9],
+        ),
+        "flux": FluxData(
+            "mli0159", ["a", "b"], [1.0, 2.0], [0.1, nan], [3.0, 4.0], [0.3, 0.4],
+            [10.0, 20.0], [0.0, 0.0], {"flux": 3.5, "dflux": nan},
+        ),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "datatype", ["footprint", "poldata", "deadtime", "backgroundfield", "flux"]
+)
+def test_every_refl_data_type_comes_back_with_its_nan_and_inf(datatype):
+    kind, value = registry.datatypes[datatype], fitted_and_derived_values()[datatype]
+    again = kind.from_stored(decode(encode({"output": [kind.to_stored(value)]}))["output"][0])
+    assert type(again) is type(value)
+    assert same(kind.to_stored(again), kind.to_stored(value))
+
+
 def test_text_arrays_are_kept_as_lists():
     assert decode(encode({"names": np.array(["a", "bc"])})) == {"names": ["a", "bc"]}
 

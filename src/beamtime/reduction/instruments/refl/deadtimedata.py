@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from beamtime.reduction.instruments.refl.numerics import from_json_safe, json_safe
-
 MICROSECOND = 1e-6
 MODES = ("P", "NP", "mixed", "auto")
 
@@ -36,11 +34,11 @@ class DeadTimeFit:
     observed: list  # the unattenuated rates C/t, counts/s
 
     def to_dict(self) -> dict:
-        return {k: json_safe(v) for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict) -> "DeadTimeFit":
-        return cls(**{k: from_json_safe(v) for k, v in data.items()})
+        return cls(**data)
 
     def display(self) -> dict:
         return {

@@ -3,8 +3,6 @@ NIST liquid flow cell) and the instrument geometry it was fitted with."""
 
 from dataclasses import dataclass
 
-from beamtime.reduction.instruments.refl.numerics import from_json_safe, json_safe
-
 
 @dataclass(eq=False)
 class BackgroundField:
@@ -26,11 +24,11 @@ class BackgroundField:
     fitted: list
 
     def to_dict(self) -> dict:
-        return {k: json_safe(v) for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict) -> "BackgroundField":
-        return cls(**{k: from_json_safe(v) for k, v in data.items()})
+        return cls(**data)
 
     def display(self) -> dict:
         return {

@@ -5,8 +5,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from beamtime.reduction.instruments.refl.numerics import from_json_safe, json_safe
-
 ARRAYS = ("number", "dnumber", "flux", "dflux", "time", "dtime")
 
 
@@ -27,15 +25,11 @@ class FluxData:
             setattr(self, name, np.array(getattr(self, name), dtype=float))
 
     def to_dict(self) -> dict:
-        arrays = {name: json_safe(getattr(self, name).tolist()) for name in ARRAYS}
-        total = {k: json_safe(float(v)) for k, v in self.total.items()}
-        return {"name": self.name, "names": self.names, **arrays, "total": total}
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict) -> "FluxData":
-        arrays = {name: from_json_safe(data[name]) for name in ARRAYS}
-        total = {k: from_json_safe(v) for k, v in data["total"].items()}
-        return cls(name=data["name"], names=data["names"], **arrays, total=total)
+        return cls(**data)
 
     def display(self) -> dict:
         return {

@@ -1,7 +1,6 @@
 """The fitted-footprint data type: a line R = slope·|Qz| + intercept fitted to the data below
 the critical edge, with the range it was fitted over."""
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +17,11 @@ class FootprintFit:
     Qmax: float
 
     def to_dict(self) -> dict:
-        return {k: _json(v) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict) -> "FootprintFit":
-        return cls(**{k: float(v) if k != "name" else v for k, v in data.items()})
+        return cls(**data)
 
     def display(self) -> dict:
         x = np.linspace(self.Qmin, self.Qmax, 2)
@@ -42,7 +41,3 @@ class FootprintFit:
 
     def metadata(self) -> dict:
         return {"name": self.name, "Qmin": self.Qmin, "Qmax": self.Qmax}
-
-
-def _json(value: float):
-    return value if math.isfinite(value) else repr(value)

@@ -85,20 +85,3 @@ def nearest(x, xp):
     order = np.argsort(xp, kind="stable")
     middles = 0.5 * (xp[order][:-1] + xp[order][1:])
     return order[np.searchsorted(middles, x)]
-
-
-def json_safe(value):
-    """``value`` (numbers and lists of them) with each non-finite float as its text, which
-    JSON can hold ("nan", "inf", "-inf")."""
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
-
-
-def from_json_safe(value):
-    """The inverse of ``json_safe``."""
-    if isinstance(value, list):
-        return [from_json_safe(v) for v in value]
-    return float(value) if value in ("nan", "inf", "-inf") else value

@@ -36,18 +36,10 @@ class PolData:
             setattr(self, name, np.array(getattr(self, name), dtype=float))
 
     def to_dict(self) -> dict:
-        out = dict(self.__dict__)
-        for name in ("dT", "slit1", "beam", "dbeam"):
-            out[name] = [_json(v) for v in np.ravel(out[name]).tolist()]
-        out["settings"] = len(self.dT)
-        return out
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict) -> "PolData":
-        data = dict(data)
-        shape = (4, data.pop("settings"))
-        for name in ("beam", "dbeam"):
-            data[name] = np.array(data[name], dtype=float).reshape(shape)
         return cls(**data)
 
     def efficiency(self, beam=None) -> dict:
@@ -101,10 +93,6 @@ class PolData:
             "Imin": self.Imin,
             "clip": self.clip,
         }
-
-
-def _json(value: float):
-    return value if math.isfinite(value) else repr(value)
 
 
 def _floats(values) -> list:
