@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from beamtime.reduction.dataflow.stored import decode, encode
 from beamtime.reduction.export import export, provenance, read_provenance
 from beamtime.reduction.instruments.refl import registry
 from beamtime.reduction.instruments.refl.nexus import load_nexus
@@ -22,13 +21,6 @@ REFL = registry.datatypes["refldata"]
 @pytest.fixture(scope="module")
 def scans():
     return [ReflData.from_scan(s) for s in load_nexus(PBR / "mli0115.nxs.pbr")]
-
-
-def test_store_and_load_round_trip_bit_for_bit(scans):
-    for data in scans:
-        again = REFL.from_stored(decode(encode(REFL.to_stored(data))))
-        for name, value in vars(data).items():
-            assert np.array_equal(getattr(again, name), value), name
 
 
 def test_the_display_form_is_plottable_json(scans):
