@@ -94,6 +94,24 @@ def test_it_reads_bytes_like_the_path():
     assert load_nexus(raw)[0].name == "<upload>:DOWN_DOWN"
 
 
+def test_it_reads_a_bytearray_or_memoryview_that_is_gone_afterwards():
+    """HDF5 reads the bytes where they are (no copy): a buffer the caller drops or changes
+    after the call must change nothing in the scans, and a failure mid-file must close it."""
+    import gc
+
+    raw = (DATA / "mli0115.nxs.pbr").read_bytes()
+    expected = load_nexus(raw, "mli0115.nxs.pbr")
+    for _ in range(20):
+        changing = bytearray(raw)
+        scans = load_nexus(memoryview(changing), "mli0115.nxs.pbr")
+        changing[:] = bytes(len(changing))  # the caller reuses its buffer
+        del changing
+        gc.collect()
+        assert scans == expected
+        with pytest.raises(NexusError):
+            load_nexus(bytearray(raw), "mli0115.nxs.pbr", entries=["UP_DOWN"])
+
+
 def test_it_reads_the_per_point_values_not_the_first_point_summary():
     down, up = load_nexus(DATA / "mli0115.nxs.pbr")
     # control/ and data/ hold the first point only; DAS_logs has all 15.

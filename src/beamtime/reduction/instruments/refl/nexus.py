@@ -174,7 +174,8 @@ def load_nexus(
     """
     if isinstance(path_or_bytes, bytes | bytearray | memoryview):
         label = name or "<upload>"
-        source: str | h5py.h5f.FileID = _file_image(label, bytes(path_or_bytes))
+        raw = bytes(path_or_bytes)  # HDF5 reads these very bytes: kept until it is closed
+        source: str | h5py.h5f.FileID = _file_image(label, raw)
     elif isinstance(path_or_bytes, str | os.PathLike):
         source = os.fspath(path_or_bytes)
         label = name or os.path.basename(source)
@@ -202,12 +203,19 @@ def load_nexus(
         raise NexusError(label, f"not a readable HDF5 file ({exc})") from None
 
 
+# H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE (HDF5's H5LTpublic.h); without
+# H5LT_FILE_IMAGE_OPEN_RW the image is opened read-only, so HDF5 never writes to the bytes.
+IMAGE_NOT_COPIED = 0x0002 | 0x0004
+
+
 def _file_image(label: str, raw: bytes) -> h5py.h5f.FileID:
-    """The file in memory, opened by HDF5 itself (its "core" driver): reading it through a
-    Python file object (io.BytesIO) made every read a call back into Python, 10–15 % of
-    the reading of a file."""
+    """The file in memory, opened read-only by HDF5 itself (its "core" driver): reading it
+    through a Python file object (io.BytesIO) made every read a call back into Python, 10–15 %
+    of the reading of a file. HDF5 reads ``raw`` where it is, neither copying it (a copy took
+    4 ms of a 2.8 MB file once scipy is loaded, 0.1 ms without) nor freeing it: the caller
+    keeps ``raw`` until the file is closed."""
     try:
-        return h5py.h5f.open_file_image(raw)
+        return h5py.h5f.open_file_image(raw, flags=IMAGE_NOT_COPIED)
     except _H5_ERRORS:  # HDF5 says only "not a file ID"
         raise NexusError(label, "not a readable HDF5 file (no HDF5 file in these bytes)") from None
 
