@@ -33,13 +33,6 @@ class DeadTimeFit:
     dincident: list
     observed: list  # the unattenuated rates C/t, counts/s
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "DeadTimeFit":
-        return cls(**data)
-
     def display(self) -> dict:
         return {
             "name": f"{self.name} τNP = {self.tau_NP:.4g} µs, τP = {self.tau_P:.4g} µs",

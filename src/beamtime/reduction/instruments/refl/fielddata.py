@@ -23,13 +23,6 @@ class BackgroundField:
     measured: list
     fitted: list
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "BackgroundField":
-        return cls(**data)
-
     def display(self) -> dict:
         return {
             "name": f"{self.name} background field εD = {self.epsD:.4g}, scale {self.scale:.4g}",

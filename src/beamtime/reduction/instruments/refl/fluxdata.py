@@ -24,13 +24,6 @@ class FluxData:
         for name in ARRAYS:
             setattr(self, name, np.array(getattr(self, name), dtype=float))
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "FluxData":
-        return cls(**data)
-
     def display(self) -> dict:
         return {
             "name": f"average flux (direct beam {self.name})",

@@ -16,13 +16,6 @@ class FootprintFit:
     Qmin: float  # the |Qz| range of the points fitted
     Qmax: float
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "FootprintFit":
-        return cls(**data)
-
     def display(self) -> dict:
         x = np.linspace(self.Qmin, self.Qmax, 2)
         return {

@@ -35,13 +35,6 @@ class PolData:
         for name in ("dT", "slit1", "beam", "dbeam"):
             setattr(self, name, np.array(getattr(self, name), dtype=float))
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PolData":
-        return cls(**data)
-
     def efficiency(self, beam=None) -> dict:
         """beta (half the beam intensity), fp and rp (front and rear polarizer), x and y
         (1 − 2·flipper efficiency), reject; ``beam`` may be complex (for derivatives)."""

@@ -8,7 +8,7 @@ and its 1-σ spread ``dL`` in Å, the 1-σ angular resolution ``dT`` in degrees.
 """
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -220,13 +220,6 @@ class ReflData:
     def select(self, keep) -> "ReflData":
         """The points ``keep`` (a boolean mask or indices) only."""
         return replace(self, **{name: getattr(self, name)[keep] for name in ARRAYS})
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ReflData":
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     @property
     def x(self) -> tuple[str, np.ndarray]:

@@ -45,11 +45,13 @@ def q_range(qz) -> dict:
 
 
 def _datatype(name: str, cls, **extra) -> DataType:
-    """A data type whose class carries the usual methods (to_dict, from_dict, display, …)."""
+    """A data type whose class (a dataclass) carries the usual methods (display, columns,
+    metadata); kept in the cache as its fields, arrays and non-finite numbers as they are
+    (dataflow.stored holds both)."""
     return DataType(
         name,
-        to_stored=cls.to_dict,
-        from_stored=cls.from_dict,
+        to_stored=lambda value: dict(vars(value)),
+        from_stored=lambda data: cls(**data),
         display=cls.display,
         columns=cls.columns,
         metadata=cls.metadata,
