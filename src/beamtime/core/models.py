@@ -33,6 +33,10 @@ class ApiKeyQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
 
+    def with_digest(self, digest: str):
+        """The active key with ``digest``, its user attached (what an API request looks up)."""
+        return self.active().select_related("user").filter(digest=digest)
+
 
 class ApiKey(models.Model):
     """A per-user key for scripts and API clients; only its hash is stored."""
@@ -131,7 +135,7 @@ _DIGEST = "\0digest"  # stands for the digest among the compiled statement's par
 def _lookup(db) -> tuple[str, tuple, tuple]:
     """For one connection (each thread has its own): the statement of an active key with its
     user and its parameters, and each column's converters."""
-    query = ApiKey.objects.active().select_related("user").filter(digest=_DIGEST).order_by()
+    query = ApiKey.objects.with_digest(_DIGEST).order_by()
     compiler = query.query.get_compiler(connection=db)
     statement, params = compiler.as_sql()
     converters = tuple(
