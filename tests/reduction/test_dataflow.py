@@ -482,23 +482,6 @@ def test_the_redis_byte_count_stays_right_when_two_processes_store_the_same_step
     assert int(client.get("bt-same:bytes")) == stored == len(encode({"output": ["shorter"]}))
 
 
-def test_the_disk_cache_keeps_to_its_cap_evicting_the_least_recently_used(tmp_path):
-    import os
-
-    cache = DiskCache(tmp_path, max_bytes=1000)
-    for n in range(30):  # 30 steps of ~90 bytes: more than twice the cap
-        cache.set_bundle(f"{n:02d}" + "k" * 62, {"output": ["x" * 40]})
-        os.utime(cache._path(f"{n:02d}" + "k" * 62), (n, n))  # used in this order
-        if n >= 1:
-            assert cache.get_bundle("00" + "k" * 62) is not None  # the first, in use
-            os.utime(cache._path("00" + "k" * 62), (n + 0.5, n + 0.5))
-    total = sum(f.stat().st_size for f in tmp_path.glob("*/*.step"))
-    assert total <= 1000
-    assert ("00" + "k" * 62) in cache  # recently used: kept
-    assert ("01" + "k" * 62) not in cache  # least recently used: gone
-    assert ("29" + "k" * 62) in cache
-
-
 DOC = "X.\n\n**Inputs**\n\ndata (number{q}) : x{d}\n\nfactor (float) : f{f}\n\n"
 DOC += "**Returns**\n\noutput (number) : y\n\nAuthor: a\nVersion: 1"
 

@@ -159,10 +159,10 @@ def fingerprint(template, config, node) -> str | None:
 
 
 def _unversioned(value):
-    """``value`` with every file's version (its ``mtime``) left out."""
+    """``value`` with every file's version (its ``mtime``, and ``size``) left out."""
     if isinstance(value, dict):
         if "source" in value and "path" in value:
-            return {k: _unversioned(v) for k, v in value.items() if k != "mtime"}
+            return {k: _unversioned(v) for k, v in value.items() if k not in ("mtime", "size")}
         return {k: _unversioned(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_unversioned(v) for v in value]

@@ -33,8 +33,9 @@ was forgotten.
 Control types: ``float``, ``int``, ``bool``, ``str``, ``opt`` (one of the choices written
 where the units go: ``(opt:monitor|time)``), ``index`` (the indices of points in one data
 set; ``index[]`` holds one such list per data set of a bundle) and ``fileinfo`` (a raw file,
-``{"source", "path", "mtime"}``). ``check_control`` holds a value to its type; a module
-that finds a value out of range raises ParameterError naming it.
+``{"source", "path", "mtime"}``, and ``size`` from a source whose times are whole seconds).
+``check_control`` holds a value to its type; a module that finds a value out of range raises
+ParameterError naming it.
 """
 
 import functools
