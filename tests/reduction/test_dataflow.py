@@ -393,6 +393,19 @@ def test_control_values_are_held_to_their_type(kind, good, bad):
     assert check_control(Terminal("i", "index", ""), [3, 1, 1]) == [1, 3]
 
 
+def test_a_list_control_takes_one_value_as_a_list_of_one():
+    """A template saved when the control held one number still runs."""
+    scale = Terminal("scale", "float", "", multiple=True, default=(1.0,))
+    assert check_control(scale, 2) == [2.0]
+    assert check_control(scale, [0.5, 2]) == [0.5, 2.0]
+    assert check_control(scale, []) == []
+    for bad in ("2", [1.0, "x"], None, [float("inf")]):
+        with pytest.raises(ParameterError, match="^scale: "):
+            check_control(scale, bad)
+    with pytest.raises(ParameterError, match="^i: 3 is not a index"):
+        check_control(Terminal("i", "index", "", multiple=True, default=()), 3)
+
+
 def test_templates_round_trip_through_json():
     template = chain()
     assert Template.from_dict(template.to_dict()).to_dict() == template.to_dict()

@@ -168,6 +168,60 @@ def test_rescaled_masked_and_footprint_corrected_points_agree(pbr_source):
     )
 
 
+# Three files, seven data sets (1 + 2 + 4 cross-sections) in one bundle.
+BUNDLE = ["mli0111.nxs.pbr", "mli0115.nxs.pbr", "mli0159.nxs.pbr"]
+RESCALES = [
+    ([0.5, 2.0, 3.0, 1.0, 0.25, 7.5, 1.5], [0.01, 0.1, 0.0, 0.2, 0.0, 0.5, 0.05]),
+    ([0.5, 2.0, 3.0, 1.0, 0.25, 7.5, 1.5], [0.1]),  # one uncertainty for all
+    ([2.0], [0.1]),  # one factor for all
+    ([], []),  # the defaults: 1 ± 0
+]
+
+
+def listed(values: list[float]) -> str:
+    return ",".join(map(str, values))
+
+
+@pytest.mark.parametrize(("scale", "dscale"), RESCALES)
+def test_rescale_pairs_its_lists_with_the_bundle_as_reductus_engine_does(pbr_source, scale, dscale):
+    """reductus' own engine (process_template) pairs scale* and dscale* with the data sets."""
+    d = Diagram()
+    ours = d.run(d("rescale", (d.load(*BUNDLE), "data"), scale=scale, dscale=dscale))
+    theirs = reductus(
+        "rescale_engine", BUNDLE, f"--scales={listed(scale)}", f"--dscales={listed(dscale)}"
+    )
+    assert len(ours) == len(theirs) == 7
+    assert [x.name.split(".")[0] + ":" + x.name.rsplit(":", 1)[1] for x in ours] == [
+        f"{ref['name']}:{ref['entry']}" for ref in theirs
+    ]
+    compare_in_order(ours, theirs)
+    factors = (scale or [1.0]) * (7 // len(scale or [1.0]))
+    for mine, plain, factor in zip(ours, d.run(d.load(*BUNDLE)), factors, strict=True):
+        np.testing.assert_allclose(mine.v, factor * plain.v, rtol=1e-12)
+
+
+def test_a_saved_single_scale_still_scales_every_data_set(pbr_source):
+    """A template saved when rescale took one number: that number for every data set."""
+    d = Diagram()
+    ours = d.run(d("rescale", (d.load(*BUNDLE), "data"), scale=2.0, dscale=0.1))
+    compare_in_order(ours, reductus("rescale_engine", BUNDLE, "--scales=2", "--dscales=0.1"))
+
+
+def test_a_wrong_count_of_scales_or_a_negative_uncertainty_is_refused(pbr_source):
+    for config, message in (
+        ({"scale": [1.0, 2.0]}, r"\(scale\): 2 values for 7 data sets"),
+        ({"dscale": [0.1] * 8}, r"\(dscale\): 8 values for 7 data sets"),
+        ({"dscale": [0.1, -0.1, 0, 0, 0, 0, 0]}, r"\(dscale\): an uncertainty cannot be negative"),
+    ):
+        d = Diagram()
+        with pytest.raises(TemplateError, match=message):
+            d.run(d("rescale", (d.load(*BUNDLE), "data"), **config))
+    with pytest.raises(AssertionError, match="Need one value of scale for each dataset"):
+        reductus("rescale_engine", BUNDLE, "--scales=1,2")
+    with pytest.raises(AssertionError, match=r"invalid value for dscale, -0.1 not in"):
+        reductus("rescale_engine", BUNDLE, "--dscales=0.1,-0.1")
+
+
 def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source):
     d = Diagram()
     spec = d.load("mli0115.nxs.pbr", join=True)

@@ -21,7 +21,9 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     pass nothing either: an unused branch of a template just stays empty. What reductus'
     loader (*super_load*) also does is a step of its own here, after this one: *detector
     dead time* and *monitor dead time* (its two corrections), *angular resolution* (its
-    sample width) and *normalize* (its base, *auto* alike).
+    sample width) and *normalize* (its base, *auto* alike). Each data set keeps the file's
+    instrument name (``instrument/name``, as reductus reads it) and its probe, neutrons
+    (for *join*'s grouping).
 
     **Inputs**
 
@@ -45,7 +47,7 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07.6
+    Version: 2026-12-07.7
     """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:

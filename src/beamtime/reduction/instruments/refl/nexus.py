@@ -44,6 +44,7 @@ SCAN_TYPE = "DAS_logs/trajectoryData/_scanType"
 QZ_TARGET = ("DAS_logs/q/z", "DAS_logs/trajectoryData/_q")
 SAMPLE_NAME = ("sample/name", "DAS_logs/sample/name")
 DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
+INSTRUMENT = "instrument/name"  # "NCNR PBR" in every PBR file
 START = "start_time"
 SATURATION = tuple(f"control/countrate_correction/{k}" for k in ("measured_rate", "correction"))
 FRONT_SPIN = "DAS_logs/frontPolarization/direction"
@@ -122,6 +123,8 @@ class ReflScan:
     # The monitor's saturation curve (NG7: control/countrate_correction), [rates, efficiencies]
     # in increasing rate; None where the file has none.
     monitor_saturation: list | None = None
+    # the instrument's name (instrument/name), "" where the file has none
+    instrument: str = ""
 
     def __post_init__(self) -> None:
         for name in ("qz_target", *TARGETS):
@@ -262,6 +265,7 @@ class _Entry:
             qz_target=self.optional_per_point(QZ_TARGET, n),
             **{name: self.optional_per_point((path,), n) for name, path in TARGETS.items()},
             monitor_saturation=self.saturation(),
+            instrument=self.first_text((INSTRUMENT,)),
         )
 
     def saturation(self) -> list | None:

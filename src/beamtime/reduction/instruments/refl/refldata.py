@@ -128,6 +128,10 @@ class ReflData:
     monitor_saturation: list | None = None
     # what Qz is computed from (reductus' Qz_basis): see QZ_BASES and the Qz property
     Qz_basis: str = "actual"
+    # the instrument's name as the file gives it, "" where it gives none (reductus'
+    # data.instrument), and the radiation: every NICE NeXus file is of neutrons
+    instrument: str = ""
+    probe: str = "neutrons"
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -175,6 +179,7 @@ class ReflData:
             slit1_target=scan.slit1_target,
             slit2_target=scan.slit2_target,
             monitor_saturation=scan.monitor_saturation,
+            instrument=scan.instrument,
         )
         return data.with_intent(intent)
 
