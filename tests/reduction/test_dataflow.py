@@ -402,7 +402,7 @@ def test_a_list_control_takes_one_value_as_a_list_of_one():
     for bad in ("2", [1.0, "x"], None, [float("inf")]):
         with pytest.raises(ParameterError, match="^scale: "):
             check_control(scale, bad)
-    with pytest.raises(ParameterError, match="^i: 3 is not a index"):
+    with pytest.raises(ParameterError, match="^i: 3 is not a list of point indices"):
         check_control(Terminal("i", "index", "", multiple=True, default=()), 3)
 
 

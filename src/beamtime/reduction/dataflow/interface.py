@@ -292,7 +292,11 @@ def _check_one(terminal: Terminal, value):
         return value
     if kind not in ("float", "int", "bool", "str", "opt", "index", "fileinfo"):
         return value  # a type of the instrument's own: its module checks it
-    wanted = f"one of {terminal.units.replace('|', ', ')}" if kind == "opt" else f"a {kind}"
+    wanted = {
+        "opt": f"one of {terminal.units.replace('|', ', ')}",
+        "index": "a list of point indices",
+        "int": "an int",
+    }.get(kind, f"a {kind}")
     raise ParameterError(terminal.name, f"{value!r} is not {wanted}")
 
 
