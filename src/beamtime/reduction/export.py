@@ -20,6 +20,7 @@ import numpy as np
 
 import beamtime
 from beamtime.reduction.dataflow.calc import DataType
+from beamtime.reduction.resolution import FWHM_TO_SIGMA
 
 PROVENANCE_KEYS = ("template", "config", "node", "terminal")
 
@@ -38,13 +39,9 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.+-]+", "_", name).strip("_") or "data"
 
 
-# A column given as a FWHM (name ending _FWHM) is written as a 1-σ width on request.
-FWHM_TO_SIGMA = 1 / (2 * (2 * np.log(2)) ** 0.5)
-
-
 def text_file(value, datatype: DataType, header: dict) -> str:
     """The column text of one value; with ``"resolution": "sigma"`` in the header, columns
-    given as FWHM (``dQ_FWHM``) are written as 1-σ (``dQ_sigma``)."""
+    given as FWHM (names ending ``_FWHM``) are written as 1-σ (``_sigma``)."""
     columns = datatype.columns(value)
     if header.get("resolution") == "sigma":
         columns = {
