@@ -277,6 +277,24 @@ STEPS = [
         "the mixed list's polarizations; Qz, dQ, v, dv 1e-6 after join",
         "none",
     ),
+    (
+        "half-polarized and unpolarized scans: load, extract xs (+, −, unpolarized), spin"
+        " asymmetry (in `test_reductus.py`)",
+        "copies of ncnr-pbr/mli0111 (both flippers BEAM_OUT), mli0115 (back flipper"
+        " UNPOLARIZED) and mli0164 (no front flipper direction)",
+        'the cross-sections ("", −, +, −) and the data sets kept; Qz, dQ, v, dv 1e-6 after'
+        " normalizing; the spin asymmetry's Qz and v 1e-6",
+        "no shared file is half or unpolarized. Of − with 15 points and + with 14, reductus"
+        " keeps all 15 Qz of − beside 14 values; ours keeps 14 points",
+    ),
+    (
+        "spin asymmetry (in `test_reductus.py`)",
+        "reductus-pbr/mli0170 (4 cross-sections), joined",
+        "Qz, dQ, v 1e-6; dv against the derivative's propagation, "
+        "σS² = ((2R−−σ++)² + (2R++σ−−)²)/(R++ + R−−)⁴, 1e-12",
+        "reductus 1.0.1 swaps σ++ and σ−− in its propagation: its dv differs from ours by up"
+        " to 35 % on mli0170",
+    ),
 ]
 
 

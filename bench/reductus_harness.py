@@ -201,7 +201,7 @@ def provide_flux_module():
 
 def spins(text):
     """A cross-section written with p and m for + and - (argparse swallows a value '--')."""
-    return text.replace("p", "+").replace("m", "-")
+    return text if text == "unpolarized" else text.replace("p", "+").replace("m", "-")
 
 
 def run(case, files, a):

@@ -145,3 +145,18 @@ def test_any_text_gives_provenance_or_a_line_1_error(text):
         assert str(exc).startswith("line 1: ")
     else:
         assert {"template", "config", "node", "terminal"} <= set(header)
+
+
+def test_orso_names_half_polarized_and_unpolarized_data(scans, tmp_path):
+    from dataclasses import replace
+
+    from orsopy import fileio
+
+    signs = ["+", "-", ""]
+    values = [replace(scans[0], polarization=s) for s in signs]
+    path = tmp_path / "half.ort"
+    path.write_bytes(export(values, REFL, provenance({}, {}, 0, "output"), "orso")[1])
+    datasets = fileio.load_orso(str(path))
+    settings = [d.info.data_source.measurement.instrument_settings for d in datasets]
+    assert [s.polarization for s in settings] == ["po", "mo", "unpolarized"]
+    assert datasets[2].info.data_set == scans[0].name  # no sign to add

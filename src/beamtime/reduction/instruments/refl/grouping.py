@@ -124,22 +124,24 @@ def group_by_intent(data):
 @module(light=True)
 def extract_xs(data, xs="++"):
     """
-    Keep one polarization cross-section: front and back spin, ``-`` down, ``+`` up.
+    Keep one polarization cross-section: front and back spin, ``-`` down, ``+`` up; one sign
+    for half-polarized data (one flipper out of the beam), *unpolarized* for none.
 
     **Inputs**
 
     data (refldata[]) : data sets of any cross-sections
 
-    xs (opt:++|--|+-|-+) : the cross-section to keep [++]
+    xs (opt:++|--|+-|-+|+|-|unpolarized) : the cross-section to keep [++]
 
     **Returns**
 
     output (refldata[]) : the data sets of that cross-section
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
-    return [d for d in data if d.polarization == xs]
+    wanted = "" if xs == "unpolarized" else xs
+    return [d for d in data if d.polarization == wanted]
 
 
 # What filter may compare: the facts of a data set, never an arbitrary attribute.

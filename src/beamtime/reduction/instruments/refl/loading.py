@@ -18,7 +18,10 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     detector counts with Poisson uncertainty :math:`\\sigma = \\sqrt{N}` (1 for no counts).
     A value written once (a motor that did not move, a counter read once) is repeated over
     the scan's points. With no files the loader passes nothing on, and the steps it feeds
-    pass nothing either: an unused branch of a template just stays empty.
+    pass nothing either: an unused branch of a template just stays empty. What reductus'
+    loader (*super_load*) also does is a step of its own here, after this one: *detector
+    dead time* and *monitor dead time* (its two corrections), *angular resolution* (its
+    sample width) and *normalize* (its base, *auto* alike).
 
     **Inputs**
 
@@ -42,7 +45,7 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07.5
+    Version: 2026-12-07.6
     """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:

@@ -53,6 +53,7 @@ BACK_SPIN = "DAS_logs/backPolarization/direction"
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 
 _SIGN = {"DOWN": "-", "UP": "+"}
+_NO_SPIN = ("", "BEAM_OUT", "UNPOLARIZED")  # a flipper direction that adds no sign
 _ARRAYS = (
     "counts",
     "monitor",
@@ -95,7 +96,7 @@ class ReflScan:
     """
 
     name: str  # "<file>:<entry>", e.g. "mli0115.nxs.pbr:UP_UP"
-    polarization: str  # "--", "-+", "+-" or "++" (front, back)
+    polarization: str  # front and back: "--", "-+", "+-", "++"; "+", "-" half; "" none
     intent: str
     counts: np.ndarray
     monitor: np.ndarray
@@ -276,20 +277,20 @@ class _Entry:
         return [rate[order].tolist(), (1 / correction[order]).tolist()]
 
     def polarization(self) -> str:
-        """Front and back spin from the flipper directions, else from the entry's name."""
-        from_name = "".join(_SIGN.get(part, "?") for part in self.name.split("_"))
-        if not (self.has(FRONT_SPIN) and self.has(BACK_SPIN)):
-            if len(from_name) == 2 and "?" not in from_name:
-                return from_name
-            missing = FRONT_SPIN if not self.has(FRONT_SPIN) else BACK_SPIN
-            raise self.error(missing, "missing, and the entry name is not like DOWN_UP")
+        """Front then back spin, as reductus reads NICE's flipper directions: UP is ``+``,
+        DOWN ``-``; a side whose direction is missing, empty, BEAM_OUT or UNPOLARIZED adds
+        nothing (``+`` alone: half polarized; ``""``: unpolarized). Two signs that contradict
+        an entry named like DOWN_UP are refused."""
         signs = ""
         for path in (FRONT_SPIN, BACK_SPIN):
-            direction = self.text(path)
-            if direction.upper() not in _SIGN:
-                raise self.error(path, f"{direction!r} is neither UP nor DOWN")
-            signs += _SIGN[direction.upper()]
-        if len(from_name) == 2 and "?" not in from_name and from_name != signs:
+            direction = self.text(path).strip().upper() if self.has(path) else ""
+            if direction not in _SIGN and direction not in _NO_SPIN:
+                raise self.error(
+                    path, f"{direction!r} is none of UP, DOWN, BEAM_OUT, UNPOLARIZED or empty"
+                )
+            signs += _SIGN.get(direction, "")
+        from_name = "".join(_SIGN.get(part, "?") for part in self.name.split("_"))
+        if len(signs) == 2 and len(from_name) == 2 and "?" not in from_name and from_name != signs:
             raise self.error(FRONT_SPIN, f"spins {signs} contradict the entry name")
         return signs
 

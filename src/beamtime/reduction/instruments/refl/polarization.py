@@ -209,24 +209,28 @@ def spin_asymmetry(data):
     The spin asymmetry :math:`S = (R^{++} - R^{--})/(R^{++} + R^{--})`, point by point (as
     many points as the shorter has), with
     :math:`\\sigma_S^2 = ((2R^{--}\\sigma_{++})^2 + (2R^{++}\\sigma_{--})^2)/(R^{++} + R^{--})^4`
-    (reductus 1.0.1 swaps :math:`\\sigma_{++}` and :math:`\\sigma_{--}` here).
+    (reductus 1.0.1 swaps :math:`\\sigma_{++}` and :math:`\\sigma_{--}` here). Of
+    half-polarized data, :math:`(R^{+} - R^{-})/(R^{+} + R^{-})` likewise.
 
     **Inputs**
 
-    data (refldata[]) : data with the ++ and −− cross-sections
+    data (refldata[]) : data with the ++ and −− cross-sections (or + and −)
 
     **Returns**
 
-    output (refldata) : the spin asymmetry, on the −− points
+    output (refldata) : the spin asymmetry, on the −− (or −) points
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
-    by_xs = {d.polarization: d for d in reversed(data)}  # the first of each, as reductus
-    for xs in ("++", "--"):
-        if xs not in by_xs:
-            raise ParameterError("data", f"no {xs} cross-section: are the data polarized?")
-    mm, pp = by_xs["--"], by_xs["++"]
+
+    def first(signs: tuple[str, str]):  # the first of either, as reductus
+        found = next((d for d in data if d.polarization in signs), None)
+        if found is None:
+            raise ParameterError("data", f"no {signs[1]} cross-section: are the data polarized?")
+        return found
+
+    mm, pp = first(("-", "--")), first(("+", "++"))
     n = min(len(mm), len(pp))
     m, dm, p, dp = mm.v[:n], mm.dv[:n], pp.v[:n], pp.dv[:n]
     with np.errstate(all="ignore"):
@@ -234,4 +238,4 @@ def spin_asymmetry(data):
         value = (p - m) / total
         error = propagate(lambda r: (r[0] - r[1]) / (r[0] + r[1]), [p, m], [dp, dm])[1]
     out = mm.select(slice(0, n))
-    return replace(out, v=value, dv=error, normbase="asymmetry", polarization="--")
+    return replace(out, v=value, dv=error, normbase="asymmetry")

@@ -237,7 +237,7 @@ class ReflData:
     def display(self) -> dict:
         label, x = self.x
         return {
-            "name": f"{self.name} {self.polarization}",
+            "name": f"{self.name} {self.polarization}".strip(),
             "xlabel": label,
             "ylabel": YLABEL[self.normbase],
             "x": _floats(x),
