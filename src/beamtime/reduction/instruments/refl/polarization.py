@@ -234,8 +234,6 @@ def spin_asymmetry(data):
     n = min(len(mm), len(pp))
     m, dm, p, dp = mm.v[:n], mm.dv[:n], pp.v[:n], pp.dv[:n]
     with np.errstate(all="ignore"):
-        total = m + p
-        value = (p - m) / total
-        error = propagate(lambda r: (r[0] - r[1]) / (r[0] + r[1]), [p, m], [dp, dm])[1]
+        value, error = propagate(lambda r: (r[0] - r[1]) / (r[0] + r[1]), [p, m], [dp, dm])
     out = mm.select(slice(0, n))
     return replace(out, v=value, dv=error, normbase="asymmetry")
