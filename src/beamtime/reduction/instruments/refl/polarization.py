@@ -11,8 +11,8 @@ from dataclasses import replace
 import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
-from beamtime.reduction.instruments.refl.numerics import interpolate, nearest
-from beamtime.reduction.instruments.refl.poldata import BEAM_XS, STEP, PolData
+from beamtime.reduction.instruments.refl.numerics import interpolate, nearest, propagate
+from beamtime.reduction.instruments.refl.poldata import BEAM_XS, PolData
 from beamtime.reduction.instruments.refl.registry import module
 
 # How far the divergences of the beam's cross-sections may differ and still be the same
@@ -186,18 +186,15 @@ def correct_polarization(data, polarization, spinflip=True):
         Y.append(value)
         dY.append(error)
     Y, dY = np.array(Y), np.array(dY)
+    index = nearest(base.dT, pol.dT)  # each point's slit setting
+
+    def correct(z):  # (βH)⁻¹Y at each point: z is the beam at its slit setting, then Y
+        inverse = np.linalg.inv(_matrix(pol.efficiency(z[:4]), parts))  # (points, n, n)
+        return np.einsum("pij,jp->ip", inverse, z[4:])
+
     with np.errstate(all="ignore"):
-        inverse = np.linalg.inv(_matrix(pol.efficiency(), parts))  # (K, n, n)
-        index = nearest(base.dT, pol.dT)
-        X = np.einsum("pij,jp->ip", inverse[index], Y)
-        variance = np.einsum("pij,jp->ip", inverse[index] ** 2, dY**2)
-        for j in range(4):  # the beam intensities
-            shifted = pol.beam.astype(complex)
-            shifted[j] += 1j * STEP
-            moved = np.linalg.inv(_matrix(pol.efficiency(shifted), parts))
-            derivative = moved.imag / STEP
-            variance += (np.einsum("pij,jp->ip", derivative[index], Y) * pol.dbeam[j, index]) ** 2
-    dX = np.sqrt(variance)
+        inputs = np.vstack([pol.beam[:, index], Y]), np.vstack([pol.dbeam[:, index], dY])
+        X, dX = propagate(correct, *inputs)
     corrected = {}
     for k, xs in enumerate(parts):
         own = by_xs[xs]
@@ -237,8 +234,6 @@ def spin_asymmetry(data):
     n = min(len(mm), len(pp))
     m, dm, p, dp = mm.v[:n], mm.dv[:n], pp.v[:n], pp.dv[:n]
     with np.errstate(all="ignore"):
-        total = m + p
-        value = (p - m) / total
-        error = np.hypot(2 * m * dp, 2 * p * dm) / total**2
+        value, error = propagate(lambda r: (r[0] - r[1]) / (r[0] + r[1]), [p, m], [dp, dm])
     out = mm.select(slice(0, n))
     return replace(out, v=value, dv=error, normbase="asymmetry")
