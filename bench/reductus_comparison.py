@@ -278,6 +278,21 @@ STEPS = [
         "none",
     ),
     (
+        "rescale, one factor per data set (in `test_reductus.py`)",
+        "ncnr-pbr/mli0111, mli0115, mli0159: 7 data sets in one bundle",
+        "Qz, dQ, v, dv 1e-6 against reductus' own template engine (its pairing of scale* and"
+        " dscale* with the data sets): a factor and an uncertainty per data set, one"
+        " uncertainty for all, one factor for all, none",
+        "a wrong count and a negative uncertainty are refused as reductus refuses them",
+    ),
+    (
+        "join grouped by probe and by instrument (in `test_reductus_corrections.py`)",
+        "the specular and rocking-curve files of the join comparison; ncnr-pbr/mli0111 and mli0115",
+        "the groups; Qz, dQ, v, dv 1e-6",
+        'every shared file is neutrons on "NCNR PBR": all cross-sections join into one data'
+        " set, as in reductus",
+    ),
+    (
         "half-polarized and unpolarized scans: load, extract xs (+, −, unpolarized), spin"
         " asymmetry (in `test_reductus.py`)",
         "copies of ncnr-pbr/mli0111 (both flippers BEAM_OUT), mli0115 (back flipper"

@@ -169,7 +169,9 @@ COMPARATORS = {
 def filter(data, key="intent", comparator="eq", value=""):
     """
     Keep the data sets whose fact ``key`` compares with ``value`` as asked (text compares as
-    text, the wavelength as a number), e.g. *intent* *eq* *specular*.
+    text, the wavelength as a number), e.g. *intent* *eq* *specular*; an empty *polarization*
+    is unpolarized data. reductus' filter takes the name of any attribute; here it is one of
+    the facts listed, so that no text in a template reaches into a data set's internals.
 
     **Inputs**
 
@@ -187,7 +189,7 @@ def filter(data, key="intent", comparator="eq", value=""):
     output (refldata[]) : the data sets that pass
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
     kind, compare = FACTS[key], COMPARATORS[comparator]
     try:
