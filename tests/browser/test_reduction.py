@@ -17,6 +17,7 @@ from tests.factory import make_user
 from tests.reduction.conftest import fresh_cache, pbr_source  # noqa: F401  (fixtures)
 
 LEGEND = "#plot .legend .traces"
+LEGEND_TEXT = "#plot .legend .legendtext"
 
 
 def node(page, index):
@@ -380,7 +381,8 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
         page.locator("#files nav a", has_text="local").click()
     estimate = titles.index("estimate polarization")
     plot_terminal(page, estimate, "output", "polarization")
-    expect(page.locator(LEGEND)).to_have_count(4)
+    # named for the direct beam's file: all four of its cross-sections go into each one
+    expect(page.locator(LEGEND_TEXT)).to_have_text([f"mli0159.nxs.pbr {e}" for e in EFFICIENCIES])
     expect(page.locator("#plot .ytitle")).to_have_text("efficiency (%)")
     screenshot(page, "reduction-polarization-efficiency")
     plot_terminal(page, titles.index("correct polarization"), "output", "output")
@@ -389,6 +391,8 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     screenshot(page, "reduction-polarized")
 
 
+EFFICIENCIES = ("front polarizer", "rear polarizer", "front flipper", "rear flipper")
+CROSS_SECTIONS = [("UP_UP", "++"), ("UP_DOWN", "+-"), ("DOWN_UP", "-+"), ("DOWN_DOWN", "--")]
 SPIN_FLIP_AND_BEAM = [
     ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
     ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
@@ -398,30 +402,42 @@ SPIN_FLIP_AND_BEAM = [
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("both_folders", "fresh_cache")
 @pytest.mark.parametrize(
-    ("name", "files", "traces", "ylabel"),
+    ("name", "files", "legend", "ylabel"),
     [
         (
             "Unpolarized (reductus)",
             [("specular", "ncnr-pbr", "mli0115.nxs.pbr"), SPIN_FLIP_AND_BEAM[1]],
-            2,
+            ["mli0115.nxs.pbr:UP_UP ++", "mli0115.nxs.pbr:DOWN_DOWN --"],
             "reflectivity",
         ),
-        ("Polarized with footprint (reductus)", SPIN_FLIP_AND_BEAM, 4, "reflectivity"),
-        ("Spin asymmetry (reductus)", SPIN_FLIP_AND_BEAM, 1, "spin asymmetry"),
+        (
+            "Polarized with footprint (reductus)",
+            SPIN_FLIP_AND_BEAM,
+            [f"mli0170.nxs.pbr:{e} {xs}" for e, xs in CROSS_SECTIONS],
+            "reflectivity",
+        ),
+        # the spin asymmetry of the file's ++ and −−, not its −− entry
+        (
+            "Spin asymmetry (reductus)",
+            SPIN_FLIP_AND_BEAM,
+            ["mli0170.nxs.pbr spin asymmetry"],
+            "spin asymmetry",
+        ),
     ],
 )
 def test_the_other_stock_templates_run_in_the_editor(
-    live_server, page, name, files, traces, ylabel
+    live_server, page, name, files, legend, ylabel
 ):
     """With the polarized one above, reductus' four stock templates: files picked in the
-    browser, the last node plotted (the background loaders left empty pass nothing on)."""
+    browser, the last node plotted (the background loaders left empty pass nothing on), each
+    curve named in the legend."""
     make_user("ada")
     titles = open_template(page, live_server, name)
     pick_files(page, titles, files)
     last = len(titles) - 1
     plot_terminal(page, last, "output", "output")
     expect(page.locator("#busy")).to_be_hidden(timeout=30_000)
-    expect(page.locator(LEGEND)).to_have_count(traces)
+    expect(page.locator(LEGEND_TEXT)).to_have_text(legend)
     expect(page.locator("#plot .ytitle")).to_contain_text(ylabel)
     expect(node(page, last)).not_to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#plot .scatterlayer .trace .points path").first).to_be_attached()
