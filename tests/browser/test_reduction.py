@@ -441,7 +441,20 @@ def test_the_other_stock_templates_run_in_the_editor(
     expect(page.locator("#plot .ytitle")).to_contain_text(ylabel)
     expect(node(page, last)).not_to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#plot .scatterlayer .trace .points path").first).to_be_attached()
+    # a node's "cached" dot stands clear of its title
+    dots = page.evaluate(DOT_ROOM)
+    assert dots and min(gap for _, gap in dots) >= 5, dots
     screenshot(page, "reduction-stock-" + name.split(" (")[0].lower().replace(" ", "-"))
+
+
+# Each cached node's title and the room between its title's first line and its dot (px).
+DOT_ROOM = """() => [...document.querySelectorAll('#diagram [data-node]')].flatMap(g => {
+    const dot = g.querySelector('.cached');
+    if (!dot) return [];
+    const line = g.querySelector('.title tspan').getBoundingClientRect();
+    return [[g.querySelector('.title').textContent,
+             dot.getBoundingClientRect().left - line.right]];
+})"""
 
 
 DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].map(g => {
@@ -491,10 +504,18 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     for template in service.instrument_definitions()[0]["templates"]:
         titles = [n["title"] for n in template["nodes"]]
         page.click("#reduction summary:text-is('Template')")
+        # every name whole in the menu
+        assert page.locator("#predefined a").evaluate_all(
+            "links => links.every(a => a.scrollWidth <= a.clientWidth)"
+        )
         page.click(f"#predefined a:text-is('{template['name']}')")
         expect(page.locator("#diagram [data-node]")).to_have_count(len(titles))
         drawn = page.evaluate(DRAWN_NODES)
         assert [d["title"] for d in drawn] == titles
+        # its name shown whole in the toolbar
+        name = page.locator("#template-name")
+        expect(name).to_have_value(template["name"])
+        assert name.evaluate("f => f.scrollWidth <= f.clientWidth"), template["name"]
         assert min(d["px"] for d in drawn) >= 12
         left, right, bottom = page.evaluate(SEEN)
         for d in drawn:
