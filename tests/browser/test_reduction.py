@@ -384,6 +384,17 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     # named for the direct beam's file: all four of its cross-sections go into each one
     expect(page.locator(LEGEND_TEXT)).to_have_text([f"mli0159.nxs.pbr {e}" for e in EFFICIENCIES])
     expect(page.locator("#plot .ytitle")).to_have_text("efficiency (%)")
+    # ORSO holds reflectivity: the export is refused under the menu, the node stays well
+    with page.expect_response("**/api/reduction/calculate"):
+        menu(page, "Data", "export-orso")
+    message = page.locator("#message")
+    expect(message).to_have_text(
+        "Polarization efficiencies are not a reflectivity: export them as text or HDF5."
+    )
+    expect(message).to_have_class("notice warning")
+    expect(node(page, estimate)).not_to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#diagram .error-label")).to_have_count(0)
+    expect(page.locator("#panel .notice.error")).to_be_hidden()
     screenshot(page, "reduction-polarization-efficiency")
     plot_terminal(page, titles.index("correct polarization"), "output", "output")
     expect(page.locator(LEGEND)).to_have_count(4)
