@@ -17,6 +17,7 @@ from tests.factory import make_user
 from tests.reduction.conftest import fresh_cache, pbr_source  # noqa: F401  (fixtures)
 
 LEGEND = "#plot .legend .traces"
+LEGEND_TEXT = "#plot .legend .legendtext"
 
 
 def node(page, index):
@@ -380,8 +381,20 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
         page.locator("#files nav a", has_text="local").click()
     estimate = titles.index("estimate polarization")
     plot_terminal(page, estimate, "output", "polarization")
-    expect(page.locator(LEGEND)).to_have_count(4)
+    # named for the direct beam's file: all four of its cross-sections go into each one
+    expect(page.locator(LEGEND_TEXT)).to_have_text([f"mli0159.nxs.pbr {e}" for e in EFFICIENCIES])
     expect(page.locator("#plot .ytitle")).to_have_text("efficiency (%)")
+    # ORSO holds reflectivity: the export is refused under the menu, the node stays well
+    with page.expect_response("**/api/reduction/calculate"):
+        menu(page, "Data", "export-orso")
+    message = page.locator("#message")
+    expect(message).to_have_text(
+        "Polarization efficiencies are not a reflectivity: export them as text or HDF5."
+    )
+    expect(message).to_have_class("notice warning")
+    expect(node(page, estimate)).not_to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#diagram .error-label")).to_have_count(0)
+    expect(page.locator("#panel .notice.error")).to_be_hidden()
     screenshot(page, "reduction-polarization-efficiency")
     plot_terminal(page, titles.index("correct polarization"), "output", "output")
     expect(page.locator(LEGEND)).to_have_count(4)
@@ -389,6 +402,8 @@ def test_the_stock_polarized_template_runs_in_the_editor(live_server, page):
     screenshot(page, "reduction-polarized")
 
 
+EFFICIENCIES = ("front polarizer", "rear polarizer", "front flipper", "rear flipper")
+CROSS_SECTIONS = [("UP_UP", "++"), ("UP_DOWN", "+-"), ("DOWN_UP", "-+"), ("DOWN_DOWN", "--")]
 SPIN_FLIP_AND_BEAM = [
     ("specular", "reductus-pbr", "mli0170.nxs.pbr"),
     ("direct beam", "ncnr-pbr", "mli0159.nxs.pbr"),
@@ -398,34 +413,59 @@ SPIN_FLIP_AND_BEAM = [
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("both_folders", "fresh_cache")
 @pytest.mark.parametrize(
-    ("name", "files", "traces", "ylabel"),
+    ("name", "files", "legend", "ylabel"),
     [
         (
             "Unpolarized (reductus)",
             [("specular", "ncnr-pbr", "mli0115.nxs.pbr"), SPIN_FLIP_AND_BEAM[1]],
-            2,
+            ["mli0115.nxs.pbr:UP_UP ++", "mli0115.nxs.pbr:DOWN_DOWN --"],
             "reflectivity",
         ),
-        ("Polarized with footprint (reductus)", SPIN_FLIP_AND_BEAM, 4, "reflectivity"),
-        ("Spin asymmetry (reductus)", SPIN_FLIP_AND_BEAM, 1, "spin asymmetry"),
+        (
+            "Polarized with footprint (reductus)",
+            SPIN_FLIP_AND_BEAM,
+            [f"mli0170.nxs.pbr:{e} {xs}" for e, xs in CROSS_SECTIONS],
+            "reflectivity",
+        ),
+        # the spin asymmetry of the file's ++ and −−, not its −− entry
+        (
+            "Spin asymmetry (reductus)",
+            SPIN_FLIP_AND_BEAM,
+            ["mli0170.nxs.pbr spin asymmetry"],
+            "spin asymmetry",
+        ),
     ],
 )
 def test_the_other_stock_templates_run_in_the_editor(
-    live_server, page, name, files, traces, ylabel
+    live_server, page, name, files, legend, ylabel
 ):
     """With the polarized one above, reductus' four stock templates: files picked in the
-    browser, the last node plotted (the background loaders left empty pass nothing on)."""
+    browser, the last node plotted (the background loaders left empty pass nothing on), each
+    curve named in the legend."""
     make_user("ada")
     titles = open_template(page, live_server, name)
     pick_files(page, titles, files)
     last = len(titles) - 1
     plot_terminal(page, last, "output", "output")
     expect(page.locator("#busy")).to_be_hidden(timeout=30_000)
-    expect(page.locator(LEGEND)).to_have_count(traces)
+    expect(page.locator(LEGEND_TEXT)).to_have_text(legend)
     expect(page.locator("#plot .ytitle")).to_contain_text(ylabel)
     expect(node(page, last)).not_to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#plot .scatterlayer .trace .points path").first).to_be_attached()
+    # a node's "cached" dot stands clear of its title
+    dots = page.evaluate(DOT_ROOM)
+    assert dots and min(gap for _, gap in dots) >= 5, dots
     screenshot(page, "reduction-stock-" + name.split(" (")[0].lower().replace(" ", "-"))
+
+
+# Each cached node's title and the room between its title's first line and its dot (px).
+DOT_ROOM = """() => [...document.querySelectorAll('#diagram [data-node]')].flatMap(g => {
+    const dot = g.querySelector('.cached');
+    if (!dot) return [];
+    const line = g.querySelector('.title tspan').getBoundingClientRect();
+    return [[g.querySelector('.title').textContent,
+             dot.getBoundingClientRect().left - line.right]];
+})"""
 
 
 DRAWN_NODES = """() => [...document.querySelectorAll('#diagram [data-node]')].map(g => {
@@ -475,10 +515,18 @@ def test_the_diagram_is_readable_whole_and_reached_by_keyboard(live_server, page
     for template in service.instrument_definitions()[0]["templates"]:
         titles = [n["title"] for n in template["nodes"]]
         page.click("#reduction summary:text-is('Template')")
+        # every name whole in the menu
+        assert page.locator("#predefined a").evaluate_all(
+            "links => links.every(a => a.scrollWidth <= a.clientWidth)"
+        )
         page.click(f"#predefined a:text-is('{template['name']}')")
         expect(page.locator("#diagram [data-node]")).to_have_count(len(titles))
         drawn = page.evaluate(DRAWN_NODES)
         assert [d["title"] for d in drawn] == titles
+        # its name shown whole in the toolbar
+        name = page.locator("#template-name")
+        expect(name).to_have_value(template["name"])
+        assert name.evaluate("f => f.scrollWidth <= f.clientWidth"), template["name"]
         assert min(d["px"] for d in drawn) >= 12
         left, right, bottom = page.evaluate(SEEN)
         for d in drawn:

@@ -337,7 +337,8 @@ def test_orso_is_refused_for_polarization_efficiencies(client, pbr_source, fresh
     body = {"template": template, "node": 2, "terminal": "polarization", "export": "orso"}
     answer = post(client, "calculate", body)
     assert answer.status_code == 422 and answer.json()["field"] == "export"
-    assert "poldata data cannot be written as ORSO" in answer.json()["error"]
+    message = "polarization efficiencies are not a reflectivity: export them as text or HDF5"
+    assert answer.json()["error"] == message
 
 
 def test_the_column_text_gives_dq_as_fwhm_or_sigma_and_says_which(client, pbr_source, fresh_cache):

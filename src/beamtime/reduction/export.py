@@ -105,7 +105,8 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
     zipped, each with the whole provenance."""
     if form == "orso":
         if datatype.orso is None:
-            raise ValueError(f"{datatype.name} data cannot be written as ORSO reflectivity")
+            noun = datatype.noun or f"{datatype.name} data"
+            raise ValueError(f"{noun} are not a reflectivity: export them as text or HDF5")
         return "reduced.ort", datatype.orso(values, header).encode(), "text/plain"
     names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
     names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]

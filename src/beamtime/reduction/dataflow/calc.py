@@ -29,6 +29,8 @@ class DataType:
     the header)."""
 
     name: str
+    # its values in words, plural ("polarization efficiencies"), for messages; else "<name> data"
+    noun: str = ""
     to_stored: Callable = lambda value: value
     from_stored: Callable = lambda data: data
     display: Callable = lambda value: value

@@ -56,9 +56,10 @@ class PolData:
         effs = self.efficiency_errors()
         names = {"fp": "front polarizer", "rp": "rear polarizer"}
         names |= {"ff": "front flipper", "rf": "rear flipper"}
+        beam = self.name.rsplit(":", 1)[0]  # the file, not its ++ entry: all four are used
         return [
             {
-                "name": f"{self.name} {label}",
+                "name": f"{beam} {label}",
                 "xlabel": "slit 1 (mm)",
                 "ylabel": "efficiency (%)",
                 "x": _floats(self.slit1),

@@ -241,8 +241,11 @@ class ReflData:
 
     def display(self) -> dict:
         label, x = self.x
+        name, polarization = self.name, self.polarization
+        if self.normbase == "asymmetry":  # of ++ and −−: named for the file, not one entry
+            name, polarization = name.rsplit(":", 1)[0], "spin asymmetry"
         return {
-            "name": f"{self.name} {self.polarization}".strip(),
+            "name": f"{name} {polarization}".strip(),
             "xlabel": label,
             "ylabel": YLABEL[self.normbase],
             "x": _floats(x),

@@ -44,12 +44,13 @@ def q_range(qz) -> dict:
     return {"qmin": float(finite.min()), "qmax": float(finite.max())}
 
 
-def _datatype(name: str, cls, **extra) -> DataType:
+def _datatype(name: str, noun: str, cls, **extra) -> DataType:
     """A data type whose class (a dataclass) carries the usual methods (display, columns,
     metadata); kept in the cache as its fields, arrays and non-finite numbers as they are
     (dataflow.stored holds both)."""
     return DataType(
         name,
+        noun,
         to_stored=lambda value: dict(vars(value)),
         from_stored=lambda data: cls(**data),
         display=cls.display,
@@ -62,12 +63,14 @@ def _datatype(name: str, cls, **extra) -> DataType:
 registry = Registry(
     "refl",
     datatypes={
-        "refldata": _datatype("refldata", ReflData, orso=orso_text, points=len),
-        "footprint": _datatype("footprint", FootprintFit),
-        "poldata": _datatype("poldata", PolData),
-        "deadtime": _datatype("deadtime", DeadTimeFit),
-        "backgroundfield": _datatype("backgroundfield", BackgroundField),
-        "flux": _datatype("flux", FluxData),
+        "refldata": _datatype(
+            "refldata", "reflectivity data", ReflData, orso=orso_text, points=len
+        ),
+        "footprint": _datatype("footprint", "footprint fits", FootprintFit),
+        "poldata": _datatype("poldata", "polarization efficiencies", PolData),
+        "deadtime": _datatype("deadtime", "dead-time fits", DeadTimeFit),
+        "backgroundfield": _datatype("backgroundfield", "background-field fits", BackgroundField),
+        "flux": _datatype("flux", "incident fluxes", FluxData),
     },
     describe_file=describe_file,
 )

@@ -11,6 +11,13 @@ const HEADER = 22; // the title band of a node with a one-line title
 const ROW = 18; // one terminal
 const PORT = 5; // a terminal's radius
 const WIDTH = { min: 110, max: 160 };
+// The title starts TITLE_X in; the "cached" dot sits DOT.inset from the right edge, and
+// TITLE_ROOM is all of a node's width that is not its title's: both margins and the dot, with
+// GAP between the title and the dot.
+const TITLE_X = 8;
+const DOT = { r: 4, inset: 8 };
+const GAP = 6;
+const TITLE_ROOM = TITLE_X + GAP + DOT.inset + DOT.r;
 const DRAG = 4; // screen pixels of movement that turn a click into a drag
 const MIN_HEIGHT = 160;
 // Terminal colours by data type, in the order of the instrument's data types.
@@ -54,8 +61,9 @@ export class Diagram {
     const module = this.view.modules.get(node.module);
     const widest = (terminals) => Math.max(0, ...terminals.map((t) => this.textWidth(t.id)));
     const labels = widest(module.inputs) + widest(module.outputs) + 4 * PORT + 16;
-    const width = clamp(Math.max(this.textWidth(node.title, true) + 24, labels), WIDTH.min, WIDTH.max);
-    const title = this.wrap(node.title, width - 24);
+    const wanted = Math.max(this.textWidth(node.title, true) + TITLE_ROOM, labels);
+    const width = clamp(wanted, WIDTH.min, WIDTH.max);
+    const title = this.wrap(node.title, width - TITLE_ROOM);
     const header = HEADER + LINE * (title.length - 1);
     const rows = Math.max(module.inputs.length, module.outputs.length, 1);
     const port = (terminal, i, x) => ({ terminal, x: node.x + x, y: node.y + header + ROW * i + ROW / 2 });
@@ -133,13 +141,13 @@ export class Diagram {
       s("path", { class: "band", d: `M0 ${header}H${width}` }),
       s(
         "text",
-        { class: "title", x: 8, y: 15 },
-        box.title.map((line, i) => s("tspan", { x: 8, dy: i ? LINE : 0, text: line })),
+        { class: "title", x: TITLE_X, y: 15 },
+        box.title.map((line, i) => s("tspan", { x: TITLE_X, dy: i ? LINE : 0, text: line })),
       ),
       view.cached.has(index) &&
         s(
           "circle",
-          { class: "cached", cx: width - 10, cy: 11, r: 4 },
+          { class: "cached", cx: width - DOT.inset, cy: 11, r: DOT.r },
           s("title", { text: "cached on the server" }),
         ),
       box.inputs.map((port) => this.terminal(box, port, "input")),

@@ -469,7 +469,13 @@ async function exportPlotted(form, resolution = "FWHM") {
     );
     download(name, blob);
   } catch (problem) {
-    showProblem(problem);
+    // The export refused (ORSO of data that are no reflectivity): said under the menu, not
+    // on the node, whose calculation went well.
+    if (problem instanceof api.ApiError && problem.field === "export") {
+      say(`${problem.message[0].toUpperCase()}${problem.message.slice(1)}.`, "warning");
+    } else {
+      showProblem(problem);
+    }
   } finally {
     setBusy(false);
   }
