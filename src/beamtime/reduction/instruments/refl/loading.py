@@ -18,7 +18,13 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     detector counts with Poisson uncertainty :math:`\\sigma = \\sqrt{N}` (1 for no counts).
     A value written once (a motor that did not move, a counter read once) is repeated over
     the scan's points. With no files the loader passes nothing on, and the steps it feeds
-    pass nothing either: an unused branch of a template just stays empty.
+    pass nothing either: an unused branch of a template just stays empty. The angular
+    resolution is computed as *angular resolution* does with its defaults (as reductus'
+    loader does): from slits 1 and 2 at the file's distances (NeXus
+    ``instrument/presample_slit1/distance``, ``presample_slit2/distance``), else 2000 and
+    1000 mm, and the wavelength spread is the file's
+    (``instrument/monochromator/wavelength_error``), else 1.5 % FWHM; the file's dead times
+    are kept for the dead-time steps. The NCNR PBR files hold none of these.
 
     **Inputs**
 
@@ -42,7 +48,7 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07.5
+    Version: 2026-12-07.6
     """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:
