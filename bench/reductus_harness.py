@@ -11,7 +11,9 @@ Runs ONLY under the separate reductus environment, never Beamtime's (no beamtime
 Every case loads with steps.super_load (the loader of reductus' NCNR templates, default
 options: Qz_basis='actual', divergence from slits 1-2, no dead-time correction) but with
 base='none' so v = raw counts, then steps.mark_intent('auto') (keeps the file's intent, infers
-it where the file has none, e.g. NICE "BG" scans). Cases:
+it where the file has none, e.g. NICE "BG" scans). reductus takes the slit distances, the
+wavelength spread and the dead times from the file where it holds them (no PBR file does;
+tests/reduction/test_file_constants.py writes them into copies). Cases:
 
   load                  raw counts v, dv (zero counts: dv = 1), monitor, angles, wavelength
   normalize_monitor     normalize(base='monitor')

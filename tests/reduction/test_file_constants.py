@@ -11,7 +11,7 @@ import pytest
 
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.template import TemplateError
-from beamtime.reduction.instruments.refl.nexus import NexusError, load_nexus
+from beamtime.reduction.instruments.refl.nexus import NexusError, ReflScan, load_nexus
 from tests.reduction.conftest import PBR, fileinfo
 from tests.reduction.test_reductus import RTOL, Diagram, _run_terminal, reductus_run
 from tests.reduction.test_reductus_corrections import (  # noqa: F401  (a fixture)
@@ -201,3 +201,13 @@ def test_the_background_field_uses_the_files_slit_distances(liquid_cell):  # noq
     d.nodes[fitted]["config"] |= {"LS3": 380.0, "LS4": 1269.0}
     (given,) = _run_terminal(d, fitted, "fitparams")
     assert (given.LS3, given.LS4) == (380.0, 1269.0) and given.epsD != ours.epsD
+
+
+def test_the_constants_survive_a_round_trip(constants):
+    (scan, *_) = load_nexus(constants / FILES[1])
+    assert (scan.distance1, scan.distance3) == (pytest.approx(-1759.0), 356.0)
+    assert (scan.monitor_tau_NP, scan.monitor_tau_P) == (30.0, 8.0)
+    assert scan.detector_tau_NP == pytest.approx(20.0) and scan.detector_tau_P == 0.0
+    assert ReflScan.from_dict(scan.to_dict()) == scan
+    (plain, *_) = load_nexus(constants / f"plain_{FILES[1]}")
+    assert np.isnan(plain.distance1) and ReflScan.from_dict(plain.to_dict()) == plain
