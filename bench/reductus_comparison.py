@@ -277,6 +277,39 @@ STEPS = [
         "the mixed list's polarizations; Qz, dQ, v, dv 1e-6 after join",
         "none",
     ),
+    (
+        "rescale, one factor per data set (in `test_reductus.py`)",
+        "ncnr-pbr/mli0111, mli0115, mli0159: 7 data sets in one bundle",
+        "Qz, dQ, v, dv 1e-6 against reductus' own template engine (its pairing of scale* and"
+        " dscale* with the data sets): a factor and an uncertainty per data set, one"
+        " uncertainty for all, one factor for all, none",
+        "a wrong count and a negative uncertainty are refused as reductus refuses them",
+    ),
+    (
+        "join grouped by probe and by instrument (in `test_reductus_corrections.py`)",
+        "the specular and rocking-curve files of the join comparison; ncnr-pbr/mli0111 and mli0115",
+        "the groups; Qz, dQ, v, dv 1e-6",
+        'every shared file is neutrons on "NCNR PBR": all cross-sections join into one data'
+        " set, as in reductus",
+    ),
+    (
+        "half-polarized and unpolarized scans: load, extract xs (+, −, unpolarized), spin"
+        " asymmetry (in `test_reductus.py`)",
+        "copies of ncnr-pbr/mli0111 (both flippers BEAM_OUT), mli0115 (back flipper"
+        " UNPOLARIZED) and mli0164 (no front flipper direction)",
+        'the cross-sections ("", −, +, −) and the data sets kept; Qz, dQ, v, dv 1e-6 after'
+        " normalizing; the spin asymmetry's Qz and v 1e-6",
+        "no shared file is half or unpolarized. Of − with 15 points and + with 14, reductus"
+        " keeps all 15 Qz of − beside 14 values; ours keeps 14 points",
+    ),
+    (
+        "spin asymmetry (in `test_reductus.py`)",
+        "reductus-pbr/mli0170 (4 cross-sections), joined",
+        "Qz, dQ, v 1e-6; dv against the derivative's propagation, "
+        "σS² = ((2R−−σ++)² + (2R++σ−−)²)/(R++ + R−−)⁴, 1e-12",
+        "reductus 1.0.1 swaps σ++ and σ−− in its propagation: its dv differs from ours by up"
+        " to 35 % on mli0170",
+    ),
 ]
 
 

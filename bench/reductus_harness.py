@@ -22,6 +22,10 @@ tests/reduction/test_file_constants.py writes them into copies). Cases:
                         templates do) with --q-tolerance, --dq-tolerance, --order,
                         --group-by, --join-tolerance
   rescale               normalize(monitor) -> rescale(--scale, --dscale)
+  rescale_engine        super_load(base='none') -> mark_intent -> normalize(monitor) ->
+                        rescale(scale=--scales, dscale=--dscales), evaluated by reductus'
+                        own engine (dataflow.calc.process_template), which pairs the lists
+                        with the data sets of the bundle (one value: for all of them)
   mask                  normalize(monitor) -> mask_points(--mask)
   footprint             normalize(monitor) -> abinitio_footprint(--io, --width, --offset)
                         (--width none: the file's width, infinite for NeXus files)
@@ -153,6 +157,7 @@ CASES = (
     "background_field",
     "mix_cross_sections",
     "average_flux",
+    "rescale_engine",
 )
 
 
@@ -203,7 +208,7 @@ def provide_flux_module():
 
 def spins(text):
     """A cross-section written with p and m for + and - (argparse swallows a value '--')."""
-    return text.replace("p", "+").replace("m", "-")
+    return text if text == "unpolarized" else text.replace("p", "+").replace("m", "-")
 
 
 def run(case, files, a):
@@ -345,6 +350,10 @@ def run(case, files, a):
         return [steps.rescale(d, a.scale, a.dscale) for d in data], params | {
             "rescale": dict(scale=a.scale, dscale=a.dscale)
         }
+    if case == "rescale_engine":
+        scales, dscales = ([float(x) for x in t.split(",") if x] for t in (a.scales, a.dscales))
+        engine = {"scale": scales, "dscale": dscales, "by": "process_template"}
+        return engine_rescale(files, scales, dscales), params | {"rescale": engine}
     if case == "mask":
         idx = [int(i) for i in a.mask.split(",")]
         return [steps.mask_points(d, mask_indices=idx) for d in data], params | {
@@ -417,6 +426,43 @@ def run(case, files, a):
     return out, params | {"abinitio_footprint": fp, "rescale": dict(scale=a.scale, dscale=a.dscale)}
 
 
+def engine_rescale(files, scales, dscales):
+    """The data sets of the files rescaled by reductus' own template engine: a template of
+    four nodes run by process_template (as reductus' server runs one), so that the scale*
+    and dscale* lists are paired with the bundle by reductus itself."""
+    import contextlib
+    import io
+
+    from reductus.dataflow import configure
+    from reductus.dataflow.calc import process_template
+    from reductus.dataflow.core import Template, lookup_instrument
+
+    local = {"name": "local", "url": "file:///", "start_path": ""}
+    config = {"cache": {"engine": "memory"}, "data_sources": [local], "instruments": ["refl"]}
+    configure.apply_config(user_config=config)
+    definition = lookup_instrument("ncnr.refl").get_definition()
+    versions = {m["id"]: m["version"] for m in definition["modules"]}
+    filelist = [
+        {"source": "local", "path": os.path.abspath(f), "mtime": int(os.path.getmtime(f))}
+        for f in files
+    ]
+    steps_ = [
+        ("super_load", {"filelist": filelist, "base": "none"}),
+        ("mark_intent", {"intent": "auto"}),
+        ("normalize", {"base": "monitor"}),
+        ("rescale", {"scale": scales, "dscale": dscales}),
+    ]
+    modules = [
+        {"module": f"ncnr.refl.{name}", "version": versions[f"ncnr.refl.{name}"], "config": c}
+        for name, c in steps_
+    ]
+    wires = [{"source": [i, "output"], "target": [i + 1, "data"]} for i in range(3)]
+    template = Template("rescale", "", modules, wires, "ncnr.refl", version="1.0")
+    with contextlib.redirect_stdout(io.StringIO()):  # the engine prints what it computes
+        bundle = process_template(template, {}, target=(3, "output"))
+    return bundle.values
+
+
 def column(value, n):
     if value is None:
         return None
@@ -472,6 +518,8 @@ def main():
     p.add_argument("files", nargs="+")
     p.add_argument("--scale", type=float, default=2.0)
     p.add_argument("--dscale", type=float, default=0.1)
+    p.add_argument("--scales", default="", help="rescale_engine: scale*, comma-separated")
+    p.add_argument("--dscales", default="", help="rescale_engine: dscale*, comma-separated")
     p.add_argument("--mask", default="0", help="comma-separated 0-origin point indices")
     p.add_argument(
         "--width",

@@ -619,3 +619,29 @@ def test_files_grouped_with_their_q_ranges_and_picked_several_at_once(live_serve
     expect(page.locator("#panel .chosen-files li")).to_have_count(3)
     plot_terminal(page, 0, "output", "output")
     expect(page.locator(LEGEND)).to_have_count(4)  # the cross-sections: 1 + 2 + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("pbr_source", "fresh_cache")
+def test_rescale_takes_one_factor_per_data_set_as_a_list(live_server, page):
+    make_user("ada")
+    log_in(page, live_server, "/reduction/")
+    expect(page.locator("#add-module option[value='refl.rescale']")).to_be_attached()
+    menu(page, "Template", "new-template")
+    add_step(page, "refl.load")
+    add_step(page, "refl.rescale")
+    node(page, 1).locator(".title").click()
+    scale = page.locator("#panel [data-control=scale] input")
+    expect(scale).to_have_value("1")  # the default, [1.0]
+    scale.fill("0.5 2,3")
+    scale.press("Tab")
+    expect(page.locator("#panel [data-control=scale] .field-error")).to_have_text("")
+    node(page, 0).locator(".title").click()
+    node(page, 1).locator(".title").click()  # shown again from the node's config
+    expect(scale).to_have_value("0.5, 2, 3")
+    screenshot(page, "reduction-rescale-list")
+    scale.fill("0.5, x")
+    scale.press("Tab")
+    expect(page.locator("#panel [data-control=scale] .field-error")).to_have_text(
+        '"x" is not a number'
+    )

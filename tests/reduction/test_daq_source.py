@@ -2,14 +2,17 @@
 of a run's files the request reads."""
 
 import json
+import os
 import shutil
 
+import numpy as np
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from beamtime.daq.models import DataRouter, RunMetadata
 from beamtime.reduction import sources
+from beamtime.reduction.export import read_provenance
 from tests.factory import make_experiment
 from tests.reduction.conftest import PBR, refl_template
 from tests.sshd import LoopbackSshServer
@@ -68,3 +71,55 @@ def test_a_request_reads_a_runs_files_over_one_connection(alice, run_on_ssh_host
     answer = post(client, "calculate", {"template": template, "node": 1, "terminal": "output"})
     assert answer.status_code == 200, answer.content
     assert len(accepted) == 3  # two files' versions and contents: one handshake
+
+
+def _rewrite_wavelength(path, wavelength: float) -> None:
+    """Write a new wavelength into the PBR file's bytes where it is stored: new content, the
+    same size."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        stored = f["DOWN_DOWN/DAS_logs/wavelength/wavelength"]
+        offset, raw = stored.id.get_offset(), np.array([wavelength], stored.dtype).tobytes()
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(raw)
+
+
+def test_a_run_file_written_again_with_the_same_size_is_read_again(
+    alice, run_on_ssh_host, fresh_cache, tmp_path
+):
+    client = Client()
+    client.force_login(alice)
+    path = tmp_path / "staging" / "e1" / "run_0007" / FILES[0]
+    info = {"source": "daq", "path": f"e1/router0/run_0007/{FILES[0]}", "mtime": 0}
+    template = refl_template(("load", {"filelist": [info]}))
+
+    def q_and_provenance():
+        body = {"template": template, "node": 0}
+        (shown,) = post(client, "calculate", body).json()["values"]
+        text = post(client, "calculate", {**body, "export": "text"}).content.decode()
+        (read,) = read_provenance(text)["config"]["0"]["filelist"]
+        return np.array(shown["x"]), read
+
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    q, read = q_and_provenance()
+    assert read["mtime"] == path.stat().st_mtime == 1_700_000_000
+
+    size = path.stat().st_size
+    _rewrite_wavelength(path, 5.0)  # was 4.75 Å: Q = 4π sin θ / λ shrinks by 4.75/5
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+    assert path.stat().st_size == size
+    q_again, read = q_and_provenance()
+    assert read["mtime"] == path.stat().st_mtime == 1_700_000_100
+    assert read["size"] == size
+    assert np.allclose(q_again, q * 4.75 / 5.0, rtol=1e-6) and q.max() > 0
+
+    # written again within the same second (SFTP's times are whole seconds), longer this time
+    _rewrite_wavelength(path, 5.5)
+    with open(path, "ab") as f:
+        f.write(bytes(512))  # HDF5 ignores bytes past the file's end address
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+    q_again, read = q_and_provenance()
+    assert read == {**read, "mtime": 1_700_000_100, "size": size + 512}
+    assert np.allclose(q_again, q * 4.75 / 5.5, rtol=1e-6)

@@ -175,11 +175,28 @@ def test_it_reads_a_string_as_a_scalar_or_a_one_element_array(tmp_path, shape):
     assert (scan.sample_name, scan.polarization, scan.intent) == ("mli01", "++", "SPEC")
 
 
-def test_it_takes_the_spins_from_the_entry_name_when_the_directions_are_missing(tmp_path):
+@pytest.mark.parametrize(
+    ("front", "back", "signs"),
+    [
+        ("UP", "BEAM_OUT", "+"),  # half polarized
+        ("BEAM_OUT", "DOWN", "-"),
+        ("UNPOLARIZED", "", ""),  # unpolarized
+        (None, None, ""),  # no flipper in the file
+        (None, "UP", "+"),
+        ("up", "Up", "++"),
+    ],
+)
+def test_a_flipper_out_of_the_beam_adds_no_sign(tmp_path, front, back, signs):
+    """As reductus' get_pol: a direction missing, empty, BEAM_OUT or UNPOLARIZED adds no sign
+    (the real files are checked against reductus in test_reductus.py)."""
     path = copy_of(tmp_path)
     with h5py.File(path, "r+") as f:
-        del f["UP_UP/DAS_logs/frontPolarization/direction"]
-    assert [s.polarization for s in load_nexus(path)] == ["--", "++"]
+        for side, direction in (("front", front), ("back", back)):
+            field = f"UP_UP/DAS_logs/{side}Polarization/direction"
+            del f[field]
+            if direction is not None:
+                f[field] = np.array([[direction.encode()]])
+    assert [s.polarization for s in load_nexus(path)] == ["--", signs]
 
 
 def test_it_reads_the_nexus_wavelength_first(tmp_path):
@@ -334,7 +351,7 @@ def error_of(action) -> NexusError:
         ("DAS_logs/trajectoryData/_scanType", np.array([b"a", b"b"]), "not one string"),
         ("sample/name", np.array([1.0]), "not text"),
         ("sample/name", np.array([b"\xff"]), "not UTF-8"),
-        ("DAS_logs/frontPolarization/direction", b"SIDEWAYS", "neither UP nor DOWN"),
+        ("DAS_logs/frontPolarization/direction", b"SIDEWAYS", "none of UP, DOWN, BEAM_OUT"),
         ("DAS_logs/frontPolarization/direction", b"UP", "contradict the entry name"),
     ],
 )

@@ -230,6 +230,31 @@ def test_the_file_browser_reads_large_files_on_the_pool(pool, client, alice):
     assert "error" in refused  # a path outside the source, refused in the web process
 
 
+def test_the_file_browser_describes_a_folder_with_a_file_no_reader_understands(pool, client, alice):
+    """A README beside the runs (as in every shared data folder): its refusal is kept like a
+    summary, so the next request is answered from the cache, with no job."""
+    (reduction_data() / "README.md").write_text("# runs of the week\n")
+    as_user(client, alice)
+    files = [fileinfo(copied("browsed.nxs.pbr")), fileinfo("README.md")]
+    body = json.dumps({"instrument": "refl", "files": files})
+    ask = lambda: client.post(  # noqa: E731
+        "/api/reduction/files/describe", body, content_type="application/json"
+    )
+    answer = ask()
+    if answer.status_code == 202:  # not read within the request's short wait
+        ended, _ = follow(client, answer.json())
+        assert ended["state"] == "done", ended
+        answer = ask()
+    assert answer.status_code == 200, answer.content
+    run, readme = answer.json()
+    assert [e["polarization"] for e in run["entries"]] == ["--", "++"]
+    assert "README.md" in readme["error"] and "entries" not in readme
+    queued = jobs_queued()
+    again = ask()
+    assert again.status_code == 200 and again.json() == [run, readme]
+    assert jobs_queued() == queued  # from the cache: no job this time
+
+
 def copied(name: str) -> str:
     """mli0115 as it is, under a name of its own in the worker's data folder (so that no
     earlier test has its steps in the shared cache)."""

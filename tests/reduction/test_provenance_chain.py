@@ -56,7 +56,9 @@ def daq_template(path: str) -> dict:
     return template
 
 
-def test_a_run_is_reduced_and_fitted_and_the_fit_leads_back(alice, charlie, filed_run, fresh_cache):
+def test_a_run_is_reduced_and_fitted_and_the_fit_leads_back(
+    alice, charlie, filed_run, fresh_cache, tmp_path
+):
     client = signed_in(alice)
     assert "/daq/runs/7/files" in client.get("/daq/runs/").content.decode()
     files = client.get("/daq/runs/7/files").content.decode()
@@ -74,9 +76,9 @@ def test_a_run_is_reduced_and_fitted_and_the_fit_leads_back(alice, charlie, file
     assert dataset.owner == alice and dataset.name == "mli0115.nxs.pbr:UP_UP"
     assert dataset.provenance["template"] == template and dataset.provenance["node"] == 2
     # the file as it was read (its version now), not as the client named it (mtime 0)
-    read = sources.current({"source": "daq", "path": filed_run}, alice)["mtime"]
-    assert read != 0
-    assert dataset.provenance_files() == [{"source": "daq", "path": filed_run, "mtime": read}]
+    filed = (tmp_path / "staging" / "e1" / "run_0007" / "mli0115.nxs.pbr").stat()
+    read = {"source": "daq", "path": filed_run, "mtime": filed.st_mtime, "size": filed.st_size}
+    assert dataset.provenance_files() == [read]
     assert dataset.points == 14
 
     page = client.get(answer.json()["url"]).content.decode()

@@ -8,10 +8,12 @@ steps there and prints the numbers as JSON.
 
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -164,6 +166,60 @@ def test_rescaled_masked_and_footprint_corrected_points_agree(pbr_source):
         np.isnan(np.array(x["v"], dtype=float)).all()
         for x in reductus("footprint", file, "--width", "none")
     )
+
+
+# Three files, seven data sets (1 + 2 + 4 cross-sections) in one bundle.
+BUNDLE = ["mli0111.nxs.pbr", "mli0115.nxs.pbr", "mli0159.nxs.pbr"]
+RESCALES = [
+    ([0.5, 2.0, 3.0, 1.0, 0.25, 7.5, 1.5], [0.01, 0.1, 0.0, 0.2, 0.0, 0.5, 0.05]),
+    ([0.5, 2.0, 3.0, 1.0, 0.25, 7.5, 1.5], [0.1]),  # one uncertainty for all
+    ([2.0], [0.1]),  # one factor for all
+    ([], []),  # the defaults: 1 ± 0
+]
+
+
+def listed(values: list[float]) -> str:
+    return ",".join(map(str, values))
+
+
+@pytest.mark.parametrize(("scale", "dscale"), RESCALES)
+def test_rescale_pairs_its_lists_with_the_bundle_as_reductus_engine_does(pbr_source, scale, dscale):
+    """reductus' own engine (process_template) pairs scale* and dscale* with the data sets."""
+    d = Diagram()
+    ours = d.run(d("rescale", (d.load(*BUNDLE), "data"), scale=scale, dscale=dscale))
+    theirs = reductus(
+        "rescale_engine", BUNDLE, f"--scales={listed(scale)}", f"--dscales={listed(dscale)}"
+    )
+    assert len(ours) == len(theirs) == 7
+    assert [x.name.split(".")[0] + ":" + x.name.rsplit(":", 1)[1] for x in ours] == [
+        f"{ref['name']}:{ref['entry']}" for ref in theirs
+    ]
+    compare_in_order(ours, theirs)
+    factors = (scale or [1.0]) * (7 // len(scale or [1.0]))
+    for mine, plain, factor in zip(ours, d.run(d.load(*BUNDLE)), factors, strict=True):
+        np.testing.assert_allclose(mine.v, factor * plain.v, rtol=1e-12)
+
+
+def test_a_saved_single_scale_still_scales_every_data_set(pbr_source):
+    """A template saved when rescale took one number: that number for every data set."""
+    d = Diagram()
+    ours = d.run(d("rescale", (d.load(*BUNDLE), "data"), scale=2.0, dscale=0.1))
+    compare_in_order(ours, reductus("rescale_engine", BUNDLE, "--scales=2", "--dscales=0.1"))
+
+
+def test_a_wrong_count_of_scales_or_a_negative_uncertainty_is_refused(pbr_source):
+    for config, message in (
+        ({"scale": [1.0, 2.0]}, r"\(scale\): 2 values for 7 data sets"),
+        ({"dscale": [0.1] * 8}, r"\(dscale\): 8 values for 7 data sets"),
+        ({"dscale": [0.1, -0.1, 0, 0, 0, 0, 0]}, r"\(dscale\): an uncertainty cannot be negative"),
+    ):
+        d = Diagram()
+        with pytest.raises(TemplateError, match=message):
+            d.run(d("rescale", (d.load(*BUNDLE), "data"), **config))
+    with pytest.raises(AssertionError, match="Need one value of scale for each dataset"):
+        reductus("rescale_engine", BUNDLE, "--scales=1,2")
+    with pytest.raises(AssertionError, match=r"invalid value for dscale, -0.1 not in"):
+        reductus("rescale_engine", BUNDLE, "--dscales=0.1,-0.1")
 
 
 def test_background_subtraction_and_division_by_the_direct_beam_agree(pbr_source):
@@ -544,6 +600,71 @@ def test_the_polarization_correction_agrees(every_file, spec, options):
     fixed = {"--", "++"} | (set() if options or spec != SPIN_FLIP else {"+-", "-+"})
     assert {x.polarization for x in ours if x.normbase == "reflectivity"} == fixed
     compare(ours, theirs)
+
+
+# A flipper's direction in each copy: None deletes the field. No shared file is half or
+# unpolarized; NICE writes BEAM_OUT for a flipper out of the beam.
+FLIPPERS = {
+    "mli0111.nxs.pbr": {"DOWN_DOWN": ("BEAM_OUT", "BEAM_OUT")},
+    "mli0115.nxs.pbr": {"DOWN_DOWN": ("DOWN", "UNPOLARIZED"), "UP_UP": ("UP", "UNPOLARIZED")},
+    "mli0164.nxs.pbr": {"DOWN_DOWN": (None, "DOWN")},
+}
+
+
+@pytest.fixture
+def half_polarized(tmp_path):
+    """Copies of real files as half-polarized and unpolarized scans, under their own names
+    (reductus names a data set by its file) as the server's local data."""
+    from beamtime.reduction import sources
+
+    for name, entries in FLIPPERS.items():
+        shutil.copy(PBR / name, tmp_path / name)
+        with h5py.File(tmp_path / name, "r+") as f:
+            for entry, directions in entries.items():
+                for side, direction in zip(("front", "back"), directions, strict=True):
+                    field = f"{entry}/DAS_logs/{side}Polarization/direction"
+                    del f[field]
+                    if direction is not None:
+                        f[field] = np.array([[direction.encode()]])
+    saved = dict(sources.SOURCES)
+    sources.configure([sources.LocalSource("local", tmp_path)])
+    yield tmp_path
+    sources.configure(list(saved.values()))
+
+
+def test_half_and_unpolarized_scans_load_as_reductus_reads_them(half_polarized):
+    d = Diagram()
+    ours = d.run(d.load(*FLIPPERS))
+    theirs = reductus("normalize_monitor", [str(half_polarized / f) for f in FLIPPERS])
+    assert [x.polarization for x in ours] == [r["polarization"] for r in theirs]
+    assert [x.polarization for x in ours] == ["", "-", "+", "-"]
+    same_sets(ours, theirs)
+    compare_in_order(ours, theirs)
+
+
+@pytest.mark.parametrize(("xs", "kept"), [("+", 1), ("-", 2), ("unpolarized", 1)])
+def test_extract_xs_keeps_the_half_or_unpolarized_scans_reductus_keeps(half_polarized, xs, kept):
+    d = Diagram()
+    ours = d.run(
+        d("extract_xs", (d("load", filelist=[fileinfo(f) for f in FLIPPERS]), "data"), xs=xs)
+    )
+    theirs = reductus("extract_xs", [str(half_polarized / f) for f in FLIPPERS], "--xs", spins(xs))
+    assert len(ours) == len(theirs) == kept
+    assert [x.polarization for x in ours] == [r["polarization"] for r in theirs]
+    same_sets(ours, theirs)
+
+
+def test_the_spin_asymmetry_of_half_polarized_scans_agrees(half_polarized):
+    d = Diagram()
+    joined = d.load("mli0115.nxs.pbr", join=True)
+    (ours,) = d.run(d("spin_asymmetry", (joined, "data")))
+    (theirs,) = reductus("spin_asymmetry", [str(half_polarized / "mli0115.nxs.pbr")])
+    assert ours.polarization == theirs["polarization"] == "-"
+    # − holds 15 points, + 14: reductus keeps all of −'s Qz beside the 14 values
+    assert len(ours) == len(theirs["v"]) == 14 and len(theirs["Qz"]) == 15
+    for name, value in (("Qz", ours.Qz), ("v", ours.v)):
+        expected = np.array(theirs[name], dtype=float)[:14]
+        np.testing.assert_allclose(value, expected, rtol=RTOL, err_msg=name)
 
 
 def test_the_spin_asymmetry_agrees(every_file):

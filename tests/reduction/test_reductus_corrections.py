@@ -488,10 +488,13 @@ JOINS = [
     (SPECULAR, {"tolerance": 0.0}),  # by target angles and slits
     (SPECULAR, {"order": "theta", "base": "time"}),
     (SPECULAR, {"order": "none", "group_by": "filenumber"}),
+    (SPECULAR, {"group_by": "probe"}),  # all neutrons: every cross-section in one
+    (SPECULAR, {"group_by": "instrument", "order": "theta"}),  # all "NCNR PBR"
     (ROCKS, {}),
     (ROCKS, {"group_by": "entry", "order": "theta"}),
     (ROCKS, {"group_by": "sample.name", "Q_tolerance": 1.0}),
     (ROCKS, {"group_by": "intent", "tolerance": 0.0}),
+    (ROCKS, {"group_by": "instrument"}),
     (SLITS, {}),
     (SLITS, {"base": "time", "dQ_tolerance": 0.0}),
 ]
@@ -547,6 +550,23 @@ def test_join_in_time_and_slit_order(both_folders, order, failure):
         np.testing.assert_allclose(mine.v, plain.v, rtol=1e-12)  # the order names, no more
     with pytest.raises(AssertionError, match=failure):
         reductus_run("join", [str(PBR.parent / f) for f in SPECULAR], f"--order={order}")
+
+
+@pytest.mark.parametrize("group_by", ["probe", "instrument"])
+def test_one_probe_and_one_instrument_join_into_one_set(pbr_source, group_by):
+    """Both files are of neutrons on NCNR PBR (instrument/name): their ++ and -- join into
+    one set of mixed polarization, as reductus joins them."""
+    files = ["mli0111.nxs.pbr", "mli0115.nxs.pbr"]
+    d = Diagram()
+    loaded = d.load(*files)
+    assert {(x.probe, x.instrument) for x in d.run(loaded)} == {("neutrons", "NCNR PBR")}
+    (ours,) = d.run(d("join", (loaded, "data"), group_by=group_by))
+    (theirs,) = reductus_run("join", [str(PBR / f) for f in files], f"--group-by={group_by}")[
+        "datasets"
+    ]
+    assert ours.polarization == theirs["polarization"] == ""
+    assert len(ours) == theirs["points"] == 101
+    compare_in_order([ours], [theirs])
 
 
 def test_join_tolerances_cannot_be_negative(pbr_source):

@@ -7,9 +7,9 @@ costs one SSH handshake, not twenty.
 
 import posixpath
 
-from beamtime.daq.workers import Worker, WorkerError, worker_for
+from beamtime.daq.workers import FileStat, Worker, WorkerError, worker_for
 
-__all__ = ["FiledFiles", "WorkerError"]
+__all__ = ["FileStat", "FiledFiles", "WorkerError"]
 
 
 class FiledFiles:
@@ -17,7 +17,7 @@ class FiledFiles:
 
     def __init__(self):
         self._workers: dict[str, Worker] = {}
-        self._listed: dict[tuple[str, str], dict[str, int | None]] = {}
+        self._listed: dict[tuple[str, str], dict[str, FileStat | None]] = {}
 
     def __enter__(self):
         return self
@@ -37,13 +37,13 @@ class FiledFiles:
             self._workers[host] = worker_for(host)
         return self._workers[host]
 
-    def entries(self, router, folder: str) -> dict[str, int | None]:
-        """``folder`` (relative to the router's staging folder): name → size of each regular
-        file, None for anything else."""
+    def entries(self, router, folder: str) -> dict[str, FileStat | None]:
+        """``folder`` (relative to the router's staging folder): name → size and modification
+        time of each regular file, None for anything else."""
         path = posixpath.join(router.staging_directory, folder)
         key = (router.ip_address, path)
         if key not in self._listed:
-            self._listed[key] = self._worker(router).entries(path)
+            self._listed[key] = self._worker(router).stats(path)
         return self._listed[key]
 
     def read(self, router, file: str, max_bytes: int) -> bytes:

@@ -24,7 +24,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import asyncssh
@@ -35,6 +35,13 @@ ECC_SERVER_PROCESS = "getEccSoapServer"
 RUN_FILES = "*.graw"
 TAIL_CHUNK = 64 * 1024
 TAIL_MAX = 4 * 1024 * 1024
+
+
+class FileStat(NamedTuple):
+    """A regular file's size (bytes) and modification time (seconds since the epoch)."""
+
+    size: int
+    mtime: float
 
 
 class WorkerError(Exception):
@@ -102,6 +109,11 @@ class Worker:
     def entries(self, directory: str) -> dict[str, int | None]:
         """Everything directly in ``directory``: name → size of a regular file, None else."""
         return self._entries(directory)
+
+    def stats(self, directory: str) -> dict[str, FileStat | None]:
+        """Everything directly in ``directory``: name → size and mtime of a regular file, None
+        else (one listing, as ``entries``)."""
+        return self._stats(directory)
 
     def read_file(self, path: str, max_bytes: int) -> bytes:
         """A whole file, if it holds at most ``max_bytes``."""
@@ -240,6 +252,10 @@ class Worker:
 
     def _entries(self, directory: str) -> dict[str, int | None]:
         """Entries directly in ``directory``: name → size for regular files, None otherwise."""
+        return {n: None if s is None else s.size for n, s in self._stats(directory).items()}
+
+    def _stats(self, directory: str) -> dict[str, FileStat | None]:
+        """Entries directly in ``directory``: name → FileStat for regular files, None else."""
         raise NotImplementedError
 
     def _read_end(self, path: str, size: int) -> tuple[bytes, bool]:
@@ -296,10 +312,11 @@ class LocalWorker(Worker):
             raise WorkerError(f"{self.host}: {argv[0]} failed: {exc}") from None
         return done.returncode, done.stdout.decode(errors="replace")
 
-    def _entries(self, directory):
+    def _stats(self, directory):
         with self._errors(directory), os.scandir(directory) as it:
             return {
-                e.name: e.stat().st_size if e.is_file(follow_symlinks=False) else None for e in it
+                e.name: _file_stat(e.stat()) if e.is_file(follow_symlinks=False) else None
+                for e in it
             }
 
     def _read_end(self, path, size):
@@ -449,17 +466,19 @@ class SshWorker(Worker):
         status = 255 if done.exit_status is None else done.exit_status  # None: killed
         return status, str(done.stdout or "")
 
-    def _entries(self, directory):
-        async def entries():
+    def _stats(self, directory):
+        async def stats():
             import asyncssh
 
             return {
-                n.filename: n.attrs.size if n.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR else None
+                n.filename: _sftp_stat(n.attrs)
+                if n.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR
+                else None
                 for n in await self._sftp.readdir(directory)
                 if n.filename not in (".", "..")
             }
 
-        return self._call(directory, entries)
+        return self._call(directory, stats)
 
     def _read_end(self, path, size):
         async def read_end():
@@ -520,6 +539,15 @@ class SshWorker(Worker):
 
     def _remove(self, path):
         self._call(path, lambda: self._sftp.remove(path))
+
+
+def _file_stat(info: os.stat_result) -> FileStat:
+    return FileStat(info.st_size, info.st_mtime)
+
+
+def _sftp_stat(attrs: asyncssh.SFTPAttrs) -> FileStat:
+    """SFTP v3 (OpenSSH's) gives whole seconds; later versions add the nanoseconds."""
+    return FileStat(attrs.size, attrs.mtime + (attrs.mtime_ns or 0) / 1e9)
 
 
 def _reason(exc: Exception) -> str:

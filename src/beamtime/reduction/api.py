@@ -188,8 +188,11 @@ def describe_files(request, payload: FilesIn):
         try:
             return service.file_summaries(*args, compute=not settings.REDUCTION_IN_WORKERS)
         except NotCached as missing:
-            job, _ = from_pool(request, missing.key, {"describe": payload.model_dump()})
-            try:
+            body = {"describe": payload.model_dump()}
+            job, found = from_pool(request, missing.key, body, jobs.DESCRIBED)
+            if found is not None:  # as the job found them (a file not fetched is not cached)
+                return HttpResponse(found, content_type="application/json")
+            try:  # too large to hand back: from the cache
                 return service.file_summaries(*args, compute=False)
             except NotCached:
                 raise pending(job) from None

@@ -6,9 +6,9 @@ Column text: the first line is ``# `` and the provenance as one line of JSON (wi
 ``resolution`` chosen for dQ: FWHM, the default, or sigma), then ``#`` comment lines naming
 the data set and the columns (``dQ_FWHM`` or ``dQ_sigma``), then the numbers (readable by
 the fitting app, refl1d and numpy.loadtxt; the fitting app takes dQ as FWHM). HDF5: one
-group per data set holding every array, the provenance in the file's ``provenance``
-attribute. ORSO (``.ort``, via orsopy): the reflectivity with dQ as 1-σ, the provenance in
-the header's reduction comment.
+group per data set holding the same columns and facts as the text, and every other field of
+the data, the provenance in the file's ``provenance`` attribute. ORSO (``.ort``, via
+orsopy): the reflectivity with dQ as 1-σ, the provenance in the header's reduction comment.
 """
 
 import io
@@ -20,6 +20,7 @@ import numpy as np
 
 import beamtime
 from beamtime.reduction.dataflow.calc import DataType
+from beamtime.reduction.resolution import FWHM_TO_SIGMA
 
 PROVENANCE_KEYS = ("template", "config", "node", "terminal")
 
@@ -38,21 +39,23 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.+-]+", "_", name).strip("_") or "data"
 
 
-# A column given as a FWHM (name ending _FWHM) is written as a 1-σ width on request.
-FWHM_TO_SIGMA = 1 / (2 * (2 * np.log(2)) ** 0.5)
+def _columns(value, datatype: DataType, header: dict) -> dict:
+    """The value's columns; with ``"resolution": "sigma"`` in the header, those given as
+    FWHM (names ending ``_FWHM``) as 1-σ (``_sigma``)."""
+    columns = datatype.columns(value)
+    if header.get("resolution") != "sigma":
+        return columns
+    return {
+        (k.removesuffix("_FWHM") + "_sigma" if k.endswith("_FWHM") else k): (
+            np.asarray(c) * FWHM_TO_SIGMA if k.endswith("_FWHM") else c
+        )
+        for k, c in columns.items()
+    }
 
 
 def text_file(value, datatype: DataType, header: dict) -> str:
-    """The column text of one value; with ``"resolution": "sigma"`` in the header, columns
-    given as FWHM (``dQ_FWHM``) are written as 1-σ (``dQ_sigma``)."""
-    columns = datatype.columns(value)
-    if header.get("resolution") == "sigma":
-        columns = {
-            (k.removesuffix("_FWHM") + "_sigma" if k.endswith("_FWHM") else k): (
-                np.asarray(c) * FWHM_TO_SIGMA if k.endswith("_FWHM") else c
-            )
-            for k, c in columns.items()
-        }
+    """The column text of one value (FWHM or 1-σ as the header's ``resolution`` says)."""
+    columns = _columns(value, datatype, header)
     meta = datatype.metadata(value)
     lines = ["# " + json.dumps(header, separators=(",", ":"))]
     lines += [f"# {key}: {json.dumps(v)}" for key, v in meta.items()]
@@ -60,6 +63,40 @@ def text_file(value, datatype: DataType, header: dict) -> str:
     table = np.column_stack([np.asarray(c, dtype=float) for c in columns.values()])
     lines += [" ".join(f"{x:.10g}" for x in row) for row in table]
     return "\n".join(lines) + "\n"
+
+
+def hdf5_file(values: list, names: list[str], datatype: DataType, header: dict) -> bytes:
+    """One group per value, named ``names``: the text's columns (datasets, FWHM or 1-σ as
+    there, their names in order in the attribute ``columns``) and facts (attributes), then
+    every other field the value is kept as; the provenance in the file's attribute
+    ``provenance``."""
+    import h5py  # for this export only: web workers do not load it otherwise
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["provenance"] = json.dumps(header)
+        for name, value in zip(names, values, strict=True):
+            group = f.create_group(name)
+            columns = _columns(value, datatype, header)
+            group.attrs["columns"] = " ".join(columns)
+            for key, column in columns.items():
+                group.create_dataset(key, data=np.asarray(column, dtype=float))
+            fields = {**datatype.metadata(value), **datatype.to_stored(value)}
+            for key, item in fields.items():
+                if key in group or key in group.attrs or item is None:
+                    continue  # written already; HDF5 has no null: an absent value is left out
+                if isinstance(item, (list, tuple, np.ndarray)):
+                    array = np.asarray(item)
+                    if array.dtype.kind in "biuf":
+                        group.create_dataset(key, data=array.astype(float))
+                    else:  # names
+                        strings = [str(x) for x in item]
+                        group.create_dataset(key, data=strings, dtype=h5py.string_dtype())
+                elif isinstance(item, dict):
+                    group.attrs[key] = json.dumps(item)
+                else:
+                    group.attrs[key] = item
+    return buffer.getvalue()
 
 
 def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[str, bytes, str]:
@@ -73,19 +110,7 @@ def export(values: list, datatype: DataType, header: dict, form: str) -> tuple[s
     names = [_safe(datatype.metadata(v).get("name", "data")) for v in values]
     names = [f"{i:02d}_{n}" if len(values) > 1 else n for i, n in enumerate(names)]
     if form == "hdf5":
-        import h5py  # for this export only: web workers do not load it otherwise
-
-        buffer = io.BytesIO()
-        with h5py.File(buffer, "w") as f:
-            f.attrs["provenance"] = json.dumps(header)
-            for name, value in zip(names, values, strict=True):
-                group = f.create_group(name)
-                for key, item in datatype.to_stored(value).items():
-                    if isinstance(item, (list, np.ndarray)):
-                        group.create_dataset(key, data=np.asarray(item, dtype=float))
-                    elif item is not None:  # HDF5 has no null: an absent value is left out
-                        group.attrs[key] = item
-        return "reduced.h5", buffer.getvalue(), "application/x-hdf5"
+        return "reduced.h5", hdf5_file(values, names, datatype, header), "application/x-hdf5"
     texts = [text_file(v, datatype, {**header, "index": i}) for i, v in enumerate(values)]
     if len(texts) == 1:
         return names[0] + ".txt", texts[0].encode(), "text/plain"
@@ -159,10 +184,10 @@ def fingerprint(template, config, node) -> str | None:
 
 
 def _unversioned(value):
-    """``value`` with every file's version (its ``mtime``) left out."""
+    """``value`` with every file's version (its ``mtime``, and ``size``) left out."""
     if isinstance(value, dict):
         if "source" in value and "path" in value:
-            return {k: _unversioned(v) for k, v in value.items() if k != "mtime"}
+            return {k: _unversioned(v) for k, v in value.items() if k not in ("mtime", "size")}
         return {k: _unversioned(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_unversioned(v) for v in value]

@@ -4,10 +4,10 @@ not done by then is answered 202 and polled by the page, which shows its progres
 asks again, answered from the cache.
 
 The waiting request blocks on a Redis list the job's end is pushed to (no polling). A job that
-computed a plot hands it back through Redis when it is small (ANSWER_BYTES) and says so at
-once: the request answers with the plot as it is, without reading the cache nor decoding the
-steps' results, while the job writes its steps to the cache (WriteBehind); the job is "done"
-once they are written, so that a request after it finds them.
+computed a plot (or the file browser's summaries) hands it back through Redis when it is small
+(ANSWER_BYTES) and says so at once: the request answers with it as it is, without reading the
+cache nor decoding the steps' results, while the job writes its steps to the cache
+(WriteBehind); the job is "done" once they are written, so that a request after it finds them.
 
 A job lives in Redis for an hour: its state (queued, running, done, failed), the step it is
 at, and for a failed one the refusal to give. Only the users who asked for it may read it.
@@ -34,6 +34,7 @@ ACTIVE = ("queued", "running")
 PUBLIC = ("id", "state", "step", "steps", "module", "queued_at", "started_at", "error")
 TASK = "beamtime.reduction.tasks.calculate"
 ANSWER_BYTES = 4 * 2**20  # a plot at most this large (as JSON) is handed back through Redis
+DESCRIBED = "file summaries"  # what a file browser's job hands back, beside the terminals
 LOST_AFTER = 60  # seconds after which a queued job's message must be in the broker
 
 
@@ -244,9 +245,10 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
         with memory_limit(job["memory_mb"]):
             if "describe" in request:
                 asked = request["describe"]
-                service.file_summaries(
+                summaries = service.file_summaries(
                     user, asked["instrument"], asked["files"][:500], True, progress
                 )
+                handed = hand_back(job_id, DESCRIBED, summaries)
             else:
                 asked = request["calculate"]
                 terminal = asked.get("terminal", "output")
@@ -284,7 +286,8 @@ def run(job_id: str, user_pk: int, request: dict) -> str:
 
 
 def hand_back(job_id: str, terminal: str, plot: dict) -> bool:
-    """Keep ``plot`` for the requests waiting on the job, if it is small; whether it was."""
+    """Keep ``plot`` (or file summaries) for the requests waiting on the job, if it is small;
+    whether it was."""
     text = json.dumps(plot)
     if len(text) > ANSWER_BYTES:
         return False

@@ -181,7 +181,7 @@ def cached_nodes(user, template: Template, config: dict) -> list[int]:
 def file_summaries(user, instrument: str, files: list, compute: bool = True, progress=None):
     """What each raw file holds, as the instrument reads it ({"error"} for one it cannot),
     cached like a step: by source, path and mtime. With ``compute`` False, NotCached (keyed
-    by the whole request) unless every readable file's summary is cached; ``progress(number,
+    by the whole request) unless every named file's summary is cached; ``progress(number,
     count, what)`` hears of each file read."""
     registry = instruments().get(instrument)
     if registry is None or registry.describe_file is None:
@@ -202,19 +202,31 @@ def file_summaries(user, instrument: str, files: list, compute: bool = True, pro
         if key is None:
             found.append(info)
             continue
-        try:
-            summary = cache.get_bundle(key)
-            if summary is None:
-                if progress:
-                    progress(number, len(infos), "reading files")
-                summary = registry.describe_file(sources.fetch(info), info["path"].split("/")[-1])
+        summary = cache.get_bundle(key)
+        if summary is None:
+            if progress:
+                progress(number, len(infos), "reading files")
+            summary, lasting = _summary(registry, info)
+            if lasting:
                 cache.set_bundle(key, summary)
-        except Exception as exc:  # a file that cannot be read: said beside its name
-            if not isinstance(exc, sources.SourceError):  # a refused path needs no traceback
-                log.exception("summary of %s failed", info.get("path"))
-            summary = {"error": str(exc)}
         found.append(summary)
     return found
+
+
+def _summary(registry: Registry, info: dict) -> tuple[dict, bool]:
+    """What the file at ``info`` holds, or {"error"}; and whether that lasts as long as the
+    file is unchanged, to be cached: a summary does, and so does the instrument's refusal of
+    a file it cannot read (e.g. a README beside the runs: a web process then finds it in the
+    cache too), not a file that could not be fetched nor an unexpected failure."""
+    try:
+        return registry.describe_file(sources.fetch(info), info["path"].split("/")[-1]), True
+    except sources.SourceError as exc:  # a refused path needs no traceback
+        return {"error": str(exc)}, False
+    except ValueError as exc:  # the reader's refusal (e.g. not a NeXus file)
+        return {"error": str(exc)}, True
+    except Exception as exc:
+        log.exception("summary of %s failed", info.get("path"))
+        return {"error": str(exc)}, False
 
 
 def digest(value) -> str:

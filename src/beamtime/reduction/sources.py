@@ -3,7 +3,8 @@ files Beamtime's own DAQ filed.
 
 A file is named by a *file info*, ``{"source": NAME, "path": "a/b.nxs", "mtime": SECONDS}``,
 which is what a loader module's control holds and what its cache key hashes: a file rewritten
-later has a new mtime, so everything computed from it is computed again. Paths are relative to
+later has a new mtime, so everything computed from it is computed again. Where mtimes are whole
+seconds (the daq source, over SFTP), the info holds the file's ``size`` too. Paths are relative to
 the source's root; one that would lead outside it (``..``, an absolute path, a backslash, a
 NUL) is refused before any file is touched.
 
@@ -66,6 +67,10 @@ class Source:
     def mtime(self, path: str) -> float:
         """The file's current modification time (what makes a cache key change)."""
         raise NotImplementedError
+
+    def version(self, path: str) -> dict:
+        """What a file info holds of the file's current version."""
+        return {"mtime": self.mtime(path)}
 
     def fetch(self, path: str) -> bytes:
         raise NotImplementedError
@@ -204,7 +209,8 @@ class HttpSource(Source):
 class DaqSource(Source):
     """Run files filed by the DAQ: ``EXPERIMENT/ROUTER/run_NNNN/FILE``, read on the data
     router's host (directly or over SSH). Only the experiment's members and staff see them.
-    Filed run files never change (filing never overwrites), so their size is their version."""
+    A file's version is its modification time and its size: over SFTP (v3, OpenSSH's) the time
+    is in whole seconds, and a file written again within one second most often changes size."""
 
     name = "daq"
     description = "run files of your experiments, as the DAQ filed them"
@@ -257,7 +263,10 @@ class DaqSource(Source):
         folder = "/".join([parts[0], *parts[2:]])
         entries = self._filed(lambda files: files.entries(router, folder))
         return sorted(
-            (Entry(n, size is None, size) for n, size in entries.items()),
+            (
+                Entry(n, True) if found is None else Entry(n, False, found.size, found.mtime)
+                for n, found in entries.items()
+            ),
             key=lambda e: (not e.is_dir, e.name),
         )
 
@@ -267,13 +276,20 @@ class DaqSource(Source):
             raise SourceError(f"daq: {path!r} is not EXPERIMENT/ROUTER/run_NNNN/FILE")
         return self._router(*parts[:2]), "/".join([parts[0], *parts[2:]])
 
-    def mtime(self, path):
+    def _stat(self, path: str):
         router, file = self._file(path)
         folder, name = posixpath.split(file)
-        size = self._filed(lambda files: files.entries(router, folder)).get(name)
-        if size is None:
+        found = self._filed(lambda files: files.entries(router, folder)).get(name)
+        if found is None:
             raise SourceError(f"daq: {path}: no such file")
-        return float(size)
+        return found
+
+    def mtime(self, path):
+        return self._stat(path).mtime
+
+    def version(self, path):
+        found = self._stat(path)
+        return {"mtime": found.mtime, "size": found.size}
 
     def fetch(self, path):
         router, file = self._file(path)
@@ -345,13 +361,13 @@ def check_fileinfo(info) -> tuple[Source, str]:
 
 
 def current(info: dict, user) -> dict:
-    """The file info with the file's current mtime, if ``user`` may read it; the entries
+    """The file info with the file's current version, if ``user`` may read it; the entries
     (cross-sections) it chooses, if any, are kept for the loader to check."""
     src, path = check_fileinfo(info)
     if not src.allows(user, path):
         raise SourceError(f"{src.name}:{path}: not yours to read")
     chosen = {"entries": info["entries"]} if "entries" in info else {}
-    return {"source": src.name, "path": path, "mtime": src.mtime(path), **chosen}
+    return {"source": src.name, "path": path, **src.version(path), **chosen}
 
 
 def fetch(info: dict) -> bytes:

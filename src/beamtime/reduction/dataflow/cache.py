@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import tempfile
@@ -19,16 +20,24 @@ class DiskCache:
     """One file per step in a folder (the default: persists across restarts), the least
     recently used removed beyond ``max_bytes`` (a file's modification time is its last use).
 
-    Each process keeps an estimate of the folder's size (from a scan, plus what it wrote); when
-    the estimate passes the cap, a scan finds the true size and removes the oldest files down
-    to 90 % of the cap. Several processes may share the folder: a scan sees them all.
+    Several processes share the folder (web and reduction workers), so the folder's total is
+    kept in it, in the file ``.bytes``: a writer renames its step into place and adds what the
+    folder grew by to that total while it holds an exclusive lock on the file (flock), so every
+    write of every process is counted once, and the cap holds for all of them together. The
+    writer that finds the total past the cap scans the folder, still holding the lock: the scan
+    measures the true total (which corrects the count should a writer have been killed between
+    its rename and its count), removes the least recently used steps down to 90 % of the cap,
+    and removes any ``.tmp`` file that a writer which crashed left for more than an hour. A
+    missing total (a new folder, or ``.bytes`` deleted) is measured by such a scan.
     """
+
+    TOTAL = ".bytes"
+    STALE_TMP_SECONDS = 3600  # a step is written in well under a second
 
     def __init__(self, folder: Path, max_bytes: int | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
-        self.estimate: int | None = None
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.step"
@@ -53,28 +62,44 @@ class DiskCache:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
-        os.replace(tmp, path)
-        if self.max_bytes is not None:
-            if self.estimate is None:
-                self.estimate = sum(size for _, size, _ in self._files())
+        if self.max_bytes is None:
+            os.replace(tmp, path)
+            return
+        total = os.open(self.folder / self.TOTAL, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(total, fcntl.LOCK_EX)  # released as the file closes
+            counted = os.pread(total, 32, 0)
+            replaced = _size(path)
+            os.replace(tmp, path)
+            if counted.isdigit():
+                size = int(counted) + len(blob) - replaced
             else:
-                self.estimate += len(blob)
-            if self.estimate > self.max_bytes:
-                self._evict()
+                size = sum(size for _, size, _ in self._files())
+            if size > self.max_bytes:
+                size = self._evict()
+            os.ftruncate(total, 0)
+            os.pwrite(total, str(size).encode(), 0)
+        finally:
+            os.close(total)
 
     def _files(self):
         """(path, bytes, last use) of every stored step (of any format: an older Beamtime's
-        steps are never read, and go as the least recently used)."""
+        steps are never read, and go as the least recently used); a ``.tmp`` file older than
+        STALE_TMP_SECONDS is removed on the way."""
+        stale = time.time() - self.STALE_TMP_SECONDS
         for path in self.folder.glob("*/*"):
-            if path.suffix == ".tmp":
-                continue  # being written
             try:
                 info = path.stat()
+                if path.suffix == ".tmp":  # being written, or left by a writer that crashed
+                    if info.st_mtime < stale:
+                        path.unlink()
+                    continue
             except OSError:
                 continue  # removed meanwhile
             yield path, info.st_size, info.st_mtime
 
-    def _evict(self) -> None:
+    def _evict(self) -> int:
+        """Remove the least recently used steps down to 90 % of the cap; the bytes left."""
         files = sorted(self._files(), key=lambda f: f[2])
         total = sum(size for _, size, _ in files)
         target = 0.9 * self.max_bytes
@@ -84,9 +109,9 @@ class DiskCache:
             try:
                 path.unlink()
             except OSError:
-                continue  # another process removed it
+                continue  # removed meanwhile (by hand: writers remove only under the lock)
             total -= size
-        self.estimate = total
+        return total
 
     def __contains__(self, key: str) -> bool:
         return self._path(key).exists()
@@ -200,6 +225,13 @@ class Recent:
 
     def __contains__(self, key: str) -> bool:
         return key in self.items
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _freeze(value) -> None:

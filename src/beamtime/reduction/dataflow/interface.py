@@ -33,8 +33,11 @@ was forgotten.
 Control types: ``float``, ``int``, ``bool``, ``str``, ``opt`` (one of the choices written
 where the units go: ``(opt:monitor|time)``), ``index`` (the indices of points in one data
 set; ``index[]`` holds one such list per data set of a bundle) and ``fileinfo`` (a raw file,
-``{"source", "path", "mtime"}``). ``check_control`` holds a value to its type; a module
-that finds a value out of range raises ParameterError naming it.
+``{"source", "path", "mtime"}``, and ``size`` from a source whose times are whole seconds).
+A list control (``float[]``, one value per data set of a bundle, say) takes a single value as
+a list of one, so a template saved when the control held one value still runs.
+``check_control`` holds a value to its type; a module that finds a value out of range (or a
+list of the wrong length) raises ParameterError naming it.
 """
 
 import functools
@@ -289,7 +292,11 @@ def _check_one(terminal: Terminal, value):
         return value
     if kind not in ("float", "int", "bool", "str", "opt", "index", "fileinfo"):
         return value  # a type of the instrument's own: its module checks it
-    wanted = f"one of {terminal.units.replace('|', ', ')}" if kind == "opt" else f"a {kind}"
+    wanted = {
+        "opt": f"one of {terminal.units.replace('|', ', ')}",
+        "index": "a list of point indices",
+        "int": "an int",
+    }.get(kind, f"a {kind}")
     raise ParameterError(terminal.name, f"{value!r} is not {wanted}")
 
 
@@ -299,6 +306,6 @@ def check_control(terminal: Terminal, value):
         return None
     if terminal.multiple:
         if not isinstance(value, list | tuple):
-            raise ParameterError(terminal.name, f"{value!r} is not a list")
+            value = [value]  # one value where a list may stand: a list of one
         return [_check_one(terminal, item) for item in value]
     return _check_one(terminal, value)

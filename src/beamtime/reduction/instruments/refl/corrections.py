@@ -77,28 +77,50 @@ def normalize(data, base="auto"):
 @module(light=True)
 def rescale(data, scale=1.0, dscale=0.0):
     """
-    Multiply by a factor known to :math:`\\pm` ``dscale``:
-    :math:`\\sigma_{sv}^2 = (s\\,\\sigma_v)^2 + (v\\,\\sigma_s)^2`.
+    Multiply each data set :math:`k` of the bundle by its factor :math:`s_k`, known to
+    :math:`\\pm\\sigma_{s_k}`: :math:`v' = s_k v`,
+    :math:`\\sigma_{v'}^2 = (s_k\\,\\sigma_v)^2 + (v\\,\\sigma_{s_k})^2`. ``scale`` and
+    ``dscale`` hold one value for each data set, in the bundle's order (as reductus pairs
+    its ``scale*`` and ``dscale*``), or one value for all of them; empty: 1 and 0 for all.
 
     **Inputs**
 
-    data (refldata) : data
+    data (refldata[]) : data sets
 
-    scale (float) : the factor [1.0]
+    scale (float[]) : the factors, one per data set or one for all [1.0]
 
-    dscale (float) : its 1-σ uncertainty [0.0]
+    dscale (float[]) : their 1-σ uncertainties, one per data set or one for all [0.0]
 
     **Returns**
 
-    output (refldata) : scaled data
+    output (refldata[]) : scaled data sets
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.1
     """
-    if dscale < 0:
+    scales = _per_data_set("scale", scale, len(data), 1.0)
+    uncertainties = _per_data_set("dscale", dscale, len(data), 0.0)
+    if any(u < 0 for u in uncertainties):
         raise ParameterError("dscale", "an uncertainty cannot be negative")
-    v, dv = product(data.v, data.dv, scale, dscale)
-    return replace(data, v=v, dv=dv)
+    scaled = []
+    for item, s, ds in zip(data, scales, uncertainties, strict=True):
+        v, dv = product(item.v, item.dv, s, ds)
+        scaled.append(replace(item, v=v, dv=dv))
+    return scaled
+
+
+def _per_data_set(name: str, values, count: int, default: float) -> list[float]:
+    """One value per data set: as given, the one value repeated, or ``default`` for none."""
+    values = list(values) if isinstance(values, list | tuple) else [values]
+    if not values:
+        return [default] * count
+    if len(values) == 1:
+        return values * count
+    if len(values) != count:
+        raise ParameterError(
+            name, f"{len(values)} values for {count} data sets: give one, or one per data set"
+        )
+    return values
 
 
 @module(light=True)

@@ -124,22 +124,24 @@ def group_by_intent(data):
 @module(light=True)
 def extract_xs(data, xs="++"):
     """
-    Keep one polarization cross-section: front and back spin, ``-`` down, ``+`` up.
+    Keep one polarization cross-section: front and back spin, ``-`` down, ``+`` up; one sign
+    for half-polarized data (one flipper out of the beam), *unpolarized* for none.
 
     **Inputs**
 
     data (refldata[]) : data sets of any cross-sections
 
-    xs (opt:++|--|+-|-+) : the cross-section to keep [++]
+    xs (opt:++|--|+-|-+|+|-|unpolarized) : the cross-section to keep [++]
 
     **Returns**
 
     output (refldata[]) : the data sets of that cross-section
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
-    return [d for d in data if d.polarization == xs]
+    wanted = "" if xs == "unpolarized" else xs
+    return [d for d in data if d.polarization == wanted]
 
 
 # What filter may compare: the facts of a data set, never an arbitrary attribute.
@@ -167,7 +169,9 @@ COMPARATORS = {
 def filter(data, key="intent", comparator="eq", value=""):
     """
     Keep the data sets whose fact ``key`` compares with ``value`` as asked (text compares as
-    text, the wavelength as a number), e.g. *intent* *eq* *specular*.
+    text, the wavelength as a number), e.g. *intent* *eq* *specular*; an empty *polarization*
+    is unpolarized data. reductus' filter takes the name of any attribute; here it is one of
+    the facts listed, so that no text in a template reaches into a data set's internals.
 
     **Inputs**
 
@@ -185,7 +189,7 @@ def filter(data, key="intent", comparator="eq", value=""):
     output (refldata[]) : the data sets that pass
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
     kind, compare = FACTS[key], COMPARATORS[comparator]
     try:

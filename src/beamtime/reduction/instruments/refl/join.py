@@ -11,8 +11,10 @@ from beamtime.reduction.instruments.refl.registry import module
 
 GROUP_KEYS = {
     "polarization": lambda d: d.polarization,
+    "probe": lambda d: d.probe,
     "entry": lambda d: d.name.rsplit(":", 1)[-1],
     "filenumber": lambda d: d.name.rsplit(":", 1)[0],
+    "instrument": lambda d: d.instrument,
     "intent": lambda d: d.intent,
     "sample.name": lambda d: d.sample_name,
     "sample.description": lambda d: d.description,
@@ -61,8 +63,10 @@ def join(
     order (opt:file|time|theta|slit|none) : which data set comes first: by name, start
         time, first angles, first slits, or as wired [file]
 
-    group_by (opt:polarization|entry|filenumber|intent|sample.name|sample.description) :
-        which data sets are merged together (filenumber: those of one file) [polarization]
+    group_by (opt:polarization|probe|entry|filenumber|instrument|intent|sample.name|sample.description):
+        which data sets are merged together: those of one polarization, probe (neutrons:
+        every NICE file), entry (cross-section name), file, instrument (the file's
+        ``instrument/name``), intent, sample name or sample description [polarization]
 
     tolerance (float:1-σ) : deprecated, both tolerances at once; empty: not used
 
@@ -71,8 +75,8 @@ def join(
     output (refldata[]) : one data set per group
 
     Author: Beamtime team
-    Version: 2026-12-07.4
-    """
+    Version: 2026-12-07.5
+    """  # noqa: E501  (an option list is one line)
     if tolerance is not None:
         Q_tolerance = dQ_tolerance = tolerance
     for name, value in (("Q_tolerance", Q_tolerance), ("dQ_tolerance", dQ_tolerance)):

@@ -52,6 +52,7 @@ SCAN_TYPE = "DAS_logs/trajectoryData/_scanType"
 QZ_TARGET = ("DAS_logs/q/z", "DAS_logs/trajectoryData/_q")
 SAMPLE_NAME = ("sample/name", "DAS_logs/sample/name")
 DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
+INSTRUMENT = "instrument/name"  # "NCNR PBR" in every PBR file
 START = "start_time"
 SATURATION = tuple(f"control/countrate_correction/{k}" for k in ("measured_rate", "correction"))
 # Instrument constants a NICE file may hold (reductus reads them; the PBR files hold none):
@@ -81,6 +82,7 @@ BACK_SPIN = "DAS_logs/backPolarization/direction"
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 
 _SIGN = {"DOWN": "-", "UP": "+"}
+_NO_SPIN = ("", "BEAM_OUT", "UNPOLARIZED")  # a flipper direction that adds no sign
 _ARRAYS = (
     "counts",
     "monitor",
@@ -134,7 +136,7 @@ class ReflScan:
     """
 
     name: str  # "<file>:<entry>", e.g. "mli0115.nxs.pbr:UP_UP"
-    polarization: str  # "--", "-+", "+-" or "++" (front, back)
+    polarization: str  # front and back: "--", "-+", "+-", "++"; "+", "-" half; "" none
     intent: str
     counts: np.ndarray
     monitor: np.ndarray
@@ -173,6 +175,8 @@ class ReflScan:
     monitor_tau_P: float = math.nan
     detector_tau_NP: float = math.nan
     detector_tau_P: float = math.nan
+    # the instrument's name (instrument/name), "" where the file has none
+    instrument: str = ""
 
     def __post_init__(self) -> None:
         for name in ("qz_target", *TARGETS):
@@ -319,6 +323,7 @@ class _Entry:
             **{name: self.optional_per_point((path,), n) for name, path in TARGETS.items()},
             monitor_saturation=self.saturation(),
             **constants,
+            instrument=self.first_text((INSTRUMENT,)),
         )
 
     def constants(self) -> dict[str, float]:
@@ -384,20 +389,20 @@ class _Entry:
         return [rate[order].tolist(), (1 / correction[order]).tolist()]
 
     def polarization(self) -> str:
-        """Front and back spin from the flipper directions, else from the entry's name."""
-        from_name = "".join(_SIGN.get(part, "?") for part in self.name.split("_"))
-        if not (self.has(FRONT_SPIN) and self.has(BACK_SPIN)):
-            if len(from_name) == 2 and "?" not in from_name:
-                return from_name
-            missing = FRONT_SPIN if not self.has(FRONT_SPIN) else BACK_SPIN
-            raise self.error(missing, "missing, and the entry name is not like DOWN_UP")
+        """Front then back spin, as reductus reads NICE's flipper directions: UP is ``+``,
+        DOWN ``-``; a side whose direction is missing, empty, BEAM_OUT or UNPOLARIZED adds
+        nothing (``+`` alone: half polarized; ``""``: unpolarized). Two signs that contradict
+        an entry named like DOWN_UP are refused."""
         signs = ""
         for path in (FRONT_SPIN, BACK_SPIN):
-            direction = self.text(path)
-            if direction.upper() not in _SIGN:
-                raise self.error(path, f"{direction!r} is neither UP nor DOWN")
-            signs += _SIGN[direction.upper()]
-        if len(from_name) == 2 and "?" not in from_name and from_name != signs:
+            direction = self.text(path).strip().upper() if self.has(path) else ""
+            if direction not in _SIGN and direction not in _NO_SPIN:
+                raise self.error(
+                    path, f"{direction!r} is none of UP, DOWN, BEAM_OUT, UNPOLARIZED or empty"
+                )
+            signs += _SIGN.get(direction, "")
+        from_name = "".join(_SIGN.get(part, "?") for part in self.name.split("_"))
+        if len(signs) == 2 and len(from_name) == 2 and "?" not in from_name and from_name != signs:
             raise self.error(FRONT_SPIN, f"spins {signs} contradict the entry name")
         return signs
 

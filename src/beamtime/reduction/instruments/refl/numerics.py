@@ -1,12 +1,14 @@
 """The arithmetic every refl step shares: values with 1-σ uncertainties, propagated to first
-order assuming independent errors — for f(a, b), σf² = (∂f/∂a·σa)² + (∂f/∂b·σb)² — and
-linear interpolation of such values."""
-
-import math
+order assuming independent errors — for f(a, b), σf² = (∂f/∂a·σa)² + (∂f/∂b·σb)², by hand
+for the simple cases, through any function by the complex step (``propagate``) — Poisson
+averages, and linear interpolation of such values."""
 
 import numpy as np
 
-FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))
+# defined beside the exports (which must not load the refl steps); the steps take it from here
+from beamtime.reduction.resolution import FWHM_TO_SIGMA as FWHM_TO_SIGMA
+
+COMPLEX_STEP = 1e-30
 
 
 def poisson_sigma(counts):
@@ -53,6 +55,35 @@ def difference(a, da, b, db):
 def product(a, da, b, db):
     """a·b and its uncertainty: σ² = (b·σa)² + (a·σb)²."""
     return a * b, np.hypot(b * da, a * db)
+
+
+def propagate(f, x, dx):
+    """f(x) and its 1-σ uncertainty to first order, the rows x[0], x[1], … of ``x`` being
+    independent quantities with the uncertainties dx[0], dx[1], …: σ² = Σⱼ (∂f/∂xⱼ·σⱼ)².
+    f works point by point — its value at a point depends on the rows' values at that point
+    only (the last axis), so shifting a whole row gives every point's derivative at once — and
+    takes complex values; each derivative is taken by the complex step,
+    ∂f/∂xⱼ = Im f(x + ih·eⱼ)/h, exact to rounding (no difference of nearby values), one
+    evaluation of f per row. f may return an array or a dict of arrays; returned alike as
+    (value, error). Where the value is not finite, so is its error (NaN or ∞ as the value)."""
+    x = np.asarray(x, dtype=float)
+    dx = np.asarray(dx, dtype=float)
+    value = f(x)
+    single = not isinstance(value, dict)
+    values = {None: value} if single else value
+    variance = {k: 0.0 for k in values}
+    for j in range(len(x)):
+        shifted = x.astype(complex)
+        shifted[j] += 1j * COMPLEX_STEP
+        moved = f(shifted)
+        moved = {None: moved} if single else moved
+        for k in variance:
+            variance[k] = variance[k] + (np.imag(moved[k]) / COMPLEX_STEP * dx[j]) ** 2
+    out = {}
+    for k, v in values.items():
+        v = np.real(v)
+        out[k] = v, np.where(np.isfinite(v), np.sqrt(variance[k]), np.abs(v))
+    return out[None] if single else out
 
 
 def interpolate(x, xp, fp, dfp, outside=None):

@@ -12,7 +12,9 @@ import numpy as np
 import beamtime
 
 # ORSO's names for the cross-sections (front spin, back spin).
-POLARIZATION = {"--": "mm", "-+": "mp", "+-": "pm", "++": "pp"}
+# reductus' signs (front, back) as ORSO names them; one sign is half-polarized data, taken as
+# the incident beam's (a polarizer, no analyzer): reductus does not keep which side it was.
+POLARIZATION = {"--": "mm", "-+": "mp", "+-": "pm", "++": "pp", "+": "po", "-": "mo"}
 
 
 def raw_files(header: dict) -> list:
@@ -41,7 +43,7 @@ def orso_text(values: list, header: dict) -> str:
     datasets = []
     for value in values:
         info = fileio.Orso.empty()
-        info.data_set = f"{value.name} {value.polarization}"
+        info.data_set = f"{value.name} {value.polarization}".strip()
         info.columns = [
             fileio.Column("Qz", "1/angstrom"),
             fileio.Column("R"),

@@ -11,8 +11,8 @@ from dataclasses import replace
 import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
-from beamtime.reduction.instruments.refl.numerics import interpolate, nearest
-from beamtime.reduction.instruments.refl.poldata import BEAM_XS, STEP, PolData
+from beamtime.reduction.instruments.refl.numerics import interpolate, nearest, propagate
+from beamtime.reduction.instruments.refl.poldata import BEAM_XS, PolData
 from beamtime.reduction.instruments.refl.registry import module
 
 # How far the divergences of the beam's cross-sections may differ and still be the same
@@ -186,18 +186,15 @@ def correct_polarization(data, polarization, spinflip=True):
         Y.append(value)
         dY.append(error)
     Y, dY = np.array(Y), np.array(dY)
+    index = nearest(base.dT, pol.dT)  # each point's slit setting
+
+    def correct(z):  # (βH)⁻¹Y at each point: z is the beam at its slit setting, then Y
+        inverse = np.linalg.inv(_matrix(pol.efficiency(z[:4]), parts))  # (points, n, n)
+        return np.einsum("pij,jp->ip", inverse, z[4:])
+
     with np.errstate(all="ignore"):
-        inverse = np.linalg.inv(_matrix(pol.efficiency(), parts))  # (K, n, n)
-        index = nearest(base.dT, pol.dT)
-        X = np.einsum("pij,jp->ip", inverse[index], Y)
-        variance = np.einsum("pij,jp->ip", inverse[index] ** 2, dY**2)
-        for j in range(4):  # the beam intensities
-            shifted = pol.beam.astype(complex)
-            shifted[j] += 1j * STEP
-            moved = np.linalg.inv(_matrix(pol.efficiency(shifted), parts))
-            derivative = moved.imag / STEP
-            variance += (np.einsum("pij,jp->ip", derivative[index], Y) * pol.dbeam[j, index]) ** 2
-    dX = np.sqrt(variance)
+        inputs = np.vstack([pol.beam[:, index], Y]), np.vstack([pol.dbeam[:, index], dY])
+        X, dX = propagate(correct, *inputs)
     corrected = {}
     for k, xs in enumerate(parts):
         own = by_xs[xs]
@@ -212,29 +209,31 @@ def spin_asymmetry(data):
     The spin asymmetry :math:`S = (R^{++} - R^{--})/(R^{++} + R^{--})`, point by point (as
     many points as the shorter has), with
     :math:`\\sigma_S^2 = ((2R^{--}\\sigma_{++})^2 + (2R^{++}\\sigma_{--})^2)/(R^{++} + R^{--})^4`
-    (reductus 1.0.1 swaps :math:`\\sigma_{++}` and :math:`\\sigma_{--}` here).
+    (reductus 1.0.1 swaps :math:`\\sigma_{++}` and :math:`\\sigma_{--}` here). Of
+    half-polarized data, :math:`(R^{+} - R^{-})/(R^{+} + R^{-})` likewise.
 
     **Inputs**
 
-    data (refldata[]) : data with the ++ and −− cross-sections
+    data (refldata[]) : data with the ++ and −− cross-sections (or + and −)
 
     **Returns**
 
-    output (refldata) : the spin asymmetry, on the −− points
+    output (refldata) : the spin asymmetry, on the −− (or −) points
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
-    by_xs = {d.polarization: d for d in reversed(data)}  # the first of each, as reductus
-    for xs in ("++", "--"):
-        if xs not in by_xs:
-            raise ParameterError("data", f"no {xs} cross-section: are the data polarized?")
-    mm, pp = by_xs["--"], by_xs["++"]
+
+    def first(signs: tuple[str, str]):  # the first of either, as reductus
+        found = next((d for d in data if d.polarization in signs), None)
+        if found is None:
+            raise ParameterError("data", f"no {signs[1]} cross-section: are the data polarized?")
+        return found
+
+    mm, pp = first(("-", "--")), first(("+", "++"))
     n = min(len(mm), len(pp))
     m, dm, p, dp = mm.v[:n], mm.dv[:n], pp.v[:n], pp.dv[:n]
     with np.errstate(all="ignore"):
-        total = m + p
-        value = (p - m) / total
-        error = np.hypot(2 * m * dp, 2 * p * dm) / total**2
+        value, error = propagate(lambda r: (r[0] - r[1]) / (r[0] + r[1]), [p, m], [dp, dm])
     out = mm.select(slice(0, n))
-    return replace(out, v=value, dv=error, normbase="asymmetry", polarization="--")
+    return replace(out, v=value, dv=error, normbase="asymmetry")

@@ -2,7 +2,7 @@
 slit setting, and the efficiencies of the polarizers and flippers computed from it (Majkrzak,
 Physica B 221, 342 (1996), as reductus implements it). Every efficiency at a slit setting
 depends on the four beam intensities measured there; uncertainties are propagated to first
-order with those correlations, the derivatives taken by the complex step (exact to rounding).
+order with those correlations (numerics.propagate: derivatives by the complex step).
 """
 
 import math
@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from beamtime.reduction.instruments.refl.numerics import propagate
+
 # Beam cross-sections in the order the efficiency formulas take them.
 BEAM_XS = ("++", "+-", "-+", "--")
-STEP = 1e-30  # the complex step
 
 
 @dataclass(eq=False)
@@ -43,17 +44,13 @@ class PolData:
 
     def efficiency_errors(self) -> dict:
         """Each efficiency and its 1-σ uncertainty, from the four beam intensities."""
-        values = self.efficiency()
-        variance = {k: 0.0 for k in ("beta", "fp", "rp", "ff", "rf")}
-        for j in range(4):
-            shifted = self.beam.astype(complex)
-            shifted[j] += 1j * STEP
-            moved = self.efficiency(shifted)
-            moved["ff"], moved["rf"] = (1 - moved["x"]) / 2, (1 - moved["y"]) / 2
-            for k in variance:
-                variance[k] = variance[k] + (moved[k].imag / STEP * self.dbeam[j]) ** 2
-        values["ff"], values["rf"] = (1 - values["x"]) / 2, (1 - values["y"]) / 2
-        return {k: (np.real(values[k]), np.sqrt(variance[k])) for k in variance}
+
+        def efficiencies(beam):
+            eff = self.efficiency(beam)
+            ff, rf = (1 - eff["x"]) / 2, (1 - eff["y"]) / 2
+            return {"beta": eff["beta"], "fp": eff["fp"], "rp": eff["rp"], "ff": ff, "rf": rf}
+
+        return propagate(efficiencies, self.beam, self.dbeam)
 
     def display(self) -> list[dict]:
         effs = self.efficiency_errors()

@@ -161,6 +161,10 @@ class ReflData:
     monitor_tau_P: float = math.nan
     detector_tau_NP: float = math.nan
     detector_tau_P: float = math.nan
+    # the instrument's name as the file gives it, "" where it gives none (reductus'
+    # data.instrument), and the radiation: every NICE NeXus file is of neutrons
+    instrument: str = ""
+    probe: str = "neutrons"
 
     def __post_init__(self):
         for name in ARRAYS:
@@ -212,6 +216,7 @@ class ReflData:
             slit2_target=scan.slit2_target,
             monitor_saturation=scan.monitor_saturation,
             **{name: getattr(scan, name) for name in CONSTANTS},
+            instrument=scan.instrument,
         )
         return data.with_intent(intent)
 
@@ -274,7 +279,7 @@ class ReflData:
     def display(self) -> dict:
         label, x = self.x
         return {
-            "name": f"{self.name} {self.polarization}",
+            "name": f"{self.name} {self.polarization}".strip(),
             "xlabel": label,
             "ylabel": YLABEL[self.normbase],
             "x": _floats(x),

@@ -43,10 +43,16 @@ def monitor_saturation(data):
 @module(light=True)
 def detector_saturation(data):
     """
-    Correct the detector counts by a saturation curve stored in the file, as *monitor
-    saturation* does the monitor's. NeXus files hold no detector saturation curve (reductus
-    reads none either), so the data pass unchanged: correct the detector with *detector
-    dead time* instead.
+    Correct the detector counts by the detector's saturation curve, as *monitor
+    saturation* does the monitor's (reductus' formula): the efficiency :math:`E(R)`
+    interpolated linearly at the observed rate :math:`R = N/t` (:math:`N` counts in the
+    counting time :math:`t`), :math:`N' = N/E`, :math:`\sigma_{N'}^2 = N/E^2` — with
+    :math:`\sigma_E` where the curve gives it,
+    :math:`\sigma_{N'}^2 = N/E^2 + N^2\sigma_E^2/E^4` — and points counted faster than the
+    curve reaches left out. No NeXus file holds a detector saturation curve (reductus reads
+    none: its stand-in is a number, which its step fails on), so here :math:`E \equiv 1`:
+    :math:`N' = N`, :math:`\sigma_{N'} = \sigma_N`, the data pass unchanged. Correct the
+    detector with *detector dead time* instead.
 
     **Inputs**
 
@@ -57,6 +63,6 @@ def detector_saturation(data):
     output (refldata) : the same data
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.2
     """
     return data

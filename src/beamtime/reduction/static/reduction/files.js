@@ -260,10 +260,13 @@ export class FileBrowser {
       "fieldset",
       { class: "cross-sections" },
       h("legend", {}, "cross-sections"),
-      ...summary.entries.map((e, i) => h("label", { title: e.entry }, boxes[i], ` ${e.polarization}`)),
+      ...summary.entries.map((e, i) => h("label", { title: e.entry }, boxes[i], ` ${spins(e)}`)),
     );
   }
 }
+
+/** A cross-section's spins ("+" alone: half polarized), or "unpolarized". */
+const spins = (entry) => entry.polarization || "unpolarized";
 
 const summaryKey = (info) => `${info.source}:${info.path}@${info.mtime}`;
 
@@ -271,7 +274,7 @@ const summaryKey = (info) => `${info.source}:${info.path}@${info.mtime}`;
  *  sample and intent). */
 function summaryLine(summary) {
   if (!summary || summary.error) return null;
-  const entries = summary.entries.map((e) => `${e.polarization} ${e.points}`).join(", ");
+  const entries = summary.entries.map((e) => `${spins(e)} ${e.points}`).join(", ");
   return h("small", { class: "summary" }, `${entries} points`);
 }
 

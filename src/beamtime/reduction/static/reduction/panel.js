@@ -243,6 +243,7 @@ export class Panel {
 // Widgets: (control, value, change(value | undefined for the default), report(problem)) → element
 
 function numberWidget(control, value, change, report) {
+  if (control.multiple) return numbersWidget(control, value, change, report);
   const input = h("input", {
     type: "number",
     step: control.datatype === "int" ? 1 : "any",
@@ -253,6 +254,26 @@ function numberWidget(control, value, change, report) {
     if (input.validity.badInput || (input.value !== "" && !Number.isFinite(number))) report("enter a number");
     else if (control.datatype === "int" && !Number.isInteger(number)) report("enter a whole number");
     else change(input.value === "" ? undefined : number);
+  });
+  return input;
+}
+
+/** A list of numbers as text ("0.5, 2, 1"): one per data set, or one for all. */
+function numbersWidget(control, value, change, report) {
+  const list = Array.isArray(value) ? value : value == null ? [] : [value];
+  const input = h("input", {
+    type: "text",
+    value: list.join(", "),
+    spellcheck: false,
+    placeholder: "one per data set, or one for all, e.g. 1, 0.5",
+  });
+  input.addEventListener("change", () => {
+    const words = input.value.split(/[\s,]+/).filter(Boolean);
+    const numbers = words.map(Number);
+    const bad = words.find((word, i) => !Number.isFinite(numbers[i]));
+    if (bad !== undefined) report(`"${bad}" is not a number`);
+    else if (control.datatype === "int" && !numbers.every(Number.isInteger)) report("enter whole numbers");
+    else change(words.length ? numbers : undefined);
   });
   return input;
 }
