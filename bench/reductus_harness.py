@@ -11,7 +11,9 @@ Runs ONLY under the separate reductus environment, never Beamtime's (no beamtime
 Every case loads with steps.super_load (the loader of reductus' NCNR templates, default
 options: Qz_basis='actual', divergence from slits 1-2, no dead-time correction) but with
 base='none' so v = raw counts, then steps.mark_intent('auto') (keeps the file's intent, infers
-it where the file has none, e.g. NICE "BG" scans). Cases:
+it where the file has none, e.g. NICE "BG" scans). reductus takes the slit distances, the
+wavelength spread and the dead times from the file where it holds them (no PBR file does;
+tests/reduction/test_file_constants.py writes them into copies). Cases:
 
   load                  raw counts v, dv (zero counts: dv = 1), monitor, angles, wavelength
   normalize_monitor     normalize(base='monitor')
@@ -89,8 +91,8 @@ keeps them as read, float32), to tell float32 rounding from a difference of meth
                         average_flux(--beam-height); params.flux: reductus' FluxData
                         (its missing module named: see provide_flux_module)
   divergence_fb         ncnr_load (no divergence yet: after super_load divergence_fb does
-                        nothing), slit distances -2000, -1000 (reductus'
-                        defaults), --distance3, --distance4 mm (the files have none)
+                        nothing), slit distances the file's, else -2000, -1000
+                        (reductus' fallbacks); --distance3, --distance4 mm if given
                         -> divergence_fb -> mark_intent -> normalize(monitor)
 
 --entries A,B loads only those entries (cross-sections) of every file, as a fileinfo's
@@ -216,9 +218,12 @@ def run(case, files, a):
         filelist = [{"source": "local", "path": os.path.abspath(f)} for f in files]
         data = []
         for d in steps.ncnr_load(filelist, check_timestamps=False):
-            d.slit3.distance, d.slit4.distance = a.distance3, a.distance4
+            if a.distance3 is not None or a.distance4 is not None:
+                d.slit3.distance, d.slit4.distance = a.distance3, a.distance4
+            # else the file's (as reductus reads them), None where it has none
+            distances = [d.slit1.distance, d.slit2.distance, d.slit3.distance, d.slit4.distance]
             data.append(steps.mark_intent(steps.divergence_fb(d), intent=a.intent))
-        params["divergence_fb"] = dict(distances=[-2000, -1000, a.distance3, a.distance4])
+        params["divergence_fb"] = dict(distances=[column(x, 1) for x in distances])
         return normalize(data, "monitor"), params | {"normalize": "monitor"}
     data = load(files, entries, a.intent, a.sample_width, a.qz_basis, a.float64_angles)
     if a.float64_angles:
@@ -500,7 +505,7 @@ def describe(d):
         normbase=d.normbase,
         x_label=f"{d.xlabel} ({d.xunits})",
         v_units=d.vunits,
-        slit_distances_mm=[float(d.slit1.distance), float(d.slit2.distance)],
+        slit_distances_mm=[float(np.ravel(s.distance)[0]) for s in (d.slit1, d.slit2)],
         warnings=list(d.warnings or []),
         points=n,
         **{k: column(v, n) for k, v in arrays.items()},

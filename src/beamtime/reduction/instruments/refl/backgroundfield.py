@@ -74,6 +74,11 @@ def _background(data, field: BackgroundField, epsD, scale, covariance):
     return value, error
 
 
+def _in_file(value: float, default: float) -> float:
+    """The file's value (NaN where it has none), else ``default``."""
+    return value if np.isfinite(value) else default
+
+
 @module
 def fit_background_field(
     back,
@@ -81,8 +86,8 @@ def fit_background_field(
     scale=1.0,
     epsD0=0.01,
     epssi=1.109e-4,
-    LS3=380.0,
-    LS4=1269.0,
+    LS3=None,
+    LS4=None,
     LSD=1675.0,
     HD=150.0,
     maxF=76.2,
@@ -97,8 +102,11 @@ def fit_background_field(
     none) exceeds ``Qcutoff`` and whose exit angle :math:`T_d - T_i` is positive. The
     covariance of (:math:`s, \\epsilon D`) is the unscaled inverse of
     :math:`J^T W J`; :math:`\\chi^2` per degree of freedom is reported. Without
-    ``fit_scale`` the scale stays at ``scale``. The PBR files hold no slit 3 and 4 or
-    detector distances: the controls give them.
+    ``fit_scale`` the scale stays at ``scale``. The distances of slits 3 and 4 are the
+    first background scan's file's (NeXus ``instrument/predetector_slit1/distance``,
+    ``predetector_slit2/distance``, as reductus reads them) unless given here; where the
+    file has none (the PBR files hold none), 380 and 1269 mm. (reductus 1.0.1 takes the
+    file's even when they are given.) The detector distance comes from the control.
 
     **Inputs**
 
@@ -112,9 +120,9 @@ def fit_background_field(
 
     epssi (float:1/mm) : extinction coefficient of the cell material (silicon) [0.0001109]
 
-    LS3 (float:mm) : sample to slit 3 [380.0]
+    LS3 (float:mm) : sample to slit 3; empty: the file's, else 380 mm
 
-    LS4 (float:mm) : sample to slit 4 [1269.0]
+    LS4 (float:mm) : sample to slit 4; empty: the file's, else 1269 mm
 
     LSD (float:mm) : sample to detector [1675.0]
 
@@ -131,8 +139,10 @@ def fit_background_field(
     fit (refldata[]) : the fitted background at the points of each scan
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.1
     """
+    LS3 = _in_file(back[0].distance3, 380.0) if LS3 is None else LS3
+    LS4 = _in_file(back[0].distance4, 1269.0) if LS4 is None else LS4
     for name, value in (("LS3", LS3), ("LS4", LS4), ("HD", HD), ("maxF", maxF)):
         if value <= 0:
             raise ParameterError(name, "must be positive")

@@ -7,13 +7,14 @@ import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.fluxdata import FluxData
+from beamtime.reduction.instruments.refl.nexus import WAVELENGTH_SPREAD_FWHM
 from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, interpolate, product, ratio
 from beamtime.reduction.instruments.refl.refldata import (
-    SLIT1_DISTANCE,
-    SLIT2_DISTANCE,
     TIMER_RESOLUTION,
+    distance_pair,
     divergence,
     matching,
+    slit_distance,
 )
 from beamtime.reduction.instruments.refl.registry import module
 
@@ -125,9 +126,9 @@ def _per_data_set(name: str, values, count: int, default: float) -> list[float]:
 @module(light=True)
 def angular_resolution(
     data,
-    distance1=SLIT1_DISTANCE,
-    distance2=SLIT2_DISTANCE,
-    wavelength_spread=0.015,
+    distance1=None,
+    distance2=None,
+    wavelength_spread=None,
     sample_width=None,
 ):
     """
@@ -140,16 +141,22 @@ def angular_resolution(
     reductus). With the wavelength spread, combined as
     :math:`\\sigma_Q = \\frac{4\\pi}{\\lambda}\\sqrt{(\\sin\\theta\\,\\sigma_\\lambda/\\lambda)^2
     + (\\cos\\theta\\,\\sigma_\\theta)^2}`.
+    The distances :math:`d_1, d_2` and the 1-σ spread :math:`\\sigma_\\lambda` are the
+    file's (NeXus ``instrument/presample_slit1/distance``, ``presample_slit2/distance``,
+    ``monochromator/wavelength_error``, as reductus reads them; the loader computes the
+    resolution so) unless given here; where the file has none, reductus' fallbacks:
+    2000 and 1000 mm, :math:`\\Delta\\lambda/\\lambda` = 1.5 % FWHM (the PBR files hold none).
 
     **Inputs**
 
     data (refldata) : data
 
-    distance1 (float:mm) : slit 1 to sample [2000.0]
+    distance1 (float:mm) : slit 1 to sample; empty: the file's, else 2000 mm
 
-    distance2 (float:mm) : slit 2 to sample [1000.0]
+    distance2 (float:mm) : slit 2 to sample; empty: the file's, else 1000 mm
 
-    wavelength_spread (float:FWHM, fraction of λ) : dλ/λ [0.015]
+    wavelength_spread (float:FWHM, fraction of λ) : dλ/λ; empty: the file's spread, else
+        0.015
 
     sample_width (float:mm) : the sample's length along the beam, when it acts as a slit;
         empty: a sample wider than the beam
@@ -159,14 +166,22 @@ def angular_resolution(
     output (refldata) : data with their angular and wavelength resolution
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.1
     """
-    if distance1 <= 0 or distance2 <= 0:
-        raise ParameterError("distance1" if distance1 <= 0 else "distance2", "must be positive")
+    for name, value in (("distance1", distance1), ("distance2", distance2)):
+        if value is not None and value <= 0:
+            raise ParameterError(name, "must be positive")
+    distance1, distance2 = distance_pair(data, distance1, distance2)
     if distance1 == distance2:
         raise ParameterError("distance2", "the slits cannot be at the same distance")
-    if not 0 <= wavelength_spread < 1:
+    if wavelength_spread is not None and not 0 <= wavelength_spread < 1:
         raise ParameterError("wavelength_spread", "must be a fraction between 0 and 1")
+    if wavelength_spread is not None:
+        dL = wavelength_spread * data.wavelength * FWHM_TO_SIGMA
+    elif np.isfinite(data.wavelength_error):
+        dL = data.wavelength_error
+    else:
+        dL = WAVELENGTH_SPREAD_FWHM * data.wavelength * FWHM_TO_SIGMA
     if sample_width is not None and sample_width <= 0:
         raise ParameterError("sample_width", "must be positive")
     if data.intent == "intensity":
@@ -174,52 +189,51 @@ def angular_resolution(
     return replace(
         data,
         dT=divergence(data.slit1, data.slit2, distance1, distance2, sample_width, data.Ti),
-        dL=wavelength_spread * data.wavelength * FWHM_TO_SIGMA,
+        dL=dL,
     )
 
 
 @module
-def divergence_fb(
-    data, distance1=SLIT1_DISTANCE, distance2=SLIT2_DISTANCE, distance3=None, distance4=None
-):
+def divergence_fb(data, distance1=None, distance2=None, distance3=None, distance4=None):
     """
     The angular resolution from all four slits, before (1, 2) and after (3, 4) the sample:
     each pair of slits :math:`i, j` of openings :math:`s_i, s_j` a distance :math:`L` apart
     passes a trapezoidal spread of angles, of half-widths
     :math:`w = \\arctan\\frac{s_i + s_j}{2L}` and :math:`t = \\arctan\\frac{|s_i - s_j|}{2L}`,
-    whose 1-σ width is :math:`\\sqrt{(w^2 + t^2)/6}`; the narrowest pair decides. A slit
-    without a distance is left out (the PBR files hold no slit distances: slits 3 and 4
-    count once their distances are given). reductus 1.0.1 takes a sample width here but
-    does not use it.
+    whose 1-σ width is :math:`\\sqrt{(w^2 + t^2)/6}`; the narrowest pair decides. The
+    distances are the file's (NeXus ``instrument/presample_slit1/distance``, ``presample_slit2``,
+    ``predetector_slit1``, ``predetector_slit2``, signed as the file has them, as reductus
+    reads them) unless given here; where the file has none, reductus' fallbacks 2000 and
+    1000 mm for slits 1 and 2, and slits 3 and 4 are left out (the PBR files hold none).
+    reductus 1.0.1 takes a sample width here but does not use it.
 
     **Inputs**
 
     data (refldata) : data
 
-    distance1 (float:mm) : slit 1 to sample [2000.0]
+    distance1 (float:mm) : slit 1 to sample; empty: the file's, else 2000 mm
 
-    distance2 (float:mm) : slit 2 to sample [1000.0]
+    distance2 (float:mm) : slit 2 to sample; empty: the file's, else 1000 mm
 
-    distance3 (float:mm) : sample to slit 3 (towards the detector); empty: left out
+    distance3 (float:mm) : sample to slit 3 (towards the detector); empty: the file's, else
+        left out
 
-    distance4 (float:mm) : sample to slit 4; empty: left out
+    distance4 (float:mm) : sample to slit 4; empty: the file's, else left out
 
     **Returns**
 
     output (refldata) : data with the angular resolution of the narrowest pair of slits
 
     Author: Beamtime team
-    Version: 2026-12-07
+    Version: 2026-12-07.1
     """
     slits = []
-    for number, (distance, position) in enumerate(
-        ((distance1, -1), (distance2, -1), (distance3, 1), (distance4, 1)), start=1
-    ):
-        if distance is None:
-            continue
-        if distance <= 0:
+    for number, given in enumerate((distance1, distance2, distance3, distance4), start=1):
+        if given is not None and given <= 0:
             raise ParameterError(f"distance{number}", "must be positive")
-        slits.append((getattr(data, f"slit{number}"), position * distance))
+        position = slit_distance(data, number, given)
+        if position is not None:
+            slits.append((getattr(data, f"slit{number}"), position))
     widths = []
     for i, (si, xi) in enumerate(slits):
         for sj, xj in slits[i + 1 :]:

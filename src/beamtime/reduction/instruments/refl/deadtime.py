@@ -151,11 +151,16 @@ def fit_dead_time(data, source="detector", mode="auto"):
     )
 
 
-def _chosen(dead_time, nonparalyzing: float, paralyzing: float) -> tuple[float, float]:
-    """The constants given, else the fitted ones wired (both in seconds)."""
+def _chosen(
+    dead_time, nonparalyzing: float, paralyzing: float, in_file: tuple[float, float]
+) -> tuple[float, float]:
+    """The constants given, else the fitted ones wired, else the file's (``in_file``, µs;
+    NaN where it has none), else zero (all in seconds), in reductus' order."""
     n, p = _constants(nonparalyzing, paralyzing)
     if n == 0 and p == 0 and dead_time is not None:
         return dead_time.tau_NP * MICROSECOND, dead_time.tau_P * MICROSECOND
+    if n == 0 and p == 0 and np.all(np.isfinite(in_file)):
+        return in_file[0] * MICROSECOND, in_file[1] * MICROSECOND
     return n, p
 
 
@@ -167,8 +172,10 @@ def detector_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.
     :math:`R = I\\,e^{-I\\tau_P}/(1 + I\\tau_{NP})`, and :math:`C' = I t`. Non-paralyzing
     only: :math:`I = R/(1 - R\\tau_{NP})`, :math:`\\sigma_I = \\sigma_R/(1 - R\\tau_{NP})^2`;
     with a paralyzing part the equation is solved numerically and
-    :math:`\\sigma_I = (I/R)\\,\\sigma_R`. The NICE PBR files hold no dead times: give them,
-    or wire a *fit dead time* (constants given here win over a wired fit).
+    :math:`\\sigma_I = (I/R)\\,\\sigma_R`. The constants are the ones given here, else a
+    wired *fit dead time*'s, else the file's (NeXus ``instrument/single_detector/dead_time``
+    in µs: :math:`\\tau_{NP}`, or :math:`\\tau_{NP}, \\tau_P`), as reductus chooses them; the
+    NICE PBR files hold none: give them, or wire a fit.
 
     **Inputs**
 
@@ -185,9 +192,11 @@ def detector_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.
     output (refldata) : counts corrected for the detector's dead time
 
     Author: Beamtime team
-    Version: 2026-12-07.2
+    Version: 2026-12-07.3
     """
-    n, p = _chosen(dead_time, nonparalyzing, paralyzing)
+    n, p = _chosen(
+        dead_time, nonparalyzing, paralyzing, (data.detector_tau_NP, data.detector_tau_P)
+    )
     if n == 0 and p == 0:
         raise ParameterError("nonparalyzing", "the files hold no dead time: give one")
     _raw(data, "nonparalyzing")
@@ -201,9 +210,11 @@ def monitor_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0
     """
     Correct the monitor counts for the monitor's dead time, as *detector dead time* does the
     detector's: :math:`M' = I t` with :math:`I` the incident rate for the observed rate
-    :math:`M/t`, and its variance :math:`(\\sigma_I t)^2` for normalizing. The constants
-    given win over a wired *fit dead time*; with both zero and no fit wired (the NICE PBR
-    files hold none) the data pass unchanged, as in reductus.
+    :math:`M/t`, and its variance :math:`(\\sigma_I t)^2` for normalizing. The constants are
+    the ones given here, else a wired *fit dead time*'s, else the file's (NeXus
+    ``control/monitor/dead_time`` in µs: :math:`\\tau_{NP}`, or :math:`\\tau_{NP}, \\tau_P`),
+    as reductus chooses them; with none of these (the NICE PBR files hold none) the data
+    pass unchanged, as in reductus.
 
     **Inputs**
 
@@ -220,9 +231,9 @@ def monitor_dead_time(data, dead_time=None, /, nonparalyzing=0.0, paralyzing=0.0
     output (refldata) : data whose monitor counts are corrected for its dead time
 
     Author: Beamtime team
-    Version: 2026-12-07.2
+    Version: 2026-12-07.3
     """
-    n, p = _chosen(dead_time, nonparalyzing, paralyzing)
+    n, p = _chosen(dead_time, nonparalyzing, paralyzing, (data.monitor_tau_NP, data.monitor_tau_P))
     if n == 0 and p == 0:
         return data
     _raw(data, "nonparalyzing")

@@ -9,7 +9,7 @@ import numpy as np
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.footprintdata import FootprintFit
 from beamtime.reduction.instruments.refl.numerics import ratio
-from beamtime.reduction.instruments.refl.refldata import SLIT1_DISTANCE, SLIT2_DISTANCE
+from beamtime.reduction.instruments.refl.refldata import distance_pair
 from beamtime.reduction.instruments.refl.registry import module
 
 
@@ -27,8 +27,8 @@ def footprint(
     sample_width=None,
     offset=0.0,
     Io=1.0,
-    distance1=SLIT1_DISTANCE,
-    distance2=SLIT2_DISTANCE,
+    distance1=None,
+    distance2=None,
 ):
     """
     Correct for the part of the beam that misses the sample at low angles, computed from
@@ -51,22 +51,28 @@ def footprint(
 
     Io (float) : a scale factor for the beam spilling past the sample vertically [1.0]
 
-    distance1 (float:mm) : slit 1 to sample [2000.0]
+    distance1 (float:mm) : slit 1 to sample; empty: the file's (NeXus
+        ``instrument/presample_slit1/distance``, as reductus reads it), else 2000 mm
 
-    distance2 (float:mm) : slit 2 to sample [1000.0]
+    distance2 (float:mm) : slit 2 to sample; empty: the file's (``presample_slit2``),
+        else 1000 mm
 
     **Returns**
 
     output (refldata) : data corrected for the footprint
 
     Author: Beamtime team
-    Version: 2026-12-07.2
+    Version: 2026-12-07.3
     """
     if sample_width is not None and sample_width <= 0:
         raise ParameterError("sample_width", "must be positive")
     if Io <= 0:
         raise ParameterError("Io", "must be positive")
-    if distance1 <= distance2 or distance2 <= 0:
+    for name, value in (("distance1", distance1), ("distance2", distance2)):
+        if value is not None and value <= 0:
+            raise ParameterError(name, "must be positive")
+    distance1, distance2 = distance_pair(data, distance1, distance2)
+    if distance1 <= distance2:
         raise ParameterError("distance1", "slit 1 must be farther from the sample than slit 2")
     width = np.inf if sample_width is None else sample_width
     r = distance1 / (distance1 - distance2)

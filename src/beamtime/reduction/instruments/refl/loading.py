@@ -23,7 +23,12 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     dead time* and *monitor dead time* (its two corrections), *angular resolution* (its
     sample width) and *normalize* (its base, *auto* alike). Each data set keeps the file's
     instrument name (``instrument/name``, as reductus reads it) and its probe, neutrons
-    (for *join*'s grouping).
+    (for *join*'s grouping). The angular resolution is computed as *angular resolution*
+    does with its defaults (as reductus' loader does): from slits 1 and 2 at the file's
+    distances (NeXus ``instrument/presample_slit1/distance``, ``presample_slit2/distance``),
+    else 2000 and 1000 mm, and the wavelength spread is the file's
+    (``instrument/monochromator/wavelength_error``), else 1.5 % FWHM; the file's dead times
+    are kept for the dead-time steps. The NCNR PBR files hold none of these.
 
     **Inputs**
 
@@ -47,7 +52,7 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
     output (refldata[]) : the cross-sections of every file, in file order
 
     Author: Beamtime team
-    Version: 2026-12-07.7
+    Version: 2026-12-07.8
     """  # noqa: E501  (an option list is one line)
     found = []
     for info in filelist:

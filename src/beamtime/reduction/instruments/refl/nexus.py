@@ -8,6 +8,14 @@ A device that did not move during the scan, or a counter that counted once for s
 is written once; its value is repeated over the scan's points (NICE's scan length where the file
 has it, else the length of the first counter holding more than one value, as reductus does).
 
+Instrument constants are read where the entry holds them, as reductus reads them: the slits'
+distances from the sample (``instrument/presample_slit1/distance``, ``presample_slit2``,
+``predetector_slit1``, ``predetector_slit2``), the 1-σ wavelength spread
+(``instrument/monochromator/wavelength_error``; else 1.5 % FWHM of λ) and the dead times of
+the monitor (``control/monitor/dead_time``) and the detector
+(``instrument/single_detector/dead_time``), each converted from its ``units`` attribute. The
+NCNR PBR files hold none of them.
+
 Anything wrong with a file becomes a NexusError whose one-line message names the file, the entry
 and the field, because it is shown as-is to the person who uploaded the file.
 """
@@ -47,6 +55,26 @@ DESCRIPTION = ("sample/description", "DAS_logs/sample/description")
 INSTRUMENT = "instrument/name"  # "NCNR PBR" in every PBR file
 START = "start_time"
 SATURATION = tuple(f"control/countrate_correction/{k}" for k in ("measured_rate", "correction"))
+# Instrument constants a NICE file may hold (reductus reads them; the PBR files hold none):
+# the slits' distances from the sample (slits 1 and 2 before it, 3 and 4 after), the
+# monochromator's 1-σ wavelength spread, the counters' dead times (τ_NP, or τ_NP and τ_P).
+DISTANCES = (
+    "instrument/presample_slit1/distance",
+    "instrument/presample_slit2/distance",
+    "instrument/predetector_slit1/distance",
+    "instrument/predetector_slit2/distance",
+)
+WAVELENGTH_ERROR = "instrument/monochromator/wavelength_error"
+MONITOR_DEAD_TIME = "control/monitor/dead_time"
+DETECTOR_DEAD_TIME = "instrument/single_detector/dead_time"
+# NeXus unit names (the field's "units" attribute) and their size in mm, in Å, in µs; a
+# field without units is taken in the unit wanted (mm, Å, µs), as reductus takes it.
+_MM = {"m": 1e3, "cm": 10.0, "mm": 1.0, "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "micron": 1e-3}
+_MM |= {"nm": 1e-6, "A": 1e-7, "Ang": 1e-7, "Å": 1e-7, "angstrom": 1e-7, "Angstrom": 1e-7}
+_MM |= {"meter": 1e3, "metre": 1e3, "millimeter": 1.0, "millimetre": 1.0, "centimeter": 10.0}
+_ANG = {name: mm * 1e7 for name, mm in _MM.items()}
+_US = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0, "μs": 1.0, "ns": 1e-3}
+_US |= {"second": 1e6, "millisecond": 1e3, "microsecond": 1.0, "nanosecond": 1e-3}
 FRONT_SPIN = "DAS_logs/frontPolarization/direction"
 BACK_SPIN = "DAS_logs/backPolarization/direction"
 
@@ -67,6 +95,17 @@ _ARRAYS = (
     "slit4",
     "qz_target",
     *TARGETS,
+)
+CONSTANTS = (
+    "distance1",
+    "distance2",
+    "distance3",
+    "distance4",
+    "wavelength_error",
+    "monitor_tau_NP",
+    "monitor_tau_P",
+    "detector_tau_NP",
+    "detector_tau_P",
 )
 # h5py reports damaged files with any of these, depending on where the damage is.
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, OverflowError)
@@ -123,6 +162,19 @@ class ReflScan:
     # The monitor's saturation curve (NG7: control/countrate_correction), [rates, efficiencies]
     # in increasing rate; None where the file has none.
     monitor_saturation: list | None = None
+    # Instrument constants from the file (DISTANCES, WAVELENGTH_ERROR, the dead times), NaN
+    # where it has none: the slits' distances from the sample in mm, signed as NICE writes
+    # them (negative before the sample); the wavelength's 1-σ spread in Å; the monitor's
+    # and detector's non-paralyzing and paralyzing dead times in µs.
+    distance1: float = math.nan
+    distance2: float = math.nan
+    distance3: float = math.nan
+    distance4: float = math.nan
+    wavelength_error: float = math.nan
+    monitor_tau_NP: float = math.nan
+    monitor_tau_P: float = math.nan
+    detector_tau_NP: float = math.nan
+    detector_tau_P: float = math.nan
     # the instrument's name (instrument/name), "" where the file has none
     instrument: str = ""
 
@@ -137,6 +189,8 @@ class ReflScan:
                 raise ValueError(f"{name} must hold one value per point")
         self.wavelength = float(self.wavelength)
         self.wavelength_spread = float(self.wavelength_spread)
+        for name in CONSTANTS:
+            setattr(self, name, float(getattr(self, name)))
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -163,7 +217,7 @@ class ReflScan:
     @classmethod
     def from_dict(cls, d: dict) -> "ReflScan":
         """The inverse of to_dict: from_dict(s.to_dict()) == s, bit for bit."""
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 def load_nexus(
@@ -246,6 +300,7 @@ class _Entry:
             self.per_point(path, n)
             for path in (COUNTS, MONITOR, COUNT_TIME, SAMPLE_ANGLE, DETECTOR_ANGLE, *SLITS)
         ]
+        constants = self.constants()
         wavelength_path = next((p for p in WAVELENGTH if self.has(p)), None)
         if wavelength_path is None:
             raise self.error(" or ".join(WAVELENGTH), "missing")
@@ -258,15 +313,68 @@ class _Entry:
             self.text(SCAN_TYPE) if self.has(SCAN_TYPE) else "",
             *arrays,
             wavelength=wavelength,
-            wavelength_spread=WAVELENGTH_SPREAD_FWHM * wavelength * FWHM_TO_SIGMA,
+            wavelength_spread=WAVELENGTH_SPREAD_FWHM * wavelength * FWHM_TO_SIGMA
+            if math.isnan(constants["wavelength_error"])
+            else constants["wavelength_error"],
             sample_name=self.first_text(SAMPLE_NAME),
             description=self.first_text(DESCRIPTION),
             start=self.first_text((START,)),
             qz_target=self.optional_per_point(QZ_TARGET, n),
             **{name: self.optional_per_point((path,), n) for name, path in TARGETS.items()},
             monitor_saturation=self.saturation(),
+            **constants,
             instrument=self.first_text((INSTRUMENT,)),
         )
+
+    def constants(self) -> dict[str, float]:
+        """The instrument constants the entry holds (ReflScan's CONSTANTS), NaN for the rest:
+        a distance finite and not 0, a spread or a dead time finite and not negative."""
+        out = dict.fromkeys(CONSTANTS, math.nan)
+        for number, path in enumerate(DISTANCES, start=1):
+            if self.has(path):
+                (out[f"distance{number}"],) = self.constant(path, _MM, "a length")
+                if out[f"distance{number}"] == 0:
+                    raise self.error(path, "0 is not a slit's distance from the sample")
+        if self.has(WAVELENGTH_ERROR):
+            (out["wavelength_error"],) = self.constant(WAVELENGTH_ERROR, _ANG, "a length", 0)
+        for counter, path in (("monitor", MONITOR_DEAD_TIME), ("detector", DETECTOR_DEAD_TIME)):
+            if self.has(path):
+                taus = self.constant(path, _US, "a time", 0, count=2)
+                out[f"{counter}_tau_NP"], out[f"{counter}_tau_P"] = [*taus, 0.0][:2]
+        return out
+
+    def constant(self, path: str, units: dict, kind: str, least=None, count=1) -> list[float]:
+        """One number (up to ``count``) converted by ``units`` from the field's ``units``
+        attribute (none: taken as it is); not below ``least`` when given."""
+        value = self.points(path)
+        if not 1 <= len(value) <= count:
+            wanted = "one" if count == 1 else f"one to {count}"
+            raise self.error(path, f"has {len(value)} values, not {wanted}")
+        if not np.all(np.isfinite(value)):
+            raise self.error(path, f"{value.tolist()} is not a number")
+        if least is not None and np.any(value < least):
+            raise self.error(path, f"{value.tolist()} is negative")
+        name = self.unit(path)
+        if name and name not in units:
+            raise self.error(path, f"its unit {name!r} is not {kind}")
+        return (value.astype(np.float64) * units.get(name, 1.0)).tolist()
+
+    def unit(self, path: str) -> str:
+        """The field's ``units`` attribute, "" when it has none."""
+        try:
+            value = h5py.Dataset(self.dataset(path)).attrs.get("units", "")
+        except _H5_ERRORS as exc:
+            raise self.damaged(path, exc) from None
+        value = np.asarray(value).reshape(-1)
+        item = value[0].item() if value.size == 1 else None
+        if isinstance(item, bytes):
+            try:
+                item = item.decode("utf-8")
+            except UnicodeDecodeError:
+                item = None
+        if not isinstance(item, str):
+            raise self.error(path, "its units are not text")
+        return item.strip()
 
     def saturation(self) -> list | None:
         """The measured rates and the efficiency 1/correction at each, by rate."""

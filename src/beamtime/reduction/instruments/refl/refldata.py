@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
-from beamtime.reduction.instruments.refl.nexus import ReflScan
+from beamtime.reduction.instruments.refl.nexus import CONSTANTS, ReflScan
 from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, poisson_sigma
 
 ARRAYS = (
@@ -56,9 +56,11 @@ NICE_INTENT = {
     "ROCK": "rock sample",
 }
 
-# Not in the PBR files (see their README): slit 1 and slit 2 to sample, in mm.
+# Slit 1 and slit 2 to sample, in mm, where the file does not say (the PBR files do not, see
+# their README): reductus' fallbacks.
 SLIT1_DISTANCE = 2000.0
 SLIT2_DISTANCE = 1000.0
+DEFAULT_DISTANCES = (SLIT1_DISTANCE, SLIT2_DISTANCE, None, None)
 # The counters count time in steps of 1 ms.
 TIMER_RESOLUTION = 0.001
 
@@ -73,6 +75,25 @@ def q_components(ti, td, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
     ti, td = np.radians(ti), np.radians(td)
     k = 2 * np.pi / wavelength
     return k * (np.cos(td - ti) - np.cos(ti)), k * (np.sin(td - ti) + np.sin(ti))
+
+
+def slit_distance(data, number: int, given: float | None = None) -> float | None:
+    """Slit ``number``'s distance from the sample in mm, signed as NICE writes it (negative
+    before the sample): ``given`` (a control, a positive length) if given, else the file's,
+    else reductus' fallback (2000 and 1000 mm before the sample; none for slits 3 and 4)."""
+    sign = -1.0 if number <= 2 else 1.0
+    if given is not None:
+        return sign * given
+    found = getattr(data, f"distance{number}")
+    if math.isfinite(found):
+        return found
+    default = DEFAULT_DISTANCES[number - 1]
+    return None if default is None else sign * default
+
+
+def distance_pair(data, distance1=None, distance2=None) -> tuple[float, float]:
+    """|d₁|, |d₂| of slits 1 and 2 (see slit_distance), as reductus' divergence takes them."""
+    return abs(slit_distance(data, 1, distance1)), abs(slit_distance(data, 2, distance2))
 
 
 def divergence(
@@ -128,6 +149,18 @@ class ReflData:
     monitor_saturation: list | None = None
     # what Qz is computed from (reductus' Qz_basis): see QZ_BASES and the Qz property
     Qz_basis: str = "actual"
+    # The instrument constants the file holds, NaN where it holds none (see ReflScan):
+    # distance1…4 (mm, negative before the sample), wavelength_error (1-σ, Å), the dead
+    # times monitor_tau_NP, monitor_tau_P, detector_tau_NP, detector_tau_P (µs).
+    distance1: float = math.nan
+    distance2: float = math.nan
+    distance3: float = math.nan
+    distance4: float = math.nan
+    wavelength_error: float = math.nan
+    monitor_tau_NP: float = math.nan
+    monitor_tau_P: float = math.nan
+    detector_tau_NP: float = math.nan
+    detector_tau_P: float = math.nan
     # the instrument's name as the file gives it, "" where it gives none (reductus'
     # data.instrument), and the radiation: every NICE NeXus file is of neutrons
     instrument: str = ""
@@ -140,6 +173,8 @@ class ReflData:
             if getattr(self, name).shape != self.v.shape or self.v.ndim != 1:
                 raise ValueError(f"{name} must hold one value per point")
         self.wavelength, self.dL = float(self.wavelength), float(self.dL)
+        for name in CONSTANTS:
+            setattr(self, name, float(getattr(self, name)))
 
     def __len__(self):
         return len(self.v)
@@ -147,7 +182,8 @@ class ReflData:
     @classmethod
     def from_scan(cls, scan: ReflScan, intent: str = "auto") -> "ReflData":
         """Raw counts with Poisson uncertainty (1 for a point with no counts), the angular
-        resolution from slits 1 and 2 at the default distances. ``intent``: *auto* takes
+        resolution from slits 1 and 2 at the file's distances (else 2000 and 1000 mm, as
+        reductus), the wavelength spread the file's (else 1.5 % FWHM). ``intent``: *auto* takes
         NICE's scan type where it names one (NICE's "BG" has no sign) and infers it from the
         angles otherwise, *infer* always infers it, anything else is taken as it is."""
         data = cls(
@@ -170,7 +206,7 @@ class ReflData:
             count_time=scan.count_time,
             v=scan.counts,
             dv=poisson_sigma(scan.counts),
-            dT=divergence(scan.slit1, scan.slit2, SLIT1_DISTANCE, SLIT2_DISTANCE),
+            dT=divergence(scan.slit1, scan.slit2, *distance_pair(scan)),
             monitor_variance=scan.monitor,
             roi=scan.counts,
             Qz_target=scan.qz_target,
@@ -179,6 +215,7 @@ class ReflData:
             slit1_target=scan.slit1_target,
             slit2_target=scan.slit2_target,
             monitor_saturation=scan.monitor_saturation,
+            **{name: getattr(scan, name) for name in CONSTANTS},
             instrument=scan.instrument,
         )
         return data.with_intent(intent)
