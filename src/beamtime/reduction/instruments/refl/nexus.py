@@ -331,14 +331,14 @@ class _Entry:
         a distance finite and not 0, a spread or a dead time finite and not negative."""
         out = dict.fromkeys(CONSTANTS, math.nan)
         for number, path in enumerate(DISTANCES, start=1):
-            if self.has(path):
+            if self.linked(path):
                 (out[f"distance{number}"],) = self.constant(path, _MM, "a length")
                 if out[f"distance{number}"] == 0:
                     raise self.error(path, "0 is not a slit's distance from the sample")
-        if self.has(WAVELENGTH_ERROR):
+        if self.linked(WAVELENGTH_ERROR):
             (out["wavelength_error"],) = self.constant(WAVELENGTH_ERROR, _ANG, "a length", 0)
         for counter, path in (("monitor", MONITOR_DEAD_TIME), ("detector", DETECTOR_DEAD_TIME)):
-            if self.has(path):
+            if self.linked(path):
                 taus = self.constant(path, _US, "a time", 0, count=2)
                 out[f"{counter}_tau_NP"], out[f"{counter}_tau_P"] = [*taus, 0.0][:2]
         return out
@@ -474,6 +474,17 @@ class _Entry:
 
     def has(self, path: str) -> bool:
         return self.dataset(path) is not None
+
+    def linked(self, path: str) -> bool:
+        """Whether the entry has a field at ``path``, for a field most files lack: one look-up
+        of the whole path, where ``has`` opens each group on the way (~0.5 ms an entry for the
+        instrument constants, which no PBR file holds); a link found is then checked as
+        ``has`` checks it."""
+        try:
+            found = self.group.links.exists(path.encode())
+        except _H5_ERRORS:  # a group on the way is missing (or damaged): no such field
+            return False
+        return found and self.has(path)
 
     def read(self, path: str) -> np.ndarray:
         node = self.dataset(path)
