@@ -293,6 +293,17 @@ STEPS = [
         " set, as in reductus",
     ),
     (
+        "slit distances, wavelength spread and dead times read from the file (in"
+        " `test_file_constants.py`)",
+        "copies of ncnr-pbr/mli0111 and mli0115 with the fields written in, in m, cm, mm, nm,"
+        " µs and ms",
+        "Qz, dQ, v, dv, dT, dL 1e-6: load, angular resolution, divergence fb, footprint, both"
+        " dead-time steps, background field",
+        "no shared file holds them. reductus 1.0.1 fails on a detector dead time stored as a"
+        " one-element array (it is given a scalar); its background field takes the file's"
+        " slit distances even when the controls give others, ours the controls",
+    ),
+    (
         "half-polarized and unpolarized scans: load, extract xs (+, −, unpolarized), spin"
         " asymmetry (in `test_reductus.py`)",
         "copies of ncnr-pbr/mli0111 (both flippers BEAM_OUT), mli0115 (back flipper"
