@@ -212,20 +212,26 @@ def test_the_editor_shows_the_steps_of_a_long_calculation_then_plots(pool, live_
     assert errors == []
 
 
-def test_the_file_browser_reads_large_files_on_the_pool(pool, client, alice):
-    as_user(client, alice)
-    files = [fileinfo(blow_up("described.nxs.pbr")), fileinfo("../outside.nxs")]
+def described(client, files: list) -> list:
+    """The file browser's summaries of ``files``, as the page gets them: asked again once the
+    job that reads them is done, if they were not read within the request's short wait."""
     body = json.dumps({"instrument": "refl", "files": files})
     ask = lambda: client.post(  # noqa: E731
         "/api/reduction/files/describe", body, content_type="application/json"
     )
     answer = ask()
-    if answer.status_code == 202:  # not read within the request's short wait
+    if answer.status_code == 202:
         ended, _ = follow(client, answer.json())
         assert ended["state"] == "done", ended
         answer = ask()
     assert answer.status_code == 200, answer.content
-    large, refused = answer.json()
+    return answer.json()
+
+
+def test_the_file_browser_reads_large_files_on_the_pool(pool, client, alice):
+    as_user(client, alice)
+    files = [fileinfo(blow_up("described.nxs.pbr")), fileinfo("../outside.nxs")]
+    large, refused = described(client, files)
     assert [e["points"] for e in large["entries"]] == [POINTS, POINTS]
     assert "error" in refused  # a path outside the source, refused in the web process
 
@@ -236,22 +242,11 @@ def test_the_file_browser_describes_a_folder_with_a_file_no_reader_understands(p
     (reduction_data() / "README.md").write_text("# runs of the week\n")
     as_user(client, alice)
     files = [fileinfo(copied("browsed.nxs.pbr")), fileinfo("README.md")]
-    body = json.dumps({"instrument": "refl", "files": files})
-    ask = lambda: client.post(  # noqa: E731
-        "/api/reduction/files/describe", body, content_type="application/json"
-    )
-    answer = ask()
-    if answer.status_code == 202:  # not read within the request's short wait
-        ended, _ = follow(client, answer.json())
-        assert ended["state"] == "done", ended
-        answer = ask()
-    assert answer.status_code == 200, answer.content
-    run, readme = answer.json()
+    run, readme = described(client, files)
     assert [e["polarization"] for e in run["entries"]] == ["--", "++"]
     assert "README.md" in readme["error"] and "entries" not in readme
     queued = jobs_queued()
-    again = ask()
-    assert again.status_code == 200 and again.json() == [run, readme]
+    assert described(client, files) == [run, readme]
     assert jobs_queued() == queued  # from the cache: no job this time
 
 

@@ -96,17 +96,6 @@ _ARRAYS = (
     "qz_target",
     *TARGETS,
 )
-CONSTANTS = (
-    "distance1",
-    "distance2",
-    "distance3",
-    "distance4",
-    "wavelength_error",
-    "monitor_tau_NP",
-    "monitor_tau_P",
-    "detector_tau_NP",
-    "detector_tau_P",
-)
 # h5py reports damaged files with any of these, depending on where the damage is.
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, OverflowError)
 
@@ -127,8 +116,34 @@ class NexusError(ValueError):
         return ": ".join([*parts, " ".join(self.message.split())])
 
 
+@dataclass(eq=False, kw_only=True)
+class InstrumentConstants:
+    """The instrument constants a file may hold (DISTANCES, WAVELENGTH_ERROR, the dead
+    times), NaN where it holds none: the slits' distances from the sample in mm, signed as
+    NICE writes them (negative before the sample); the wavelength's 1-σ spread in Å; the
+    monitor's and detector's non-paralyzing and paralyzing dead times in µs. A raw scan
+    (ReflScan) and the data reduced from it (ReflData) carry them alike."""
+
+    distance1: float = math.nan
+    distance2: float = math.nan
+    distance3: float = math.nan
+    distance4: float = math.nan
+    wavelength_error: float = math.nan
+    monitor_tau_NP: float = math.nan
+    monitor_tau_P: float = math.nan
+    detector_tau_NP: float = math.nan
+    detector_tau_P: float = math.nan
+
+    def __post_init__(self) -> None:
+        for name in CONSTANTS:
+            setattr(self, name, float(getattr(self, name)))
+
+
+CONSTANTS = tuple(f.name for f in fields(InstrumentConstants))
+
+
 @dataclass(eq=False)
-class ReflScan:
+class ReflScan(InstrumentConstants):
     """One polarization cross-section of one file. Arrays hold one float64 value per point.
 
     Angles in degrees, slit openings in mm, count time in s, wavelength and its 1-σ spread in Å.
@@ -162,19 +177,6 @@ class ReflScan:
     # The monitor's saturation curve (NG7: control/countrate_correction), [rates, efficiencies]
     # in increasing rate; None where the file has none.
     monitor_saturation: list | None = None
-    # Instrument constants from the file (DISTANCES, WAVELENGTH_ERROR, the dead times), NaN
-    # where it has none: the slits' distances from the sample in mm, signed as NICE writes
-    # them (negative before the sample); the wavelength's 1-σ spread in Å; the monitor's
-    # and detector's non-paralyzing and paralyzing dead times in µs.
-    distance1: float = math.nan
-    distance2: float = math.nan
-    distance3: float = math.nan
-    distance4: float = math.nan
-    wavelength_error: float = math.nan
-    monitor_tau_NP: float = math.nan
-    monitor_tau_P: float = math.nan
-    detector_tau_NP: float = math.nan
-    detector_tau_P: float = math.nan
     # the instrument's name (instrument/name), "" where the file has none
     instrument: str = ""
 
@@ -189,8 +191,7 @@ class ReflScan:
                 raise ValueError(f"{name} must hold one value per point")
         self.wavelength = float(self.wavelength)
         self.wavelength_spread = float(self.wavelength_spread)
-        for name in CONSTANTS:
-            setattr(self, name, float(getattr(self, name)))
+        super().__post_init__()
 
     def __len__(self) -> int:
         return len(self.counts)

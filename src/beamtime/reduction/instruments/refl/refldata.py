@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
-from beamtime.reduction.instruments.refl.nexus import CONSTANTS, ReflScan
+from beamtime.reduction.instruments.refl.nexus import CONSTANTS, InstrumentConstants, ReflScan
 from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, poisson_sigma
 
 ARRAYS = (
@@ -114,7 +114,7 @@ def divergence(
 
 
 @dataclass(eq=False)
-class ReflData:
+class ReflData(InstrumentConstants):
     name: str
     polarization: str
     intent: str
@@ -149,18 +149,6 @@ class ReflData:
     monitor_saturation: list | None = None
     # what Qz is computed from (reductus' Qz_basis): see QZ_BASES and the Qz property
     Qz_basis: str = "actual"
-    # The instrument constants the file holds, NaN where it holds none (see ReflScan):
-    # distance1…4 (mm, negative before the sample), wavelength_error (1-σ, Å), the dead
-    # times monitor_tau_NP, monitor_tau_P, detector_tau_NP, detector_tau_P (µs).
-    distance1: float = math.nan
-    distance2: float = math.nan
-    distance3: float = math.nan
-    distance4: float = math.nan
-    wavelength_error: float = math.nan
-    monitor_tau_NP: float = math.nan
-    monitor_tau_P: float = math.nan
-    detector_tau_NP: float = math.nan
-    detector_tau_P: float = math.nan
     # the instrument's name as the file gives it, "" where it gives none (reductus'
     # data.instrument), and the radiation: every NICE NeXus file is of neutrons
     instrument: str = ""
@@ -173,8 +161,7 @@ class ReflData:
             if getattr(self, name).shape != self.v.shape or self.v.ndim != 1:
                 raise ValueError(f"{name} must hold one value per point")
         self.wavelength, self.dL = float(self.wavelength), float(self.dL)
-        for name in CONSTANTS:
-            setattr(self, name, float(getattr(self, name)))
+        super().__post_init__()
 
     def __len__(self):
         return len(self.v)
