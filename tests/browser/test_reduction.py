@@ -412,6 +412,29 @@ SPIN_FLIP_AND_BEAM = [
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("both_folders", "fresh_cache")
+def test_a_plot_asked_for_while_another_is_calculated_ends_the_waiting(live_server, page):
+    """The whole polarized reduction asked for, then at once the loader's raw counts: the
+    loader's answer comes first and is shown; the older answer, arriving later, changes
+    nothing — and the page no longer says it is calculating."""
+    make_user("ada")
+    titles = open_template(page, live_server)
+    pick_files(page, titles, SPIN_FLIP_AND_BEAM)
+    specular = titles.index("specular")
+    with page.expect_response("**/api/reduction/calculate") as first:
+        port(page, titles.index("correct polarization"), "output", "output").click()
+        plot_terminal(page, specular, "output", "output")
+    first.value.finished()  # the older calculation's answer too
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#busy")).to_be_hidden(timeout=5_000)
+    # the loader's four cross-sections, in the file's order
+    expect(page.locator(LEGEND_TEXT)).to_have_text(
+        [f"mli0170.nxs.pbr:{e} {xs}" for e, xs in reversed(CROSS_SECTIONS)]
+    )
+    expect(page.locator("#plot .ytitle")).to_have_text("counts")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_folders", "fresh_cache")
 @pytest.mark.parametrize(
     ("name", "files", "legend", "ylabel"),
     [
@@ -452,7 +475,9 @@ def test_the_other_stock_templates_run_in_the_editor(
     expect(page.locator("#plot .ytitle")).to_contain_text(ylabel)
     expect(node(page, last)).not_to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#plot .scatterlayer .trace .points path").first).to_be_attached()
-    # a node's "cached" dot stands clear of its title
+    # a node's "cached" dot stands clear of its title (the dots come once the page has asked
+    # which nodes are cached, after the plot)
+    expect(page.locator("#diagram [data-node] .cached").first).to_be_attached()
     dots = page.evaluate(DOT_ROOM)
     assert dots and min(gap for _, gap in dots) >= 5, dots
     screenshot(page, "reduction-stock-" + name.split(" (")[0].lower().replace(" ", "-"))

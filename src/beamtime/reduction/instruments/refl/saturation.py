@@ -46,12 +46,12 @@ def detector_saturation(data):
     Correct the detector counts by the detector's saturation curve, as *monitor
     saturation* does the monitor's (reductus' formula): the efficiency :math:`E(R)`
     interpolated linearly at the observed rate :math:`R = N/t` (:math:`N` counts in the
-    counting time :math:`t`), :math:`N' = N/E`, :math:`\sigma_{N'}^2 = N/E^2` — with
-    :math:`\sigma_E` where the curve gives it,
-    :math:`\sigma_{N'}^2 = N/E^2 + N^2\sigma_E^2/E^4` — and points counted faster than the
+    counting time :math:`t`), :math:`N' = N/E`, :math:`\\sigma_{N'}^2 = N/E^2` — with
+    :math:`\\sigma_E` where the curve gives it,
+    :math:`\\sigma_{N'}^2 = N/E^2 + N^2\\sigma_E^2/E^4` — and points counted faster than the
     curve reaches left out. No NeXus file holds a detector saturation curve (reductus reads
-    none: its stand-in is a number, which its step fails on), so here :math:`E \equiv 1`:
-    :math:`N' = N`, :math:`\sigma_{N'} = \sigma_N`, the data pass unchanged. Correct the
+    none: its stand-in is a number, which its step fails on), so here :math:`E \\equiv 1`:
+    :math:`N' = N`, :math:`\\sigma_{N'} = \\sigma_N`, the data pass unchanged. Correct the
     detector with *detector dead time* instead.
 
     **Inputs**

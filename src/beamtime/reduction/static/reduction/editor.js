@@ -32,7 +32,7 @@ const state = {
 };
 // Answers to anything but the latest request of each kind are dropped.
 const latest = { calculation: 0, cacheCheck: 0 };
-let busy = 0;
+const busy = new Set(); // what the page is waiting for: "calculation", "export", "fit"
 
 const diagram = new Diagram($("#diagram"), {
   select,
@@ -96,10 +96,13 @@ function showProblem(problem) {
   return said;
 }
 
-function setBusy(on) {
-  busy += on ? 1 : -1;
-  $("#busy").hidden = busy === 0;
-  if (!busy) $("#busy").textContent = "calculating…";
+/** Say "calculating…" while the page waits for ``what``. One calculation is waited for at a
+ *  time, the latest: one that a newer replaced ends without a word. */
+function setBusy(what, on) {
+  if (on) busy.add(what);
+  else busy.delete(what);
+  $("#busy").hidden = busy.size === 0;
+  if (!busy.size) $("#busy").textContent = "calculating…";
 }
 
 /** How a calculation on the server's reduction pool goes (a job: see api.js). */
@@ -327,7 +330,7 @@ async function calculatePlotted() {
   const template = structuredClone(state.template); // as it was asked for
   $("#plot-title").textContent = plotLabel(state.plotted);
   drawDiagram();
-  setBusy(true);
+  setBusy("calculation", true);
   try {
     const datasets = await terminalData(template, kind, node, terminal);
     if (number !== latest.calculation) return;
@@ -342,7 +345,7 @@ async function calculatePlotted() {
     plot.message(`Nothing to plot: ${showProblem(problem)}`);
   } finally {
     if (number === latest.calculation) {
-      setBusy(false); // not when an older calculation ends while a newer one runs
+      setBusy("calculation", false); // not when an older one ends while a newer one runs
       checkCache();
     }
   }
@@ -424,7 +427,7 @@ function reloadStash(entry) {
 
 function compare(entries) {
   latest.calculation += 1; // a calculation still running must not replace the comparison
-  setBusy(false); // nor keep saying it is calculating
+  setBusy("calculation", false); // nor keep saying it is calculating
   state.plotted = { compare: entries.map((e) => e.name) };
   state.datasets = entries.flatMap((entry) =>
     entry.datasets.map((d) => ({ ...d, name: `${entry.name}: ${d.name}` })),
@@ -457,7 +460,7 @@ async function exportPlotted(form, resolution = "FWHM") {
   } catch (problem) {
     return say(problem.message);
   }
-  setBusy(true);
+  setBusy("export", true);
   try {
     const { name, blob } = await api.exportFile(
       state.template,
@@ -477,7 +480,7 @@ async function exportPlotted(form, resolution = "FWHM") {
       showProblem(problem);
     }
   } finally {
-    setBusy(false);
+    setBusy("export", false);
   }
 }
 
@@ -496,7 +499,7 @@ async function fitThis() {
   const names = (state.datasets || []).map((d) => d.name);
   const choice = names.length > 1 ? await chooseDataset(names, crossSections(names)) : 0;
   if (choice === null) return;
-  setBusy(true);
+  setBusy("fit", true);
   try {
     const together = choice === "together";
     const index = together ? 0 : choice;
@@ -504,7 +507,7 @@ async function fitThis() {
     window.location.assign(url);
   } catch (problem) {
     showProblem(problem);
-    setBusy(false);
+    setBusy("fit", false);
   }
 }
 
