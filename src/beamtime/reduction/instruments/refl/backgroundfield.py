@@ -27,6 +27,7 @@ import numpy as np
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.fielddata import BackgroundField
 from beamtime.reduction.instruments.refl.numerics import difference
+from beamtime.reduction.instruments.refl.refldata import slit_distance
 from beamtime.reduction.instruments.refl.registry import module
 
 
@@ -72,11 +73,6 @@ def _background(data, field: BackgroundField, epsD, scale, covariance):
     with np.errstate(invalid="ignore"):
         error = np.sqrt(np.einsum("ip,ij,jp->p", jacobian, covariance, jacobian))
     return value, error
-
-
-def _in_file(value: float, default: float) -> float:
-    """The file's value (NaN where it has none), else ``default``."""
-    return value if np.isfinite(value) else default
 
 
 @module
@@ -141,8 +137,10 @@ def fit_background_field(
     Author: Beamtime team
     Version: 2026-12-07.1
     """
-    LS3 = _in_file(back[0].distance3, 380.0) if LS3 is None else LS3
-    LS4 = _in_file(back[0].distance4, 1269.0) if LS4 is None else LS4
+    if LS3 is None:  # the file's (never 0: the loader refuses it), else 380 mm
+        LS3 = slit_distance(back[0], 3) or 380.0
+    if LS4 is None:
+        LS4 = slit_distance(back[0], 4) or 1269.0
     for name, value in (("LS3", LS3), ("LS4", LS4), ("HD", HD), ("maxF", maxF)):
         if value <= 0:
             raise ParameterError(name, "must be positive")

@@ -7,7 +7,7 @@ import numpy as np
 
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.fluxdata import FluxData
-from beamtime.reduction.instruments.refl.nexus import WAVELENGTH_SPREAD_FWHM
+from beamtime.reduction.instruments.refl.nexus import wavelength_sigma
 from beamtime.reduction.instruments.refl.numerics import FWHM_TO_SIGMA, interpolate, product, ratio
 from beamtime.reduction.instruments.refl.refldata import (
     TIMER_RESOLUTION,
@@ -168,9 +168,6 @@ def angular_resolution(
     Author: Beamtime team
     Version: 2026-12-07.1
     """
-    for name, value in (("distance1", distance1), ("distance2", distance2)):
-        if value is not None and value <= 0:
-            raise ParameterError(name, "must be positive")
     distance1, distance2 = distance_pair(data, distance1, distance2)
     if distance1 == distance2:
         raise ParameterError("distance2", "the slits cannot be at the same distance")
@@ -178,10 +175,8 @@ def angular_resolution(
         raise ParameterError("wavelength_spread", "must be a fraction between 0 and 1")
     if wavelength_spread is not None:
         dL = wavelength_spread * data.wavelength * FWHM_TO_SIGMA
-    elif np.isfinite(data.wavelength_error):
-        dL = data.wavelength_error
     else:
-        dL = WAVELENGTH_SPREAD_FWHM * data.wavelength * FWHM_TO_SIGMA
+        dL = wavelength_sigma(data.wavelength, data.wavelength_error)
     if sample_width is not None and sample_width <= 0:
         raise ParameterError("sample_width", "must be positive")
     if data.intent == "intensity":
@@ -229,8 +224,6 @@ def divergence_fb(data, distance1=None, distance2=None, distance3=None, distance
     """
     slits = []
     for number, given in enumerate((distance1, distance2, distance3, distance4), start=1):
-        if given is not None and given <= 0:
-            raise ParameterError(f"distance{number}", "must be positive")
         position = slit_distance(data, number, given)
         if position is not None:
             slits.append((getattr(data, f"slit{number}"), position))

@@ -68,9 +68,6 @@ def footprint(
         raise ParameterError("sample_width", "must be positive")
     if Io <= 0:
         raise ParameterError("Io", "must be positive")
-    for name, value in (("distance1", distance1), ("distance2", distance2)):
-        if value is not None and value <= 0:
-            raise ParameterError(name, "must be positive")
     distance1, distance2 = distance_pair(data, distance1, distance2)
     if distance1 <= distance2:
         raise ParameterError("distance1", "slit 1 must be farther from the sample than slit 2")

@@ -218,7 +218,15 @@ class ReflScan(InstrumentConstants):
     @classmethod
     def from_dict(cls, d: dict) -> "ReflScan":
         """The inverse of to_dict: from_dict(s.to_dict()) == s, bit for bit."""
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+def wavelength_sigma(wavelength: float, wavelength_error: float) -> float:
+    """The 1-σ wavelength spread in Å: the file's ``wavelength_error`` (NaN where it has
+    none), else reductus' fallback, 1.5 % FWHM of λ."""
+    if math.isfinite(wavelength_error):
+        return wavelength_error
+    return WAVELENGTH_SPREAD_FWHM * wavelength * FWHM_TO_SIGMA
 
 
 def load_nexus(
@@ -314,9 +322,7 @@ class _Entry:
             self.text(SCAN_TYPE) if self.has(SCAN_TYPE) else "",
             *arrays,
             wavelength=wavelength,
-            wavelength_spread=WAVELENGTH_SPREAD_FWHM * wavelength * FWHM_TO_SIGMA
-            if math.isnan(constants["wavelength_error"])
-            else constants["wavelength_error"],
+            wavelength_spread=wavelength_sigma(wavelength, constants["wavelength_error"]),
             sample_name=self.first_text(SAMPLE_NAME),
             description=self.first_text(DESCRIPTION),
             start=self.first_text((START,)),

@@ -79,10 +79,13 @@ def q_components(ti, td, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
 
 def slit_distance(data, number: int, given: float | None = None) -> float | None:
     """Slit ``number``'s distance from the sample in mm, signed as NICE writes it (negative
-    before the sample): ``given`` (a control, a positive length) if given, else the file's,
-    else reductus' fallback (2000 and 1000 mm before the sample; none for slits 3 and 4)."""
+    before the sample): ``given`` (the step's control ``distance<number>``, a positive length)
+    if given, else the file's, else reductus' fallback (2000 and 1000 mm before the sample;
+    none for slits 3 and 4)."""
     sign = -1.0 if number <= 2 else 1.0
     if given is not None:
+        if given <= 0:
+            raise ParameterError(f"distance{number}", "must be positive")
         return sign * given
     found = getattr(data, f"distance{number}")
     if math.isfinite(found):
