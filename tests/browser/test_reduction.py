@@ -328,12 +328,10 @@ def test_a_files_cross_sections_are_chosen_in_the_browser(live_server, page):
 def both_folders():
     """Both folders of PBR files as the local source."""
     from beamtime.reduction import sources
-    from tests.reduction.conftest import PBR
+    from tests.reduction.conftest import PBR, data_sources
 
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", PBR.parent)])
-    yield
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", PBR.parent)):
+        yield
 
 
 def open_template(page, live_server, name="Polarized (reductus)"):

@@ -17,7 +17,7 @@ from beamtime.reduction import sources
 from beamtime.reduction.instruments.templates import predefined
 from tests.conftest import SHARED
 from tests.fitting.test_api import auth
-from tests.reduction.conftest import fresh_cache  # noqa: F401 (fixture)
+from tests.reduction.conftest import data_sources, fresh_cache  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,8 @@ ORSO_STATES = {"++": "pp", "+-": "pm", "-+": "mp", "--": "mm"}
 @pytest.fixture
 def pbr_data():
     """Both folders of real PBR files as the server's local data (named "local")."""
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", SHARED / "data"), sources.DaqSource()])
-    yield
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", SHARED / "data"), sources.DaqSource()):
+        yield
 
 
 def stock_polarized() -> tuple[dict, int]:

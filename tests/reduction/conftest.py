@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 
 from beamtime.reduction import service, sources
@@ -6,13 +8,22 @@ from tests.conftest import SHARED
 PBR = SHARED / "data" / "ncnr-pbr"
 
 
+@contextmanager
+def data_sources(*configured):
+    """The server's data sources as ``configured`` within the block, then as they were."""
+    saved = dict(sources.SOURCES)
+    sources.configure(list(configured))
+    try:
+        yield
+    finally:
+        sources.configure(list(saved.values()))
+
+
 @pytest.fixture
 def pbr_source():
     """The PBR raw files as the server's local data folder (named "local")."""
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", PBR), sources.DaqSource()])
-    yield sources.SOURCES["local"]
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", PBR), sources.DaqSource()):
+        yield sources.SOURCES["local"]
 
 
 @pytest.fixture

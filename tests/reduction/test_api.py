@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from beamtime.reduction.export import read_provenance
-from tests.reduction.conftest import PBR, fileinfo, refl_template
+from tests.reduction.conftest import PBR, data_sources, fileinfo, refl_template
 
 
 @pytest.fixture
@@ -206,10 +206,8 @@ def broken_files(tmp_path):
     with h5py.File(tmp_path / "nocounts.nxs.pbr", "w") as f:
         f.create_group("entry").create_dataset("DAS_logs/counter/liveMonitor", data=[1.0])
     (tmp_path / "good.nxs.pbr").write_bytes(whole)
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield
 
 
 def test_broken_files_fail_on_their_node_and_the_rest_keeps_working(

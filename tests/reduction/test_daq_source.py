@@ -14,7 +14,7 @@ from beamtime.daq.models import DataRouter, RunMetadata
 from beamtime.reduction import sources
 from beamtime.reduction.export import read_provenance
 from tests.factory import make_experiment
-from tests.reduction.conftest import PBR, refl_template
+from tests.reduction.conftest import PBR, data_sources, refl_template
 from tests.sshd import LoopbackSshServer
 
 HOST = "127.0.0.2"  # not this host's name: reached over SSH
@@ -42,10 +42,8 @@ def run_on_ssh_host(alice, tmp_path, ssh_router_host):
         experiment=experiment, name="router0", ip_address=HOST, staging_directory=str(staging)
     )
     RunMetadata.objects.create(experiment=experiment, run_number=7, stop_datetime=timezone.now())
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.DaqSource()])
-    yield ssh_router_host
-    sources.configure(list(saved.values()))
+    with data_sources(sources.DaqSource()):
+        yield ssh_router_host
 
 
 def post(client, path, body):

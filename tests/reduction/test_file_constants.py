@@ -12,7 +12,7 @@ import pytest
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.template import TemplateError
 from beamtime.reduction.instruments.refl.nexus import NexusError, ReflScan, load_nexus
-from tests.reduction.conftest import PBR, fileinfo
+from tests.reduction.conftest import PBR, data_sources, fileinfo
 from tests.reduction.test_reductus import RTOL, Diagram, _run_terminal, reductus_run
 from tests.reduction.test_reductus_corrections import (  # noqa: F401  (a fixture)
     compare_in_order,
@@ -53,10 +53,8 @@ def constants(tmp_path):
         (tmp_path / name).chmod(0o644)
     write_constants(tmp_path / FILES[1])
     write_constants(tmp_path / FILES[0], dict(list(CONSTANTS.items())[:4]))
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield tmp_path
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield tmp_path
 
 
 def theirs_by_polarization(case, files, *options):

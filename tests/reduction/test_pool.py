@@ -16,7 +16,7 @@ import pytest
 
 from beamtime.reduction import jobs, service, sources
 from tests.conftest import reduction_data
-from tests.reduction.conftest import PBR, fileinfo, refl_template
+from tests.reduction.conftest import PBR, data_sources, fileinfo, refl_template
 
 POINTS = 100_000
 
@@ -69,11 +69,9 @@ def pool(settings, celery_worker, transactional_db):
     settings.REDUCTION_IN_WORKERS = True
     settings.REDUCTION_CACHE = "redis"
     service.step_cache.cache_clear()
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", reduction_data()), sources.DaqSource()])
-    service.instruments()  # loaded, as in a web process that has answered a reduction before
-    yield
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", reduction_data()), sources.DaqSource()):
+        service.instruments()  # loaded, as in a web process that has answered a reduction before
+        yield
     service.step_cache.cache_clear()
 
 

@@ -12,7 +12,7 @@ from beamtime.daq.models import DataRouter, RunMetadata
 from beamtime.fitting.models import Dataset
 from beamtime.reduction import sources
 from tests.factory import make_experiment
-from tests.reduction.conftest import PBR, fileinfo, refl_template
+from tests.reduction.conftest import PBR, data_sources, fileinfo, refl_template
 
 
 def post(client, path, body):
@@ -40,10 +40,8 @@ def filed_run(alice, tmp_path):
         staging_directory=str(staging),
     )
     RunMetadata.objects.create(experiment=experiment, run_number=7, stop_datetime=timezone.now())
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.DaqSource()])
-    yield "e1/router0/run_0007/mli0115.nxs.pbr"
-    sources.configure(list(saved.values()))
+    with data_sources(sources.DaqSource()):
+        yield "e1/router0/run_0007/mli0115.nxs.pbr"
 
 
 def daq_template(path: str) -> dict:

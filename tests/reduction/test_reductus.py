@@ -23,7 +23,7 @@ from beamtime.reduction.dataflow.calc import calculate as engine_calculate
 from beamtime.reduction.dataflow.template import Template, TemplateError
 from beamtime.reduction.instruments.refl import registry
 from tests.conftest import require
-from tests.reduction.conftest import PBR, fileinfo
+from tests.reduction.conftest import PBR, data_sources, fileinfo
 
 
 def calculate(*args, **kwargs):
@@ -287,10 +287,8 @@ def counted_once(tmp_path):
             first = f[field][:1]
             del f[field]
             f[field] = first
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield path
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield path
 
 
 def test_a_count_written_once_is_repeated_over_the_points_as_reductus_does(counted_once):
@@ -365,10 +363,8 @@ def every_file():
     """Both folders of PBR files as the server's local data (named "local")."""
     from beamtime.reduction import sources
 
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", PBR.parent)])
-    yield
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", PBR.parent)):
+        yield
 
 
 @pytest.mark.parametrize("intent", ["auto", "infer"])
@@ -626,10 +622,8 @@ def half_polarized(tmp_path):
                     del f[field]
                     if direction is not None:
                         f[field] = np.array([[direction.encode()]])
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield tmp_path
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield tmp_path
 
 
 def test_half_and_unpolarized_scans_load_as_reductus_reads_them(half_polarized):

@@ -11,7 +11,7 @@ import pytest
 from beamtime.reduction import sources
 from beamtime.reduction.dataflow.template import TemplateError
 from beamtime.reduction.instruments.refl.deadtimedata import observed
-from tests.reduction.conftest import PBR, fileinfo
+from tests.reduction.conftest import PBR, data_sources, fileinfo
 from tests.reduction.test_reductus import RTOL, Diagram, _run_terminal, compare, reductus_run
 
 SLIT_SCAN = PBR.parent / "reductus-pbr" / "fp_slitAperture4.softPosition7377.nxs.pbr"  # 18 points
@@ -41,10 +41,8 @@ def calibration(tmp_path):
     for name, transmission, seed in (("attenuated", 0.1, 1), ("open", 1.0, 2)):
         simulate(tmp_path / f"{name}.nxs.pbr", transmission, seed)
         files.append(f"{name}.nxs.pbr")
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield tmp_path, files
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield tmp_path, files
 
 
 def fitted(files: list[str], **fit) -> tuple[Diagram, dict]:
@@ -109,13 +107,9 @@ def test_the_paralyzing_model_recovers_a_paralyzing_dead_time(tmp_path):
     """reductus' mode P holds τNP at its starting guess, so P is checked against the truth."""
     for name, transmission, seed in (("a", 0.1, 3), ("b", 1.0, 4)):
         simulate(tmp_path / f"{name}.nxs.pbr", transmission, seed, tau_np=0.0, tau_p=4.0)
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    try:
+    with data_sources(sources.LocalSource("local", tmp_path)):
         d, node = fitted(["a.nxs.pbr", "b.nxs.pbr"], mode="P")
         (ours,) = _run_terminal(d, node["fit"], "dead_time")
-    finally:
-        sources.configure(list(saved.values()))
     assert ours.mode == "P" and ours.tau_NP == 0 and ours.dtau_NP == 0
     assert abs(ours.tau_P - 4.0) < 3 * ours.dtau_P
 
@@ -142,10 +136,8 @@ def saturating(tmp_path):
         curve = f["DOWN_DOWN/control"].create_group("countrate_correction")
         curve["measured_rate"] = np.array([0.0, 4400.0, 4470.0])
         curve["correction"] = np.array([1.0, 1.02, 1.05])
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield path
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield path
 
 
 def test_monitor_saturation_agrees(saturating):
@@ -178,10 +170,8 @@ def calibrated(tmp_path):
         curve = f["DOWN_DOWN/control"].create_group("countrate_correction")
         curve["measured_rate"] = rates[::-1]
         curve["correction"] = (1 + rates * 12e-6)[::-1]
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield path, rates
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield path, rates
 
 
 def test_a_many_point_saturation_curve_agrees(calibrated):
@@ -242,10 +232,8 @@ FB_FILES = [
 
 @pytest.fixture
 def both_folders():
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", PBR.parent)])
-    yield
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", PBR.parent)):
+        yield
 
 
 @pytest.mark.parametrize("distances", [(500.0, 1500.0), (200.0, 2600.0)])
@@ -296,10 +284,8 @@ def opening(tmp_path):
                 logs[field] = opening
                 logs[field].attrs.update(units)
         names.append(name)
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield tmp_path, names
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield tmp_path, names
 
 
 def smoothed(files: list[str], **smooth) -> list:
@@ -402,10 +388,8 @@ def liquid_cell(tmp_path):
             logs["counter/liveMonitor"][...] = 1e8
             logs["counter/liveROI"][...] = rng.poisson(1e8 * SCALE * shape * solid)
     shutil.copy(PBR / "mli0111.nxs.pbr", tmp_path / "mli0111.nxs.pbr")
-    saved = dict(sources.SOURCES)
-    sources.configure([sources.LocalSource("local", tmp_path)])
-    yield tmp_path, ["mli0181.nxs.pbr", "mli0111.nxs.pbr"]
-    sources.configure(list(saved.values()))
+    with data_sources(sources.LocalSource("local", tmp_path)):
+        yield tmp_path, ["mli0181.nxs.pbr", "mli0111.nxs.pbr"]
 
 
 @pytest.mark.parametrize(
