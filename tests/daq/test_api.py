@@ -173,8 +173,12 @@ def test_a_whole_run_through_the_api_with_real_servers_and_worker(
     def wait_for(name):
         for _ in range(300):
             body = client.get("/api/daq/status", headers=headers).json()
-            if body["overall_state_name"] == name and not any(
-                r["transitioning"] for r in body["individual_results"]
+            # The servers reach the state before the task that moved them releases the
+            # experiment's transition: the next action is taken only once it is released.
+            if (
+                body["overall_state_name"] == name
+                and not body["transition"]
+                and not any(r["transitioning"] for r in body["individual_results"])
             ):
                 return body
             time.sleep(0.1)
