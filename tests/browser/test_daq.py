@@ -28,6 +28,13 @@ def test_a_whole_run_from_the_status_page(live_server, page, ecc_sim, celery_wor
         ("Start all", "Running"),
     ]:
         page.click(f"button:text('{button}')")
+        if button == "Describe all":  # the answer to the click: the others wait for it
+            # (it is rendered as the transition is claimed; the servers take 0.3 s each)
+            page.locator("#transition").wait_for()
+            prepare = page.locator("button:text('Prepare all')")
+            assert prepare.is_disabled()
+            assert prepare.get_attribute("title") == "describe is in progress"
+            shoot(page, "daq-status-describing")
         overall.filter(has_text=state).wait_for(timeout=30_000)
     assert page.inner_text("#run-number").startswith("0")
     shoot(page, "daq-status-running")

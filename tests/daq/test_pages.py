@@ -1,8 +1,13 @@
-import pytest
+from html.parser import HTMLParser
 
+import pytest
+from django.utils import timezone
+
+from beamtime.daq.actions import ACTIONS
 from beamtime.daq.ecc.protocol import State
-from beamtime.daq.models import ECCServer, LogEntry
-from tests.factory import make_ecc_server, make_experiment
+from beamtime.daq.models import ECCServer, Experiment, LogEntry
+from beamtime.daq.transitions import claim, claim_ttl, release
+from tests.factory import make_api_key, make_ecc_server, make_experiment
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +120,60 @@ def test_a_missing_log_file_is_explained(member, tmp_path, settings):
     )
     assert member.get(f"/daq/servers/{other.pk}/log").status_code == 404
     assert member.get(f"/daq/nonsense/{server.pk}/log").status_code == 404
+
+
+def global_buttons(page: str) -> dict[str, str | None]:
+    """Each global control's label and why it is disabled (None: enabled)."""
+    found = {}
+
+    class Buttons(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "button" and "control" in attrs.get("class", "").split():
+                self.why = attrs.get("title") if "disabled" in attrs else None
+                self.label = ""
+
+        def handle_data(self, data):
+            if hasattr(self, "label"):
+                self.label += data
+
+        def handle_endtag(self, tag):
+            if tag == "button" and hasattr(self, "label"):
+                found[self.label.strip()] = self.why
+                del self.label
+
+    Buttons().feed(page)
+    return found
+
+
+def test_while_a_transition_is_under_way_its_buttons_say_so_and_wait(member):
+    experiment = ECCServer.objects.first().experiment
+    claim(experiment, "describe")
+    buttons = global_buttons(member.get("/daq/panels").content.decode())
+    assert buttons == {f"{a.capitalize()} all": "describe is in progress" for a in ACTIONS}
+    # what the page shows is what the server does: each is refused while describe holds
+    for action in ACTIONS:
+        assert "describe is in progress" in member.post(f"/daq/actions/{action}").content.decode()
+    page = member.get("/daq/panels").content.decode()
+    assert page.count('disabled title="describe is in progress"') == len(ACTIONS) * 3
+
+    release(experiment.pk, "describe")
+    claim(experiment, "start")  # Stop may always take a Start over
+    buttons = global_buttons(member.get("/daq/panels").content.decode())
+    assert buttons["Stop all"] is None
+    assert buttons["Prepare all"] == "start is in progress"
+
+    release(experiment.pk, "start")
+    assert set(global_buttons(member.get("/daq/panels").content.decode()).values()) == {None}
+
+
+def test_a_claim_left_by_a_dead_worker_stops_showing_once_it_expires(member, client, alice):
+    experiment = ECCServer.objects.first().experiment
+    claim(experiment, "prepare")
+    Experiment.objects.update(transition_started_at=timezone.now() - 2 * claim_ttl())
+    assert set(global_buttons(member.get("/daq/panels").content.decode()).values()) == {None}
+    headers = {"Authorization": f"Bearer {make_api_key(alice)[1]}"}
+    assert client.get("/api/daq/status", headers=headers).json()["transition"] == ""
+    # and the server agrees: the expired claim is taken over
+    page = member.post("/daq/actions/describe").content.decode()
+    assert "prepare is in progress" not in page

@@ -31,6 +31,20 @@ def send(experiment: Experiment, name: str, kind: str, argument=None) -> None:
         raise ActionRefused("the task queue does not answer: nothing was done", 503) from None
 
 
+STOP_TAKES_OVER = ("start",)  # the transitions Stop may replace: stopping must be possible
+
+
+def unavailable(status: dict, action: str) -> str:
+    """Why the status page shows the global ``action`` unavailable now, or "": what
+    global_action and stop would refuse, as the status (status.status) shows it."""
+    transition = status["transition"]
+    if action == "stop":
+        return "" if transition in ("", *STOP_TAKES_OVER) else f"{transition} is in progress"
+    if status["run_state"] in ("recording", "starting"):
+        return "only Stop all acts while a run records"
+    return f"{transition} is in progress" if transition else ""
+
+
 def global_action(experiment: Experiment, action: str, user) -> None:
     """Send every ECC server one step (a run starts or stops with start and stop)."""
     if action not in ACTIONS:
@@ -73,7 +87,7 @@ def stop(experiment: Experiment) -> None:
     """Stop always proceeds: from Running, Mixed or Error, even while a Start is under way.
     The run closes now; every server that can be reached is stopped, then the files filed."""
     try:
-        claim(experiment, "stop", take_over=("start",))
+        claim(experiment, "stop", take_over=STOP_TAKES_OVER)
     except Busy as exc:
         raise ActionRefused(str(exc)) from None
     try:

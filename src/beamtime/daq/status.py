@@ -3,6 +3,7 @@ database only, never from the ECC servers on the request path."""
 
 from beamtime.daq.models import Experiment
 from beamtime.daq.states import overall_state
+from beamtime.daq.transitions import under_way
 
 
 def status(experiment: Experiment) -> dict:
@@ -19,7 +20,7 @@ def status(experiment: Experiment) -> dict:
         "run_title": run.title if run else "",
         "run_class": run.get_run_class_display() if run else "",
         "abort_reason": run.abort_reason if run else "",
-        "transition": experiment.transition,
+        "transition": under_way(experiment),
         "run_limit_seconds": experiment.run_limit_seconds,
         "run_limit_bytes": experiment.run_limit_bytes,
         "stop_at_limit": experiment.stop_at_limit,

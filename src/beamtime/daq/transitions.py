@@ -30,6 +30,15 @@ def claim_ttl() -> timedelta:
     return timedelta(seconds=2 * settings.DAQ_TRANSITION_TIMEOUT + 60)
 
 
+def under_way(experiment: Experiment) -> str:
+    """The experiment's transition under way, as claim sees it: "" if none, or if its claim
+    has expired (left by a worker that died)."""
+    started = experiment.transition_started_at
+    if started is not None and started < timezone.now() - claim_ttl():
+        return ""
+    return experiment.transition
+
+
 def claim(experiment: Experiment, name: str, take_over: tuple[str, ...] = ()) -> None:
     """Make ``name`` the experiment's one transition under way, or raise Busy naming the one
     that is (``take_over``: claims that may be replaced, e.g. Stop replaces a Start)."""

@@ -28,10 +28,12 @@ def status_page(request):
 
 
 def panel_context(request, experiment, notice: str = "") -> dict:
+    now = status(experiment)
     return {
-        "status": status(experiment),
+        "status": now,
         "notice": notice,
         "actions": actions.ACTIONS,
+        "controls": [(a, actions.unavailable(now, a)) for a in actions.ACTIONS],
         "can_coordinate": experiment.is_coordinator(request.user),
     }
 
