@@ -29,9 +29,11 @@ reductus' server answers each request with "Connection: close", so it gets a new
 Then both engines alone in fresh processes, in CPU time (hardly changed by the machine's
 load): reductus' own process_template (bench/reductus_engine.py) and Beamtime's calculate,
 imports apart.
-reductus imports its whole scientific stack when its server starts; Beamtime's reduction
-worker imports the steps as it starts, and a web worker only after answering its first
-reduction (which the pool answers), so the imports line is outside both servers' figures.
+Before its first evaluation each client loads its page, untimed, as a browser does: reductus'
+asks for its instrument's definition (get_instrument), Beamtime's for the instruments'
+(GET /api/reduction/instruments). reductus imports its whole scientific stack when its server
+starts; Beamtime's reduction worker imports the steps as it starts, and the web worker as it
+answers the page load, so the imports line is outside both servers' figures.
 reductus' server needs its "server" extra (flask, flask-cors, msgpack, requests) in its
 environment.
 
@@ -461,6 +463,7 @@ def polarized(args):
             ready["beamtime"].append(b_ready)
             try:
                 key = shell(Path(tmp) / "var", SETUP)
+                call(b_url, key, "api/reduction/instruments")  # untimed: its client's page load
 
                 reductus_side = (r_pid, r_url, r_args)
                 beamtime_side = (proc.pid, b_url, key)
