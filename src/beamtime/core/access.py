@@ -30,6 +30,18 @@ def instrument_for_user(user, name: str):
     return get_object_or_404(instruments_for_user(user), name=name)
 
 
+def experiments_for_user(user):
+    """The DAQ experiments ``user`` may see (their run files too): those they are a member or
+    a coordinator of; every one for staff (as Experiment.is_member)."""
+    from django.db.models import Q
+
+    from beamtime.daq.models import Experiment
+
+    if user.is_staff:
+        return Experiment.objects.all()
+    return Experiment.objects.filter(Q(members=user) | Q(coordinators=user)).distinct()
+
+
 def active_experiment_for(user):
     """The active experiment, if ``user`` is one of its members or staff; else 404.
 

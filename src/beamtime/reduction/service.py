@@ -19,6 +19,9 @@ from beamtime.reduction.docs import module_html
 
 log = logging.getLogger("beamtime.reduction")
 
+# The raw files one template may name in all its loaders (each is looked up in the request).
+MAX_TEMPLATE_FILES = 2000
+
 
 @functools.cache
 def instruments() -> dict[str, Registry]:
@@ -93,10 +96,31 @@ def registry_for(template: Template) -> Registry:
     return instruments()[template.instrument]
 
 
+def current_once(user):
+    """sources.current for ``user``, each distinct file info looked up once (a request may
+    name one file many times)."""
+    found = {}
+
+    def current(info):
+        key = digest(info)
+        if key not in found:
+            try:
+                found[key] = sources.current(info, user)
+            except Exception as exc:
+                found[key] = exc
+        if isinstance(found[key], Exception):
+            raise found[key]
+        return found[key]
+
+    return current
+
+
 def with_current_files(template: Template, config: dict, registry: Registry, user) -> dict:
     """The config with every file a node names at its current mtime (so that a file written
-    again is read again), after checking that ``user`` may read it."""
+    again is read again), after checking that ``user`` may read it; at most
+    MAX_TEMPLATE_FILES files in all."""
     config = {str(k): dict(v) for k, v in (config or {}).items() if isinstance(v, dict)}
+    named = []  # (node, control, files)
     for index, node in enumerate(template.nodes):
         module = registry.modules.get(node.get("module")) if isinstance(node, dict) else None
         if module is None:
@@ -109,14 +133,24 @@ def with_current_files(template: Template, config: dict, registry: Registry, use
             )
             if value is None:
                 continue
-            try:
-                files = value if control.multiple else [value]
-                files = [sources.current(info, user) for info in files]
-            except sources.SourceError as exc:
-                raise TemplateError(str(exc), index, control.name) from None
-            config.setdefault(str(index), {})[control.name] = (
-                files if control.multiple else files[0]
-            )
+            files = value if control.multiple else [value]
+            if not isinstance(files, list):
+                raise TemplateError("a list of files is expected", index, control.name)
+            named.append((index, control, files))
+    total = sum(len(files) for _, _, files in named)
+    count = 0
+    for index, control, files in named:
+        count += len(files)
+        if count > MAX_TEMPLATE_FILES:
+            message = f"{total} files named: a template may name at most {MAX_TEMPLATE_FILES}"
+            raise TemplateError(message, index, control.name)
+    current = current_once(user)
+    for index, control, files in named:
+        try:
+            files = [current(info) for info in files]
+        except sources.SourceError as exc:
+            raise TemplateError(str(exc), index, control.name) from None
+        config.setdefault(str(index), {})[control.name] = files if control.multiple else files[0]
     return config
 
 
@@ -186,10 +220,10 @@ def file_summaries(user, instrument: str, files: list, compute: bool = True, pro
     registry = instruments().get(instrument)
     if registry is None or registry.describe_file is None:
         raise TemplateError(f"instrument {instrument!r} describes no files")
-    cache, found, infos = step_cache(), [], []
+    cache, found, infos, current = step_cache(), [], [], current_once(user)
     for info in files:
         try:
-            infos.append(sources.current(info, user))
+            infos.append(current(info))
         except Exception as exc:  # a file that cannot be named: said beside its name
             if not isinstance(exc, sources.SourceError):  # a refused path needs no traceback
                 log.exception("naming %r failed", info)

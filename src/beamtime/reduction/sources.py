@@ -92,9 +92,12 @@ class LocalSource(Source):
         self.name, self.root = name, Path(root).resolve()
         self.description = description or f"files on this server under {self.root}"
 
+    def _inside(self, full: Path) -> bool:
+        return full == self.root or self.root in full.parents
+
     def _resolve(self, path: str) -> Path:
         full = (self.root / clean_path(path)).resolve()
-        if full != self.root and self.root not in full.parents:  # a symlink pointing out
+        if not self._inside(full):  # a symlink pointing out
             raise SourceError(f"path {path!r} leads outside the data source")
         return full
 
@@ -106,6 +109,8 @@ class LocalSource(Source):
                 for e in it:
                     if e.name.startswith("."):
                         continue
+                    if e.is_symlink() and not self._inside(Path(e.path).resolve()):
+                        continue  # a link out of the folder: neither shown nor readable
                     info = e.stat()
                     is_dir = stat.S_ISDIR(info.st_mode)
                     entries.append(
@@ -117,9 +122,12 @@ class LocalSource(Source):
 
     def mtime(self, path):
         try:
-            return self._resolve(path).stat().st_mtime
+            found = self._resolve(path).stat()
         except OSError as exc:
             raise SourceError(f"{self.name}:{path}: {exc.strerror}") from None
+        if not stat.S_ISREG(found.st_mode):
+            raise SourceError(f"{self.name}:{path}: not a file")
+        return found.st_mtime
 
     def fetch(self, path):
         full = self._resolve(path)
@@ -143,6 +151,27 @@ class _Links(HTMLParser):
                 self.hrefs.append(href)
 
 
+def _origin(url: str) -> tuple:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname, parts.port or default
+
+
+class _SameOrigin(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only within the store's scheme, host and port."""
+
+    def __init__(self, source: "HttpSource"):
+        self.source = source
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if _origin(newurl) != _origin(self.source.base):
+            raise SourceError(
+                f"{self.source.name}: {req.full_url}: redirected to {newurl}, "
+                f"away from {self.source.base}"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class HttpSource(Source):
     """A data store over HTTP: folders are directory index pages (Apache, nginx, Python's
     http.server), a file's mtime is its Last-Modified header."""
@@ -150,6 +179,7 @@ class HttpSource(Source):
     def __init__(self, name: str, base_url: str, description: str = ""):
         self.name, self.base = name, base_url.rstrip("/") + "/"
         self.description = description or f"files at {self.base}"
+        self._opener = urllib.request.build_opener(_SameOrigin(self))
 
     def _url(self, path: str, folder: bool = False) -> str:
         path = clean_path(path)
@@ -157,7 +187,7 @@ class HttpSource(Source):
 
     def _open(self, url: str, method: str = "GET"):
         try:
-            return urllib.request.urlopen(
+            return self._opener.open(
                 urllib.request.Request(url, method=method), timeout=HTTP_TIMEOUT
             )
         except urllib.error.HTTPError as exc:
@@ -208,7 +238,8 @@ class HttpSource(Source):
 
 class DaqSource(Source):
     """Run files filed by the DAQ: ``EXPERIMENT/ROUTER/run_NNNN/FILE``, read on the data
-    router's host (directly or over SSH). Only the experiment's members and staff see them.
+    router's host (directly or over SSH). Only the experiment's members, coordinators and staff
+    see them (core.access.experiments_for_user).
     A file's version is its modification time and its size: over SFTP (v3, OpenSSH's) the time
     is in whole seconds, and a file written again within one second most often changes size."""
 
@@ -220,10 +251,9 @@ class DaqSource(Source):
         return cleaned.split("/") if cleaned else []
 
     def _experiments(self, user):
-        from beamtime.daq.models import Experiment
+        from beamtime.core.access import experiments_for_user
 
-        found = Experiment.objects.all()
-        return found if user.is_staff else found.filter(members=user)
+        return experiments_for_user(user)
 
     def _router(self, experiment: str, router: str):
         from beamtime.daq.models import DataRouter
@@ -364,6 +394,8 @@ def current(info: dict, user) -> dict:
     """The file info with the file's current version, if ``user`` may read it; the entries
     (cross-sections) it chooses, if any, are kept for the loader to check."""
     src, path = check_fileinfo(info)
+    if not path:
+        raise SourceError(f"{src.name}: a file info names no file")
     if not src.allows(user, path):
         raise SourceError(f"{src.name}:{path}: not yours to read")
     chosen = {"entries": info["entries"]} if "entries" in info else {}

@@ -64,7 +64,7 @@ def load(filelist=(), intent="auto", Qz_basis="actual"):
         name = info["path"].rsplit("/", 1)[-1]
         try:
             scans = load_nexus(sources.fetch(info), name=name, entries=entries)
-        except NexusError as exc:
+        except (NexusError, sources.SourceError) as exc:  # a bad file, or one not to be read
             raise ParameterError("filelist", str(exc)) from None
         found.extend(replace(ReflData.from_scan(scan, intent), Qz_basis=Qz_basis) for scan in scans)
     return found
