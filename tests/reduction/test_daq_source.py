@@ -121,3 +121,32 @@ def test_a_run_file_written_again_with_the_same_size_is_read_again(
     q_again, read = q_and_provenance()
     assert read == {**read, "mtime": 1_700_000_100, "size": size + 512}
     assert np.allclose(q_again, q * 4.75 / 5.5, rtol=1e-6)
+
+
+def test_a_coordinator_reads_the_run_files_and_a_stranger_does_not(
+    alice, bob, run_on_ssh_host, fresh_cache
+):
+    from beamtime.daq.models import Experiment
+    from tests.factory import make_user
+
+    Experiment.objects.get(name="e1").coordinators.add(bob)  # a coordinator, not a member
+    files = [{"source": "daq", "path": f"e1/router0/run_0007/{n}", "mtime": 0} for n in FILES]
+    template = refl_template(("load", {"filelist": files}))
+    for user, allowed in ((bob, True), (make_user("carol"), False)):
+        client = Client()
+        client.force_login(user)
+        experiments = client.get("/api/reduction/sources/daq/files").json()["entries"]
+        assert [e["name"] for e in experiments] == (["e1"] if allowed else [])
+        listing = client.get("/api/reduction/sources/daq/files", {"path": "e1/router0/run_0007"})
+        answer = post(client, "calculate", {"template": template, "node": 0})
+        if allowed:
+            assert [e["name"] for e in listing.json()["entries"]] == FILES
+            assert answer.status_code == 200, answer.content
+            assert {v["name"].split(":")[0] for v in answer.json()["values"]} == set(FILES)
+        else:
+            assert (
+                listing.status_code == 404
+                and "no experiment 'e1' of yours" in listing.json()["error"]
+            )
+            assert answer.status_code == 422
+            assert answer.json()["field"] == "filelist" and "not yours" in answer.json()["error"]
