@@ -101,7 +101,8 @@ def test_each_distinct_file_is_looked_up_once_per_request(client, tmp_path, serv
     )
     with data_sources(sources.HttpSource("store", url)):
         template = refl_template(
-            ("load", {"filelist": [one] * 300}), ("load", {"filelist": [one, other]})
+            ("load", {"filelist": [one] * 300}),
+            ("load", {"filelist": [one, other, {**one, "mtime": 1}]}),
         )
         answer = post(client, "cached", {"template": template, "config": {}})
         assert answer.status_code == 200, answer.content
@@ -165,3 +166,6 @@ def test_an_http_store_follows_redirects_only_within_itself(tmp_path, serve):
     with pytest.raises(sources.SourceError, match="redirected"):
         store.mtime("away.nxs")
     assert other_seen == []
+    (tmp_path / "store" / "runs").mkdir()
+    with pytest.raises(sources.SourceError, match="runs: a folder, not a file"):
+        store.mtime("runs")  # /runs redirected to /runs/, the folder's index page

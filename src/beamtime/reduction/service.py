@@ -97,11 +97,13 @@ def registry_for(template: Template) -> Registry:
 
 
 def current_once(user):
-    """sources.current for ``user``, each distinct file info looked up once (a request may
-    name one file many times)."""
+    """sources.current for ``user``, each distinct file looked up once (a request may name
+    one file many times, at any mtime: its current one is looked up)."""
     found = {}
 
     def current(info):
+        if isinstance(info, dict):  # its version is looked up, whatever the request says
+            info = {k: v for k, v in info.items() if k not in ("mtime", "size")}
         key = digest(info)
         if key not in found:
             try:

@@ -219,6 +219,8 @@ class HttpSource(Source):
     def mtime(self, path):
         url = self._url(path)
         with self._open(url, "HEAD") as response:
+            if response.geturl().endswith("/"):  # redirected to its index page
+                raise SourceError(f"{self.name}: {url}: a folder, not a file")
             modified = response.headers.get("Last-Modified")
         if not modified:
             raise SourceError(f"{self.name}: {url}: the server sends no Last-Modified header")
