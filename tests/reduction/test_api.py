@@ -372,3 +372,19 @@ def test_the_average_flux_is_plotted_and_exported(client, pbr_source, fresh_cach
     table = np.loadtxt(text.content.decode().splitlines())
     assert table.shape == (2, 6)  # number, dnumber, flux, dflux, time, dtime per data set
     np.testing.assert_allclose(table[:, 2], shown["y"], rtol=1e-9)
+
+
+def test_only_ids_shaped_as_the_pool_makes_them_name_a_job(client, alice, redis_server):
+    """A job's other records in Redis share its key's prefix: asked for as job ids, they are
+    no job (404), not a failure reading them."""
+    from beamtime.reduction import jobs
+
+    job = jobs.new(alice)
+    jobs._announce_end(job["id"])
+    jobs.hand_back(job["id"], "output", {"values": []})
+    jobs.redis_client().set(f"{jobs.PREFIX}for:some-result", job["id"], ex=60)
+    assert client.get(f"/api/reduction/jobs/{job['id']}").json()["state"] == "queued"
+    for crafted in (f"ended:{job['id']}", f"answer:{job['id']}:output", "for:some-result"):
+        answer = client.get(f"/api/reduction/jobs/{crafted}")
+        assert answer.status_code == 404, crafted
+        assert answer.json()["error"] == "no such calculation (or it ended an hour ago)"
