@@ -388,3 +388,11 @@ def test_only_ids_shaped_as_the_pool_makes_them_name_a_job(client, alice, redis_
         answer = client.get(f"/api/reduction/jobs/{crafted}")
         assert answer.status_code == 404, crafted
         assert answer.json()["error"] == "no such calculation (or it ended an hour ago)"
+
+
+@pytest.mark.parametrize("form", ["text", "hdf5", "orso"])
+def test_an_empty_output_is_not_exported(client, pbr_source, fresh_cache, form):
+    body = {"template": spec_template(), "config": {"0": {"filelist": []}}, "node": 0}
+    answer = post(client, "calculate", {**body, "export": form})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "node 0: nothing to export", "node": 0, "field": "export"}

@@ -222,6 +222,8 @@ def calculate(request, payload: CalculateIn):
     except Pending as waiting:
         return waiting.response
     try:
+        if not values:  # e.g. a loader of no files: an empty file would say nothing
+            raise ValueError(f"node {payload.node}: nothing to export")
         if payload.export == "text":
             header = {**header, "resolution": payload.resolution}
         name, data, media = export.export(values, datatype, header, payload.export)
