@@ -396,3 +396,57 @@ def test_an_empty_output_is_not_exported(client, pbr_source, fresh_cache, form):
     answer = post(client, "calculate", {**body, "export": form})
     assert answer.status_code == 422
     assert answer.json() == {"error": "node 0: nothing to export", "node": 0, "field": "export"}
+
+
+def rescales(count: int, cycle: bool = False) -> dict:
+    """An empty load → rescale → rescale → … (``count`` rescales), the last wired back into
+    the first if ``cycle``."""
+    template = refl_template(
+        ("load", {"filelist": []}),
+        *[("rescale", {})] * count,
+        wires=[(i, i + 1, "data") for i in range(count)],
+    )
+    if cycle:
+        template["wires"][0]["source"][0] = count
+    return template
+
+
+@pytest.mark.parametrize(
+    "change, node, field, message",
+    [
+        ({1: {"module": ["refl.rescale"]}}, 1, None, "unknown module ['refl.rescale']"),
+        ({1: {"module": {"a": 1}}}, 1, None, "unknown module {'a': 1}"),
+        ({0: {"config": "abc"}}, 0, "config", "the config must be"),
+        ({0: {"config": None}}, 0, "config", "the config must be"),
+        ({0: {"config": [["filelist", [fileinfo("mli0115.nxs.pbr")]]]}}, 0, "config", "must be"),
+        ({1: {"config": [["scale", 2.0]]}}, 1, "config", "the config must be"),
+        ({"wire": {"source": [-1, "output"], "target": [1, "data"]}}, None, None, "must join"),
+        ({"wire": {"source": [2, "output"], "target": [True, "data"]}}, None, None, "must join"),
+    ],
+)
+def test_malformed_templates_are_refused_naming_the_node(
+    client, pbr_source, change, node, field, message
+):
+    template = rescales(2)
+    template["nodes"][0]["config"]["filelist"] = [fileinfo("mli0115.nxs.pbr")]
+    for index, values in change.items():
+        if index == "wire":  # with -1 for 2, or True for 1: a cycle 1 → 2 → 1
+            template["wires"].append(values)
+        else:
+            template["nodes"][index].update(values)
+    for form in (None, "orso"):
+        answer = post(client, "calculate", {"template": template, "node": 2, "export": form})
+        assert answer.status_code == 422, answer.content
+        error = answer.json()
+        assert error["node"] == node and error.get("field") == field
+        assert message in error["error"]
+
+
+def test_a_chain_of_thousands_of_steps_runs_and_a_cycle_as_long_is_refused(
+    client, pbr_source, fresh_cache
+):
+    answer = post(client, "calculate", {"template": rescales(1500), "node": 1500})
+    assert answer.status_code == 200 and answer.json()["values"] == []
+    answer = post(client, "calculate", {"template": rescales(1500, cycle=True), "node": 1500})
+    assert answer.status_code == 422 and answer.json()["node"] == 1
+    assert answer.json()["error"].startswith("node 1: the wires form a cycle: 1 → 1500 → 1499")
