@@ -450,3 +450,6 @@ def test_a_chain_of_thousands_of_steps_runs_and_a_cycle_as_long_is_refused(
     answer = post(client, "calculate", {"template": rescales(1500, cycle=True), "node": 1500})
     assert answer.status_code == 422 and answer.json()["node"] == 1
     assert answer.json()["error"].startswith("node 1: the wires form a cycle: 1 → 1500 → 1499")
+    answer = post(client, "calculate", {"template": rescales(2001), "node": 2001})
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "2001 wires: a template has at most 2000"

@@ -6,6 +6,10 @@ from functools import cached_property
 
 from beamtime.reduction.dataflow.interface import ModuleDef
 
+# The wires a template may have: ~100 times those of the largest predefined one, room for
+# a chain of 1500 steps; more take long to check and look up, and mean nothing more.
+MAX_WIRES = 2000
+
 
 class TemplateError(ValueError):
     """A template that cannot run; ``node`` (index) and ``terminal`` say where."""
@@ -50,6 +54,8 @@ class Template:
             or not isinstance(data.get("wires"), list)
         ):
             raise TemplateError("a template is {name, nodes: [...], wires: [...]}")
+        if len(data["wires"]) > MAX_WIRES:
+            raise TemplateError(f"{len(data['wires'])} wires: a template has at most {MAX_WIRES}")
         return cls(
             str(data.get("name", "")),
             data["nodes"],
