@@ -192,6 +192,18 @@ class TestKeysApi:
     def test_a_key_without_the_read_scope_cannot_read(self, client, alice):
         _, key = make_api_key(alice, "writer", ["write:fplane"])
         assert client.get("/api/me", headers=auth(key)).status_code == 403
+        # POSTs read too: a reduction's plot and the files' facts, a fit, the run's controls
+        for path in [
+            "/api/reduction/calculate",
+            "/api/reduction/cached",
+            "/api/reduction/files/describe",
+            "/api/reduction/fit",
+            "/api/fitting/fits",
+            "/api/daq/actions/describe",
+        ]:
+            response = client.post(path, {}, content_type="application/json", headers=auth(key))
+            assert response.status_code == 403, path
+            assert "no read scope" in response.json()["error"]
         _, reader = make_api_key(alice, "reader", ["read"])
         assert client.get("/api/me", headers=auth(reader)).status_code == 200
 

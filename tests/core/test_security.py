@@ -141,6 +141,16 @@ class TestUploadLimit:
         assert response.status_code == 413
         assert response.json() == {"error": "the request is too large: at most 1 MB"}
 
+    def test_a_json_body_above_what_django_reads_into_memory_gets_the_json_413(
+        self, client, settings
+    ):
+        settings.MAX_UPLOAD_MB = 100  # files may be larger; data read into memory may not
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
+        body = b'{"template": "' + b"x" * (2 * 2**20) + b'"}'
+        response = client.post("/api/reduction/calculate", body, content_type="application/json")
+        assert response.status_code == 413  # was Django's HTML "Bad Request (400)"
+        assert response.json() == {"error": "the request is too large: at most 1 MB"}
+
     def test_a_body_within_the_limit_passes(self, client, settings):
         settings.MAX_UPLOAD_MB = 1
         response = client.post("/api/keys", b"{}", content_type="application/json")

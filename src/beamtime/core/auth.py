@@ -61,7 +61,9 @@ class ApiKeyAuth(HttpAuthBase):
 
     A request that sends an Authorization header is judged by it alone: a bad key is a 401,
     whatever cookies come along (not a CSRF 403 from the session check that would follow).
-    Reading (GET, HEAD) needs the key's "read" scope.
+    Every call needs the key's "read" scope, whatever its method: POSTs such as a reduction's
+    calculation read data too. (A key with only "write:fplane" serves the FPlane-compatible
+    endpoints, which do not come through here.)
     """
 
     openapi_scheme = "bearer"
@@ -72,8 +74,8 @@ class ApiKeyAuth(HttpAuthBase):
         user = user_from_request(request)
         if user is None:
             raise AuthenticationError()
-        if request.method in ("GET", "HEAD") and not key_allows(request, "read"):
-            raise HttpError(403, "this API key has no read scope")
+        if not key_allows(request, "read"):
+            raise HttpError(403, "this API key has no read scope, which the JSON APIs need")
         request.user = user
         return user
 

@@ -36,7 +36,9 @@ class RequestLogMiddleware:
 
 
 class UploadSizeLimitMiddleware:
-    """Refuse a body larger than MAX_UPLOAD_MB from its Content-Length, before reading any of it.
+    """Refuse a body larger than its limit from its Content-Length, before reading any of it:
+    MAX_UPLOAD_MB for a form that may carry files (multipart), else (JSON, a plain form) also
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which Django would otherwise answer with its HTML 400.
 
     Django itself limits form fields but streams every uploaded file to disk before a view
     could refuse it. A body without Content-Length (chunked) is never read by Django.
@@ -47,12 +49,15 @@ class UploadSizeLimitMiddleware:
 
     def __call__(self, request):
         limit = settings.MAX_UPLOAD_MB * 1024 * 1024
+        in_memory = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if in_memory is not None and not request.content_type.startswith("multipart/"):
+            limit = min(limit, in_memory)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > limit:
-            message = f"the request is too large: at most {settings.MAX_UPLOAD_MB} MB"
+            message = f"the request is too large: at most {limit / 2**20:g} MB"
             if request.path_info.startswith(settings.API_PREFIX):
                 return JsonResponse({"error": message}, status=413)
             return HttpResponse(message + "\n", status=413, content_type="text/plain")
