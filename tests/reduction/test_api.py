@@ -372,3 +372,84 @@ def test_the_average_flux_is_plotted_and_exported(client, pbr_source, fresh_cach
     table = np.loadtxt(text.content.decode().splitlines())
     assert table.shape == (2, 6)  # number, dnumber, flux, dflux, time, dtime per data set
     np.testing.assert_allclose(table[:, 2], shown["y"], rtol=1e-9)
+
+
+def test_only_ids_shaped_as_the_pool_makes_them_name_a_job(client, alice, redis_server):
+    """A job's other records in Redis share its key's prefix: asked for as job ids, they are
+    no job (404), not a failure reading them."""
+    from beamtime.reduction import jobs
+
+    job = jobs.new(alice)
+    jobs._announce_end(job["id"])
+    jobs.hand_back(job["id"], "output", {"values": []})
+    jobs.redis_client().set(f"{jobs.PREFIX}for:some-result", job["id"], ex=60)
+    assert client.get(f"/api/reduction/jobs/{job['id']}").json()["state"] == "queued"
+    for crafted in (f"ended:{job['id']}", f"answer:{job['id']}:output", "for:some-result"):
+        answer = client.get(f"/api/reduction/jobs/{crafted}")
+        assert answer.status_code == 404, crafted
+        assert answer.json()["error"] == "no such calculation (or it ended an hour ago)"
+
+
+@pytest.mark.parametrize("form", ["text", "hdf5", "orso"])
+def test_an_empty_output_is_not_exported(client, pbr_source, fresh_cache, form):
+    body = {"template": spec_template(), "config": {"0": {"filelist": []}}, "node": 0}
+    answer = post(client, "calculate", {**body, "export": form})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "node 0: nothing to export", "node": 0, "field": "export"}
+
+
+def rescales(count: int, cycle: bool = False) -> dict:
+    """An empty load → rescale → rescale → … (``count`` rescales), the last wired back into
+    the first if ``cycle``."""
+    template = refl_template(
+        ("load", {"filelist": []}),
+        *[("rescale", {})] * count,
+        wires=[(i, i + 1, "data") for i in range(count)],
+    )
+    if cycle:
+        template["wires"][0]["source"][0] = count
+    return template
+
+
+@pytest.mark.parametrize(
+    "change, node, field, message",
+    [
+        ({1: {"module": ["refl.rescale"]}}, 1, None, "unknown module ['refl.rescale']"),
+        ({1: {"module": {"a": 1}}}, 1, None, "unknown module {'a': 1}"),
+        ({0: {"config": "abc"}}, 0, "config", "the config must be"),
+        ({0: {"config": None}}, 0, "config", "the config must be"),
+        ({0: {"config": [["filelist", [fileinfo("mli0115.nxs.pbr")]]]}}, 0, "config", "must be"),
+        ({1: {"config": [["scale", 2.0]]}}, 1, "config", "the config must be"),
+        ({"wire": {"source": [-1, "output"], "target": [1, "data"]}}, None, None, "must join"),
+        ({"wire": {"source": [2, "output"], "target": [True, "data"]}}, None, None, "must join"),
+    ],
+)
+def test_malformed_templates_are_refused_naming_the_node(
+    client, pbr_source, change, node, field, message
+):
+    template = rescales(2)
+    template["nodes"][0]["config"]["filelist"] = [fileinfo("mli0115.nxs.pbr")]
+    for index, values in change.items():
+        if index == "wire":  # with -1 for 2, or True for 1: a cycle 1 → 2 → 1
+            template["wires"].append(values)
+        else:
+            template["nodes"][index].update(values)
+    for form in (None, "orso"):
+        answer = post(client, "calculate", {"template": template, "node": 2, "export": form})
+        assert answer.status_code == 422, answer.content
+        error = answer.json()
+        assert error["node"] == node and error.get("field") == field
+        assert message in error["error"]
+
+
+def test_a_chain_of_thousands_of_steps_runs_and_a_cycle_as_long_is_refused(
+    client, pbr_source, fresh_cache
+):
+    answer = post(client, "calculate", {"template": rescales(1500), "node": 1500})
+    assert answer.status_code == 200 and answer.json()["values"] == []
+    answer = post(client, "calculate", {"template": rescales(1500, cycle=True), "node": 1500})
+    assert answer.status_code == 422 and answer.json()["node"] == 1
+    assert answer.json()["error"].startswith("node 1: the wires form a cycle: 1 → 1500 → 1499")
+    answer = post(client, "calculate", {"template": rescales(2001), "node": 2001})
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "2001 wires: a template has at most 2000"

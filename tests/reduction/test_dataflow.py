@@ -1,6 +1,7 @@
 """The dataflow engine on a toy instrument: definitions from docstrings, checked templates,
 bundles, and a cache that recomputes only what a change affects (module calls counted)."""
 
+import re
 from collections import Counter
 
 import pytest
@@ -348,11 +349,71 @@ def test_a_changed_helper_changes_the_key_though_the_version_stays(tmp_path, mon
             [{"source": [0, "output"], "target": [5, "data"]}],
             "a wire must join existing",
         ),
+        ([{"module": ["toy.load"]}], [], "node 0: unknown module ['toy.load']"),
+        ([{"module": {"a": 1}}], [], "node 0: unknown module {'a': 1}"),
+        ([{"module": "toy.load", "config": "abc"}], [], "node 0 (config): the config must be"),
+        ([{"module": "toy.load", "config": None}], [], "node 0 (config): the config must be"),
+        (
+            [{"module": "toy.load", "config": [["values", [2.0]]]}],
+            [],
+            "node 0 (config): the config must be",
+        ),
+        *[  # a node counted from the end, or True for 1: a cycle 1 → 2 → 1 went unseen
+            (
+                [{"module": "toy.load"}, {"module": "toy.total"}, {"module": "toy.scale"}],
+                [
+                    {"source": [0, "output"], "target": [1, "data"]},
+                    {"source": [1, "output"], "target": [2, "data"]},
+                    wire,
+                ],
+                "a wire must join existing nodes",
+            )
+            for wire in (
+                {"source": [-1, "output"], "target": [1, "data"]},
+                {"source": [2, "output"], "target": [True, "data"]},
+                {"source": [2, "output"], "target": [1]},
+                {"source": [2, "output"], "target": [1, ["data"]]},
+                {"source": [2, "output"]},
+                [2, 1],
+            )
+        ],
+        (
+            [{"module": "toy.load"}, {"module": "toy.total"}, {"module": "toy.scale"}],
+            [
+                {"source": [0, "output"], "target": [1, "data"]},
+                {"source": [1, "output"], "target": [2, "data"]},
+                {"source": [2, "output"], "target": [1, "data"]},
+            ],
+            "node 1: the wires form a cycle: 1 → 2 → 1",
+        ),
     ],
 )
 def test_bad_templates_name_the_node(nodes, wires, message):
-    with pytest.raises(TemplateError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(TemplateError, match=re.escape(message)):
         calculate(Template("bad", nodes, wires), toy, 0, "output", MemoryCache())
+
+
+def offsets(count: int, cycle: bool = False) -> Template:
+    """load → offset → offset → … (``count`` offsets), the last wired into the first if
+    ``cycle``."""
+    wires = [{"source": [i, "output"], "target": [i + 1, "data"]} for i in range(count)]
+    if cycle:
+        wires[0] = {"source": [count, "output"], "target": [1, "data"]}
+    return Template("chain", [{"module": "toy.load"}] + [{"module": "toy.offset"}] * count, wires)
+
+
+def test_a_chain_of_thousands_of_steps_is_computed_and_a_cycle_as_long_refused():
+    """Walked without recursion: deeper than Python's recursion limit (1000) is no matter."""
+    steps = []
+    progress = lambda number, count, module: steps.append(number)  # noqa: E731
+    found = calculate(offsets(1500), toy, 1500, "output", MemoryCache(), progress=progress)
+    assert found == [1.0 + 1500 * 1.0] and calls["offset"] == 1500
+    assert steps == list(range(1, 1502))  # the load, then each offset
+    with pytest.raises(TemplateError) as refused:
+        calculate(offsets(1500, cycle=True), toy, 1500, "output", MemoryCache())
+    message = str(refused.value)
+    assert message.startswith("node 1: the wires form a cycle: 1 → 1500 → 1499 → 1498 → ")
+    assert message.endswith(" → 3 → 2 → 1") and message.count("→") == 1500
 
 
 def test_an_unknown_parameter_and_a_failing_module_name_their_node(caplog):

@@ -4,11 +4,15 @@ lists the data sets and fits made of its outputs, to their owner only."""
 
 import copy
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
 
 from beamtime.fitting.models import Dataset, FitJob
+from beamtime.reduction import export
+from beamtime.reduction.api import MAX_LOOKUP_NODES
+from beamtime.reduction.dataflow.template import MAX_WIRES
 from tests.fitting.test_polarized import pbr_data, stock_polarized  # noqa: F401 (fixture)
 from tests.reduction.conftest import fresh_cache  # noqa: F401 (fixture)
 from tests.reduction.test_provenance_chain import daq_template, filed_run  # noqa: F401
@@ -128,6 +132,49 @@ def test_a_bad_template_is_refused(client, alice):
     answer = post(client, "fits", {"template": huge})
     assert answer.status_code == 422
     assert answer.json()["error"] == "501 nodes: the fits of at most 500 are looked up"
+
+
+def test_the_largest_template_is_looked_up_at_once_and_one_wire_more_refused(client, polarized_fit):
+    """At most MAX_LOOKUP_NODES nodes and MAX_WIRES wires; each node's reduction depends on
+    nearly all of them here. 500 nodes and 180 000 wires (9.7 MB) took 314 s."""
+    template, node, dataset, _ = polarized_fit
+    big = copy.deepcopy(template)
+    first = len(big["nodes"])
+    big["nodes"] += [{"module": "refl.rescale", "config": {}}] * (MAX_LOOKUP_NODES - first)
+    big["wires"] += [  # a chain of rescales after the reduction's output
+        {"source": [index - 1 if index > first else node, "output"], "target": [index, "data"]}
+        for index in range(first, MAX_LOOKUP_NODES)
+    ]
+    big["wires"] += [{"source": [node, "output"], "target": [first, "data"]}] * (
+        MAX_WIRES - len(big["wires"])
+    )
+    started = time.monotonic()
+    assert [d["node"] for d in made_from(client, big)] == [node]
+    assert time.monotonic() - started < 60  # generous: some seconds on a loaded machine
+    for count in (MAX_WIRES + 1, 180_000):
+        big["wires"] += [big["wires"][-1]] * (count - len(big["wires"]))
+        answer = post(client, "fits", {"template": big})
+        assert answer.status_code == 422
+        assert answer.json()["error"] == f"{count} wires: a template has at most {MAX_WIRES}"
+
+
+def test_the_fingerprints_of_all_nodes_read_the_wires_once(polarized_fit):
+    """Not once per node (the cost of the lookup above grew as nodes times wires)."""
+    template, node, _, _ = polarized_fit
+
+    class Wires(list):
+        reads = 0
+
+        def __iter__(self):
+            Wires.reads += 1
+            return super().__iter__()
+
+    nodes = range(len(template["nodes"]))
+    counted = {**template, "wires": Wires(template["wires"])}
+    found = export.fingerprints(counted, {}, nodes)
+    assert Wires.reads == 1
+    assert found == {i: export.fingerprint(template, {}, i) for i in nodes}
+    assert found[node] is not None
 
 
 def test_a_run_filed_by_the_daq_links_to_its_run_and_configuration(

@@ -222,6 +222,8 @@ def calculate(request, payload: CalculateIn):
     except Pending as waiting:
         return waiting.response
     try:
+        if not values:  # e.g. a loader of no files: an empty file would say nothing
+            raise ValueError(f"node {payload.node}: nothing to export")
         if payload.export == "text":
             header = {**header, "resolution": payload.resolution}
         name, data, media = export.export(values, datatype, header, payload.export)
@@ -253,17 +255,17 @@ def made_from(request, payload: TemplateIn):
 
     from beamtime.fitting.models import Dataset
 
-    nodes = payload.template.get("nodes")
-    if not isinstance(nodes, list):
-        return refused(request, {"error": "a template is {name, nodes: [...], wires: [...]}"})
+    try:
+        nodes = Template.from_dict(payload.template).nodes
+    except TemplateError as exc:
+        return template_error(request, exc)
     if len(nodes) > MAX_LOOKUP_NODES:
         message = f"{len(nodes)} nodes: the fits of at most {MAX_LOOKUP_NODES} are looked up"
         return refused(request, {"error": message})
-    keys = {}
-    for index in range(len(nodes)):
-        key = export.fingerprint(payload.template, payload.config, index)
-        if key is not None:
-            keys.setdefault(key, index)
+    by_node = export.fingerprints(payload.template, payload.config, range(len(nodes)))
+    keys = {}  # each reduction's first node
+    for index, key in by_node.items():
+        keys.setdefault(key, index)
     found = []
     mine = Dataset.objects.filter(owner=request.user).exclude(instrument="upload")
     for dataset in mine.prefetch_related("fit_jobs"):

@@ -143,20 +143,34 @@ def fingerprint(template, config, node) -> str | None:
     numbered in their order in the template — so the same reduction has the same fingerprint
     whatever else the template holds, where its nodes sit, or how they are titled. None for a
     malformed template."""
+    return fingerprints(template, config, [node]).get(node) if isinstance(node, int) else None
+
+
+def fingerprints(template, config, nodes) -> dict[int, str]:
+    """The fingerprint of each of ``nodes`` that has one, the template's wires sorted by the
+    node they go into once for all: each node's then reads only the wires of its steps."""
+    try:
+        into: dict[int, list[dict]] = {}
+        for wire in template["wires"]:
+            into.setdefault(wire["target"][0], []).append(wire)
+    except (KeyError, TypeError, IndexError):
+        return {}
+    found = {node: _fingerprint(template, config, node, into) for node in nodes}
+    return {node: key for node, key in found.items() if key is not None}
+
+
+def _fingerprint(template, config, node: int, into: dict[int, list[dict]]) -> str | None:
     import hashlib
 
     try:
-        nodes, wires = template["nodes"], template["wires"]
-        parents: dict[int, list[int]] = {}
-        for wire in wires:
-            parents.setdefault(wire["target"][0], []).append(wire["source"][0])
+        nodes = template["nodes"]
         upstream, todo = set(), [node]
         while todo:
             index = todo.pop()
             if not isinstance(index, int) or not 0 <= index < len(nodes) or index in upstream:
                 continue
             upstream.add(index)
-            todo += parents.get(index, [])
+            todo += [wire["source"][0] for wire in into.get(index, [])]
         if node not in upstream:
             return None
         order = {old: new for new, old in enumerate(sorted(upstream))}
@@ -172,8 +186,8 @@ def fingerprint(template, config, node) -> str | None:
         ]
         joined = sorted(
             [order[w["source"][0]], w["source"][1], order[w["target"][0]], w["target"][1]]
-            for w in wires
-            if w["target"][0] in upstream
+            for i in upstream
+            for w in into.get(i, [])
         )
         text = json.dumps(
             {"instrument": template.get("instrument"), "steps": steps, "wires": joined},

@@ -20,6 +20,7 @@ import functools
 import json
 import logging
 import os
+import re
 import resource
 import secrets
 import time
@@ -36,6 +37,8 @@ TASK = "beamtime.reduction.tasks.calculate"
 ANSWER_BYTES = 4 * 2**20  # a plot at most this large (as JSON) is handed back through Redis
 DESCRIBED = "file summaries"  # what a file browser's job hands back, beside the terminals
 LOST_AFTER = 60  # seconds after which a queued job's message must be in the broker
+ID_BYTES = 16  # a job's id: this many random bytes, as secrets.token_urlsafe writes them:
+ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}")  # 22 characters of URL-safe base64
 
 
 @functools.cache
@@ -59,6 +62,10 @@ def _save(job: dict) -> None:
 
 
 def _load(job_id: str) -> dict | None:
+    """The job, None for an id that is no job's: one not shaped as jobs' ids are is not looked
+    up (``PREFIX + id`` also starts the keys of a job's other records)."""
+    if not ID_SHAPE.fullmatch(str(job_id)):
+        return None
     data = redis_client().get(PREFIX + str(job_id))
     return json.loads(data) if data else None
 
@@ -124,7 +131,7 @@ class _Sent:
 def new(user) -> dict:
     """A job record for ``user``, queued (not yet on the queue), with today's limits."""
     job = {
-        "id": secrets.token_urlsafe(16),
+        "id": secrets.token_urlsafe(ID_BYTES),
         "state": "queued",
         "step": 0,
         "steps": None,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from beamtime.reduction.dataflow.interface import ModuleDef, ParameterError, check_control, define
-from beamtime.reduction.dataflow.template import Template, TemplateError
+from beamtime.reduction.dataflow.template import Template, TemplateError, in_order
 
 log = logging.getLogger("beamtime.reduction")
 
@@ -159,27 +159,31 @@ def calculate(
             registry.datatypes[t.datatype].points(v) for t in terminals for v in values[t.name]
         )
 
-    def outputs(index: int) -> dict[str, list]:
-        if index in memo:
-            return memo[index]
+    def known(index: int) -> bool:
+        """Whether node ``index``'s result is at hand (decoded in ``memo``) without computing."""
         module = registry.modules[template.nodes[index]["module"]]
         if recent is not None and (found := recent.get(keys[index])) is not None:
             memo[index] = found
-            return found
+            return True
         stored = cache.get_bundle(keys[index])
-        if stored is not None:
-            memo[index] = {
-                t.name: [registry.datatypes[t.datatype].from_stored(v) for v in stored[t.name]]
-                for t in module.outputs
-            }
-            if recent is not None:
-                recent.put(keys[index], memo[index], points(memo[index], module.outputs))
-            return memo[index]
+        if stored is None:
+            return False
+        memo[index] = {
+            t.name: [registry.datatypes[t.datatype].from_stored(v) for v in stored[t.name]]
+            for t in module.outputs
+        }
+        if recent is not None:
+            recent.put(keys[index], memo[index], points(memo[index], module.outputs))
+        return True
+
+    def computed(index: int) -> None:
+        """Compute node ``index`` into ``memo`` from its sources' results, in ``memo``."""
+        module = registry.modules[template.nodes[index]["module"]]
         if not compute and not module.light:  # evicted since the check above
             raise NotCached(keys[index])
         inputs = {t.name: [] for t in module.inputs}
         for wire in template.parents(index):
-            inputs[wire["target"][1]].extend(outputs(wire["source"][0])[wire["source"][1]])
+            inputs[wire["target"][1]].extend(memo[wire["source"][0]][wire["source"][1]])
         if not compute and points(inputs, module.inputs) > light:
             raise NotCached(keys[target])  # too large for a light step here
         if progress:
@@ -201,9 +205,12 @@ def calculate(
         if recent is not None:
             recent.put(keys[index], result, points(result, module.outputs))
         memo[index] = result
-        return result
 
-    return outputs(target)[terminal]
+    # the target's ancestors as far back as the results at hand, each after its sources
+    for index in in_order([target], lambda i: [] if known(i) else template.sources(i)):
+        if index not in memo:
+            computed(index)
+    return memo[target][terminal]
 
 
 class Either:
@@ -219,17 +226,15 @@ class Either:
 def uncached(template: Template, keys: dict[int, str], target: int, cache) -> list[int]:
     """The steps a calculation of ``target`` computes, in the order it computes them: those
     not cached whose result is needed (an ancestor of a cached step is not)."""
-    found: list[int] = []
+    cached = set()
 
-    def visit(index: int) -> None:
-        if index in found or keys[index] in cache:
-            return
-        for wire in template.parents(index):
-            visit(wire["source"][0])
-        found.append(index)
+    def sources(index: int) -> list[int]:
+        if keys[index] in cache:
+            cached.add(index)
+            return []
+        return template.sources(index)
 
-    visit(target)
-    return found
+    return [index for index in in_order([target], sources) if index not in cached]
 
 
 def run_step(module: ModuleDef, inputs: dict[str, list], controls: dict) -> dict[str, list]:

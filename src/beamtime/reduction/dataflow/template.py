@@ -1,9 +1,14 @@
 """Templates: the dataflow diagram as data (nodes and wires), checked before it runs."""
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from beamtime.reduction.dataflow.interface import ModuleDef
+
+# The wires a template may have: ~100 times those of the largest predefined one, room for
+# a chain of 1500 steps; more take long to check and look up, and mean nothing more.
+MAX_WIRES = 2000
 
 
 class TemplateError(ValueError):
@@ -49,6 +54,8 @@ class Template:
             or not isinstance(data.get("wires"), list)
         ):
             raise TemplateError("a template is {name, nodes: [...], wires: [...]}")
+        if len(data["wires"]) > MAX_WIRES:
+            raise TemplateError(f"{len(data['wires'])} wires: a template has at most {MAX_WIRES}")
         return cls(
             str(data.get("name", "")),
             data["nodes"],
@@ -59,27 +66,32 @@ class Template:
         )
 
     def check(self, modules: dict[str, ModuleDef]) -> None:
-        """Unknown modules, wires to unknown terminals or between wrong types, two wires into a
-        single input, missing required inputs and cycles are errors naming the node. A
-        template checked against the same modules is not checked again."""
+        """Unknown modules, a config that is no object, wires that join no existing nodes'
+        terminals (a node is counted from the first), to unknown terminals or between wrong
+        types, two wires into a single input, missing required inputs and cycles are errors
+        naming the node or wire. A template checked against the same modules is not checked
+        again."""
         if self.__dict__.get("_checked_with") is modules:
             return
         for index, node in enumerate(self.nodes):
-            if not isinstance(node, dict) or node.get("module") not in modules:
-                raise TemplateError(
-                    f"unknown module {node.get('module') if isinstance(node, dict) else node!r}",
-                    index,
-                )
+            module = node.get("module") if isinstance(node, dict) else node
+            if not isinstance(node, dict) or not isinstance(module, str) or module not in modules:
+                raise TemplateError(f"unknown module {module!r}", index)
+            if not isinstance(node.get("config", {}), dict):
+                raise TemplateError("the config must be {parameter: value, …}", index, "config")
         into: dict[tuple[int, str], int] = {}
-        for wire in self.wires:
-            try:
-                (s_node, s_term), (t_node, t_term) = wire["source"], wire["target"]
-                source, target = (
-                    modules[self.nodes[s_node]["module"]],
-                    modules[self.nodes[t_node]["module"]],
+        for number, wire in enumerate(self.wires):
+            ends = [wire.get("source"), wire.get("target")] if isinstance(wire, dict) else []
+            if not ends or not all(self._is_terminal(end) for end in ends):
+                raise TemplateError(
+                    "a wire must join existing nodes, as {source: [node, terminal], target: "
+                    f"[node, terminal]}}: wire {number} is {wire!r}"
                 )
-            except (KeyError, TypeError, ValueError, IndexError):
-                raise TemplateError(f"a wire must join existing nodes: {wire!r}") from None
+            (s_node, s_term), (t_node, t_term) = ends
+            source, target = (
+                modules[self.nodes[s_node]["module"]],
+                modules[self.nodes[t_node]["module"]],
+            )
             out = next((t for t in source.outputs if t.name == s_term), None)
             inp = next((t for t in target.inputs if t.name == t_term), None)
             if out is None:
@@ -110,24 +122,47 @@ class Template:
             into.setdefault(wire["target"][0], []).append(wire)
         return into
 
+    def sources(self, index: int) -> list[int]:
+        """The nodes wired into node ``index``."""
+        return [wire["source"][0] for wire in self.parents(index)]
+
+    def _is_terminal(self, end) -> bool:
+        """Whether a wire's end is [node, terminal] of a node there is (counted from the first;
+        not a bool)."""
+        return (
+            isinstance(end, list)
+            and len(end) == 2
+            and type(end[0]) is int
+            and 0 <= end[0] < len(self.nodes)
+            and isinstance(end[1], str)
+        )
+
     def order(self, targets: list[int] | None = None) -> list[int]:
         """The nodes ``targets`` need, each after its inputs (all nodes by default)."""
-        wanted = range(len(self.nodes)) if targets is None else targets
-        done, visiting, result = set(), [], []
+        return in_order(range(len(self.nodes)) if targets is None else targets, self.sources)
 
-        def visit(index: int):
-            if index in done:
-                return
-            if index in visiting:
-                loop = visiting[visiting.index(index) :] + [index]
-                raise TemplateError(f"the wires form a cycle: {' → '.join(map(str, loop))}", index)
-            visiting.append(index)
-            for wire in self.parents(index):
-                visit(wire["source"][0])
-            visiting.pop()
-            done.add(index)
-            result.append(index)
 
-        for index in wanted:
-            visit(index)
-        return result
+def in_order(targets: Iterable[int], sources: Callable[[int], list[int]]) -> list[int]:
+    """``targets`` and the nodes they need, each after the nodes it takes inputs from
+    (``sources``, asked once of each node): a depth-first walk without recursion, so a chain
+    of thousands of steps is no deeper than one. TemplateError for a cycle, naming it."""
+    done, result = set(), []
+    for target in targets:
+        if target in done:
+            continue
+        path, on_path, pending = [target], {target}, [iter(sources(target))]
+        while path:
+            source = next(pending[-1], None)
+            if source is None:  # all its sources are done: so is it
+                pending.pop()
+                on_path.discard(path[-1])
+                done.add(path[-1])
+                result.append(path.pop())
+            elif source in on_path:
+                loop = path[path.index(source) :] + [source]
+                raise TemplateError(f"the wires form a cycle: {' → '.join(map(str, loop))}", source)
+            elif source not in done:
+                path.append(source)
+                on_path.add(source)
+                pending.append(iter(sources(source)))
+    return result
