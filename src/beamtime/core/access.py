@@ -31,8 +31,8 @@ def instrument_for_user(user, name: str):
 
 
 def experiments_for_user(user):
-    """The DAQ experiments ``user`` may see (their run files too): those they are a member or
-    a coordinator of; every one for staff (as Experiment.is_member)."""
+    """The DAQ experiments ``user`` may see and control (their run files too): those they are
+    a member or a coordinator of; every one for staff."""
     from django.db.models import Q
 
     from beamtime.daq.models import Experiment

@@ -57,12 +57,11 @@ class Experiment(models.Model):
         return self.name
 
     def is_member(self, user) -> bool:
-        """Staff, members and coordinators see the experiment and run its controls."""
-        return bool(
-            user.is_staff
-            or self.members.filter(pk=user.pk).exists()
-            or self.coordinators.filter(pk=user.pk).exists()
-        )
+        """Staff, members and coordinators see the experiment and run its controls (the rule
+        is core.access.experiments_for_user's)."""
+        from beamtime.core.access import experiments_for_user
+
+        return experiments_for_user(user).filter(pk=self.pk).exists()
 
     def is_coordinator(self, user) -> bool:
         return bool(user.is_staff or self.coordinators.filter(pk=user.pk).exists())
