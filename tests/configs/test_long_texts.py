@@ -10,7 +10,7 @@ import pytest
 
 from beamtime.configs import store
 from beamtime.daq.runs import ecc_instrument
-from tests.factory import make_experiment
+from tests.factory import make_experiment, make_user
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 12, 1, 20, tzinfo=UTC)
@@ -136,3 +136,17 @@ def test_the_date_box_speaks_of_fits_only_on_the_focal_plane(archive, client, al
     client.force_login(alice)
     assert "FITS" not in client.get(f"/configs/{archive.name}/").content.decode()
     assert "(a FITS\n  DATE-OBS)" in client.get("/configs/hetdex/").content.decode()
+
+
+def test_once_its_experiment_is_deleted_the_archive_is_for_staff_only(archive, client, alice):
+    """Its rows stay (nothing lost) but it is no facility instrument every user may read."""
+    archive.daq_experiment.delete()
+    archive.refresh_from_db()
+    staff = make_user("staff", is_staff=True)
+    for user, status in [(alice, 404), (make_user("dora"), 404), (staff, 200)]:
+        client.force_login(user)
+        assert client.get(f"/configs/{archive.name}/").status_code == status
+        assert client.get(f"/api/configs/{archive.name}/at").status_code == status
+        names = [i["name"] for i in client.get("/api/configs/").json()]
+        assert (archive.name in names) == (status == 200)
+    assert store.configuration_at(archive, T0 + timedelta(hours=2))["ecc0"]

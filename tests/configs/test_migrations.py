@@ -62,3 +62,27 @@ def test_a_history_made_only_by_the_demo_is_removed_for_load_demo_to_rebuild(old
     apps = migrate(AFTER)
     assert not apps.get_model("configs", "Change").objects.exists()
     assert apps.get_model("configs", "Slot").objects.filter(instrument__name="hetdex").count() == 84
+
+
+def test_existing_archives_are_marked_also_one_whose_experiment_is_gone(transactional_db):
+    daq = [node for node in executor_leaf() if node[0] == "daq"]
+    apps = migrate([("configs", "0006_change_boundary_indexes"), *daq])
+    try:
+        Instrument, Change = (
+            apps.get_model("configs", "Instrument"),
+            apps.get_model("configs", "Change"),
+        )
+        Experiment = apps.get_model("daq", "Experiment")
+        linked, orphan, facility = (
+            Instrument.objects.create(name=n, title=n) for n in ("ecc-a", "ecc-b", "hetdex")
+        )
+        Experiment.objects.create(name="a", config_instrument=linked)
+        Change.objects.create(instrument=orphan, valid_from=T0, source="daq")
+        Change.objects.create(instrument=facility, valid_from=T0, source="api")
+        Instrument = migrate([("configs", "0007_instrument_is_archive"), *daq]).get_model(
+            "configs", "Instrument"
+        )
+        marked = dict(Instrument.objects.values_list("name", "is_archive"))
+        assert marked == {"ecc-a": True, "ecc-b": True, "hetdex": False}
+    finally:
+        migrate(executor_leaf())

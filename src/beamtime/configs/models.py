@@ -30,6 +30,9 @@ class Instrument(models.Model):
     # The site's time zone: a night (YYYYMMDD) is counted in local time.
     timezone = models.CharField(max_length=64, default="UTC")
     description = models.TextField(blank=True)
+    # An experiment's archive of ECC configurations (daq.runs.ecc_instrument): private to the
+    # experiment's people, and to staff only once the experiment is deleted.
+    is_archive = models.BooleanField(default=False)
     # Kept by the store with each change, so that a read knows from the instrument row
     # whether what it cached is still the latest: the last revision and when it was made.
     revision = models.PositiveIntegerField(default=0)

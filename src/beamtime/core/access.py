@@ -12,7 +12,8 @@ def api_key_for_user(user, key_id: int) -> ApiKey:
 
 def instruments_for_user(user):
     """Every signed-in user may read the configuration history of the facility's instruments;
-    an experiment's archive of ECC configurations only its members, coordinators and staff."""
+    an experiment's archive of ECC configurations only its members, coordinators and staff
+    (staff alone once the experiment is deleted)."""
     from django.db.models import Q
 
     from beamtime.configs.models import Instrument
@@ -20,7 +21,7 @@ def instruments_for_user(user):
     if user.is_staff:
         return Instrument.objects.all()
     return Instrument.objects.filter(
-        Q(daq_experiment__isnull=True)
+        Q(is_archive=False, daq_experiment__isnull=True)
         | Q(daq_experiment__members=user)
         | Q(daq_experiment__coordinators=user)
     ).distinct()

@@ -95,6 +95,7 @@ def ecc_instrument(experiment: Experiment) -> Instrument:
         title=f"ECC configurations of {experiment.name}",
         description="The configuration set each ECC server had selected when a run started.",
         timezone=settings.TIME_ZONE,
+        is_archive=True,
     )
     Experiment.objects.filter(pk=experiment.pk).update(config_instrument=instrument)
     experiment.config_instrument = instrument
