@@ -91,3 +91,23 @@ def test_the_configuration_of_a_run_is_the_one_valid_when_it_started(client, ali
     assert client.get("/api/configs/ecc-e20009/runs/13", headers=key).status_code == 404
     outsider = {"Authorization": f"Bearer {make_api_key(bob)[1]}"}
     assert client.get("/api/configs/ecc-e20009/runs/11", headers=outsider).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_coordinator_who_is_no_member_reads_the_runs_configuration(client, alice, bob, charlie):
+    """The one rule of core.access.experiments_for_user: member, coordinator or staff."""
+    from beamtime.configs import store
+    from beamtime.daq.models import RunMetadata
+    from beamtime.daq.runs import ecc_instrument
+    from tests.factory import make_experiment
+
+    experiment = make_experiment("e20009", members=[alice], coordinators=[bob])
+    ecc = ecc_instrument(experiment)
+    change = store.apply_change(ecc, {"cobo-0": {"describe": "d1"}}, valid_from=T0)
+    RunMetadata.objects.create(
+        experiment=experiment, run_number=3, start_datetime=T0, config_change=change
+    )
+    url = f"/api/configs/{ecc.name}/runs/3"
+    for user, status in [(alice, 200), (bob, 200), (charlie, 404)]:
+        client.force_login(user)
+        assert client.get(url).status_code == status

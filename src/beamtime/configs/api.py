@@ -16,7 +16,11 @@ from beamtime.configs.fplane import slot_problem
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, read_report
 from beamtime.configs.rest import MAX_BODY_DEPTH, depth
-from beamtime.core.access import instrument_for_user, instruments_for_user
+from beamtime.core.access import (
+    experiments_for_user,
+    instrument_for_user,
+    instruments_for_user,
+)
 from beamtime.core.auth import key_allows
 
 router = Router(tags=["configurations"])
@@ -131,11 +135,8 @@ def run_configuration(request, name: str, number: int, as_of: str = "", tag: str
         .select_related("experiment")
         .first()
     )
-    user = request.user
-    if run is None or not (
-        user.is_staff or run.experiment.members.filter(pk=user.pk).exists()
-    ):  # runs exist only for the experiment's members
-        raise HttpError(404, f"no run {number} recorded with {name}")
+    if run is None or not experiments_for_user(request.user).filter(pk=run.experiment_id).exists():
+        raise HttpError(404, f"no run {number} recorded with {name}")  # nor for others
     seen_at, tagged = known(instrument, as_of, tag)
     entries = store.configuration_at(instrument, run.start_datetime, seen_at).values()
     revision = store.revision_at(instrument, seen_at)
