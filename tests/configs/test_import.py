@@ -115,6 +115,12 @@ def test_the_demo_history_goes_out_as_files_and_comes_back_the_same(client, staf
             ],
             "x.txt: starts at the same instant as fplane20180715.txt",
         ),
+        # An empty or truncated file would empty the whole focal plane.
+        ([{"name": "fplane20180715.txt", "text": ""}], "fplane20180715.txt: no unit rows"),
+        (
+            [{"name": "fplane20180715.txt", "text": HETDEX_FILE.split("073")[0]}],
+            "fplane20180715.txt: no unit rows (truncated file?)",
+        ),
         (
             [{"name": "fplane29991231.txt", "text": HETDEX_FILE}],
             "fplane29991231.txt: start: 3000-01-01T06:00:00Z is more than a day ahead",

@@ -379,6 +379,15 @@ class TestUpdateRefusals:
         assert message in response.content.decode()
         assert not ConfigEntry.objects.exists()
 
+    def test_an_empty_status_does_not_empty_the_focal_plane(self, client, updater, history):
+        before = client.get("/fplane/").content
+        response = post(client, {"config": make_report({}), "commit": True}, updater)
+        assert response.status_code == 400
+        assert response.content.decode() == (
+            "config.slots: no units (a truncated status?): nothing changed\n"
+        )
+        assert client.get("/fplane/").content == before and b"\n013 -450.0" in before
+
     def test_other_methods_are_refused(self, client):
         assert client.put("/fplane").status_code == 405
         assert client.post("/fplane/20180101").status_code == 405

@@ -102,6 +102,8 @@ def state_of(file: FplaneFile, start: datetime) -> dict[str, dict]:
         if (row.x, row.y) != nominal_position(row.slot):
             unit["measured"] = {"x": row.x, "y": row.y}
         slots[row.slot] = unit
+    if not slots:  # it would empty the whole focal plane
+        raise ImportRefused(file.name, "no unit rows (truncated file?)")
     try:
         _, state = read_report({"timestamp": start.isoformat(), "slots": slots})
     except ReportError as exc:

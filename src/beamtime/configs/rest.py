@@ -158,6 +158,8 @@ def fplane_update(request):
         body = read_body(request)
         commit = flag(body.get("commit", False), "commit")
         timestamp, state = read_report(body["config"])
+        if not state:  # the complete hardware status: no unit would empty the focal plane
+            raise ReportError("config.slots", "no units (a truncated status?): nothing changed")
         warning = check_timestamp(timestamp, now)
         start = read_start(body.get("start"), instrument, now)
         if commit:
