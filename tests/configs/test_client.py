@@ -295,3 +295,27 @@ def test_the_demo_history_imported_as_files_reads_back_the_same_through_both_cli
         assert (after / f"fplane{stamp}.txt").read_text() == (
             files / f"fplane{stamp}.txt"
         ).read_text()
+
+
+def test_the_cli_imports_a_long_history_in_batches_a_request_may_carry(live_server, tmp_path):
+    from beamtime.configs import store
+    from beamtime.configs.client import MAX_FILES
+    from tests.configs.test_import import history_files
+    from tests.factory import hetdex, make_user
+
+    hetdex()
+    _, key = make_api_key(make_user("ops", is_staff=True), scopes=["read", "write:fplane"])
+    files = history_files(MAX_FILES * 2 + 1)
+    for file in files:
+        (tmp_path / file["name"]).write_text(file["text"])
+    names = [f["name"] for f in files][::-1]
+    import beamtime as package  # this code, not another checkout's
+
+    here = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(package.__file__))}
+    done = beamtime(
+        "fplane", "import", *names, "--url", live_server.url, "--key", key, cwd=tmp_path, env=here
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(" change ") == MAX_FILES * 2 + 1
+    latest = store.configuration_at(hetdex(), store.latest_start(hetdex()))
+    assert latest["073"].attributes["ifuid"] == str(MAX_FILES * 2 + 100)

@@ -2,11 +2,13 @@
 file and line."""
 
 import io
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from beamtime.configs import store
+from beamtime.configs.client import MAX_FILES
 from beamtime.configs.models import Change, ConfigEntry
 from tests.factory import hetdex, make_api_key, make_user
 
@@ -174,3 +176,40 @@ def test_the_management_command_imports_files_on_this_server(tmp_path, db):
     assert "unchanged" in out.getvalue()
     with pytest.raises(CommandError, match="--start is for a single file"):
         call_command("import_fplane", str(path), str(path), "--start", "20180101")
+
+
+def history_files(count: int) -> list[dict]:
+    """``count`` daily fplane files from 2018-01-01, each with another IFU in slot 073."""
+    days = [date(2018, 1, 1) + timedelta(days=k) for k in range(count)]
+    return [
+        {
+            "name": f"fplane{day:%Y%m%d}.txt",
+            "text": HETDEX_FILE.replace("\t023\t", f"\t{k + 100}\t"),
+        }
+        for k, day in enumerate(days)
+    ]
+
+
+def test_more_files_than_one_request_may_carry_are_refused_saying_to_batch(client, staff):
+    """A request is one transaction, so it must end in seconds: at most MAX_FILES files."""
+    response = send(client, staff, history_files(MAX_FILES + 1))
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": f"files: {MAX_FILES + 1} files in one request, at most {MAX_FILES} go in one: "
+        "send them in batches, oldest first (beamtime fplane import does)",
+        "field": "files",
+    }
+    assert not Change.objects.exists()
+    assert send(client, staff, history_files(MAX_FILES)).status_code == 200
+
+
+def test_the_management_command_imports_a_long_history_in_batches(tmp_path, db):
+    for file in history_files(MAX_FILES * 2 + 1)[::-1]:
+        (tmp_path / file["name"]).write_text(file["text"])
+    out = io.StringIO()
+    call_command("import_fplane", *sorted(map(str, tmp_path.iterdir()), reverse=True), stdout=out)
+    assert len(out.getvalue().splitlines()) == MAX_FILES * 2 + 1
+    assert hetdex().changes.count() == MAX_FILES * 2 + 1
+    assert store.configuration_at(hetdex(), store.latest_start(hetdex()))["073"].attributes[
+        "ifuid"
+    ] == str(MAX_FILES * 2 + 100)

@@ -195,7 +195,7 @@ class FileIn(Schema):
 
 
 class ImportIn(Schema):
-    files: list[FileIn] = Field(min_length=1, max_length=importer.MAX_FILES)
+    files: list[FileIn] = Field(min_length=1)  # at most importer.MAX_FILES: a 400 says so
     dry_run: bool = False
 
 

@@ -24,6 +24,9 @@ import urllib.parse
 import urllib.request
 
 DEFAULT_URL = os.environ.get("BEAMTIME_URL", "http://127.0.0.1:8000")
+# Files per import request: the server refuses more (one request, one transaction, must end
+# in seconds); import_fplane sends more in batches of this size.
+MAX_FILES = 50
 
 
 class FplaneClientError(Exception):
@@ -84,17 +87,33 @@ def update_fplane(
     return _request(request)[0]
 
 
+def batches(files: list) -> list[list]:
+    """``files`` in slices of at most MAX_FILES, in the order given."""
+    return [files[i : i + MAX_FILES] for i in range(0, len(files), MAX_FILES)]
+
+
 def import_fplane(
     files: list[dict], key: str, dry_run: bool = False, url: str = DEFAULT_URL
 ) -> list[dict]:
-    """Import fplane files ({"name", "text", "start"}) as history; return what each did."""
-    request = urllib.request.Request(
-        f"{url.rstrip('/')}/api/configs/hetdex/import",
-        data=json.dumps({"files": files, "dry_run": dry_run}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-        method="POST",
-    )
-    return json.loads(_request(request)[0])
+    """Import fplane files ({"name", "text", "start"}) as history; return what each did.
+
+    Sent in order of name (fplaneYYYYMMDD… sorts by date), MAX_FILES a request; a refused
+    batch stops the import, the batches before it stay imported (importing again is harmless).
+    """
+    outcomes = []
+    for batch in batches(sorted(files, key=lambda f: f["name"])):
+        request = urllib.request.Request(
+            f"{url.rstrip('/')}/api/configs/hetdex/import",
+            data=json.dumps({"files": batch, "dry_run": dry_run}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+            method="POST",
+        )
+        try:
+            outcomes += json.loads(_request(request)[0])
+        except FplaneClientError as exc:
+            done = f" (the {len(outcomes)} files before it were imported)" if outcomes else ""
+            raise FplaneClientError(f"{exc}{done}") from None
+    return outcomes
 
 
 def describe_import(outcomes: list[dict]) -> str:

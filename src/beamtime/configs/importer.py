@@ -3,7 +3,8 @@
 Each file is a configuration valid from its start: given, or read from the file's name the
 way the FPlane service names its files (``fplane20180715.txt`` = midnight of the night
 starting 2018-07-15 at the site, ``fplane20180715T03:04:05.txt`` = that instant in UTC).
-All files go in together, in one transaction, in order of their starts; a file whose
+The files of one request (at most MAX_FILES, so that it ends in seconds) go in
+together, in one transaction, in order of their starts; a file whose
 configuration is already the one recorded at its start changes nothing, so importing the
 same files again is harmless. A file that differs from what is recorded at or after the
 latest start cannot be imported: that would rewrite the past.
@@ -17,13 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from beamtime.configs import store
+from beamtime.configs.client import MAX_FILES
 from beamtime.configs.dates import DateError, parse_datestr
 from beamtime.configs.fplane import LRS2, FplaneError, nominal_position, parse
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, read_report
 
 FILE_NAME = re.compile(r"fplane([0-9]{8}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?)\.txt")
-MAX_FILES = 10_000
 
 
 class ImportRefused(ValueError):
@@ -125,7 +126,11 @@ def import_files(
     With ``dry_run`` nothing is written either, and the outcomes say what would happen.
     """
     if len(files) > MAX_FILES:
-        raise ImportRefused("files", f"at most {MAX_FILES} files at once")
+        raise ImportRefused(
+            "files",
+            f"{len(files)} files in one request, at most {MAX_FILES} go in one: send them in "
+            "batches, oldest first (beamtime fplane import does)",
+        )
     dated = sorted(
         ((start_of(f, instrument), f) for f in files), key=lambda pair: (pair[0], pair[1].name)
     )

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from beamtime.configs import importer
-from beamtime.configs.client import describe_import
+from beamtime.configs.client import batches, describe_import
 from beamtime.configs.instruments import HETDEX
 from beamtime.configs.models import Instrument
 
@@ -12,7 +12,7 @@ from beamtime.configs.models import Instrument
 class Command(BaseCommand):
     help = (
         "Import fplane files (fplaneYYYYMMDD[THH:MM:SS].txt) as the focal plane's history, "
-        "on this server, all or nothing; files already recorded change nothing."
+        "on this server, oldest first in batches; files already recorded change nothing."
     )
 
     def add_arguments(self, parser):
@@ -36,10 +36,14 @@ class Command(BaseCommand):
             except (OSError, UnicodeDecodeError) as exc:
                 raise CommandError(f"cannot read {name}: {exc}") from None
         instrument = Instrument.objects.get(name=HETDEX)
-        try:
-            outcomes = importer.import_files(instrument, read, user=who, dry_run=dry_run)
+        outcomes = []
+        try:  # in batches, oldest first, as a client sends them: each a short transaction
+            read.sort(key=lambda file: importer.start_of(file, instrument))
+            for batch in batches(read):
+                outcomes += importer.import_files(instrument, batch, user=who, dry_run=dry_run)
         except importer.ImportRefused as exc:
-            raise CommandError(str(exc)) from None
+            done = f" (the {len(outcomes)} files before it were imported)" if outcomes else ""
+            raise CommandError(f"{exc}{done}") from None
         shown = [{**o.to_dict(), "start": f"{o.start:%Y-%m-%dT%H:%M:%SZ}"} for o in outcomes]
         self.stdout.write(describe_import(shown), ending="")
         if dry_run:
