@@ -213,3 +213,11 @@ def test_the_management_command_imports_a_long_history_in_batches(tmp_path, db):
     assert store.configuration_at(hetdex(), store.latest_start(hetdex()))["073"].attributes[
         "ifuid"
     ] == str(MAX_FILES * 2 + 100)
+
+
+def test_a_huge_bad_value_in_a_file_is_named_not_echoed_whole(client, staff):
+    text = HETDEX_FILE + f"104 450.0 50.0 21 159 {'9' * 15_000} 0.0 1.0\n"
+    response = send(client, staff, [{"name": "fplane20180715.txt", "text": text}])
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith("fplane20180715.txt line 6: IFUID '9999") and len(error) < 200

@@ -388,6 +388,25 @@ class TestUpdateRefusals:
         )
         assert client.get("/fplane/").content == before and b"\n013 -450.0" in before
 
+    @pytest.mark.parametrize(
+        ("slots", "field"),
+        [
+            ({"013": {**REPORT_SLOTS["013"], "ifuid": "9" * 5_000_000}}, "config.slots.013.ifuid"),
+            (
+                {"013": {**REPORT_SLOTS["013"], "active": "y" * 5_000_000}},
+                "config.slots.013.active",
+            ),
+            ({"7" * 1_000_000: REPORT_SLOTS["013"]}, "config.slots.'7777"),
+            ({"013": {**REPORT_SLOTS["013"], "k" * 1_000_000: 1}}, "config.slots.013.'kkkk"),
+        ],
+    )
+    def test_a_huge_bad_value_is_named_not_echoed_whole(self, client, updater, slots, field):
+        response = post(client, {"config": make_report(slots), "commit": True}, updater)
+        assert response.status_code == 400
+        answer = response.content.decode()
+        assert answer.startswith(field) and len(answer) < 400, answer[:500]
+        assert "…" in answer
+
     def test_other_methods_are_refused(self, client):
         assert client.put("/fplane").status_code == 405
         assert client.post("/fplane/20180101").status_code == 405

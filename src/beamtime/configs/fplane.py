@@ -53,11 +53,18 @@ SEAT_ORDER = tuple(slot_names())
 SEATS = frozenset(SEAT_ORDER)
 
 
+def shown(value, limit: int = 80) -> str:
+    """``value`` as an error message quotes it: its repr, cut to ``limit`` characters with an
+    ellipsis (a 5 MB value is not echoed back)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def slot_problem(slot: str) -> str | None:
     """Why ``slot`` is not a seat of the plate, or None when it is one."""
     if not SLOT.fullmatch(slot):
         return (
-            f"IFUSLOT {slot!r} is not a two-digit column 01–10 and a one-digit row 0–9 "
+            f"IFUSLOT {shown(slot)} is not a two-digit column 01–10 and a one-digit row 0–9 "
             "(073 = column 7, row 3)"
         )
     if slot not in SEATS:
@@ -114,9 +121,9 @@ def _number(text: str, name: str, line: int) -> float:
     except ValueError:
         value = None
     if value is None:
-        raise FplaneError(line, f"{name} {text!r} is not a number")
+        raise FplaneError(line, f"{name} {shown(text)} is not a number")
     if value != value or value in (float("inf"), float("-inf")):
-        raise FplaneError(line, f"{name} {text!r} is not a finite number")
+        raise FplaneError(line, f"{name} {shown(text)} is not a finite number")
     return value
 
 
@@ -142,7 +149,7 @@ def parse(text: str) -> list[Row]:
             raise FplaneError(number, slot_problem(slot))
         for name, value in (("SPECID", specid), ("SPECSLOT", specslot), ("IFUID", ifuid)):
             if not ID.fullmatch(value):
-                raise FplaneError(number, f"{name} {value!r} is not an ID of 2 to 4 digits")
+                raise FplaneError(number, f"{name} {shown(value)} is not an ID of 2 to 4 digits")
         if slot in seen:
             raise FplaneError(number, f"IFUSLOT {slot} appears twice")
         seen.add(slot)

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from beamtime.configs.fplane import LRS2, UNIT_TYPES, slot_problem
+from beamtime.configs.fplane import LRS2, UNIT_TYPES, shown, slot_problem
 
 MAX_AGE = timedelta(hours=6)
 FUTURE_GRACE = timedelta(minutes=10)
@@ -46,9 +46,9 @@ def _id(value, *, none_allowed: bool) -> str:
     elif isinstance(value, str) and value.isascii() and value.isdigit() and 3 <= len(value) <= 4:
         text = value
     else:
-        raise ValueError(f'{value!r} is not an ID of three or four digits (e.g. "024" or 24)')
+        raise ValueError(f'{shown(value)} is not an ID of three or four digits (e.g. "024" or 24)')
     if int(text) == 0 and not none_allowed:
-        raise ValueError(f"{value!r} is not an ID: 000 means none")
+        raise ValueError(f"{shown(value)} is not an ID: 000 means none")
     return text
 
 
@@ -88,7 +88,7 @@ class Unit(Strict):
     @classmethod
     def _boolean(cls, value) -> bool:
         if not isinstance(value, bool):
-            raise ValueError(f"must be true or false, not {value!r}")
+            raise ValueError(f"must be true or false, not {shown(value)}")
         return value
 
 
@@ -97,8 +97,13 @@ class Report(Strict):
     slots: dict[str, Unit]
 
 
+def _key(part) -> str:
+    """A part of a field's name (a slot, a key) as given; one of a megabyte cut short."""
+    return str(part) if len(str(part)) <= 80 else shown(str(part))
+
+
 def _location(error: dict) -> str:
-    return ".".join(str(p) for p in ("config", *error["loc"]))
+    return ".".join(_key(p) for p in ("config", *error["loc"]))
 
 
 def read_report(config) -> tuple[datetime, dict[str, dict]]:
@@ -111,7 +116,7 @@ def read_report(config) -> tuple[datetime, dict[str, dict]]:
     units, specs = {}, {}
     for slot, unit in sorted(report.slots.items()):
         if problem := slot_problem(slot):
-            raise ReportError(f"config.slots.{slot}", problem)
+            raise ReportError(f"config.slots.{_key(slot)}", problem)
         if (unit.type == "LRS") != (slot in LRS2):
             raise ReportError(
                 f"config.slots.{slot}.type",

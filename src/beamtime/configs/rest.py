@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from beamtime.configs import served, store
 from beamtime.configs.dates import DateError, parse_datestr
-from beamtime.configs.fplane import render, rows_for
+from beamtime.configs.fplane import render, rows_for, shown
 from beamtime.configs.instruments import HETDEX
 from beamtime.configs.models import Instrument
 from beamtime.configs.report import ReportError, check_timestamp, read_report
@@ -45,7 +45,7 @@ def flag(value, name: str) -> bool:
         return value
     key = str(value).strip().lower()
     if key not in BOOLEANS:
-        raise BadRequest(f"{name} must be 0 or 1, not {value!r}")
+        raise BadRequest(f"{name} must be 0 or 1, not {shown(value)}")
     return BOOLEANS[key]
 
 
@@ -201,7 +201,7 @@ def read_start(value, instrument: Instrument, now):
     if value is None or value == "":
         return now
     if not isinstance(value, str):
-        raise BadRequest(f"start: {value!r} is not a date string (e.g. 20180715T03:04:05)")
+        raise BadRequest(f"start: {shown(value)} is not a date string (e.g. 20180715T03:04:05)")
     try:
         return parse_datestr(value, instrument.timezone)[0]
     except DateError as exc:
@@ -221,7 +221,7 @@ def read_body(request) -> dict:
         raise BadRequest('the body must be a JSON object {"config": {...}, "commit": true|false}')
     unknown = sorted(set(body) - BODY_KEYS)
     if unknown:
-        raise BadRequest(f"unknown key {unknown[0]!r} (the keys are config, commit, start)")
+        raise BadRequest(f"unknown key {shown(unknown[0])} (the keys are config, commit, start)")
     if "config" not in body:
         raise BadRequest("config: the hardware status report is missing")
     return body
