@@ -453,3 +453,19 @@ def test_every_posted_layer_row_is_read_and_the_maximum_holds(client, dataset):
     assert response.context["error"] == "" and len(response.context["model"].layers) == 100
     full = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, action="add_layer"))
     assert full.context["error"] == "layers: 101 layers, at most 100"
+
+
+def test_the_saved_models_are_listed_in_a_known_order_only(client, alice):
+    client.force_login(alice)
+    for title in ("b", "a", "c"):
+        SavedModel.objects.create(owner=alice, title=title, model=session_model())
+    for order, titles in [
+        ("title", ["a", "b", "c"]),
+        ("-title", ["c", "b", "a"]),
+        ("--title", ["c", "a", "b"]),  # not an ordering: the default, newest first
+        ("-pk", ["c", "a", "b"]),
+        ("", ["c", "a", "b"]),
+    ]:
+        page = client.get(f"/fitting/models/?order={order}")
+        assert page.status_code == 200, order
+        assert [m.title for m in page.context["models"]] == titles, order

@@ -84,6 +84,7 @@ def upload_polarized(request):
     return redirect("fitting:dataset", pk=dataset.pk)
 
 
+MODEL_ORDERS = ("-updated_at", "updated_at", "title", "-title")  # the saved models' orderings
 PARTNER_MODELS = 30  # the saved models (newest first) offered for each co-refined data set
 POLARIZED_INPUTS = {"file_pp": "++", "file_pm": "+-", "file_mp": "-+", "file_mm": "--"}
 
@@ -430,9 +431,10 @@ def saved_models(request):
     search = request.GET.get("q", "").strip()
     if search:
         models = models.filter(Q(title__icontains=search) | Q(notes__icontains=search))
-    order = request.GET.get("order", "-updated_at")
-    if order.lstrip("-") in ("title", "updated_at"):
-        models = models.order_by(order)
+    order = request.GET.get("order", "")
+    if order not in MODEL_ORDERS:
+        order = MODEL_ORDERS[0]  # anything else: the default, newest first
+    models = models.order_by(order)
     return render(
         request,
         "fitting/models.html",
