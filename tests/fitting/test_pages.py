@@ -230,6 +230,12 @@ def test_the_calculators_page(client, alice):
     assert "formula: cannot read" in page
     page = client.get("/fitting/tools/?formula=Si&density=dense").content.decode()
     assert "density: &#x27;dense&#x27; is not a number" in page
+    nested = "(" * 200 + "H" + ")" * 200  # was a RecursionError in the parser: a 500
+    page = client.get("/fitting/tools/", {"formula": nested})
+    assert "formula: longer than 200 characters" in page.content.decode()
+    huge = {"electrode": "LiC6", "radius": "1e308", "thickness": "1e308", "film_density": "1"}
+    page = client.get("/fitting/tools/", huge)  # was an OverflowError: a 500
+    assert "radius: must be at most 100" in page.content.decode()
 
 
 def test_constraints_from_the_form(client, dataset):

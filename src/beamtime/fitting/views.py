@@ -583,7 +583,7 @@ def optional_number(params, name: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}: {raw!r} is not a number") from None
+        raise ValueError(f"{name}: {raw[:30]!r} is not a number") from None
 
 
 def co_refined_sets(job) -> tuple[list[dict], list[str]]:
