@@ -103,6 +103,17 @@ class TestFittingApi:
             assert response.status_code == 422 and response.json()["error"].startswith(message)
         assert not FitJob.objects.exists()
 
+    def test_a_data_set_name_is_cut_to_its_200_characters(self, client, alice):
+        long = "n" * 100_000
+        created = client.post(
+            "/api/fitting/datasets",
+            {"file": SimpleUploadedFile("double_layer.txt", DOUBLE_LAYER)},
+            query_params={"name": long},
+            headers=auth(alice),
+        )
+        assert created.status_code == 201 and created.json()["name"] == "n" * 200
+        assert Dataset.objects.get().name == "n" * 200
+
     def test_charlie_reaches_nothing_of_alices(self, client, alice, charlie):
         pk = upload(client, auth(alice)).json()["id"]
         job = FitJob.objects.create(

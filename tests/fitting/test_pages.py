@@ -218,6 +218,23 @@ def test_datasets_are_renamed_tagged_searched_and_deleted(client, dataset):
     assert not Dataset.objects.exists()
 
 
+def test_a_data_set_name_is_cut_to_its_200_characters_on_every_page(client, alice):
+    client.force_login(alice)
+    client.post(
+        "/fitting/upload",
+        {"file": SimpleUploadedFile("double_layer.txt", DOUBLE_LAYER), "name": "u" * 1_000_000},
+    )
+    client.post("/fitting/upload", {"file": SimpleUploadedFile("d.txt", DOUBLE_LAYER), "name": " "})
+    two = SimpleUploadedFile("two_pp.txt", DOUBLE_LAYER)
+    client.post("/fitting/upload-polarized", {"files": two, "name": "p" * 1000})
+    assert sorted(Dataset.objects.values_list("name", flat=True)) == sorted(
+        ["u" * 200, "d.txt", "p" * 200]
+    )
+    dataset = Dataset.objects.get(name="d.txt")
+    client.post(f"/fitting/data/{dataset.pk}/", {"name": "e" * 300})
+    assert Dataset.objects.get(pk=dataset.pk).name == "e" * 200
+
+
 def test_the_calculators_page(client, alice):
     client.force_login(alice)
     page = client.get("/fitting/tools/?formula=Si&density=2.33").content.decode()

@@ -12,7 +12,7 @@ from beamtime.fitting import jobs, posterior, refl1d_adapter
 from beamtime.fitting.curves import data_of, plot
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.layers import LayerModel, ModelError
-from beamtime.fitting.models import Dataset, SavedModel
+from beamtime.fitting.models import Dataset, SavedModel, dataset_name
 
 router = Router(tags=["fitting"])
 
@@ -150,7 +150,7 @@ def upload(
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
         dataset = Dataset.from_upload(
-            request.user, name or file.name, file.read(), dq_column, dq_over_q, data_set
+            request.user, dataset_name(name, file.name), file.read(), dq_column, dq_over_q, data_set
         )
         return Status(201, dataset)
     except DataError as exc:

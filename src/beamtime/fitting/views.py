@@ -14,7 +14,7 @@ from beamtime.fitting.curves import data_of, plot, plot_data, undefined_note
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.forms import FormError, ModelEditor, rows_for
 from beamtime.fitting.layers import LayerModel, ModelError
-from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
+from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel, dataset_name
 
 
 def index(request):
@@ -46,7 +46,7 @@ def upload(request):
         try:
             dataset = Dataset.from_upload(
                 request.user,
-                request.POST.get("name") or upload.name,
+                dataset_name(request.POST.get("name", ""), upload.name),
                 upload.read(),
                 request.POST.get("dq_column", "fwhm"),
                 dq_over_q(request.POST.get("dq_over_q", "")),
@@ -117,7 +117,7 @@ def dataset_edit(request, pk):
         if "delete" in request.POST:
             dataset.delete()
             return redirect("fitting:index")
-        dataset.name = request.POST.get("name", "").strip()[:200] or dataset.name
+        dataset.name = dataset_name(request.POST.get("name", ""), dataset.name)
         dataset.tags = request.POST.get("tags", "").strip()[:200]
         dataset.save(update_fields=["name", "tags"])
         return redirect("fitting:index")
