@@ -233,14 +233,12 @@ def evaluate_in_place(request, instrument, data_id):
 def co_refinement(request, dataset) -> tuple[list[dict], list[str]]:
     """The other data sets ticked on the page, each with its current model, and the names of
     the parameters they share."""
-    others = [
-        dataset_for(request.user, int(pk))
-        for pk in request.POST.getlist("partners")
-        if pk.isdigit()
-    ]
-    others = [other for other in others if other.pk != dataset.pk]
-    if not others:
+    pks = [int(pk) for pk in request.POST.getlist("partners") if pk.isdigit() and len(pk) <= 18]
+    pks = [pk for pk in dict.fromkeys(pks) if pk != dataset.pk]  # each once, not this one
+    if not pks:
         raise ValueError("co-refine: tick at least one other data set")
+    jobs.check_co_refinement([dataset.pk, *pks])  # before looking them up
+    others = [dataset_for(request.user, pk) for pk in pks]
     shared = [name.strip() for name in request.POST.get("shared", "").split(",") if name.strip()]
     partners = [
         {"dataset": other.pk, "model": partner_model(request, other).to_dict()} for other in others
