@@ -241,7 +241,7 @@ def fit_posterior(request, pk: int):
     profile's percentiles over the draws (``bands``: p2.5, p16, p50, p84, p97.5 and the best
     fit, per data set; under ``rhoM`` the same of a magnetic sample's magnetic SLD), each
     parameter's histogram, the correlation matrix and each pair's 2-D histogram (the corner
-    plot)."""
+    plot's: of the first 12 parameters)."""
     return posterior.details(fit_job_for(request.user, pk))
 
 

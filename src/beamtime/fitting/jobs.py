@@ -21,6 +21,7 @@ REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
 LOST_AFTER = timedelta(minutes=1)  # a fit queued this long ago must have its message waiting
 TIME_LIMIT_MARGIN = 15  # seconds before its pool's time limit at which a fit stops itself
+MAX_FREE = 50  # free parameters of one fit (all its data sets' together, a shared one once)
 MAX_DATASETS = 10  # in one co-refinement: the fitted data set and at most 9 partners
 
 
@@ -54,6 +55,13 @@ def submit(
     check_co_refinement([dataset.pk, *(partner["dataset"] for partner in partners)])
     if not model.free_parameters() and not partners:
         raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    free = len(model.free_parameters()) + sum(
+        name not in shared
+        for partner in partners
+        for name, _ in LayerModel.from_dict(partner["model"]).free_parameters()
+    )
+    if free > MAX_FREE:
+        raise ValueError(f"fit: at most {MAX_FREE} free parameters in one fit, not {free}")
     if not dataset.is_polarized:  # said now, not by a failed job
         refl1d_adapter.refuse_magnetism(model)
     job = FitJob.objects.create(
