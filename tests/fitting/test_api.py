@@ -144,6 +144,19 @@ class TestFittingApi:
         assert submit(16, True).status_code == 202  # 50 free
         assert FitJob.objects.count() == 1
 
+    def test_an_unknown_engine_is_refused_with_its_name_shortened(self, client, alice):
+        headers = auth(alice)
+        pk = upload(client, headers).json()["id"]
+        response = client.post(
+            "/api/fitting/fits",
+            {"dataset": pk, "model": session_model(), "engine": "x" * 1_000_000},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("engine: unknown engine 'xxx")
+        assert len(response.json()["error"]) < 200
+
     def test_charlie_reaches_nothing_of_alices(self, client, alice, charlie):
         pk = upload(client, auth(alice)).json()["id"]
         job = FitJob.objects.create(

@@ -45,11 +45,11 @@ def submit(
 
     if engine not in refl1d_adapter.ENGINES:
         raise ValueError(
-            f"engine: unknown engine {engine!r} (one of {', '.join(refl1d_adapter.ENGINES)})"
+            f"engine: unknown engine {engine[:30]!r} (one of {', '.join(refl1d_adapter.ENGINES)})"
         )
     for name, value in options.items():
         if name not in OPTIONS:
-            raise ValueError(f"options: unknown option {name!r} (one of {', '.join(OPTIONS)})")
+            raise ValueError(f"options: unknown option {name[:30]!r} (one of {', '.join(OPTIONS)})")
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_OPTION:
             raise ValueError(f"{name}: a whole number from 1 to {MAX_OPTION}, not {value!r}")
     check_co_refinement([dataset.pk, *(partner["dataset"] for partner in partners)])
