@@ -135,3 +135,15 @@ def test_jobs_refuse_a_co_refinement_repeating_a_data_set(alice):
         with pytest.raises(ValueError, match="partners: each data set at most once"):
             jobs.submit(alice, dataset, LayerModel.from_dict(session_model()), "lm", {}, partners)
     assert not FitJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_shared_parameter_is_refused_at_submit(client, alice, redis_server):
+    client.force_login(alice)
+    dataset, other = [Dataset.from_upload(alice, n, DOUBLE_LAYER) for n in ("a", "b")]
+    post = editor_post(
+        session_model(), "co_refine", partners=[str(other.pk)], shared="A.thickness, C.sld"
+    )
+    response = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert response.context["error"] == "shared: data set 1 has no parameter 'C.sld'"
+    assert not FitJob.objects.exists()

@@ -55,13 +55,16 @@ def submit(
     check_co_refinement([dataset.pk, *(partner["dataset"] for partner in partners)])
     if not model.free_parameters() and not partners:
         raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    partner_models = [LayerModel.from_dict(partner["model"]) for partner in partners]
     free = len(model.free_parameters()) + sum(
-        name not in shared
-        for partner in partners
-        for name, _ in LayerModel.from_dict(partner["model"]).free_parameters()
+        name not in shared for other in partner_models for name, _ in other.free_parameters()
     )
     if free > MAX_FREE:
         raise ValueError(f"fit: at most {MAX_FREE} free parameters in one fit, not {free}")
+    for number, each in enumerate([model, *partner_models], start=1):
+        missing = [name for name in shared if name not in each.parameter_names()]
+        if missing:  # said now, not by a failed job
+            raise ValueError(f"shared: data set {number} has no parameter {missing[0][:40]!r}")
     if not dataset.is_polarized:  # said now, not by a failed job
         refl1d_adapter.refuse_magnetism(model)
     job = FitJob.objects.create(
