@@ -332,6 +332,23 @@ def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, 
     assert "Data set 2 of this co-refinement has been deleted." in page.content.decode()
 
 
+def test_a_co_refinement_made_before_the_limit_shows_its_first_ten_sets(client, dataset, alice):
+    fitted = {"values": {}, "errors": {}, "chisq": 1.0, "model": session_model()}
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=dataset,
+        model=session_model(),
+        engine="lm",
+        state="done",
+        partners=[{"dataset": dataset.pk, "model": session_model()}] * 30,
+        result=fitted | {"models": [session_model()] * 31},
+    )
+    for path in (f"/fitting/jobs/{job.pk}/", f"/fitting/jobs/{job.pk}/panel"):
+        page = client.get(path)
+        assert page.status_code == 200 and len(page.context["sets"]) == 10
+        assert "The first 10 of its 31 data sets shown." in page.content.decode()
+
+
 def test_a_broken_or_huge_layer_count_is_refused_at_once(client, dataset):
     import time
 

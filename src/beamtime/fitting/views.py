@@ -586,10 +586,14 @@ def optional_number(params, name: str) -> float | None:
 
 def co_refined_sets(job) -> tuple[list[dict], list[str]]:
     """Each data set of a co-refinement with its fitted model and plot data, and a note for
-    each one that can no longer be shown (its data set deleted, its model not drawable)."""
+    each one that can no longer be shown (its data set deleted, its model not drawable); of a
+    co-refinement made before the limit, the first jobs.MAX_DATASETS."""
     owned = Dataset.objects.filter(owner=job.owner)
-    datasets = [job.dataset] + [owned.filter(pk=p.get("dataset")).first() for p in job.partners]
+    shown = job.partners[: jobs.MAX_DATASETS - 1]
+    datasets = [job.dataset] + [owned.filter(pk=p.get("dataset")).first() for p in shown]
     sets, notes = [], []
+    if len(job.partners) > len(shown):
+        notes.append(f"The first {len(datasets)} of its {len(job.partners) + 1} data sets shown.")
     for number, (dataset, model) in enumerate(
         zip(datasets, job.result["models"], strict=False), start=1
     ):
