@@ -253,6 +253,12 @@ def test_the_calculators_page(client, alice):
     huge = {"electrode": "LiC6", "radius": "1e308", "thickness": "1e308", "film_density": "1"}
     page = client.get("/fitting/tools/", huge)  # was an OverflowError: a 500
     assert "radius: must be at most 100" in page.content.decode()
+    assert 'aria-invalid="true"' in field_tag(page.content.decode(), "radius")
+    assert 'aria-invalid="true"' not in field_tag(page.content.decode(), "thickness")
+    page = client.get("/fitting/tools/", {"formula": "Si", "density": "dense"}).content.decode()
+    assert 'aria-invalid="true"' in field_tag(page, "density")
+    page = client.get("/fitting/tools/", huge | {"electrode": "Xy"}).content.decode()
+    assert 'aria-invalid="true"' in field_tag(page, "electrode")
 
 
 def test_constraints_from_the_form(client, dataset):

@@ -539,7 +539,7 @@ def tools(request):
     """SLD calculator and electrode capacity / charge-rate calculator (GET forms: bookmarkable)."""
     from beamtime.fitting import tools as calculators  # periodictable: for this page only
 
-    context = {"q": request.GET}
+    context = {"q": request.GET, "invalid": set()}  # the names of the inputs at fault
     if request.GET.get("formula"):
         try:
             context["sld"] = calculators.sld(
@@ -547,8 +547,9 @@ def tools(request):
                 optional_number(request.GET, "density"),
                 optional_number(request.GET, "wavelength") or 1.8,
             )
-        except (calculators.ToolError, ValueError) as exc:
+        except calculators.ToolError as exc:
             context["sld_error"] = str(exc)
+            context["invalid"].add(exc.field)
     if request.GET.get("electrode"):
         try:
             material = calculators.capacity(
@@ -569,19 +570,25 @@ def tools(request):
                     (label, calculators.c_rate_current(film.charge, rate))
                     for label, rate in (("C/3", 1 / 3), ("C/5", 1 / 5), ("1C", 1.0))
                 ]
-        except (calculators.ToolError, ValueError) as exc:
+        except calculators.ToolError as exc:
             context["capacity_error"] = str(exc)
+            context["invalid"].add(CAPACITY_INPUTS.get(exc.field, exc.field))
     return render(request, "fitting/tools.html", context)
 
 
+CAPACITY_INPUTS = {"formula": "electrode", "density": "film_density"}  # the tool's names: inputs'
+
+
 def optional_number(params, name: str) -> float | None:
+    from beamtime.fitting.tools import ToolError
+
     raw = params.get(name, "").strip()
     if not raw:
         return None
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}: {raw[:30]!r} is not a number") from None
+        raise ToolError(name, f"{raw[:30]!r} is not a number") from None
 
 
 def co_refined_sets(job) -> tuple[list[dict], list[str]]:
