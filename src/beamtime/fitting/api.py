@@ -219,6 +219,8 @@ def evaluate(request, pk: int, payload: ModelIn):
 
 @router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
 def submit(request, payload: FitSubmission):
+    """422 names what is wrong: an unknown engine or option, no free parameter or more than
+    50 (jobs.MAX_FREE)."""
     dataset = dataset_for(request.user, payload.dataset)
     try:
         job = jobs.submit(
