@@ -103,6 +103,60 @@ class TestFittingApi:
             assert response.status_code == 422 and response.json()["error"].startswith(message)
         assert not FitJob.objects.exists()
 
+    def test_a_data_set_name_is_cut_to_its_200_characters(self, client, alice):
+        long = "n" * 100_000
+        created = client.post(
+            "/api/fitting/datasets",
+            {"file": SimpleUploadedFile("double_layer.txt", DOUBLE_LAYER)},
+            query_params={"name": long},
+            headers=auth(alice),
+        )
+        assert created.status_code == 201 and created.json()["name"] == "n" * 200
+        assert Dataset.objects.get().name == "n" * 200
+
+    def test_a_fit_frees_at_most_50_parameters(self, client, alice, redis_server):
+        headers = auth(alice)
+        pk = upload(client, headers).json()["id"]
+
+        def free(value):
+            return {"value": value, "free": True, "min": value / 2, "max": value * 2}
+
+        def model(layers: int, back_free: bool) -> dict:  # 3 free per layer, 2 in the back
+            rows = [
+                {"name": f"L{n}", "thickness": free(50), "sld": free(2.0), "roughness": free(3)}
+                for n in range(layers)
+            ]
+            back = {"name": "Si", "sld": free(2.07) if back_free else 2.07, "roughness": 1}
+            back["roughness"] = free(1.0) if back_free else 1.0
+            return {"front": {"name": "air"}, "layers": rows, "back": back}
+
+        def submit(layers: int, back_free: bool):
+            return client.post(
+                "/api/fitting/fits",
+                {"dataset": pk, "model": model(layers, back_free), "engine": "dream"},
+                content_type="application/json",
+                headers=headers,
+            )
+
+        refused = submit(17, False)  # 51 free
+        assert refused.status_code == 422
+        assert refused.json()["error"] == "fit: at most 50 free parameters in one fit, not 51"
+        assert submit(16, True).status_code == 202  # 50 free
+        assert FitJob.objects.count() == 1
+
+    def test_an_unknown_engine_is_refused_with_its_name_shortened(self, client, alice):
+        headers = auth(alice)
+        pk = upload(client, headers).json()["id"]
+        response = client.post(
+            "/api/fitting/fits",
+            {"dataset": pk, "model": session_model(), "engine": "x" * 1_000_000},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("engine: unknown engine 'xxx")
+        assert len(response.json()["error"]) < 200
+
     def test_charlie_reaches_nothing_of_alices(self, client, alice, charlie):
         pk = upload(client, auth(alice)).json()["id"]
         job = FitJob.objects.create(

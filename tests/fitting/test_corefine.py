@@ -100,3 +100,50 @@ def test_charlie_cannot_co_refine_with_alices_data(client, alice, charlie):
     post = editor_post(session_model(), action="co_refine", partners=[str(alices.pk)])
     assert client.post(f"/fit/upload/{mine.pk}", post).status_code == 404
     assert not FitJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_co_refinement_takes_each_data_set_once_and_at_most_ten(client, alice, redis_server):
+    client.force_login(alice)
+    dataset, *others = [
+        Dataset.from_upload(alice, f"d{n}", DOUBLE_LAYER, dq_column="fwhm") for n in range(11)
+    ]
+    page = f"/fit/upload/{dataset.pk}"
+    repeated = [str(others[0].pk)] * 600 + [str(dataset.pk)] * 5
+    response = client.post(page, editor_post(session_model(), "co_refine", partners=repeated))
+    assert response.status_code == 302
+    assert [p["dataset"] for p in FitJob.objects.get().partners] == [others[0].pk]
+    nine = [str(other.pk) for other in others[:9]]
+    response = client.post(page, editor_post(session_model(), "co_refine", partners=nine))
+    assert response.status_code == 302 and len(FitJob.objects.first().partners) == 9
+    ten = [str(other.pk) for other in others]
+    response = client.post(page, editor_post(session_model(), "co_refine", partners=ten))
+    assert response.context["error"].startswith(
+        "partners: at most 10 data sets in one co-refinement (this one and 9 others), not 11"
+    )
+    assert FitJob.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_jobs_refuse_a_co_refinement_repeating_a_data_set(alice):
+    from beamtime.fitting import jobs
+    from beamtime.fitting.layers import LayerModel
+
+    dataset, other = [Dataset.from_upload(alice, n, DOUBLE_LAYER) for n in ("a", "b")]
+    partner = {"dataset": other.pk, "model": session_model()}
+    for partners in ([partner, partner], [partner | {"dataset": dataset.pk}]):
+        with pytest.raises(ValueError, match="partners: each data set at most once"):
+            jobs.submit(alice, dataset, LayerModel.from_dict(session_model()), "lm", {}, partners)
+    assert not FitJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_shared_parameter_is_refused_at_submit(client, alice, redis_server):
+    client.force_login(alice)
+    dataset, other = [Dataset.from_upload(alice, n, DOUBLE_LAYER) for n in ("a", "b")]
+    post = editor_post(
+        session_model(), "co_refine", partners=[str(other.pk)], shared="A.thickness, C.sld"
+    )
+    response = client.post(f"/fit/upload/{dataset.pk}", post)
+    assert response.context["error"] == "shared: data set 1 has no parameter 'C.sld'"
+    assert not FitJob.objects.exists()

@@ -218,6 +218,23 @@ def test_datasets_are_renamed_tagged_searched_and_deleted(client, dataset):
     assert not Dataset.objects.exists()
 
 
+def test_a_data_set_name_is_cut_to_its_200_characters_on_every_page(client, alice):
+    client.force_login(alice)
+    client.post(
+        "/fitting/upload",
+        {"file": SimpleUploadedFile("double_layer.txt", DOUBLE_LAYER), "name": "u" * 1_000_000},
+    )
+    client.post("/fitting/upload", {"file": SimpleUploadedFile("d.txt", DOUBLE_LAYER), "name": " "})
+    two = SimpleUploadedFile("two_pp.txt", DOUBLE_LAYER)
+    client.post("/fitting/upload-polarized", {"files": two, "name": "p" * 1000})
+    assert sorted(Dataset.objects.values_list("name", flat=True)) == sorted(
+        ["u" * 200, "d.txt", "p" * 200]
+    )
+    dataset = Dataset.objects.get(name="d.txt")
+    client.post(f"/fitting/data/{dataset.pk}/", {"name": "e" * 300})
+    assert Dataset.objects.get(pk=dataset.pk).name == "e" * 200
+
+
 def test_the_calculators_page(client, alice):
     client.force_login(alice)
     page = client.get("/fitting/tools/?formula=Si&density=2.33").content.decode()
@@ -230,6 +247,18 @@ def test_the_calculators_page(client, alice):
     assert "formula: cannot read" in page
     page = client.get("/fitting/tools/?formula=Si&density=dense").content.decode()
     assert "density: &#x27;dense&#x27; is not a number" in page
+    nested = "(" * 200 + "H" + ")" * 200  # was a RecursionError in the parser: a 500
+    page = client.get("/fitting/tools/", {"formula": nested})
+    assert "formula: longer than 200 characters" in page.content.decode()
+    huge = {"electrode": "LiC6", "radius": "1e308", "thickness": "1e308", "film_density": "1"}
+    page = client.get("/fitting/tools/", huge)  # was an OverflowError: a 500
+    assert "radius: must be at most 100" in page.content.decode()
+    assert 'aria-invalid="true"' in field_tag(page.content.decode(), "radius")
+    assert 'aria-invalid="true"' not in field_tag(page.content.decode(), "thickness")
+    page = client.get("/fitting/tools/", {"formula": "Si", "density": "dense"}).content.decode()
+    assert 'aria-invalid="true"' in field_tag(page, "density")
+    page = client.get("/fitting/tools/", huge | {"electrode": "Xy"}).content.decode()
+    assert 'aria-invalid="true"' in field_tag(page, "electrode")
 
 
 def test_constraints_from_the_form(client, dataset):
@@ -307,6 +336,23 @@ def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, 
     page = client.get(f"/fitting/jobs/{job.pk}/")
     assert page.status_code == 200
     assert "Data set 2 of this co-refinement has been deleted." in page.content.decode()
+
+
+def test_a_co_refinement_made_before_the_limit_shows_its_first_ten_sets(client, dataset, alice):
+    fitted = {"values": {}, "errors": {}, "chisq": 1.0, "model": session_model()}
+    job = FitJob.objects.create(
+        owner=alice,
+        dataset=dataset,
+        model=session_model(),
+        engine="lm",
+        state="done",
+        partners=[{"dataset": dataset.pk, "model": session_model()}] * 30,
+        result=fitted | {"models": [session_model()] * 31},
+    )
+    for path in (f"/fitting/jobs/{job.pk}/", f"/fitting/jobs/{job.pk}/panel"):
+        page = client.get(path)
+        assert page.status_code == 200 and len(page.context["sets"]) == 10
+        assert "The first 10 of its 31 data sets shown." in page.content.decode()
 
 
 def test_a_broken_or_huge_layer_count_is_refused_at_once(client, dataset):
@@ -453,3 +499,19 @@ def test_every_posted_layer_row_is_read_and_the_maximum_holds(client, dataset):
     assert response.context["error"] == "" and len(response.context["model"].layers) == 100
     full = client.post(f"/fit/upload/{dataset.pk}", editor_post(model, action="add_layer"))
     assert full.context["error"] == "layers: 101 layers, at most 100"
+
+
+def test_the_saved_models_are_listed_in_a_known_order_only(client, alice):
+    client.force_login(alice)
+    for title in ("b", "a", "c"):
+        SavedModel.objects.create(owner=alice, title=title, model=session_model())
+    for order, titles in [
+        ("title", ["a", "b", "c"]),
+        ("-title", ["c", "b", "a"]),
+        ("--title", ["c", "a", "b"]),  # not an ordering: the default, newest first
+        ("-pk", ["c", "a", "b"]),
+        ("", ["c", "a", "b"]),
+    ]:
+        page = client.get(f"/fitting/models/?order={order}")
+        assert page.status_code == 200, order
+        assert [m.title for m in page.context["models"]] == titles, order

@@ -254,6 +254,16 @@ def dream_job(alice, monkeypatch):
     return job
 
 
+def test_the_pairs_are_those_of_the_corner_plots_first_twelve_parameters():
+    from beamtime.fitting import posterior
+
+    labels = [f"p{i}" for i in range(100)]
+    points = np.random.default_rng(1).normal(size=(500, 100))
+    found = posterior.pairs(labels, points)
+    assert len(found) == 12 * 11 // 2  # was every pair of the 100: 4950
+    assert {p["x"] for p in found} | {p["y"] for p in found} == set(labels[:12])
+
+
 @pytest.mark.django_db
 class TestKeptAndShown:
     def test_the_draws_are_bounded_and_their_csv_agrees_with_bumps(self, client, alice, dream_job):

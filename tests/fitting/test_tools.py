@@ -125,6 +125,13 @@ def test_it_computes_the_charge_of_a_thin_film_electrode():
         (lambda: electrode(capacity("LiC6"), 0, 75), "radius", "radius: must be a positive"),
         (lambda: electrode(capacity("LiC6"), 1, -5), "thickness", "thickness: must be a positive"),
         (lambda: c_rate_current(100, 0), "c_rate", "c_rate: must be a positive"),
+        (lambda: sld("H" * 201, 1.0), "formula", "formula: longer than 200 characters"),
+        (lambda: sld("(" * 200 + "H" + ")" * 200), "formula", "formula: longer than 200"),
+        (lambda: sld("Si", 1e308), "density", "density: must be at most 100"),
+        (lambda: capacity("Si", per_formula=1e308), "per_formula", "per_formula: must be at most"),
+        (lambda: electrode(capacity("LiC6"), 1e308, 75), "radius", "radius: must be at most 100"),
+        (lambda: electrode(capacity("LiC6"), 1, 1e308), "thickness", "thickness: must be at most"),
+        (lambda: electrode(capacity("LiC6"), 1, 75, 1e308), "density", "density: must be at most"),
     ],
 )
 def test_it_rejects_bad_input_naming_the_field(call, field, message):

@@ -12,7 +12,7 @@ from beamtime.fitting import jobs, posterior, refl1d_adapter
 from beamtime.fitting.curves import data_of, plot
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.layers import LayerModel, ModelError
-from beamtime.fitting.models import Dataset, SavedModel
+from beamtime.fitting.models import Dataset, SavedModel, dataset_name
 
 router = Router(tags=["fitting"])
 
@@ -150,7 +150,7 @@ def upload(
         raise HttpError(413, f"file: larger than the limit of {MAX_BYTES // 2**20} MiB")
     try:
         dataset = Dataset.from_upload(
-            request.user, name or file.name, file.read(), dq_column, dq_over_q, data_set
+            request.user, dataset_name(name, file.name), file.read(), dq_column, dq_over_q, data_set
         )
         return Status(201, dataset)
     except DataError as exc:
@@ -219,6 +219,8 @@ def evaluate(request, pk: int, payload: ModelIn):
 
 @router.post("/fits", response={202: FitOut}, summary="Submit a fit; poll GET /fits/{id}")
 def submit(request, payload: FitSubmission):
+    """422 names what is wrong: an unknown engine or option, no free parameter or more than
+    50 (jobs.MAX_FREE)."""
     dataset = dataset_for(request.user, payload.dataset)
     try:
         job = jobs.submit(
@@ -241,7 +243,7 @@ def fit_posterior(request, pk: int):
     profile's percentiles over the draws (``bands``: p2.5, p16, p50, p84, p97.5 and the best
     fit, per data set; under ``rhoM`` the same of a magnetic sample's magnetic SLD), each
     parameter's histogram, the correlation matrix and each pair's 2-D histogram (the corner
-    plot)."""
+    plot's: of the first 12 parameters)."""
     return posterior.details(fit_job_for(request.user, pk))
 
 

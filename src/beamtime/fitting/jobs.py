@@ -21,6 +21,20 @@ REPORT_EVERY = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=2)  # a running fit silent this long lost its worker
 LOST_AFTER = timedelta(minutes=1)  # a fit queued this long ago must have its message waiting
 TIME_LIMIT_MARGIN = 15  # seconds before its pool's time limit at which a fit stops itself
+MAX_FREE = 50  # free parameters of one fit (all its data sets' together, a shared one once)
+MAX_DATASETS = 10  # in one co-refinement: the fitted data set and at most 9 partners
+
+
+def check_co_refinement(pks: list[int]) -> None:
+    """ValueError naming the field unless the data sets of a co-refinement (the fitted one,
+    then its partners) are distinct and at most MAX_DATASETS."""
+    if len(set(pks)) < len(pks):
+        raise ValueError("partners: each data set at most once in a co-refinement")
+    if len(pks) > MAX_DATASETS:
+        raise ValueError(
+            f"partners: at most {MAX_DATASETS} data sets in one co-refinement (this one and "
+            f"{MAX_DATASETS - 1} others), not {len(pks)}"
+        )
 
 
 def submit(
@@ -31,15 +45,26 @@ def submit(
 
     if engine not in refl1d_adapter.ENGINES:
         raise ValueError(
-            f"engine: unknown engine {engine!r} (one of {', '.join(refl1d_adapter.ENGINES)})"
+            f"engine: unknown engine {engine[:30]!r} (one of {', '.join(refl1d_adapter.ENGINES)})"
         )
     for name, value in options.items():
         if name not in OPTIONS:
-            raise ValueError(f"options: unknown option {name!r} (one of {', '.join(OPTIONS)})")
+            raise ValueError(f"options: unknown option {name[:30]!r} (one of {', '.join(OPTIONS)})")
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_OPTION:
             raise ValueError(f"{name}: a whole number from 1 to {MAX_OPTION}, not {value!r}")
+    check_co_refinement([dataset.pk, *(partner["dataset"] for partner in partners)])
     if not model.free_parameters() and not partners:
         raise ValueError("fit: free at least one parameter (tick its box and give it a range)")
+    partner_models = [LayerModel.from_dict(partner["model"]) for partner in partners]
+    free = len(model.free_parameters()) + sum(
+        name not in shared for other in partner_models for name, _ in other.free_parameters()
+    )
+    if free > MAX_FREE:
+        raise ValueError(f"fit: at most {MAX_FREE} free parameters in one fit, not {free}")
+    for number, each in enumerate([model, *partner_models], start=1):
+        missing = [name for name in shared if name not in each.parameter_names()]
+        if missing:  # said now, not by a failed job
+            raise ValueError(f"shared: data set {number} has no parameter {missing[0][:40]!r}")
     if not dataset.is_polarized:  # said now, not by a failed job
         refl1d_adapter.refuse_magnetism(model)
     job = FitJob.objects.create(

@@ -28,6 +28,13 @@ _PARSED: OrderedDict = OrderedDict()
 _PARSED_LOCK = threading.Lock()
 
 
+def dataset_name(name: str, default: str = "") -> str:
+    """A data set's name as stored: the one given, else ``default``, trimmed and cut to the
+    field's length (the database may not enforce it)."""
+    limit = Dataset._meta.get_field("name").max_length
+    return (name.strip() or default.strip())[:limit]
+
+
 class Dataset(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets"
@@ -128,7 +135,7 @@ class Dataset(models.Model):
                 provenance = {}
         return cls.objects.create(
             owner=owner,
-            name=name,
+            name=dataset_name(name),
             content=text,
             points=len(data),
             dq_column=dq_column,
@@ -151,7 +158,7 @@ class Dataset(models.Model):
         files = [(upload.name, upload.read(), xs) for upload, xs in uploads]
         sections = polarized.read_files(files, dq_column, dq_over_q)
         default = " + ".join(upload.name for upload, _ in uploads)
-        return cls.polarized(owner, (name.strip() or default)[:200], sections)
+        return cls.polarized(owner, dataset_name(name, default), sections)
 
     @classmethod
     def polarized(
@@ -164,7 +171,7 @@ class Dataset(models.Model):
         provenance = provenance or {}
         return cls.objects.create(
             owner=owner,
-            name=name,
+            name=dataset_name(name),
             content=next(iter(texts.values())),
             points=sum(len(sections[xs]) for xs in texts),
             dq_column="fwhm",

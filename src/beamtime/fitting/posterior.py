@@ -10,6 +10,7 @@ import numpy as np
 
 HISTOGRAM_BINS = 40
 PAIR_BINS = 20
+MAX_CORNER = 12  # parameters the corner plot and its pairs show (beyond, the panels are unreadable)
 
 
 def to_npy(points: np.ndarray) -> bytes:
@@ -67,9 +68,10 @@ def correlation(points: np.ndarray) -> list[list[float | None]]:
 
 
 def pairs(labels: list[str], points: np.ndarray, bins: int = PAIR_BINS) -> list[dict]:
-    """The corner plot's numbers: a 2-D histogram of each pair of parameters."""
+    """The corner plot's numbers: a 2-D histogram of each pair of its parameters (the first
+    MAX_CORNER)."""
     found = []
-    for i in range(len(labels)):
+    for i in range(min(len(labels), MAX_CORNER)):
         for j in range(i):
             counts, x_edges, y_edges = np.histogram2d(points[:, j], points[:, i], bins=bins)
             found.append(

@@ -8,13 +8,14 @@ import math
 
 import numpy as np
 
+from beamtime.fitting.posterior import MAX_CORNER
+
 FIGURES = {
     "histograms": "Posterior histogram of each parameter",
     "corner": "Pairwise correlations of the parameters (corner plot)",
     "profile": "SLD profile (and magnetic SLD) with its 68 % and 95 % bands",
 }
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
-MAX_CORNER = 12  # parameters a corner plot shows (beyond, the panels become unreadable)
 BEST, MEAN = "#d62728", "#1f77b4"
 
 

@@ -22,8 +22,22 @@ COULOMB_PER_MAH = 3.6
 
 # periodictable's parser reports bad text with several exception types: pyparsing errors for
 # syntax, ValueError for unknown elements, KeyError for unknown isotopes, TypeError for
-# isotopes of isotopes ("D[1]") and ZeroDivisionError for a natural density of nothing ("C0@n").
-_PARSE_ERRORS = (ParseBaseException, ValueError, LookupError, TypeError, ArithmeticError)
+# isotopes of isotopes ("D[1]"), ZeroDivisionError for a natural density of nothing ("C0@n")
+# and RecursionError for groups nested too deep.
+_PARSE_ERRORS = (
+    ParseBaseException,
+    ValueError,
+    LookupError,
+    TypeError,
+    ArithmeticError,
+    RecursionError,
+)
+MAX_FORMULA = 200  # characters: a formula longer is refused before it is parsed
+# The largest numbers the calculators take, so that every result is a finite number.
+MAX_DENSITY = 100.0  # g/cm³ (osmium, the densest element, is 22.6)
+MAX_PER_FORMULA = 1000.0  # carrier ions per host formula unit
+MAX_RADIUS = 100.0  # cm of an electrode disc
+MAX_THICKNESS = 1e7  # nm (1 cm) of an electrode film
 
 
 class ToolError(ValueError):
@@ -129,7 +143,7 @@ def capacity(
             raise ToolError("formula", f"{formula!r} has no host besides {carrier.symbol}")
         host = periodictable.formula(host_atoms)
     else:
-        n = _positive("per_formula", per_formula)
+        n = _positive("per_formula", per_formula, MAX_PER_FORMULA)
         host = compound
     specific = n * valence_change * FARADAY / (COULOMB_PER_MAH * host.mass)
     return CapacityResult(
@@ -151,13 +165,13 @@ def electrode(
     deposited (default: the host's natural density, e.g. 2.33 for Si). Charge = π r² t · ρ ·
     specific capacity.
     """
-    radius = _positive("radius", radius)
-    thickness = _positive("thickness", thickness)
+    radius = _positive("radius", radius, MAX_RADIUS)
+    thickness = _positive("thickness", thickness, MAX_THICKNESS)
     if density is None:
         if material.host_density is None:
             raise ToolError("density", f"give the density of {material.host} in g/cm³")
         density = material.host_density
-    density = _positive("density", density)
+    density = _positive("density", density, MAX_DENSITY)
     volume = math.pi * radius**2 * thickness * 1e-7
     mass = volume * density
     return ElectrodeResult(material, density, volume, mass, mass * material.specific_capacity * 1e3)
@@ -171,6 +185,8 @@ def c_rate_current(charge: float, c_rate: float) -> float:
 def _parse(text: str) -> Formula:
     if not isinstance(text, str) or not text.strip():
         raise ToolError("formula", "empty; give a chemical formula such as 'SiO2'")
+    if len(text) > MAX_FORMULA:
+        raise ToolError("formula", f"longer than {MAX_FORMULA} characters")
     try:
         compound = periodictable.formula(text.strip())
     except _PARSE_ERRORS as exc:
@@ -186,16 +202,18 @@ def _density(compound: Formula, density: float | None) -> float:
         if compound.density is None:
             raise ToolError("density", f"give the density of {compound} in g/cm³")
         density = compound.density
-    return _positive("density", density)
+    return _positive("density", density, MAX_DENSITY)
 
 
-def _positive(field: str, value: float) -> float:
+def _positive(field: str, value: float, most: float = math.inf) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise ToolError(field, f"expected a number, got {value!r}") from None
     if not (math.isfinite(number) and number > 0):
         raise ToolError(field, f"must be a positive number, got {value!r}")
+    if number > most:
+        raise ToolError(field, f"must be at most {most:g}, got {value!r}")
     return number
 
 

@@ -14,7 +14,7 @@ from beamtime.fitting.curves import data_of, plot, plot_data, undefined_note
 from beamtime.fitting.data import MAX_BYTES, DataError
 from beamtime.fitting.forms import FormError, ModelEditor, rows_for
 from beamtime.fitting.layers import LayerModel, ModelError
-from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel
+from beamtime.fitting.models import Dataset, FitJob, FitPreferences, SavedModel, dataset_name
 
 
 def index(request):
@@ -46,7 +46,7 @@ def upload(request):
         try:
             dataset = Dataset.from_upload(
                 request.user,
-                request.POST.get("name") or upload.name,
+                dataset_name(request.POST.get("name", ""), upload.name),
                 upload.read(),
                 request.POST.get("dq_column", "fwhm"),
                 dq_over_q(request.POST.get("dq_over_q", "")),
@@ -84,6 +84,7 @@ def upload_polarized(request):
     return redirect("fitting:dataset", pk=dataset.pk)
 
 
+MODEL_ORDERS = ("-updated_at", "updated_at", "title", "-title")  # the saved models' orderings
 PARTNER_MODELS = 30  # the saved models (newest first) offered for each co-refined data set
 POLARIZED_INPUTS = {"file_pp": "++", "file_pm": "+-", "file_mp": "-+", "file_mm": "--"}
 
@@ -116,7 +117,7 @@ def dataset_edit(request, pk):
         if "delete" in request.POST:
             dataset.delete()
             return redirect("fitting:index")
-        dataset.name = request.POST.get("name", "").strip()[:200] or dataset.name
+        dataset.name = dataset_name(request.POST.get("name", ""), dataset.name)
         dataset.tags = request.POST.get("tags", "").strip()[:200]
         dataset.save(update_fields=["name", "tags"])
         return redirect("fitting:index")
@@ -232,14 +233,12 @@ def evaluate_in_place(request, instrument, data_id):
 def co_refinement(request, dataset) -> tuple[list[dict], list[str]]:
     """The other data sets ticked on the page, each with its current model, and the names of
     the parameters they share."""
-    others = [
-        dataset_for(request.user, int(pk))
-        for pk in request.POST.getlist("partners")
-        if pk.isdigit()
-    ]
-    others = [other for other in others if other.pk != dataset.pk]
-    if not others:
+    pks = [int(pk) for pk in request.POST.getlist("partners") if pk.isdigit() and len(pk) <= 18]
+    pks = [pk for pk in dict.fromkeys(pks) if pk != dataset.pk]  # each once, not this one
+    if not pks:
         raise ValueError("co-refine: tick at least one other data set")
+    jobs.check_co_refinement([dataset.pk, *pks])  # before looking them up
+    others = [dataset_for(request.user, pk) for pk in pks]
     shared = [name.strip() for name in request.POST.get("shared", "").split(",") if name.strip()]
     partners = [
         {"dataset": other.pk, "model": partner_model(request, other).to_dict()} for other in others
@@ -430,9 +429,10 @@ def saved_models(request):
     search = request.GET.get("q", "").strip()
     if search:
         models = models.filter(Q(title__icontains=search) | Q(notes__icontains=search))
-    order = request.GET.get("order", "-updated_at")
-    if order.lstrip("-") in ("title", "updated_at"):
-        models = models.order_by(order)
+    order = request.GET.get("order", "")
+    if order not in MODEL_ORDERS:
+        order = MODEL_ORDERS[0]  # anything else: the default, newest first
+    models = models.order_by(order)
     return render(
         request,
         "fitting/models.html",
@@ -539,7 +539,7 @@ def tools(request):
     """SLD calculator and electrode capacity / charge-rate calculator (GET forms: bookmarkable)."""
     from beamtime.fitting import tools as calculators  # periodictable: for this page only
 
-    context = {"q": request.GET}
+    context = {"q": request.GET, "invalid": set()}  # the names of the inputs at fault
     if request.GET.get("formula"):
         try:
             context["sld"] = calculators.sld(
@@ -547,8 +547,9 @@ def tools(request):
                 optional_number(request.GET, "density"),
                 optional_number(request.GET, "wavelength") or 1.8,
             )
-        except (calculators.ToolError, ValueError) as exc:
+        except calculators.ToolError as exc:
             context["sld_error"] = str(exc)
+            context["invalid"].add(exc.field)
     if request.GET.get("electrode"):
         try:
             material = calculators.capacity(
@@ -569,27 +570,37 @@ def tools(request):
                     (label, calculators.c_rate_current(film.charge, rate))
                     for label, rate in (("C/3", 1 / 3), ("C/5", 1 / 5), ("1C", 1.0))
                 ]
-        except (calculators.ToolError, ValueError) as exc:
+        except calculators.ToolError as exc:
             context["capacity_error"] = str(exc)
+            context["invalid"].add(CAPACITY_INPUTS.get(exc.field, exc.field))
     return render(request, "fitting/tools.html", context)
 
 
+CAPACITY_INPUTS = {"formula": "electrode", "density": "film_density"}  # the tool's names: inputs'
+
+
 def optional_number(params, name: str) -> float | None:
+    from beamtime.fitting.tools import ToolError
+
     raw = params.get(name, "").strip()
     if not raw:
         return None
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}: {raw!r} is not a number") from None
+        raise ToolError(name, f"{raw[:30]!r} is not a number") from None
 
 
 def co_refined_sets(job) -> tuple[list[dict], list[str]]:
     """Each data set of a co-refinement with its fitted model and plot data, and a note for
-    each one that can no longer be shown (its data set deleted, its model not drawable)."""
+    each one that can no longer be shown (its data set deleted, its model not drawable); of a
+    co-refinement made before the limit, the first jobs.MAX_DATASETS."""
     owned = Dataset.objects.filter(owner=job.owner)
-    datasets = [job.dataset] + [owned.filter(pk=p.get("dataset")).first() for p in job.partners]
+    shown = job.partners[: jobs.MAX_DATASETS - 1]
+    datasets = [job.dataset] + [owned.filter(pk=p.get("dataset")).first() for p in shown]
     sets, notes = [], []
+    if len(job.partners) > len(shown):
+        notes.append(f"The first {len(datasets)} of its {len(job.partners) + 1} data sets shown.")
     for number, (dataset, model) in enumerate(
         zip(datasets, job.result["models"], strict=False), start=1
     ):
