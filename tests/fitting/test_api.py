@@ -1,3 +1,4 @@
+import math
 import time
 
 import pytest
@@ -113,6 +114,7 @@ class TestFittingApi:
             ({"scale": free}, "scale.max"),
             ({"q_min": huge}, "q_min"),
             ({"angle": huge}, "angle"),
+            ({"q_max": math.inf}, "q_max"),
             ({"scale": {"value": 1, "free": "no", "min": 0, "max": 2}}, "scale.free"),
         ]:
             model = session_model() | change

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from beamtime.fitting.layers import Layer, LayerModel, ModelError, Param
@@ -93,6 +95,30 @@ HUGE = 10**400  # a JSON integer no float can hold
 def test_an_integer_too_large_for_a_float_is_refused(change, field):
     error = refusal(session_model(), change)
     assert error.field == field and "is too large" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m.update(q_max=math.inf), "q_max"),
+        (lambda m: m.update(angle=math.inf), "angle"),
+        (lambda m: m["back"].update(sld={"value": 2, "min": -math.inf}), "back.sld.min"),
+        (lambda m: m["back"].update(sld={"value": 2, "max": math.nan}), "back.sld.max"),
+        (lambda m: m.update(background={"value": math.inf}), "background.value"),
+    ],
+)
+def test_every_number_is_finite_even_when_not_fitted(change, field):
+    """JSON has no Infinity or NaN: a saved model holding one would not be stored."""
+    error = refusal(session_model(), change)
+    assert error.field == field and "finite" in str(error)
+
+
+def test_the_q_range_is_finite():
+    model = LayerModel()
+    model.q_max = math.inf
+    with pytest.raises(ModelError, match="finite") as raised:
+        model.check()
+    assert raised.value.field == "q_max"
 
 
 @pytest.mark.parametrize("free", ["no", 1, None, "false"])

@@ -64,8 +64,10 @@ class Param:
     max: float | None = None
 
     def check(self, where: str, lower: float = -math.inf, upper: float = math.inf) -> None:
-        if not math.isfinite(self.value):
-            raise ModelError(f"{where}.value", "must be a finite number")
+        for part in ("value", "min", "max"):  # stored as JSON, which has no Infinity or NaN
+            given = getattr(self, part)
+            if given is not None and not math.isfinite(given):
+                raise ModelError(f"{where}.{part}", "must be a finite number")
         if self.value < lower:
             raise ModelError(f"{where}.value", f"must be at least {lower:g}")
         if self.value > upper:
@@ -74,8 +76,6 @@ class Param:
             return
         if self.min is None or self.max is None:
             raise ModelError(f"{where}.min", "a free parameter needs a minimum and a maximum")
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ModelError(f"{where}.min", "the range must be finite")
         if self.min >= self.max:
             raise ModelError(
                 f"{where}.max", f"the maximum {self.max:g} must exceed the minimum {self.min:g}"
@@ -186,10 +186,12 @@ class LayerModel:
             layer.thetaM.check(f"{where}.thetaM", lower=0.0, upper=360.0)  # refl1d's limits
         for name, (_, lowest, highest) in MODEL_PARAMS.items():
             getattr(self, name).check(name, lower=lowest, upper=highest)
-        if not 0 <= self.q_min < self.q_max:
-            raise ModelError("q_max", "the Q range must satisfy 0 ≤ Q min < Q max")
+        if not (math.isfinite(self.q_max) and 0 <= self.q_min < self.q_max):
+            raise ModelError("q_max", "the Q range must be finite and satisfy 0 ≤ Q min < Q max")
         if not (math.isfinite(self.angle) and 0 <= self.angle < 90):
-            raise ModelError("angle", "the data's angle must be from 0 to 90° (0: not given)")
+            raise ModelError(
+                "angle", "the data's angle must be a finite number from 0 to 90° (0: not given)"
+            )
         offset = self.theta_offset
         if not self.angle and (offset.value or offset.free or "theta_offset" in self.constraints):
             raise ModelError(
