@@ -15,6 +15,9 @@ import numpy as np
 MAX_POINTS = 100_000
 MAX_BYTES = 10 * 1024 * 1024
 COLUMNS = ("Q", "R", "dR", "dQ")
+# The smallest Q [1/Å] a file may hold: a reflectometer measures from about 1e-3; far below,
+# the data are not in 1/Å, and refl1d's resolution convolution divides by zero (Q ~ 1e-160).
+MIN_Q = 1e-6
 # float() also takes "1_000", non-ASCII digits, "nan" and "inf"; a data file holds plain decimal
 # numbers, so anything else is refused rather than read in a way the user did not intend.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -109,7 +112,13 @@ def parse_data(content: bytes) -> ReflData:
     width = len(_fields(line, comma))
     if width not in (3, 4):
         raise DataError(f"{width} columns found, 3 or 4 expected (Q R dR [dQ])", first)
-    return _read_at_once(data, comma, width) or _read_line_by_line(data, comma, width, first)
+    read = _read_at_once(data, comma, width) or _read_line_by_line(data, comma, width, first)
+    if read.q[0] == read.q[-1]:  # Q ascends: all at one Q
+        raise DataError(
+            f"{len(read)} point{'s' if len(read) > 1 else ''} at one Q: a curve needs at least "
+            "2 points at different Q"
+        )
+    return read
 
 
 def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflData | None:
@@ -127,7 +136,7 @@ def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflD
         return None
     columns = np.array(values).reshape(-1, width).T.copy()
     q, dr = columns[0], columns[2]
-    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) >= 0).all() and (dr > 0).all()
+    ok = np.isfinite(columns).all() and q[0] >= MIN_Q and (np.diff(q) >= 0).all() and (dr > 0).all()
     if not ok or (width == 4 and not (columns[3] > 0).all()):
         return None
     return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
@@ -149,6 +158,8 @@ def _read_line_by_line(data, comma: bool, width: int, first: int) -> ReflData:
         row = [_number(field, column, number) for column, field in enumerate(fields)]
         if row[0] <= 0:
             raise DataError(f"Q {_clip(fields[0])} is not greater than 0", number)
+        if row[0] < MIN_Q:
+            raise DataError(f"Q {_clip(fields[0])} is below {MIN_Q:g} 1/Å: is Q in 1/Å?", number)
         if rows and row[0] < rows[-1][0]:  # repeated Q (two measurements at one Q) are fine
             raise DataError(
                 f"Q {_clip(fields[0])} is less than the Q before it "
