@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beamtime.fitting.data import MAX_BYTES, MAX_POINTS, MIN_Q, DataError, ReflData, parse_data
+from beamtime.fitting.layers import LayerModel
 from beamtime.fitting.models import Dataset
 from tests.fitting.test_api import auth
 
@@ -227,6 +228,26 @@ def test_an_upload_with_one_q_is_refused_by_the_api(client, alice):
     assert polarized.status_code == 422
     assert "at least 2 points at different Q" in polarized.json()["error"]
     assert not Dataset.objects.exists()
+
+
+@pytest.mark.django_db
+def test_data_stored_before_these_rules_still_open_and_say_why_they_cannot_be_drawn(client, alice):
+    """A one-point data set uploaded before the rule: its pages and the API say what refl1d
+    cannot compute (they gave a 500)."""
+    stored = Dataset.objects.create(
+        owner=alice, name="one", content="0.01 1 0.1\n", points=1, dq_over_q=0.02
+    )
+    response = client.post(
+        f"/api/fitting/datasets/{stored.pk}/evaluate",
+        {"model": LayerModel().to_dict()},
+        content_type="application/json",
+        headers=auth(alice),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("refl1d cannot compute the model")
+    client.force_login(alice)
+    page = client.get(f"/fit/upload/{stored.pk}")
+    assert page.status_code == 200 and "refl1d cannot compute the model" in page.content.decode()
 
 
 def test_repeated_q_values_are_accepted():

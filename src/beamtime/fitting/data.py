@@ -86,8 +86,10 @@ def with_resolution(data: ReflData, dq_column: str = "fwhm", dq_over_q: float | 
     return ReflData(data.q, data.r, data.dr, data.q * dq_over_q)
 
 
-def parse_data(content: bytes) -> ReflData:
-    """Read an uploaded file; raise DataError, with a one-line message, for anything wrong."""
+def parse_data(content: bytes, stored: bool = False) -> ReflData:
+    """Read an uploaded file; raise DataError, with a one-line message, for anything wrong.
+    ``stored``: data kept from an upload before a curve needed 2 points at different Q and
+    Q ≥ MIN_Q are still read (refl1d_adapter.evaluate says what it cannot compute)."""
     if len(content) > MAX_BYTES:
         raise DataError(f"file is {len(content)} bytes, larger than the limit of {MAX_BYTES}")
     try:
@@ -113,7 +115,11 @@ def parse_data(content: bytes) -> ReflData:
     if width not in (3, 4):
         raise DataError(f"{width} columns found, 3 or 4 expected (Q R dR [dQ])", first)
     read = _read_at_once(data, comma, width) or _read_line_by_line(data, comma, width, first)
-    if read.q[0] == read.q[-1]:  # Q ascends: all at one Q
+    if stored:
+        return read
+    if read.q[0] < MIN_Q:  # Q ascends: the first is the least
+        raise DataError(f"Q {read.q[0]:g} is below {MIN_Q:g} 1/Å: is Q in 1/Å?", first)
+    if read.q[0] == read.q[-1]:
         raise DataError(
             f"{len(read)} point{'s' if len(read) > 1 else ''} at one Q: a curve needs at least "
             "2 points at different Q"
@@ -136,7 +142,7 @@ def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflD
         return None
     columns = np.array(values).reshape(-1, width).T.copy()
     q, dr = columns[0], columns[2]
-    ok = np.isfinite(columns).all() and q[0] >= MIN_Q and (np.diff(q) >= 0).all() and (dr > 0).all()
+    ok = np.isfinite(columns).all() and q[0] > 0 and (np.diff(q) >= 0).all() and (dr > 0).all()
     if not ok or (width == 4 and not (columns[3] > 0).all()):
         return None
     return ReflData(*columns[:3], dq=columns[3] if width == 4 else None)
@@ -158,8 +164,6 @@ def _read_line_by_line(data, comma: bool, width: int, first: int) -> ReflData:
         row = [_number(field, column, number) for column, field in enumerate(fields)]
         if row[0] <= 0:
             raise DataError(f"Q {_clip(fields[0])} is not greater than 0", number)
-        if row[0] < MIN_Q:
-            raise DataError(f"Q {_clip(fields[0])} is below {MIN_Q:g} 1/Å: is Q in 1/Å?", number)
         if rows and row[0] < rows[-1][0]:  # repeated Q (two measurements at one Q) are fine
             raise DataError(
                 f"Q {_clip(fields[0])} is less than the Q before it "
