@@ -4,10 +4,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from beamtime.fitting import refl1d_adapter
-from beamtime.fitting.data import parse_data
+from beamtime.fitting.data import ReflData, parse_data, with_resolution
 from beamtime.fitting.layers import LayerModel
 from tests.conftest import SHARED
 from tests.fitting.test_layers import session_model
@@ -83,6 +84,23 @@ def test_a_q_range_without_data_is_refused(data):
     model.q_min, model.q_max = 0.5, 0.6
     with pytest.raises(ValueError, match="no data point lies in the Q range"):
         refl1d_adapter.evaluate(model, data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ReflData(np.array([0.01]), np.array([1.0]), np.array([0.1]), np.array([2e-4])),
+        ReflData(np.full(3, 0.01), np.ones(3), np.full(3, 0.1), np.full(3, 2e-4)),
+        {"++": ReflData(np.array([0.01]), np.array([1.0]), np.array([0.1]), np.array([2e-4]))},
+        with_resolution(parse_data(b"0.01 1 0.1 1e-20\n0.02 1 0.1 1e-20\n")),
+    ],
+    ids=["one point", "one Q", "polarized, one point", "vanishing dQ"],
+)
+def test_what_refl1d_cannot_compute_is_a_value_error_not_a_500(data):
+    """refl1d's resolution convolution divides by zero on these (data stored before uploads
+    needed 2 points at different Q); the pages and the API show a ValueError's message."""
+    with pytest.raises(ValueError, match="refl1d cannot compute the model .*division by zero"):
+        refl1d_adapter.evaluate(solution(), data)
 
 
 def test_the_script_gives_refl1ds_command_line_the_same_chisq(data, tmp_path):

@@ -1,9 +1,10 @@
+import math
 import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from beamtime.fitting.models import Dataset, FitJob
+from beamtime.fitting.models import Dataset, FitJob, SavedModel
 from tests.factory import make_api_key
 from tests.fitting.test_layers import session_model
 from tests.fitting.test_pages import DOUBLE_LAYER
@@ -156,6 +157,40 @@ class TestFittingApi:
         assert response.status_code == 422
         assert response.json()["error"].startswith("engine: unknown engine 'xxx")
         assert len(response.json()["error"]) < 200
+
+    def test_numbers_a_float_cannot_hold_are_refused_by_name(self, client, alice):
+        headers = auth(alice)
+        pk = upload(client, headers).json()["id"]
+        huge = 10**400
+        free = {"value": 1, "free": True, "min": 0, "max": huge}
+        for change, field in [
+            ({"scale": huge}, "scale.value"),
+            ({"scale": free}, "scale.max"),
+            ({"q_min": huge}, "q_min"),
+            ({"angle": huge}, "angle"),
+            ({"q_max": math.inf}, "q_max"),
+            ({"scale": {"value": 1, "free": "no", "min": 0, "max": 2}}, "scale.free"),
+        ]:
+            model = session_model() | change
+            for url, body in [
+                (f"/api/fitting/datasets/{pk}/evaluate", {"model": model}),
+                ("/api/fitting/models", {"model": model}),
+                ("/api/fitting/fits", {"dataset": pk, "model": model}),
+            ]:
+                response = client.post(url, body, content_type="application/json", headers=headers)
+                assert response.status_code == 422, (url, change)
+                assert response.json()["error"].startswith(f"{field}: "), (url, change)
+        model = session_model()
+        model["layers"][0]["thickness"] = huge
+        response = client.post(
+            f"/api/fitting/datasets/{pk}/evaluate",
+            {"model": model},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"].startswith("layers.0.thickness.value: is too large")
+        assert not FitJob.objects.exists() and not SavedModel.objects.exists()
 
     def test_charlie_reaches_nothing_of_alices(self, client, alice, charlie):
         pk = upload(client, auth(alice)).json()["id"]

@@ -9,6 +9,8 @@ from refl1d.names import SLD, Experiment, FitProblem, QProbe
 
 from beamtime.fitting.constraints import (
     FUNCTIONS,
+    MAX_CHAIN_DEPTH,
+    MAX_DEPTH,
     Constraint,
     ConstraintError,
     apply,
@@ -17,8 +19,10 @@ from beamtime.fitting.constraints import (
     parse,
     references,
 )
-from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.layers import MAX_LAYERS, LayerModel
+from beamtime.fitting.models import SavedModel
 from beamtime.fitting.refl1d_adapter import REFL1D_NAME
+from tests.fitting.test_api import auth, upload
 
 # The brief's example, in the two-layer sample of the manual's fitting session.
 EXAMPLE = ("B.thickness", "0.1 * A.thickness + 5")
@@ -249,6 +253,62 @@ def test_a_chain_and_shared_sources_are_not_cycles():
         ],
         NAMES,
     )
+
+
+def chain(length: int, expression: str = "{} + 1") -> dict[str, str]:
+    """L0.thickness from L0.sld from L0.roughness from L1.thickness … , ``length`` long."""
+    names = [f"L{i}.{p}" for i in range(MAX_LAYERS) for p in ("thickness", "sld", "roughness")]
+    return {names[i]: expression.format(names[i + 1]) for i in range(length)}
+
+
+def chained_model(constraints: dict[str, str]) -> dict:
+    layers = [{"name": f"L{i}", "thickness": 10, "sld": 1} for i in range(MAX_LAYERS)]
+    return {"front": {"name": "air"}, "layers": layers, "back": {"name": "Si"}} | {
+        "constraints": constraints
+    }
+
+
+def test_a_chain_of_constraints_has_a_depth_limit_counting_each_expression():
+    plain = [Constraint(f"P{i}.thickness", f"P{i + 1}.thickness") for i in range(MAX_CHAIN_DEPTH)]
+    names = {c.target for c in plain} | {f"P{MAX_CHAIN_DEPTH}.thickness", "Q.thickness"}
+    check_all(plain, names)  # each 1 level deep: exactly the limit
+    with pytest.raises(ConstraintError) as error:
+        check_all([*plain, Constraint("Q.thickness", "P0.thickness")], names)
+    assert error.value.field == "constraints.Q.thickness"
+    length = MAX_CHAIN_DEPTH + 1
+    assert f"a chain of {length} constraints, {length} levels deep" in str(error.value)
+    names = LayerModel.from_dict(chained_model({})).parameter_names()
+    with pytest.raises(ConstraintError, match="a chain of 101 constraints, 202 levels deep"):
+        check_all([Constraint(*c) for c in chain(101).items()], names)
+
+
+@pytest.mark.django_db
+def test_a_too_long_chain_is_refused_by_name_and_one_at_the_limit_evaluates(client, alice):
+    """bumps evaluates a chain by recursion: one too deep gave a RecursionError, a 500, in
+    every request (its saved model too); the deepest allowed is still computed in a request."""
+    headers = auth(alice)
+    pk = upload(client, headers).json()["id"]
+    for url in (f"/api/fitting/datasets/{pk}/evaluate", "/api/fitting/models"):
+        response = client.post(
+            url,
+            {"model": chained_model(chain(200))},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 422, url
+        assert response.json()["error"].startswith(
+            "constraints.L0.thickness: constraint on L0.thickness: constraints nest too deeply"
+        )
+    nested = "abs(" * (MAX_DEPTH - 1) + "{}" + ")" * (MAX_DEPTH - 1)  # the deepest expression
+    deepest = chain(MAX_CHAIN_DEPTH // MAX_DEPTH, nested)
+    response = client.post(
+        f"/api/fitting/datasets/{pk}/evaluate",
+        {"model": chained_model(deepest)},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 200, response.content
+    assert not SavedModel.objects.exists()
 
 
 # Python's parser warns on some text (e.g. "1if"), which is rejected anyway.

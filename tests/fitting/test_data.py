@@ -6,10 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beamtime.fitting.data import MAX_BYTES, MAX_POINTS, DataError, ReflData, parse_data
+from beamtime.fitting.data import MAX_BYTES, MAX_POINTS, MIN_Q, DataError, ReflData, parse_data
+from beamtime.fitting.layers import LayerModel
+from beamtime.fitting.models import Dataset
+from tests.fitting.test_api import auth
 
 REFLECTIVITY = Path(__file__).resolve().parents[3] / "shared" / "data" / "reflectivity"
 
@@ -184,6 +188,68 @@ def test_the_error_is_a_value_error_that_survives_pickling():
     assert str(err) == "line 2: Q 0.01 is less than the Q before it (0.02 on line 1)"
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("0.01 1 0.1\n", "1 point at one Q: a curve needs at least 2 points at different Q"),
+        ("0.01 1 0.1\n0.01 2 0.1\n0.01 3 0.1\n", "3 points at one Q"),
+        ("0.01 1 0.1 0.001\n", "1 point at one Q"),
+        ("0.01, 1, 0.1\n", "1 point at one Q"),  # read line by line
+    ],
+)
+def test_a_curve_needs_two_points_at_different_q(content, message):
+    """One Q gave refl1d's resolution convolution a division by zero (a 500 on every page)."""
+    err = error(content)
+    assert err.line is None and message in str(err)
+
+
+def test_q_far_below_what_a_reflectometer_measures_is_refused():
+    assert str(error("1e-300 1 0.1\n2e-300 1 0.1\n")) == (
+        "line 1: Q 1e-300 is below 1e-06 1/Å: is Q in 1/Å?"
+    )
+    assert len(parse_data(f"{MIN_Q} 1 0.1\n0.01 1 0.1\n".encode())) == 2
+
+
+@pytest.mark.django_db
+def test_an_upload_with_one_q_is_refused_by_the_api(client, alice):
+    """It was stored (201), and then every evaluate and fit page of it gave a 500."""
+    headers = auth(alice)
+    one = client.post(
+        "/api/fitting/datasets?dq_over_q=0.02",
+        {"file": SimpleUploadedFile("one.txt", b"0.01 1 0.1\n")},
+        headers=headers,
+    )
+    assert one.status_code == 422 and "at least 2 points at different Q" in one.json()["error"]
+    polarized = client.post(
+        "/api/fitting/datasets/polarized?cross_sections=%2B%2B,--&dq_over_q=0.02",
+        {"files": [SimpleUploadedFile(f"{xs}.txt", b"0.01 1 0.1\n") for xs in "pm"]},
+        headers=headers,
+    )
+    assert polarized.status_code == 422
+    assert "at least 2 points at different Q" in polarized.json()["error"]
+    assert not Dataset.objects.exists()
+
+
+@pytest.mark.django_db
+def test_data_stored_before_these_rules_still_open_and_say_why_they_cannot_be_drawn(client, alice):
+    """A one-point data set uploaded before the rule: its pages and the API say what refl1d
+    cannot compute (they gave a 500)."""
+    stored = Dataset.objects.create(
+        owner=alice, name="one", content="0.01 1 0.1\n", points=1, dq_over_q=0.02
+    )
+    response = client.post(
+        f"/api/fitting/datasets/{stored.pk}/evaluate",
+        {"model": LayerModel().to_dict()},
+        content_type="application/json",
+        headers=auth(alice),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("refl1d cannot compute the model")
+    client.force_login(alice)
+    page = client.get(f"/fit/upload/{stored.pk}")
+    assert page.status_code == 200 and "refl1d cannot compute the model" in page.content.decode()
+
+
 def test_repeated_q_values_are_accepted():
     data = parse_data(b"0.01 1 0.1\n0.02 0.5 0.1\n0.02 0.6 0.1\n0.03 0.2 0.1\n")
     assert data.q.tolist() == [0.01, 0.02, 0.02, 0.03] and data.r.tolist()[1:3] == [0.5, 0.6]
@@ -223,11 +289,12 @@ def test_nearly_valid_text_parses_or_raises_data_error(lines, newline):
 
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(min_value=0, exclude_min=True, allow_infinity=False)
+Q = st.floats(min_value=MIN_Q, allow_infinity=False)
 
 
 @st.composite
 def refl_data(draw) -> ReflData:
-    q = sorted(draw(st.lists(POSITIVE, min_size=1, max_size=50, unique=True)))
+    q = sorted(draw(st.lists(Q, min_size=2, max_size=50, unique=True)))
     n = len(q)
     columns = [draw(st.lists(s, min_size=n, max_size=n)) for s in (FINITE, POSITIVE, POSITIVE)]
     dq = np.array(columns[2]) if draw(st.booleans()) else None

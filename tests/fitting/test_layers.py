@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from beamtime.fitting.layers import Layer, LayerModel, ModelError, Param
@@ -74,6 +76,58 @@ def refusal(data: dict, change) -> ModelError:
 def test_bad_models_name_the_field(change, field, message):
     error = refusal(session_model(), change)
     assert error.field == field and message in str(error)
+
+
+HUGE = 10**400  # a JSON integer no float can hold
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m.update(scale=HUGE), "scale.value"),
+        (lambda m: m["layers"][0].update(thickness=HUGE), "layers.0.thickness.value"),
+        (lambda m: m["layers"][0]["thickness"].update(max=HUGE), "layers.0.thickness.max"),
+        (lambda m: m["layers"][0]["thickness"].update(value=-HUGE), "layers.0.thickness.value"),
+        (lambda m: m.update(q_min=HUGE), "q_min"),
+        (lambda m: m.update(angle=HUGE), "angle"),
+    ],
+)
+def test_an_integer_too_large_for_a_float_is_refused(change, field):
+    error = refusal(session_model(), change)
+    assert error.field == field and "is too large" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m.update(q_max=math.inf), "q_max"),
+        (lambda m: m.update(angle=math.inf), "angle"),
+        (lambda m: m["back"].update(sld={"value": 2, "min": -math.inf}), "back.sld.min"),
+        (lambda m: m["back"].update(sld={"value": 2, "max": math.nan}), "back.sld.max"),
+        (lambda m: m.update(background={"value": math.inf}), "background.value"),
+    ],
+)
+def test_every_number_is_finite_even_when_not_fitted(change, field):
+    """JSON has no Infinity or NaN: a saved model holding one would not be stored."""
+    error = refusal(session_model(), change)
+    assert error.field == field and "finite" in str(error)
+
+
+def test_the_q_range_is_finite():
+    model = LayerModel()
+    model.q_max = math.inf
+    with pytest.raises(ModelError, match="finite") as raised:
+        model.check()
+    assert raised.value.field == "q_max"
+
+
+@pytest.mark.parametrize("free", ["no", 1, None, "false"])
+def test_free_is_true_or_false(free):
+    error = refusal(
+        session_model(),
+        lambda m: m["layers"][0].update(thickness={"value": 40, "free": free, "min": 0, "max": 50}),
+    )
+    assert error.field == "layers.0.thickness.free" and "true or false" in str(error)
 
 
 def test_reversing_swaps_the_media_and_keeps_each_interface():

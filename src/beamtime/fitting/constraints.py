@@ -21,6 +21,10 @@ from bumps.parameter import Parameter  # importing it fills bumps.pmath with sqr
 
 MAX_LENGTH = 200
 MAX_DEPTH = 20  # levels of the syntax tree
+# Levels of a chain of constraints (one computed from another computed from another…), each
+# counting its expression's levels: bumps evaluates a chain by recursion, which breaks near
+# 350 levels (e.g. 20 constraints nested 20 deep, or 175 of the form ``A.x + 1``).
+MAX_CHAIN_DEPTH = 200
 MAX_EXPONENT = 10
 MAX_NUMBER = 1e12
 BARE_NAMES = ("scale", "background", "guide_angle", "guide_field")
@@ -109,21 +113,33 @@ def parse(target: str, expression: str, names: set[str]) -> Constraint:
 
 def references(c: Constraint) -> set[str]:
     """The parameter names the constraint's expression uses."""
-    return _checked(c.target, c.expression, None)[2]
+    return _checked(c.target, c.expression, None)[2].references
 
 
 def check_all(constraints: Iterable[Constraint], names: set[str]) -> None:
     """Check each constraint, that no target is constrained twice and that no constraint
-    depends on itself through others. Whether a target is also free is the caller's check."""
+    depends on itself through others, nor through a chain deeper than MAX_CHAIN_DEPTH. Whether
+    a target is also free is the caller's check."""
     graph: dict[str, set[str]] = {}
+    depth: dict[str, int] = {}
     for c in constraints:
         parse(c.target, c.expression, names)
         if c.target in graph:
             raise ConstraintError(c.target, "the parameter is constrained twice")
-        graph[c.target] = references(c)
+        checker = _checked(c.target, c.expression, None)[2]
+        graph[c.target], depth[c.target] = checker.references, checker.depth
     cycle = _cycle(graph)
     if cycle:
         raise ConstraintError(cycle[0], f"the constraints form a cycle: {' → '.join(cycle)}")
+    chains = _chains(graph, depth)
+    target = max(sorted(chains), key=lambda name: chains[name][1], default=None)
+    if target is not None and chains[target][1] > MAX_CHAIN_DEPTH:
+        length, levels = chains[target]
+        raise ConstraintError(
+            target,
+            f"constraints nest too deeply: {target} depends on a chain of {length} constraints, "
+            f"{levels} levels deep counting their expressions' (at most {MAX_CHAIN_DEPTH})",
+        )
 
 
 def compile(c: Constraint, parameters: dict[str, Parameter]):
@@ -144,7 +160,7 @@ def apply(constraints: Iterable[Constraint], parameters: dict[str, Parameter]) -
 
 
 def _checked(target: str, expression: str, names: set[str] | None):
-    """Parse and check; return (stripped text, tree, referenced names)."""
+    """Parse and check; return (stripped text, tree, the _Checker: references, depth)."""
     if not isinstance(expression, str):
         raise ConstraintError(target, "the expression must be text")
     text = expression.strip()
@@ -165,7 +181,7 @@ def _checked(target: str, expression: str, names: set[str] | None):
     checker = _Checker(target, text, names)
     checker.reject_dunder_names(tree)
     checker.check(tree, 1)
-    return text, tree, checker.references
+    return text, tree, checker
 
 
 class _Checker:
@@ -173,6 +189,7 @@ class _Checker:
         self.target, self.text, self.names = target, text, names
         self.layers = None if names is None else {n.split(".")[0] for n in names if "." in n}
         self.references: set[str] = set()
+        self.depth = 0  # the tree's levels
 
     def fail(self, problem: str) -> NoReturn:
         raise ConstraintError(self.target, problem)
@@ -201,6 +218,7 @@ class _Checker:
         """Check ``node``; return its value if it is a constant, None if it uses parameters."""
         if depth > MAX_DEPTH:
             self.fail(f"the expression is nested too deeply (more than {MAX_DEPTH} levels)")
+        self.depth = max(self.depth, depth)
         match node:
             case ast.Constant(value=value):
                 if type(value) not in (int, float):
@@ -381,6 +399,25 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         if found:
             return found
     return None
+
+
+def _chains(graph: dict[str, set[str]], depth: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """For each target of an acyclic ``graph``, its deepest chain of constraints: (how many,
+    their expressions' levels summed). Without recursion: a chain can be 600 long."""
+    found: dict[str, tuple[int, int]] = {}
+    for start in sorted(graph):
+        stack = [start]
+        while stack:
+            name = stack[-1]
+            pending = [used for used in graph[name] if used in graph and used not in found]
+            if pending:
+                stack += pending
+                continue
+            stack.pop()
+            below = [found[used] for used in graph[name] if used in graph]
+            length, levels = max(below, key=lambda chain: chain[1], default=(0, 0))
+            found[name] = (length + 1, levels + depth[name])
+    return found
 
 
 def _syntax_problem(text: str, error: SyntaxError) -> str:

@@ -15,6 +15,9 @@ import numpy as np
 MAX_POINTS = 100_000
 MAX_BYTES = 10 * 1024 * 1024
 COLUMNS = ("Q", "R", "dR", "dQ")
+# The smallest Q [1/Å] a file may hold: a reflectometer measures from about 1e-3; far below,
+# the data are not in 1/Å, and refl1d's resolution convolution divides by zero (Q ~ 1e-160).
+MIN_Q = 1e-6
 # float() also takes "1_000", non-ASCII digits, "nan" and "inf"; a data file holds plain decimal
 # numbers, so anything else is refused rather than read in a way the user did not intend.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -83,8 +86,10 @@ def with_resolution(data: ReflData, dq_column: str = "fwhm", dq_over_q: float | 
     return ReflData(data.q, data.r, data.dr, data.q * dq_over_q)
 
 
-def parse_data(content: bytes) -> ReflData:
-    """Read an uploaded file; raise DataError, with a one-line message, for anything wrong."""
+def parse_data(content: bytes, stored: bool = False) -> ReflData:
+    """Read an uploaded file; raise DataError, with a one-line message, for anything wrong.
+    ``stored``: data kept from an upload before a curve needed 2 points at different Q and
+    Q ≥ MIN_Q are still read (refl1d_adapter.evaluate says what it cannot compute)."""
     if len(content) > MAX_BYTES:
         raise DataError(f"file is {len(content)} bytes, larger than the limit of {MAX_BYTES}")
     try:
@@ -109,7 +114,17 @@ def parse_data(content: bytes) -> ReflData:
     width = len(_fields(line, comma))
     if width not in (3, 4):
         raise DataError(f"{width} columns found, 3 or 4 expected (Q R dR [dQ])", first)
-    return _read_at_once(data, comma, width) or _read_line_by_line(data, comma, width, first)
+    read = _read_at_once(data, comma, width) or _read_line_by_line(data, comma, width, first)
+    if stored:
+        return read
+    if read.q[0] < MIN_Q:  # Q ascends: the first is the least
+        raise DataError(f"Q {read.q[0]:g} is below {MIN_Q:g} 1/Å: is Q in 1/Å?", first)
+    if read.q[0] == read.q[-1]:
+        raise DataError(
+            f"{len(read)} point{'s' if len(read) > 1 else ''} at one Q: a curve needs at least "
+            "2 points at different Q"
+        )
+    return read
 
 
 def _read_at_once(data: list[tuple[int, str]], comma: bool, width: int) -> ReflData | None:

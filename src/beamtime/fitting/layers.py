@@ -64,8 +64,10 @@ class Param:
     max: float | None = None
 
     def check(self, where: str, lower: float = -math.inf, upper: float = math.inf) -> None:
-        if not math.isfinite(self.value):
-            raise ModelError(f"{where}.value", "must be a finite number")
+        for part in ("value", "min", "max"):  # stored as JSON, which has no Infinity or NaN
+            given = getattr(self, part)
+            if given is not None and not math.isfinite(given):
+                raise ModelError(f"{where}.{part}", "must be a finite number")
         if self.value < lower:
             raise ModelError(f"{where}.value", f"must be at least {lower:g}")
         if self.value > upper:
@@ -74,8 +76,6 @@ class Param:
             return
         if self.min is None or self.max is None:
             raise ModelError(f"{where}.min", "a free parameter needs a minimum and a maximum")
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ModelError(f"{where}.min", "the range must be finite")
         if self.min >= self.max:
             raise ModelError(
                 f"{where}.max", f"the maximum {self.max:g} must exceed the minimum {self.min:g}"
@@ -186,10 +186,12 @@ class LayerModel:
             layer.thetaM.check(f"{where}.thetaM", lower=0.0, upper=360.0)  # refl1d's limits
         for name, (_, lowest, highest) in MODEL_PARAMS.items():
             getattr(self, name).check(name, lower=lowest, upper=highest)
-        if not 0 <= self.q_min < self.q_max:
-            raise ModelError("q_max", "the Q range must satisfy 0 ≤ Q min < Q max")
+        if not (math.isfinite(self.q_max) and 0 <= self.q_min < self.q_max):
+            raise ModelError("q_max", "the Q range must be finite and satisfy 0 ≤ Q min < Q max")
         if not (math.isfinite(self.angle) and 0 <= self.angle < 90):
-            raise ModelError("angle", "the data's angle must be from 0 to 90° (0: not given)")
+            raise ModelError(
+                "angle", "the data's angle must be a finite number from 0 to 90° (0: not given)"
+            )
         offset = self.theta_offset
         if not self.angle and (offset.value or offset.free or "theta_offset" in self.constraints):
             raise ModelError(
@@ -305,21 +307,22 @@ class LayerModel:
 
         def param(value, where):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return Param(float(value))
+                return Param(number(value, f"{where}.value"))
             if not isinstance(value, dict):
                 raise ModelError(where, "must be a number or {value, free, min, max}")
             unknown = set(value) - {"value", "free", "min", "max"}
             if unknown:
                 raise ModelError(where, f"unknown key {sorted(unknown)[0]!r}")
-            try:
-                return Param(
-                    float(value["value"]),
-                    bool(value.get("free", False)),
-                    None if value.get("min") is None else float(value["min"]),
-                    None if value.get("max") is None else float(value["max"]),
-                )
-            except (KeyError, TypeError, ValueError):
-                raise ModelError(where, "value, min and max must be numbers") from None
+            if "value" not in value:
+                raise ModelError(f"{where}.value", "must be given")
+            free = value.get("free", False)
+            if not isinstance(free, bool):
+                raise ModelError(f"{where}.free", "must be true or false")
+            bounds = {
+                key: None if value.get(key) is None else number(value[key], f"{where}.{key}")
+                for key in ("min", "max")
+            }
+            return Param(number(value["value"], f"{where}.value"), free, **bounds)
 
         def layer(value, where):
             if not isinstance(value, dict) or not isinstance(value.get("name"), str):
@@ -346,14 +349,11 @@ class LayerModel:
             raise ModelError("layers", "must be a list")
         if len(layers) > MAX_LAYERS:  # before reading them: a request cannot ask for more work
             raise ModelError("layers", f"{len(layers)} layers, at most {MAX_LAYERS}")
-        try:
-            q_min, q_max = float(data.get("q_min", 0.0)), float(data.get("q_max", 1.0))
-        except (TypeError, ValueError):
-            raise ModelError("q_min", "the Q range must be numbers") from None
-        try:
-            angle = float(data.get("angle", 0.0))
-        except (TypeError, ValueError):
-            raise ModelError("angle", "the data's angle must be a number") from None
+        q_min, q_max = (
+            number(data.get("q_min", 0.0), "q_min"),
+            number(data.get("q_max", 1.0), "q_max"),
+        )
+        angle = number(data.get("angle", 0.0), "angle", "the data's angle must be a number")
         model = cls(
             front=layer(data.get("front"), "front"),
             layers=[layer(item, f"layers.{i}") for i, item in enumerate(layers)],
@@ -381,6 +381,17 @@ _NO_SUCH = {
     ("front", "thetaM"): "the front medium has no magnetization angle (refl1d ignores its "
     "magnetism): keep it at 270",
 }
+
+
+def number(value, where: str, message: str = "must be a number") -> float:
+    """``value`` (a number, or its text) as a float, ModelError naming ``where`` if it is
+    none; ``check`` then wants it finite."""
+    try:
+        return float(value)
+    except OverflowError:  # an integer of 400 digits
+        raise ModelError(where, "is too large (a number beyond ±1e308)") from None
+    except (TypeError, ValueError):
+        raise ModelError(where, message) from None
 
 
 def constraint_map(value) -> dict[str, str]:

@@ -67,7 +67,7 @@ class Dataset(models.Model):
         """The parsed data; parsed once per process (a few recent data sets are kept)."""
 
         def parse():
-            parsed = parse_data(self.content.encode())
+            parsed = parse_data(self.content.encode(), stored=True)
             if parsed.dq is not None or self.dq_over_q is not None:  # else stored before dQ/Q
                 parsed = with_resolution(parsed, self.dq_column, self.dq_over_q)
             return parsed
@@ -87,7 +87,7 @@ class Dataset(models.Model):
         def parse():
             return MappingProxyType(
                 {  # 3 columns: stored so for no resolution (dQ 0, which a file may not say)
-                    xs: with_resolution(parse_data(texts[xs].encode()), "fwhm", 0.0)
+                    xs: with_resolution(parse_data(texts[xs].encode(), stored=True), "fwhm", 0.0)
                     for xs in CROSS_SECTIONS
                     if xs in texts
                 }

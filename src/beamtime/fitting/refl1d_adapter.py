@@ -507,11 +507,23 @@ def evaluate(model: LayerModel, data: Data) -> Curve | PolarizedCurve:
     """The model's reflectivity at the data's Q, its χ² and its SLD profile against the depth
     below the front surface (the front medium at negative depth, the back medium beyond the
     last layer), with at most about PROFILE_POINTS points whatever the thicknesses. Polarized
-    data (a dict by cross-section) give a PolarizedCurve."""
+    data (a dict by cross-section) give a PolarizedCurve. ValueError says what cannot be
+    computed, also when refl1d's arithmetic fails (a ZeroDivisionError on data stored before
+    uploads needed 2 points at different Q, or with a vanishing resolution)."""
+    try:
+        if isinstance(data, Mapping):
+            return _evaluate_polarized(model, data)
+        return _evaluate(model, data)
+    except ArithmeticError as exc:
+        raise ValueError(
+            f"refl1d cannot compute the model at these data's points ({exc}): a curve needs at "
+            "least 2 points at different Q and a resolution dQ that is not vanishingly small"
+        ) from None
+
+
+def _evaluate(model: LayerModel, data: ReflData) -> Curve:
     from refl1d.names import FitProblem
 
-    if isinstance(data, Mapping):
-        return _evaluate_polarized(model, data)
     experiment = build_experiment(model, data)
     probe = experiment.probe
     _check_work(model, [probe], probe.Q)
