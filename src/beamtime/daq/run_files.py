@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from beamtime.daq.models import RunMetadata
-from beamtime.daq.workers import WorkerError, worker_for
+from beamtime.daq.safety import staging_of
+from beamtime.daq.workers import UnsafePath, WorkerError, worker_for
 
 # NeXus/HDF5 names as facilities write them: x.nxs, x.nxz, x.h5, x.hdf5, x.nxs.pbr (NCNR).
 REDUCIBLE = re.compile(r".+\.(nxs|nxz|nx5|h5|hdf5)(\.[A-Za-z0-9]+)?", re.IGNORECASE)
@@ -44,10 +45,12 @@ def run_files(run: RunMetadata) -> list[RouterFiles]:
         listing = RouterFiles(
             router.name, "/".join([experiment.name, router.name, run_folder(run)])
         )
-        folder = posixpath.join(router.staging_directory, experiment.name, run_folder(run))
         try:
+            folder = posixpath.join(staging_of(router), experiment.name, run_folder(run))
             with worker_for(router.ip_address) as worker:
                 entries = worker.entries(folder)
+        except UnsafePath as exc:
+            listing.error = str(exc)
         except WorkerError:
             listing.error = "no files filed here (yet), or the router cannot be reached"
         else:

@@ -26,12 +26,20 @@ class ComponentForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if "log_path" in self.fields and data.get("log_path") and data.get("ip_address"):
-            try:
-                data["log_path"] = safety.check_log_path(data["ip_address"], data["log_path"])
-            except ValidationError as exc:
-                self.add_error("log_path", exc)
+        host = data.get("ip_address")
+        for field, check in [
+            ("log_path", safety.check_log_path),
+            ("staging_directory", self.check_staging),
+        ]:
+            if field in self.fields and data.get(field) and host:
+                try:
+                    data[field] = check(host, data[field])
+                except ValidationError as exc:
+                    self.add_error(field, exc)
         return data
+
+    def check_staging(self, host: str, path: str) -> str:
+        return safety.check_staging(host, path, self.experiment.pk)
 
     def save(self, commit=True):
         self.instance.experiment = self.experiment
@@ -68,9 +76,6 @@ class DataRouterForm(ComponentForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["staging_directory"].required = True
-
-    def clean_staging_directory(self):
-        return safety.check_staging(self.cleaned_data["staging_directory"])
 
 
 class DataSourceForm(ComponentForm):
