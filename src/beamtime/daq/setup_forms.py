@@ -5,6 +5,7 @@ import logging
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 
 from beamtime.daq import safety
@@ -17,6 +18,10 @@ class ComponentForm(forms.ModelForm):
     def __init__(self, *args, experiment, **kwargs):
         super().__init__(*args, **kwargs)
         self.experiment = experiment
+        if "port" in self.fields:  # a TCP port (the model's column takes any positive number)
+            port = self.fields["port"]
+            port.validators += [MinValueValidator(1), MaxValueValidator(65535)]
+            port.widget.attrs.update(min=1, max=65535)
         for field in self.fields.values():
             if isinstance(field, forms.ModelChoiceField):
                 field.queryset = field.queryset.filter(experiment=experiment)
