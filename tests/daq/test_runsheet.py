@@ -213,3 +213,16 @@ def test_the_runs_table_sums_up_the_configurations(member, experiment):
     page = member.get("/daq/runs/").content.decode()
     assert "cobo/standard/beam ×10<br>mutant/standard/beam<br>" in page
     assert ">aborted</span>" in page
+
+
+def test_a_value_too_long_to_keep_is_refused_naming_the_field(member, experiment):
+    f = fields(experiment)
+    for field, value, label in [
+        (f["Mesh voltage"], "9" * 201, "Mesh voltage [V]"),
+        (f["Species"], "x" * 201, "Species"),
+    ]:
+        response = member.post("/daq/runs/1", {"run_class": "beam", field: value})
+        assert response.status_code == 200
+        errors = response.context["form"].errors[field]
+        assert errors and "200 characters" in errors[0], (label, errors)
+    assert not Measurement.objects.exists()

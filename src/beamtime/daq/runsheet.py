@@ -40,6 +40,15 @@ class RunSheetForm(forms.Form):
                 label, observable.comment
             )
 
+    def clean(self):
+        data = super().clean()
+        longest = Measurement._meta.get_field("serialized_value").max_length
+        for observable in self.observables:
+            name = observable_field(observable)
+            if len(str(data.get(name) or "")) > longest:
+                self.add_error(name, f"too long: at most {longest} characters are kept")
+        return data
+
     @classmethod
     def for_run(cls, run: RunMetadata, data=None, same_as_previous: bool = False):
         """The form filled from the run's values; with ``same_as_previous``, what the run
