@@ -5,7 +5,7 @@ never another experiment's: refused on save (form, API, easy setup), and again o
 import pytest
 
 from beamtime.daq import router_control
-from beamtime.daq.models import DataRouter, RunMetadata
+from beamtime.daq.models import Alarm, DataRouter, RunMetadata
 from tests.factory import make_api_key, make_ecc_server, make_experiment
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +123,12 @@ def test_a_folder_saved_before_the_list_is_refused_on_use(client, roots, expA, e
     assert not router_control.organize_files(router, "expA", 7)
     assert (roots / "stB" / "b-secret.graw").read_bytes() == b"expB's data"
     assert not (roots / "stB" / "expA" / "run_0007").exists()
+    # The router check looks nowhere in it, raises an alarm, and keeps the router unclean.
+    DataRouter.objects.filter(pk=router.pk).update(filing_run=None, staging_directory_is_clean=True)
+    router.refresh_from_db()
+    assert not router_control.check_router(router).staging_directory_is_clean
+    (alarm,) = Alarm.objects.filter(experiment=expA, cleared_at=None, key__startswith="staging:")
+    assert "another experiment" in alarm.message
     RunMetadata.objects.create(experiment=expA, run_number=6, state="complete")
     client.force_login(alice)
     page = client.get("/daq/runs/6/files").content.decode()
