@@ -21,7 +21,7 @@ def roots(tmp_path, settings):
     root = tmp_path / "stage"
     (root / "stB").mkdir(parents=True)
     (root / "stB" / "b-secret.graw").write_bytes(b"expB's data")
-    settings.DAQ_STAGING_ROOTS = {"127.0.0.1": [str(root)]}
+    settings.DAQ_STAGING_ROOTS = {"127.0.0.1": [str(root)], "localhost": [str(root)]}
     return root
 
 
@@ -37,10 +37,10 @@ def expB(roots, bob):
     return experiment
 
 
-def router_form(staging: str) -> dict:
+def router_form(staging: str, host="127.0.0.1") -> dict:
     return {
         "name": "r9",
-        "ip_address": "127.0.0.1",
+        "ip_address": host,
         "port": 46005,
         "connection_type": "TCP",
         "staging_directory": staging,
@@ -74,6 +74,17 @@ def test_a_staging_folder_outside_the_roots_or_anothers_is_refused_on_save(
     page = client.post("/daq/setup/routers/add", router_form(staging))
     assert message in " ".join(page.context["form"].errors["staging_directory"])
     assert not expA.data_routers.exists()
+
+
+def test_this_hosts_other_name_is_the_same_host(client, roots, expA, expB, alice):
+    response = client.post(
+        "/api/daq/setup/routers",
+        router_form(str(roots / "stB"), host="localhost"),
+        content_type="application/json",
+        headers=auth(alice),
+    )
+    assert response.status_code == 422
+    assert "another experiment" in response.json()["error"]
 
 
 def test_a_folder_of_its_own_under_a_root_is_saved(client, roots, expA, expB, alice):

@@ -7,11 +7,14 @@ the facility's lists when it is saved, and again when it is used (the lists may 
 changed since), so no request can make Beamtime connect to or read from elsewhere.
 """
 
+import functools
 import ipaddress
+import operator
 import posixpath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 
 def host_allowed(host: str) -> bool:
@@ -88,10 +91,13 @@ def check_staging(host: str, path: str, experiment_id: int | None = None) -> str
     path = check_inside(host, path, "DAQ_STAGING_ROOTS", "staging folder")
     if experiment_id is not None:
         from beamtime.daq.models import DataRouter
+        from beamtime.daq.workers import LOCAL_HOSTS
 
-        others = DataRouter.objects.filter(ip_address__iexact=host.strip()).exclude(
-            experiment_id=experiment_id
-        )
+        name = host.strip().lower()
+        same = LOCAL_HOSTS if name in LOCAL_HOSTS else {name}  # this host has three names
+        others = DataRouter.objects.filter(
+            functools.reduce(operator.or_, (Q(ip_address__iexact=h) for h in same))
+        ).exclude(experiment_id=experiment_id)
         for other in others.exclude(staging_directory="").values_list(
             "staging_directory", flat=True
         ):
