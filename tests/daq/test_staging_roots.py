@@ -144,3 +144,35 @@ def test_a_folder_saved_before_the_list_is_refused_on_use(client, roots, expA, e
     client.force_login(alice)
     page = client.get("/daq/runs/6/files").content.decode()
     assert "b-old.graw" not in page and "another experiment" in page
+
+
+def test_a_folder_found_on_the_routers_host_is_checked_too(client, roots, expA, alice, tmp_path):
+    """Easy setup left empty takes the folder the running dataRouter works in: outside the
+    roots, it is refused naming the host and the setting."""
+    import subprocess
+    import sys
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    router = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(300)", "dataRouter"], cwd=elsewhere
+    )
+    try:
+        response = client.post(
+            "/api/daq/easy-setup",
+            {
+                "num_cobos": 1,
+                "first_cobo_ecc_ip": "127.0.0.1",
+                "first_cobo_data_router_ip": "127.0.0.1",
+            },
+            content_type="application/json",
+            headers=auth(alice),
+        )
+    finally:
+        router.kill()
+        router.wait()
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error.startswith("Staging folder of the data routers:")
+    assert "127.0.0.1: dataRouter works in" in error and "BEAMTIME_DAQ_STAGING_ROOTS" in error
+    assert not expA.data_routers.exists()

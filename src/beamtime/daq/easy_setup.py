@@ -110,7 +110,7 @@ class EasySetupForm(forms.Form):
 def find_staging(hosts: list[str], check=check_staging) -> tuple[dict[str, str], list[str]]:
     """The folder the data router process works in on each host, as the original DAQ found
     its staging folder (if ``check(host, folder)`` allows it); and what went wrong where it
-    could not be found."""
+    could not be found. The hosts are asked in threads, the checks (the database) made here."""
 
     def find(host: str) -> str:
         try:
@@ -120,12 +120,7 @@ def find_staging(hosts: list[str], check=check_staging) -> tuple[dict[str, str],
             raise ValidationError(str(exc)) from None
         if folder is None:
             raise ValidationError(f"{host}: no {DATA_ROUTER_PROCESS} process runs there")
-        try:
-            return check(host, folder)
-        except ValidationError as exc:
-            raise ValidationError(
-                f"{host}: {DATA_ROUTER_PROCESS} works in {folder!r}: {exc.messages[0]}"
-            ) from None
+        return folder
 
     found, problems = {}, []
     hosts = list(dict.fromkeys(hosts))
@@ -134,9 +129,14 @@ def find_staging(hosts: list[str], check=check_staging) -> tuple[dict[str, str],
         futures = {host: pool.submit(find, host) for host in hosts}
     for host, future in futures.items():
         try:
-            found[host] = future.result()
+            folder = future.result()
         except ValidationError as exc:
             problems.append(exc.messages[0])
+            continue
+        try:
+            found[host] = check(host, folder)
+        except ValidationError as exc:
+            problems.append(f"{host}: {DATA_ROUTER_PROCESS} works in {folder!r}: {exc.messages[0]}")
     return found, problems
 
 
