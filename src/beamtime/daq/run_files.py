@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from beamtime.daq.fanout import in_parallel
 from beamtime.daq.models import RunMetadata
 from beamtime.daq.safety import staging_of
-from beamtime.daq.workers import UnsafePath, WorkerError, worker_for
+from beamtime.daq.workers import Unreachable, UnsafePath, WorkerError, worker_for
 
-UNREACHABLE = "no files filed here (yet), or the router cannot be reached"
 # NeXus/HDF5 names as facilities write them: x.nxs, x.nxz, x.h5, x.hdf5, x.nxs.pbr (NCNR).
 REDUCIBLE = re.compile(r".+\.(nxs|nxz|nx5|h5|hdf5)(\.[A-Za-z0-9]+)?", re.IGNORECASE)
 
@@ -60,11 +59,15 @@ def run_files(run: RunMetadata) -> list[RouterFiles]:
         if router.pk not in folders:
             return
         listing = listings[router.pk]
-        listing.error = UNREACHABLE  # kept if anything fails
+        listing.error = "cannot be listed"  # kept if anything unforeseen fails
         try:
             with worker_for(router.ip_address) as worker:
                 entries = worker.entries(folders[router.pk])
+        except Unreachable:
+            listing.error = "the router's host cannot be reached"
+            return
         except WorkerError:
+            listing.error = "no files filed here (yet)"
             return
         listing.files = sorted((n, s) for n, s in entries.items() if s is not None)
         listing.error = ""
