@@ -25,3 +25,5 @@ CELERY_TASK_IGNORE_RESULT = False
 # Reduction tests give the engine sources and caches of their own, in this process; those
 # that test the reduction pool turn this on (tests/reduction/test_pool.py).
 REDUCTION_IN_WORKERS = False
+# Data routers' staging folders: the tests' own temporary folders, and a made-up facility's.
+DAQ_STAGING_ROOTS = {"*": [tempfile.gettempdir(), "/data/staging"]}

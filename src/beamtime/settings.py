@@ -208,6 +208,9 @@ DAQ_SSH_PORT = conf.envint("DAQ_SSH_PORT", 22)
 # host ("*": any), from which their log files may be read (README, "Run control").
 DAQ_HOSTS = conf.envhosts("DAQ_HOSTS", "127.0.0.0/8,::1,localhost")
 DAQ_LOG_ROOTS = conf.envpathmap("DAQ_LOG_ROOTS")
+# The folders, per host ("*": any), data routers' staging folders may be in (run files are
+# filed, listed and read only there); unset: the demo's, in the data directory.
+DAQ_STAGING_ROOTS = conf.envpathmap("DAQ_STAGING_ROOTS") or {"*": [str(HOME / "demo" / "staging")]}
 # The folder, per host, where its ECC server keeps its .xcfg files (archived with each run).
 DAQ_CONFIG_ROOTS = conf.envpathmap("DAQ_CONFIG_ROOTS")
 DAQ_STAGING_MIN_FREE = 0.05  # alarm when a router's staging disk has less free

@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from tests.sshd import LoopbackSshServer
@@ -21,3 +23,27 @@ def ssh_host(settings, tmp_path):
     server.start()
     yield server.host
     server.stop()
+
+
+@pytest.fixture
+def stalled_hosts(settings):
+    """stalled_hosts(n) → 127.0.0.2, 127.0.0.3, …: n router hosts that take SSH connections
+    and never answer (as a hung host does), each costing the full timeout, set to 2 s."""
+    import asyncssh  # noqa: F401  (imported once before the clock starts)
+
+    listeners = []
+
+    def start(n: int) -> list[str]:
+        hosts = [f"127.0.0.{i}" for i in range(2, n + 2)]
+        for host in hosts:
+            listener = socket.socket()
+            listener.bind((host, listeners[0].getsockname()[1] if listeners else 0))
+            listener.listen(8)
+            listeners.append(listener)
+        settings.DAQ_SSH_PORT = listeners[0].getsockname()[1]
+        settings.DAQ_ECC_TIMEOUT = 2.0
+        return hosts
+
+    yield start
+    for listener in listeners:
+        listener.close()

@@ -168,3 +168,18 @@ def test_no_running_data_router_and_no_folder_names_the_host(member, ssh_host):
     errors = " ".join(response.context["form"].errors["staging_directory"])
     assert "127.0.0.2: no dataRouter process runs there" in errors
     assert list(ECCServer.objects.values_list("name", flat=True)) == ["old"]
+
+
+def test_stalled_hosts_are_asked_at_once(member, stalled_hosts):
+    """64 routers' hosts hung: the form answers after about one SSH timeout (2 s here), not
+    one per wave of 16 hosts (8 s)."""
+    import time
+
+    hosts = stalled_hosts(64)
+    form = {**FORM, "num_cobos": "64", "first_cobo_data_router_ip": hosts[0]}
+    began = time.monotonic()
+    response = member.post("/daq/setup/easy", {**form, "staging_directory": ""})
+    took = time.monotonic() - began
+    errors = " ".join(response.context["form"].errors["staging_directory"])
+    assert "not found on every data router's host" in errors and "(and 61 more)" in errors
+    assert took < 5, f"{took:.1f} s for 64 hosts of a 2 s timeout"

@@ -79,3 +79,21 @@ def test_a_router_that_filed_nothing_says_so(filed_run, client, alice):
 def test_another_experiments_people_see_no_files(filed_run, client, bob):
     client.force_login(bob)
     assert client.get(f"/daq/runs/{filed_run[0].run_number}/files").status_code == 404
+
+
+def test_stalled_routers_are_asked_at_once(stalled_hosts, tmp_path, client, alice):
+    from beamtime.daq.models import RunMetadata
+
+    hosts = stalled_hosts(4)
+
+    experiment = make_experiment(members=[alice])
+    make_ecc_server(experiment, "http://127.0.0.1:9/", sources=4, staging=str(tmp_path))
+    for router, host in zip(experiment.data_routers.order_by("name"), hosts, strict=True):
+        DataRouter.objects.filter(pk=router.pk).update(ip_address=host)
+    RunMetadata.objects.create(experiment=experiment, run_number=1, state="complete")
+    client.force_login(alice)
+    began = time.monotonic()
+    page = client.get("/daq/runs/1/files").content.decode()
+    took = time.monotonic() - began
+    assert page.count("the router&#x27;s host cannot be reached") == 4
+    assert took < 5, f"{took:.1f} s for four routers of a 2 s timeout (one each: 8 s)"

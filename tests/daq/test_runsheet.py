@@ -213,3 +213,35 @@ def test_the_runs_table_sums_up_the_configurations(member, experiment):
     page = member.get("/daq/runs/").content.decode()
     assert "cobo/standard/beam ×10<br>mutant/standard/beam<br>" in page
     assert ">aborted</span>" in page
+
+
+def test_a_value_too_long_to_keep_is_refused_naming_the_field(member, experiment):
+    f = fields(experiment)
+    for field, value, label in [
+        (f["Mesh voltage"], "9" * 201, "Mesh voltage [V]"),
+        (f["Species"], "x" * 201, "Species"),
+    ]:
+        response = member.post("/daq/runs/1", {"run_class": "beam", field: value})
+        assert response.status_code == 200
+        errors = response.context["form"].errors[field]
+        assert errors and "200 characters" in errors[0], (label, errors)
+    assert not Measurement.objects.exists()
+
+
+def test_csv_text_that_a_spreadsheet_would_run_gets_an_apostrophe(member, experiment):
+    f = fields(experiment)
+    Observable.objects.filter(name="Species").update(name="=HYPERLINK()")
+    member.post(
+        "/daq/runs/0",
+        {
+            "run_class": "beam",
+            "title": "=cmd|' /C calc'!A0",
+            f["Mesh voltage"]: "-450",
+            f["Beam current"]: "-1.5",
+            f["Species"]: "@SUM(1)",
+        },
+    )
+    rows = list(csv.reader(io.StringIO(member.get("/daq/runs.csv").content.decode())))
+    assert rows[0][-1] == "'=HYPERLINK()"
+    assert rows[1][2] == "'=cmd|' /C calc'!A0"
+    assert rows[1][-3:] == ["-1.5", "-450", "'@SUM(1)"]  # numbers stay numbers

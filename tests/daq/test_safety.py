@@ -131,6 +131,32 @@ class TestHosts:
             )
             assert response.status_code == status, (host, response.json())
 
+    @pytest.mark.parametrize("port", [0, 65536, 99999999999])
+    def test_a_port_outside_1_to_65535_is_refused_naming_the_field(
+        self, client, experiment, alice, tmp_path, port
+    ):
+        for kind, form in [
+            ("servers", server_form(name="s4", port=port)),
+            (
+                "routers",
+                {"name": "r4", "ip_address": "127.0.0.1", "port": port, "connection_type": "TCP"}
+                | {"staging_directory": str(tmp_path)},
+            ),
+        ]:
+            response = client.post(
+                f"/api/daq/setup/{kind}",
+                form,
+                content_type="application/json",
+                headers=auth(alice),
+            )
+            assert response.status_code == 422, response.json()
+            assert response.json()["error"].startswith("Port:")
+            client.force_login(alice)
+            page = client.post(f"/daq/setup/{kind}/add", form)
+            assert "port" in page.context["form"].errors
+        assert not experiment.ecc_servers.filter(name="s4").exists()
+        assert not experiment.data_routers.filter(name="r4").exists()
+
     def test_easy_setup_refuses_addresses_outside_naming_the_field(
         self, client, experiment, alice, settings
     ):

@@ -398,7 +398,7 @@ class EasySetupIn(Schema):
 def post_easy_setup(request, payload: EasySetupIn):
     experiment = coordinated_experiment_for(request.user)
     data = {k: v for k, v in payload.dict().items() if v not in (False, "")}
-    form = EasySetupForm(data)
+    form = EasySetupForm(data, experiment=experiment)
     if not form.is_valid():
         raise form_error(form)
     if experiment.is_running:

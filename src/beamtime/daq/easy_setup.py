@@ -13,7 +13,6 @@ from beamtime.daq.safety import check_staging, host_allowed
 from beamtime.daq.workers import DATA_ROUTER_PROCESS, WorkerError, worker_for
 
 ECC_PORT, ROUTER_PORT = 8083, 46005
-MAX_HOSTS_AT_ONCE = 16  # asked over SSH when the staging folder is left empty
 
 
 class EasySetupForm(forms.Form):
@@ -40,9 +39,12 @@ class EasySetupForm(forms.Form):
         label="IP address of the MuTAnT's data router", protocol="IPv4", required=False
     )
 
-    def clean_staging_directory(self):
-        path = self.cleaned_data["staging_directory"].strip()
-        return check_staging(path) if path else ""
+    def __init__(self, *args, experiment=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.experiment_id = experiment.pk if experiment else None
+
+    def check_staging(self, host: str, path: str) -> str:
+        return check_staging(host, path, self.experiment_id)
 
     def clean(self):
         data = super().clean()
@@ -83,9 +85,17 @@ class EasySetupForm(forms.Form):
                 self.add_error(
                     "mutant_ecc_ip", f"overlaps the CoBos' ECC servers ({eccs[0]} … {eccs[-1]})"
                 )
-        if not data["staging_directory"] and not self.errors:
-            hosts = routers + ([data["mutant_data_router_ip"]] if data["mutant_is_present"] else [])
-            found, problems = find_staging(hosts)
+        if self.errors:
+            return data
+        hosts = routers + ([data["mutant_data_router_ip"]] if data["mutant_is_present"] else [])
+        if data["staging_directory"]:
+            try:
+                for host in hosts:
+                    data["staging_directory"] = self.check_staging(host, data["staging_directory"])
+            except ValidationError as exc:
+                self.add_error("staging_directory", exc)
+        else:
+            found, problems = find_staging(hosts, self.check_staging)
             if problems:
                 self.add_error(
                     "staging_directory",
@@ -97,9 +107,10 @@ class EasySetupForm(forms.Form):
         return data
 
 
-def find_staging(hosts: list[str]) -> tuple[dict[str, str], list[str]]:
+def find_staging(hosts: list[str], check=check_staging) -> tuple[dict[str, str], list[str]]:
     """The folder the data router process works in on each host, as the original DAQ found
-    its staging folder; and what went wrong where it could not be found."""
+    its staging folder (if ``check(host, folder)`` allows it); and what went wrong where it
+    could not be found. The hosts are asked in threads, the checks (the database) made here."""
 
     def find(host: str) -> str:
         try:
@@ -109,19 +120,23 @@ def find_staging(hosts: list[str]) -> tuple[dict[str, str], list[str]]:
             raise ValidationError(str(exc)) from None
         if folder is None:
             raise ValidationError(f"{host}: no {DATA_ROUTER_PROCESS} process runs there")
-        try:
-            return check_staging(folder)
-        except ValidationError:
-            raise ValidationError(f"{host}: {DATA_ROUTER_PROCESS} works in {folder!r}") from None
+        return folder
 
     found, problems = {}, []
-    with ThreadPoolExecutor(min(MAX_HOSTS_AT_ONCE, len(hosts) or 1)) as pool:
-        futures = {host: pool.submit(find, host) for host in dict.fromkeys(hosts)}
+    hosts = list(dict.fromkeys(hosts))
+    # All at once (65 at most): stalled hosts cost one SSH timeout together, not one a wave.
+    with ThreadPoolExecutor(len(hosts) or 1) as pool:
+        futures = {host: pool.submit(find, host) for host in hosts}
     for host, future in futures.items():
         try:
-            found[host] = future.result()
+            folder = future.result()
         except ValidationError as exc:
             problems.append(exc.messages[0])
+            continue
+        try:
+            found[host] = check(host, folder)
+        except ValidationError as exc:
+            problems.append(f"{host}: {DATA_ROUTER_PROCESS} works in {folder!r}: {exc.messages[0]}")
     return found, problems
 
 

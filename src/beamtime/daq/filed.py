@@ -7,6 +7,7 @@ costs one SSH handshake, not twenty.
 
 import posixpath
 
+from beamtime.daq.safety import staging_of
 from beamtime.daq.workers import FileStat, Worker, WorkerError, worker_for
 
 __all__ = ["FileStat", "FiledFiles", "WorkerError"]
@@ -40,7 +41,7 @@ class FiledFiles:
     def entries(self, router, folder: str) -> dict[str, FileStat | None]:
         """``folder`` (relative to the router's staging folder): name → size and modification
         time of each regular file, None for anything else."""
-        path = posixpath.join(router.staging_directory, folder)
+        path = posixpath.join(staging_of(router), folder)
         key = (router.ip_address, path)
         if key not in self._listed:
             self._listed[key] = self._worker(router).stats(path)
@@ -48,5 +49,5 @@ class FiledFiles:
 
     def read(self, router, file: str, max_bytes: int) -> bytes:
         """The contents of ``file`` (relative to the router's staging folder)."""
-        path = posixpath.join(router.staging_directory, file)
+        path = posixpath.join(staging_of(router), file)
         return self._worker(router).read_file(path, max_bytes)

@@ -4,6 +4,7 @@ resolved on the host (symbolic links, ``..``) and checked again before a byte is
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from beamtime.daq import safety
@@ -27,7 +28,7 @@ def read_log(component: ECCServer | DataRouter, lines: int = 100) -> str:
         raise LogRefused(f"log path of {component.name}: {exc.messages[0]}") from None
     try:
         with worker_for(host) as worker:
-            return worker.tail_within(path, safety.log_roots(host), lines)
+            return worker.tail_within(path, safety.roots(settings.DAQ_LOG_ROOTS, host), lines)
     except UnsafePath:
         log.warning("log of %s: %s leads outside the allowed folders", component.name, path)
         raise LogRefused(

@@ -10,25 +10,34 @@ from django.utils import timezone
 from beamtime.daq import alarms
 from beamtime.daq.fanout import log_error
 from beamtime.daq.models import DataRouter, Experiment
-from beamtime.daq.workers import WorkerError, worker_for
+from beamtime.daq.safety import staging_of
+from beamtime.daq.workers import UnsafePath, WorkerError, worker_for
 
 
 def check_router(router: DataRouter) -> DataRouter:
-    """Is the router's process running, is its staging folder free of run files?"""
+    """Is the router's process running, is its staging folder free of run files? A folder
+    the facility does not allow (saved before BEAMTIME_DAQ_STAGING_ROOTS) is never looked at:
+    it raises an alarm and counts as not clean, so no run starts."""
+    staging, refused = router.staging_directory, ""
+    try:
+        staging = staging_of(router) if staging else ""
+    except UnsafePath as exc:
+        staging, refused = "", str(exc)
+    alarm = f"staging:{router.name}"
+    if refused:
+        alarms.raise_alarm(router.experiment_id, alarm, refused)
+    else:
+        alarms.clear_alarm(router.experiment_id, alarm)
     try:
         with worker_for(router.ip_address) as worker:
             online = worker.process_running(router.process_name)
-            clean = (
-                worker.staging_is_clean(router.staging_directory)
-                if router.staging_directory
-                else True
-            )
-            free = worker.free_fraction(router.staging_directory) if router.staging_directory else 1
+            clean = worker.staging_is_clean(staging) if staging else not refused
+            free = worker.free_fraction(staging) if staging else 1
     except WorkerError as exc:
         if router.is_online or router.last_checked is None:
             log_error(router, str(exc))
         online, clean, free = False, router.staging_directory_is_clean, None
-    if free is not None and router.staging_directory and router.filing_run is None:
+    if free is not None and staging and router.filing_run is None:
         alarm_left_over_files(router, clean)
     if router.filing_run is not None:
         clean = False  # a run waits to be filed: not clean, whatever the folder says now
@@ -92,9 +101,10 @@ def organize_files(router: DataRouter, experiment_name: str, run_number: int) ->
         return True
     rows.update(filing_run=run_number, filing_next_try=None, staging_directory_is_clean=False)
     try:
+        staging = staging_of(router)
         with worker_for(router.ip_address) as worker:
-            result = worker.organize_run(router.staging_directory, experiment_name, run_number)
-            clean = worker.staging_is_clean(router.staging_directory)
+            result = worker.organize_run(staging, experiment_name, run_number)
+            clean = worker.staging_is_clean(staging)
     except WorkerError as exc:
         attempts = (rows.values_list("filing_attempts", flat=True).first() or 0) + 1
         wait = backoff(attempts)

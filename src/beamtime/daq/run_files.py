@@ -9,8 +9,10 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from beamtime.daq.fanout import in_parallel
 from beamtime.daq.models import RunMetadata
-from beamtime.daq.workers import WorkerError, worker_for
+from beamtime.daq.safety import staging_of
+from beamtime.daq.workers import Unreachable, UnsafePath, WorkerError, worker_for
 
 # NeXus/HDF5 names as facilities write them: x.nxs, x.nxz, x.h5, x.hdf5, x.nxs.pbr (NCNR).
 REDUCIBLE = re.compile(r".+\.(nxs|nxz|nx5|h5|hdf5)(\.[A-Za-z0-9]+)?", re.IGNORECASE)
@@ -37,20 +39,38 @@ def run_folder(run: RunMetadata) -> str:
 
 
 def run_files(run: RunMetadata) -> list[RouterFiles]:
-    """What each router filed for ``run`` (STAGING/EXPERIMENT/run_NNNN/ on its host)."""
-    found = []
+    """What each router filed for ``run`` (STAGING/EXPERIMENT/run_NNNN/ on its host), asked of
+    all routers at once: unreachable ones cost one timeout together, not one each."""
     experiment = run.experiment
-    for router in experiment.data_routers.exclude(staging_directory="").order_by("name"):
-        listing = RouterFiles(
+    routers = list(experiment.data_routers.exclude(staging_directory="").order_by("name"))
+    listings, folders = {}, {}
+    for router in routers:  # checked here: the threads do not touch the database
+        listings[router.pk] = RouterFiles(
             router.name, "/".join([experiment.name, router.name, run_folder(run)])
         )
-        folder = posixpath.join(router.staging_directory, experiment.name, run_folder(run))
+        try:
+            folders[router.pk] = posixpath.join(
+                staging_of(router), experiment.name, run_folder(run)
+            )
+        except UnsafePath as exc:
+            listings[router.pk].error = str(exc)
+
+    def ask(router) -> None:
+        if router.pk not in folders:
+            return
+        listing = listings[router.pk]
+        listing.error = "cannot be listed"  # kept if anything unforeseen fails
         try:
             with worker_for(router.ip_address) as worker:
-                entries = worker.entries(folder)
+                entries = worker.entries(folders[router.pk])
+        except Unreachable:
+            listing.error = "the router's host cannot be reached"
+            return
         except WorkerError:
-            listing.error = "no files filed here (yet), or the router cannot be reached"
-        else:
-            listing.files = sorted((n, s) for n, s in entries.items() if s is not None)
-        found.append(listing)
-    return found
+            listing.error = "no files filed here (yet)"
+            return
+        listing.files = sorted((n, s) for n, s in entries.items() if s is not None)
+        listing.error = ""
+
+    in_parallel(routers, ask)
+    return [listings[router.pk] for router in routers]

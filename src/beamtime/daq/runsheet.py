@@ -40,6 +40,15 @@ class RunSheetForm(forms.Form):
                 label, observable.comment
             )
 
+    def clean(self):
+        data = super().clean()
+        longest = Measurement._meta.get_field("serialized_value").max_length
+        for observable in self.observables:
+            name = observable_field(observable)
+            if len(str(data.get(name) or "")) > longest:
+                self.add_error(name, f"too long: at most {longest} characters are kept")
+        return data
+
     @classmethod
     def for_run(cls, run: RunMetadata, data=None, same_as_previous: bool = False):
         """The form filled from the run's values; with ``same_as_previous``, what the run
@@ -106,34 +115,40 @@ def configs_summary(configs: dict) -> list[str]:
     return [f"{config} ×{n}" if n > 1 else config for config, n in sorted(counts.items())]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """Text a spreadsheet would take for a formula gets a leading apostrophe (numbers stay)."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def run_table_csv(experiment) -> str:
     observables, rows = run_table(experiment)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = [
+        "run_number",
+        "run_class",
+        "title",
+        "start",
+        "stop",
+        "duration",
+        "configs",
+        *(str(o) for o in observables),
+    ]
+    lines = [
         [
-            "run_number",
-            "run_class",
-            "title",
-            "start",
-            "stop",
-            "duration",
-            "configs",
-            *(str(o) for o in observables),
+            run.run_number,
+            run.get_run_class_display(),
+            run.title,
+            run.start_datetime.isoformat(),
+            run.stop_datetime.isoformat() if run.stop_datetime else "",
+            run.duration_string,
+            "; ".join(f"{k}: {v}" for k, v in sorted(run.configs.items())),
+            *("" if v is None else v for v in row["values"]),
         ]
-    )
-    for row in reversed(rows):
-        run = row["run"]
-        writer.writerow(
-            [
-                run.run_number,
-                run.get_run_class_display(),
-                run.title,
-                run.start_datetime.isoformat(),
-                run.stop_datetime.isoformat() if run.stop_datetime else "",
-                run.duration_string,
-                "; ".join(f"{k}: {v}" for k, v in sorted(run.configs.items())),
-                *("" if v is None else v for v in row["values"]),
-            ]
-        )
+        for row in reversed(rows)
+        for run in [row["run"]]
+    ]
+    out = io.StringIO()
+    csv.writer(out).writerows([csv_cell(cell) for cell in line] for line in [header, *lines])
     return out.getvalue()

@@ -1,16 +1,20 @@
 """What the facility allows the DAQ to reach: the hosts ECC servers and data routers may be on
-(settings.DAQ_HOSTS) and the folders their log files may be read from (settings.DAQ_LOG_ROOTS).
+(settings.DAQ_HOSTS), the folders their log files may be read from (settings.DAQ_LOG_ROOTS)
+and the folders data routers may file run files in (settings.DAQ_STAGING_ROOTS).
 
 Users type host names and log paths into the set-up; these checks refuse anything outside
 the facility's lists when it is saved, and again when it is used (the lists may have
 changed since), so no request can make Beamtime connect to or read from elsewhere.
 """
 
+import functools
 import ipaddress
+import operator
 import posixpath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 
 def host_allowed(host: str) -> bool:
@@ -43,10 +47,9 @@ def check_host(host: str) -> str:
     return host.strip()
 
 
-def log_roots(host: str) -> list[str]:
-    """The folders log files may be read from on ``host``."""
-    roots = settings.DAQ_LOG_ROOTS
-    return [*roots.get(host.strip().lower(), []), *roots.get("*", [])]
+def roots(setting: dict[str, list[str]], host: str) -> list[str]:
+    """The folders a per-host setting (DAQ_LOG_ROOTS, DAQ_STAGING_ROOTS) allows on ``host``."""
+    return [*setting.get(host.strip().lower(), []), *setting.get("*", [])]
 
 
 def within(path: str, root: str) -> bool:
@@ -54,31 +57,66 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root if root == "/" else root + "/")
 
 
-def check_log_path(host: str, path: str) -> str:
-    """``path`` if it is an absolute, plain path inside a log folder of ``host``, else a
-    ValidationError for the form's log path field. (Symbolic links are resolved and checked
-    again when the file is read, on its host.)"""
+def check_inside(host: str, path: str, setting: str, what: str) -> str:
+    """``path``, normalized, if it is an absolute, plain path inside a folder that
+    ``settings.<setting>`` allows on ``host``; else a ValidationError for the form's field."""
     path = path.strip()
-    if not path:
-        return ""
     if not path.startswith("/") or any(part in (".", "..") for part in path.split("/")):
         raise ValidationError("must be an absolute path without . or .. parts")
     path = posixpath.normpath(path)
-    roots = log_roots(host)
-    if not roots:
+    allowed = roots(getattr(settings, setting), host)
+    if not allowed:
         raise ValidationError(
-            f"the facility allows no log folder on {host or 'this host'} (BEAMTIME_DAQ_LOG_ROOTS)"
+            f"the facility allows no {what} on {host or 'this host'} (BEAMTIME_{setting})"
         )
-    if not any(within(path, root) for root in roots):
+    if not any(within(path, root) for root in allowed):
         raise ValidationError(
-            f"must be inside a log folder the facility allows on {host}: {', '.join(roots)}"
+            f"must be inside a {what} the facility allows on {host} (BEAMTIME_{setting}): "
+            + ", ".join(allowed)
         )
     return path
 
 
-def check_staging(path: str) -> str:
-    """Where a router's run files land: an absolute path without . or .. parts."""
-    path = path.strip()
-    if not path.startswith("/") or any(part in (".", "..") for part in path.split("/")):
-        raise ValidationError("must be an absolute path without . or .. parts")
-    return path.rstrip("/") or "/"
+def check_log_path(host: str, path: str) -> str:
+    """``path`` if it is inside a log folder of ``host``. (Symbolic links are resolved and
+    checked again when the file is read, on its host.)"""
+    return check_inside(host, path, "DAQ_LOG_ROOTS", "log folder") if path.strip() else ""
+
+
+def check_staging(host: str, path: str, experiment_id: int | None = None) -> str:
+    """Where a router on ``host`` lets its run files land: inside a staging folder of the
+    facility's (DAQ_STAGING_ROOTS). With ``experiment_id``, also not the same as, inside or
+    around another experiment's staging folder on that host: filing would take the other's
+    run files, and its filed runs (STAGING/EXPERIMENT/run_NNNN) lie inside its folder."""
+    path = check_inside(host, path, "DAQ_STAGING_ROOTS", "staging folder")
+    if experiment_id is not None:
+        from beamtime.daq.models import DataRouter
+        from beamtime.daq.workers import LOCAL_HOSTS
+
+        name = host.strip().lower()
+        same = LOCAL_HOSTS if name in LOCAL_HOSTS else {name}  # this host has three names
+        others = DataRouter.objects.filter(
+            functools.reduce(operator.or_, (Q(ip_address__iexact=h) for h in same))
+        ).exclude(experiment_id=experiment_id)
+        for other in others.exclude(staging_directory="").values_list(
+            "staging_directory", flat=True
+        ):
+            if within(path, other) or within(other, path):
+                raise ValidationError(
+                    f"is, or is inside or around, the staging folder of another experiment's "
+                    f"data router on {host}: each experiment needs a folder of its own"
+                )
+    return path
+
+
+def staging_of(router) -> str:
+    """The router's staging folder if the facility still allows it (the list may have
+    changed since it was saved), else a WorkerError saying why, for the caller's error path."""
+    from beamtime.daq.workers import UnsafePath
+
+    try:
+        return check_staging(router.ip_address, router.staging_directory, router.experiment_id)
+    except ValidationError as exc:
+        raise UnsafePath(
+            f"{router.name}: staging folder {router.staging_directory!r} refused: {exc.messages[0]}"
+        ) from None

@@ -5,6 +5,7 @@ import logging
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 
 from beamtime.daq import safety
@@ -17,6 +18,10 @@ class ComponentForm(forms.ModelForm):
     def __init__(self, *args, experiment, **kwargs):
         super().__init__(*args, **kwargs)
         self.experiment = experiment
+        if "port" in self.fields:  # a TCP port (the model's column takes any positive number)
+            port = self.fields["port"]
+            port.validators += [MinValueValidator(1), MaxValueValidator(65535)]
+            port.widget.attrs.update(min=1, max=65535)
         for field in self.fields.values():
             if isinstance(field, forms.ModelChoiceField):
                 field.queryset = field.queryset.filter(experiment=experiment)
@@ -26,12 +31,20 @@ class ComponentForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if "log_path" in self.fields and data.get("log_path") and data.get("ip_address"):
-            try:
-                data["log_path"] = safety.check_log_path(data["ip_address"], data["log_path"])
-            except ValidationError as exc:
-                self.add_error("log_path", exc)
+        host = data.get("ip_address")
+        for field, check in [
+            ("log_path", safety.check_log_path),
+            ("staging_directory", self.check_staging),
+        ]:
+            if field in self.fields and data.get(field) and host:
+                try:
+                    data[field] = check(host, data[field])
+                except ValidationError as exc:
+                    self.add_error(field, exc)
         return data
+
+    def check_staging(self, host: str, path: str) -> str:
+        return safety.check_staging(host, path, self.experiment.pk)
 
     def save(self, commit=True):
         self.instance.experiment = self.experiment
@@ -68,9 +81,6 @@ class DataRouterForm(ComponentForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["staging_directory"].required = True
-
-    def clean_staging_directory(self):
-        return safety.check_staging(self.cleaned_data["staging_directory"])
 
 
 class DataSourceForm(ComponentForm):

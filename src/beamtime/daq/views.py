@@ -108,7 +108,9 @@ def choose_config(request, pk):
 
 def easy_setup_page(request):
     experiment = coordinated_experiment_for(request.user)
-    form = EasySetupForm(request.POST or None, initial=current_values(experiment))
+    form = EasySetupForm(
+        request.POST or None, initial=current_values(experiment), experiment=experiment
+    )
     if request.method == "POST" and form.is_valid():
         if experiment.is_running:
             form.add_error(None, "a run is in progress: stop it before replacing the set-up")

@@ -48,6 +48,10 @@ class WorkerError(Exception):
     """A worker node could not do what was asked; the message is one line for the error log."""
 
 
+class Unreachable(WorkerError):
+    """The host did not answer, or the connection to it was lost."""
+
+
 class UnsafePath(WorkerError, ValueError):
     """A name would lead outside the staging directory."""
 
@@ -449,7 +453,7 @@ class SshWorker(Worker):
             if self._conn is not None:  # lost or unusable: the next call connects anew
                 self._conn.close()
                 self._conn = self._sftp = None
-            raise WorkerError(f"cannot reach {where}: {_reason(exc)}") from None
+            raise Unreachable(f"cannot reach {where}: {_reason(exc)}") from None
 
     async def _run(self, command: list[str]) -> asyncssh.SSHCompletedProcess:
         return await self._conn.run(shlex.join(command), check=False)
