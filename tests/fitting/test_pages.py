@@ -319,19 +319,25 @@ def test_an_impossible_constraint_is_explained_on_the_page(client, dataset):
     )
 
 
-def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, alice):
-    upload(client, DOUBLE_LAYER, name="other.txt")
-    other = Dataset.objects.get(name="other.txt")
+def co_refined(owner, dataset, partners: list) -> FitJob:
+    """A finished co-refinement of ``dataset`` with ``partners`` (data sets), all fitted with
+    the session's model."""
     fitted = {"values": {}, "errors": {}, "chisq": 1.0, "model": session_model()}
-    job = FitJob.objects.create(
-        owner=alice,
+    return FitJob.objects.create(
+        owner=owner,
         dataset=dataset,
         model=session_model(),
         engine="lm",
         state="done",
-        partners=[{"dataset": other.pk, "model": session_model()}],
-        result=fitted | {"models": [session_model(), session_model()]},
+        partners=[{"dataset": p.pk, "model": session_model()} for p in partners],
+        result=fitted | {"models": [session_model()] * (1 + len(partners))},
     )
+
+
+def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, alice):
+    upload(client, DOUBLE_LAYER, name="other.txt")
+    other = Dataset.objects.get(name="other.txt")
+    job = co_refined(alice, dataset, [other])
     other.delete()
     page = client.get(f"/fitting/jobs/{job.pk}/")
     assert page.status_code == 200
@@ -339,16 +345,7 @@ def test_a_co_refinement_whose_partner_was_deleted_still_shows(client, dataset, 
 
 
 def test_a_co_refinement_made_before_the_limit_shows_its_first_ten_sets(client, dataset, alice):
-    fitted = {"values": {}, "errors": {}, "chisq": 1.0, "model": session_model()}
-    job = FitJob.objects.create(
-        owner=alice,
-        dataset=dataset,
-        model=session_model(),
-        engine="lm",
-        state="done",
-        partners=[{"dataset": dataset.pk, "model": session_model()}] * 30,
-        result=fitted | {"models": [session_model()] * 31},
-    )
+    job = co_refined(alice, dataset, [dataset] * 30)
     for path in (f"/fitting/jobs/{job.pk}/", f"/fitting/jobs/{job.pk}/panel"):
         page = client.get(path)
         assert page.status_code == 200 and len(page.context["sets"]) == 10
