@@ -1,6 +1,8 @@
 """Staging folders only where the facility allows them (BEAMTIME_DAQ_STAGING_ROOTS), and
-never another experiment's: refused on save (form, API, easy setup), and again on use
-(filing, run files), so a folder saved before the list existed moves and shows nothing."""
+never inside or around another experiment's (its filed runs): refused on save (form, API,
+easy setup), and again on use (filing, run files), so a folder saved before the list existed
+moves and shows nothing. The very same folder may be shared, as a dataRouter's working
+directory serves one experiment after another."""
 
 import pytest
 
@@ -52,7 +54,7 @@ def router_form(staging: str, host="127.0.0.1") -> dict:
     [
         ("/etc", "BEAMTIME_DAQ_STAGING_ROOTS"),
         ("/", "BEAMTIME_DAQ_STAGING_ROOTS"),
-        ("ROOT/stB", "another experiment"),  # expB's folder: filing would take its files
+        ("ROOT/stB/expB/run_0001", "another experiment"),  # filing would move expB's run
         ("ROOT/stB/expB", "another experiment"),  # inside expB's filed runs
         ("ROOT", "another experiment"),  # around expB's folder
     ],
@@ -79,12 +81,26 @@ def test_a_staging_folder_outside_the_roots_or_anothers_is_refused_on_save(
 def test_this_hosts_other_name_is_the_same_host(client, roots, expA, expB, alice):
     response = client.post(
         "/api/daq/setup/routers",
-        router_form(str(roots / "stB"), host="localhost"),
+        router_form(str(roots / "stB" / "expB"), host="localhost"),
         content_type="application/json",
         headers=auth(alice),
     )
     assert response.status_code == 422
     assert "another experiment" in response.json()["error"]
+
+
+def test_the_very_folder_of_another_experiment_may_be_shared(client, roots, expA, expB, alice):
+    """One dataRouter's working directory serves one experiment after another (the original
+    DAQ files each run under ./EXPERIMENT/run_NNNN): no run starts while it holds unfiled
+    files, so sharing it takes nothing of the other's."""
+    response = client.post(
+        "/api/daq/setup/routers",
+        router_form(f"{roots}/stB/"),
+        content_type="application/json",
+        headers=auth(alice),
+    )
+    assert response.status_code == 201
+    assert expA.data_routers.get().staging_directory == f"{roots}/stB"
 
 
 def test_a_folder_of_its_own_under_a_root_is_saved(client, roots, expA, expB, alice):
@@ -98,7 +114,7 @@ def test_a_folder_of_its_own_under_a_root_is_saved(client, roots, expA, expB, al
     assert expA.data_routers.get().staging_directory == f"{roots}/stA"
 
 
-@pytest.mark.parametrize("staging", ["/etc", "ROOT/stB"])
+@pytest.mark.parametrize("staging", ["/etc", "ROOT/stB/expB"])
 def test_easy_setup_refuses_it_naming_the_field(client, roots, expA, expB, alice, staging):
     response = client.post(
         "/api/daq/easy-setup",
@@ -117,23 +133,26 @@ def test_easy_setup_refuses_it_naming_the_field(client, roots, expA, expB, alice
 
 
 def test_a_folder_saved_before_the_list_is_refused_on_use(client, roots, expA, expB, alice):
-    """The reproduced attack: expA's router saved (before the upgrade) with expB's folder.
-    Filing expA's run takes nothing of expB's, and expA's run files page shows nothing."""
-    make_ecc_server(expA, "http://127.0.0.1:9/", staging=str(roots / "stB"))
-    (roots / "stB" / "expA" / "run_0006").mkdir(parents=True)
-    (roots / "stB" / "expA" / "run_0006" / "b-old.graw").write_bytes(b"expB's older data")
+    """The reproduced attack: expA's router saved (before the upgrade) with a folder of
+    expB's filed run. Filing expA's run takes nothing of expB's, and expA's run files page
+    shows nothing."""
+    filed = roots / "stB" / "expB" / "run_0001"
+    (filed / "expA" / "run_0006").mkdir(parents=True)
+    (filed / "b-filed.graw").write_bytes(b"expB's filed data")
+    (filed / "expA" / "run_0006" / "b-old.graw").write_bytes(b"expB's older data")
+    make_ecc_server(expA, "http://127.0.0.1:9/", staging=str(filed))
     router = expA.data_routers.get()
     DataRouter.objects.filter(pk=router.pk).update(staging_directory="/etc")
     router.refresh_from_db()
     assert not router_control.organize_files(router, "expA", 7)
     router.refresh_from_db()
     assert "BEAMTIME_DAQ_STAGING_ROOTS" in router.filing_error
-    # Saved inside a root but overlapping expB's: refused on use as well.
-    DataRouter.objects.filter(pk=router.pk).update(staging_directory=str(roots / "stB"))
+    # Saved inside a root but inside expB's folder: refused on use as well.
+    DataRouter.objects.filter(pk=router.pk).update(staging_directory=str(filed))
     router.refresh_from_db()
     assert not router_control.organize_files(router, "expA", 7)
-    assert (roots / "stB" / "b-secret.graw").read_bytes() == b"expB's data"
-    assert not (roots / "stB" / "expA" / "run_0007").exists()
+    assert (filed / "b-filed.graw").read_bytes() == b"expB's filed data"
+    assert not (filed / "expA" / "run_0007").exists()
     # The router check looks nowhere in it, raises an alarm, and keeps the router unclean.
     DataRouter.objects.filter(pk=router.pk).update(filing_run=None, staging_directory_is_clean=True)
     router.refresh_from_db()

@@ -85,9 +85,12 @@ def check_log_path(host: str, path: str) -> str:
 
 def check_staging(host: str, path: str, experiment_id: int | None = None) -> str:
     """Where a router on ``host`` lets its run files land: inside a staging folder of the
-    facility's (DAQ_STAGING_ROOTS). With ``experiment_id``, also not the same as, inside or
-    around another experiment's staging folder on that host: filing would take the other's
-    run files, and its filed runs (STAGING/EXPERIMENT/run_NNNN) lie inside its folder."""
+    facility's (DAQ_STAGING_ROOTS). With ``experiment_id``, also not inside or around another
+    experiment's staging folder on that host: its filed runs (STAGING/EXPERIMENT/run_NNNN) lie
+    inside its folder, and filing moves what lies in the folder. The very same folder may be
+    shared, as a dataRouter's working directory serves one experiment after another: each
+    files its runs under its own name, and a run starts only once the folder holds no
+    unfiled file."""
     path = check_inside(host, path, "DAQ_STAGING_ROOTS", "staging folder")
     if experiment_id is not None:
         from beamtime.daq.models import DataRouter
@@ -101,10 +104,10 @@ def check_staging(host: str, path: str, experiment_id: int | None = None) -> str
         for other in others.exclude(staging_directory="").values_list(
             "staging_directory", flat=True
         ):
-            if within(path, other) or within(other, path):
+            if path != other and (within(path, other) or within(other, path)):
                 raise ValidationError(
-                    f"is, or is inside or around, the staging folder of another experiment's "
-                    f"data router on {host}: each experiment needs a folder of its own"
+                    f"is inside or around the staging folder of another experiment's data "
+                    f"router on {host} ({other}): use that folder itself, or one apart"
                 )
     return path
 
