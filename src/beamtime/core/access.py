@@ -22,9 +22,8 @@ def instruments_for_user(user):
         return Instrument.objects.all()
     return Instrument.objects.filter(
         Q(is_archive=False, daq_experiment__isnull=True)
-        | Q(daq_experiment__members=user)
-        | Q(daq_experiment__coordinators=user)
-    ).distinct()
+        | Q(daq_experiment__in=experiments_for_user(user))
+    )
 
 
 def instrument_for_user(user, name: str):
