@@ -89,29 +89,21 @@ def test_this_hosts_other_name_is_the_same_host(client, roots, expA, expB, alice
     assert "another experiment" in response.json()["error"]
 
 
-def test_the_very_folder_of_another_experiment_may_be_shared(client, roots, expA, expB, alice):
-    """One dataRouter's working directory serves one experiment after another (the original
-    DAQ files each run under ./EXPERIMENT/run_NNNN): no run starts while it holds unfiled
-    files, so sharing it takes nothing of the other's."""
+@pytest.mark.parametrize("folder", ["stA", "stB"])
+def test_a_folder_of_its_own_or_the_very_one_of_another_experiment_is_saved(
+    client, roots, expA, expB, alice, folder
+):
+    """The very folder of another experiment may be shared: one dataRouter's working directory
+    serves one experiment after another (the original DAQ files each run under
+    ./EXPERIMENT/run_NNNN), and no run starts while it holds unfiled files."""
     response = client.post(
         "/api/daq/setup/routers",
-        router_form(f"{roots}/stB/"),
+        router_form(f"{roots}/{folder}/"),
         content_type="application/json",
         headers=auth(alice),
     )
     assert response.status_code == 201
-    assert expA.data_routers.get().staging_directory == f"{roots}/stB"
-
-
-def test_a_folder_of_its_own_under_a_root_is_saved(client, roots, expA, expB, alice):
-    response = client.post(
-        "/api/daq/setup/routers",
-        router_form(f"{roots}/stA/"),
-        content_type="application/json",
-        headers=auth(alice),
-    )
-    assert response.status_code == 201
-    assert expA.data_routers.get().staging_directory == f"{roots}/stA"
+    assert expA.data_routers.get().staging_directory == f"{roots}/{folder}"
 
 
 @pytest.mark.parametrize("staging", ["/etc", "ROOT/stB/expB"])

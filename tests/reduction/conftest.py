@@ -1,3 +1,4 @@
+import json
 from contextlib import contextmanager
 
 import pytest
@@ -49,3 +50,8 @@ def refl_template(*nodes, wires=()) -> dict:
         ],
         "wires": [{"source": [s, "output"], "target": [t, terminal]} for s, t, terminal in wires],
     }
+
+
+def post(client, path: str, body: dict):
+    """A JSON POST to the reduction API (/api/reduction/<path>)."""
+    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")

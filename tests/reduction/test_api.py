@@ -11,17 +11,13 @@ import numpy as np
 import pytest
 
 from beamtime.reduction.export import read_provenance
-from tests.reduction.conftest import PBR, data_sources, fileinfo, refl_template
+from tests.reduction.conftest import PBR, data_sources, fileinfo, post, refl_template
 
 
 @pytest.fixture
 def client(client, alice):
     client.force_login(alice)
     return client
-
-
-def post(client, path, body):
-    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
 
 
 def spec_template(file="mli0115.nxs.pbr", base="monitor"):

@@ -1,7 +1,6 @@
 """The daq source over a real SSH server on loopback: one connection per request, however many
 of a run's files the request reads."""
 
-import json
 import os
 import shutil
 
@@ -14,7 +13,7 @@ from beamtime.daq.models import DataRouter, RunMetadata
 from beamtime.reduction import sources
 from beamtime.reduction.export import read_provenance
 from tests.factory import make_experiment
-from tests.reduction.conftest import PBR, data_sources, refl_template
+from tests.reduction.conftest import PBR, data_sources, post, refl_template
 from tests.sshd import LoopbackSshServer
 
 HOST = "127.0.0.2"  # not this host's name: reached over SSH
@@ -44,10 +43,6 @@ def run_on_ssh_host(alice, tmp_path, ssh_router_host):
     RunMetadata.objects.create(experiment=experiment, run_number=7, stop_datetime=timezone.now())
     with data_sources(sources.DaqSource()):
         yield ssh_router_host
-
-
-def post(client, path, body):
-    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
 
 
 def test_a_request_reads_a_runs_files_over_one_connection(alice, run_on_ssh_host, fresh_cache):

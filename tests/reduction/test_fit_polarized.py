@@ -3,7 +3,6 @@ real PBR files (mli0170's four cross-sections, mli0159's direct beam) becomes ON
 data set, its provenance naming the efficiencies the correction used."""
 
 import io
-import json
 import zipfile
 
 import numpy as np
@@ -11,13 +10,9 @@ import pytest
 
 from beamtime.fitting.models import Dataset
 from tests.fitting.test_polarized import expected, pbr_data, reduce, stock_polarized  # noqa: F401
-from tests.reduction.conftest import fresh_cache  # noqa: F401 (fixture)
+from tests.reduction.conftest import fresh_cache, post  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
-
-
-def post(client, path, body):
-    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
 
 
 @pytest.mark.usefixtures("pbr_data", "fresh_cache")

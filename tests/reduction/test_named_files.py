@@ -2,7 +2,6 @@
 folder refused as a bad file list; no listing of links that lead out of the local folder; an
 HTTP store's redirects followed only within the store (real files, real HTTP servers)."""
 
-import json
 import shutil
 import threading
 from functools import partial
@@ -13,7 +12,7 @@ import pytest
 from beamtime.reduction import service, sources
 from beamtime.reduction.dataflow.interface import ParameterError
 from beamtime.reduction.instruments.refl.loading import load
-from tests.reduction.conftest import PBR, data_sources, refl_template
+from tests.reduction.conftest import PBR, data_sources, post, refl_template
 
 FILE = "mli0115.nxs.pbr"
 
@@ -22,10 +21,6 @@ FILE = "mli0115.nxs.pbr"
 def client(client, alice):
     client.force_login(alice)
     return client
-
-
-def post(client, path, body):
-    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
 
 
 @pytest.fixture

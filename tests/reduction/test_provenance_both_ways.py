@@ -3,7 +3,6 @@ node, efficiencies, raw files, the DAQ run and configuration they belong to — 
 lists the data sets and fits made of its outputs, to their owner only."""
 
 import copy
-import json
 import time
 from datetime import UTC, datetime
 
@@ -14,14 +13,10 @@ from beamtime.reduction import export
 from beamtime.reduction.api import MAX_LOOKUP_NODES
 from beamtime.reduction.dataflow.template import MAX_WIRES
 from tests.fitting.test_polarized import pbr_data, stock_polarized  # noqa: F401 (fixture)
-from tests.reduction.conftest import fresh_cache  # noqa: F401 (fixture)
+from tests.reduction.conftest import fresh_cache, post  # noqa: F401 (fixture)
 from tests.reduction.test_provenance_chain import daq_template, filed_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-def post(client, path, body):
-    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
 
 
 def made_from(client, template) -> list[dict]:

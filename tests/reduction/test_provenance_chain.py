@@ -1,7 +1,6 @@
 """One provenance chain: a DAQ run's filed files → the reduction → a data set in the fitting
 app that remembers the reduction, and back. Other users see none of it."""
 
-import json
 import shutil
 
 import pytest
@@ -12,11 +11,7 @@ from beamtime.daq.models import DataRouter, RunMetadata
 from beamtime.fitting.models import Dataset
 from beamtime.reduction import sources
 from tests.factory import make_experiment
-from tests.reduction.conftest import PBR, data_sources, fileinfo, refl_template
-
-
-def post(client, path, body):
-    return client.post(f"/api/reduction/{path}", json.dumps(body), content_type="application/json")
+from tests.reduction.conftest import PBR, data_sources, fileinfo, post, refl_template
 
 
 def signed_in(user) -> Client:
