@@ -80,8 +80,13 @@ class LoopbackSshServer:
     def stop(self) -> None:
         if self._loop is None:
             return
-        self._acceptor.close()
-        asyncio.run_coroutine_threadsafe(self._acceptor.wait_closed(), self._loop).result(30)
+
+        async def close():  # on the loop's thread: asyncio's server is not thread-safe (a
+            # close from this thread raced a closing connection's wake-up: a TypeError)
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
